@@ -1,0 +1,131 @@
+//! Sign in, sign out, first-run setup, and "who am I".
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+pub use pages::{SetupPage, SignInPage};
+
+use crate::error::AppError;
+use crate::registry::AppId;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the shell needs to know about the signed-in user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedInUser {
+    pub user_id: i64,
+    pub display_name: String,
+    pub email: String,
+    pub is_admin: bool,
+    /// Applications the user may open, in registry order.
+    pub apps: Vec<AppId>,
+}
+
+/// Public: the caller, or `None` when not signed in.
+#[server(prefix = "/api", endpoint = "me")]
+pub async fn me() -> Result<Option<SignedInUser>, AppError> {
+    use crate::server::session::{maybe_principal, respond};
+    respond(maybe_principal().map(|p| {
+        p.map(|p| SignedInUser {
+            user_id: p.user_id,
+            display_name: p.display_name(),
+            email: p.email.clone(),
+            is_admin: p.is_admin,
+            apps: p.visible_apps(),
+        })
+    }))
+}
+
+/// Public: sign in with email and password. Returns where to go next.
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
+    use crate::server::session::{self, app_state, client, maybe_principal, respond, safe_next, set_cookie};
+    respond(
+        async move {
+            let state = app_state()?;
+            let user_id = service::check_credentials(&state, &email, &password).await?;
+            // A new session id at every sign-in; the one presented (if any) ends.
+            if let Some(old) = maybe_principal()? {
+                session::delete(&state.db, &old.session_hash).await?;
+            }
+            let cookie = session::create(&state.db, &state.settings, user_id, &client()).await?;
+            set_cookie(&cookie);
+            tracing::info!(user_id, "signed in");
+            Ok(safe_next(next.as_deref()))
+        }
+        .await,
+    )
+}
+
+/// Self-service: end the caller's session.
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::server::session::{self, app_state, principal, respond, set_cookie};
+    respond(
+        async move {
+            let state = app_state()?;
+            let p = principal()?;
+            session::delete(&state.db, &p.session_hash).await?;
+            set_cookie(&session::clear_cookie(&state.settings));
+            tracing::info!(user_id = p.user_id, "signed out");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Public: is this first-run setup token valid right now?
+#[server(prefix = "/api", endpoint = "setup_check")]
+pub async fn setup_check(token: String) -> Result<bool, AppError> {
+    use crate::server::crypto::Token;
+    use crate::server::session::{app_state, respond};
+    respond(
+        async move {
+            let state = app_state()?;
+            let Some(token) = Token::parse(&token) else { return Ok(false) };
+            Ok(state.setup.matches(&token) && service::user_count(&state.db).await? == 0)
+        }
+        .await,
+    )
+}
+
+/// Public (with the one-time token): create the first Global administrator and sign them in.
+#[server(prefix = "/api", endpoint = "setup")]
+pub async fn setup(
+    token: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    password: String,
+    password_confirmation: String,
+) -> Result<String, AppError> {
+    use crate::server::crypto::Token;
+    use crate::server::session::{self, app_state, client, respond, set_cookie};
+    respond(
+        async move {
+            let state = app_state()?;
+            let invalid = || AppError::NotFound("This setup link is no longer valid. Restart Roster to get a new one, or sign in.".into());
+            let token = Token::parse(&token).ok_or_else(invalid)?;
+            if !state.setup.matches(&token) {
+                return Err(invalid());
+            }
+            let id = service::create_admin_with_password(
+                &state,
+                &email,
+                &password,
+                &password_confirmation,
+                &first_name,
+                &last_name,
+                true,
+            )
+            .await?;
+            state.setup.clear();
+            let cookie = session::create(&state.db, &state.settings, id, &client()).await?;
+            set_cookie(&cookie);
+            tracing::info!(user_id = id, "first administrator created");
+            Ok("/".to_string())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,75 @@
+//! The one error type every server function returns.
+//!
+//! Variants carry only what is safe to show a user. Internal causes are
+//! logged where they happen (see `AppError::internal`) and reach the browser
+//! as a generic message.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// No valid session: sign in first.
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    /// Signed in, but the user's roles do not grant this.
+    #[error("You do not have permission to do this.")]
+    Forbidden,
+    /// Sign-in failed. One message for every cause, so nobody learns which accounts exist.
+    #[error("The email or password is incorrect.")]
+    BadCredentials,
+    /// Input that cannot be accepted; the message says exactly why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing asked for does not exist (or is not visible to this user).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what is stored (duplicate email, stale state).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something failed inside Roster; details are in the server log.
+    #[error("Something went wrong on the server. Please try again.")]
+    Internal,
+    /// The call itself failed (network, encoding).
+    #[error("The server could not be reached: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status a server function answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized | AppError::BadCredentials => 401,
+            AppError::Forbidden => 403,
+            AppError::Invalid(_) => 422,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// Log an internal cause and return the safe, generic error.
+    #[cfg(feature = "ssr")]
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "{context}");
+        AppError::Internal
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::internal("database error", e)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,127 @@
+//! The application registry: the single place that declares each admin
+//! application. The Dashboard, the navigation, the permission model and the
+//! authorization checks all read from here.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Every admin application Roster has. Adding one starts here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AppId {
+    Users,
+    EmailQueue,
+}
+
+/// What a role can be granted on an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Permission {
+    View,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 4] = [Self::View, Self::Create, Self::Update, Self::Delete];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::View => "view",
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::View => "View",
+            Self::Create => "Create",
+            Self::Update => "Update",
+            Self::Delete => "Delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// How an admin application presents itself and what it can be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Application {
+    pub id: AppId,
+    /// Stable key used in the database and in URLs.
+    pub key: &'static str,
+    pub name: &'static str,
+    /// A short glyph shown on the tile and in the navigation.
+    pub icon: &'static str,
+    pub description: &'static str,
+    pub route: &'static str,
+    pub permissions: &'static [Permission],
+}
+
+pub const APPLICATIONS: &[Application] = &[
+    Application {
+        id: AppId::Users,
+        key: "users",
+        name: "Users",
+        icon: "👥",
+        description: "Invite people, edit their details and roles, enable or disable them.",
+        route: "/users",
+        permissions: &Permission::ALL,
+    },
+    Application {
+        id: AppId::EmailQueue,
+        key: "email-queue",
+        name: "Email queue",
+        icon: "✉️",
+        description: "Every email Roster sends: what went out, what failed and why.",
+        route: "/email-queue",
+        permissions: &[Permission::View, Permission::Update, Permission::Delete],
+    },
+];
+
+impl AppId {
+    pub fn app(self) -> &'static Application {
+        APPLICATIONS
+            .iter()
+            .find(|a| a.id == self)
+            .expect("every AppId is registered in APPLICATIONS")
+    }
+
+    pub fn key(self) -> &'static str {
+        self.app().key
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        APPLICATIONS.iter().find(|a| a.key == key).map(|a| a.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_application_is_registered_once_with_unique_keys_and_routes() {
+        let mut keys: Vec<_> = APPLICATIONS.iter().map(|a| a.key).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), APPLICATIONS.len());
+        let mut routes: Vec<_> = APPLICATIONS.iter().map(|a| a.route).collect();
+        routes.sort();
+        routes.dedup();
+        assert_eq!(routes.len(), APPLICATIONS.len());
+        for a in APPLICATIONS {
+            assert_eq!(AppId::from_key(a.key), Some(a.id));
+            assert!(a.permissions.contains(&Permission::View), "{} must know View", a.name);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What every request can reach: the database, the settings, the password
+//! hasher and the first-run setup token.
+
+use super::crypto::{Passwords, Token};
+use super::db::Db;
+use leptos::config::LeptosOptions;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use url::Url;
+
+/// Validated runtime settings. The `server` crate builds these from its layered
+/// configuration; nothing here reads files or the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address users reach Roster at. Links in emails are built from this,
+    /// never from a request's Host header.
+    pub public_url: Url,
+    pub site_name: String,
+    /// A session ends after this long without a request (sliding).
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute_timeout: Duration,
+}
+
+impl Settings {
+    pub fn cookie_secure(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// `public_url` joined with `path`, for links that leave Roster (emails, the console).
+    pub fn link(&self, path: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    /// The origin (scheme, host, port) that browsers send in `Origin`.
+    pub fn origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+/// The first-run setup token: kept only in this process's memory, as a hash,
+/// so it is valid until used or until the next restart.
+#[derive(Default)]
+pub struct SetupToken(Mutex<Option<String>>);
+
+impl SetupToken {
+    /// Mint a new token, replacing any earlier one, and return it for printing.
+    pub fn mint(&self) -> Token {
+        let t = Token::generate();
+        *self.0.lock().expect("setup token lock") = Some(t.hash());
+        t
+    }
+
+    pub fn matches(&self, token: &Token) -> bool {
+        let hash = token.hash();
+        self.0.lock().expect("setup token lock").as_deref() == Some(hash.as_str())
+    }
+
+    pub fn clear(&self) {
+        *self.0.lock().expect("setup token lock") = None;
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub passwords: Passwords,
+    pub setup: Arc<SetupToken>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

@@ -1,0 +1,98 @@
+//! The application shell: navigation on the left, the User menu at the
+//! bottom left, the current application's page on the right.
+
+use crate::auth::{me, SignedInUser, SignOut};
+use crate::components::ErrorView;
+use crate::error::AppError;
+use crate::registry::APPLICATIONS;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+
+/// The signed-in user, loaded once per page and shared with every page in the shell.
+pub type MeResource = Resource<Result<Option<SignedInUser>, AppError>>;
+
+#[component]
+pub fn Shell() -> impl IntoView {
+    let me: MeResource = Resource::new(|| (), |_| me());
+    provide_context(me);
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => view! {
+                        <div class="layout">
+                            <Sidebar me=me />
+                            <main class="content">
+                                <Outlet />
+                            </main>
+                        </div>
+                    }
+                    .into_any(),
+                    Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Sidebar(me: SignedInUser) -> impl IntoView {
+    let links = APPLICATIONS
+        .iter()
+        .filter(|a| me.apps.contains(&a.id))
+        .map(|a| {
+            view! {
+                <li>
+                    <A href=a.route>
+                        <span class="icon" aria-hidden="true">{a.icon}</span>
+                        {a.name}
+                    </A>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <nav class="sidebar" aria-label="Applications">
+            <A href="/" attr:class="brand">"Roster"</A>
+            <ul class="nav">
+                <li>
+                    <A href="/" exact=true>
+                        <span class="icon" aria-hidden="true">"⌂"</span>
+                        "Dashboard"
+                    </A>
+                </li>
+                {links}
+            </ul>
+            <UserMenu name=me.display_name email=me.email />
+        </nav>
+    }
+}
+
+/// Bottom-left menu: the user's name, Account and Sign out.
+#[component]
+fn UserMenu(name: String, email: String) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            let _ = window().location().set_href("/signin");
+        }
+    });
+    view! {
+        <details class="user-menu">
+            <summary aria-label="User menu">
+                <span class="avatar" aria-hidden="true">
+                    {name.chars().next().unwrap_or('?').to_uppercase().to_string()}
+                </span>
+                <span class="user-name">{name.clone()}</span>
+            </summary>
+            <div class="user-menu-items">
+                <p class="user-email">{email}</p>
+                <a href="/account">"Account"</a>
+                <ActionForm action=sign_out>
+                    <button type="submit" class="link">"Sign out"</button>
+                </ActionForm>
+            </div>
+        </details>
+    }
+}

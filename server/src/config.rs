@@ -1,0 +1,188 @@
+//! Layered configuration: built-in defaults, then an optional `roster.toml`
+//! (or the file named by `ROSTER_CONFIG`), then `ROSTER_*` environment
+//! variables. Invalid values stop the start with a message naming the key.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::Duration;
+use url::Url;
+
+/// Every key, as written in `roster.toml`; the environment variable is
+/// `ROSTER_` followed by the key in upper case.
+const KEYS: &[&str] = &[
+    "database_url",
+    "listen",
+    "public_url",
+    "site_name",
+    "session_idle_timeout",
+    "session_absolute_timeout",
+    "smtp_url",
+    "site_root",
+    "log_format",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://path` (default `sqlite://data/roster.db`) or `postgres://…`.
+    pub database_url: String,
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where users reach Roster. Defaults to `http://` + the listen address.
+    pub public_url: Option<String>,
+    pub site_name: String,
+    #[serde(with = "humantime_serde")]
+    pub session_idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub session_absolute_timeout: Duration,
+    /// `smtp://` or `smtps://` URL; empty means email is not sent, only queued.
+    pub smtp_url: Option<String>,
+    /// Where the compiled site (pkg/, favicon) lives.
+    pub site_root: String,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/roster.db".into(),
+            listen: "127.0.0.1:3000".parse().expect("static address"),
+            public_url: None,
+            site_name: "Roster".into(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            smtp_url: None,
+            site_root: std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()),
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    #[error("configuration key `{key}` (env ROSTER_{env}): {problem}")]
+    Invalid { key: &'static str, env: String, problem: String },
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, env: key.to_uppercase(), problem: problem.into() }
+}
+
+impl Config {
+    /// Defaults, then the TOML file, then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("ROSTER_CONFIG").unwrap_or_else(|_| "roster.toml".into());
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("ROSTER_").only(KEYS))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let db = self.database_url.as_str();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(invalid("database_url", format!("`{db}` must start with sqlite:// or postgres://")));
+        }
+        if let Some(url) = self.public_url.as_deref().filter(|u| !u.is_empty()) {
+            let parsed = Url::parse(url).map_err(|e| invalid("public_url", format!("`{url}` is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                return Err(invalid("public_url", format!("`{url}` must be an http:// or https:// address")));
+            }
+        }
+        if self.site_name.trim().is_empty() {
+            return Err(invalid("site_name", "must not be empty"));
+        }
+        if self.session_idle_timeout < Duration::from_secs(1) {
+            return Err(invalid("session_idle_timeout", "must be at least 1s"));
+        }
+        if self.session_absolute_timeout < self.session_idle_timeout {
+            return Err(invalid(
+                "session_absolute_timeout",
+                "must be at least as long as session_idle_timeout",
+            ));
+        }
+        if let Some(smtp) = self.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            let parsed = Url::parse(smtp).map_err(|e| invalid("smtp_url", format!("not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                return Err(invalid("smtp_url", "must start with smtp:// or smtps://"));
+            }
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));
+        }
+        Ok(())
+    }
+
+    /// The public URL, given or derived from the address actually bound.
+    pub fn public_url(&self, bound: SocketAddr) -> Url {
+        self.public_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .and_then(|u| Url::parse(u).ok())
+            .unwrap_or_else(|| Url::parse(&format!("http://{bound}/")).expect("socket address makes a URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in_jail() -> Result<Config, String> {
+        Config::load().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_sqlite_on_port_3000() {
+        Jail::expect_with(|_| {
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.database_url, "sqlite://data/roster.db");
+            assert_eq!(c.listen.port(), 3000);
+            assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
+            assert_eq!(c.session_absolute_timeout, Duration::from_secs(12 * 3600));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_override() {
+        Jail::expect_with(|jail| {
+            jail.create_file("roster.toml", "site_name = \"From file\"\nsession_idle_timeout = \"10m\"\n")?;
+            jail.set_env("ROSTER_SITE_NAME", "From env");
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.site_name, "From env");
+            assert_eq!(c.session_idle_timeout, Duration::from_secs(600));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ROSTER_SESSION_IDLE_TIMEOUT", "soon");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("session_idle_timeout") || e.contains("SESSION_IDLE_TIMEOUT"), "{e}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ROSTER_DATABASE_URL", "mysql://x");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("database_url"), "{e}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.create_file("roster.toml", "site_nam = \"typo\"\n")?;
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("site_nam"), "{e}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,223 @@
+//! The Roster binary: configuration, router, command line.
+//!
+//! `server` (or `server serve`) runs Roster; `server create-admin --email …`
+//! creates a Global administrator for headless installs (password on stdin).
+
+mod config;
+
+use app::server::crypto::Passwords;
+use app::server::db::Db;
+use app::server::session::authenticate;
+use app::server::state::{AppState, SetupToken, Settings};
+use app::{shell, App};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use config::Config;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [--first-name NAME] [--last-name NAME]
+  create-admin reads the password from standard input (first line).
+  Configuration: roster.toml and ROSTER_* environment variables (see README).";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.first().map(String::as_str), Some("--help" | "-h" | "help")) {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roster: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let result = match args.first().map(String::as_str) {
+        None | Some("serve") => serve(config).await,
+        Some("create-admin") => create_admin(config, &args[1..]).await,
+        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roster: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ROSTER_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
+    let mut email = None;
+    let mut first = String::new();
+    let mut last = String::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
+        match a.as_str() {
+            "--email" => email = Some(value()?),
+            "--first-name" => first = value()?,
+            "--last-name" => last = value()?,
+            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+        }
+    }
+    let email = email.ok_or_else(|| format!("--email is required\n{USAGE}"))?;
+    eprintln!("Password for {email} (at least 12 characters), then Enter:");
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    let state = build_state(&config, db, config.listen).await;
+    let id = app::auth::service::create_admin_with_password(&state, &email, password, password, &first, &last, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("Created Global administrator {email} (id {id}).");
+    Ok(())
+}
+
+async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
+    let settings = Settings {
+        public_url: config.public_url(bound),
+        site_name: config.site_name.clone(),
+        session_idle_timeout: config.session_idle_timeout,
+        session_absolute_timeout: config.session_absolute_timeout,
+    };
+    let leptos_options = LeptosOptions::builder()
+        .output_name("roster")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(bound)
+        .build();
+    AppState {
+        db,
+        settings: Arc::new(settings),
+        passwords: Passwords::new().await,
+        setup: Arc::new(SetupToken::default()),
+        leptos_options,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let state = build_state(&config, db, bound).await;
+
+    let users = app::auth::service::user_count(&state.db).await.map_err(|e| e.to_string())?;
+    if users == 0 {
+        let token = state.setup.mint();
+        println!(
+            "Roster has no users yet. Open this one-time setup link to create the first administrator:\n  {}",
+            state.settings.link(&format!("/setup/{}", token.expose()))
+        );
+    }
+    println!("Roster listening on http://{bound}");
+
+    let router = router(state);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            tracing::info_span!("request", method = %req.method(), path = %redact_path(req.uri().path()))
+        }))
+        .with_state(state)
+}
+
+/// Paths that carry a secret token are logged without it.
+fn redact_path(path: &str) -> String {
+    for prefix in ["/setup/", "/signup/", "/reset/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if !rest.is_empty() {
+                return format!("{prefix}[redacted]");
+            }
+        }
+    }
+    path.to_string()
+}
+
+async fn healthz(State(state): State<AppState>) -> StatusCode {
+    if state.db.ping().await {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_paths_are_redacted_in_logs() {
+        assert_eq!(super::redact_path("/setup/abc"), "/setup/[redacted]");
+        assert_eq!(super::redact_path("/signup/abc"), "/signup/[redacted]");
+        assert_eq!(super::redact_path("/users"), "/users");
+    }
+}
