@@ -1,0 +1,41 @@
+// Where global-setup.ts records the server it started, and how tests read it.
+import * as fs from "fs";
+import * as path from "path";
+
+export type Backend = "sqlite" | "postgres";
+
+export interface ServerInfo {
+  backend: Backend;
+  /** e.g. http://127.0.0.1:41234 (no trailing slash) */
+  baseURL: string;
+  /** The one-time setup link the server printed, or null if it printed none. */
+  setupURL: string | null;
+  databaseURL: string;
+  pid: number;
+  logFile: string;
+}
+
+export function backend(): Backend {
+  const b = process.env.ROSTER_TEST_BACKEND ?? "sqlite";
+  if (b !== "sqlite" && b !== "postgres") {
+    throw new Error(`ROSTER_TEST_BACKEND must be "sqlite" or "postgres", not "${b}"`);
+  }
+  return b;
+}
+
+/** Per-backend folder for the server's log and the info file (kept after the run). */
+export function runDir(b: Backend = backend()): string {
+  return path.join(__dirname, "test-results", `server-${b}`);
+}
+
+export function infoFile(b: Backend = backend()): string {
+  return path.join(runDir(b), "server.json");
+}
+
+export function readServerInfo(): ServerInfo {
+  const file = process.env.ROSTER_E2E_SERVER_INFO ?? infoFile();
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: the Playwright globalSetup did not start the server`);
+  }
+  return JSON.parse(fs.readFileSync(file, "utf8")) as ServerInfo;
+}
