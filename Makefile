@@ -1,0 +1,65 @@
+# Roster: build, run and test.
+#
+#   make run    install tools, release build, serve http://127.0.0.1:3000 (./data/roster.db)
+#   make test   install tools, Rust tests (SQLite + PostgreSQL), debug build,
+#               Playwright on SQLite, then on PostgreSQL
+#   make lint   clippy for the server (ssr) and the browser (hydrate, wasm32)
+#
+# Tools come only from package registries: see scripts/install-tools.sh.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# wasm-opt (npm's binaryen) for release builds, and cargo's tools.
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export CHROMIUM_PATH ?= /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export CARGO_TERM_COLOR ?= never
+
+# Prints a step banner and its wall time.
+define step
+	@echo; echo "==> $(1)"; start=$$(date +%s); $(2); echo "==> $(1): done in $$(( $$(date +%s) - start ))s"
+endef
+
+.PHONY: help tools build build-release run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check
+
+help:
+	@echo "make run | make test | make lint | make tools | make build | make e2e"
+
+tools:
+	$(call step,install tools,scripts/install-tools.sh)
+
+build:
+	$(call step,cargo leptos build (debug),cargo leptos build)
+
+build-release:
+	$(call step,cargo leptos build --release,cargo leptos build --release)
+
+run: tools build-release
+	@mkdir -p data
+	ROSTER_SITE_ROOT=target/site target/release/server
+
+test: tools test-rust build e2e
+
+test-rust:
+	$(call step,Rust tests: app (ssr),cargo test -p app --features ssr)
+	$(call step,PostgreSQL for the integration tests,scripts/ensure-postgres.sh)
+	$(call step,Rust tests: server (unit + integration; SQLite and PostgreSQL),cargo test -p server)
+
+# Playwright on both backends; each run starts its own server on a fresh database.
+# (No closing banner: the last line of `make test` is the Playwright summary.)
+e2e:
+	scripts/e2e.sh sqlite postgres
+
+e2e-sqlite:
+	scripts/e2e.sh sqlite
+
+e2e-postgres:
+	scripts/e2e.sh postgres
+
+# `--workspace` would unify app's ssr and hydrate features into one host
+# build, so each half is checked on its own.
+lint:
+	$(call step,clippy (ssr: app + server),cargo clippy -p app -p server --all-targets --features app/ssr -- -D warnings)
+	$(call step,clippy (hydrate: frontend on wasm32),cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings)
