@@ -211,9 +211,11 @@ fn same_origin(headers: &HeaderMap, settings: &Settings) -> bool {
         if origin == settings.origin() {
             return true;
         }
+        // Same host as the request was addressed to (behind a TLS-terminating
+        // proxy the scheme seen here may differ from the browser's).
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let scheme = settings.public_url.scheme();
-        return !host.is_empty() && origin == format!("{scheme}://{host}");
+        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+        return !host.is_empty() && origin_host == host;
     }
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some(site) => site == "same-origin" || site == "none",

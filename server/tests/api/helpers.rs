@@ -1,0 +1,258 @@
+//! Start real server processes against fresh databases and talk to them over HTTP.
+
+#![allow(dead_code)]
+
+use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one `#[tokio::test]` per backend for an `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name($crate::helpers::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name($crate::helpers::Backend::Postgres).await }
+        }
+    )*};
+}
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh database: a temporary SQLite file, or a PostgreSQL database that is
+/// dropped when this value is.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<TempDir>,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst), nanos)
+}
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(unique("roster_it"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}/roster.db", dir.display());
+                Self { backend, url, pg_name: None, _dir: Some(TempDir(dir)) }
+            }
+            Backend::Postgres => {
+                let name = unique("roster_it");
+                psql(&format!("CREATE DATABASE {name}"));
+                let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+                Self { backend, url, pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// A running `server` process.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub setup_link: Option<String>,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Server {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, &[]).await
+    }
+
+    pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ROSTER_DATABASE_URL", &db.url)
+            .env("ROSTER_LISTEN", "127.0.0.1:0")
+            .env("ROSTER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("server starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        let mut setup_link = None;
+        let base = loop {
+            let line = tokio::task::block_in_place(|| rx.recv_timeout(Duration::from_secs(60)))
+                .expect("server printed its address within 60 s");
+            if line.trim_start().starts_with("http") && line.contains("/setup/") {
+                setup_link = Some(line.trim().to_string());
+            }
+            lines.push(line.clone());
+            if let Some(addr) = line.strip_prefix("Roster listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        Self { child, base, setup_link, stdout_lines: lines }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A browser-like client: one session cookie, `Origin` on every POST.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    pub base: String,
+    pub cookie: Option<String>,
+    pub last_set_cookie: Option<String>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub set_cookie: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { http, base: base.to_string(), cookie: None, last_set_cookie: None }
+    }
+
+    /// Call a server function by its endpoint with form-encoded arguments.
+    pub async fn call(&mut self, endpoint: &str, args: &[(&str, &str)]) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header(ORIGIN, &self.base)
+            .header("Accept", "application/json")
+            .form(args);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("roster_session={c}"));
+        }
+        let resp = req.send().await.expect("request completes");
+        let status = resp.status();
+        let set_cookie = resp
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("roster_session="))
+            .map(str::to_string);
+        if let Some(sc) = &set_cookie {
+            let value = sc.trim_start_matches("roster_session=").split(';').next().unwrap_or("");
+            self.cookie = (!value.is_empty()).then(|| value.to_string());
+            self.last_set_cookie = Some(sc.clone());
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body, set_cookie }
+    }
+
+    /// GET a page without following redirects.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("roster_session={c}"));
+        }
+        req.send().await.expect("request completes")
+    }
+
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
+        self.call("sign_in", &[("email", email), ("password", password), ("next", "")]).await
+    }
+
+    /// The signed-in user's email, or None.
+    pub async fn whoami(&mut self) -> Option<String> {
+        let r = self.call("me", &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "me: {:?}", r.body);
+        r.body.get("email").and_then(Value::as_str).map(str::to_string)
+    }
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Use the server's setup link to create the first administrator; returns a signed-in client.
+pub async fn set_up_admin(server: &Server) -> Client {
+    let link = server.setup_link.as_ref().expect("a fresh server prints a setup link");
+    let token = link.rsplit('/').next().unwrap();
+    let mut c = server.client();
+    let r = c
+        .call(
+            "setup",
+            &[
+                ("token", token),
+                ("email", ADMIN_EMAIL),
+                ("first_name", "Ada"),
+                ("last_name", "Admin"),
+                ("password", ADMIN_PASSWORD),
+                ("password_confirmation", ADMIN_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "setup: {:?}", r.body);
+    c
+}

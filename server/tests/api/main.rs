@@ -1,0 +1,6 @@
+//! Integration tests: the real `server` binary, started on port 0 against a
+//! fresh database, once on SQLite and once on PostgreSQL.
+
+mod helpers;
+
+mod foundation;
