@@ -78,5 +78,5 @@ if python3 -c 'import aiosmtpd' 2>/dev/null; then
   say "aiosmtpd: present"
 else
   say "aiosmtpd: installing"
-  python3 -m pip install --quiet aiosmtpd
+  python3 -m pip install --quiet --root-user-action=ignore aiosmtpd
 fi
