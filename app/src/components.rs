@@ -67,3 +67,48 @@ pub fn NotFound() -> impl IntoView {
         </main>
     }
 }
+
+/// `2026-11-27 07:10 UTC` from Unix milliseconds, the same on server and browser.
+pub fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+pub fn format_optional_time(ms: Option<i64>, none: &'static str) -> String {
+    ms.map(format_time).unwrap_or_else(|| none.to_string())
+}
+
+/// A message after an action: success in green, failure as an alert.
+#[component]
+pub fn ActionResult<T: Clone + Send + Sync + 'static>(
+    #[prop(into)] value: Signal<Option<Result<T, AppError>>>,
+    #[prop(into)] success: Signal<String>,
+) -> impl IntoView {
+    move || match value.get() {
+        Some(Ok(_)) => Some(view! { <p class="success" role="status">{success.get()}</p> }.into_any()),
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_unix_milliseconds_as_utc() {
+        assert_eq!(super::format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::format_time(1_798_354_200_000), "2026-12-27 06:50 UTC");
+        assert_eq!(super::format_time(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+}

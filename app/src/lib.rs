@@ -11,10 +11,14 @@ pub mod auth;
 pub mod components;
 pub mod dashboard;
 pub mod domain;
+pub mod email_queue;
 pub mod error;
 pub mod registry;
 pub mod shell;
+pub mod users;
 
+#[cfg(feature = "ssr")]
+pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -52,9 +56,15 @@ pub fn App() -> impl IntoView {
             <Routes fallback=components::NotFound>
                 <Route path=path!("/signin") view=auth::SignInPage />
                 <Route path=path!("/setup/:token") view=auth::SetupPage />
+                <Route path=path!("/signup/:token") view=users::SignUpPage />
                 <ParentRoute path=path!("") view=shell::Shell>
                     <Route path=path!("") view=dashboard::DashboardPage />
                     <Route path=path!("/account") view=account::AccountPage />
+                    <Route path=path!("/users") view=users::UsersPage />
+                    <Route path=path!("/users/new") view=users::NewUserPage />
+                    <Route path=path!("/users/:id") view=users::UserDetailPage />
+                    <Route path=path!("/email-queue") view=email_queue::EmailQueuePage />
+                    <Route path=path!("/email-queue/:id") view=email_queue::EmailDetailPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -21,6 +21,13 @@ const KEYS: &[&str] = &[
     "smtp_url",
     "site_root",
     "log_format",
+    "invitation_ttl",
+    "mail_from",
+    "mail_max_attempts",
+    "mail_retry_base",
+    "mail_lease",
+    "mail_retention",
+    "mail_poll_interval",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +50,25 @@ pub struct Config {
     pub site_root: String,
     /// `text` or `json`.
     pub log_format: String,
+    /// How long an invitation link works.
+    #[serde(with = "humantime_serde")]
+    pub invitation_ttl: Duration,
+    /// The sender of Roster's emails, e.g. `Roster <roster@example.com>`.
+    pub mail_from: String,
+    /// Attempts before an email is marked Failed.
+    pub mail_max_attempts: i64,
+    /// First retry delay; doubles with each attempt (8 attempts from 11m span about a day).
+    #[serde(with = "humantime_serde")]
+    pub mail_retry_base: Duration,
+    /// How long a worker holds a claimed email before another may take it over.
+    #[serde(with = "humantime_serde")]
+    pub mail_lease: Duration,
+    /// Sent emails are purged after this long.
+    #[serde(with = "humantime_serde")]
+    pub mail_retention: Duration,
+    /// How often an idle worker looks for due mail.
+    #[serde(with = "humantime_serde")]
+    pub mail_poll_interval: Duration,
 }
 
 impl Default for Config {
@@ -57,6 +83,13 @@ impl Default for Config {
             smtp_url: None,
             site_root: std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()),
             log_format: "text".into(),
+            invitation_ttl: Duration::from_secs(7 * 86_400),
+            mail_from: "Roster <roster@localhost>".into(),
+            mail_max_attempts: 8,
+            mail_retry_base: Duration::from_secs(11 * 60),
+            mail_lease: Duration::from_secs(60),
+            mail_retention: Duration::from_secs(30 * 86_400),
+            mail_poll_interval: Duration::from_millis(500),
         }
     }
 }
@@ -115,10 +148,31 @@ impl Config {
                 return Err(invalid("smtp_url", "must start with smtp:// or smtps://"));
             }
         }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid("mail_from", format!("`{}` is not an email address", self.mail_from)));
+        }
+        if !(1..=100).contains(&self.mail_max_attempts) {
+            return Err(invalid("mail_max_attempts", "must be between 1 and 100"));
+        }
+        for (key, d) in [
+            ("invitation_ttl", self.invitation_ttl),
+            ("mail_retry_base", self.mail_retry_base),
+            ("mail_lease", self.mail_lease),
+            ("mail_retention", self.mail_retention),
+            ("mail_poll_interval", self.mail_poll_interval),
+        ] {
+            if d.is_zero() {
+                return Err(invalid(key, "must be longer than zero"));
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));
         }
         Ok(())
+    }
+
+    pub fn smtp_url(&self) -> Option<&str> {
+        self.smtp_url.as_deref().filter(|u| !u.is_empty())
     }
 
     /// The public URL, given or derived from the address actually bound.

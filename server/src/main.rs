@@ -4,6 +4,7 @@
 //! creates a Global administrator for headless installs (password on stdin).
 
 mod config;
+mod worker;
 
 use app::server::crypto::Passwords;
 use app::server::db::Db;
@@ -103,6 +104,12 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         site_name: config.site_name.clone(),
         session_idle_timeout: config.session_idle_timeout,
         session_absolute_timeout: config.session_absolute_timeout,
+        invitation_ttl: config.invitation_ttl,
+        smtp_configured: config.smtp_url().is_some(),
+        mail_max_attempts: config.mail_max_attempts,
+        mail_retry_base: config.mail_retry_base,
+        mail_lease: config.mail_lease,
+        mail_retention: config.mail_retention,
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("roster")
@@ -134,6 +141,19 @@ async fn serve(config: Config) -> Result<(), String> {
             "Roster has no users yet. Open this one-time setup link to create the first administrator:\n  {}",
             state.settings.link(&format!("/setup/{}", token.expose()))
         );
+    }
+    match config.smtp_url() {
+        Some(url) => {
+            let transport = worker::transport(url).map_err(|e| format!("invalid configuration: smtp_url: {e}"))?;
+            tokio::spawn(worker::run(
+                state.db.clone(),
+                state.settings.clone(),
+                transport,
+                config.mail_from.clone(),
+                config.mail_poll_interval,
+            ));
+        }
+        None => println!("Email sending is not configured (ROSTER_SMTP_URL): emails stay in the Email queue."),
     }
     println!("Roster listening on http://{bound}");
 

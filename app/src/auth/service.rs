@@ -66,8 +66,8 @@ pub async fn create_admin(
         return Err(AppError::Conflict(format!("A user with the email {email} already exists.")));
     }
     let id: i64 = sqlx::query(
-        "INSERT INTO users (email, email_norm, first_name, last_name, password_hash, enabled, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id",
+        "INSERT INTO users (email, email_norm, first_name, last_name, password_hash, enabled, created_at, name_sort) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id",
     )
     .bind(email.as_str())
     .bind(email.normalized())
@@ -75,6 +75,7 @@ pub async fn create_admin(
     .bind(last_name.trim())
     .bind(password_hash)
     .bind(now_ms())
+    .bind(crate::server::name_sort(first_name, last_name))
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;

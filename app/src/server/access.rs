@@ -68,6 +68,16 @@ pub struct Access<'a> {
 }
 
 impl<'a> Access<'a> {
+    /// Services call this to state which grant they need; a handle obtained for
+    /// another application or permission is refused.
+    pub fn require(&self, app: AppId, permission: Permission) -> Result<(), AppError> {
+        if self.app == app && (self.permission == permission || self.principal.can(app, permission)) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
     pub fn principal(&self) -> &'a Principal {
         self.principal
     }

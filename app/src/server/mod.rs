@@ -5,6 +5,7 @@ pub mod access;
 pub mod crypto;
 pub mod db;
 pub mod session;
+pub mod sql;
 pub mod state;
 
 pub use access::Principal;
@@ -16,4 +17,9 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// The lower-case "first last" used to sort and search by name.
+pub fn name_sort(first: &str, last: &str) -> String {
+    format!("{} {}", first.trim(), last.trim()).trim().to_lowercase()
 }

@@ -20,6 +20,18 @@ pub struct Settings {
     pub session_idle_timeout: Duration,
     /// A session ends this long after sign-in, however active.
     pub session_absolute_timeout: Duration,
+    /// How long an invitation link works.
+    pub invitation_ttl: Duration,
+    /// Whether an SMTP server is configured. Without one, mail stays queued.
+    pub smtp_configured: bool,
+    /// Attempts before an email is marked Failed.
+    pub mail_max_attempts: i64,
+    /// First retry delay; each further retry doubles it (with jitter).
+    pub mail_retry_base: Duration,
+    /// How long a worker may hold a claimed email before another may take it.
+    pub mail_lease: Duration,
+    /// Sent emails are purged after this long.
+    pub mail_retention: Duration,
 }
 
 impl Settings {

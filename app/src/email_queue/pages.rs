@@ -1,0 +1,203 @@
+use super::*;
+use crate::components::{format_optional_time, format_time, ActionResult, ErrorView, Spinner};
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+fn badge(status: EmailStatus) -> impl IntoView {
+    let class = match status {
+        EmailStatus::Sent => "badge badge-sent",
+        EmailStatus::Failed | EmailStatus::NotSent => "badge badge-failed",
+        _ => "badge badge-queued",
+    };
+    view! { <span class=class>{status.label()}</span> }
+}
+
+#[component]
+pub fn EmailQueuePage() -> impl IntoView {
+    let status = RwSignal::new(String::new());
+    let before = RwSignal::new(None::<i64>);
+    let page = Resource::new(move || (status.get(), before.get()), |(s, b)| list_emails(s, b));
+    view! {
+        <header class="page-header">
+            <h1>"Email queue"</h1>
+        </header>
+        <div class="toolbar">
+            <label>
+                "Status"
+                <select on:change=move |ev| {
+                    status.set(event_target_value(&ev));
+                    before.set(None);
+                }>
+                    <option value="">"All statuses"</option>
+                    {EmailStatus::FILTERS
+                        .into_iter()
+                        .map(|s| view! { <option value=s.key()>{s.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+        </div>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading emails…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(p) => {
+                        let banner = (!p.smtp_configured).then(|| view! {
+                            <p class="banner banner-warning" role="status">
+                                "Email sending is not configured: emails stay here, not sent. Open an email to copy its link."
+                            </p>
+                        });
+                        if p.rows.is_empty() {
+                            return view! { {banner} <p class="empty">"No emails here yet."</p> }.into_any();
+                        }
+                        let next = p.next;
+                        let rows = p.rows.into_iter().map(|e| {
+                            let href = format!("/email-queue/{}", e.id);
+                            view! {
+                                <tr>
+                                    <td>{e.to}</td>
+                                    <td><a href=href>{e.subject}</a></td>
+                                    <td>{badge(e.status)}</td>
+                                    <td>{e.attempts}</td>
+                                    <td>{format_time(e.created_at)}</td>
+                                    <td>{format_optional_time(e.next_attempt_at, "—")}</td>
+                                    <td class="error-cell">{e.last_error.unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        }).collect_view();
+                        view! {
+                            {banner}
+                            <table class="data-table">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"To"</th>
+                                        <th scope="col">"Subject"</th>
+                                        <th scope="col">"Status"</th>
+                                        <th scope="col">"Attempts"</th>
+                                        <th scope="col">"Created"</th>
+                                        <th scope="col">"Next attempt"</th>
+                                        <th scope="col">"Last error"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                            <nav class="pager" aria-label="Pages">
+                                <button type="button" disabled=move || before.get().is_none() on:click=move |_| before.set(None)>
+                                    "Newest"
+                                </button>
+                                {next.map(|n| view! {
+                                    <button type="button" on:click=move |_| before.set(Some(n))>"Older emails"</button>
+                                })}
+                            </nav>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn EmailDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let resend = ServerAction::<ResendEmail>::new();
+    let delete = ServerAction::<DeleteEmail>::new();
+    let confirming = RwSignal::new(None::<&'static str>);
+    let detail = Resource::new(move || (id(), resend.version().get()), |(id, _)| get_email(id));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            navigate("/email-queue", Default::default());
+        }
+    });
+    view! {
+        <p class="breadcrumb"><a href="/email-queue">"Email queue"</a></p>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading email…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(d) => {
+                        let eid = d.row.id;
+                        let can_resend = matches!(d.row.status, EmailStatus::Failed | EmailStatus::Sent);
+                        let attempts = d.attempts.iter().enumerate().map(|(i, a)| view! {
+                            <tr>
+                                <td>{i + 1}</td>
+                                <td>{format_time(a.at)}</td>
+                                <td>{a.error.clone().unwrap_or_else(|| "Delivered".into())}</td>
+                            </tr>
+                        }).collect_view();
+                        view! {
+                            <header class="page-header">
+                                <h1>{d.row.subject.clone()}</h1>
+                                {badge(d.row.status)}
+                            </header>
+                            <section class="card" aria-labelledby="headers-title">
+                                <h2 id="headers-title">"Headers"</h2>
+                                <dl class="details">
+                                    <dt>"To"</dt><dd class="email-to">{d.row.to.clone()}</dd>
+                                    <dt>"Subject"</dt><dd>{d.row.subject.clone()}</dd>
+                                    <dt>"Message-ID"</dt><dd>{format!("<{}>", d.message_id)}</dd>
+                                    <dt>"Created"</dt><dd>{format_time(d.row.created_at)}</dd>
+                                    <dt>"Attempts"</dt><dd>{format!("{} of {}", d.row.attempts, d.max_attempts)}</dd>
+                                    <dt>"Next attempt"</dt><dd>{format_optional_time(d.row.next_attempt_at, "—")}</dd>
+                                    <dt>"Sent"</dt><dd>{format_optional_time(d.sent_at, "—")}</dd>
+                                    <dt>"Last error"</dt><dd>{d.row.last_error.clone().unwrap_or_else(|| "—".into())}</dd>
+                                </dl>
+                            </section>
+                            <div class="actions">
+                                {can_resend.then(|| view! {
+                                    <button type="button" on:click=move |_| confirming.set(Some("resend"))>"Resend"</button>
+                                })}
+                                <button type="button" class="danger" on:click=move |_| confirming.set(Some("delete"))>"Delete"</button>
+                            </div>
+                            {move || confirming.get().map(|what| {
+                                let (question, label) = if what == "resend" {
+                                    ("Send this email again to its recipient?", "Yes, resend")
+                                } else {
+                                    ("Delete this email from the queue? This cannot be undone.", "Yes, delete")
+                                };
+                                view! {
+                                    <div class="confirm" role="alertdialog" aria-label="Confirm">
+                                        <p>{question}</p>
+                                        <button type="button" class="primary" on:click=move |_| {
+                                            if what == "resend" { resend.dispatch(ResendEmail { id: eid }); } else { delete.dispatch(DeleteEmail { id: eid }); }
+                                            confirming.set(None);
+                                        }>
+                                            <Spinner when=Signal::derive(move || resend.pending().get() || delete.pending().get()) />
+                                            {label}
+                                        </button>
+                                        <button type="button" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                                    </div>
+                                }
+                            })}
+                            <ActionResult value=resend.value() success="The email was queued again." />
+                            <ActionResult value=delete.value() success="The email was deleted." />
+                            <section class="card" aria-labelledby="text-title">
+                                <h2 id="text-title">"Plain text"</h2>
+                                <pre class="email-body">{d.body_text.clone()}</pre>
+                            </section>
+                            <section class="card" aria-labelledby="html-title">
+                                <h2 id="html-title">"HTML"</h2>
+                                <iframe class="email-html" title="HTML body" sandbox="" srcdoc=d.body_html.clone()></iframe>
+                            </section>
+                            <section class="card" aria-labelledby="attempts-title">
+                                <h2 id="attempts-title">"Attempts"</h2>
+                                {if d.attempts.is_empty() {
+                                    view! { <p class="empty">"No attempts yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="data-table">
+                                            <thead><tr><th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"Result"</th></tr></thead>
+                                            <tbody>{attempts}</tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                            </section>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}

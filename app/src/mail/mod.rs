@@ -1,0 +1,203 @@
+//! The transactional email outbox.
+//!
+//! An email is a database row, written in the same transaction as the change
+//! that caused it, so a failed request queues nothing and a queued email is
+//! never lost. Workers (one inside every server process) claim due rows with a
+//! lease, send them, and record each attempt. Delivery is at least once: a
+//! worker that dies mid-send leaves its lease to run out, and another claims
+//! the row again.
+
+pub mod templates;
+
+use crate::error::AppResult;
+use crate::server::crypto::Token;
+use crate::server::db::{Backend, Db};
+use crate::server::now_ms;
+use crate::server::state::Settings;
+use sqlx::{AnyConnection, Row};
+use std::time::Duration;
+
+/// An email ready to queue: already rendered, plain text and HTML.
+#[derive(Debug, Clone)]
+pub struct OutgoingEmail {
+    pub kind: &'static str,
+    pub user_id: Option<i64>,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Queue an email inside the caller's transaction. Returns its id.
+pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &OutgoingEmail) -> AppResult<i64> {
+    let now = now_ms();
+    let domain = settings.public_url.host_str().unwrap_or("roster.local").to_string();
+    let message_id = format!("{}@{domain}", Token::generate().hash()[..32].to_owned());
+    let id: i64 = sqlx::query(
+        "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
+         attempts, max_attempts, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9, $10) RETURNING id",
+    )
+    .bind(mail.kind)
+    .bind(mail.user_id)
+    .bind(&mail.to)
+    .bind(&mail.subject)
+    .bind(&mail.text)
+    .bind(&mail.html)
+    .bind(message_id)
+    .bind(settings.mail_max_attempts)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    Ok(id)
+}
+
+/// A claimed email, leased to this worker.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub message_id: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// Claim up to `limit` due emails: queued ones whose time has come, and ones
+/// whose sender's lease ran out. PostgreSQL skips rows another worker holds
+/// (`FOR UPDATE SKIP LOCKED`); SQLite runs the statement as one write
+/// transaction, which serialises workers.
+pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claimed>> {
+    let now = now_ms();
+    let lock = match db.backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE emails SET status = 'sending', lease_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM emails \
+            WHERE (status = 'queued' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until <= $2) \
+            ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
+         RETURNING id, to_addr, subject, body_text, body_html, message_id, attempts, max_attempts"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.try_get("id")?,
+                to: r.try_get("to_addr")?,
+                subject: r.try_get("subject")?,
+                text: r.try_get("body_text")?,
+                html: r.try_get("body_html")?,
+                message_id: r.try_get("message_id")?,
+                attempts: r.try_get("attempts")?,
+                max_attempts: r.try_get("max_attempts")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_sent(db: &Db, id: i64) -> AppResult<()> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE emails SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO email_attempts (email_id, attempted_at, error) VALUES ($1, $2, NULL)")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delay before retry number `attempt` (1-based): base × 2^(attempt-1), ±20 % jitter.
+pub fn backoff(base: Duration, attempt: i64, jitter: f64) -> Duration {
+    let exp = (attempt - 1).clamp(0, 30) as u32;
+    let raw = base.as_secs_f64() * 2f64.powi(exp as i32);
+    Duration::from_secs_f64(raw * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0)))
+}
+
+/// Record a failed attempt: retry later, or mark the email Failed after the last attempt.
+pub async fn mark_failed(db: &Db, settings: &Settings, email: &Claimed, error: &str, jitter: f64) -> AppResult<()> {
+    let now = now_ms();
+    let error: String = error.chars().take(1000).collect();
+    let last = email.attempts >= email.max_attempts;
+    let next = now + backoff(settings.mail_retry_base, email.attempts, jitter).as_millis() as i64;
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE emails SET status = $1, next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $4",
+    )
+    .bind(if last { "failed" } else { "queued" })
+    .bind(next)
+    .bind(&error)
+    .bind(email.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO email_attempts (email_id, attempted_at, error) VALUES ($1, $2, $3)")
+        .bind(email.id)
+        .bind(now)
+        .bind(&error)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delete sent emails older than the retention period.
+pub async fn purge_sent(db: &Db, retention: Duration) -> AppResult<u64> {
+    let cutoff = now_ms() - retention.as_millis() as i64;
+    let r = sqlx::query("DELETE FROM emails WHERE status = 'sent' AND sent_at < $1")
+        .bind(cutoff)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Build the MIME message (plain text plus HTML) for a claimed email.
+pub fn build_message(email: &Claimed, from: &str) -> Result<lettre::Message, String> {
+    use lettre::message::{Mailbox, MultiPart};
+    let from: Mailbox = from.parse().map_err(|e| format!("invalid sender address: {e}"))?;
+    let to: Mailbox = email.to.parse().map_err(|e| format!("invalid recipient address: {e}"))?;
+    lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(email.subject.clone())
+        .message_id(Some(format!("<{}>", email.message_id)))
+        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+        .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_jitters_within_a_fifth() {
+        let base = Duration::from_secs(100);
+        assert_eq!(backoff(base, 1, 0.0), Duration::from_secs(100));
+        assert_eq!(backoff(base, 3, 0.0), Duration::from_secs(400));
+        assert!(backoff(base, 2, 1.0) <= Duration::from_secs(240));
+        assert!(backoff(base, 2, -1.0) >= Duration::from_secs(160));
+    }
+
+    #[test]
+    fn default_schedule_spans_about_a_day() {
+        // 7 waits between 8 attempts with the default 11-minute base.
+        let total: Duration = (1..8).map(|a| backoff(Duration::from_secs(11 * 60), a, 0.0)).sum();
+        let hours = total.as_secs_f64() / 3600.0;
+        assert!((20.0..28.0).contains(&hours), "{hours} h");
+    }
+}

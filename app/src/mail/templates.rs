@@ -1,0 +1,63 @@
+//! Email bodies. The only place in the services that writes HTML; every
+//! value put into HTML is escaped.
+
+use super::OutgoingEmail;
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn invitation_subject(site_name: &str) -> String {
+    format!("You have been invited to join {site_name}")
+}
+
+pub fn invitation(user_id: i64, to: &str, site_name: &str, link: &str, valid_days: u64) -> OutgoingEmail {
+    let text = format!(
+        "Hello,\n\nYou have been invited to join {site_name}.\n\n\
+         Open this link to create your password and sign up:\n{link}\n\n\
+         The link works once and expires in {valid_days} days. If you did not expect this email, you can ignore it.\n"
+    );
+    let (site, href) = (escape(site_name), escape(link));
+    let html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\
+         <p>Hello,</p><p>You have been invited to join <strong>{site}</strong>.</p>\
+         <p><a href=\"{href}\">Create your password and sign up</a></p>\
+         <p>Or copy this link into your browser:<br>{href}</p>\
+         <p>The link works once and expires in {valid_days} days. If you did not expect this email, you can ignore it.</p>\
+         </body></html>"
+    );
+    OutgoingEmail {
+        kind: "invitation",
+        user_id: Some(user_id),
+        to: to.to_string(),
+        subject: invitation_subject(site_name),
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitation_has_link_in_both_parts_and_escapes_html() {
+        let m = invitation(1, "a@b.com", "Kbank <Intranet>", "https://x.example/signup/abc", 7);
+        assert_eq!(m.subject, "You have been invited to join Kbank <Intranet>");
+        assert!(m.text.contains("https://x.example/signup/abc"));
+        assert!(m.html.contains("href=\"https://x.example/signup/abc\""));
+        assert!(m.html.contains("Kbank &lt;Intranet&gt;"));
+        assert!(!m.html.contains("<Intranet>"));
+    }
+}

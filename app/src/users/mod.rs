@@ -1,0 +1,271 @@
+//! The Users application: the list, New user (invitation), editing, enabling
+//! and disabling, and the invitation life cycle. Also the public sign-up page
+//! that an invitation link opens.
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+pub use pages::{NewUserPage, SignUpPage, UserDetailPage, UsersPage};
+
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use crate::registry::{AppId, Permission};
+use leptos::prelude::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserStatus {
+    Invited,
+    InvitationExpired,
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub const ALL: [UserStatus; 4] = [Self::Active, Self::Invited, Self::InvitationExpired, Self::Disabled];
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Invited => "invited",
+            Self::InvitationExpired => "expired",
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Invited => "Invited",
+            Self::InvitationExpired => "Invitation expired",
+            Self::Active => "Active",
+            Self::Disabled => "Disabled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.key() == s)
+    }
+}
+
+/// Where an invitation email stands in the Email queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryState {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    NotSent,
+}
+
+impl DeliveryState {
+    pub fn from_row(status: &str, smtp_configured: bool) -> Self {
+        match status {
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            "sending" => Self::Sending,
+            _ if !smtp_configured => Self::NotSent,
+            _ => Self::Queued,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Queued => "Queued",
+            Self::Sending => "Sending",
+            Self::Sent => "Sent",
+            Self::Failed => "Failed",
+            Self::NotSent => "Not sent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub email_id: i64,
+    pub state: DeliveryState,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub full_name: String,
+    pub status: UserStatus,
+    pub roles: Vec<String>,
+    pub last_sign_in_at: Option<i64>,
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserPage {
+    pub rows: Vec<UserRow>,
+    /// Cursor for the next page, if there is one.
+    pub next: Option<String>,
+    pub smtp_configured: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserQuery {
+    pub search: String,
+    pub status: String,
+    pub role: String,
+    pub sort: String,
+    pub after: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleOption {
+    pub id: i64,
+    pub name: String,
+    pub builtin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserDetail {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub enabled: bool,
+    pub status: UserStatus,
+    pub role_ids: Vec<i64>,
+    pub last_sign_in_at: Option<i64>,
+    pub created_at: i64,
+    pub invitation_expires_at: Option<i64>,
+    pub delivery: Option<Delivery>,
+}
+
+#[server(prefix = "/api", endpoint = "list_users", input = server_fn::codec::Json)]
+pub async fn list_users(query: UserQuery) -> Result<UserPage, AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::list(p.authorize(AppId::Users, Permission::View)?, &state, &query).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "role_options")]
+pub async fn role_options() -> Result<Vec<RoleOption>, AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            p.authorize(AppId::Users, Permission::View)?;
+            service::roles(&state).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "invite_user", input = server_fn::codec::Json)]
+pub async fn invite_user(email: String, role_ids: Vec<i64>) -> Result<i64, AppError> {
+    use crate::domain::EmailAddress;
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            let access = p.authorize(AppId::Users, Permission::Create)?;
+            let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+            service::invite(access, &state, &email, &role_ids).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "user_detail")]
+pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::detail(p.authorize(AppId::Users, Permission::View)?, &state, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "update_user", input = server_fn::codec::Json)]
+pub async fn update_user(
+    id: i64,
+    first_name: String,
+    last_name: String,
+    email: String,
+    role_ids: Vec<i64>,
+) -> Result<(), AppError> {
+    use crate::domain::EmailAddress;
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            let access = p.authorize(AppId::Users, Permission::Update)?;
+            let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+            let info = service::GeneralInfo { first_name: &first_name, last_name: &last_name, email: &email };
+            service::update(access, &state, id, &info, &role_ids).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "set_user_enabled")]
+pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::set_enabled(p.authorize(AppId::Users, Permission::Update)?, &state, id, enabled).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "resend_invitation")]
+pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::resend_invitation(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "revoke_invitation")]
+pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::revoke_invitation(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
+        }
+        .await,
+    )
+}
+
+/// Public (with the invitation token): the invited email address.
+#[server(prefix = "/api", endpoint = "invitation_info")]
+pub async fn invitation_info(token: String) -> Result<String, AppError> {
+    use crate::server::session::{app_state, respond};
+    respond(async move { service::invitation_email(&app_state()?, &token).await }.await)
+}
+
+/// Public (with the invitation token): create the password and sign in.
+#[server(prefix = "/api", endpoint = "sign_up")]
+pub async fn sign_up(token: String, password: String, password_confirmation: String) -> Result<String, AppError> {
+    use crate::domain::NewPassword;
+    use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
+    respond(
+        async move {
+            let state = app_state()?;
+            let password = NewPassword::parse_confirmed(&password, &password_confirmation).map_err(AppError::Invalid)?;
+            let user_id = service::accept_invitation(&state, &token, &password).await?;
+            if let Some(old) = maybe_principal()? {
+                session::delete(&state.db, &old.session_hash).await?;
+            }
+            set_cookie(&session::create(&state.db, &state.settings, user_id, &client()).await?);
+            Ok("/".to_string())
+        }
+        .await,
+    )
+}

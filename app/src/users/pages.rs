@@ -1,0 +1,462 @@
+use super::*;
+use crate::components::{format_optional_time, ActionResult, ErrorView, FieldError, Spinner};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+fn status_badge(status: UserStatus) -> impl IntoView {
+    let class = match status {
+        UserStatus::Active => "badge badge-active",
+        UserStatus::Invited => "badge badge-invited",
+        UserStatus::InvitationExpired => "badge badge-expired",
+        UserStatus::Disabled => "badge badge-disabled",
+    };
+    view! { <span class=class>{status.label()}</span> }
+}
+
+fn delivery_view(d: Option<Delivery>) -> impl IntoView {
+    d.map(|d| {
+        let class = match d.state {
+            DeliveryState::Sent => "badge badge-sent",
+            DeliveryState::Failed | DeliveryState::NotSent => "badge badge-failed",
+            _ => "badge badge-queued",
+        };
+        let href = format!("/email-queue/{}", d.email_id);
+        let label = match (&d.state, &d.error) {
+            (DeliveryState::Failed, Some(e)) => format!("Failed: {e}"),
+            (DeliveryState::NotSent, _) => "Not sent: email sending is not configured".to_string(),
+            (s, _) => s.label().to_string(),
+        };
+        view! {
+            <a href=href class=class title="Open in the Email queue">
+                {label}
+            </a>
+        }
+    })
+}
+
+#[component]
+fn SmtpBanner() -> impl IntoView {
+    view! {
+        <p class="banner banner-warning" role="status">
+            "Email sending is not configured, so invitations are not sent. Copy invitation links from the "
+            <a href="/email-queue">"Email queue"</a>
+            "."
+        </p>
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let role = RwSignal::new(String::new());
+    let sort = RwSignal::new("email".to_string());
+    let after = RwSignal::new(String::new());
+    let roles = Resource::new(|| (), |_| role_options());
+    let page = Resource::new(
+        move || UserQuery {
+            search: search.get(),
+            status: status.get(),
+            role: role.get(),
+            sort: sort.get(),
+            after: after.get(),
+        },
+        list_users,
+    );
+    let reset = move || after.set(String::new());
+    view! {
+        <header class="page-header">
+            <h1>"Users"</h1>
+            <a class="button primary" href="/users/new">"New user"</a>
+        </header>
+        <div class="toolbar" role="search">
+            <label>
+                "Search"
+                <input
+                    type="search"
+                    placeholder="Email or name"
+                    prop:value=move || search.get()
+                    on:input=move |ev| {
+                        search.set(event_target_value(&ev));
+                        reset();
+                    }
+                />
+            </label>
+            <label>
+                "Status"
+                <select on:change=move |ev| {
+                    status.set(event_target_value(&ev));
+                    reset();
+                }>
+                    <option value="">"All statuses"</option>
+                    {UserStatus::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.key()>{s.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Role"
+                <select on:change=move |ev| {
+                    role.set(event_target_value(&ev));
+                    reset();
+                }>
+                    <option value="">"All roles"</option>
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            roles.await.unwrap_or_default().into_iter()
+                                .map(|r| view! { <option value=r.id.to_string()>{r.name}</option> })
+                                .collect_view()
+                        })}
+                    </Suspense>
+                </select>
+            </label>
+            <label>
+                "Sort by"
+                <select on:change=move |ev| {
+                    sort.set(event_target_value(&ev));
+                    reset();
+                }>
+                    <option value="email">"Email (A–Z)"</option>
+                    <option value="-email">"Email (Z–A)"</option>
+                    <option value="name">"Name (A–Z)"</option>
+                    <option value="-name">"Name (Z–A)"</option>
+                    <option value="-last_sign_in">"Last sign-in (newest)"</option>
+                    <option value="-created">"Created (newest)"</option>
+                    <option value="created">"Created (oldest)"</option>
+                </select>
+            </label>
+        </div>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading users…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(p) => {
+                        let banner = (!p.smtp_configured).then(|| view! { <SmtpBanner /> });
+                        if p.rows.is_empty() {
+                            return view! {
+                                {banner}
+                                <p class="empty">"No users match. Change the search or filters, or invite someone with New user."</p>
+                            }
+                            .into_any();
+                        }
+                        let next = p.next.clone();
+                        let rows = p
+                            .rows
+                            .into_iter()
+                            .map(|u| {
+                                let href = format!("/users/{}", u.id);
+                                view! {
+                                    <tr>
+                                        <td>
+                                            <a href=href>{u.email}</a>
+                                        </td>
+                                        <td>{u.full_name}</td>
+                                        <td>{status_badge(u.status)}</td>
+                                        <td>{u.roles.join(", ")}</td>
+                                        <td>{format_optional_time(u.last_sign_in_at, "Never")}</td>
+                                        <td>{delivery_view(u.delivery)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view();
+                        view! {
+                            {banner}
+                            <table class="data-table">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Email"</th>
+                                        <th scope="col">"Full name"</th>
+                                        <th scope="col">"Status"</th>
+                                        <th scope="col">"Roles"</th>
+                                        <th scope="col">"Last sign-in"</th>
+                                        <th scope="col">"Invitation"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                            <nav class="pager" aria-label="Pages">
+                                <button
+                                    type="button"
+                                    disabled=move || after.get().is_empty()
+                                    on:click=move |_| after.set(String::new())
+                                >
+                                    "First page"
+                                </button>
+                                {next.map(|n| view! {
+                                    <button type="button" on:click=move |_| after.set(n.clone())>"Next page"</button>
+                                })}
+                            </nav>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Checkboxes for the roles that exist, bound to a set of ids.
+#[component]
+fn RolePicker(selected: RwSignal<Vec<i64>>) -> impl IntoView {
+    let roles = Resource::new(|| (), |_| role_options());
+    view! {
+        <fieldset class="role-picker">
+            <legend>"Roles"</legend>
+            <Suspense fallback=|| view! { <p class="loading">"Loading roles…"</p> }>
+                {move || Suspend::new(async move {
+                    match roles.await {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(list) => list
+                            .into_iter()
+                            .map(|r| {
+                                let id = r.id;
+                                view! {
+                                    <label class="checkbox">
+                                        <input
+                                            type="checkbox"
+                                            prop:checked=move || selected.get().contains(&id)
+                                            on:change=move |ev| {
+                                                let on = event_target_checked(&ev);
+                                                selected.update(|s| {
+                                                    s.retain(|x| *x != id);
+                                                    if on { s.push(id) }
+                                                });
+                                            }
+                                        />
+                                        {r.name}
+                                    </label>
+                                }
+                            })
+                            .collect_view()
+                            .into_any(),
+                    }
+                })}
+            </Suspense>
+        </fieldset>
+    }
+}
+
+#[component]
+pub fn NewUserPage() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let roles = RwSignal::new(Vec::<i64>::new());
+    let action = ServerAction::<InviteUser>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = action.value().get() {
+            navigate(&format!("/users/{id}?invited=1"), Default::default());
+        }
+    });
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    view! {
+        <header class="page-header">
+            <h1>"New user"</h1>
+        </header>
+        <form
+            class="card form"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                action.dispatch(InviteUser { email: email.get(), role_ids: roles.get() });
+            }
+        >
+            <p>"Roster emails an invitation link. The new user opens it, creates a password and signs up."</p>
+            <label for="new-email">"Email"</label>
+            <input
+                id="new-email"
+                type="email"
+                required
+                autocomplete="off"
+                prop:value=move || email.get()
+                on:input=move |ev| email.set(event_target_value(&ev))
+            />
+            <RolePicker selected=roles />
+            <FieldError error=error />
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || action.pending().get()>
+                    <Spinner when=action.pending() />
+                    "Send invitation"
+                </button>
+                <a href="/users" class="button">"Cancel"</a>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+pub fn UserDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let save = ServerAction::<UpdateUser>::new();
+    let enable = ServerAction::<SetUserEnabled>::new();
+    let resend = ServerAction::<ResendInvitation>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let detail = Resource::new(
+        move || (id(), save.version().get(), enable.version().get(), resend.version().get(), revoke.version().get()),
+        |(id, ..)| get_user(id),
+    );
+    let invited = move || query.read().get("invited").is_some();
+    view! {
+        <p class="breadcrumb">
+            <a href="/users">"Users"</a>
+        </p>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading user…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(u) => {
+                        let first = RwSignal::new(u.first_name.clone());
+                        let last = RwSignal::new(u.last_name.clone());
+                        let email = RwSignal::new(u.email.clone());
+                        let roles = RwSignal::new(u.role_ids.clone());
+                        let uid = u.id;
+                        let pending = matches!(u.status, UserStatus::Invited | UserStatus::InvitationExpired);
+                        let enabled = u.enabled;
+                        let shown_email = u.email.clone();
+                        view! {
+                            <header class="page-header">
+                                <h1>{u.email.clone()}</h1>
+                                {status_badge(u.status)}
+                            </header>
+                            {invited().then(|| view! {
+                                <p class="success" role="status">{format!("Invitation queued for {shown_email}.")}</p>
+                            })}
+                            {pending.then(|| view! {
+                                <section class="card" aria-labelledby="invitation-title">
+                                    <h2 id="invitation-title">"Invitation"</h2>
+                                    <p>
+                                        "Delivery: " {delivery_view(u.delivery.clone())}
+                                    </p>
+                                    <p>
+                                        {match u.invitation_expires_at {
+                                            Some(t) => format!("The link works until {}.", crate::components::format_time(t)),
+                                            None => "There is no valid invitation link.".to_string(),
+                                        }}
+                                    </p>
+                                    <div class="actions">
+                                        <button type="button" on:click=move |_| { resend.dispatch(ResendInvitation { id: uid }); }>
+                                            <Spinner when=resend.pending() />
+                                            "Resend invitation"
+                                        </button>
+                                        <button type="button" class="danger" on:click=move |_| { revoke.dispatch(RevokeInvitation { id: uid }); }>
+                                            <Spinner when=revoke.pending() />
+                                            "Revoke invitation"
+                                        </button>
+                                    </div>
+                                </section>
+                            })}
+                            <ActionResult value=resend.value() success="A new invitation was queued; the old link no longer works." />
+                            <ActionResult value=revoke.value() success="The invitation was revoked; its link no longer works." />
+                            <form
+                                class="card form"
+                                aria-labelledby="general-title"
+                                on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    save.dispatch(UpdateUser {
+                                        id: uid,
+                                        first_name: first.get(),
+                                        last_name: last.get(),
+                                        email: email.get(),
+                                        role_ids: roles.get(),
+                                    });
+                                }
+                            >
+                                <h2 id="general-title">"General"</h2>
+                                <label for="first_name">"First name"</label>
+                                <input id="first_name" type="text" prop:value=move || first.get() on:input=move |ev| first.set(event_target_value(&ev)) />
+                                <label for="last_name">"Last name"</label>
+                                <input id="last_name" type="text" prop:value=move || last.get() on:input=move |ev| last.set(event_target_value(&ev)) />
+                                <label for="email">"Email"</label>
+                                <input id="email" type="email" required prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
+                                <RolePicker selected=roles />
+                                <ActionResult value=save.value() success="Saved." />
+                                <div class="actions">
+                                    <button type="submit" class="primary" disabled=move || save.pending().get()>
+                                        <Spinner when=save.pending() />
+                                        "Save"
+                                    </button>
+                                </div>
+                            </form>
+                            <section class="card" aria-labelledby="enabled-title">
+                                <h2 id="enabled-title">"Enabled"</h2>
+                                <p>
+                                    {if enabled {
+                                        "This user can sign in. Disabling ends their sessions at once."
+                                    } else {
+                                        "This user is disabled and cannot sign in."
+                                    }}
+                                </p>
+                                <button
+                                    type="button"
+                                    class=if enabled { "danger" } else { "primary" }
+                                    on:click=move |_| { enable.dispatch(SetUserEnabled { id: uid, enabled: !enabled }); }
+                                >
+                                    <Spinner when=enable.pending() />
+                                    {if enabled { "Disable user" } else { "Enable user" }}
+                                </button>
+                                <ActionResult value=enable.value() success="Done." />
+                            </section>
+                            <p class="meta">
+                                "Created " {crate::components::format_time(u.created_at)} " · Last sign-in "
+                                {format_optional_time(u.last_sign_in_at, "never")}
+                            </p>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The page an invitation link opens.
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let info = Resource::new(token, invitation_info);
+    let action = ServerAction::<SignUp>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(target)) = action.value().get() {
+            let _ = window().location().set_href(&target);
+        }
+    });
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    view! {
+        <main class="auth-page">
+            <section class="auth-card" aria-labelledby="signup-title">
+                <p class="brand">"Roster"</p>
+                <h1 id="signup-title">"Sign up"</h1>
+                <Suspense fallback=|| view! { <p role="status">"Checking your invitation…"</p> }>
+                    {move || Suspend::new(async move {
+                        match info.await {
+                            Ok(email) => view! {
+                                <p>"Create a password for " <strong class="invited-email">{email}</strong> "."</p>
+                                <ActionForm action=action>
+                                    <input type="hidden" name="token" prop:value=token />
+                                    <label for="password">"Password"</label>
+                                    <input id="password" name="password" type="password" autocomplete="new-password" required />
+                                    <p class="hint">"At least 12 characters. A few unrelated words make a strong password."</p>
+                                    <label for="password_confirmation">"Confirm password"</label>
+                                    <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
+                                    <FieldError error=error />
+                                    <button type="submit" class="primary" disabled=move || action.pending().get()>
+                                        <Spinner when=action.pending() />
+                                        "Sign up"
+                                    </button>
+                                </ActionForm>
+                            }
+                            .into_any(),
+                            Err(_) => view! {
+                                <p class="error" role="alert">
+                                    "This invitation is no longer valid. Ask your administrator to send a new one."
+                                </p>
+                            }
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </main>
+    }
+}

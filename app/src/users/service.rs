@@ -1,0 +1,531 @@
+//! The Users application's service: list, invite, edit, enable/disable and
+//! the invitation life cycle. No HTTP, no HTML.
+
+use super::{Delivery, DeliveryState, RoleOption, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
+use crate::domain::EmailAddress;
+use crate::error::{AppError, AppResult};
+use crate::mail::{self, templates};
+use crate::registry::{AppId, Permission};
+use crate::server::access::Access;
+use crate::server::crypto::Token;
+use crate::server::sql::{in_list, like_pattern, Args};
+use crate::server::state::{AppState, Settings};
+use crate::server::{name_sort, now_ms, session};
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+
+pub const PAGE_SIZE: i64 = 25;
+
+/// The status expression; `$now` is the placeholder for the current time.
+fn status_sql(now: &str) -> String {
+    format!(
+        "CASE WHEN u.enabled = 0 THEN 'disabled' WHEN u.password_hash IS NOT NULL THEN 'active' \
+         WHEN u.invite_expires_at > {now} THEN 'invited' ELSE 'expired' END"
+    )
+}
+
+enum SortKey {
+    Text(&'static str),
+    Int(&'static str),
+}
+
+fn sort_key(sort: &str) -> (SortKey, bool) {
+    let desc = sort.starts_with('-');
+    let key = match sort.trim_start_matches('-') {
+        "name" => SortKey::Text("u.name_sort"),
+        "created" => SortKey::Int("u.created_at"),
+        "last_sign_in" => SortKey::Int("COALESCE(u.last_sign_in_at, 0)"),
+        _ => SortKey::Text("u.email_norm"),
+    };
+    (key, desc)
+}
+
+pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppResult<UserPage> {
+    access.require(AppId::Users, Permission::View)?;
+    let now = now_ms();
+    let mut args = Args::default();
+    let now_p = args.int(now);
+    let status = status_sql(&now_p);
+    let (key, desc) = sort_key(&q.sort);
+    let key_expr = match key {
+        SortKey::Text(e) | SortKey::Int(e) => e,
+    };
+    let mut sql = format!(
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.last_sign_in_at, {status} AS status, {key_expr} AS sort_key \
+         FROM users u WHERE 1 = 1"
+    );
+    if !q.search.trim().is_empty() {
+        let p = args.text(like_pattern(&q.search));
+        sql.push_str(&format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')"));
+    }
+    if let Some(st) = UserStatus::parse(&q.status) {
+        let p = args.text(st.key());
+        sql.push_str(&format!(" AND {status} = {p}"));
+    }
+    if let Ok(role) = q.role.parse::<i64>() {
+        let p = args.int(role);
+        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = {p})"));
+    }
+    if let Some((id, value)) = q.after.split_once(':') {
+        let id: i64 = id.parse().map_err(|_| AppError::Invalid("The page link is not valid.".into()))?;
+        let v = match key {
+            SortKey::Text(_) => args.text(value),
+            SortKey::Int(_) => args.int(value.parse().map_err(|_| AppError::Invalid("The page link is not valid.".into()))?),
+        };
+        let idp = args.int(id);
+        let op = if desc { "<" } else { ">" };
+        sql.push_str(&format!(" AND ({key_expr} {op} {v} OR ({key_expr} = {v} AND u.id {op} {idp}))"));
+    }
+    let dir = if desc { "DESC" } else { "ASC" };
+    let limit = args.int(PAGE_SIZE + 1);
+    sql.push_str(&format!(" ORDER BY {key_expr} {dir}, u.id {dir} LIMIT {limit}"));
+    let rows = args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?;
+
+    let mut out = Vec::new();
+    let mut cursor_of_last = None;
+    for r in rows.iter().take(PAGE_SIZE as usize) {
+        let id: i64 = r.try_get("id")?;
+        let first: String = r.try_get("first_name")?;
+        let last: String = r.try_get("last_name")?;
+        let cursor_value = match key {
+            SortKey::Text(_) => r.try_get::<String, _>("sort_key")?,
+            SortKey::Int(_) => r.try_get::<i64, _>("sort_key")?.to_string(),
+        };
+        cursor_of_last = Some(format!("{id}:{cursor_value}"));
+        out.push(UserRow {
+            id,
+            email: r.try_get("email")?,
+            full_name: format!("{} {}", first.trim(), last.trim()).trim().to_string(),
+            status: UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active),
+            roles: vec![],
+            last_sign_in_at: r.try_get("last_sign_in_at")?,
+            delivery: None,
+        });
+    }
+    let next = if rows.len() as i64 > PAGE_SIZE { cursor_of_last } else { None };
+
+    let ids: Vec<i64> = out.iter().map(|u| u.id).collect();
+    if !ids.is_empty() {
+        let mut roles = roles_of(state, &ids).await?;
+        let mut delivery = deliveries_of(state, &ids).await?;
+        for u in &mut out {
+            u.roles = roles.remove(&u.id).unwrap_or_default();
+            if matches!(u.status, UserStatus::Invited | UserStatus::InvitationExpired) {
+                u.delivery = delivery.remove(&u.id);
+            }
+        }
+    }
+    Ok(UserPage { rows: out, next, smtp_configured: state.settings.smtp_configured })
+}
+
+async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {
+    let mut args = Args::default();
+    let list = in_list(&mut args, ids);
+    let sql = format!(
+        "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id IN {list} ORDER BY r.name"
+    );
+    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+    for r in args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await? {
+        map.entry(r.try_get("user_id")?).or_default().push(r.try_get("name")?);
+    }
+    Ok(map)
+}
+
+/// The delivery state of each user's latest invitation email.
+async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Delivery>> {
+    let mut args = Args::default();
+    let list = in_list(&mut args, ids);
+    let sql = format!(
+        "SELECT i.user_id, e.id, e.status, e.last_error FROM invitations i JOIN emails e ON e.id = i.email_id \
+         WHERE i.user_id IN {list} ORDER BY i.id"
+    );
+    let mut map = HashMap::new();
+    for r in args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await? {
+        let status: String = r.try_get("status")?;
+        map.insert(
+            r.try_get::<i64, _>("user_id")?,
+            Delivery {
+                email_id: r.try_get("id")?,
+                state: DeliveryState::from_row(&status, state.settings.smtp_configured),
+                error: r.try_get("last_error")?,
+            },
+        );
+    }
+    Ok(map)
+}
+
+pub async fn roles(state: &AppState) -> AppResult<Vec<RoleOption>> {
+    let rows = sqlx::query("SELECT id, name, builtin FROM roles ORDER BY name").fetch_all(&state.db.pool).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RoleOption {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                builtin: r.try_get::<Option<String>, _>("builtin")?.is_some(),
+            })
+        })
+        .collect()
+}
+
+/// Check the chosen roles exist, and that only an administrator hands out the Administrator role.
+async fn check_roles(conn: &mut AnyConnection, access: &Access<'_>, role_ids: &[i64]) -> AppResult<()> {
+    if role_ids.is_empty() {
+        return Ok(());
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, role_ids);
+    let rows = args
+        .bind(sqlx::query(&format!("SELECT id, builtin FROM roles WHERE id IN {list}")))
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.len() != role_ids.len() {
+        return Err(AppError::Invalid("One of the chosen roles no longer exists. Reload the page and try again.".into()));
+    }
+    let grants_admin = rows
+        .iter()
+        .any(|r| r.try_get::<Option<String>, _>("builtin").ok().flatten().as_deref() == Some("administrator"));
+    if grants_admin && !access.principal().is_admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
+async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    for role in role_ids {
+        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(role)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn duplicate(email: &EmailAddress) -> AppError {
+    AppError::Conflict(format!("A user with the email {email} already exists."))
+}
+
+/// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
+async fn mint_invitation(conn: &mut AnyConnection, settings: &Settings, user_id: i64, email: &str) -> AppResult<i64> {
+    let now = now_ms();
+    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    let token = Token::generate();
+    let expires = now + settings.invitation_ttl.as_millis() as i64;
+    let link = settings.link(&format!("/signup/{}", token.expose()));
+    let days = (settings.invitation_ttl.as_secs() / 86_400).max(1);
+    let mail = templates::invitation(user_id, email, &settings.site_name, &link, days);
+    let email_id = mail::enqueue(conn, settings, &mail).await?;
+    sqlx::query(
+        "INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(token.hash())
+    .bind(now)
+    .bind(expires)
+    .bind(email_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE users SET invite_expires_at = $1 WHERE id = $2")
+        .bind(expires)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(email_id)
+}
+
+/// New user: the user row, their roles, the invitation and its email, in one transaction.
+pub async fn invite(access: Access<'_>, state: &AppState, email: &EmailAddress, role_ids: &[i64]) -> AppResult<i64> {
+    access.require(AppId::Users, Permission::Create)?;
+    let mut tx = state.db.pool.begin().await?;
+    check_roles(&mut tx, &access, role_ids).await?;
+    let exists = sqlx::query("SELECT id FROM users WHERE email_norm = $1")
+        .bind(email.normalized())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_some() {
+        return Err(duplicate(email));
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO users (email, email_norm, enabled, created_at, name_sort) VALUES ($1, $2, 1, $3, '') RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(email.normalized())
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { duplicate(email) } else { e.into() })?
+    .try_get("id")?;
+    set_roles(&mut tx, id, role_ids).await?;
+    mint_invitation(&mut tx, &state.settings, id, email.as_str()).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = id, by = access.principal().user_id, "user invited");
+    Ok(id)
+}
+
+pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<UserDetail> {
+    access.require(AppId::Users, Permission::View)?;
+    let mut args = Args::default();
+    let now_p = args.int(now_ms());
+    let idp = args.int(id);
+    let sql = format!(
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled, u.last_sign_in_at, u.created_at, \
+         u.invite_expires_at, {} AS status FROM users u WHERE u.id = {idp}",
+        status_sql(&now_p)
+    );
+    let r = args
+        .bind(sqlx::query(&sql))
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
+    let role_ids = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
+        .bind(id)
+        .fetch_all(&state.db.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("role_id"))
+        .collect::<Result<Vec<i64>, _>>()?;
+    let status = UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active);
+    let delivery = deliveries_of(state, &[id]).await?.remove(&id);
+    Ok(UserDetail {
+        id,
+        email: r.try_get("email")?,
+        first_name: r.try_get("first_name")?,
+        last_name: r.try_get("last_name")?,
+        enabled: r.try_get::<i64, _>("enabled")? == 1,
+        status,
+        role_ids,
+        last_sign_in_at: r.try_get("last_sign_in_at")?,
+        created_at: r.try_get("created_at")?,
+        invitation_expires_at: r.try_get("invite_expires_at")?,
+        delivery,
+    })
+}
+
+/// Is `user_id` an enabled administrator, and is there no other one?
+async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    let others: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
+         JOIN roles r ON r.id = ur.role_id \
+         WHERE r.builtin = 'administrator' AND u.enabled = 1 AND u.password_hash IS NOT NULL AND u.id <> $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("n")?;
+    let is_admin = sqlx::query(
+        "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 AND r.builtin = 'administrator'",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some();
+    Ok(is_admin && others == 0)
+}
+
+async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
+    Ok(sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator'").fetch_one(&mut *conn).await?.try_get("id")?)
+}
+
+pub struct GeneralInfo<'a> {
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub email: &'a EmailAddress,
+}
+
+pub async fn update(
+    access: Access<'_>,
+    state: &AppState,
+    id: i64,
+    info: &GeneralInfo<'_>,
+    role_ids: &[i64],
+) -> AppResult<()> {
+    access.require(AppId::Users, Permission::Update)?;
+    for (label, v) in [("First name", info.first_name), ("Last name", info.last_name)] {
+        if v.chars().count() > 100 {
+            return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
+        }
+    }
+    let mut tx = state.db.pool.begin().await?;
+    let current = sqlx::query("SELECT id FROM users WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+    if current.is_none() {
+        return Err(AppError::NotFound("This user does not exist. They may have been deleted.".into()));
+    }
+    let clash = sqlx::query("SELECT id FROM users WHERE email_norm = $1 AND id <> $2")
+        .bind(info.email.normalized())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if clash.is_some() {
+        return Err(duplicate(info.email));
+    }
+    check_roles(&mut tx, &access, role_ids).await?;
+    let admin_role = admin_role_id(&mut tx).await?;
+    let had_admin: bool = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(id)
+        .bind(admin_role)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    let keeps_admin = role_ids.contains(&admin_role);
+    if had_admin && !keeps_admin {
+        if !access.principal().is_admin {
+            return Err(AppError::Forbidden);
+        }
+        if is_last_admin(&mut tx, id).await? {
+            return Err(AppError::Conflict(
+                "This is the last Global administrator. Give the Administrator role to someone else first.".into(),
+            ));
+        }
+    }
+    sqlx::query(
+        "UPDATE users SET first_name = $1, last_name = $2, email = $3, email_norm = $4, name_sort = $5 WHERE id = $6",
+    )
+    .bind(info.first_name.trim())
+    .bind(info.last_name.trim())
+    .bind(info.email.as_str())
+    .bind(info.email.normalized())
+    .bind(name_sort(info.first_name, info.last_name))
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { duplicate(info.email) } else { e.into() })?;
+    set_roles(&mut tx, id, role_ids).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = id, by = access.principal().user_id, "user updated");
+    Ok(())
+}
+
+/// Enable or disable a user. Disabling ends every session of theirs at once,
+/// on every server process (sessions live in the database).
+pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled: bool) -> AppResult<()> {
+    access.require(AppId::Users, Permission::Update)?;
+    let mut tx = state.db.pool.begin().await?;
+    if !enabled && is_last_admin(&mut tx, id).await? {
+        return Err(AppError::Conflict(
+            "This is the last enabled Global administrator and cannot be disabled.".into(),
+        ));
+    }
+    let r = sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2")
+        .bind(enabled as i64)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(AppError::NotFound("This user does not exist. They may have been deleted.".into()));
+    }
+    if !enabled {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(user_id = id, enabled, by = access.principal().user_id, "user enabled changed");
+    Ok(())
+}
+
+async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
+    let r = sqlx::query("SELECT email, password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
+    if r.try_get::<Option<String>, _>("password_hash")?.is_some() {
+        return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
+    }
+    Ok(r.try_get("email")?)
+}
+
+/// A fresh link; the old one stops working.
+pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<i64> {
+    access.require(AppId::Users, Permission::Update)?;
+    let mut tx = state.db.pool.begin().await?;
+    let email = pending_user_email(&mut tx, id).await?;
+    let email_id = mint_invitation(&mut tx, &state.settings, id, &email).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = id, by = access.principal().user_id, "invitation resent");
+    Ok(email_id)
+}
+
+pub async fn revoke_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
+    access.require(AppId::Users, Permission::Update)?;
+    let mut tx = state.db.pool.begin().await?;
+    pending_user_email(&mut tx, id).await?;
+    let now = now_ms();
+    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = id, by = access.principal().user_id, "invitation revoked");
+    Ok(())
+}
+
+// ---- invitation sign-up (public, with a token) ---------------------------------------
+
+fn invitation_gone() -> AppError {
+    AppError::NotFound("This invitation is no longer valid. Ask your administrator to send a new one.".into())
+}
+
+/// The invited email for a valid token.
+pub async fn invitation_email(state: &AppState, token: &str) -> AppResult<String> {
+    let token = Token::parse(token).ok_or_else(invitation_gone)?;
+    let r = sqlx::query(
+        "SELECT u.email FROM invitations i JOIN users u ON u.id = i.user_id \
+         WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
+         AND u.enabled = 1 AND u.password_hash IS NULL",
+    )
+    .bind(token.hash())
+    .bind(now_ms())
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(invitation_gone)?;
+    Ok(r.try_get("email")?)
+}
+
+/// Use the invitation: set the password and mark the link used, once.
+pub async fn accept_invitation(state: &AppState, token: &str, password: &crate::domain::NewPassword) -> AppResult<i64> {
+    let token = Token::parse(token).ok_or_else(invitation_gone)?;
+    invitation_email(state, token.expose()).await?;
+    let hash = state.passwords.hash(password.expose()).await?;
+    let now = now_ms();
+    let mut tx = state.db.pool.begin().await?;
+    let row = sqlx::query(
+        "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(now)
+    .bind(token.hash())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(invitation_gone)?;
+    let user_id: i64 = row.try_get("user_id")?;
+    let r = sqlx::query(
+        "UPDATE users SET password_hash = $1, invite_expires_at = NULL WHERE id = $2 AND password_hash IS NULL AND enabled = 1",
+    )
+    .bind(&hash)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(invitation_gone());
+    }
+    tx.commit().await?;
+    tracing::info!(user_id, "invitation accepted");
+    Ok(user_id)
+}
+
+/// Sessions of a user end; used by disable and (later) password changes.
+pub async fn end_sessions(state: &AppState, user_id: i64) -> AppResult<u64> {
+    session::delete_all_for_user(&state.db, user_id).await
+}
