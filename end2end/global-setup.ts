@@ -91,6 +91,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       // Never pick up a developer's roster.toml.
       ROSTER_CONFIG: path.join(workDir, "no-roster.toml"),
       ROSTER_LOG: process.env.ROSTER_LOG ?? "info,sqlx=warn,tower_http=debug",
+      NO_COLOR: "1",
     },
     stdio: ["ignore", "pipe", logFd],
   });

@@ -2,13 +2,40 @@
 import { test as base, expect, Page } from "@playwright/test";
 import { readServerInfo, ServerInfo } from "../server-info";
 
-export const test = base.extend<{ server: ServerInfo }>({
+export const test = base.extend<{ server: ServerInfo; pageProblems: void }>({
   server: async ({}, use) => {
     await use(readServerInfo());
   },
   baseURL: async ({}, use) => {
     await use(readServerInfo().baseURL);
   },
+  // Fails any test whose page threw (a panic in the WebAssembly, a broken
+  // hydration) or could not load one of its own scripts, styles or images.
+  pageProblems: [
+    async ({ page }, use) => {
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(`uncaught error: ${e.message}`));
+      page.on("response", (r) => {
+        const kind = r.request().resourceType();
+        if (r.status() >= 400 && ["script", "stylesheet", "image", "font"].includes(kind)) {
+          problems.push(`${kind} ${r.url()} answered ${r.status()}`);
+        }
+        if (r.status() >= 400 && r.url().match(/\.(wasm|ico)$/)) {
+          problems.push(`${r.url()} answered ${r.status()}`);
+        }
+      });
+      page.on("requestfailed", (r) => {
+        const failure = r.failure()?.errorText ?? "";
+        // Navigations started by the app cancel requests still in flight.
+        if (!failure.includes("ERR_ABORTED")) {
+          problems.push(`request ${r.url()} failed: ${failure}`);
+        }
+      });
+      await use();
+      expect(problems, "problems seen by the browser").toEqual([]);
+    },
+    { auto: true },
+  ],
 });
 
 export { expect };

@@ -119,3 +119,14 @@ test("an unknown address shows Page not found to a signed-in user", async ({ pag
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
 });
+
+test("the favicon and the stylesheet are served", async ({ request }) => {
+  const icon = await request.get("/favicon.ico");
+  expect(icon.status()).toBe(200);
+  expect((await icon.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
+
+  const css = await request.get("/pkg/roster.css");
+  expect(css.status()).toBe(200);
+  expect(css.headers()["content-type"]).toContain("text/css");
+  expect(await css.text()).toContain(".sidebar");
+});
