@@ -38,7 +38,7 @@ build-release:
 
 run: tools build-release
 	@mkdir -p data
-	ROSTER_SITE_ROOT=target/site target/release/server
+	ROSTER_SITE_ROOT=target/site $(or $(CARGO_TARGET_DIR),target)/release/server
 
 test: tools test-rust build e2e
 

@@ -40,7 +40,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
 
-  const bin = process.env.ROSTER_SERVER_BIN ?? path.join(REPO, "target", "debug", "server");
+  const targetDir = process.env.CARGO_TARGET_DIR
+    ? path.resolve(REPO, process.env.CARGO_TARGET_DIR)
+    : path.join(REPO, "target");
+  const bin = process.env.ROSTER_SERVER_BIN ?? path.join(targetDir, "debug", "server");
   const siteRoot = process.env.ROSTER_SITE_ROOT ?? path.join(REPO, "target", "site");
   if (!fs.existsSync(bin)) {
     throw new Error(`${bin} does not exist: run \`cargo leptos build\` in ${REPO} first`);
