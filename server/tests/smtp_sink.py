@@ -5,7 +5,7 @@ is appended to a JSON-lines file: message id, recipients, subject, plain text.
 usage: smtp_sink.py PORT OUTFILE [--fail]
   --fail  answer every message with a permanent 550 error (failure-path tests)
 """
-import asyncio
+import threading
 import email
 import email.policy
 import json
@@ -49,7 +49,7 @@ def main():
     controller.start()
     print(f"smtp sink listening on {port}", flush=True)
     try:
-        asyncio.get_event_loop().run_forever()
+        threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:

@@ -51,7 +51,7 @@ pub async fn create_admin(
     last_name: &str,
     only_if_first: bool,
 ) -> AppResult<i64> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if only_if_first {
         let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&mut *tx).await?.try_get("n")?;
         if n > 0 {

@@ -108,7 +108,7 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claime
 
 pub async fn mark_sent(db: &Db, id: i64) -> AppResult<()> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE emails SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
         .bind(now)
         .bind(id)
@@ -136,7 +136,7 @@ pub async fn mark_failed(db: &Db, settings: &Settings, email: &Claimed, error: &
     let error: String = error.chars().take(1000).collect();
     let last = email.attempts >= email.max_attempts;
     let next = now + backoff(settings.mail_retry_base, email.attempts, jitter).as_millis() as i64;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE emails SET status = $1, next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $4",
     )

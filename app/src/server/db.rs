@@ -84,6 +84,16 @@ impl Db {
         Ok(Self { pool, backend })
     }
 
+    /// Start a transaction that will write. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`), so concurrent writers wait for each other
+    /// (busy timeout) instead of failing when a read lock cannot be upgraded.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// `true` when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

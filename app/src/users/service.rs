@@ -246,7 +246,7 @@ async fn mint_invitation(conn: &mut AnyConnection, settings: &Settings, user_id:
 /// New user: the user row, their roles, the invitation and its email, in one transaction.
 pub async fn invite(access: Access<'_>, state: &AppState, email: &EmailAddress, role_ids: &[i64]) -> AppResult<i64> {
     access.require(AppId::Users, Permission::Create)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     check_roles(&mut tx, &access, role_ids).await?;
     let exists = sqlx::query("SELECT id FROM users WHERE email_norm = $1")
         .bind(email.normalized())
@@ -356,7 +356,7 @@ pub async fn update(
             return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
         }
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let current = sqlx::query("SELECT id FROM users WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
     if current.is_none() {
         return Err(AppError::NotFound("This user does not exist. They may have been deleted.".into()));
@@ -410,7 +410,7 @@ pub async fn update(
 /// on every server process (sessions live in the database).
 pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled: bool) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     if !enabled && is_last_admin(&mut tx, id).await? {
         return Err(AppError::Conflict(
             "This is the last enabled Global administrator and cannot be disabled.".into(),
@@ -447,7 +447,7 @@ async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<Stri
 /// A fresh link; the old one stops working.
 pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<i64> {
     access.require(AppId::Users, Permission::Update)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let email = pending_user_email(&mut tx, id).await?;
     let email_id = mint_invitation(&mut tx, &state.settings, id, &email).await?;
     tx.commit().await?;
@@ -457,7 +457,7 @@ pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) ->
 
 pub async fn revoke_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     pending_user_email(&mut tx, id).await?;
     let now = now_ms();
     sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
@@ -499,7 +499,7 @@ pub async fn accept_invitation(state: &AppState, token: &str, password: &crate::
     invitation_email(state, token.expose()).await?;
     let hash = state.passwords.hash(password.expose()).await?;
     let now = now_ms();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let row = sqlx::query(
         "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
          AND expires_at > $1 RETURNING user_id",

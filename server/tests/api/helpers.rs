@@ -256,3 +256,144 @@ pub async fn set_up_admin(server: &Server) -> Client {
     assert_eq!(r.status, StatusCode::OK, "setup: {:?}", r.body);
     c
 }
+
+impl Client {
+    /// Call a server function that takes a JSON body.
+    pub async fn call_json(&mut self, endpoint: &str, args: Value) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header(ORIGIN, &self.base)
+            .header("Accept", "application/json")
+            .json(&args);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("roster_session={c}"));
+        }
+        let resp = req.send().await.expect("request completes");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body, set_cookie: None }
+    }
+
+    /// Invite a user with the given roles; returns the new user's id.
+    pub async fn invite(&mut self, email: &str, role_ids: &[i64]) -> Reply {
+        self.call_json("invite_user", serde_json::json!({ "email": email, "role_ids": role_ids })).await
+    }
+
+    pub async fn emails(&mut self, status: &str) -> Vec<Value> {
+        let r = self.call("list_emails", &[("status", status)]).await;
+        assert_eq!(r.status, StatusCode::OK, "list_emails: {:?}", r.body);
+        r.body["rows"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real SMTP server (aiosmtpd) that records every message it accepts.
+pub struct SmtpSink {
+    child: Option<Child>,
+    pub port: u16,
+    pub file: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+impl SmtpSink {
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(unique("roster_smtp"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut sink = Self { child: None, port: free_port(), file: dir.join("mail.jsonl"), _dir: TempDir(dir) };
+        sink.restart(false);
+        sink
+    }
+
+    /// The URL Roster should send to.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// (Re)start on the same port; with `fail`, every message is refused with 550.
+    pub fn restart(&mut self, fail: bool) {
+        self.stop();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script).arg(self.port.to_string()).arg(&self.file).stdout(Stdio::piped());
+        if fail {
+            cmd.arg("--fail");
+        }
+        let mut child = cmd.spawn().expect("python3 with aiosmtpd runs (pip install aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("listening"), "smtp sink did not start: {line}");
+        self.child = Some(child);
+    }
+
+    pub fn messages(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Wait until at least `n` messages arrived, or panic after `secs`.
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(std::time::Instant::now() < deadline, "expected {n} messages, got {} after {secs}s", m.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `/signup/<token>` link in an invitation's plain text.
+pub fn signup_link(text: &str) -> String {
+    let start = text.find("http").expect("a link in the email");
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+pub fn token_of(link: &str) -> String {
+    link.rsplit('/').next().unwrap().to_string()
+}
+
+/// Fast retries for tests.
+pub fn mail_env(sink: &SmtpSink) -> Vec<(String, String)> {
+    vec![
+        ("ROSTER_SMTP_URL".into(), sink.url()),
+        ("ROSTER_MAIL_POLL_INTERVAL".into(), "50ms".into()),
+        ("ROSTER_MAIL_RETRY_BASE".into(), "200ms".into()),
+    ]
+}
+
+pub fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+/// Direct SQL for assertions the HTTP API does not expose (e.g. rows mid-send at a crash).
+pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+    row.try_get::<i64, _>(0).unwrap()
+}
