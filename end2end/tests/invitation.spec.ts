@@ -1,0 +1,87 @@
+// The seed's main flow, word for word: the admin invites lauram@kbank.com from
+// Users → New user, finds the email in the Email queue by To and Subject,
+// copies the link from its body, and Laura signs up with it in a fresh
+// browser. The link then refuses a second use.
+//
+// Runs after foundation.spec.ts (files run in order, one worker), which
+// created the first administrator.
+import { test, expect, openHydrated, settle } from "./fixtures";
+
+const ADMIN = { email: "ada@example.com", password: "analytical engine 1843" };
+const LAURA = { email: "lauram@kbank.com", password: "kbank digital channels 2026" };
+
+test.describe.configure({ mode: "serial" });
+
+let invitationLink = "";
+
+test("the admin invites lauram@kbank.com and finds the invitation in the Email queue", async ({ page }) => {
+  await openHydrated(page, "/signin");
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await settle(page);
+
+  // Go to the Users application. Select New user.
+  await page.getByRole("navigation", { name: "Applications" }).getByRole("link", { name: "Users" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Users" })).toBeVisible();
+  await page.getByRole("link", { name: "New user" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "New user" })).toBeVisible();
+
+  // Enter the email, choose a role, and send the invitation.
+  await page.getByLabel("Email").fill(LAURA.email);
+  await page.getByRole("checkbox", { name: "Administrator" }).check();
+  await page.getByRole("button", { name: "Send invitation" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `Invitation queued for ${LAURA.email}.` })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: LAURA.email })).toBeVisible();
+  await expect(page.getByText("Invited", { exact: true })).toBeVisible();
+
+  // The Users list shows her as Invited, with the delivery state of the email.
+  await page.getByRole("navigation", { name: "Applications" }).getByRole("link", { name: "Users" }).click();
+  const row = page.getByRole("row").filter({ hasText: LAURA.email });
+  await expect(row).toContainText("Invited");
+  await expect(row).toContainText("Administrator");
+  await expect(row.getByRole("link", { name: /Not sent/ })).toBeVisible();
+
+  // In the Email queue application, find the email by To and Subject.
+  await page.getByRole("navigation", { name: "Applications" }).getByRole("link", { name: "Email queue" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Email queue" })).toBeVisible();
+  const email = page.getByRole("row").filter({ hasText: LAURA.email });
+  await expect(email).toHaveCount(1);
+  const subject = email.getByRole("link", { name: /^You have been invited to join / });
+  await expect(subject).toHaveText("You have been invited to join Roster");
+  await subject.click();
+
+  // Its body holds a link.
+  await expect(page.locator("dd.email-to")).toHaveText(LAURA.email);
+  const body = await page.locator("pre.email-body").innerText();
+  const match = body.match(/https?:\/\/\S+\/signup\/[A-Za-z0-9_-]{43}/);
+  expect(match, `no sign-up link in:\n${body}`).not.toBeNull();
+  invitationLink = match![0];
+});
+
+test("the link opens Sign up in a fresh browser, and the new user lands on the Dashboard", async ({ browser }) => {
+  expect(invitationLink).not.toBe("");
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await openHydrated(page, invitationLink);
+  await expect(page.getByRole("heading", { name: "Sign up" })).toBeVisible();
+  await expect(page.getByText(LAURA.email)).toBeVisible();
+  await page.getByLabel("Password", { exact: true }).fill(LAURA.password);
+  await page.getByLabel("Confirm password").fill(LAURA.password);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await expect(page.getByLabel("User menu")).toContainText(LAURA.email);
+  await context.close();
+});
+
+test("opening the link a second time is refused", async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await openHydrated(page, invitationLink);
+  await expect(page.getByRole("alert")).toHaveText(
+    "This invitation is no longer valid. Ask your administrator to send a new one.",
+  );
+  await expect(page.getByLabel("Password", { exact: true })).toHaveCount(0);
+  await context.close();
+});
