@@ -6,7 +6,6 @@
 //! Run: `cargo bench -p server --bench mail_throughput` (N via ROSTER_BENCH_MAILS).
 
 #[path = "../tests/api/helpers.rs"]
-#[allow(dead_code)]
 mod helpers;
 
 use helpers::*;
