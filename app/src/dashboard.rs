@@ -1,6 +1,6 @@
 //! The Dashboard: one tile for each application the user may open.
 
-use crate::registry::APPLICATIONS;
+use crate::registry::{AppId, APPLICATIONS};
 use crate::shell::MeResource;
 use leptos::prelude::*;
 
@@ -20,23 +20,32 @@ pub fn DashboardPage() -> impl IntoView {
                     }
                     .into_any();
                 }
-                let tiles = APPLICATIONS
-                    .iter()
-                    .filter(|a| apps.contains(&a.id))
-                    .map(|a| {
-                        view! {
-                            <li>
-                                <a class="tile" href=a.route data-app=a.key>
-                                    <span class="tile-icon" aria-hidden="true">{a.icon}</span>
-                                    <span class="tile-name">{a.name}</span>
-                                    <span class="tile-description">{a.description}</span>
-                                </a>
-                            </li>
-                        }
-                    })
-                    .collect_view();
-                view! { <ul class="tiles" aria-label="Applications">{tiles}</ul> }.into_any()
+                view! { <AppTiles apps=apps /> }.into_any()
             })}
         </Transition>
     }
+}
+
+/// The Dashboard's tiles for `apps`, in registry order. With `preview`, the
+/// tiles are not links (Roles shows what a member of a role would see).
+#[component]
+pub fn AppTiles(apps: Vec<AppId>, #[prop(optional)] preview: bool) -> impl IntoView {
+    let tiles = APPLICATIONS
+        .iter()
+        .filter(|a| apps.contains(&a.id))
+        .map(|a| {
+            let inner = view! {
+                <span class="tile-icon" aria-hidden="true">{a.icon}</span>
+                <span class="tile-name">{a.name}</span>
+                <span class="tile-description">{a.description}</span>
+            };
+            if preview {
+                view! { <li><div class="tile" data-app=a.key>{inner}</div></li> }.into_any()
+            } else {
+                view! { <li><a class="tile" href=a.route data-app=a.key>{inner}</a></li> }.into_any()
+            }
+        })
+        .collect_view();
+    let label = if preview { "Applications a member sees" } else { "Applications" };
+    view! { <ul class="tiles" aria-label=label>{tiles}</ul> }
 }

@@ -92,15 +92,20 @@ pub struct NewPassword(String);
 /// The single place that states the password rules. Every place a password
 /// is set (first-run setup, sign-up, reset, change) goes through here.
 pub mod password_policy {
+    /// The default minimum length; configurable, but never below [`FLOOR_CHARS`].
     pub const MIN_CHARS: usize = 12;
+    pub const FLOOR_CHARS: usize = 8;
     pub const MAX_CHARS: usize = 128;
 
-    /// Check a new password, returning the first rule it breaks in words a user understands.
-    pub fn check(password: &str) -> Result<(), String> {
+    /// Check a new password's length, returning the rule it breaks in words a user
+    /// understands. The server adds the blocklist, personal-information and
+    /// strength rules (`crate::server::policy`).
+    pub fn check(password: &str, min_chars: usize) -> Result<(), String> {
+        let min = min_chars.max(FLOOR_CHARS);
         let n = password.chars().count();
-        if n < MIN_CHARS {
+        if n < min {
             return Err(format!(
-                "The password is too short: use at least {MIN_CHARS} characters (this one has {n})."
+                "The password is too short: use at least {min} characters (this one has {n})."
             ));
         }
         if n > MAX_CHARS {
@@ -113,14 +118,23 @@ pub mod password_policy {
 }
 
 impl NewPassword {
+    /// Parse with the default minimum length.
     pub fn parse(input: &str) -> Result<Self, String> {
-        password_policy::check(input)?;
+        Self::parse_with_min(input, password_policy::MIN_CHARS)
+    }
+
+    pub fn parse_with_min(input: &str, min_chars: usize) -> Result<Self, String> {
+        password_policy::check(input, min_chars)?;
         Ok(Self(input.to_string()))
     }
 
     /// Parse a password and its confirmation.
     pub fn parse_confirmed(input: &str, confirmation: &str) -> Result<Self, String> {
-        let p = Self::parse(input)?;
+        Self::parse_confirmed_with_min(input, confirmation, password_policy::MIN_CHARS)
+    }
+
+    pub fn parse_confirmed_with_min(input: &str, confirmation: &str, min_chars: usize) -> Result<Self, String> {
+        let p = Self::parse_with_min(input, min_chars)?;
         if input != confirmation {
             return Err("The passwords do not match.".into());
         }
@@ -167,6 +181,9 @@ mod tests {
         assert!(NewPassword::parse("éééééééééééé").is_ok()); // 12 chars
         assert!(NewPassword::parse(&"a".repeat(129)).unwrap_err().contains("too long"));
         assert!(NewPassword::parse("short").unwrap_err().contains("too short"));
+        // A configured minimum applies, but never below 8.
+        assert!(NewPassword::parse_with_min("ten chars!", 10).is_ok());
+        assert!(NewPassword::parse_with_min("seven!!", 4).unwrap_err().contains("at least 8"));
         assert_eq!(
             NewPassword::parse_confirmed("correct horse battery", "correct horse battery!").unwrap_err(),
             "The passwords do not match."

@@ -28,6 +28,9 @@ pub enum AppError {
     /// The request conflicts with what is stored (duplicate email, stale state).
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed sign-ins: wait this many seconds.
+    #[error("Too many failed attempts. Wait {0} seconds, then try again.")]
+    Throttled(u64),
     /// Something failed inside Roster; details are in the server log.
     #[error("Something went wrong on the server. Please try again.")]
     Internal,
@@ -45,6 +48,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
+            AppError::Throttled(_) => 429,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }

@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod components;
 pub mod dashboard;
@@ -14,11 +15,14 @@ pub mod domain;
 pub mod email_queue;
 pub mod error;
 pub mod registry;
+pub mod roles;
 pub mod shell;
 pub mod users;
 
 #[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod password_policy;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -26,6 +30,8 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
+use registry::AppId;
+use shell::RequireView;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -57,14 +63,26 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=auth::SignInPage />
                 <Route path=path!("/setup/:token") view=auth::SetupPage />
                 <Route path=path!("/signup/:token") view=users::SignUpPage />
+                <Route path=path!("/forgot-password") view=auth::ForgotPasswordPage />
+                <Route path=path!("/reset/:token") view=auth::ResetPasswordPage />
                 <ParentRoute path=path!("") view=shell::Shell>
                     <Route path=path!("") view=dashboard::DashboardPage />
                     <Route path=path!("/account") view=account::AccountPage />
-                    <Route path=path!("/users") view=users::UsersPage />
-                    <Route path=path!("/users/new") view=users::NewUserPage />
-                    <Route path=path!("/users/:id") view=users::UserDetailPage />
-                    <Route path=path!("/email-queue") view=email_queue::EmailQueuePage />
-                    <Route path=path!("/email-queue/:id") view=email_queue::EmailDetailPage />
+                    // Each application states the permission its pages need.
+                    <ParentRoute path=path!("/users") view=|| view! { <RequireView app=AppId::Users /> }>
+                        <Route path=path!("") view=users::UsersPage />
+                        <Route path=path!("/new") view=users::NewUserPage />
+                        <Route path=path!("/:id") view=users::UserDetailPage />
+                    </ParentRoute>
+                    <ParentRoute path=path!("/roles") view=|| view! { <RequireView app=AppId::Roles /> }>
+                        <Route path=path!("") view=roles::RolesPage />
+                        <Route path=path!("/new") view=roles::NewRolePage />
+                        <Route path=path!("/:id") view=roles::RoleDetailPage />
+                    </ParentRoute>
+                    <ParentRoute path=path!("/email-queue") view=|| view! { <RequireView app=AppId::EmailQueue /> }>
+                        <Route path=path!("") view=email_queue::EmailQueuePage />
+                        <Route path=path!("/:id") view=email_queue::EmailDetailPage />
+                    </ParentRoute>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -9,7 +9,9 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AppId {
     Users,
+    Roles,
     EmailQueue,
+    AuditLog,
 }
 
 /// What a role can be granted on an application.
@@ -67,6 +69,13 @@ pub struct Application {
     pub permissions: &'static [Permission],
 }
 
+impl Application {
+    /// Does this application know `permission` at all?
+    pub fn declares(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
 pub const APPLICATIONS: &[Application] = &[
     Application {
         id: AppId::Users,
@@ -78,6 +87,15 @@ pub const APPLICATIONS: &[Application] = &[
         permissions: &Permission::ALL,
     },
     Application {
+        id: AppId::Roles,
+        key: "roles",
+        name: "Roles",
+        icon: "🛡️",
+        description: "Decide what each group of people may see and change, application by application.",
+        route: "/roles",
+        permissions: &Permission::ALL,
+    },
+    Application {
         id: AppId::EmailQueue,
         key: "email-queue",
         name: "Email queue",
@@ -85,6 +103,15 @@ pub const APPLICATIONS: &[Application] = &[
         description: "Every email Roster sends: what went out, what failed and why.",
         route: "/email-queue",
         permissions: &[Permission::View, Permission::Update, Permission::Delete],
+    },
+    Application {
+        id: AppId::AuditLog,
+        key: "audit-log",
+        name: "Audit log",
+        icon: "📜",
+        description: "Who did what, when and from where: sign-ins, invitations, changes.",
+        route: "/audit-log",
+        permissions: &[Permission::View],
     },
 ];
 

@@ -4,7 +4,7 @@
 use crate::auth::{me, SignedInUser, SignOut};
 use crate::components::ErrorView;
 use crate::error::AppError;
-use crate::registry::APPLICATIONS;
+use crate::registry::{AppId, APPLICATIONS};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
@@ -94,5 +94,50 @@ fn UserMenu(name: String, email: String) -> impl IntoView {
                 </ActionForm>
             </div>
         </details>
+    }
+}
+
+/// The parent route of every application: its pages when the user's roles
+/// grant View on it, otherwise a 403 page that says so. The server refuses the
+/// application's calls anyway; this keeps the page from breaking.
+#[component]
+pub fn RequireView(app: AppId) -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let allowed = me.await.ok().flatten().is_some_and(|m| m.apps.contains(&app));
+                if allowed {
+                    view! { <Outlet /> }.into_any()
+                } else {
+                    view! { <AccessDenied app=app /> }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The 403 page for an application the user may not open.
+#[component]
+fn AccessDenied(app: AppId) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http::StatusCode::FORBIDDEN);
+        }
+    }
+    let name = app.app().name;
+    view! {
+        <section class="error-view" role="alert">
+            <p class="error-code">"403 Forbidden"</p>
+            <h1>"Access denied"</h1>
+            <p>
+                "You do not have permission to open " <strong>{name}</strong>
+                ". None of your roles grants View on it; ask your administrator if you need it."
+            </p>
+            <p>
+                <a href="/">"Back to the Dashboard"</a>
+            </p>
+        </section>
     }
 }

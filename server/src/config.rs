@@ -28,6 +28,12 @@ const KEYS: &[&str] = &[
     "mail_lease",
     "mail_retention",
     "mail_poll_interval",
+    "password_min_chars",
+    "signin_free_failures",
+    "signin_failure_window",
+    "signin_lockout_failures",
+    "signin_lockout_duration",
+    "signin_ip_free_failures",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +75,18 @@ pub struct Config {
     /// How often an idle worker looks for due mail.
     #[serde(with = "humantime_serde")]
     pub mail_poll_interval: Duration,
+    /// Minimum password length in characters (at least 8).
+    pub password_min_chars: usize,
+    /// Failed sign-ins per account allowed in the window before each attempt must wait.
+    pub signin_free_failures: i64,
+    #[serde(with = "humantime_serde")]
+    pub signin_failure_window: Duration,
+    /// Failed sign-ins per account in the window that lock it.
+    pub signin_lockout_failures: i64,
+    #[serde(with = "humantime_serde")]
+    pub signin_lockout_duration: Duration,
+    /// Failed sign-ins per client IP in the window before each attempt must wait.
+    pub signin_ip_free_failures: i64,
 }
 
 impl Default for Config {
@@ -90,6 +108,12 @@ impl Default for Config {
             mail_lease: Duration::from_secs(60),
             mail_retention: Duration::from_secs(30 * 86_400),
             mail_poll_interval: Duration::from_millis(500),
+            password_min_chars: 12,
+            signin_free_failures: 5,
+            signin_failure_window: Duration::from_secs(15 * 60),
+            signin_lockout_failures: 20,
+            signin_lockout_duration: Duration::from_secs(15 * 60),
+            signin_ip_free_failures: 50,
         }
     }
 }
@@ -164,6 +188,18 @@ impl Config {
             if d.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));
             }
+        }
+        if !(8..=128).contains(&self.password_min_chars) {
+            return Err(invalid("password_min_chars", "must be between 8 and 128"));
+        }
+        if self.signin_free_failures < 1 || self.signin_ip_free_failures < 1 {
+            return Err(invalid("signin_free_failures", "must be at least 1"));
+        }
+        if self.signin_lockout_failures <= self.signin_free_failures {
+            return Err(invalid("signin_lockout_failures", "must be greater than signin_free_failures"));
+        }
+        if self.signin_failure_window.is_zero() || self.signin_lockout_duration.is_zero() {
+            return Err(invalid("signin_failure_window", "durations must be longer than zero"));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));

@@ -1,7 +1,8 @@
 //! The Roster binary: configuration, router, command line.
 //!
 //! `server` (or `server serve`) runs Roster; `server create-admin --email …`
-//! creates a Global administrator for headless installs (password on stdin).
+//! creates a Global administrator for headless installs (password on stdin);
+//! `server seed-demo` creates demo roles to try the restricted Dashboard.
 
 mod config;
 mod worker;
@@ -25,8 +26,9 @@ use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [--first-name NAME] [--last-name NAME]
+const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [--first-name NAME] [--last-name NAME] | server seed-demo
   create-admin reads the password from standard input (first line).
+  seed-demo creates the demo roles Digital Channel Manager and Content Editor (once).
   Configuration: roster.toml and ROSTER_* environment variables (see README).";
 
 #[tokio::main]
@@ -34,6 +36,10 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if matches!(args.first().map(String::as_str), Some("--help" | "-h" | "help")) {
         println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("list-server-fns") {
+        list_server_fns();
         return ExitCode::SUCCESS;
     }
     let config = match Config::load() {
@@ -47,6 +53,7 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve(config).await,
         Some("create-admin") => create_admin(config, &args[1..]).await,
+        Some("seed-demo") => seed_demo(config).await,
         Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
     };
     match result {
@@ -98,6 +105,31 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `server seed-demo`: the demo roles, created once; existing ones are left alone.
+async fn seed_demo(config: Config) -> Result<(), String> {
+    let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    for (name, created) in app::roles::service::seed_demo(&db).await.map_err(|e| e.to_string())? {
+        if created {
+            println!("Created the role {name}.");
+        } else {
+            println!("The role {name} already exists; left as it is.");
+        }
+    }
+    Ok(())
+}
+
+/// Hidden: every registered server function, one `METHOD /path` a line, so
+/// the integration tests can call each one (see tests/api/roles.rs).
+fn list_server_fns() {
+    let mut fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| format!("{method} {path}"))
+        .collect();
+    fns.sort();
+    for f in fns {
+        println!("{f}");
+    }
+}
+
 async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
     let settings = Settings {
         public_url: config.public_url(bound),
@@ -110,6 +142,14 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         mail_retry_base: config.mail_retry_base,
         mail_lease: config.mail_lease,
         mail_retention: config.mail_retention,
+        throttle: app::auth::throttle::ThrottleSettings {
+            free: config.signin_free_failures,
+            window: config.signin_failure_window,
+            lockout_after: config.signin_lockout_failures,
+            lockout: config.signin_lockout_duration,
+            ip_free: config.signin_ip_free_failures,
+        },
+        password_min_chars: config.password_min_chars,
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("roster")

@@ -3,11 +3,17 @@
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod throttle;
 
-pub use pages::{SetupPage, SignInPage};
+pub use pages::{ForgotPasswordPage, ResetPasswordPage, SetupPage, SignInPage, StrengthMeter};
+
+/// The one answer to "forgot password", whatever the email.
+pub const FORGOT_ANSWER: &str =
+    "If an account exists for that email, we have sent it a link to reset the password. The link works for 1 hour.";
 
 use crate::error::AppError;
-use crate::registry::AppId;
+use crate::registry::{AppId, Permission};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +26,15 @@ pub struct SignedInUser {
     pub is_admin: bool,
     /// Applications the user may open, in registry order.
     pub apps: Vec<AppId>,
+    /// Every (application, permission) the user holds, so pages can hide or
+    /// disable what the server would refuse anyway.
+    pub grants: Vec<(AppId, Permission)>,
+}
+
+impl SignedInUser {
+    pub fn can(&self, app: AppId, permission: Permission) -> bool {
+        self.is_admin || self.grants.contains(&(app, permission))
+    }
 }
 
 /// Public: the caller, or `None` when not signed in.
@@ -33,6 +48,7 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
             email: p.email.clone(),
             is_admin: p.is_admin,
             apps: p.visible_apps(),
+            grants: p.grants.iter().copied().collect(),
         })
     }))
 }
@@ -44,7 +60,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     respond(
         async move {
             let state = app_state()?;
-            let user_id = service::check_credentials(&state, &email, &password).await?;
+            let user_id = service::sign_in_checked(&state, &email, &password).await?;
             // A new session id at every sign-in; the one presented (if any) ends.
             if let Some(old) = maybe_principal()? {
                 session::delete(&state.db, &old.session_hash).await?;
@@ -68,6 +84,8 @@ pub async fn sign_out() -> Result<(), AppError> {
             let p = principal()?;
             session::delete(&state.db, &p.session_hash).await?;
             set_cookie(&session::clear_cookie(&state.settings));
+            use crate::audit::service::{record_now, Actor, Event};
+            record_now(&state.db, &Actor::of(&p), Event::new("sign_out").user(p.user_id, &p.email)).await?;
             tracing::info!(user_id = p.user_id, "signed out");
             Ok(())
         }
@@ -128,4 +146,73 @@ pub async fn setup(
         }
         .await,
     )
+}
+
+/// Public: ask for a password reset email. Answers the same, at once, whether
+/// or not the account exists; the work happens after the answer.
+#[server(prefix = "/api", endpoint = "forgot_password")]
+pub async fn forgot_password(email: String) -> Result<String, AppError> {
+    use crate::domain::EmailAddress;
+    use crate::server::session::{app_state, client, respond};
+    respond(
+        async move {
+            let state = app_state()?;
+            EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+            let ip = client().ip;
+            tokio::spawn(async move {
+                if service::request_reset(&state, &email, ip).await.is_err() {
+                    tracing::error!("queueing a password reset failed");
+                }
+            });
+            Ok(FORGOT_ANSWER.to_string())
+        }
+        .await,
+    )
+}
+
+/// Public (with the reset token): the account's email, for the reset page.
+#[server(prefix = "/api", endpoint = "reset_info")]
+pub async fn reset_info(token: String) -> Result<String, AppError> {
+    use crate::server::session::{app_state, respond};
+    respond(async move { Ok(service::reset_account(&app_state()?, &token).await?.1) }.await)
+}
+
+/// Public (with the reset token): set a new password; every session of the user ends.
+#[server(prefix = "/api", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String, password_confirmation: String) -> Result<(), AppError> {
+    use crate::server::session::{app_state, respond};
+    respond(
+        async move { service::reset_password(&app_state()?, &token, &password, &password_confirmation).await }.await,
+    )
+}
+
+/// Public: live feedback for a new password (score 0–4 and what to improve).
+/// `token` identifies whose password it is on the sign-up and reset pages; a
+/// signed-in caller is used otherwise.
+#[server(prefix = "/api", endpoint = "password_strength")]
+pub async fn password_strength(password: String, email: String) -> Result<StrengthReport, AppError> {
+    use crate::server::session::{app_state, maybe_principal, respond};
+    respond(
+        async move {
+            let state = app_state()?;
+            let (email, first, last) = match maybe_principal()? {
+                Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
+                None => (email, String::new(), String::new()),
+            };
+            Ok(crate::server::policy::strength(&state, &password, &email, &first, &last))
+        }
+        .await,
+    )
+}
+
+/// What the strength meter shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrengthReport {
+    /// 0 (very weak) to 4 (very strong).
+    pub score: u8,
+    /// Whether the password would be accepted.
+    pub ok: bool,
+    /// Why not, or what to improve.
+    pub message: Option<String>,
+    pub suggestions: Vec<String>,
 }

@@ -1,4 +1,4 @@
-use super::{setup_check, Setup, SignIn};
+use super::{password_strength, reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn};
 use crate::components::{FieldError, Spinner};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -43,6 +43,9 @@ pub fn SignInPage() -> impl IntoView {
                         "Sign in"
                     </button>
                 </ActionForm>
+                <p class="aside">
+                    <a href="/forgot-password">"Forgot password?"</a>
+                </p>
             </section>
         </main>
     }
@@ -99,6 +102,116 @@ pub fn SetupPage() -> impl IntoView {
                             }
                             .into_any(),
                             Err(e) => view! { <p role="alert" class="error">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </main>
+    }
+}
+
+/// Live feedback on a new password from the server's policy (blocklist,
+/// personal information, zxcvbn), as the user types.
+#[component]
+pub fn StrengthMeter(#[prop(into)] password: Signal<String>, #[prop(into)] email: Signal<String>) -> impl IntoView {
+    let report = Resource::new(
+        move || (password.get(), email.get()),
+        |(p, e)| async move {
+            if p.is_empty() {
+                None
+            } else {
+                password_strength(p, e).await.ok()
+            }
+        },
+    );
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                report.await.map(|r| {
+                    let label = ["Very weak", "Weak", "Fair", "Strong", "Very strong"][r.score.min(4) as usize];
+                    view! {
+                        <div class="strength" aria-live="polite">
+                            <meter min="0" max="4" low="2" high="3" optimum="4" value=r.score aria-label="Password strength"></meter>
+                            <span class="strength-label">{format!("Strength: {label}")}</span>
+                            {r.message.map(|m| view! { <p class=if r.ok { "hint" } else { "error" }>{m}</p> })}
+                            <ul class="hint">{r.suggestions.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
+                        </div>
+                    }
+                })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    view! {
+        <main class="auth-page">
+            <section class="auth-card" aria-labelledby="forgot-title">
+                <p class="brand">"Roster"</p>
+                <h1 id="forgot-title">"Forgot password"</h1>
+                {move || match action.value().get() {
+                    Some(Ok(answer)) => view! { <p class="success" role="status">{answer}</p> }.into_any(),
+                    other => view! {
+                        <p>"Enter the email you sign in with. We will send you a link to choose a new password."</p>
+                        <ActionForm action=action>
+                            <label for="email">"Email"</label>
+                            <input id="email" name="email" type="email" autocomplete="username" required />
+                            <FieldError error=Signal::derive(move || other.clone().and_then(|r| r.err())) />
+                            <button type="submit" class="primary" disabled=move || action.pending().get()>
+                                <Spinner when=action.pending() />
+                                "Send reset link"
+                            </button>
+                        </ActionForm>
+                    }.into_any(),
+                }}
+                <p class="aside"><a href="/signin">"Back to Sign in"</a></p>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let info = Resource::new(token, reset_info);
+    let action = ServerAction::<ResetPassword>::new();
+    let password = RwSignal::new(String::new());
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    view! {
+        <main class="auth-page">
+            <section class="auth-card" aria-labelledby="reset-title">
+                <p class="brand">"Roster"</p>
+                <h1 id="reset-title">"Choose a new password"</h1>
+                <Suspense fallback=|| view! { <p role="status">"Checking your link…"</p> }>
+                    {move || Suspend::new(async move {
+                        match (info.await, action.value().get()) {
+                            (_, Some(Ok(()))) => view! {
+                                <p class="success" role="status">"Your password was changed, and every session was signed out. Sign in with the new password."</p>
+                                <p><a href="/signin">"Sign in"</a></p>
+                            }.into_any(),
+                            (Ok(email), _) => {
+                                let for_email = email.clone();
+                                view! {
+                                <p>"New password for " <strong>{email}</strong> "."</p>
+                                <ActionForm action=action>
+                                    <input type="hidden" name="token" prop:value=token />
+                                    <label for="password">"Password"</label>
+                                    <input id="password" name="password" type="password" autocomplete="new-password" required
+                                        on:input=move |ev| password.set(event_target_value(&ev)) />
+                                    <StrengthMeter password=password email=Signal::derive(move || for_email.clone()) />
+                                    <label for="password_confirmation">"Confirm password"</label>
+                                    <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
+                                    <FieldError error=error />
+                                    <button type="submit" class="primary" disabled=move || action.pending().get()>
+                                        <Spinner when=action.pending() />
+                                        "Save"
+                                    </button>
+                                </ActionForm>
+                            }.into_any()},
+                            (Err(e), _) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         }
                     })}
                 </Suspense>

@@ -98,7 +98,150 @@ pub async fn create_admin_with_password(
     only_if_first: bool,
 ) -> AppResult<i64> {
     let email = EmailAddress::parse(email).map_err(AppError::Invalid)?;
-    let password = NewPassword::parse_confirmed(password, confirmation).map_err(AppError::Invalid)?;
+    let password = check_new_password(state, password, confirmation, email.as_str(), first_name, last_name)?;
     let hash = state.passwords.hash(password.expose()).await?;
     create_admin(&state.db, &hash, &email, first_name, last_name, only_if_first).await
+}
+
+/// Sign-in with throttling and audit: the throttle is checked first (a locked
+/// account answers exactly like a wrong password, after the same Argon2 work),
+/// then the credentials; the outcome is counted and recorded.
+pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<i64> {
+    use super::throttle::{self, Verdict};
+    use crate::audit::service::{record_now, Actor, Event};
+    let key = email.trim().to_lowercase();
+    let actor = Actor::anonymous(email);
+    let s = &state.settings.throttle;
+    match throttle::check(&state.db, s, &key, &actor.ip).await? {
+        Verdict::Allow => {}
+        Verdict::Wait(secs) => return Err(AppError::Throttled(secs)),
+        Verdict::Locked => {
+            state.passwords.verify(password, None).await;
+            record_now(&state.db, &actor, Event::new("sign_in.lockout").details("refused: account locked")).await?;
+            return Err(AppError::BadCredentials);
+        }
+    }
+    match check_credentials(state, email, password).await {
+        Ok(id) => {
+            throttle::clear(&state.db, &key).await?;
+            record_now(&state.db, &Actor { id: Some(id), ..actor.clone() }, Event::new("sign_in.success").user(id, &key))
+                .await?;
+            Ok(id)
+        }
+        Err(AppError::BadCredentials) => {
+            let locked_now = throttle::record_failure(&state.db, s, &key, &actor.ip).await?;
+            record_now(&state.db, &actor, Event::new("sign_in.failure")).await?;
+            if locked_now {
+                record_now(&state.db, &actor, Event::new("sign_in.lockout").details("account locked")).await?;
+            }
+            Err(AppError::BadCredentials)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// ---- forgot / reset password -------------------------------------------------------
+
+/// Queue a reset email if the account exists and is enabled. The caller answers
+/// the same way, at once, whatever happens here.
+pub async fn request_reset(state: &AppState, email: &str, ip: String) -> AppResult<()> {
+    use crate::audit::service::{record, Actor, Event};
+    use crate::server::crypto::Token;
+    let norm = email.trim().to_lowercase();
+    let mut tx = state.db.begin_write().await?;
+    let row = sqlx::query("SELECT id, email FROM users WHERE email_norm = $1 AND enabled = 1 AND password_hash IS NOT NULL")
+        .bind(&norm)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else { return Ok(()) };
+    let (id, to): (i64, String) = (row.try_get("id")?, row.try_get("email")?);
+    let now = now_ms();
+    // Only the newest link works.
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let token = Token::generate();
+    sqlx::query("INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(token.hash())
+        .bind(now)
+        .bind(now + 3_600_000)
+        .execute(&mut *tx)
+        .await?;
+    let link = state.settings.link(&format!("/reset/{}", token.expose()));
+    let mail = crate::mail::templates::password_reset(id, &to, &state.settings.site_name, &link);
+    crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
+    let actor = Actor { id: None, email: to.clone(), ip };
+    record(&mut tx, &actor, Event::new("password.reset_requested").user(id, &to)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn reset_gone() -> AppError {
+    AppError::NotFound("This password reset link is no longer valid. Ask for a new one from the Sign in page.".into())
+}
+
+/// The account a valid reset token belongs to: (id, email, first name, last name).
+pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, String, String, String)> {
+    let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
+    let r = sqlx::query(
+        "SELECT u.id, u.email, u.first_name, u.last_name FROM password_resets p JOIN users u ON u.id = p.user_id \
+         WHERE p.token_hash = $1 AND p.used_at IS NULL AND p.expires_at > $2 AND u.enabled = 1",
+    )
+    .bind(token.hash())
+    .bind(now_ms())
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(reset_gone)?;
+    Ok((r.try_get("id")?, r.try_get("email")?, r.try_get("first_name")?, r.try_get("last_name")?))
+}
+
+/// Set a new password with a reset token, once; ends every session of the user.
+pub async fn reset_password(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<()> {
+    use crate::audit::service::{record, Actor, Event};
+    let (id, email, first, last) = reset_account(state, token).await?;
+    let password = check_new_password(state, password, confirmation, &email, &first, &last)?;
+    let hash = state.passwords.hash(password.expose()).await?;
+    let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let used = sqlx::query(
+        "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(token.hash())
+    .execute(&mut *tx)
+    .await?;
+    if used.rows_affected() != 1 {
+        return Err(reset_gone());
+    }
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(&hash).bind(id).execute(&mut *tx).await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    record(
+        &mut tx,
+        &Actor::anonymous(&email),
+        Event::new("password.reset").user(id, &email).details(format!("{} sessions ended", ended.rows_affected())),
+    )
+    .await?;
+    tx.commit().await?;
+    super::throttle::clear(&state.db, &email.to_lowercase()).await?;
+    Ok(())
+}
+
+/// The one check for a new password: length (shared with the browser), then the
+/// full policy with the user's own details.
+pub fn check_new_password(
+    state: &AppState,
+    password: &str,
+    confirmation: &str,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+) -> AppResult<NewPassword> {
+    let parsed = NewPassword::parse_confirmed_with_min(password, confirmation, state.settings.password_min_chars)
+        .map_err(AppError::Invalid)?;
+    crate::server::policy::check(state, password, email, first_name, last_name)?;
+    Ok(parsed)
 }

@@ -8,6 +8,7 @@ use crate::server::now_ms;
 use crate::server::sql::Args;
 use crate::server::state::AppState;
 use sqlx::any::AnyRow;
+use crate::audit::service::{record_now, Actor, Event};
 use sqlx::Row;
 
 pub const PAGE_SIZE: i64 = 50;
@@ -101,12 +102,15 @@ pub async fn resend(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
             None => not_found(),
         });
     }
+    let to = recipient(state, id).await?;
+    record_now(&state.db, &Actor::of(access.principal()), Event::new("email.resent").target("email", id, to)).await?;
     tracing::info!(email_id = id, by = access.principal().user_id, "email resend queued");
     Ok(())
 }
 
 pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
     access.require(AppId::EmailQueue, Permission::Delete)?;
+    let to = recipient(state, id).await.unwrap_or_default();
     let r = sqlx::query("DELETE FROM emails WHERE id = $1 AND status <> 'sending'")
         .bind(id)
         .execute(&state.db.pool)
@@ -118,6 +122,15 @@ pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
             None => not_found(),
         });
     }
+    record_now(&state.db, &Actor::of(access.principal()), Event::new("email.deleted").target("email", id, to)).await?;
     tracing::info!(email_id = id, by = access.principal().user_id, "email deleted");
     Ok(())
+}
+
+async fn recipient(state: &AppState, id: i64) -> AppResult<String> {
+    let r = sqlx::query("SELECT to_addr FROM emails WHERE id = $1").bind(id).fetch_optional(&state.db.pool).await?;
+    match r {
+        Some(r) => Ok(r.try_get("to_addr")?),
+        None => Err(not_found()),
+    }
 }

@@ -61,3 +61,29 @@ mod tests {
         assert!(!m.html.contains("<Intranet>"));
     }
 }
+
+pub fn password_reset(user_id: i64, to: &str, site_name: &str, link: &str) -> OutgoingEmail {
+    let text = format!(
+        "Hello,\n\nSomeone asked to reset the password of your {site_name} account.\n\n\
+         Open this link to choose a new password:\n{link}\n\n\
+         The link works once and expires in 1 hour. If you did not ask for this, you can ignore this email; \
+         your password stays as it is.\n"
+    );
+    let (site, href) = (escape(site_name), escape(link));
+    let html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\
+         <p>Hello,</p><p>Someone asked to reset the password of your <strong>{site}</strong> account.</p>\
+         <p><a href=\"{href}\">Choose a new password</a></p>\
+         <p>Or copy this link into your browser:<br>{href}</p>\
+         <p>The link works once and expires in 1 hour. If you did not ask for this, you can ignore this email; \
+         your password stays as it is.</p></body></html>"
+    );
+    OutgoingEmail {
+        kind: "password_reset",
+        user_id: Some(user_id),
+        to: to.to_string(),
+        subject: format!("Reset your {site_name} password"),
+        text,
+        html,
+    }
+}

@@ -199,6 +199,8 @@ fn is_public_page(path: &str) -> bool {
         || path == "/favicon.ico"
         || path.starts_with("/setup/")
         || path.starts_with("/signup/")
+        || path == "/forgot-password"
+        || path.starts_with("/reset/")
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
 }

@@ -68,3 +68,9 @@ mod tests {
         assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
     }
 }
+
+/// `(a, b, c)` placeholders for an `IN` list of strings.
+pub fn in_list_text(args: &mut Args, values: &[String]) -> String {
+    let parts: Vec<String> = values.iter().map(|v| args.text(v.clone())).collect();
+    format!("({})", parts.join(", "))
+}

@@ -32,6 +32,10 @@ pub struct Settings {
     pub mail_lease: Duration,
     /// Sent emails are purged after this long.
     pub mail_retention: Duration,
+    /// Sign-in throttling and lockout.
+    pub throttle: crate::auth::throttle::ThrottleSettings,
+    /// Minimum password length in characters (never below 8).
+    pub password_min_chars: usize,
 }
 
 impl Settings {

@@ -92,6 +92,8 @@ pub struct UserRow {
     pub roles: Vec<String>,
     pub last_sign_in_at: Option<i64>,
     pub delivery: Option<Delivery>,
+    /// Locked after too many failed sign-ins.
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +133,7 @@ pub struct UserDetail {
     pub created_at: i64,
     pub invitation_expires_at: Option<i64>,
     pub delivery: Option<Delivery>,
+    pub locked: bool,
 }
 
 #[server(prefix = "/api", endpoint = "list_users", input = server_fn::codec::Json)]
@@ -253,18 +256,40 @@ pub async fn invitation_info(token: String) -> Result<String, AppError> {
 /// Public (with the invitation token): create the password and sign in.
 #[server(prefix = "/api", endpoint = "sign_up")]
 pub async fn sign_up(token: String, password: String, password_confirmation: String) -> Result<String, AppError> {
-    use crate::domain::NewPassword;
     use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
     respond(
         async move {
             let state = app_state()?;
-            let password = NewPassword::parse_confirmed(&password, &password_confirmation).map_err(AppError::Invalid)?;
-            let user_id = service::accept_invitation(&state, &token, &password).await?;
+            let user_id = service::accept_invitation(&state, &token, &password, &password_confirmation).await?;
             if let Some(old) = maybe_principal()? {
                 session::delete(&state.db, &old.session_hash).await?;
             }
             set_cookie(&session::create(&state.db, &state.settings, user_id, &client()).await?);
             Ok("/".to_string())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "end_user_sessions")]
+pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::end_sessions_of(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "unlock_user")]
+pub async fn unlock_user(id: i64) -> Result<(), AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::unlock(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
         }
         .await,
     )

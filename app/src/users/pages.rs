@@ -151,7 +151,10 @@ pub fn UsersPage() -> impl IntoView {
                                             <a href=href>{u.email}</a>
                                         </td>
                                         <td>{u.full_name}</td>
-                                        <td>{status_badge(u.status)}</td>
+                                        <td>
+                                            {status_badge(u.status)}
+                                            {u.locked.then(|| view! { " " <span class="badge badge-failed">"Locked"</span> })}
+                                        </td>
                                         <td>{u.roles.join(", ")}</td>
                                         <td>{format_optional_time(u.last_sign_in_at, "Never")}</td>
                                         <td>{delivery_view(u.delivery)}</td>
@@ -291,8 +294,19 @@ pub fn UserDetailPage() -> impl IntoView {
     let enable = ServerAction::<SetUserEnabled>::new();
     let resend = ServerAction::<ResendInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
+    let end_sessions = ServerAction::<EndUserSessions>::new();
+    let unlock = ServerAction::<UnlockUser>::new();
     let detail = Resource::new(
-        move || (id(), save.version().get(), enable.version().get(), resend.version().get(), revoke.version().get()),
+        move || {
+            (
+                id(),
+                save.version().get(),
+                enable.version().get(),
+                resend.version().get(),
+                revoke.version().get(),
+                unlock.version().get(),
+            )
+        },
         |(id, ..)| get_user(id),
     );
     let invited = move || query.read().get("invited").is_some();
@@ -377,6 +391,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                     </button>
                                 </div>
                             </form>
+                            <crate::roles::UserAccess user_id=uid />
                             <section class="card" aria-labelledby="enabled-title">
                                 <h2 id="enabled-title">"Enabled"</h2>
                                 <p>
@@ -395,6 +410,28 @@ pub fn UserDetailPage() -> impl IntoView {
                                     {if enabled { "Disable user" } else { "Enable user" }}
                                 </button>
                                 <ActionResult value=enable.value() success="Done." />
+                            </section>
+                            <section class="card" aria-labelledby="security-title">
+                                <h2 id="security-title">"Sessions and sign-in"</h2>
+                                {u.locked.then(|| view! {
+                                    <p class="error">"This account is locked after too many failed sign-ins."</p>
+                                    <button type="button" on:click=move |_| { unlock.dispatch(UnlockUser { id: uid }); }>
+                                        <Spinner when=unlock.pending() />
+                                        "Unlock"
+                                    </button>
+                                })}
+                                <ActionResult value=unlock.value() success="The account was unlocked." />
+                                <button type="button" on:click=move |_| { end_sessions.dispatch(EndUserSessions { id: uid }); }>
+                                    <Spinner when=end_sessions.pending() />
+                                    "Sign out all sessions"
+                                </button>
+                                <ActionResult
+                                    value=end_sessions.value()
+                                    success=Signal::derive(move || match end_sessions.value().get() {
+                                        Some(Ok(n)) => format!("{n} session(s) signed out."),
+                                        _ => String::new(),
+                                    })
+                                />
                             </section>
                             <p class="meta">
                                 "Created " {crate::components::format_time(u.created_at)} " · Last sign-in "

@@ -4,6 +4,7 @@
 use super::{Delivery, DeliveryState, RoleOption, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
+use crate::audit::service::{record, Actor, Event};
 use crate::mail::{self, templates};
 use crate::registry::{AppId, Permission};
 use crate::server::access::Access;
@@ -100,6 +101,7 @@ pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppRes
             roles: vec![],
             last_sign_in_at: r.try_get("last_sign_in_at")?,
             delivery: None,
+            locked: false,
         });
     }
     let next = if rows.len() as i64 > PAGE_SIZE { cursor_of_last } else { None };
@@ -108,7 +110,10 @@ pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppRes
     if !ids.is_empty() {
         let mut roles = roles_of(state, &ids).await?;
         let mut delivery = deliveries_of(state, &ids).await?;
+        let keys: Vec<String> = out.iter().map(|u| u.email.to_lowercase()).collect();
+        let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, &keys).await?;
         for u in &mut out {
+            u.locked = locked.contains(&u.email.to_lowercase());
             u.roles = roles.remove(&u.id).unwrap_or_default();
             if matches!(u.status, UserStatus::Invited | UserStatus::InvitationExpired) {
                 u.delivery = delivery.remove(&u.id);
@@ -168,7 +173,7 @@ pub async fn roles(state: &AppState) -> AppResult<Vec<RoleOption>> {
         .collect()
 }
 
-/// Check the chosen roles exist, and that only an administrator hands out the Administrator role.
+/// Check the chosen roles exist, and that the caller may hand them out.
 async fn check_roles(conn: &mut AnyConnection, access: &Access<'_>, role_ids: &[i64]) -> AppResult<()> {
     if role_ids.is_empty() {
         return Ok(());
@@ -182,13 +187,8 @@ async fn check_roles(conn: &mut AnyConnection, access: &Access<'_>, role_ids: &[
     if rows.len() != role_ids.len() {
         return Err(AppError::Invalid("One of the chosen roles no longer exists. Reload the page and try again.".into()));
     }
-    let grants_admin = rows
-        .iter()
-        .any(|r| r.try_get::<Option<String>, _>("builtin").ok().flatten().as_deref() == Some("administrator"));
-    if grants_admin && !access.principal().is_admin {
-        return Err(AppError::Forbidden);
-    }
-    Ok(())
+    // No privilege escalation: only what the caller holds (never Administrator, unless they are one).
+    crate::roles::service::check_can_hand_out(conn, access.principal(), role_ids).await
 }
 
 async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
@@ -267,6 +267,13 @@ pub async fn invite(access: Access<'_>, state: &AppState, email: &EmailAddress, 
     .try_get("id")?;
     set_roles(&mut tx, id, role_ids).await?;
     mint_invitation(&mut tx, &state.settings, id, email.as_str()).await?;
+    let roles = role_names(&mut tx, role_ids).await?;
+    record(
+        &mut tx,
+        &Actor::of(access.principal()),
+        Event::new("invitation.sent").user(id, email.as_str()).details(format!("roles: {roles}")),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "user invited");
     Ok(id)
@@ -296,7 +303,12 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
         .collect::<Result<Vec<i64>, _>>()?;
     let status = UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active);
     let delivery = deliveries_of(state, &[id]).await?.remove(&id);
+    let email: String = r.try_get("email")?;
+    let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, &[email.to_lowercase()])
+        .await?
+        .contains(&email.to_lowercase());
     Ok(UserDetail {
+        locked,
         id,
         email: r.try_get("email")?,
         first_name: r.try_get("first_name")?,
@@ -312,7 +324,8 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
 }
 
 /// Is `user_id` an enabled administrator, and is there no other one?
-async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+/// The one last-administrator guard: Users and Roles both ask it.
+pub(crate) async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
     let others: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
@@ -357,10 +370,20 @@ pub async fn update(
         }
     }
     let mut tx = state.db.begin_write().await?;
-    let current = sqlx::query("SELECT id FROM users WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-    if current.is_none() {
-        return Err(AppError::NotFound("This user does not exist. They may have been deleted.".into()));
-    }
+    let before = sqlx::query("SELECT first_name, last_name, email FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
+    let (first_before, last_before, email_before): (String, String, String) =
+        (before.try_get("first_name")?, before.try_get("last_name")?, before.try_get("email")?);
+    let roles_before = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id")
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("role_id"))
+        .collect::<Result<Vec<i64>, _>>()?;
     let clash = sqlx::query("SELECT id FROM users WHERE email_norm = $1 AND id <> $2")
         .bind(info.email.normalized())
         .bind(id)
@@ -401,6 +424,15 @@ pub async fn update(
     .await
     .map_err(|e| if is_unique_violation(&e) { duplicate(info.email) } else { e.into() })?;
     set_roles(&mut tx, id, role_ids).await?;
+    let (names_before, names_after) = (role_names(&mut tx, &roles_before).await?, role_names(&mut tx, role_ids).await?);
+    let diff = crate::audit::service::diff(&[
+        ("first name", &first_before, info.first_name.trim()),
+        ("last name", &last_before, info.last_name.trim()),
+        ("email", &email_before, info.email.as_str()),
+        ("roles", &names_before, &names_after),
+    ]);
+    record(&mut tx, &Actor::of(access.principal()), Event::new("user.updated").user(id, info.email.as_str()).details(diff))
+        .await?;
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "user updated");
     Ok(())
@@ -424,9 +456,14 @@ pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled:
     if r.rows_affected() == 0 {
         return Err(AppError::NotFound("This user does not exist. They may have been deleted.".into()));
     }
+    let mut details = String::new();
     if !enabled {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        details = format!("{} sessions ended", ended.rows_affected());
     }
+    let email = user_email(&mut tx, id).await?;
+    let action = if enabled { "user.enabled" } else { "user.disabled" };
+    record(&mut tx, &Actor::of(access.principal()), Event::new(action).user(id, &email).details(details)).await?;
     tx.commit().await?;
     tracing::info!(user_id = id, enabled, by = access.principal().user_id, "user enabled changed");
     Ok(())
@@ -450,6 +487,7 @@ pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) ->
     let mut tx = state.db.begin_write().await?;
     let email = pending_user_email(&mut tx, id).await?;
     let email_id = mint_invitation(&mut tx, &state.settings, id, &email).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.resent").user(id, &email)).await?;
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "invitation resent");
     Ok(email_id)
@@ -458,7 +496,7 @@ pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) ->
 pub async fn revoke_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
-    pending_user_email(&mut tx, id).await?;
+    let email = pending_user_email(&mut tx, id).await?;
     let now = now_ms();
     sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
         .bind(now)
@@ -466,6 +504,7 @@ pub async fn revoke_invitation(access: Access<'_>, state: &AppState, id: i64) ->
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.revoked").user(id, &email)).await?;
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "invitation revoked");
     Ok(())
@@ -494,9 +533,10 @@ pub async fn invitation_email(state: &AppState, token: &str) -> AppResult<String
 }
 
 /// Use the invitation: set the password and mark the link used, once.
-pub async fn accept_invitation(state: &AppState, token: &str, password: &crate::domain::NewPassword) -> AppResult<i64> {
+pub async fn accept_invitation(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<i64> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
-    invitation_email(state, token.expose()).await?;
+    let email = invitation_email(state, token.expose()).await?;
+    let password = crate::auth::service::check_new_password(state, password, confirmation, &email, "", "")?;
     let hash = state.passwords.hash(password.expose()).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -520,6 +560,7 @@ pub async fn accept_invitation(state: &AppState, token: &str, password: &crate::
     if r.rows_affected() != 1 {
         return Err(invitation_gone());
     }
+    record(&mut tx, &Actor::anonymous(&email), Event::new("invitation.accepted").user(user_id, &email)).await?;
     tx.commit().await?;
     tracing::info!(user_id, "invitation accepted");
     Ok(user_id)
@@ -528,4 +569,51 @@ pub async fn accept_invitation(state: &AppState, token: &str, password: &crate::
 /// Sessions of a user end; used by disable and (later) password changes.
 pub async fn end_sessions(state: &AppState, user_id: i64) -> AppResult<u64> {
     session::delete_all_for_user(&state.db, user_id).await
+}
+
+async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
+    Ok(sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_one(&mut *conn).await?.try_get("email")?)
+}
+
+/// "A, B" for the audit trail.
+async fn role_names(conn: &mut AnyConnection, role_ids: &[i64]) -> AppResult<String> {
+    if role_ids.is_empty() {
+        return Ok(String::new());
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, role_ids);
+    let names = args
+        .bind(sqlx::query(&format!("SELECT name FROM roles WHERE id IN {list} ORDER BY name")))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("name"))
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(names.join(", "))
+}
+
+/// End every session of another user (Users Update).
+pub async fn end_sessions_of(access: Access<'_>, state: &AppState, id: i64) -> AppResult<u64> {
+    access.require(AppId::Users, Permission::Update)?;
+    let mut tx = state.db.begin_write().await?;
+    let email = user_email(&mut tx, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    record(
+        &mut tx,
+        &Actor::of(access.principal()),
+        Event::new("session.ended").user(id, &email).details(format!("{ended} sessions ended by an administrator")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// Lift a sign-in lockout (Users Update).
+pub async fn unlock(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
+    access.require(AppId::Users, Permission::Update)?;
+    let mut conn = state.db.pool.acquire().await?;
+    let email = user_email(&mut conn, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    crate::auth::throttle::clear(&state.db, &email.to_lowercase()).await?;
+    record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
+    Ok(())
 }

@@ -1,0 +1,149 @@
+use super::*;
+use crate::auth::StrengthMeter;
+use crate::components::{format_time, ActionResult, ErrorView, Spinner};
+use leptos_router::hooks::use_query_map;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    General,
+    Password,
+    Sessions,
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let query = use_query_map();
+    let tab = move || match query.read().get("tab").as_deref() {
+        Some("password") => Tab::Password,
+        Some("sessions") => Tab::Sessions,
+        _ => Tab::General,
+    };
+    let tab_link = move |t: Tab, href: &'static str, label: &'static str| {
+        view! {
+            <a href=href role="tab" aria-selected=move || (tab() == t).to_string() class:active=move || tab() == t>
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <header class="page-header"><h1>"Account"</h1></header>
+        <nav class="tabs" role="tablist" aria-label="Account">
+            {tab_link(Tab::General, "/account", "General")}
+            {tab_link(Tab::Password, "/account?tab=password", "Password")}
+            {tab_link(Tab::Sessions, "/account?tab=sessions", "Sessions")}
+        </nav>
+        <div role="tabpanel">
+            {move || match tab() {
+                Tab::General => view! { <GeneralTab /> }.into_any(),
+                Tab::Password => view! { <PasswordTab /> }.into_any(),
+                Tab::Sessions => view! { <SessionsTab /> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn GeneralTab() -> impl IntoView {
+    let save = ServerAction::<UpdateMyName>::new();
+    let info = Resource::new(move || save.version().get(), |_| account_info());
+    view! {
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match info.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(i) => view! {
+                        <ActionForm action=save attr:class="card form">
+                            <p>"Email: " <strong>{i.email}</strong></p>
+                            <label for="first_name">"First name"</label>
+                            <input id="first_name" name="first_name" type="text" autocomplete="given-name" value=i.first_name />
+                            <label for="last_name">"Last name"</label>
+                            <input id="last_name" name="last_name" type="text" autocomplete="family-name" value=i.last_name />
+                            <ActionResult value=save.value() success="Saved." />
+                            <div class="actions">
+                                <button type="submit" class="primary" disabled=move || save.pending().get()>
+                                    <Spinner when=save.pending() />
+                                    "Save"
+                                </button>
+                            </div>
+                        </ActionForm>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn PasswordTab() -> impl IntoView {
+    let action = ServerAction::<ChangePassword>::new();
+    let password = RwSignal::new(String::new());
+    let success = Signal::derive(move || match action.value().get() {
+        Some(Ok(0)) => "Your password was changed.".to_string(),
+        Some(Ok(n)) => format!("Your password was changed, and {n} other session(s) were signed out."),
+        _ => String::new(),
+    });
+    view! {
+        <ActionForm action=action attr:class="card form">
+            <label for="current_password">"Current password"</label>
+            <input id="current_password" name="current_password" type="password" autocomplete="current-password" required />
+            <label for="password">"New password"</label>
+            <input id="password" name="password" type="password" autocomplete="new-password" required
+                on:input=move |ev| password.set(event_target_value(&ev)) />
+            <StrengthMeter password=password email=Signal::derive(String::new) />
+            <label for="password_confirmation">"Confirm new password"</label>
+            <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
+            <ActionResult value=action.value() success=success />
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || action.pending().get()>
+                    <Spinner when=action.pending() />
+                    "Save"
+                </button>
+            </div>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn SessionsTab() -> impl IntoView {
+    let end = ServerAction::<SignOutOtherSessions>::new();
+    let list = Resource::new(move || end.version().get(), |_| my_sessions());
+    let success = Signal::derive(move || match end.value().get() {
+        Some(Ok(n)) => format!("{n} other session(s) signed out."),
+        _ => String::new(),
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading sessions…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(sessions) => {
+                        let rows = sessions.into_iter().map(|s| view! {
+                            <tr>
+                                <td>{s.browser}{s.current.then(|| view! { " " <span class="badge badge-active">"This session"</span> })}</td>
+                                <td>{s.ip}</td>
+                                <td>{format_time(s.created_at)}</td>
+                                <td>{format_time(s.last_seen_at)}</td>
+                            </tr>
+                        }).collect_view();
+                        view! {
+                            <table class="data-table">
+                                <thead><tr>
+                                    <th scope="col">"Browser"</th><th scope="col">"IP"</th>
+                                    <th scope="col">"Signed in"</th><th scope="col">"Last seen"</th>
+                                </tr></thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        <div class="actions">
+            <button type="button" on:click=move |_| { end.dispatch(SignOutOtherSessions {}); }>
+                <Spinner when=end.pending() />
+                "Sign out other sessions"
+            </button>
+        </div>
+        <ActionResult value=end.value() success=success />
+    }
+}

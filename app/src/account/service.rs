@@ -1,0 +1,118 @@
+//! Self-service account changes. Each function acts on the caller only.
+
+use super::{describe_browser, AccountDetails, SessionInfo};
+use crate::audit::service::{record, Actor, Event};
+use crate::error::{AppError, AppResult};
+use crate::server::access::Principal;
+use crate::server::state::AppState;
+use crate::server::name_sort;
+use sqlx::Row;
+
+pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails> {
+    let r = sqlx::query("SELECT email, first_name, last_name FROM users WHERE id = $1")
+        .bind(me.user_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(AccountDetails { email: r.try_get("email")?, first_name: r.try_get("first_name")?, last_name: r.try_get("last_name")? })
+}
+
+pub async fn update_name(state: &AppState, me: &Principal, first: &str, last: &str) -> AppResult<()> {
+    for (label, v) in [("First name", first), ("Last name", last)] {
+        if v.chars().count() > 100 {
+            return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
+        }
+    }
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query("UPDATE users SET first_name = $1, last_name = $2, name_sort = $3 WHERE id = $4")
+        .bind(first.trim())
+        .bind(last.trim())
+        .bind(name_sort(first, last))
+        .bind(me.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let diff = crate::audit::service::diff(&[
+        ("first name", &me.first_name, first.trim()),
+        ("last name", &me.last_name, last.trim()),
+    ]);
+    record(&mut tx, &Actor::of(me), Event::new("user.updated").user(me.user_id, &me.email).details(diff)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Check the current password, apply the policy, store the new hash and end
+/// every other session of the user. Returns how many sessions ended.
+pub async fn change_password(
+    state: &AppState,
+    me: &Principal,
+    current: &str,
+    password: &str,
+    confirmation: &str,
+) -> AppResult<u64> {
+    let stored: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(me.user_id)
+        .fetch_one(&state.db.pool)
+        .await?
+        .try_get("password_hash")?;
+    if !state.passwords.verify(current, stored.as_deref()).await {
+        return Err(AppError::Invalid("The current password is incorrect.".into()));
+    }
+    if current == password {
+        return Err(AppError::Invalid("The new password must differ from the current one.".into()));
+    }
+    let new = crate::auth::service::check_new_password(state, password, confirmation, &me.email, &me.first_name, &me.last_name)?;
+    let hash = state.passwords.hash(new.expose()).await?;
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(&hash).bind(me.user_id).execute(&mut *tx).await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(me.user_id)
+        .bind(&me.session_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    record(
+        &mut tx,
+        &Actor::of(me),
+        Event::new("password.changed").user(me.user_id, &me.email).details(format!("{ended} other sessions ended")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+pub async fn sessions(state: &AppState, me: &Principal) -> AppResult<Vec<SessionInfo>> {
+    let rows = sqlx::query(
+        "SELECT id_hash, user_agent, ip, created_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC",
+    )
+    .bind(me.user_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SessionInfo {
+                browser: describe_browser(&r.try_get::<String, _>("user_agent")?),
+                ip: r.try_get("ip")?,
+                created_at: r.try_get("created_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                current: r.try_get::<String, _>("id_hash")? == me.session_hash,
+            })
+        })
+        .collect()
+}
+
+pub async fn end_other_sessions(state: &AppState, me: &Principal) -> AppResult<u64> {
+    let mut tx = state.db.begin_write().await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(me.user_id)
+        .bind(&me.session_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    record(
+        &mut tx,
+        &Actor::of(me),
+        Event::new("session.ended").user(me.user_id, &me.email).details(format!("{ended} other sessions signed out")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}

@@ -1,0 +1,86 @@
+//! The Audit log application: who did what, when, from which IP. Read-only in
+//! the UI; entries are written by the services as things happen.
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+pub use pages::AuditLogPage;
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::registry::{AppId, Permission};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Every action Roster records, for the filter.
+pub const ACTIONS: &[&str] = &[
+    "sign_in.success",
+    "sign_in.failure",
+    "sign_in.lockout",
+    "sign_out",
+    "invitation.sent",
+    "invitation.resent",
+    "invitation.revoked",
+    "invitation.accepted",
+    "user.updated",
+    "user.enabled",
+    "user.disabled",
+    "user.unlocked",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "role.permissions_changed",
+    "role.members_changed",
+    "session.ended",
+    "password.changed",
+    "password.reset_requested",
+    "password.reset",
+    "email.resent",
+    "email.deleted",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor_email: String,
+    pub ip: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<i64>,
+    pub target_label: String,
+    pub details: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    pub actor: String,
+    pub target: String,
+    pub action: String,
+    /// Unix ms, inclusive.
+    pub from: Option<i64>,
+    /// Unix ms, exclusive.
+    pub to: Option<i64>,
+    /// Keyset cursor: entries older than this id.
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next: Option<i64>,
+}
+
+#[server(prefix = "/api", endpoint = "list_audit", input = server_fn::codec::Json)]
+pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
+    use crate::server::session::{app_state, principal, respond};
+    respond(
+        async move {
+            let (state, p) = (app_state()?, principal()?);
+            service::list(p.authorize(AppId::AuditLog, Permission::View)?, &state.db, &query).await
+        }
+        .await,
+    )
+}

@@ -1,0 +1,116 @@
+use super::*;
+use crate::components::{format_time, ErrorView};
+
+/// `YYYY-MM-DD` (UTC) to Unix ms at the start of that day.
+fn day_start_ms(s: &str) -> Option<i64> {
+    let mut it = s.trim().split('-');
+    let (y, m, d): (i64, i64, i64) = (it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400_000)
+}
+
+#[component]
+pub fn AuditLogPage() -> impl IntoView {
+    let actor = RwSignal::new(String::new());
+    let target = RwSignal::new(String::new());
+    let action = RwSignal::new(String::new());
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
+    let before = RwSignal::new(None::<i64>);
+    let page = Resource::new(
+        move || AuditQuery {
+            actor: actor.get(),
+            target: target.get(),
+            action: action.get(),
+            from: day_start_ms(&from.get()),
+            to: day_start_ms(&to.get()).map(|t| t + 86_400_000),
+            before: before.get(),
+        },
+        list_audit,
+    );
+    let text_filter = move |label: &'static str, sig: RwSignal<String>| {
+        view! {
+            <label>
+                {label}
+                <input type="search" prop:value=move || sig.get() on:input=move |ev| { sig.set(event_target_value(&ev)); before.set(None); } />
+            </label>
+        }
+    };
+    let date_filter = move |label: &'static str, sig: RwSignal<String>| {
+        view! {
+            <label>
+                {label}
+                <input type="date" prop:value=move || sig.get() on:change=move |ev| { sig.set(event_target_value(&ev)); before.set(None); } />
+            </label>
+        }
+    };
+    view! {
+        <header class="page-header"><h1>"Audit log"</h1></header>
+        <div class="toolbar" role="search">
+            {text_filter("Actor", actor)}
+            {text_filter("Target", target)}
+            <label>
+                "Action"
+                <select on:change=move |ev| { action.set(event_target_value(&ev)); before.set(None); }>
+                    <option value="">"All actions"</option>
+                    {ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
+                </select>
+            </label>
+            {date_filter("From", from)}
+            {date_filter("To", to)}
+        </div>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading the audit log…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(p) if p.entries.is_empty() => view! { <p class="empty">"No entries match."</p> }.into_any(),
+                    Ok(p) => {
+                        let next = p.next;
+                        let rows = p.entries.into_iter().map(|e| view! {
+                            <tr>
+                                <td>{format_time(e.at)}</td>
+                                <td>{if e.actor_email.is_empty() { "—".to_string() } else { e.actor_email }}</td>
+                                <td>{e.ip}</td>
+                                <td><code>{e.action}</code></td>
+                                <td>{e.target_label}</td>
+                                <td class="details-cell">{e.details}</td>
+                            </tr>
+                        }).collect_view();
+                        view! {
+                            <table class="data-table">
+                                <thead><tr>
+                                    <th scope="col">"When"</th><th scope="col">"Actor"</th><th scope="col">"IP"</th>
+                                    <th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Details"</th>
+                                </tr></thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                            <nav class="pager" aria-label="Pages">
+                                <button type="button" disabled=move || before.get().is_none() on:click=move |_| before.set(None)>"Newest"</button>
+                                {next.map(|n| view! { <button type="button" on:click=move |_| before.set(Some(n))>"Older entries"</button> })}
+                            </nav>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn day_start_is_utc_midnight() {
+        assert_eq!(super::day_start_ms("1970-01-01"), Some(0));
+        assert_eq!(super::day_start_ms("2000-03-01"), Some(951_868_800_000));
+        assert_eq!(super::day_start_ms("2000-13-01"), None);
+        assert_eq!(super::day_start_ms(""), None);
+    }
+}

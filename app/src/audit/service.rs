@@ -1,0 +1,149 @@
+//! Writing and reading the audit log. Entries are only ever inserted: there is
+//! no update or delete anywhere in Roster.
+
+use super::{AuditEntry, AuditPage, AuditQuery};
+use crate::error::AppResult;
+use crate::registry::{AppId, Permission};
+use crate::server::access::{Access, Principal};
+use crate::server::db::Db;
+use crate::server::now_ms;
+use crate::server::session::client;
+use crate::server::sql::{like_pattern, Args};
+use sqlx::{AnyConnection, Row};
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// Who acted, and from where.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub id: Option<i64>,
+    pub email: String,
+    pub ip: String,
+}
+
+impl Actor {
+    /// The signed-in caller of the current request.
+    pub fn of(p: &Principal) -> Self {
+        Self { id: Some(p.user_id), email: p.email.clone(), ip: client().ip }
+    }
+
+    /// Someone not signed in (a sign-in attempt, a sign-up, a reset), named by what they typed.
+    pub fn anonymous(email: &str) -> Self {
+        Self { id: None, email: email.trim().chars().take(254).collect(), ip: client().ip }
+    }
+}
+
+/// What happened, to what.
+#[derive(Debug, Clone, Default)]
+pub struct Event {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Option<i64>,
+    pub target_label: String,
+    /// Free text, e.g. a before/after diff.
+    pub details: String,
+}
+
+impl Event {
+    pub fn new(action: &'static str) -> Self {
+        Self { action, ..Default::default() }
+    }
+    pub fn user(mut self, id: i64, email: &str) -> Self {
+        self.target_type = "user";
+        self.target_id = Some(id);
+        self.target_label = email.to_string();
+        self
+    }
+    pub fn target(mut self, kind: &'static str, id: i64, label: impl Into<String>) -> Self {
+        self.target_type = kind;
+        self.target_id = Some(id);
+        self.target_label = label.into();
+        self
+    }
+    pub fn details(mut self, d: impl Into<String>) -> Self {
+        self.details = d.into();
+        self
+    }
+}
+
+/// Record inside the caller's transaction, so the entry and the change commit together.
+pub async fn record(conn: &mut AnyConnection, actor: &Actor, e: Event) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_id, actor_email, ip, action, target_type, target_id, target_label, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(now_ms())
+    .bind(actor.id)
+    .bind(&actor.email)
+    .bind(&actor.ip)
+    .bind(e.action)
+    .bind(e.target_type)
+    .bind(e.target_id)
+    .bind(&e.target_label)
+    .bind(&e.details)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Record on its own (for events with no other write, such as a failed sign-in).
+pub async fn record_now(db: &Db, actor: &Actor, e: Event) -> AppResult<()> {
+    let mut conn = db.pool.acquire().await?;
+    record(&mut conn, actor, e).await
+}
+
+/// "field: before → after" lines for the fields that changed.
+pub fn diff(fields: &[(&str, &str, &str)]) -> String {
+    fields
+        .iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(name, a, b)| format!("{name}: {a:?} → {b:?}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub async fn list(access: Access<'_>, db: &Db, q: &AuditQuery) -> AppResult<AuditPage> {
+    access.require(AppId::AuditLog, Permission::View)?;
+    let mut args = Args::default();
+    let mut sql = String::from(
+        "SELECT id, at, actor_id, actor_email, ip, action, target_type, target_id, target_label, details \
+         FROM audit_log WHERE 1 = 1",
+    );
+    if !q.actor.trim().is_empty() {
+        sql.push_str(&format!(" AND LOWER(actor_email) LIKE {} ESCAPE '\\'", args.text(like_pattern(&q.actor))));
+    }
+    if !q.target.trim().is_empty() {
+        sql.push_str(&format!(" AND LOWER(target_label) LIKE {} ESCAPE '\\'", args.text(like_pattern(&q.target))));
+    }
+    if !q.action.trim().is_empty() {
+        sql.push_str(&format!(" AND action = {}", args.text(q.action.trim())));
+    }
+    if let Some(from) = q.from {
+        sql.push_str(&format!(" AND at >= {}", args.int(from)));
+    }
+    if let Some(to) = q.to {
+        sql.push_str(&format!(" AND at < {}", args.int(to)));
+    }
+    if let Some(before) = q.before {
+        sql.push_str(&format!(" AND id < {}", args.int(before)));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
+    let rows = args.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+    let mut entries = Vec::new();
+    for r in rows.iter().take(PAGE_SIZE as usize) {
+        entries.push(AuditEntry {
+            id: r.try_get("id")?,
+            at: r.try_get("at")?,
+            actor_id: r.try_get("actor_id")?,
+            actor_email: r.try_get("actor_email")?,
+            ip: r.try_get("ip")?,
+            action: r.try_get("action")?,
+            target_type: r.try_get("target_type")?,
+            target_id: r.try_get("target_id")?,
+            target_label: r.try_get("target_label")?,
+            details: r.try_get("details")?,
+        });
+    }
+    let next = (rows.len() as i64 > PAGE_SIZE).then(|| entries.last().map(|e| e.id)).flatten();
+    Ok(AuditPage { entries, next })
+}

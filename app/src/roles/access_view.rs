@@ -1,0 +1,60 @@
+//! Effective access: what a user may do, and which role grants it. Shown in
+//! the Access section of a user's page in the Users application.
+
+use super::*;
+use crate::components::ErrorView;
+
+#[component]
+pub fn UserAccess(user_id: i64) -> impl IntoView {
+    let access = Resource::new(move || user_id, user_access);
+    view! {
+        <section class="card" aria-labelledby="access-title">
+            <h2 id="access-title">"Access"</h2>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading access…"</p> }>
+                {move || Suspend::new(async move {
+                    match access.await {
+                        Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                        Ok(a) if a.lines.is_empty() => view! {
+                            <p class="empty">"No access: none of this user's roles grants anything. Give them a role under General."</p>
+                        }
+                        .into_any(),
+                        Ok(a) => {
+                            let intro = if a.is_admin {
+                                "A Global administrator: every permission of every application, including applications added later."
+                            } else {
+                                "Every permission this user holds, and the roles that grant it. Changes apply at their next request."
+                            };
+                            let rows = a
+                                .lines
+                                .into_iter()
+                                .map(|l| {
+                                    view! {
+                                        <tr>
+                                            <td>{l.app.app().name}</td>
+                                            <td>{l.permission.label()}</td>
+                                            <td>{l.granted_by.join(", ")}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                <p>{intro}</p>
+                                <table class="data-table access-table">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Application"</th>
+                                            <th scope="col">"Permission"</th>
+                                            <th scope="col">"Granted by"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>{rows}</tbody>
+                                </table>
+                            }
+                            .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

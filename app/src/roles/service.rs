@@ -1,0 +1,437 @@
+//! The Roles application's service: roles, their grants and members, and
+//! effective access. No HTTP, no HTML.
+//!
+//! No privilege escalation: a caller who is not a Global administrator can
+//! only hand out what they hold themselves, whether by ticking a permission in
+//! a role or by giving someone a role ([`check_can_hand_out`]).
+
+use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
+use crate::error::{AppError, AppResult};
+use crate::registry::{AppId, Permission, APPLICATIONS};
+use crate::server::access::{Access, Principal};
+use crate::server::db::Db;
+use crate::server::now_ms;
+use crate::server::sql::{in_list, like_pattern, Args};
+use crate::server::state::AppState;
+use crate::users::service::is_last_admin;
+use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The `roles.builtin` value of the Administrator role.
+const ADMINISTRATOR: &str = "administrator";
+
+const CANDIDATES_LIMIT: i64 = 20;
+
+fn role_gone() -> AppError {
+    AppError::NotFound("This role does not exist. It may have been deleted.".into())
+}
+
+fn user_gone() -> AppError {
+    AppError::NotFound("This user does not exist. They may have been deleted.".into())
+}
+
+fn builtin_refused() -> AppError {
+    AppError::Conflict(
+        "The built-in Administrator role cannot be changed or deleted: it always has every permission of every application."
+            .into(),
+    )
+}
+
+fn duplicate(name: &RoleName) -> AppError {
+    AppError::Conflict(format!("A role named {name} already exists."))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Every (application, permission) the registry declares: what the Administrator holds.
+pub fn every_grant() -> Vec<Grant> {
+    APPLICATIONS.iter().flat_map(|a| a.permissions.iter().map(|p| (a.id, *p))).collect()
+}
+
+fn grant_of(app: &str, permission: &str) -> Option<Grant> {
+    Some((AppId::from_key(app)?, Permission::parse(permission)?))
+}
+
+/// The role's name and whether it is the built-in Administrator, or NotFound.
+async fn role_head(conn: &mut AnyConnection, id: i64) -> AppResult<(String, bool)> {
+    let r = sqlx::query("SELECT name, builtin FROM roles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(role_gone)?;
+    let builtin: Option<String> = r.try_get("builtin")?;
+    Ok((r.try_get("name")?, builtin.as_deref() == Some(ADMINISTRATOR)))
+}
+
+/// What a role grants as stored (keys the registry no longer knows are skipped).
+async fn stored_grants(conn: &mut AnyConnection, id: i64) -> AppResult<BTreeSet<Grant>> {
+    let rows = sqlx::query("SELECT application, permission FROM role_permissions WHERE role_id = $1")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = BTreeSet::new();
+    for r in rows {
+        if let Some(g) = grant_of(&r.try_get::<String, _>("application")?, &r.try_get::<String, _>("permission")?) {
+            out.insert(g);
+        }
+    }
+    Ok(out)
+}
+
+async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> AppResult<()> {
+    for (app, permission) in grants {
+        sqlx::query("INSERT INTO role_permissions (role_id, application, permission) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(app.key())
+            .bind(permission.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Refuse, unless the caller is a Global administrator, to give out any of
+/// `role_ids` that grants something the caller does not hold (the
+/// Administrator role grants everything).
+pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal, role_ids: &[i64]) -> AppResult<()> {
+    if principal.is_admin || role_ids.is_empty() {
+        return Ok(());
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, role_ids);
+    let sql = format!(
+        "SELECT r.id, r.builtin, rp.application, rp.permission FROM roles r \
+         LEFT JOIN role_permissions rp ON rp.role_id = r.id WHERE r.id IN {list}"
+    );
+    for r in args.bind(sqlx::query(&sql)).fetch_all(&mut *conn).await? {
+        let builtin: Option<String> = r.try_get("builtin")?;
+        if builtin.as_deref() == Some(ADMINISTRATOR) {
+            return Err(AppError::Forbidden);
+        }
+        let app: Option<String> = r.try_get("application")?;
+        let permission: Option<String> = r.try_get("permission")?;
+        if let Some((app, permission)) = app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)) {
+            if !principal.can(app, permission) {
+                tracing::info!(user_id = principal.user_id, app = app.key(), "refused to hand out a role beyond the caller's own access");
+                return Err(AppError::Forbidden);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn list(access: Access<'_>, state: &AppState) -> AppResult<Vec<RoleSummary>> {
+    access.require(AppId::Roles, Permission::View)?;
+    let rows = sqlx::query(
+        "SELECT r.id, r.name, r.description, r.builtin, \
+         (SELECT COUNT(*) FROM user_roles ur WHERE ur.role_id = r.id) AS members \
+         FROM roles r ORDER BY CASE WHEN r.builtin IS NULL THEN 1 ELSE 0 END, r.name_norm",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RoleSummary {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                description: r.try_get("description")?,
+                builtin: r.try_get::<Option<String>, _>("builtin")?.is_some(),
+                member_count: r.try_get("members")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<RoleDetail> {
+    access.require(AppId::Roles, Permission::View)?;
+    let mut conn = state.db.pool.acquire().await?;
+    let r = sqlx::query("SELECT name, description, builtin FROM roles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(role_gone)?;
+    let builtin = r.try_get::<Option<String>, _>("builtin")?.as_deref() == Some(ADMINISTRATOR);
+    let grants = if builtin { every_grant() } else { stored_grants(&mut conn, id).await?.into_iter().collect() };
+    let members = sqlx::query(
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled FROM user_roles ur \
+         JOIN users u ON u.id = ur.user_id WHERE ur.role_id = $1 ORDER BY u.email_norm",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(member_of)
+    .collect::<AppResult<Vec<_>>>()?;
+    Ok(RoleDetail {
+        id,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        builtin,
+        grants,
+        members,
+    })
+}
+
+fn member_of(r: &sqlx::any::AnyRow) -> AppResult<Member> {
+    let first: String = r.try_get("first_name")?;
+    let last: String = r.try_get("last_name")?;
+    Ok(Member {
+        user_id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        full_name: format!("{} {}", first.trim(), last.trim()).trim().to_string(),
+        enabled: r.try_get::<i64, _>("enabled")? == 1,
+    })
+}
+
+async fn name_taken(conn: &mut AnyConnection, name: &RoleName, except: i64) -> AppResult<bool> {
+    Ok(sqlx::query("SELECT id FROM roles WHERE name_norm = $1 AND id <> $2")
+        .bind(name.normalized())
+        .bind(except)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}
+
+/// A new role that grants nothing yet.
+pub async fn create(access: Access<'_>, state: &AppState, name: &RoleName, description: &str) -> AppResult<i64> {
+    access.require(AppId::Roles, Permission::Create)?;
+    let mut tx = state.db.begin_write().await?;
+    if name_taken(&mut tx, name, 0).await? {
+        return Err(duplicate(name));
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO roles (name, name_norm, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name.as_str())
+    .bind(name.normalized())
+    .bind(description)
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?
+    .try_get("id")?;
+    tx.commit().await?;
+    tracing::info!(role_id = id, by = access.principal().user_id, "role created");
+    Ok(id)
+}
+
+pub async fn update(access: Access<'_>, state: &AppState, id: i64, name: &RoleName, description: &str) -> AppResult<()> {
+    access.require(AppId::Roles, Permission::Update)?;
+    let mut tx = state.db.begin_write().await?;
+    if role_head(&mut tx, id).await?.1 {
+        return Err(builtin_refused());
+    }
+    if name_taken(&mut tx, name, id).await? {
+        return Err(duplicate(name));
+    }
+    sqlx::query("UPDATE roles SET name = $1, name_norm = $2, description = $3 WHERE id = $4")
+        .bind(name.as_str())
+        .bind(name.normalized())
+        .bind(description)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?;
+    tx.commit().await?;
+    tracing::info!(role_id = id, by = access.principal().user_id, "role renamed or described");
+    Ok(())
+}
+
+/// Replace a role's grants with `grants` (already normalized: View implied).
+/// A caller who is not an administrator may take away anything but add only
+/// what they hold themselves. Members get the change at their next request.
+pub async fn set_permissions(access: Access<'_>, state: &AppState, id: i64, grants: &[Grant]) -> AppResult<()> {
+    access.require(AppId::Roles, Permission::Update)?;
+    let principal = access.principal();
+    let mut tx = state.db.begin_write().await?;
+    if role_head(&mut tx, id).await?.1 {
+        return Err(builtin_refused());
+    }
+    let before = stored_grants(&mut tx, id).await?;
+    if let Some((app, permission)) = grants.iter().find(|g| !before.contains(g) && !principal.can(g.0, g.1)) {
+        tracing::info!(user_id = principal.user_id, app = app.key(), permission = permission.as_str(), "refused to grant a permission the caller does not hold");
+        return Err(AppError::Forbidden);
+    }
+    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
+    insert_grants(&mut tx, id, grants).await?;
+    tx.commit().await?;
+    tracing::info!(role_id = id, by = principal.user_id, grants = grants.len(), "role permissions saved");
+    Ok(())
+}
+
+/// Delete a role that is not built in; returns how many users lost it.
+pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<i64> {
+    access.require(AppId::Roles, Permission::Delete)?;
+    let mut tx = state.db.begin_write().await?;
+    if role_head(&mut tx, id).await?.1 {
+        return Err(builtin_refused());
+    }
+    let members: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+    // Explicit rather than relying on ON DELETE CASCADE alone.
+    sqlx::query("DELETE FROM user_roles WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    tracing::info!(role_id = id, members, by = access.principal().user_id, "role deleted");
+    Ok(members)
+}
+
+/// Users without the role whose email or name matches `search`.
+pub async fn candidates(access: Access<'_>, state: &AppState, role_id: i64, search: &str) -> AppResult<Vec<Member>> {
+    access.require(AppId::Roles, Permission::Update)?;
+    let mut args = Args::default();
+    let role = args.int(role_id);
+    let mut sql = format!(
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled FROM users u WHERE NOT EXISTS \
+         (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = {role})"
+    );
+    if !search.trim().is_empty() {
+        let p = args.text(like_pattern(search));
+        sql.push_str(&format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')"));
+    }
+    let limit = args.int(CANDIDATES_LIMIT);
+    sql.push_str(&format!(" ORDER BY u.email_norm LIMIT {limit}"));
+    args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?.iter().map(member_of).collect()
+}
+
+pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
+    access.require(AppId::Roles, Permission::Update)?;
+    let mut tx = state.db.begin_write().await?;
+    role_head(&mut tx, role_id).await?;
+    let user = sqlx::query("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
+    if user.is_none() {
+        return Err(user_gone());
+    }
+    check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
+    let held = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(user_id)
+        .bind(role_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if held.is_none() {
+        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(role_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(role_id, user_id, by = access.principal().user_id, "role member added");
+    Ok(())
+}
+
+/// Take a role away from a user. Only an administrator takes the
+/// Administrator role away, and never from the last one.
+pub async fn remove_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
+    access.require(AppId::Roles, Permission::Update)?;
+    let mut tx = state.db.begin_write().await?;
+    let (_, builtin) = role_head(&mut tx, role_id).await?;
+    if builtin {
+        if !access.principal().is_admin {
+            return Err(AppError::Forbidden);
+        }
+        if is_last_admin(&mut tx, user_id).await? {
+            return Err(AppError::Conflict(
+                "This is the last Global administrator. Give the Administrator role to someone else first.".into(),
+            ));
+        }
+    }
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(user_id)
+        .bind(role_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(role_id, user_id, by = access.principal().user_id, "role member removed");
+    Ok(())
+}
+
+/// Each permission a user holds, and which of their roles grant it.
+pub async fn effective_access(access: Access<'_>, state: &AppState, user_id: i64) -> AppResult<EffectiveAccess> {
+    access.require(AppId::Users, Permission::View)?;
+    let mut conn = state.db.pool.acquire().await?;
+    let user = sqlx::query("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *conn).await?;
+    if user.is_none() {
+        return Err(user_gone());
+    }
+    let rows = sqlx::query(
+        "SELECT r.name, r.builtin, rp.application, rp.permission FROM user_roles ur \
+         JOIN roles r ON r.id = ur.role_id LEFT JOIN role_permissions rp ON rp.role_id = r.id \
+         WHERE ur.user_id = $1 ORDER BY r.name_norm",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by: BTreeMap<Grant, Vec<String>> = BTreeMap::new();
+    let mut is_admin = false;
+    for r in rows {
+        let name: String = r.try_get("name")?;
+        let builtin: Option<String> = r.try_get("builtin")?;
+        let grants = if builtin.as_deref() == Some(ADMINISTRATOR) {
+            is_admin = true;
+            every_grant()
+        } else {
+            let app: Option<String> = r.try_get("application")?;
+            let permission: Option<String> = r.try_get("permission")?;
+            app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)).into_iter().collect()
+        };
+        for g in grants {
+            let names = by.entry(g).or_default();
+            if !names.contains(&name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let lines = by
+        .into_iter()
+        .map(|((app, permission), granted_by)| AccessLine { app, permission, granted_by })
+        .collect();
+    Ok(EffectiveAccess { is_admin, lines })
+}
+
+/// The demo roles `server seed-demo` creates, so a newcomer can try the
+/// restricted Dashboard at once.
+pub const DEMO_ROLES: &[(&str, &str, &[Grant])] = &[
+    (
+        "Digital Channel Manager",
+        "Looks after the people and the email of the digital channels.",
+        &[(AppId::Users, Permission::View), (AppId::EmailQueue, Permission::View)],
+    ),
+    ("Content Editor", "Sees who is who, nothing more.", &[(AppId::Users, Permission::View)]),
+];
+
+/// Create the demo roles that do not exist yet (by name, regardless of case).
+/// An existing role of the same name is left as it is. Returns each role's
+/// name and whether it was created now.
+pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    for (name, description, grants) in DEMO_ROLES {
+        let name = RoleName::parse(name).map_err(AppError::Invalid)?;
+        let grants = super::normalize_grants(grants).map_err(AppError::Invalid)?;
+        let mut tx = db.begin_write().await?;
+        if name_taken(&mut tx, &name, 0).await? {
+            out.push((name.to_string(), false));
+            continue;
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO roles (name, name_norm, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name.as_str())
+        .bind(name.normalized())
+        .bind(*description)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        insert_grants(&mut tx, id, &grants).await?;
+        tx.commit().await?;
+        out.push((name.to_string(), true));
+    }
+    Ok(out)
+}
