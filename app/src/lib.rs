@@ -35,6 +35,10 @@ use shell::RequireView;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // A fresh nonce per page, and the Content-Security-Policy that allows
+    // only Roster's own scripts (the hydration script carries the nonce).
+    #[cfg(feature = "ssr")]
+    server::security::provide_csp();
     view! {
         <!DOCTYPE html>
         <html lang="en">

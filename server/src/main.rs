@@ -206,6 +206,11 @@ async fn serve(config: Config) -> Result<(), String> {
 
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
+    // HSTS only when users reach Roster over https.
+    let hsts = state
+        .settings
+        .cookie_secure()
+        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
@@ -230,6 +235,14 @@ fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(app::server::security::API_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             tracing::info_span!("request", method = %req.method(), path = %redact_path(req.uri().path()))
