@@ -57,6 +57,7 @@ pub fn SetupPage() -> impl IntoView {
     let token = move || params.read().get("token").unwrap_or_default();
     let valid = Resource::new(token, setup_check);
     let action = ServerAction::<Setup>::new();
+    let password = RwSignal::new(String::new());
     Effect::new(move |_| {
         if let Some(Ok(target)) = action.value().get() {
             go_to(&target);
@@ -82,8 +83,10 @@ pub fn SetupPage() -> impl IntoView {
                                     <label for="last_name">"Last name"</label>
                                     <input id="last_name" name="last_name" type="text" autocomplete="family-name" />
                                     <label for="password">"Password"</label>
-                                    <input id="password" name="password" type="password" autocomplete="new-password" required />
+                                    <input id="password" name="password" type="password" autocomplete="new-password" required
+                                        on:input=move |ev| password.set(event_target_value(&ev)) />
                                     <p class="hint">"At least 12 characters. A few unrelated words make a strong password."</p>
+                                    <StrengthMeter password=password email=Signal::derive(String::new) />
                                     <label for="password_confirmation">"Confirm password"</label>
                                     <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
                                     <FieldError error=Signal::derive(error) />
