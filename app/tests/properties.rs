@@ -1,0 +1,142 @@
+//! Property tests for Roster's parsers: email addresses and secret tokens.
+//! (The password policy's properties live beside it, in `app/src/password_policy.rs`.)
+//!
+//! Run with `cargo test -p app --features ssr --test properties`.
+#![cfg(feature = "ssr")]
+
+use app::domain::EmailAddress;
+use app::server::crypto::Token;
+use proptest::prelude::*;
+
+const BASE64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Mostly well-formed addresses, with the odd defect and surrounding whitespace.
+fn address_like() -> impl Strategy<Value = String> {
+    (
+        "[ \t]{0,2}",
+        "[a-zA-Z0-9._%+\\-]{0,20}",
+        prop_oneof![Just("@"), Just("@@"), Just("")],
+        "[a-zA-Z0-9\\-]{0,12}(\\.[a-zA-Z0-9\\-]{0,8}){0,3}",
+        "[ \t\n]{0,2}",
+    )
+        .prop_map(|(lead, local, at, domain, trail)| format!("{lead}{local}{at}{domain}{trail}"))
+}
+
+fn any_input() -> impl Strategy<Value = String> {
+    prop_oneof![address_like(), "\\PC{0,40}", ".{0,40}", "[a-zé@. ]{0,30}"]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn an_accepted_email_address_is_well_formed(input in any_input()) {
+        if let Ok(email) = EmailAddress::parse(&input) {
+            let s = email.as_str();
+            prop_assert_eq!(s, input.trim());
+            prop_assert!(s.contains('@'));
+            prop_assert!(!s.chars().any(|c| c.is_whitespace() || c.is_control()));
+            prop_assert!(s.chars().count() <= 254);
+            let local = email.local_part();
+            prop_assert!(!local.is_empty() && local.len() <= 64 && !local.contains('@'));
+            let (_, domain) = s.rsplit_once('@').unwrap();
+            prop_assert!(domain.contains('.'));
+            let normalized = email.normalized();
+            prop_assert_eq!(normalized.to_lowercase(), normalized.clone());
+            prop_assert_eq!(normalized, s.to_lowercase());
+        }
+    }
+
+    #[test]
+    fn parsing_an_email_address_is_idempotent(input in any_input()) {
+        if let Ok(email) = EmailAddress::parse(&input) {
+            prop_assert_eq!(EmailAddress::parse(email.as_str()), Ok(email.clone()));
+            prop_assert_eq!(EmailAddress::parse(&email.to_string()), Ok(email.clone()));
+            // Through serde too, as a server function receives it.
+            let json = serde_json::to_string(&email).unwrap();
+            prop_assert_eq!(serde_json::from_str::<EmailAddress>(&json).unwrap(), email);
+        }
+    }
+
+    #[test]
+    fn a_well_formed_email_address_is_accepted_trimmed_and_lower_cased_on_demand(
+        local in "[a-zA-Z0-9]{1,6}([.+_-][a-zA-Z0-9]{1,6}){0,2}",
+        domain in "[a-zA-Z0-9]{1,10}(-[a-zA-Z0-9]{1,5})?\\.[a-zA-Z]{2,6}",
+        pad in "[ \t]{0,2}",
+    ) {
+        let bare = format!("{local}@{domain}");
+        let input = format!("{pad}{bare}{pad}");
+        let email = EmailAddress::parse(&input);
+        prop_assert!(email.is_ok(), "{:?}", email);
+        let email = email.unwrap();
+        prop_assert_eq!(email.as_str(), bare.as_str());
+        prop_assert_eq!(email.local_part(), local.as_str());
+        prop_assert_eq!(email.normalized(), bare.to_lowercase());
+        prop_assert_eq!(EmailAddress::parse(email.as_str()), Ok(email.clone()));
+        prop_assert_eq!(EmailAddress::parse(&email.normalized()).map(|e| e.normalized()), Ok(email.normalized()));
+    }
+
+    #[test]
+    fn an_email_address_with_inner_whitespace_is_refused(
+        a in "[a-z]{1,8}",
+        ws in prop_oneof![Just(" "), Just("\t"), Just("\u{a0}"), Just("\n")],
+        b in "[a-z]{1,8}",
+    ) {
+        let in_local = format!("{a}{ws}{b}@example.com");
+        let in_domain = format!("{a}@exa{ws}{b}.com");
+        let without = format!("{a}{b}@example.com");
+        prop_assert!(EmailAddress::parse(&in_local).is_err());
+        prop_assert!(EmailAddress::parse(&in_domain).is_err());
+        prop_assert!(EmailAddress::parse(&without).is_ok());
+    }
+
+    #[test]
+    fn an_email_address_without_an_at_sign_is_refused(input in "[^@]{0,60}") {
+        prop_assert!(EmailAddress::parse(&input).is_err());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn generated_tokens_always_parse(_round in 0..1u8) {
+        let token = Token::generate();
+        let parsed = Token::parse(token.expose());
+        prop_assert!(parsed.is_some());
+        let parsed = parsed.unwrap();
+        prop_assert_eq!(parsed.expose(), token.expose());
+        prop_assert_eq!(parsed.hash(), token.hash());
+        prop_assert_eq!(token.expose().len(), 43);
+    }
+
+    #[test]
+    fn any_43_character_base64url_string_parses(s in "[A-Za-z0-9_-]{43}") {
+        prop_assert_eq!(Token::parse(&s).map(|t| t.expose().to_string()), Some(s));
+    }
+
+    #[test]
+    fn strings_of_another_length_never_parse(
+        s in prop_oneof!["[A-Za-z0-9_-]{0,42}", "[A-Za-z0-9_-]{44,100}", "\\PC{0,100}"]
+    ) {
+        prop_assume!(s.len() != 43);
+        prop_assert!(Token::parse(&s).is_none());
+    }
+
+    #[test]
+    fn a_character_outside_base64url_is_never_accepted(
+        base in "[A-Za-z0-9_-]{43}",
+        bad in any::<char>().prop_filter("outside base64url", |c| !BASE64URL.contains(*c)),
+        at in 0..43usize,
+    ) {
+        // In place of one character: still 43 characters.
+        let mut chars: Vec<char> = base.chars().collect();
+        chars[at] = bad;
+        let replaced: String = chars.iter().collect();
+        prop_assert!(Token::parse(&replaced).is_none(), "{:?}", replaced);
+        // Inserted: 44 characters.
+        let mut inserted = base.clone();
+        inserted.insert(at, bad);
+        prop_assert!(Token::parse(&inserted).is_none(), "{:?}", inserted);
+    }
+}
