@@ -115,6 +115,14 @@ pub const APPLICATIONS: &[Application] = &[
     },
 ];
 
+/// The application whose pages live at `path` (its route, or below it).
+pub fn app_at(path: &str) -> Option<AppId> {
+    APPLICATIONS
+        .iter()
+        .find(|a| path.strip_prefix(a.route).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+        .map(|a| a.id)
+}
+
 impl AppId {
     pub fn app(self) -> &'static Application {
         APPLICATIONS
@@ -150,5 +158,16 @@ mod tests {
             assert_eq!(AppId::from_key(a.key), Some(a.id));
             assert!(a.permissions.contains(&Permission::View), "{} must know View", a.name);
         }
+    }
+
+    #[test]
+    fn pages_belong_to_the_application_at_their_route() {
+        assert_eq!(app_at("/users"), Some(AppId::Users));
+        assert_eq!(app_at("/users/42"), Some(AppId::Users));
+        assert_eq!(app_at("/roles/new"), Some(AppId::Roles));
+        assert_eq!(app_at("/usersx"), None);
+        assert_eq!(app_at("/"), None);
+        assert_eq!(app_at("/account"), None);
+        assert_eq!(app_at("/api/list_users"), None);
     }
 }

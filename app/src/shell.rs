@@ -117,15 +117,11 @@ pub fn RequireView(app: AppId) -> impl IntoView {
     }
 }
 
-/// The 403 page for an application the user may not open.
+/// The 403 page for an application the user may not open. (On a page load
+/// the session middleware sets the 403 status: the page streams before the
+/// user is known here.)
 #[component]
 fn AccessDenied(app: AppId) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    {
-        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-            resp.set_status(http::StatusCode::FORBIDDEN);
-        }
-    }
     let name = app.app().name;
     view! {
         <section class="error-view" role="alert">

@@ -265,8 +265,17 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         return resp;
     }
+    // An application's page without View renders as the 403 page
+    // (`shell::RequireView`); say so in the status too.
+    let forbidden_page = method == Method::GET
+        && principal
+            .as_ref()
+            .is_some_and(|p| crate::registry::app_at(&path).is_some_and(|app| !p.can(app, Permission::View)));
     req.extensions_mut().insert(RequestAuth(principal));
     let mut resp = next.run(req).await;
+    if forbidden_page && resp.status() == StatusCode::OK {
+        *resp.status_mut() = StatusCode::FORBIDDEN;
+    }
     if clear && !resp.headers().contains_key(header::SET_COOKIE) {
         if let Ok(v) = HeaderValue::from_str(&clear_cookie(&state.settings)) {
             resp.headers_mut().append(header::SET_COOKIE, v);
