@@ -31,7 +31,9 @@ pub async fn run(db: Db, settings: Arc<Settings>, transport: Transport, from: St
     tracing::info!("email worker started");
     let mut last_purge: Option<Instant> = None;
     loop {
-        if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+        // Purge hourly, or more often when the retention itself is shorter.
+        let purge_every = settings.mail_retention.min(Duration::from_secs(3600));
+        if last_purge.is_none_or(|t| t.elapsed() > purge_every) {
             match mail::purge_sent(&db, settings.mail_retention).await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "old sent emails purged"),
                 Ok(_) => {}

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account;
 mod foundation;
 mod users_and_mail;
 mod roles;

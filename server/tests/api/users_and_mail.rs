@@ -18,7 +18,26 @@ on_both_backends!(
     after_the_last_attempt_mail_is_failed_and_resend_delivers_it,
     crash_mid_send_loses_nothing,
     users_list_searches_filters_sorts_and_pages,
+    sent_mail_is_purged_after_the_retention_period,
 );
+
+async fn sent_mail_is_purged_after_the_retention_period(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let mut env = mail_env(&sink);
+    env.push(("ROSTER_MAIL_RETENTION".into(), "1s".into()));
+    let server = Server::start_with(&db, &as_refs(&env)).await;
+    let mut admin = set_up_admin(&server).await;
+    admin.invite("purge@example.com", &[]).await;
+    sink.wait_for(1, 20).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while scalar(&db, "SELECT COUNT(*) FROM emails").await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the sent email was never purged");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The invitation itself survives its email.
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM invitations").await, 1);
+}
 
 async fn admin_role(admin: &mut Client) -> i64 {
     let r = admin.call("role_options", &[]).await;
@@ -192,6 +211,14 @@ async fn without_smtp_mail_stays_queued_with_its_link_visible(backend: Backend) 
     assert_eq!(list.body["rows"][0]["delivery"]["state"], json!("NotSent"));
     let d = admin.call("user_detail", &[("id", &user_id.to_string())]).await;
     assert_eq!(d.body["status"], json!("Invited"));
+    // Disabling shows Disabled; enabling again or editing keeps them Invited.
+    let uid = user_id.to_string();
+    admin.call("set_user_enabled", &[("id", &uid), ("enabled", "false")]).await;
+    assert_eq!(admin.call("user_detail", &[("id", &uid)]).await.body["status"], json!("Disabled"));
+    admin.call("set_user_enabled", &[("id", &uid), ("enabled", "true")]).await;
+    let edit = json!({"id": user_id, "first_name": "No", "last_name": "Smtp", "email": "nosmtp@example.com", "role_ids": []});
+    assert_eq!(admin.call_json("update_user", edit).await.status, StatusCode::OK);
+    assert_eq!(admin.call("user_detail", &[("id", &uid)]).await.body["status"], json!("Invited"));
 }
 
 async fn smtp_down_mail_is_retried_then_delivered_once(backend: Backend) {
