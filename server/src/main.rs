@@ -167,6 +167,8 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    // Decompress the password blocklist now, not in the first user's request.
+    tokio::task::spawn_blocking(app::password_policy::preload);
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -47,21 +47,6 @@ pub fn invitation(user_id: i64, to: &str, site_name: &str, link: &str, valid_day
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invitation_has_link_in_both_parts_and_escapes_html() {
-        let m = invitation(1, "a@b.com", "Kbank <Intranet>", "https://x.example/signup/abc", 7);
-        assert_eq!(m.subject, "You have been invited to join Kbank <Intranet>");
-        assert!(m.text.contains("https://x.example/signup/abc"));
-        assert!(m.html.contains("href=\"https://x.example/signup/abc\""));
-        assert!(m.html.contains("Kbank &lt;Intranet&gt;"));
-        assert!(!m.html.contains("<Intranet>"));
-    }
-}
-
 pub fn password_reset(user_id: i64, to: &str, site_name: &str, link: &str) -> OutgoingEmail {
     let text = format!(
         "Hello,\n\nSomeone asked to reset the password of your {site_name} account.\n\n\
@@ -85,5 +70,20 @@ pub fn password_reset(user_id: i64, to: &str, site_name: &str, link: &str) -> Ou
         subject: format!("Reset your {site_name} password"),
         text,
         html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitation_has_link_in_both_parts_and_escapes_html() {
+        let m = invitation(1, "a@b.com", "Kbank <Intranet>", "https://x.example/signup/abc", 7);
+        assert_eq!(m.subject, "You have been invited to join Kbank <Intranet>");
+        assert!(m.text.contains("https://x.example/signup/abc"));
+        assert!(m.html.contains("href=\"https://x.example/signup/abc\""));
+        assert!(m.html.contains("Kbank &lt;Intranet&gt;"));
+        assert!(!m.html.contains("<Intranet>"));
     }
 }

@@ -1,18 +1,22 @@
-//! The server half of the password policy: what the browser cannot check.
-//! The length rule lives in `crate::domain::password_policy` (shared with the
-//! browser); the blocklist, personal-information and strength rules in
-//! `crate::password_policy`.
+//! Applies the password policy (`crate::password_policy`) with Roster's
+//! configured minimum length and the user's own details.
 
 use crate::error::{AppError, AppResult};
+use crate::password_policy::{Context, Policy};
 use crate::server::state::AppState;
+
+fn policy(state: &AppState) -> Policy {
+    // The configuration already refused a minimum below 8; fall back to the default otherwise.
+    Policy::new(state.settings.password_min_chars).unwrap_or_default()
+}
 
 /// Refuse a password that breaks any rule, saying exactly why.
 pub fn check(state: &AppState, password: &str, email: &str, first_name: &str, last_name: &str) -> AppResult<()> {
-    // Wired to crate::password_policy when that module lands (length is already checked).
-    let _ = (state, password, email, first_name, last_name);
-    Ok::<(), AppError>(())
+    let ctx = Context { email, first_name, last_name };
+    policy(state).check(password, &ctx).map_err(|refusal| AppError::Invalid(refusal.to_string()))
 }
 
+/// Live feedback for the strength meter.
 pub fn strength(
     state: &AppState,
     password: &str,
@@ -20,6 +24,7 @@ pub fn strength(
     first_name: &str,
     last_name: &str,
 ) -> crate::auth::StrengthReport {
-    let _ = (state, password, email, first_name, last_name);
-    crate::auth::StrengthReport { score: 0, ok: false, message: None, suggestions: vec![] }
+    let ctx = Context { email, first_name, last_name };
+    let s = policy(state).strength(password, &ctx);
+    crate::auth::StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions }
 }

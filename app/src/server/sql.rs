@@ -58,6 +58,12 @@ pub fn in_list(args: &mut Args, ids: &[i64]) -> String {
     format!("({})", parts.join(", "))
 }
 
+/// `(a, b, c)` placeholders for an `IN` list of strings.
+pub fn in_list_text(args: &mut Args, values: &[String]) -> String {
+    let parts: Vec<String> = values.iter().map(|v| args.text(v.clone())).collect();
+    format!("({})", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,10 +73,4 @@ mod tests {
         assert_eq!(like_pattern(" Laura "), "%laura%");
         assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
     }
-}
-
-/// `(a, b, c)` placeholders for an `IN` list of strings.
-pub fn in_list_text(args: &mut Args, values: &[String]) -> String {
-    let parts: Vec<String> = values.iter().map(|v| args.text(v.clone())).collect();
-    format!("({})", parts.join(", "))
 }
