@@ -13,7 +13,39 @@ on_both_backends!(
     security_headers_are_present,
     actions_write_audit_entries_and_only_audit_viewers_read_them,
     sessions_tab_lists_and_signs_out_other_sessions,
+    each_password_rule_refuses_with_its_own_message,
 );
+
+async fn each_password_rule_refuses_with_its_own_message(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await; // Ada Admin, admin@example.com
+    let cases = [
+        ("short pass", "too short: use at least 12 characters"),
+        (&"x".repeat(129)[..], "too long: use at most 128 characters"),
+        ("password1234", "too common: it appears in lists of leaked passwords"),
+        ("admin-violet-tractor-92", "must not contain the name in your email address"),
+        ("ada-violet-tractor-92", "must not contain your first name"),
+        ("zqzqzqzqzqzqzqzq", "too easy to guess"),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for (password, expected) in cases {
+        let r = admin
+            .call("change_password", &[("current_password", ADMIN_PASSWORD), ("password", password), ("password_confirmation", password)])
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{password}: {:?}", r.body);
+        let message = r.body["Invalid"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains(expected), "{password}: {message}");
+        assert!(seen.insert(message), "each rule has its own message");
+    }
+    // The strength meter agrees, and a good passphrase passes.
+    let weak = admin.call("password_strength", &[("password", "password1234"), ("email", "")]).await;
+    assert_eq!(weak.body["ok"], json!(false));
+    assert_eq!(weak.body["score"], json!(0));
+    let strong = admin.call("password_strength", &[("password", NEW_PASSWORD), ("email", "")]).await;
+    assert_eq!(strong.body["ok"], json!(true), "{:?}", strong.body);
+    assert!(strong.body["score"].as_u64().unwrap() >= 3);
+}
 
 const NEW_PASSWORD: &str = "quilted lantern ferry orbit";
 
