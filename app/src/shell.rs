@@ -100,20 +100,17 @@ fn UserMenu(name: String, email: String) -> impl IntoView {
 /// The parent route of every application: its pages when the user's roles
 /// grant View on it, otherwise a 403 page that says so. The server refuses the
 /// application's calls anyway; this keeps the page from breaking.
+///
+/// `Shell` renders its outlet only once `me` has loaded, so this reads it
+/// directly: a second Suspense here would break hydration.
 #[component]
 pub fn RequireView(app: AppId) -> impl IntoView {
     let me = expect_context::<MeResource>();
+    let allowed = move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.apps.contains(&app));
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let allowed = me.await.ok().flatten().is_some_and(|m| m.apps.contains(&app));
-                if allowed {
-                    view! { <Outlet /> }.into_any()
-                } else {
-                    view! { <AccessDenied app=app /> }.into_any()
-                }
-            })}
-        </Transition>
+        <Show when=allowed fallback=move || view! { <AccessDenied app=app /> }>
+            <Outlet />
+        </Show>
     }
 }
 

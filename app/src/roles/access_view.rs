@@ -4,9 +4,10 @@
 use super::*;
 use crate::components::ErrorView;
 
+/// `access` comes from [`user_access`]; the page creates it, outside any
+/// Suspend, so that it hydrates.
 #[component]
-pub fn UserAccess(user_id: i64) -> impl IntoView {
-    let access = Resource::new(move || user_id, user_access);
+pub fn UserAccess(access: Resource<Result<EffectiveAccess, AppError>>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="access-title">
             <h2 id="access-title">"Access"</h2>

@@ -179,7 +179,20 @@ pub fn RoleDetailPage() -> impl IntoView {
         move || (id(), save.version().get(), perms.version().get(), add.version().get(), remove.version().get()),
         |(id, ..)| get_role(id),
     );
-    let actions = RoleActions { save, perms, add, remove };
+    // Created here, not in the Members tab: a resource made inside the
+    // Suspend below would not hydrate.
+    let search = RwSignal::new(String::new());
+    let candidates = Resource::new(
+        move || (id(), tab.get() == Tab::Members, search.get(), add.version().get(), remove.version().get()),
+        |(id, members, search, ..)| async move {
+            if members {
+                role_member_candidates(id, search).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
+    let actions = RoleActions { save, perms, add, remove, search, candidates };
     view! {
         <p class="breadcrumb">
             <a href="/roles">"Roles"</a>
@@ -249,6 +262,9 @@ struct RoleActions {
     perms: ServerAction<SetRolePermissions>,
     add: ServerAction<AddRoleMember>,
     remove: ServerAction<RemoveRoleMember>,
+    /// The Members tab's search, and the users it finds without the role.
+    search: RwSignal<String>,
+    candidates: Resource<Result<Vec<Member>, AppError>>,
 }
 
 #[component]
@@ -472,7 +488,7 @@ fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: ServerAc
 
 #[component]
 fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions) -> impl IntoView {
-    let (add, remove) = (actions.add, actions.remove);
+    let remove = actions.remove;
     let rid = role.id;
     let may_edit = me.as_ref().is_some_and(|m| m.can(AppId::Roles, Permission::Update));
     let members = if role.members.is_empty() {
@@ -526,15 +542,14 @@ fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
             <ActionResult value=remove.value() success="Removed. They lose the role's permissions at their next request." />
             {members}
         </section>
-        {may_edit.then(|| view! { <AddMember role_id=rid add=add /> })}
+        {may_edit.then(|| view! { <AddMember role_id=rid actions=actions /> })}
     }
 }
 
 /// Find users without the role and add them.
 #[component]
-fn AddMember(role_id: i64, add: ServerAction<AddRoleMember>) -> impl IntoView {
-    let search = RwSignal::new(String::new());
-    let found = Resource::new(move || (search.get(), add.version().get()), move |(s, _)| role_member_candidates(role_id, s));
+fn AddMember(role_id: i64, actions: RoleActions) -> impl IntoView {
+    let (add, search, found) = (actions.add, actions.search, actions.candidates);
     view! {
         <section class="card" aria-labelledby="add-member-title">
             <h2 id="add-member-title">"Add members"</h2>

@@ -95,22 +95,29 @@ pub fn UsersPage() -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            <label>
-                "Role"
-                <select on:change=move |ev| {
-                    role.set(event_target_value(&ev));
-                    reset();
-                }>
-                    <option value="">"All roles"</option>
-                    <Suspense>
-                        {move || Suspend::new(async move {
-                            roles.await.unwrap_or_default().into_iter()
-                                .map(|r| view! { <option value=r.id.to_string()>{r.name}</option> })
-                                .collect_view()
-                        })}
-                    </Suspense>
-                </select>
-            </label>
+            // The whole select inside Suspense: its markers cannot live inside a
+            // <select> (the HTML parser drops them and hydration fails).
+            <Suspense fallback=|| view! {
+                <label>"Role" <select disabled><option value="">"All roles"</option></select></label>
+            }>
+                {move || Suspend::new(async move {
+                    let options = roles.await.unwrap_or_default().into_iter()
+                        .map(|r| view! { <option value=r.id.to_string()>{r.name}</option> })
+                        .collect_view();
+                    view! {
+                        <label>
+                            "Role"
+                            <select on:change=move |ev| {
+                                role.set(event_target_value(&ev));
+                                reset();
+                            }>
+                                <option value="">"All roles"</option>
+                                {options}
+                            </select>
+                        </label>
+                    }
+                })}
+            </Suspense>
             <label>
                 "Sort by"
                 <select on:change=move |ev| {
@@ -199,10 +206,12 @@ pub fn UsersPage() -> impl IntoView {
     }
 }
 
-/// Checkboxes for the roles that exist, bound to a set of ids.
+type RoleOptions = Resource<Result<Vec<RoleOption>, AppError>>;
+
+/// Checkboxes for the roles that exist, bound to a set of ids. The page
+/// creates `roles` (a resource created inside a Suspend would not hydrate).
 #[component]
-fn RolePicker(selected: RwSignal<Vec<i64>>) -> impl IntoView {
-    let roles = Resource::new(|| (), |_| role_options());
+fn RolePicker(selected: RwSignal<Vec<i64>>, roles: RoleOptions) -> impl IntoView {
     view! {
         <fieldset class="role-picker">
             <legend>"Roles"</legend>
@@ -252,6 +261,7 @@ pub fn NewUserPage() -> impl IntoView {
         }
     });
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    let role_list = Resource::new(|| (), |_| role_options());
     view! {
         <header class="page-header">
             <h1>"New user"</h1>
@@ -273,7 +283,7 @@ pub fn NewUserPage() -> impl IntoView {
                 prop:value=move || email.get()
                 on:input=move |ev| email.set(event_target_value(&ev))
             />
-            <RolePicker selected=roles />
+            <RolePicker selected=roles roles=role_list />
             <FieldError error=error />
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || action.pending().get()>
@@ -297,6 +307,9 @@ pub fn UserDetailPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeInvitation>::new();
     let end_sessions = ServerAction::<EndUserSessions>::new();
     let unlock = ServerAction::<UnlockUser>::new();
+    // Made here, outside the Suspend below, so that they hydrate.
+    let role_list = Resource::new(|| (), |_| role_options());
+    let access = Resource::new(move || (id(), save.version().get()), |(id, _)| crate::roles::user_access(id));
     let detail = Resource::new(
         move || {
             (
@@ -383,7 +396,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                 <input id="last_name" type="text" prop:value=move || last.get() on:input=move |ev| last.set(event_target_value(&ev)) />
                                 <label for="email">"Email"</label>
                                 <input id="email" type="email" required prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
-                                <RolePicker selected=roles />
+                                <RolePicker selected=roles roles=role_list />
                                 <ActionResult value=save.value() success="Saved." />
                                 <div class="actions">
                                     <button type="submit" class="primary" disabled=move || save.pending().get()>
@@ -392,7 +405,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                     </button>
                                 </div>
                             </form>
-                            <crate::roles::UserAccess user_id=uid />
+                            <crate::roles::UserAccess access=access />
                             <section class="card" aria-labelledby="enabled-title">
                                 <h2 id="enabled-title">"Enabled"</h2>
                                 <p>
