@@ -6,6 +6,7 @@
 //! a role or by giving someone a role ([`check_can_hand_out`]).
 
 use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
+use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission, APPLICATIONS};
 use crate::server::access::{Access, Principal};
@@ -48,6 +49,19 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// Every (application, permission) the registry declares: what the Administrator holds.
 pub fn every_grant() -> Vec<Grant> {
     APPLICATIONS.iter().flat_map(|a| a.permissions.iter().map(|p| (a.id, *p))).collect()
+}
+
+/// "Users: View, Email queue: View", for the audit log.
+fn describe(grants: &[Grant]) -> String {
+    if grants.is_empty() {
+        return "nothing".into();
+    }
+    grants.iter().map(|(a, p)| format!("{}: {}", a.app().name, p.label())).collect::<Vec<_>>().join(", ")
+}
+
+async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
+    let r = sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+    r.ok_or_else(user_gone)?.try_get("email").map_err(Into::into)
 }
 
 fn grant_of(app: &str, permission: &str) -> Option<Grant> {
@@ -212,6 +226,7 @@ pub async fn create(access: Access<'_>, state: &AppState, name: &RoleName, descr
     .await
     .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?
     .try_get("id")?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("role.created").target("role", id, name.as_str())).await?;
     tx.commit().await?;
     tracing::info!(role_id = id, by = access.principal().user_id, "role created");
     Ok(id)
@@ -226,6 +241,8 @@ pub async fn update(access: Access<'_>, state: &AppState, id: i64, name: &RoleNa
     if name_taken(&mut tx, name, id).await? {
         return Err(duplicate(name));
     }
+    let before = sqlx::query("SELECT name, description FROM roles WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+    let (old_name, old_description): (String, String) = (before.try_get("name")?, before.try_get("description")?);
     sqlx::query("UPDATE roles SET name = $1, name_norm = $2, description = $3 WHERE id = $4")
         .bind(name.as_str())
         .bind(name.normalized())
@@ -234,6 +251,12 @@ pub async fn update(access: Access<'_>, state: &AppState, id: i64, name: &RoleNa
         .execute(&mut *tx)
         .await
         .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?;
+    let diff = crate::audit::service::diff(&[
+        ("name", &old_name, name.as_str()),
+        ("description", &old_description, description),
+    ]);
+    record(&mut tx, &Actor::of(access.principal()), Event::new("role.updated").target("role", id, name.as_str()).details(diff))
+        .await?;
     tx.commit().await?;
     tracing::info!(role_id = id, by = access.principal().user_id, "role renamed or described");
     Ok(())
@@ -246,7 +269,8 @@ pub async fn set_permissions(access: Access<'_>, state: &AppState, id: i64, gran
     access.require(AppId::Roles, Permission::Update)?;
     let principal = access.principal();
     let mut tx = state.db.begin_write().await?;
-    if role_head(&mut tx, id).await?.1 {
+    let (name, builtin) = role_head(&mut tx, id).await?;
+    if builtin {
         return Err(builtin_refused());
     }
     let before = stored_grants(&mut tx, id).await?;
@@ -256,6 +280,10 @@ pub async fn set_permissions(access: Access<'_>, state: &AppState, id: i64, gran
     }
     sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
     insert_grants(&mut tx, id, grants).await?;
+    let before: Vec<Grant> = before.into_iter().collect();
+    let details = format!("{} → {}", describe(&before), describe(grants));
+    record(&mut tx, &Actor::of(principal), Event::new("role.permissions_changed").target("role", id, name).details(details))
+        .await?;
     tx.commit().await?;
     tracing::info!(role_id = id, by = principal.user_id, grants = grants.len(), "role permissions saved");
     Ok(())
@@ -265,7 +293,8 @@ pub async fn set_permissions(access: Access<'_>, state: &AppState, id: i64, gran
 pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<i64> {
     access.require(AppId::Roles, Permission::Delete)?;
     let mut tx = state.db.begin_write().await?;
-    if role_head(&mut tx, id).await?.1 {
+    let (name, builtin) = role_head(&mut tx, id).await?;
+    if builtin {
         return Err(builtin_refused());
     }
     let members: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
@@ -277,6 +306,8 @@ pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     sqlx::query("DELETE FROM user_roles WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    let details = format!("{members} members lost it");
+    record(&mut tx, &Actor::of(access.principal()), Event::new("role.deleted").target("role", id, name).details(details)).await?;
     tx.commit().await?;
     tracing::info!(role_id = id, members, by = access.principal().user_id, "role deleted");
     Ok(members)
@@ -303,11 +334,8 @@ pub async fn candidates(access: Access<'_>, state: &AppState, role_id: i64, sear
 pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
     access.require(AppId::Roles, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
-    role_head(&mut tx, role_id).await?;
-    let user = sqlx::query("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
-    if user.is_none() {
-        return Err(user_gone());
-    }
+    let (name, _) = role_head(&mut tx, role_id).await?;
+    let email = user_email(&mut tx, user_id).await?;
     check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
     let held = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
@@ -320,6 +348,8 @@ pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user
             .bind(role_id)
             .execute(&mut *tx)
             .await?;
+        let event = Event::new("role.members_changed").target("role", role_id, name).details(format!("added {email}"));
+        record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     tx.commit().await?;
     tracing::info!(role_id, user_id, by = access.principal().user_id, "role member added");
@@ -331,7 +361,7 @@ pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user
 pub async fn remove_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
     access.require(AppId::Roles, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
-    let (_, builtin) = role_head(&mut tx, role_id).await?;
+    let (name, builtin) = role_head(&mut tx, role_id).await?;
     if builtin {
         if !access.principal().is_admin {
             return Err(AppError::Forbidden);
@@ -342,11 +372,17 @@ pub async fn remove_member(access: Access<'_>, state: &AppState, role_id: i64, u
             ));
         }
     }
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+    let removed = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
         .bind(role_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+    if removed > 0 {
+        let email = user_email(&mut tx, user_id).await?;
+        let event = Event::new("role.members_changed").target("role", role_id, name).details(format!("removed {email}"));
+        record(&mut tx, &Actor::of(access.principal()), event).await?;
+    }
     tx.commit().await?;
     tracing::info!(role_id, user_id, by = access.principal().user_id, "role member removed");
     Ok(())
@@ -430,6 +466,9 @@ pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
         .await?
         .try_get("id")?;
         insert_grants(&mut tx, id, &grants).await?;
+        let actor = Actor { email: "server seed-demo".into(), ..Actor::default() };
+        let event = Event::new("role.created").target("role", id, name.as_str()).details(describe(&grants));
+        record(&mut tx, &actor, event).await?;
         tx.commit().await?;
         out.push((name.to_string(), true));
     }

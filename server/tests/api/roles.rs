@@ -18,6 +18,7 @@ on_both_backends!(
     deleting_a_role_takes_it_from_its_members,
     effective_access_names_the_granting_roles,
     seed_demo_creates_the_demo_roles_once,
+    role_changes_are_audited,
 );
 
 // ---- every server function ---------------------------------------------------------
@@ -509,4 +510,43 @@ async fn seed_demo_creates_the_demo_roles_once(backend: Backend) {
         .unwrap();
     let d = admin.call("role_detail", &[("id", &id_arg(id))]).await;
     assert_eq!(d.body["grants"], json!([["Users", "View"], ["EmailQueue", "View"]]));
+}
+
+async fn role_changes_are_audited(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let role = create_role(&mut admin, "Auditors", json!([["Users", "View"]])).await;
+    let mut ann = add_user(&mut admin, &server, "ann@example.com", &[]).await;
+    let ann_id = user_id(&mut ann).await;
+    let both = [("role_id", id_arg(role)), ("user_id", id_arg(ann_id))];
+    let both: Vec<(&str, &str)> = both.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(admin.call("add_role_member", &both).await.status, StatusCode::OK);
+    assert_eq!(admin.call("remove_role_member", &both).await.status, StatusCode::OK);
+    let r = admin.call("update_role", &[("id", &id_arg(role)), ("name", "Auditors"), ("description", "Read only")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(admin.call("delete_role", &[("id", &id_arg(role))]).await.status, StatusCode::OK);
+
+    let r = admin
+        .call_json("list_audit", json!({"query": {"actor": "", "target": "", "action": "", "from": null, "to": null, "before": null}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let entries: Vec<(String, String)> = r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("role."))
+        .map(|e| (e["action"].as_str().unwrap().to_string(), e["details"].as_str().unwrap().to_string()))
+        .rev()
+        .collect();
+    let expected = [
+        ("role.created", ""),
+        ("role.permissions_changed", "nothing → Users: View"),
+        ("role.members_changed", "added ann@example.com"),
+        ("role.members_changed", "removed ann@example.com"),
+        ("role.updated", "description: \"\" → \"Read only\""),
+        ("role.deleted", "0 members lost it"),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(a, d)| (a.to_string(), d.to_string())).collect();
+    assert_eq!(entries, expected);
 }
