@@ -234,7 +234,7 @@ pub fn RoleDetailPage() -> impl IntoView {
                             <nav class="tabs" role="tablist" aria-label="Role">{tabs}</nav>
                             <div id="role-panel" role="tabpanel" aria-labelledby=move || format!("tab-{}", tab.get().key())>
                                 {move || match tab.get() {
-                                    Tab::General => view! { <GeneralPanel role=role2.clone() actions=actions /> }.into_any(),
+                                    Tab::General => view! { <GeneralPanel role=role2.clone() me=me2.clone() actions=actions /> }.into_any(),
                                     Tab::Permissions => view! {
                                         <PermissionMatrix role=role2.clone() me=me2.clone() action=actions.perms />
                                     }
@@ -268,7 +268,19 @@ struct RoleActions {
 }
 
 #[component]
-fn GeneralPanel(role: RoleDetail, actions: RoleActions) -> impl IntoView {
+fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions) -> impl IntoView {
+    let may = |p: Permission| me.as_ref().is_some_and(|m| m.can(AppId::Roles, p));
+    if !role.builtin && !may(Permission::Update) {
+        let description = if role.description.is_empty() { "No description.".to_string() } else { role.description };
+        return view! {
+            <section class="card">
+                <h2>"General"</h2>
+                <p>{description}</p>
+                <p class="muted">"You may look at this role; changing it needs the Roles Update permission."</p>
+            </section>
+        }
+        .into_any();
+    }
     if role.builtin {
         return view! {
             <section class="card">
@@ -322,7 +334,7 @@ fn GeneralPanel(role: RoleDetail, actions: RoleActions) -> impl IntoView {
                 </button>
             </div>
         </form>
-        <DeletePanel id=rid name=role_name losing=losing />
+        {may(Permission::Delete).then(|| view! { <DeletePanel id=rid name=role_name losing=losing /> })}
     }
     .into_any()
 }
