@@ -30,7 +30,7 @@ pub fn invitation(user_id: i64, to: &str, site_name: &str, link: &str, valid_day
     );
     let (site, href) = (escape(site_name), escape(link));
     let html = format!(
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\
+        "<!DOCTYPE html><html><body>\
          <p>Hello,</p><p>You have been invited to join <strong>{site}</strong>.</p>\
          <p><a href=\"{href}\">Create your password and sign up</a></p>\
          <p>Or copy this link into your browser:<br>{href}</p>\
@@ -56,7 +56,7 @@ pub fn password_reset(user_id: i64, to: &str, site_name: &str, link: &str) -> Ou
     );
     let (site, href) = (escape(site_name), escape(link));
     let html = format!(
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">\
+        "<!DOCTYPE html><html><body>\
          <p>Hello,</p><p>Someone asked to reset the password of your <strong>{site}</strong> account.</p>\
          <p><a href=\"{href}\">Choose a new password</a></p>\
          <p>Or copy this link into your browser:<br>{href}</p>\
