@@ -9,96 +9,14 @@
 // the shared server, so this story runs on a server of its own: same binary,
 // same backend, a fresh database, its own first administrator.
 import { test, expect, openHydrated, settle } from "./fixtures";
-import { backend } from "../server-info";
 import type { Browser, BrowserContext, Page } from "@playwright/test";
-import { spawn, execFileSync, ChildProcess } from "child_process";
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import * as readline from "readline";
+import { startOwnServer, OwnServer } from "../own-server";
 
 const ADMIN = { email: "grace@kbank.com", first: "Grace", last: "Hopper", password: "cobol compilers since 1959" };
 const LAURA = { email: "lauram@kbank.com", password: "kbank digital channels 2026" };
 const ROLE = "Digital Channel Manager";
 
 test.describe.configure({ mode: "serial" });
-
-// ---- a server of this file's own ------------------------------------------------------
-
-interface OwnServer {
-  baseURL: string;
-  setupURL: string;
-  stop: () => Promise<void>;
-}
-
-const REPO = path.resolve(__dirname, "..", "..");
-const PG_HOST = process.env.ROSTER_TEST_PG_HOST ?? "127.0.0.1";
-const PG_PORT = process.env.ROSTER_TEST_PG_PORT ?? "5432";
-const PG_USER = process.env.ROSTER_TEST_PG_USER ?? "postgres";
-
-function psql(sql: string): void {
-  execFileSync("psql", ["-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-async function startOwnServer(): Promise<OwnServer> {
-  const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(REPO, process.env.CARGO_TARGET_DIR) : path.join(REPO, "target");
-  const bin = process.env.ROSTER_SERVER_BIN ?? path.join(targetDir, "debug", "server");
-  const siteRoot = process.env.ROSTER_SITE_ROOT ?? path.join(REPO, "target", "site");
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "roster-e2e-roles-"));
-  let databaseURL = `sqlite://${path.join(workDir, "roster.db")}`;
-  let pgDatabase: string | null = null;
-  if (backend() === "postgres") {
-    pgDatabase = `roster_e2e_roles_${crypto.randomBytes(6).toString("hex")}`;
-    psql(`CREATE DATABASE ${pgDatabase}`);
-    databaseURL = `postgres://${PG_USER}@${PG_HOST}:${PG_PORT}/${pgDatabase}`;
-  }
-  const logFile = path.join(workDir, "server.log");
-  const logFd = fs.openSync(logFile, "a");
-  const server: ChildProcess = spawn(bin, [], {
-    cwd: workDir,
-    env: {
-      ...process.env,
-      ROSTER_LISTEN: "127.0.0.1:0",
-      ROSTER_SITE_ROOT: siteRoot,
-      ROSTER_DATABASE_URL: databaseURL,
-      ROSTER_CONFIG: path.join(workDir, "no-roster.toml"),
-      ROSTER_LOG: "info,sqlx=warn",
-      NO_COLOR: "1",
-    },
-    stdio: ["ignore", "pipe", logFd],
-  });
-  const stop = async () => {
-    if (server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
-      server.kill("SIGTERM");
-      await exited;
-    }
-    fs.closeSync(logFd);
-    if (pgDatabase) psql(`DROP DATABASE IF EXISTS ${pgDatabase} WITH (FORCE)`);
-    fs.rmSync(workDir, { recursive: true, force: true });
-  };
-  try {
-    return await new Promise<OwnServer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the server did not listen within 60s; see ${logFile}`)), 60_000);
-      server.once("exit", (code) => reject(new Error(`the server exited (code ${code}); see ${logFile}`)));
-      let setupURL = "";
-      readline.createInterface({ input: server.stdout! }).on("line", (line) => {
-        if (/^\s*http\S+\/setup\/\S+\s*$/.test(line)) setupURL = line.trim();
-        const m = /^Roster listening on (http:\/\/\S+)\s*$/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve({ baseURL: m[1].replace(/\/$/, ""), setupURL, stop });
-        }
-      });
-    });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-}
 
 let own: OwnServer;
 let admin: { context: BrowserContext; page: Page };
