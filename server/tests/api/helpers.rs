@@ -144,6 +144,11 @@ impl Server {
         Client::new(&self.base)
     }
 
+    /// Whether the process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGKILL, no goodbye.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

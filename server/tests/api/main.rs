@@ -7,3 +7,4 @@ mod account;
 mod foundation;
 mod users_and_mail;
 mod roles;
+mod scale;
