@@ -9,6 +9,7 @@ use crate::mail::{self, templates};
 use crate::registry::{AppId, Permission};
 use crate::server::access::Access;
 use crate::server::crypto::Token;
+use crate::server::db::Backend;
 use crate::server::sql::{in_list, like_pattern, Args};
 use crate::server::state::{AppState, Settings};
 use crate::server::{name_sort, now_ms, session};
@@ -41,6 +42,27 @@ fn sort_key(sort: &str) -> (SortKey, bool) {
     (key, desc)
 }
 
+/// The search condition: a case-insensitive substring of the email or the
+/// name, `%` and `_` literal. It reads the trigram index (migration 0005):
+/// PostgreSQL's pg_trgm GIN indexes serve the `LIKE` as written; SQLite asks
+/// its FTS5 trigram table, whose phrase query is the same substring match,
+/// for terms of 3 characters or more (shorter ones have no trigram: `LIKE`).
+fn search_filter(backend: Backend, args: &mut Args, search: &str) -> String {
+    let term = search.trim().to_lowercase();
+    if backend == Backend::Sqlite && term.chars().count() >= 3 {
+        let p = args.text(fts_phrase(&term));
+        return format!(" AND u.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH {p})");
+    }
+    let p = args.text(like_pattern(&term));
+    format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')")
+}
+
+/// An FTS5 query that is one quoted phrase: every character is literal text
+/// for the tokenizer (`"` doubled), so `*`, `-`, `:`, `(`, `AND` … mean nothing.
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
 pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppResult<UserPage> {
     access.require(AppId::Users, Permission::View)?;
     let now = now_ms();
@@ -56,8 +78,7 @@ pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppRes
          FROM users u WHERE 1 = 1"
     );
     if !q.search.trim().is_empty() {
-        let p = args.text(like_pattern(&q.search));
-        sql.push_str(&format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')"));
+        sql.push_str(&search_filter(state.db.backend, &mut args, &q.search));
     }
     if let Some(st) = UserStatus::parse(&q.status) {
         let p = args.text(st.key());
@@ -616,4 +637,19 @@ pub async fn unlock(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     crate::auth::throttle::clear(&state.db, &email.to_lowercase()).await?;
     record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_phrases_are_quoted_and_literal() {
+        assert_eq!(fts_phrase("laura"), "\"laura\"");
+        assert_eq!(fts_phrase("o\"brien*"), "\"o\"\"brien*\"");
+        let mut args = Args::default();
+        assert!(search_filter(Backend::Sqlite, &mut args, " Laur ").contains("users_fts MATCH $1"));
+        assert!(search_filter(Backend::Sqlite, &mut args, "la").contains("LIKE $2"));
+        assert!(search_filter(Backend::Postgres, &mut args, "laura").contains("LIKE $3"));
+    }
 }

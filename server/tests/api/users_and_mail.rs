@@ -18,6 +18,7 @@ on_both_backends!(
     after_the_last_attempt_mail_is_failed_and_resend_delivers_it,
     crash_mid_send_loses_nothing,
     users_list_searches_filters_sorts_and_pages,
+    users_search_takes_fts_special_characters_literally,
     sent_mail_is_purged_after_the_retention_period,
 );
 
@@ -378,4 +379,62 @@ async fn users_list_searches_filters_sorts_and_pages(backend: Backend) {
 
     let anon = server.client().call_json("list_users", q("", "", "", "")).await;
     assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The search reads a trigram index (SQLite FTS5, PostgreSQL pg_trgm); the term
+/// is still a plain case-insensitive substring: quotes, `*`, `-`, `_`, `%` and
+/// FTS operators match only themselves, and edits reach the index.
+async fn users_search_takes_fts_special_characters_literally(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut ids = Vec::new();
+    for email in ["star*gazer@example.com", "o-neil@example.com", "under_score@example.com", "plain@example.com"] {
+        let r = admin.invite(email, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        ids.push(r.body.as_i64().unwrap());
+    }
+    let named = ids[3];
+    let r = admin
+        .call_json(
+            "update_user",
+            json!({"id": named, "first_name": "Zoë \"Zed\"", "last_name": "O'Neil-Smith", "email": "renamed@example.com", "role_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let found = |body: Value| -> Vec<String> {
+        let mut v: Vec<String> =
+            body["rows"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap().to_string()).collect();
+        v.sort();
+        v
+    };
+    let cases: &[(&str, &[&str])] = &[
+        ("\"zed\"", &["renamed@example.com"]),
+        ("\"", &["renamed@example.com"]),
+        ("ZOË", &["renamed@example.com"]),
+        ("r*g", &["star*gazer@example.com"]),
+        ("star*", &["star*gazer@example.com"]),
+        ("*", &["star*gazer@example.com"]),
+        ("o-neil", &["o-neil@example.com"]),
+        ("'neil-", &["renamed@example.com"]),
+        ("-neil", &["o-neil@example.com"]),
+        ("r_s", &["under_score@example.com"]),
+        ("_", &["under_score@example.com"]),
+        ("e%", &[]),
+        ("star OR plain", &[]),
+        ("NEAR(star plain)", &[]),
+        ("email_norm:star", &[]),
+        ("neil", &["o-neil@example.com", "renamed@example.com"]),
+        // The edit reached the index: the old email is gone, the new one found.
+        ("plain", &[]),
+        ("renamed", &["renamed@example.com"]),
+    ];
+    for (term, want) in cases {
+        let r = admin
+            .call_json("list_users", json!({"query": {"search": term, "status": "", "role": "", "sort": "email", "after": ""}}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "search {term:?}: {:?}", r.body);
+        assert_eq!(found(r.body), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "search {term:?}");
+    }
 }
