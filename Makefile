@@ -42,10 +42,16 @@ run: tools build-release
 
 test: tools test-rust build e2e
 
+# cargo-leptos compiles debug builds with RUSTFLAGS="--cfg erase_components".
+# The Rust tests use the same flags so that they share the compiled
+# dependencies in target/ with `cargo leptos build` instead of building every
+# crate a second time (a cold `make test` drops from about 32 to 20 minutes).
+TEST_RUSTFLAGS := $(strip $(RUSTFLAGS) --cfg erase_components)
+
 test-rust:
-	$(call step,Rust tests: app (ssr),cargo test -p app --features ssr)
+	$(call step,Rust tests: app (ssr),RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app --features ssr)
 	$(call step,PostgreSQL for the integration tests,scripts/ensure-postgres.sh)
-	$(call step,Rust tests: server (unit + integration; SQLite and PostgreSQL),cargo test -p server)
+	$(call step,Rust tests: server (unit + integration; SQLite and PostgreSQL),RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p server)
 
 # Playwright on both backends; each run starts its own server on a fresh database.
 # (No closing banner: the last line of `make test` is the Playwright summary.)
