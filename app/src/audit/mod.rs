@@ -8,8 +8,6 @@ pub mod service;
 pub use pages::AuditLogPage;
 
 use crate::error::AppError;
-#[cfg(feature = "ssr")]
-use crate::registry::{AppId, Permission};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -75,12 +73,5 @@ pub struct AuditPage {
 
 #[server(prefix = "/api", endpoint = "list_audit", input = server_fn::codec::Json)]
 pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::list(p.authorize(AppId::AuditLog, Permission::View)?, &state.db, &query).await
-        }
-        .await,
-    )
+    crate::authorized!(AuditLog, View, |access, state| { service::list(access, &state.db, &query).await })
 }

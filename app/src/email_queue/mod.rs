@@ -9,8 +9,6 @@ pub mod service;
 pub use pages::{EmailDetailPage, EmailQueuePage};
 
 use crate::error::AppError;
-#[cfg(feature = "ssr")]
-use crate::registry::{AppId, Permission};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -96,48 +94,20 @@ pub struct EmailDetail {
 
 #[server(prefix = "/api", endpoint = "list_emails")]
 pub async fn list_emails(status: String, before: Option<i64>) -> Result<EmailPage, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::list(p.authorize(AppId::EmailQueue, Permission::View)?, &state, &status, before).await
-        }
-        .await,
-    )
+    crate::authorized!(EmailQueue, View, |access, state| { service::list(access, &state, &status, before).await })
 }
 
 #[server(prefix = "/api", endpoint = "email_detail")]
 pub async fn get_email(id: i64) -> Result<EmailDetail, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::detail(p.authorize(AppId::EmailQueue, Permission::View)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(EmailQueue, View, |access, state| { service::detail(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "resend_email")]
 pub async fn resend_email(id: i64) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::resend(p.authorize(AppId::EmailQueue, Permission::Update)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(EmailQueue, Update, |access, state| { service::resend(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "delete_email")]
 pub async fn delete_email(id: i64) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::delete(p.authorize(AppId::EmailQueue, Permission::Delete)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(EmailQueue, Delete, |access, state| { service::delete(access, &state, id).await })
 }

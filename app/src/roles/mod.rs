@@ -157,135 +157,68 @@ pub struct EffectiveAccess {
 
 #[server(prefix = "/api", endpoint = "list_roles")]
 pub async fn list_roles() -> Result<Vec<RoleSummary>, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::list(p.authorize(AppId::Roles, Permission::View)?, &state).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, View, |access, state| { service::list(access, &state).await })
 }
 
 #[server(prefix = "/api", endpoint = "role_detail")]
 pub async fn get_role(id: i64) -> Result<RoleDetail, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::detail(p.authorize(AppId::Roles, Permission::View)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, View, |access, state| { service::detail(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "create_role")]
 pub async fn create_role(name: String, description: String) -> Result<i64, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            let access = p.authorize(AppId::Roles, Permission::Create)?;
-            let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
-            let description = parse_description(&description).map_err(AppError::Invalid)?;
-            service::create(access, &state, &name, &description).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, Create, |access, state| {
+    let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
+    let description = parse_description(&description).map_err(AppError::Invalid)?;
+    service::create(access, &state, &name, &description).await
+    })
 }
 
 #[server(prefix = "/api", endpoint = "update_role")]
 pub async fn update_role(id: i64, name: String, description: String) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            let access = p.authorize(AppId::Roles, Permission::Update)?;
-            let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
-            let description = parse_description(&description).map_err(AppError::Invalid)?;
-            service::update(access, &state, id, &name, &description).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, Update, |access, state| {
+    let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
+    let description = parse_description(&description).map_err(AppError::Invalid)?;
+    service::update(access, &state, id, &name, &description).await
+    })
 }
 
 /// Replace what a role grants. Returns the grants as saved (with implied View).
 #[server(prefix = "/api", endpoint = "set_role_permissions", input = server_fn::codec::Json)]
 pub async fn set_role_permissions(id: i64, grants: Vec<Grant>) -> Result<Vec<Grant>, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            let access = p.authorize(AppId::Roles, Permission::Update)?;
-            let grants = normalize_grants(&grants).map_err(AppError::Invalid)?;
-            service::set_permissions(access, &state, id, &grants).await?;
-            Ok(grants)
-        }
-        .await,
-    )
+    crate::authorized!(Roles, Update, |access, state| {
+    let grants = normalize_grants(&grants).map_err(AppError::Invalid)?;
+    service::set_permissions(access, &state, id, &grants).await?;
+    Ok(grants)
+    })
 }
 
 /// Delete a role that is not built in. Returns how many users lost it.
 #[server(prefix = "/api", endpoint = "delete_role")]
 pub async fn delete_role(id: i64) -> Result<i64, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::delete(p.authorize(AppId::Roles, Permission::Delete)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, Delete, |access, state| { service::delete(access, &state, id).await })
 }
 
 /// Users who do not hold the role yet, matching `search`, for the Members tab.
 #[server(prefix = "/api", endpoint = "role_member_candidates")]
 pub async fn role_member_candidates(role_id: i64, search: String) -> Result<Vec<Member>, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::candidates(p.authorize(AppId::Roles, Permission::Update)?, &state, role_id, &search).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, Update, |access, state| { service::candidates(access, &state, role_id, &search).await })
 }
 
 #[server(prefix = "/api", endpoint = "add_role_member")]
 pub async fn add_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::add_member(p.authorize(AppId::Roles, Permission::Update)?, &state, role_id, user_id).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, Update, |access, state| { service::add_member(access, &state, role_id, user_id).await })
 }
 
 #[server(prefix = "/api", endpoint = "remove_role_member")]
 pub async fn remove_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::remove_member(p.authorize(AppId::Roles, Permission::Update)?, &state, role_id, user_id).await
-        }
-        .await,
-    )
+    crate::authorized!(Roles, Update, |access, state| { service::remove_member(access, &state, role_id, user_id).await })
 }
 
 /// A user's effective access, for the Access section of their page in Users.
 #[server(prefix = "/api", endpoint = "user_access")]
 pub async fn user_access(user_id: i64) -> Result<EffectiveAccess, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::effective_access(p.authorize(AppId::Users, Permission::View)?, &state, user_id).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, View, |access, state| { service::effective_access(access, &state, user_id).await })
 }
 
 #[cfg(test)]

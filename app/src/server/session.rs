@@ -364,3 +364,26 @@ mod tests {
         assert_eq!(safe_next(None), "/");
     }
 }
+
+/// The body of a server function that needs one permission: authenticate (or
+/// 401), authorize `AppId::$app` / `Permission::$perm` (or 403), run `$body`
+/// with the resulting [`Access`](crate::server::access::Access) and the
+/// [`AppState`], and give any error its HTTP status.
+///
+/// ```ignore
+/// authorized!(Users, View, |access, state| { service::list(access, &state, &query).await })
+/// ```
+#[macro_export]
+macro_rules! authorized {
+    ($app:ident, $perm:ident, |$access:ident, $state:ident| $body:block) => {{
+        use $crate::server::session::{app_state, principal, respond};
+        respond(
+            async move {
+                let ($state, caller) = (app_state()?, principal()?);
+                let $access = caller.authorize($crate::registry::AppId::$app, $crate::registry::Permission::$perm)?;
+                $body
+            }
+            .await,
+        )
+    }};
+}

@@ -10,8 +10,6 @@ pub use pages::{NewUserPage, SignUpPage, UserDetailPage, UsersPage};
 
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "ssr")]
-use crate::registry::{AppId, Permission};
 use leptos::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,54 +136,26 @@ pub struct UserDetail {
 
 #[server(prefix = "/api", endpoint = "list_users", input = server_fn::codec::Json)]
 pub async fn list_users(query: UserQuery) -> Result<UserPage, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::list(p.authorize(AppId::Users, Permission::View)?, &state, &query).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, View, |access, state| { service::list(access, &state, &query).await })
 }
 
 #[server(prefix = "/api", endpoint = "role_options")]
 pub async fn role_options() -> Result<Vec<RoleOption>, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            p.authorize(AppId::Users, Permission::View)?;
-            service::roles(&state).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, View, |_access, state| { service::roles(&state).await })
 }
 
 #[server(prefix = "/api", endpoint = "invite_user", input = server_fn::codec::Json)]
 pub async fn invite_user(email: String, role_ids: Vec<i64>) -> Result<i64, AppError> {
     use crate::domain::EmailAddress;
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            let access = p.authorize(AppId::Users, Permission::Create)?;
-            let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-            service::invite(access, &state, &email, &role_ids).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, Create, |access, state| {
+    let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+    service::invite(access, &state, &email, &role_ids).await
+    })
 }
 
 #[server(prefix = "/api", endpoint = "user_detail")]
 pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::detail(p.authorize(AppId::Users, Permission::View)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, View, |access, state| { service::detail(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "update_user", input = server_fn::codec::Json)]
@@ -197,53 +167,26 @@ pub async fn update_user(
     role_ids: Vec<i64>,
 ) -> Result<(), AppError> {
     use crate::domain::EmailAddress;
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            let access = p.authorize(AppId::Users, Permission::Update)?;
-            let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-            let info = service::GeneralInfo { first_name: &first_name, last_name: &last_name, email: &email };
-            service::update(access, &state, id, &info, &role_ids).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, Update, |access, state| {
+    let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+    let info = service::GeneralInfo { first_name: &first_name, last_name: &last_name, email: &email };
+    service::update(access, &state, id, &info, &role_ids).await
+    })
 }
 
 #[server(prefix = "/api", endpoint = "set_user_enabled")]
 pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::set_enabled(p.authorize(AppId::Users, Permission::Update)?, &state, id, enabled).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, Update, |access, state| { service::set_enabled(access, &state, id, enabled).await })
 }
 
 #[server(prefix = "/api", endpoint = "resend_invitation")]
 pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::resend_invitation(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, Update, |access, state| { service::resend_invitation(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "revoke_invitation")]
 pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::revoke_invitation(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, Update, |access, state| { service::revoke_invitation(access, &state, id).await })
 }
 
 /// Public (with the invitation token): the invited email address.
@@ -273,24 +216,10 @@ pub async fn sign_up(token: String, password: String, password_confirmation: Str
 
 #[server(prefix = "/api", endpoint = "end_user_sessions")]
 pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::end_sessions_of(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, Update, |access, state| { service::end_sessions_of(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "unlock_user")]
 pub async fn unlock_user(id: i64) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            let (state, p) = (app_state()?, principal()?);
-            service::unlock(p.authorize(AppId::Users, Permission::Update)?, &state, id).await
-        }
-        .await,
-    )
+    crate::authorized!(Users, Update, |access, state| { service::unlock(access, &state, id).await })
 }
