@@ -200,6 +200,14 @@ async fn serve(config: Config) -> Result<(), String> {
     println!("Roster listening on http://{bound}");
 
     let router = router(state);
+    // TCP_NODELAY: a server-rendered page is written in several chunks; with
+    // Nagle's algorithm the last one waits for the client's delayed ACK, which
+    // added 40 ms to every page on a kept-alive connection (BENCHMARKS.md).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
