@@ -96,7 +96,13 @@ pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppRes
         };
         let idp = args.int(id);
         let op = if desc { "<" } else { ">" };
-        sql.push_str(&format!(" AND ({key_expr} {op} {v} OR ({key_expr} = {v} AND u.id {op} {idp}))"));
+        // The leading `key >= v` (or `<=`) is implied by the OR after it, but
+        // only it gives the planner a range on the sort index: without it
+        // both SQLite and PostgreSQL read the index from its start, so a deep
+        // page cost as much as the number of rows before it.
+        sql.push_str(&format!(
+            " AND {key_expr} {op}= {v} AND ({key_expr} {op} {v} OR ({key_expr} = {v} AND u.id {op} {idp}))"
+        ));
     }
     let dir = if desc { "DESC" } else { "ASC" };
     let limit = args.int(PAGE_SIZE + 1);
