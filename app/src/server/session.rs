@@ -351,20 +351,6 @@ pub fn respond<T>(result: AppResult<T>) -> AppResult<T> {
     result
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_must_be_a_local_path() {
-        assert_eq!(safe_next(Some("/users?page=2")), "/users?page=2");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
-        assert_eq!(safe_next(None), "/");
-    }
-}
-
 /// The body of a server function that needs one permission: authenticate (or
 /// 401), authorize `AppId::$app` / `Permission::$perm` (or 403), run `$body`
 /// with the resulting [`Access`](crate::server::access::Access) and the
@@ -386,4 +372,18 @@ macro_rules! authorized {
             .await,
         )
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_be_a_local_path() {
+        assert_eq!(safe_next(Some("/users?page=2")), "/users?page=2");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -82,7 +82,7 @@ async fn chaos_killing_nodes_while_they_send_loses_no_email() {
     queue_emails(&db, N).await;
     let mut env = mail_env(&sink);
     env.push(("ROSTER_MAIL_LEASE".into(), "3s".into()));
-    let mut nodes = vec![Server::start_with(&db, &as_refs(&env)).await, Server::start_with(&db, &as_refs(&env)).await];
+    let mut nodes = [Server::start_with(&db, &as_refs(&env)).await, Server::start_with(&db, &as_refs(&env)).await];
     let mut in_flight_at_kills = 0usize;
     let mut kills = 0;
     // Kill -9 one node every couple of seconds while both send, and restart it.
@@ -138,7 +138,7 @@ async fn sqlite_fifty_concurrent_writers_never_see_database_busy() {
                     0 => c.invite(&format!("w{w}-{i}@example.com"), &[]).await,
                     1 => anon.sign_in(ADMIN_EMAIL, "a wrong password for load").await,
                     _ => {
-                        let grants = if i % 2 == 0 { json!([["Users", "View"]]) } else { json!([["EmailQueue", "View"]]) };
+                        let grants = if i.is_multiple_of(2) { json!([["Users", "View"]]) } else { json!([["EmailQueue", "View"]]) };
                         c.call_json("set_role_permissions", json!({"id": role, "grants": grants})).await
                     }
                 };
