@@ -4,6 +4,7 @@
 #   make test   install tools, Rust tests (SQLite + PostgreSQL), debug build,
 #               Playwright on SQLite, then on PostgreSQL
 #   make lint   clippy for the server (ssr) and the browser (hydrate, wasm32)
+#   make bench  generate 1M users (ROSTER_BENCH_USERS), measure through the release server, rewrite BENCHMARKS.md
 #
 # Tools come only from package registries: see scripts/install-tools.sh.
 
@@ -22,10 +23,10 @@ define step
 	@echo; echo "==> $(1)"; start=$$(date +%s); $(2); echo "==> $(1): done in $$(( $$(date +%s) - start ))s"
 endef
 
-.PHONY: help tools build build-release run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check
+.PHONY: help tools build build-release run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check bench
 
 help:
-	@echo "make run | make test | make lint | make tools | make build | make e2e"
+	@echo "make run | make test | make lint | make bench | make tools | make build | make e2e"
 
 tools:
 	$(call step,install tools,scripts/install-tools.sh)
@@ -75,3 +76,8 @@ e2e-postgres:
 lint:
 	$(call step,clippy (ssr: app + server),cargo clippy -p app -p server --all-targets --features app/ssr -- -D warnings)
 	$(call step,clippy (hydrate: frontend on wasm32),cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings)
+
+# Generates its own data, measures through the release server on SQLite and
+# PostgreSQL, and rewrites the generated part of BENCHMARKS.md (bench/run.sh).
+bench: tools
+	$(call step,benchmarks (BENCHMARKS.md),bench/run.sh)

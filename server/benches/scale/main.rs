@@ -1,0 +1,808 @@
+//! Roster at scale, measured through its real HTTP endpoints.
+//!
+//! For each backend (SQLite, then PostgreSQL): start the release `server` on
+//! a fresh database (it applies the migrations), create the administrator
+//! through the setup link, stop it, run `server seed-demo`, load N users with
+//! the generator (`generate.rs`), start the server again and measure:
+//!
+//! - the Users list (`POST /api/list_users`): first page and a deep page
+//!   (a keyset cursor at position N/2), sorted by email and by name, p50/p95;
+//! - the Users search by a name fragment and by an email fragment, p50/p95
+//!   (plus a domain and a 2-character fragment, for information);
+//! - the server-rendered Dashboard (`GET /` with the session cookie),
+//!   requests per second and p95 with concurrent clients;
+//! - sign-ins per second with concurrent clients, beside the raw Argon2id
+//!   verify rate of the same cores (one verifying thread per core) measured
+//!   just before, in the same run.
+//!
+//! It prints each figure and, with `ROSTER_BENCH_OUT=<file>`, writes them as
+//! Markdown tables (target, result, verdict) for BENCHMARKS.md.
+//!
+//! Run: `cargo bench -p server --bench scale`. Environment:
+//! `ROSTER_BENCH_USERS` (default 1000000), `ROSTER_BENCH_BACKENDS`
+//! (`sqlite,postgres`), `ROSTER_BENCH_SAMPLES` (requests per latency series,
+//! default 300), `ROSTER_BENCH_SECONDS` (per throughput figure, default 15),
+//! `ROSTER_BENCH_CLIENTS` (concurrent clients, default 2 × cores),
+//! `ROSTER_BENCH_DATA_DIR` (keep the generated databases there and reuse them
+//! on the next run; by default they are temporary).
+
+#[path = "../../tests/api/helpers.rs"]
+mod helpers;
+mod generate;
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use helpers::{Client, ADMIN_EMAIL, ADMIN_PASSWORD};
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, Connection, Row};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// The password of every generated active user.
+const USER_PASSWORD: &str = "a generated password for the bench";
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Config {
+    users: usize,
+    samples: usize,
+    secs: u64,
+    clients: usize,
+    cores: usize,
+    data_dir: Option<std::path::PathBuf>,
+}
+
+// ---- databases and server processes ---------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+struct BenchDb {
+    url: String,
+    pg_name: Option<String>,
+    dir: Option<std::path::PathBuf>,
+    keep: bool,
+}
+
+fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl BenchDb {
+    /// A database for `n` users: (the database, whether it still needs loading).
+    fn new(backend: Backend, cfg: &Config) -> (Self, bool) {
+        let n = cfg.users;
+        match (backend, &cfg.data_dir) {
+            (Backend::Sqlite, Some(dir)) => {
+                std::fs::create_dir_all(dir).unwrap();
+                let path = dir.join(format!("roster-{n}.db"));
+                let fresh = !path.exists();
+                (Self { url: format!("sqlite://{}", path.display()), pg_name: None, dir: None, keep: true }, fresh)
+            }
+            (Backend::Sqlite, None) => {
+                let dir = std::env::temp_dir().join(format!("roster_bench_{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}/roster.db", dir.display());
+                (Self { url, pg_name: None, dir: Some(dir), keep: false }, true)
+            }
+            (Backend::Postgres, keep) => {
+                let name = if keep.is_some() { format!("roster_bench_{n}") } else { format!("roster_bench_{}", std::process::id()) };
+                let exists = psql("postgres", &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'")) == "1";
+                if exists && keep.is_none() {
+                    psql("postgres", &format!("DROP DATABASE {name} WITH (FORCE)"));
+                }
+                let fresh = !(exists && keep.is_some());
+                if fresh {
+                    if exists {
+                        psql("postgres", &format!("DROP DATABASE {name} WITH (FORCE)"));
+                    }
+                    psql("postgres", &format!("CREATE DATABASE {name}"));
+                }
+                let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+                (Self { url, pg_name: Some(name), dir: None, keep: keep.is_some() }, fresh)
+            }
+        }
+    }
+
+    /// A loaded database left half-done by an interrupted run is not reused.
+    fn forget(&self) {
+        if self.keep {
+            if let Some(name) = &self.pg_name {
+                psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            } else {
+                let path = self.url.trim_start_matches("sqlite://");
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
+                }
+            }
+        }
+    }
+
+    /// Bytes on disk: the SQLite file (with WAL), or pg_database_size.
+    fn size(&self) -> u64 {
+        match &self.pg_name {
+            Some(name) => psql("postgres", &format!("SELECT pg_database_size('{name}')")).parse().unwrap_or(0),
+            None => {
+                let path = self.url.trim_start_matches("sqlite://");
+                ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{path}{s}")).ok()).map(|m| m.len()).sum()
+            }
+        }
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if let Some(name) = &self.pg_name {
+            psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+const SERVER: &str = env!("CARGO_BIN_EXE_server");
+
+/// Throttling off: the sign-in figure measures sign-ins, not the throttle.
+const SERVER_ENV: &[(&str, &str)] = &[
+    ("ROSTER_SIGNIN_FREE_FAILURES", "1000000"),
+    ("ROSTER_SIGNIN_LOCKOUT_FAILURES", "1000001"),
+    ("ROSTER_SIGNIN_IP_FREE_FAILURES", "1000000"),
+];
+
+struct Server {
+    child: Child,
+    base: String,
+    setup_link: Option<String>,
+}
+
+impl Server {
+    fn start(db: &BenchDb) -> Self {
+        let mut cmd = Command::new(SERVER);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ROSTER_DATABASE_URL", &db.url)
+            .env("ROSTER_LISTEN", "127.0.0.1:0")
+            .env("ROSTER_LOG", "warn")
+            .envs(SERVER_ENV.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("the server starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut setup_link = None;
+        let base = loop {
+            let line = rx.recv_timeout(Duration::from_secs(600)).expect("the server printed its address");
+            if line.trim_start().starts_with("http") && line.contains("/setup/") {
+                setup_link = Some(line.trim().to_string());
+            }
+            if let Some(addr) = line.strip_prefix("Roster listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        Self { child, base, setup_link }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn set_up_admin(server: &Server) -> Client {
+    let link = server.setup_link.as_ref().expect("a fresh server prints a setup link");
+    let token = link.rsplit('/').next().unwrap();
+    let mut c = Client::new(&server.base);
+    let r = c
+        .call(
+            "setup",
+            &[
+                ("token", token),
+                ("email", ADMIN_EMAIL),
+                ("first_name", "Ada"),
+                ("last_name", "Admin"),
+                ("password", ADMIN_PASSWORD),
+                ("password_confirmation", ADMIN_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "setup: {:?}", r.body);
+    c
+}
+
+// ---- statistics -----------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+struct Stats {
+    n: usize,
+    p50: f64,
+    p95: f64,
+    max: f64,
+}
+
+fn stats(mut v: Vec<f64>) -> Stats {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    Stats { n: v.len(), p50: at(0.50), p95: at(0.95), max: *v.last().unwrap() }
+}
+
+fn ms(v: f64) -> String {
+    if v < 10.0 { format!("{v:.2} ms") } else { format!("{v:.1} ms") }
+}
+
+/// "met" or "missed by …" for a value that must stay at or under `target`.
+fn at_most(value: f64, target: f64, unit: &str) -> String {
+    if value <= target {
+        format!("met ({:.0} % of the limit)", 100.0 * value / target)
+    } else {
+        format!("**missed** by {:.1} {unit} (+{:.0} %)", value - target, 100.0 * (value - target) / target)
+    }
+}
+
+// ---- CPU time and load ----------------------------------------------------------------
+
+/// User + system CPU seconds used so far by process `pid` ("self" for this one).
+fn cpu_secs(pid: &str) -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().ok();
+        out.and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (get(14) + get(15)) / ticks
+}
+
+/// The 1-minute load average.
+fn load() -> f64 {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(0.0)
+}
+
+// ---- measurements ---------------------------------------------------------------------
+
+fn list_query(search: &str, sort: &str, after: &str) -> Value {
+    json!({"query": {"search": search, "status": "", "role": "", "sort": sort, "after": after}})
+}
+
+/// `samples` sequential calls of `list_users`, cycling through `queries`, after a warm-up.
+async fn list_latencies(c: &mut Client, queries: &[Value], samples: usize) -> Stats {
+    for q in queries.iter().cycle().take(queries.len().max(samples / 15).clamp(1, 20)) {
+        let r = c.call_json("list_users", q.clone()).await;
+        assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+    }
+    let mut v = Vec::with_capacity(samples);
+    for q in queries.iter().cycle().take(samples) {
+        let t = Instant::now();
+        let r = c.call_json("list_users", q.clone()).await;
+        v.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+    }
+    stats(v)
+}
+
+/// `samples` calls each of two queries, alternating (A B, B A, …) so that the
+/// machine's background load falls on both series alike.
+async fn list_latencies_ab(c: &mut Client, a: &Value, b: &Value, samples: usize) -> (Stats, Stats) {
+    for q in [a, b].iter().cycle().take(20) {
+        let r = c.call_json("list_users", (*q).clone()).await;
+        assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+    }
+    let (mut va, mut vb) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
+    for i in 0..samples {
+        let order = if i % 2 == 0 { [(a, 0), (b, 1)] } else { [(b, 1), (a, 0)] };
+        for (q, which) in order {
+            let t = Instant::now();
+            let r = c.call_json("list_users", q.clone()).await;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+            if which == 0 { va.push(ms) } else { vb.push(ms) }
+        }
+    }
+    (stats(va), stats(vb))
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).unwrap())
+}
+
+/// Raw Argon2id verifies: one verifying thread per core, for `secs`.
+/// Returns (verifies, wall seconds, CPU seconds of this process).
+fn raw_argon2(hash: &str, cores: usize, secs: f64) -> (usize, f64, f64) {
+    let parsed = PasswordHash::new(hash).unwrap();
+    assert!(argon2().verify_password(USER_PASSWORD.as_bytes(), &parsed).is_ok());
+    let count = AtomicUsize::new(0);
+    let cpu0 = cpu_secs("self");
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(secs);
+    std::thread::scope(|s| {
+        for _ in 0..cores {
+            s.spawn(|| {
+                let a = argon2();
+                while Instant::now() < until {
+                    assert!(a.verify_password(USER_PASSWORD.as_bytes(), &parsed).is_ok());
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    (count.load(Ordering::Relaxed), start.elapsed().as_secs_f64(), cpu_secs("self") - cpu0)
+}
+
+/// Sign-ins: `clients` concurrent clients, each signing in (right password,
+/// no cookie) as a different active user in turn, for `secs`, starting at
+/// user `offset`. Returns (the latencies, wall seconds).
+async fn sign_ins(base: &str, emails: &[String], clients: usize, secs: f64, offset: usize) -> (Vec<f64>, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let emails = Arc::new(emails.to_vec());
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..clients {
+        let (stop, emails, base) = (stop.clone(), emails.clone(), base.to_string());
+        tasks.spawn(async move {
+            let mut c = Client::new(&base);
+            let mut lat = Vec::new();
+            let mut k = offset + w;
+            while !stop.load(Ordering::Relaxed) {
+                c.cookie = None;
+                let email = &emails[k % emails.len()];
+                let t = Instant::now();
+                let r = c.sign_in(email, USER_PASSWORD).await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(r.status.as_u16(), 200, "sign_in {email}: {:?}", r.body);
+                assert!(r.set_cookie.is_some(), "a session cookie");
+                k += clients;
+            }
+            lat
+        });
+    }
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    // Requests finishing after the stop flag count, and so does their time.
+    (all, start.elapsed().as_secs_f64())
+}
+
+/// Dashboard pages per second: `clients` concurrent clients with the session cookie.
+async fn dashboard_rate(admin: &Client, clients: usize, secs: u64, server_pid: &str) -> (f64, Stats, usize, f64) {
+    let first = admin.get("/").await;
+    assert_eq!(first.status().as_u16(), 200, "GET / with the session");
+    let size = first.text().await.unwrap().len();
+    for _ in 0..20 {
+        assert_eq!(admin.get("/").await.status().as_u16(), 200);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let cpu0 = cpu_secs(server_pid);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (stop, c) = (stop.clone(), admin.clone());
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let r = c.get("/").await;
+                let status = r.status().as_u16();
+                let _ = r.bytes().await.unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(status, 200);
+            }
+            lat
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    let cpu_ms = 1000.0 * (cpu_secs(server_pid) - cpu0) / all.len() as f64;
+    (all.len() as f64 / start.elapsed().as_secs_f64(), stats(all), size, cpu_ms)
+}
+
+// ---- one backend ----------------------------------------------------------------------
+
+#[derive(Default)]
+struct Report {
+    loads: Vec<String>,
+    list: Vec<String>,
+    search: Vec<String>,
+    search_info: Vec<String>,
+    signin: Vec<String>,
+    dashboard: Vec<String>,
+}
+
+async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
+    let b = backend.name();
+    let n = cfg.users;
+    let (db, fresh) = BenchDb::new(backend, cfg);
+    let mut loaded = None;
+    if fresh {
+        println!("[{b}] migrating: first start of the server on a fresh database");
+        let server = Server::start(&db);
+        set_up_admin(&server).await;
+        let site = server.base.clone();
+        server.stop();
+        let seeded = Command::new(SERVER)
+            .arg("seed-demo")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ROSTER_DATABASE_URL", &db.url)
+            .env("ROSTER_LOG", "warn")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(seeded.success(), "server seed-demo");
+        println!("[{b}] generating {n} users");
+        let l = generate::load(&db.url, n, hash, &site).await;
+        if backend == Backend::Postgres {
+            // What autovacuum does on its own shortly after a bulk load.
+            let name = db.pg_name.as_ref().unwrap();
+            let t = Instant::now();
+            psql(name, "VACUUM ANALYZE");
+            println!("[{b}] VACUUM ANALYZE after the load: {:.0} s", t.elapsed().as_secs_f64());
+        }
+        println!(
+            "[{b}] generated {} users in {:.0} s ({:.0} users/s): {} active, {} invited, {} invitation expired, {} disabled, {} administrators, {} role memberships",
+            l.users, l.secs, l.users as f64 / l.secs, l.active, l.invited, l.expired, l.disabled, l.administrators, l.user_roles
+        );
+        loaded = Some(l);
+    } else {
+        println!("[{b}] reusing the generated database {}", db.url);
+    }
+
+    let server = Server::start(&db);
+    let mut conn = AnyConnection::connect(&db.url).await.unwrap();
+    let total: i64 = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&mut conn).await.unwrap().try_get(0).unwrap();
+    if (total as usize) < n {
+        db.forget();
+        panic!("[{b}] the database holds {total} users, fewer than {n}: an interrupted load; run again");
+    }
+    match loaded {
+        Some(l) => report.loads.push(format!(
+            "| {b} | {} | {:.0} s ({:.0} users/s) | {} active, {} invited, {} expired invitations, {} disabled; {} administrators, {} role memberships | {:.0} MiB |",
+            l.users, l.secs, l.users as f64 / l.secs, l.active, l.invited, l.expired, l.disabled, l.administrators, l.user_roles,
+            db.size() as f64 / 1048576.0
+        )),
+        None => report.loads.push(format!("| {b} | {total} | (reused from an earlier run) | | {:.0} MiB |", db.size() as f64 / 1048576.0)),
+    }
+
+    let mut admin = Client::new(&server.base);
+    let r = admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(r.status.as_u16(), 200, "admin sign-in: {:?}", r.body);
+
+    // ---- Users list: first page and a deep page, by email and by name.
+    let samples = cfg.samples;
+    let (p95_target, target_txt) = match backend {
+        Backend::Sqlite => (10.0, "p95 ≤ 10 ms"),
+        Backend::Postgres => (15.0, "p95 ≤ 15 ms"),
+    };
+    for (sort, col) in [("email", "email_norm"), ("name", "name_sort")] {
+        let row = sqlx::query(&format!("SELECT id, {col} AS k FROM users ORDER BY {col}, id LIMIT 1 OFFSET {}", total / 2))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let deep = format!("{}:{}", row.try_get::<i64, _>("id").unwrap(), row.try_get::<String, _>("k").unwrap());
+        // The cursors the server hands out work: follow three pages.
+        let mut after = String::new();
+        for _ in 0..3 {
+            let r = admin.call_json("list_users", list_query("", sort, &after)).await;
+            assert_eq!(r.body["rows"].as_array().map(Vec::len), Some(25), "{:?}", r.body);
+            after = r.body["next"].as_str().expect("a next page").to_string();
+        }
+        let r = admin.call_json("list_users", list_query("", sort, &deep)).await;
+        assert_eq!(r.body["rows"].as_array().map(Vec::len), Some(25), "deep page: {:?}", r.body);
+        let (first, deep_s) = list_latencies_ab(&mut admin, &list_query("", sort, ""), &list_query("", sort, &deep), samples).await;
+        println!("[{b}] Users list by {sort}, first page: p50 {} p95 {} (max {})", ms(first.p50), ms(first.p95), ms(first.max));
+        println!(
+            "[{b}] Users list by {sort}, deep page (position {}): p50 {} p95 {} (max {})",
+            total / 2,
+            ms(deep_s.p50),
+            ms(deep_s.p95),
+            ms(deep_s.max)
+        );
+        let (r50, r95) = (deep_s.p50 / first.p50, deep_s.p95 / first.p95);
+        let within = if r50 <= 1.2 && r95 <= 1.2 {
+            format!("met (deep / first: p50 × {r50:.2}, p95 × {r95:.2})")
+        } else {
+            format!("**missed**: deep / first: p50 × {r50:.2}, p95 × {r95:.2} (limit × 1.20)")
+        };
+        report.list.push(format!(
+            "| {b} | by {sort}, first page | {} | {} | {} | {target_txt} | {} |",
+            first.n,
+            ms(first.p50),
+            ms(first.p95),
+            at_most(first.p95, p95_target, "ms")
+        ));
+        report.list.push(format!(
+            "| {b} | by {sort}, deep page (cursor `{deep}`, position {}) | {} | {} | {} | {target_txt}; within 20 % of the first page | {}; {within} |",
+            total / 2,
+            deep_s.n,
+            ms(deep_s.p50),
+            ms(deep_s.p95),
+            at_most(deep_s.p95, p95_target, "ms")
+        ));
+    }
+
+    // ---- Users search.
+    // Fragments from real rows spread over the table: part of a last name, and
+    // the tail of an email's local part (letters and the number in it).
+    let picks = sqlx::query(&format!(
+        "SELECT last_name, email_norm FROM users WHERE last_name <> '' AND id % {} = 7 ORDER BY id LIMIT 20",
+        (total / 40).max(1)
+    ))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut name_frags = Vec::new();
+    let mut email_frags = Vec::new();
+    for r in &picks {
+        let last: String = r.try_get::<String, _>("last_name").unwrap().to_lowercase();
+        let chars: Vec<char> = last.chars().collect();
+        let frag: String = if chars.len() > 5 { chars[1..chars.len().min(6)].iter().collect() } else { last.clone() };
+        if frag.chars().count() >= 3 && !name_frags.contains(&frag) {
+            name_frags.push(frag);
+        }
+        let email: String = r.try_get("email_norm").unwrap();
+        let local = email.split('@').next().unwrap();
+        let tail: String = local.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+        email_frags.push(tail);
+    }
+    let searches: [(&str, Vec<String>, bool); 4] = [
+        ("a name fragment", name_frags, true),
+        ("an email fragment", email_frags, true),
+        ("a domain (\"kbank\", ~5 % of users)", vec!["kbank".to_string()], false),
+        ("2 characters (\"zo\", no trigram: LIKE)", vec!["zo".to_string()], false),
+    ];
+    for (what, frags, targeted) in searches {
+        let mut counts = Vec::new();
+        for f in frags.iter().take(3) {
+            let p = format!("%{f}%");
+            let c: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE email_norm LIKE $1 OR name_sort LIKE $1")
+                .bind(&p)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            counts.push(c);
+        }
+        let queries: Vec<Value> = frags.iter().map(|f| list_query(f, "email", "")).collect();
+        // The information rows can take seconds a request at 1M users: fewer samples.
+        let s = list_latencies(&mut admin, &queries, if targeted { samples } else { (samples / 10).max(10) }).await;
+        let shown: Vec<String> = frags.iter().take(4).map(|f| format!("`{f}`")).collect();
+        let matches: Vec<String> = counts.iter().map(|c| c.to_string()).collect();
+        println!(
+            "[{b}] Users search by {what}: p50 {} p95 {} (max {}); fragments {} …; matching users {}",
+            ms(s.p50),
+            ms(s.p95),
+            ms(s.max),
+            shown.join(", "),
+            matches.join(", ")
+        );
+        let line = format!(
+            "| {b} | {what}: {} fragments cycled ({}{}) | {} matches | {} | {} | {} | {} |",
+            frags.len(),
+            shown.join(", "),
+            if frags.len() > 4 { ", …" } else { "" },
+            matches.join(" / "),
+            s.n,
+            ms(s.p50),
+            ms(s.p95),
+            if targeted { at_most(s.p95, 50.0, "ms") } else { "(information)".into() }
+        );
+        if targeted { report.search.push(line) } else { report.search_info.push(line) }
+    }
+
+    // ---- Dashboard.
+    let pid = server.child.id().to_string();
+    let load0 = load();
+    let (rps, s, size, cpu_ms) = dashboard_rate(&admin, cfg.clients, cfg.secs, &pid).await;
+    let load1 = load();
+    println!(
+        "[{b}] Dashboard GET /: {rps:.0} requests/s, p50 {} p95 {} ({} clients, {size} bytes); server CPU {cpu_ms:.2} ms per page; load average {load0:.1} → {load1:.1}",
+        ms(s.p50),
+        ms(s.p95),
+        cfg.clients
+    );
+    report.dashboard.push(format!(
+        "| {b} | {} | {} | {rps:.0} | {} | {} | {cpu_ms:.2} ms | {} KiB | {load0:.1} → {load1:.1} |",
+        cfg.clients,
+        s.n,
+        ms(s.p50),
+        ms(s.p95),
+        size / 1024
+    ));
+
+    // ---- Sign-ins beside raw Argon2: alternating rounds, so that a change in
+    // the machine's background load hits both alike.
+    let emails: Vec<String> = sqlx::query(&format!(
+        "SELECT email FROM users WHERE enabled = 1 AND password_hash IS NOT NULL AND id % {} = 3 ORDER BY id LIMIT 5000",
+        (total / 5000).max(1)
+    ))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String, _>(0).unwrap())
+    .filter(|e| e != ADMIN_EMAIL)
+    .collect();
+    let rounds = 3;
+    let round_secs = cfg.secs as f64 / rounds as f64;
+    let (mut raw_n, mut raw_wall, mut raw_cpu) = (0usize, 0.0, 0.0);
+    let (mut lat, mut si_wall, mut si_cpu) = (Vec::new(), 0.0, 0.0);
+    let load0 = load();
+    for round in 0..rounds {
+        let (n, wall, cpu) = {
+            let hash = hash.to_string();
+            let cores = cfg.cores;
+            tokio::task::spawn_blocking(move || raw_argon2(&hash, cores, round_secs)).await.unwrap()
+        };
+        raw_n += n;
+        raw_wall += wall;
+        raw_cpu += cpu;
+        let cpu0 = cpu_secs(&pid);
+        let (l, wall) = sign_ins(&server.base, &emails, cfg.clients, round_secs, round * 1000).await;
+        si_cpu += cpu_secs(&pid) - cpu0;
+        si_wall += wall;
+        lat.extend(l);
+    }
+    let load1 = load();
+    let count = lat.len();
+    let s = stats(lat);
+    let (rate, raw) = (count as f64 / si_wall, raw_n as f64 / raw_wall);
+    let pct = 100.0 * rate / raw;
+    // CPU per operation does not depend on what else the machine runs.
+    let (cpu_signin, cpu_verify) = (1000.0 * si_cpu / count as f64, 1000.0 * raw_cpu / raw_n as f64);
+    let cpu_pct = 100.0 * cpu_verify / cpu_signin;
+    println!(
+        "[{b}] sign-ins: {rate:.1}/s with {} clients (p50 {} p95 {}); raw Argon2id verify on {} threads: {raw:.1}/s; {pct:.0} %; \
+         CPU per sign-in {cpu_signin:.1} ms (server) vs per raw verify {cpu_verify:.1} ms ({cpu_pct:.0} %); load average {load0:.1} → {load1:.1}",
+        cfg.clients,
+        ms(s.p50),
+        ms(s.p95),
+        cfg.cores
+    );
+    let verdict = if pct >= 90.0 {
+        format!("met ({pct:.0} %)")
+    } else {
+        format!("**missed** by {:.0} points ({pct:.0} %)", 90.0 - pct)
+    };
+    report.signin.push(format!(
+        "| {b} | {} | {count} | {rate:.1} /s | {} / {} | {raw:.1} /s ({} threads) | {pct:.0} % | {verdict} | {cpu_signin:.1} ms vs {cpu_verify:.1} ms ({cpu_pct:.0} %) | {load0:.1} → {load1:.1} |",
+        cfg.clients,
+        ms(s.p50),
+        ms(s.p95),
+        cfg.cores
+    ));
+    conn.close().await.unwrap();
+    server.stop();
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cfg = Config {
+        users: env_or("ROSTER_BENCH_USERS", 1_000_000),
+        samples: env_or("ROSTER_BENCH_SAMPLES", 300),
+        secs: env_or("ROSTER_BENCH_SECONDS", 15),
+        clients: env_or("ROSTER_BENCH_CLIENTS", 2 * cores),
+        cores,
+        data_dir: std::env::var("ROSTER_BENCH_DATA_DIR").ok().filter(|s| !s.is_empty()).map(Into::into),
+    };
+    let backends: Vec<Backend> = std::env::var("ROSTER_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgres".into())
+        .split(',')
+        .filter_map(|b| match b.trim() {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" => Some(Backend::Postgres),
+            "" => None,
+            other => panic!("unknown backend {other}"),
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let mut report = Report::default();
+    rt.block_on(async {
+        // The app's own hasher, so the stored hash is exactly what Roster writes.
+        let hash = app::server::crypto::Passwords::new().await.hash(USER_PASSWORD).await.unwrap();
+        for b in &backends {
+            one(&cfg, *b, &hash, &mut report).await;
+        }
+    });
+    let md = markdown(&cfg, &report);
+    if let Ok(path) = std::env::var("ROSTER_BENCH_OUT") {
+        std::fs::write(&path, &md).unwrap();
+        println!("wrote {path}");
+    }
+}
+
+fn markdown(cfg: &Config, r: &Report) -> String {
+    let n = cfg.users;
+    let cmd = format!(
+        "ROSTER_BENCH_USERS={n} ROSTER_BENCH_SAMPLES={} ROSTER_BENCH_SECONDS={} ROSTER_BENCH_CLIENTS={} cargo bench -p server --bench scale",
+        cfg.samples, cfg.secs, cfg.clients
+    );
+    let mut s = String::new();
+    let _ = writeln!(s, "All figures in this part come from one run of `{cmd}` (`server/benches/scale/`), against the release `server` binary over HTTP on 127.0.0.1, client and server on the same machine.\n");
+    let _ = writeln!(s, "#### Generated data\n");
+    let _ = writeln!(s, "| backend | users | load time | mix | database size |\n|---|---:|---|---|---:|");
+    for l in &r.loads {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "\nThe generator (`server/benches/scale/generate.rs`) writes after the server's own first start has migrated the database and `server seed-demo` has added the demo roles: multi-row INSERTs (1,000 rows), 50,000 users per transaction; rows as Roster writes them (lower-case `email_norm`, `name_sort`, one Argon2id hash from the app's hasher shared by all users with a password, invitations with SHA-256 token hashes and their rendered invitation emails). On PostgreSQL it then runs `VACUUM ANALYZE`, as autovacuum would shortly after.\n");
+
+    let _ = writeln!(s, "#### Users list (keyset paging), {n} users\n");
+    let _ = writeln!(s, "`POST /api/list_users` with `{{\"query\":{{\"search\":\"\",\"status\":\"\",\"role\":\"\",\"sort\":\"email\",\"after\":\"\"}}}}` (and `\"sort\":\"name\"`), the `roster_session` cookie and `Origin`; the deep page's `after` is the `{{id}}:{{sort key}}` cursor of the row at position N/2. Sequential requests, first and deep page alternating (so background load on the machine hits both alike), after 20 warm-up requests.\n");
+    let _ = writeln!(s, "| backend | page | requests | p50 | p95 | target | verdict |\n|---|---|---:|---:|---:|---|---|");
+    for l in &r.list {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "\n#### Users search, {n} users\n");
+    let _ = writeln!(s, "The same endpoint with `\"search\":\"<fragment>\"`, sorted by email, fragments taken from rows spread over the table and cycled. \"Matches\" is the number of users matching each of the first three fragments.\n");
+    let _ = writeln!(s, "| backend | search by | matches | requests | p50 | p95 | verdict (target p95 ≤ 50 ms) |\n|---|---|---|---:|---:|---:|---|");
+    for l in r.search.iter().chain(&r.search_info) {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "\n#### Sign-ins per second, all cores busy\n");
+    let _ = writeln!(s, "`POST /api/sign_in` (form: email, password, next) with the right password, each request as the next of 5,000 active users, from concurrent clients, throttling disabled (`ROSTER_SIGNIN_FREE_FAILURES=1000000 ROSTER_SIGNIN_LOCKOUT_FAILURES=1000001 ROSTER_SIGNIN_IP_FREE_FAILURES=1000000`). Beside it, in the same process: the argon2 crate verifying the same hash (Argon2id, m=19456, t=2, p=1), one thread per core. The two alternate in 3 rounds of {:.0} s each ({} s of each in all), so a change in the machine's background load hits both alike. Target: Roster reaches ≥ 90 % of the raw rate. The CPU column (server process CPU time per sign-in, from /proc, against this process's CPU time per raw verify) does not depend on the machine's other load.\n", cfg.secs as f64 / 3.0, cfg.secs);
+    let _ = writeln!(s, "| backend | clients | sign-ins | rate | p50 / p95 | raw Argon2id verify | Roster / raw | verdict | CPU per sign-in vs per raw verify | load average |\n|---|---:|---:|---:|---|---:|---:|---|---|---|");
+    for l in &r.signin {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "\n#### Server-rendered Dashboard\n");
+    let _ = writeln!(s, "`GET /` with the administrator's session cookie (the full server-side render of the Dashboard), concurrent clients for {} s. Target: reported.\n", cfg.secs);
+    let _ = writeln!(s, "| backend | clients | requests | requests/s | p50 | p95 | server CPU per page | page size | load average |\n|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for l in &r.dashboard {
+        let _ = writeln!(s, "{l}");
+    }
+    s
+}
