@@ -63,19 +63,25 @@ pub async fn change_password(
     let hash = state.passwords.hash(new.expose()).await?;
     let mut tx = state.db.begin_write().await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(&hash).bind(me.user_id).execute(&mut *tx).await?;
+    let ended = end_others_recorded(&mut tx, me, "password.changed", "other sessions ended").await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// End every session of the caller but this one, and record it, in the caller's transaction.
+async fn end_others_recorded(
+    conn: &mut sqlx::AnyConnection,
+    me: &Principal,
+    action: &'static str,
+    what: &str,
+) -> AppResult<u64> {
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(me.user_id)
         .bind(&me.session_hash)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?
         .rows_affected();
-    record(
-        &mut tx,
-        &Actor::of(me),
-        Event::new("password.changed").user(me.user_id, &me.email).details(format!("{ended} other sessions ended")),
-    )
-    .await?;
-    tx.commit().await?;
+    record(conn, &Actor::of(me), Event::new(action).user(me.user_id, &me.email).details(format!("{ended} {what}"))).await?;
     Ok(ended)
 }
 
@@ -101,18 +107,7 @@ pub async fn sessions(state: &AppState, me: &Principal) -> AppResult<Vec<Session
 
 pub async fn end_other_sessions(state: &AppState, me: &Principal) -> AppResult<u64> {
     let mut tx = state.db.begin_write().await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-        .bind(me.user_id)
-        .bind(&me.session_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    record(
-        &mut tx,
-        &Actor::of(me),
-        Event::new("session.ended").user(me.user_id, &me.email).details(format!("{ended} other sessions signed out")),
-    )
-    .await?;
+    let ended = end_others_recorded(&mut tx, me, "session.ended", "other sessions signed out").await?;
     tx.commit().await?;
     Ok(ended)
 }
