@@ -3,16 +3,19 @@
 //! Tokens are 256 bits from the operating system's CSPRNG, shown to the user
 //! once, and stored only as a SHA-256 hash. Password hashing is Argon2id with
 //! OWASP's parameters, run on the blocking pool so it never stalls the async
-//! threads.
+//! threads, at most one computation per core at a time, each verification
+//! reusing a pooled 19 MiB working memory (see [`Passwords`]).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
 
 /// A secret token as handed to a user (in a cookie or a link). Redacted in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,25 +59,42 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Hashes and verifies passwords off the async threads.
+///
+/// Argon2 is all CPU and memory bandwidth, so running more computations than
+/// there are cores only makes each one slower (and a burst of sign-ins would
+/// hold 19 MiB per waiting request): a semaphore lets one per core run at a
+/// time. A verification reuses one of those per-core working memories instead
+/// of allocating and zeroing 19 MiB each time, which was a tenth of the CPU
+/// time of a sign-in (BENCHMARKS.md).
 #[derive(Clone)]
 pub struct Passwords {
     /// A real hash of a random password, verified against when the email is unknown,
     /// so that an unknown account costs the same time as a wrong password.
-    dummy_hash: std::sync::Arc<String>,
+    dummy_hash: Arc<String>,
+    engine: Arc<HashEngine>,
+}
+
+struct HashEngine {
+    permits: Semaphore,
+    /// Argon2 working memories not in use; never more than there are permits.
+    memory: Mutex<Vec<Vec<Block>>>,
 }
 
 impl Passwords {
     pub async fn new() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let engine = Arc::new(HashEngine { permits: Semaphore::new(cores), memory: Mutex::new(Vec::new()) });
         let random = Token::generate();
         let dummy = tokio::task::spawn_blocking(move || hash_blocking(random.expose()))
             .await
             .expect("hashing task does not panic")
             .expect("hashing a random password works");
-        Self { dummy_hash: std::sync::Arc::new(dummy) }
+        Self { dummy_hash: Arc::new(dummy), engine }
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, crate::error::AppError> {
         let password = password.to_string();
+        let _permit = self.engine.permits.acquire().await.expect("the semaphore is never closed");
         tokio::task::spawn_blocking(move || hash_blocking(&password))
             .await
             .map_err(|e| crate::error::AppError::internal("hash task failed", e))?
@@ -87,9 +107,18 @@ impl Passwords {
         let real = stored.is_some();
         let hash = stored.map(str::to_string).unwrap_or_else(|| self.dummy_hash.as_str().to_string());
         let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_blocking(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let _permit = self.engine.permits.acquire().await.expect("the semaphore is never closed");
+        let engine = self.engine.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            let mut memory = engine.memory.lock().map(|mut m| m.pop()).unwrap_or(None).unwrap_or_default();
+            let ok = verify_blocking(&password, &hash, &mut memory);
+            if let Ok(mut m) = engine.memory.lock() {
+                m.push(memory);
+            }
+            ok
+        })
+        .await
+        .unwrap_or(false);
         ok && real
     }
 }
@@ -99,11 +128,32 @@ fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error>
     Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
-fn verify_blocking(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+/// What `PasswordVerifier::verify_password` does (algorithm, version and
+/// parameters from the stored hash; constant-time comparison of the output),
+/// computed in the caller's `memory`, grown as the parameters need.
+fn verify_blocking(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
     }
+    let mut out = vec![0u8; expected.len()];
+    let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt,
+        &mut out,
+        &mut memory[..],
+    );
+    // `Output`'s equality is constant-time.
+    computed.is_ok() && Output::new(&out).is_ok_and(|out| out == expected)
 }
 
 #[cfg(test)]
@@ -132,5 +182,37 @@ mod tests {
         assert!(p.verify("correct horse battery", Some(&h)).await);
         assert!(!p.verify("wrong horse battery", Some(&h)).await);
         assert!(!p.verify("anything", None).await);
+    }
+
+    #[tokio::test]
+    async fn pooled_memory_verification_agrees_with_the_argon2_crate() {
+        use argon2::password_hash::PasswordVerifier;
+        let p = Passwords::new().await;
+        let h = p.hash("correct horse battery").await.unwrap();
+        let parsed = PasswordHash::new(&h).unwrap();
+        let mut memory = Vec::new();
+        for (password, stored) in [("correct horse battery", h.as_str()), ("correct horse batterY", h.as_str())] {
+            let crate_says = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+            assert_eq!(verify_blocking(password, stored, &mut memory), crate_says, "{password}");
+        }
+        // Reused memory gives the same answers; other parameters grow it.
+        assert!(verify_blocking("correct horse battery", &h, &mut memory));
+        let small = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8, 1, 1, None).unwrap())
+            .hash_password(b"pw", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert!(verify_blocking("pw", &small, &mut memory));
+        assert!(!verify_blocking("pw", "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA", &mut memory));
+        assert!(!verify_blocking("pw", "not a hash", &mut memory));
+        // Concurrent verifications (more than there are cores) all complete.
+        let tasks: Vec<_> = (0..6)
+            .map(|_| {
+                let (p, h) = (p.clone(), h.clone());
+                tokio::spawn(async move { p.verify("correct horse battery", Some(&h)).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
     }
 }
