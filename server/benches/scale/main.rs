@@ -24,7 +24,8 @@
 //! default 300), `ROSTER_BENCH_SECONDS` (per throughput figure, default 15),
 //! `ROSTER_BENCH_CLIENTS` (concurrent clients, default 2 × cores),
 //! `ROSTER_BENCH_DATA_DIR` (keep the generated databases there and reuse them
-//! on the next run; by default they are temporary).
+//! on the next run; by default they are temporary), `ROSTER_BENCH_ONLY`
+//! (some of `list,search,dashboard,signin`; all by default).
 
 #[path = "../../tests/api/helpers.rs"]
 mod helpers;
@@ -50,6 +51,8 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
 }
 
 struct Config {
+    /// The figures to measure (`list,search,dashboard,signin`); all by default.
+    only: Vec<String>,
     users: usize,
     samples: usize,
     secs: u64,
@@ -64,6 +67,12 @@ struct Config {
 enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Config {
+    fn wants(&self, figure: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|f| f == figure)
+    }
 }
 
 impl Backend {
@@ -527,7 +536,8 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         Backend::Sqlite => (10.0, "p95 ≤ 10 ms"),
         Backend::Postgres => (15.0, "p95 ≤ 15 ms"),
     };
-    for (sort, col) in [("email", "email_norm"), ("name", "name_sort")] {
+    let sorts: &[(&str, &str)] = if cfg.wants("list") { &[("email", "email_norm"), ("name", "name_sort")] } else { &[] };
+    for &(sort, col) in sorts {
         let row = sqlx::query(&format!("SELECT id, {col} AS k FROM users ORDER BY {col}, id LIMIT 1 OFFSET {}", total / 2))
             .fetch_one(&mut conn)
             .await
@@ -605,6 +615,9 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         ("2 characters (\"zo\", no trigram: LIKE)", vec!["zo".to_string()], false),
     ];
     for (what, frags, targeted) in searches {
+        if !cfg.wants("search") {
+            break;
+        }
         let mut counts = Vec::new();
         for f in frags.iter().take(3) {
             let p = format!("%{f}%");
@@ -646,26 +659,33 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
 
     // ---- Dashboard.
     let pid = server.child.id().to_string();
-    let load0 = load();
-    let (rps, s, size, cpu_ms) = dashboard_rate(&admin, cfg.clients, cfg.secs, &pid).await;
-    let load1 = load();
-    println!(
-        "[{b}] Dashboard GET /: {rps:.0} requests/s, p50 {} p95 {} ({} clients, {size} bytes); server CPU {cpu_ms:.2} ms per page; load average {load0:.1} → {load1:.1}",
-        ms(s.p50),
-        ms(s.p95),
-        cfg.clients
-    );
-    report.dashboard.push(format!(
-        "| {b} | {} | {} | {rps:.0} | {} | {} | {cpu_ms:.2} ms | {} KiB | {load0:.1} → {load1:.1} |",
-        cfg.clients,
-        s.n,
-        ms(s.p50),
-        ms(s.p95),
-        size / 1024
-    ));
+    if cfg.wants("dashboard") {
+        let load0 = load();
+        let (rps, s, size, cpu_ms) = dashboard_rate(&admin, cfg.clients, cfg.secs, &pid).await;
+        let load1 = load();
+        println!(
+            "[{b}] Dashboard GET /: {rps:.0} requests/s, p50 {} p95 {} ({} clients, {size} bytes); server CPU {cpu_ms:.2} ms per page; load average {load0:.1} → {load1:.1}",
+            ms(s.p50),
+            ms(s.p95),
+            cfg.clients
+        );
+        report.dashboard.push(format!(
+            "| {b} | {} | {} | {rps:.0} | {} | {} | {cpu_ms:.2} ms | {} KiB | {load0:.1} → {load1:.1} |",
+            cfg.clients,
+            s.n,
+            ms(s.p50),
+            ms(s.p95),
+            size / 1024
+        ));
+    }
 
     // ---- Sign-ins beside raw Argon2: alternating rounds, so that a change in
     // the machine's background load hits both alike.
+    if !cfg.wants("signin") {
+        conn.close().await.unwrap();
+        server.stop();
+        return;
+    }
     let emails: Vec<String> = sqlx::query(&format!(
         "SELECT email FROM users WHERE enabled = 1 AND password_hash IS NOT NULL AND id % {} = 3 ORDER BY id LIMIT 5000",
         (total / 5000).max(1)
@@ -732,6 +752,12 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
 fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let cfg = Config {
+        only: std::env::var("ROSTER_BENCH_ONLY")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         users: env_or("ROSTER_BENCH_USERS", 1_000_000),
         samples: env_or("ROSTER_BENCH_SAMPLES", 300),
         secs: env_or("ROSTER_BENCH_SECONDS", 15),
@@ -751,6 +777,7 @@ fn main() {
         .collect();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let mut report = Report::default();
+    sqlx::any::install_default_drivers();
     rt.block_on(async {
         // The app's own hasher, so the stored hash is exactly what Roster writes.
         let hash = app::server::crypto::Passwords::new().await.hash(USER_PASSWORD).await.unwrap();
