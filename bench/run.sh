@@ -82,8 +82,8 @@ mail_rows=$(awk '
     for (i = 1; i <= NF; i++) if ($i == "msg/s") r = $(i - 1)
     pct = (bare > 0) ? 100 * r / bare : 0
     v = (pct >= 80 && r >= 500) ? "met" : "**missed**"
-    if (pct < 80) v = v sprintf(": %.0f %% of the loop (%.0f points under 80 %%)", pct, 80 - pct)
-    if (r < 500) v = v sprintf("; %.0f msg/s under 500/s", 500 - r)
+    v = v ((pct >= 80) ? sprintf(": share of the loop met (%.0f %%)", pct) : sprintf(": %.0f %% of the loop, %.0f points under 80 %%", pct, 80 - pct))
+    v = v ((r >= 500) ? "; ≥ 500/s met" : sprintf("; %.0f msg/s under 500/s", 500 - r))
     printf "| %s | %s msg/s | %s msg/s | %.0f %% | ≥ 80 %% of the loop and ≥ 500/s | %s |\n", b, r, bare, pct, v
   }' "$OUT/mail.log")
 
@@ -134,7 +134,7 @@ section=$(mktemp)
   echo
   echo "### Release WASM + JS + CSS"
   echo
-  echo "Command: \`cargo leptos build --release && SKIP_BUILD=1 bench/sizes.sh\` (brotli quality 11, as a server would precompress them). Target ≤ 300 KB, read as 300,000 bytes."
+  echo "Command: \`cargo leptos build --release && SKIP_BUILD=1 bench/sizes.sh\` (brotli quality 11, as a server would precompress them). Target ≤ 300 KB, read as 300,000 bytes (292.97 KiB)."
   echo
   cat "$OUT/sizes.md"
   echo
