@@ -91,7 +91,8 @@ pub const APPLICATIONS: &[Application] = &[
         key: "roles",
         name: "Roles",
         icon: "🛡️",
-        description: "Decide what each group of people may see and change, application by application.",
+        description:
+            "Decide what each group of people may see and change, application by application.",
         route: "/roles",
         permissions: &Permission::ALL,
     },
@@ -119,7 +120,10 @@ pub const APPLICATIONS: &[Application] = &[
 pub fn app_at(path: &str) -> Option<AppId> {
     APPLICATIONS
         .iter()
-        .find(|a| path.strip_prefix(a.route).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+        .find(|a| {
+            path.strip_prefix(a.route)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
         .map(|a| a.id)
 }
 
@@ -156,7 +160,11 @@ mod tests {
         assert_eq!(routes.len(), APPLICATIONS.len());
         for a in APPLICATIONS {
             assert_eq!(AppId::from_key(a.key), Some(a.id));
-            assert!(a.permissions.contains(&Permission::View), "{} must know View", a.name);
+            assert!(
+                a.permissions.contains(&Permission::View),
+                "{} must know View",
+                a.name
+            );
         }
     }
 

@@ -1,7 +1,7 @@
 //! The application shell: navigation on the left, the User menu at the
 //! bottom left, the current application's page on the right.
 
-use crate::auth::{me, SignedInUser, SignOut};
+use crate::auth::{me, SignOut, SignedInUser};
 use crate::components::ErrorView;
 use crate::error::AppError;
 use crate::registry::{AppId, APPLICATIONS};
@@ -106,7 +106,12 @@ fn UserMenu(name: String, email: String) -> impl IntoView {
 #[component]
 pub fn RequireView(app: AppId) -> impl IntoView {
     let me = expect_context::<MeResource>();
-    let allowed = move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.apps.contains(&app));
+    let allowed = move || {
+        me.get()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|m| m.apps.contains(&app))
+    };
     view! {
         <Show when=allowed fallback=move || view! { <AccessDenied app=app /> }>
             <Outlet />

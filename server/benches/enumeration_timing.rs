@@ -14,20 +14,34 @@ use std::time::Instant;
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 async fn timed(c: &mut Client, endpoint: &str, args: &[(&str, &str)]) -> f64 {
     let t = Instant::now();
     let r = c.call(endpoint, args).await;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    assert!(r.status.as_u16() == 200 || r.status.as_u16() == 401, "{endpoint}: {:?}", r.body);
+    assert!(
+        r.status.as_u16() == 200 || r.status.as_u16() == 401,
+        "{endpoint}: {:?}",
+        r.body
+    );
     ms
 }
 
 fn main() {
-    let n: usize = std::env::var("ROSTER_BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let n: usize = std::env::var("ROSTER_BENCH_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let db = TestDb::new(Backend::Sqlite);
         // Throttling off for the measurement: it would answer repeated failures early.

@@ -79,7 +79,9 @@ fn PasswordTab() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let success = Signal::derive(move || match action.value().get() {
         Some(Ok(0)) => "Your password was changed.".to_string(),
-        Some(Ok(n)) => format!("Your password was changed, and {n} other session(s) were signed out."),
+        Some(Ok(n)) => {
+            format!("Your password was changed, and {n} other session(s) were signed out.")
+        }
         _ => String::new(),
     });
     view! {

@@ -55,8 +55,14 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
 
 /// Public: sign in with email and password. Returns where to go next.
 #[server(prefix = "/api", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
-    use crate::server::session::{self, app_state, client, maybe_principal, respond, safe_next, set_cookie};
+pub async fn sign_in(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<String, AppError> {
+    use crate::server::session::{
+        self, app_state, client, maybe_principal, respond, safe_next, set_cookie,
+    };
     respond(
         async move {
             let state = app_state()?;
@@ -85,7 +91,12 @@ pub async fn sign_out() -> Result<(), AppError> {
             session::delete(&state.db, &p.session_hash).await?;
             set_cookie(&session::clear_cookie(&state.settings));
             use crate::audit::service::{record_now, Actor, Event};
-            record_now(&state.db, &Actor::of(&p), Event::new("sign_out").user(p.user_id, &p.email)).await?;
+            record_now(
+                &state.db,
+                &Actor::of(&p),
+                Event::new("sign_out").user(p.user_id, &p.email),
+            )
+            .await?;
             tracing::info!(user_id = p.user_id, "signed out");
             Ok(())
         }
@@ -101,7 +112,9 @@ pub async fn setup_check(token: String) -> Result<bool, AppError> {
     respond(
         async move {
             let state = app_state()?;
-            let Some(token) = Token::parse(&token) else { return Ok(false) };
+            let Some(token) = Token::parse(&token) else {
+                return Ok(false);
+            };
             Ok(state.setup.matches(&token) && service::user_count(&state.db).await? == 0)
         }
         .await,
@@ -179,10 +192,17 @@ pub async fn reset_info(token: String) -> Result<String, AppError> {
 
 /// Public (with the reset token): set a new password; every session of the user ends.
 #[server(prefix = "/api", endpoint = "reset_password")]
-pub async fn reset_password(token: String, password: String, password_confirmation: String) -> Result<(), AppError> {
+pub async fn reset_password(
+    token: String,
+    password: String,
+    password_confirmation: String,
+) -> Result<(), AppError> {
     use crate::server::session::{app_state, respond};
     respond(
-        async move { service::reset_password(&app_state()?, &token, &password, &password_confirmation).await }.await,
+        async move {
+            service::reset_password(&app_state()?, &token, &password, &password_confirmation).await
+        }
+        .await,
     )
 }
 
@@ -190,7 +210,10 @@ pub async fn reset_password(token: String, password: String, password_confirmati
 /// `token` identifies whose password it is on the sign-up and reset pages; a
 /// signed-in caller is used otherwise.
 #[server(prefix = "/api", endpoint = "password_strength")]
-pub async fn password_strength(password: String, email: String) -> Result<StrengthReport, AppError> {
+pub async fn password_strength(
+    password: String,
+    email: String,
+) -> Result<StrengthReport, AppError> {
     use crate::server::session::{app_state, maybe_principal, respond};
     respond(
         async move {
@@ -199,7 +222,9 @@ pub async fn password_strength(password: String, email: String) -> Result<Streng
                 Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
                 None => (email, String::new(), String::new()),
             };
-            Ok(crate::server::policy::strength(&state, &password, &email, &first, &last))
+            Ok(crate::server::policy::strength(
+                &state, &password, &email, &first, &last,
+            ))
         }
         .await,
     )

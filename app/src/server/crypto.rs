@@ -32,7 +32,9 @@ impl Token {
     /// Accept only strings shaped like a token Roster made; anything else is refused
     /// before it reaches the database.
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = s.len() == 43
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Self(s.to_string()))
     }
 
@@ -82,19 +84,32 @@ struct HashEngine {
 
 impl Passwords {
     pub async fn new() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let engine = Arc::new(HashEngine { permits: Semaphore::new(cores), memory: Mutex::new(Vec::new()) });
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let engine = Arc::new(HashEngine {
+            permits: Semaphore::new(cores),
+            memory: Mutex::new(Vec::new()),
+        });
         let random = Token::generate();
         let dummy = tokio::task::spawn_blocking(move || hash_blocking(random.expose()))
             .await
             .expect("hashing task does not panic")
             .expect("hashing a random password works");
-        Self { dummy_hash: Arc::new(dummy), engine }
+        Self {
+            dummy_hash: Arc::new(dummy),
+            engine,
+        }
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, crate::error::AppError> {
         let password = password.to_string();
-        let _permit = self.engine.permits.acquire().await.expect("the semaphore is never closed");
+        let _permit = self
+            .engine
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         tokio::task::spawn_blocking(move || hash_blocking(&password))
             .await
             .map_err(|e| crate::error::AppError::internal("hash task failed", e))?
@@ -105,12 +120,24 @@ impl Passwords {
     /// no stored hash. Always does one full Argon2 verification.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let real = stored.is_some();
-        let hash = stored.map(str::to_string).unwrap_or_else(|| self.dummy_hash.as_str().to_string());
+        let hash = stored
+            .map(str::to_string)
+            .unwrap_or_else(|| self.dummy_hash.as_str().to_string());
         let password = password.to_string();
-        let _permit = self.engine.permits.acquire().await.expect("the semaphore is never closed");
+        let _permit = self
+            .engine
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let engine = self.engine.clone();
         let ok = tokio::task::spawn_blocking(move || {
-            let mut memory = engine.memory.lock().map(|mut m| m.pop()).unwrap_or(None).unwrap_or_default();
+            let mut memory = engine
+                .memory
+                .lock()
+                .map(|mut m| m.pop())
+                .unwrap_or(None)
+                .unwrap_or_default();
             let ok = verify_blocking(&password, &hash, &mut memory);
             if let Ok(mut m) = engine.memory.lock() {
                 m.push(memory);
@@ -125,23 +152,35 @@ impl Passwords {
 
 fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
 }
 
 /// What `PasswordVerifier::verify_password` does (algorithm, version and
 /// parameters from the stored hash; constant-time comparison of the output),
 /// computed in the caller's `memory`, grown as the parameters need.
 fn verify_blocking(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {
-    let Ok(parsed) = PasswordHash::new(hash) else { return false };
-    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else { return false };
-    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
     let version = match parsed.version.map(Version::try_from).transpose() {
         Ok(v) => v.unwrap_or_default(),
         Err(_) => return false,
     };
-    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
     let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
     if memory.len() < params.block_count() {
         memory.resize(params.block_count(), Block::default());
     }
@@ -191,18 +230,35 @@ mod tests {
         let h = p.hash("correct horse battery").await.unwrap();
         let parsed = PasswordHash::new(&h).unwrap();
         let mut memory = Vec::new();
-        for (password, stored) in [("correct horse battery", h.as_str()), ("correct horse batterY", h.as_str())] {
-            let crate_says = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
-            assert_eq!(verify_blocking(password, stored, &mut memory), crate_says, "{password}");
+        for (password, stored) in [
+            ("correct horse battery", h.as_str()),
+            ("correct horse batterY", h.as_str()),
+        ] {
+            let crate_says = argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            assert_eq!(
+                verify_blocking(password, stored, &mut memory),
+                crate_says,
+                "{password}"
+            );
         }
         // Reused memory gives the same answers; other parameters grow it.
         assert!(verify_blocking("correct horse battery", &h, &mut memory));
-        let small = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8, 1, 1, None).unwrap())
-            .hash_password(b"pw", &SaltString::generate(&mut OsRng))
-            .unwrap()
-            .to_string();
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
         assert!(verify_blocking("pw", &small, &mut memory));
-        assert!(!verify_blocking("pw", "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA", &mut memory));
+        assert!(!verify_blocking(
+            "pw",
+            "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA",
+            &mut memory
+        ));
         assert!(!verify_blocking("pw", "not a hash", &mut memory));
         // Concurrent verifications (more than there are cores) all complete.
         let tasks: Vec<_> = (0..6)

@@ -39,7 +39,10 @@ pub enum DbError {
     #[error("database URL must start with sqlite: or postgres://")]
     UnknownScheme,
     #[error("cannot create the directory for the SQLite file {path}: {source}")]
-    CreateDir { path: String, source: std::io::Error },
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot connect to the database: {0}")]
     Connect(sqlx::Error),
     #[error("cannot apply database migrations: {0}")]
@@ -136,12 +139,18 @@ mod tests {
 
     #[test]
     fn sqlite_urls_get_create_mode() {
-        assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap(), "sqlite://:memory:?mode=rwc");
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:").unwrap(),
+            "sqlite://:memory:?mode=rwc"
+        );
         assert_eq!(
             prepare_sqlite_url("sqlite://:memory:?cache=shared").unwrap(),
             "sqlite://:memory:?cache=shared&mode=rwc"
         );
-        assert_eq!(Backend::from_url("postgresql://x/y"), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::from_url("postgresql://x/y"),
+            Some(Backend::Postgres)
+        );
         assert_eq!(Backend::from_url("mysql://x/y"), None);
     }
 }

@@ -23,5 +23,7 @@ pub fn now_ms() -> i64 {
 
 /// The lower-case "first last" used to sort and search by name.
 pub fn name_sort(first: &str, last: &str) -> String {
-    format!("{} {}", first.trim(), last.trim()).trim().to_lowercase()
+    format!("{} {}", first.trim(), last.trim())
+        .trim()
+        .to_lowercase()
 }

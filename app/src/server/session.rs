@@ -8,8 +8,8 @@
 use super::access::Principal;
 use super::crypto::Token;
 use super::db::Db;
-use super::state::{AppState, Settings};
 use super::now_ms;
+use super::state::{AppState, Settings};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission};
 use axum::extract::{Request, State};
@@ -41,11 +41,19 @@ pub fn client_info(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> C
         .chars()
         .take(300)
         .collect();
-    ClientInfo { ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(), user_agent }
+    ClientInfo {
+        ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+        user_agent,
+    }
 }
 
 /// Start a new session for `user_id` with a fresh id, and return the cookie to set.
-pub async fn create(db: &Db, settings: &Settings, user_id: i64, client: &ClientInfo) -> AppResult<String> {
+pub async fn create(
+    db: &Db,
+    settings: &Settings,
+    user_id: i64,
+    client: &ClientInfo,
+) -> AppResult<String> {
     let token = Token::generate();
     let now = now_ms();
     let absolute = now + settings.session_absolute_timeout.as_millis() as i64;
@@ -93,7 +101,9 @@ fn session_cookie(settings: &Settings, value: &str) -> String {
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(settings.cookie_secure())
-        .max_age(cookie::time::Duration::seconds(settings.session_absolute_timeout.as_secs() as i64))
+        .max_age(cookie::time::Duration::seconds(
+            settings.session_absolute_timeout.as_secs() as i64,
+        ))
         .build()
         .to_string()
 }
@@ -164,7 +174,10 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
 }
 
 /// One indexed query: the user's roles and what they grant.
-pub async fn load_grants(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<(AppId, Permission)>)> {
+pub async fn load_grants(
+    db: &Db,
+    user_id: i64,
+) -> AppResult<(bool, BTreeSet<(AppId, Permission)>)> {
     let rows = sqlx::query(
         "SELECT r.builtin, rp.application, rp.permission FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id \
@@ -215,7 +228,10 @@ fn same_origin(headers: &HeaderMap, settings: &Settings) -> bool {
         }
         // Same host as the request was addressed to (behind a TLS-terminating
         // proxy the scheme seen here may differ from the browser's).
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
         return !host.is_empty() && origin_host == host;
     }
@@ -232,7 +248,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let safe = method == Method::GET || method == Method::HEAD || method == Method::OPTIONS;
     if !safe && !same_origin(req.headers(), &state.settings) {
         tracing::warn!(path = req.uri().path(), "cross-origin request refused");
-        return (StatusCode::FORBIDDEN, "Cross-origin requests are not allowed.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-origin requests are not allowed.",
+        )
+            .into_response();
     }
 
     let token = cookie_token(req.headers());
@@ -244,18 +264,29 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 p
             }
             Err(_) => {
-                return (StatusCode::SERVICE_UNAVAILABLE, "The database is not answering.").into_response();
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is not answering.",
+                )
+                    .into_response();
             }
         },
         None => None,
     };
     let path = req.uri().path().to_string();
     if principal.is_none() && safe && !is_public_page(&path) {
-        let wanted = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let wanted = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let target = if wanted == "/" {
             "/signin".to_string()
         } else {
-            format!("/signin?next={}", url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>())
+            format!(
+                "/signin?next={}",
+                url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>()
+            )
         };
         let mut resp = Redirect::to(&target).into_response();
         if clear {
@@ -268,9 +299,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     // An application's page without View renders as the 403 page
     // (`shell::RequireView`); say so in the status too.
     let forbidden_page = method == Method::GET
-        && principal
-            .as_ref()
-            .is_some_and(|p| crate::registry::app_at(&path).is_some_and(|app| !p.can(app, Permission::View)));
+        && principal.as_ref().is_some_and(|p| {
+            crate::registry::app_at(&path).is_some_and(|app| !p.can(app, Permission::View))
+        });
     req.extensions_mut().insert(RequestAuth(principal));
     let mut resp = next.run(req).await;
     if forbidden_page && resp.status() == StatusCode::OK {
@@ -296,7 +327,8 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// The app state, provided to every server function and page render.
 pub fn app_state() -> AppResult<AppState> {
-    leptos::prelude::use_context::<AppState>().ok_or_else(|| AppError::internal("context", "AppState missing"))
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| AppError::internal("context", "AppState missing"))
 }
 
 fn request_parts() -> AppResult<axum::http::request::Parts> {
@@ -315,7 +347,10 @@ pub fn principal() -> AppResult<Principal> {
 
 /// The signed-in caller, if any.
 pub fn maybe_principal() -> AppResult<Option<Principal>> {
-    Ok(request_parts()?.extensions.get::<RequestAuth>().and_then(|a| a.0.clone()))
+    Ok(request_parts()?
+        .extensions
+        .get::<RequestAuth>()
+        .and_then(|a| a.0.clone()))
 }
 
 pub fn client() -> ClientInfo {
@@ -345,7 +380,9 @@ pub fn set_cookie(value: &str) {
 pub fn respond<T>(result: AppResult<T>) -> AppResult<T> {
     if let Err(e) = &result {
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            opts.set_status(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+            opts.set_status(
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            );
         }
     }
     result
@@ -366,7 +403,10 @@ macro_rules! authorized {
         respond(
             async move {
                 let ($state, caller) = (app_state()?, principal()?);
-                let $access = caller.authorize($crate::registry::AppId::$app, $crate::registry::Permission::$perm)?;
+                let $access = caller.authorize(
+                    $crate::registry::AppId::$app,
+                    $crate::registry::Permission::$perm,
+                )?;
                 $body
             }
             .await,

@@ -20,75 +20,320 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 const FIRST: &[(&str, &str)] = &[
-    ("Laura", "laura"), ("James", "james"), ("Maria", "maria"), ("Robert", "robert"), ("Linda", "linda"),
-    ("Michael", "michael"), ("Barbara", "barbara"), ("William", "william"), ("Elizabeth", "elizabeth"),
-    ("David", "david"), ("Jennifer", "jennifer"), ("Richard", "richard"), ("Susan", "susan"), ("Joseph", "joseph"),
-    ("Jessica", "jessica"), ("Thomas", "thomas"), ("Sarah", "sarah"), ("Charles", "charles"), ("Karen", "karen"),
-    ("Daniel", "daniel"), ("Nancy", "nancy"), ("Matthew", "matthew"), ("Lisa", "lisa"), ("Anthony", "anthony"),
-    ("Betty", "betty"), ("Mark", "mark"), ("Sandra", "sandra"), ("Donald", "donald"), ("Ashley", "ashley"),
-    ("Steven", "steven"), ("Kimberly", "kimberly"), ("Paul", "paul"), ("Emily", "emily"), ("Andrew", "andrew"),
-    ("Donna", "donna"), ("Joshua", "joshua"), ("Michelle", "michelle"), ("Kenneth", "kenneth"), ("Carol", "carol"),
-    ("Kevin", "kevin"), ("Amanda", "amanda"), ("Brian", "brian"), ("Melissa", "melissa"), ("George", "george"),
-    ("Deborah", "deborah"), ("Timothy", "timothy"), ("Stephanie", "stephanie"), ("Ronald", "ronald"),
-    ("Rebecca", "rebecca"), ("Jason", "jason"), ("Sharon", "sharon"), ("Edward", "edward"), ("Laura", "laura"),
-    ("Jeffrey", "jeffrey"), ("Cynthia", "cynthia"), ("Ryan", "ryan"), ("Kathleen", "kathleen"), ("Jacob", "jacob"),
-    ("Amy", "amy"), ("Gary", "gary"), ("Angela", "angela"), ("Nicholas", "nicholas"), ("Shirley", "shirley"),
-    ("Eric", "eric"), ("Anna", "anna"), ("Jonathan", "jonathan"), ("Brenda", "brenda"), ("Stephen", "stephen"),
-    ("Pamela", "pamela"), ("Larry", "larry"), ("Emma", "emma"), ("Justin", "justin"), ("Nicole", "nicole"),
-    ("Scott", "scott"), ("Helen", "helen"), ("Brandon", "brandon"), ("Samantha", "samantha"), ("Benjamin", "benjamin"),
-    ("Katherine", "katherine"), ("Samuel", "samuel"), ("Christine", "christine"), ("Gregory", "gregory"),
-    ("Debra", "debra"), ("Alexander", "alexander"), ("Rachel", "rachel"), ("Patrick", "patrick"), ("Carolyn", "carolyn"),
-    ("Frank", "frank"), ("Janet", "janet"), ("Raymond", "raymond"), ("Catherine", "catherine"), ("Jack", "jack"),
-    ("Maria", "maria"), ("Dennis", "dennis"), ("Heather", "heather"), ("Jerry", "jerry"), ("Diane", "diane"),
-    ("Tyler", "tyler"), ("Ruth", "ruth"), ("Aaron", "aaron"), ("Julie", "julie"), ("José", "jose"), ("Zoë", "zoe"),
-    ("Łukasz", "lukasz"), ("Søren", "soren"), ("Chloé", "chloe"), ("Jürgen", "jurgen"), ("Ana", "ana"),
-    ("Mei", "mei"), ("Hiroshi", "hiroshi"), ("Priya", "priya"), ("Arjun", "arjun"), ("Fatima", "fatima"),
-    ("Omar", "omar"), ("Ingrid", "ingrid"), ("Mateo", "mateo"), ("Sofia", "sofia"), ("Noah", "noah"),
-    ("Olivia", "olivia"), ("Liam", "liam"), ("Ava", "ava"), ("Lucas", "lucas"), ("Mia", "mia"),
+    ("Laura", "laura"),
+    ("James", "james"),
+    ("Maria", "maria"),
+    ("Robert", "robert"),
+    ("Linda", "linda"),
+    ("Michael", "michael"),
+    ("Barbara", "barbara"),
+    ("William", "william"),
+    ("Elizabeth", "elizabeth"),
+    ("David", "david"),
+    ("Jennifer", "jennifer"),
+    ("Richard", "richard"),
+    ("Susan", "susan"),
+    ("Joseph", "joseph"),
+    ("Jessica", "jessica"),
+    ("Thomas", "thomas"),
+    ("Sarah", "sarah"),
+    ("Charles", "charles"),
+    ("Karen", "karen"),
+    ("Daniel", "daniel"),
+    ("Nancy", "nancy"),
+    ("Matthew", "matthew"),
+    ("Lisa", "lisa"),
+    ("Anthony", "anthony"),
+    ("Betty", "betty"),
+    ("Mark", "mark"),
+    ("Sandra", "sandra"),
+    ("Donald", "donald"),
+    ("Ashley", "ashley"),
+    ("Steven", "steven"),
+    ("Kimberly", "kimberly"),
+    ("Paul", "paul"),
+    ("Emily", "emily"),
+    ("Andrew", "andrew"),
+    ("Donna", "donna"),
+    ("Joshua", "joshua"),
+    ("Michelle", "michelle"),
+    ("Kenneth", "kenneth"),
+    ("Carol", "carol"),
+    ("Kevin", "kevin"),
+    ("Amanda", "amanda"),
+    ("Brian", "brian"),
+    ("Melissa", "melissa"),
+    ("George", "george"),
+    ("Deborah", "deborah"),
+    ("Timothy", "timothy"),
+    ("Stephanie", "stephanie"),
+    ("Ronald", "ronald"),
+    ("Rebecca", "rebecca"),
+    ("Jason", "jason"),
+    ("Sharon", "sharon"),
+    ("Edward", "edward"),
+    ("Laura", "laura"),
+    ("Jeffrey", "jeffrey"),
+    ("Cynthia", "cynthia"),
+    ("Ryan", "ryan"),
+    ("Kathleen", "kathleen"),
+    ("Jacob", "jacob"),
+    ("Amy", "amy"),
+    ("Gary", "gary"),
+    ("Angela", "angela"),
+    ("Nicholas", "nicholas"),
+    ("Shirley", "shirley"),
+    ("Eric", "eric"),
+    ("Anna", "anna"),
+    ("Jonathan", "jonathan"),
+    ("Brenda", "brenda"),
+    ("Stephen", "stephen"),
+    ("Pamela", "pamela"),
+    ("Larry", "larry"),
+    ("Emma", "emma"),
+    ("Justin", "justin"),
+    ("Nicole", "nicole"),
+    ("Scott", "scott"),
+    ("Helen", "helen"),
+    ("Brandon", "brandon"),
+    ("Samantha", "samantha"),
+    ("Benjamin", "benjamin"),
+    ("Katherine", "katherine"),
+    ("Samuel", "samuel"),
+    ("Christine", "christine"),
+    ("Gregory", "gregory"),
+    ("Debra", "debra"),
+    ("Alexander", "alexander"),
+    ("Rachel", "rachel"),
+    ("Patrick", "patrick"),
+    ("Carolyn", "carolyn"),
+    ("Frank", "frank"),
+    ("Janet", "janet"),
+    ("Raymond", "raymond"),
+    ("Catherine", "catherine"),
+    ("Jack", "jack"),
+    ("Maria", "maria"),
+    ("Dennis", "dennis"),
+    ("Heather", "heather"),
+    ("Jerry", "jerry"),
+    ("Diane", "diane"),
+    ("Tyler", "tyler"),
+    ("Ruth", "ruth"),
+    ("Aaron", "aaron"),
+    ("Julie", "julie"),
+    ("José", "jose"),
+    ("Zoë", "zoe"),
+    ("Łukasz", "lukasz"),
+    ("Søren", "soren"),
+    ("Chloé", "chloe"),
+    ("Jürgen", "jurgen"),
+    ("Ana", "ana"),
+    ("Mei", "mei"),
+    ("Hiroshi", "hiroshi"),
+    ("Priya", "priya"),
+    ("Arjun", "arjun"),
+    ("Fatima", "fatima"),
+    ("Omar", "omar"),
+    ("Ingrid", "ingrid"),
+    ("Mateo", "mateo"),
+    ("Sofia", "sofia"),
+    ("Noah", "noah"),
+    ("Olivia", "olivia"),
+    ("Liam", "liam"),
+    ("Ava", "ava"),
+    ("Lucas", "lucas"),
+    ("Mia", "mia"),
 ];
 
 const LAST: &[(&str, &str)] = &[
-    ("Smith", "smith"), ("Johnson", "johnson"), ("Williams", "williams"), ("Brown", "brown"), ("Jones", "jones"),
-    ("Garcia", "garcia"), ("Miller", "miller"), ("Davis", "davis"), ("Rodriguez", "rodriguez"), ("Martinez", "martinez"),
-    ("Hernandez", "hernandez"), ("Lopez", "lopez"), ("Gonzalez", "gonzalez"), ("Wilson", "wilson"),
-    ("Anderson", "anderson"), ("Thomas", "thomas"), ("Taylor", "taylor"), ("Moore", "moore"), ("Jackson", "jackson"),
-    ("Martin", "martin"), ("Lee", "lee"), ("Perez", "perez"), ("Thompson", "thompson"), ("White", "white"),
-    ("Harris", "harris"), ("Sanchez", "sanchez"), ("Clark", "clark"), ("Ramirez", "ramirez"), ("Lewis", "lewis"),
-    ("Robinson", "robinson"), ("Walker", "walker"), ("Young", "young"), ("Allen", "allen"), ("King", "king"),
-    ("Wright", "wright"), ("Scott", "scott"), ("Torres", "torres"), ("Nguyen", "nguyen"), ("Hill", "hill"),
-    ("Flores", "flores"), ("Green", "green"), ("Adams", "adams"), ("Nelson", "nelson"), ("Baker", "baker"),
-    ("Hall", "hall"), ("Rivera", "rivera"), ("Campbell", "campbell"), ("Mitchell", "mitchell"), ("Carter", "carter"),
-    ("Roberts", "roberts"), ("Kowalski", "kowalski"), ("Nowak", "nowak"), ("Wiśniewski", "wisniewski"),
-    ("Müller", "muller"), ("Schmidt", "schmidt"), ("Schneider", "schneider"), ("Fischer", "fischer"),
-    ("Weber", "weber"), ("Meyer", "meyer"), ("Wagner", "wagner"), ("Becker", "becker"), ("Dubois", "dubois"),
-    ("Lefèvre", "lefevre"), ("Moreau", "moreau"), ("Laurent", "laurent"), ("Rossi", "rossi"), ("Russo", "russo"),
-    ("Ferrari", "ferrari"), ("Esposito", "esposito"), ("Bianchi", "bianchi"), ("Romano", "romano"),
-    ("Colombo", "colombo"), ("Ricci", "ricci"), ("Marino", "marino"), ("Greco", "greco"), ("Bruno", "bruno"),
-    ("Gallo", "gallo"), ("Conti", "conti"), ("De Luca", "deluca"), ("Mancini", "mancini"), ("Costa", "costa"),
-    ("Silva", "silva"), ("Santos", "santos"), ("Oliveira", "oliveira"), ("Souza", "souza"), ("Pereira", "pereira"),
-    ("Almeida", "almeida"), ("Ferreira", "ferreira"), ("Carvalho", "carvalho"), ("Gomes", "gomes"),
-    ("Martins", "martins"), ("Araújo", "araujo"), ("Ribeiro", "ribeiro"), ("Jensen", "jensen"), ("Nielsen", "nielsen"),
-    ("Hansen", "hansen"), ("Pedersen", "pedersen"), ("Andersen", "andersen"), ("Larsen", "larsen"),
-    ("Johansson", "johansson"), ("Karlsson", "karlsson"), ("Nilsson", "nilsson"), ("Eriksson", "eriksson"),
-    ("Larsson", "larsson"), ("Olsson", "olsson"), ("Persson", "persson"), ("Svensson", "svensson"),
-    ("Gustafsson", "gustafsson"), ("Tanaka", "tanaka"), ("Suzuki", "suzuki"), ("Takahashi", "takahashi"),
-    ("Watanabe", "watanabe"), ("Yamamoto", "yamamoto"), ("Nakamura", "nakamura"), ("Kobayashi", "kobayashi"),
-    ("Kim", "kim"), ("Park", "park"), ("Choi", "choi"), ("Wang", "wang"), ("Li", "li"), ("Zhang", "zhang"),
-    ("Liu", "liu"), ("Chen", "chen"), ("Yang", "yang"), ("Huang", "huang"), ("Zhao", "zhao"), ("Wu", "wu"),
-    ("Zhou", "zhou"), ("Patel", "patel"), ("Sharma", "sharma"), ("Singh", "singh"), ("Kumar", "kumar"),
-    ("Gupta", "gupta"), ("Khan", "khan"), ("Ali", "ali"), ("Ahmed", "ahmed"), ("Hassan", "hassan"),
-    ("O'Brien", "obrien"), ("O'Connor", "oconnor"), ("Murphy", "murphy"), ("Kelly", "kelly"), ("Byrne", "byrne"),
-    ("Ryan", "ryan"), ("Walsh", "walsh"), ("McCarthy", "mccarthy"), ("Novák", "novak"), ("Svoboda", "svoboda"),
-    ("Horváth", "horvath"), ("Kovács", "kovacs"), ("Szabó", "szabo"), ("Popescu", "popescu"), ("Ionescu", "ionescu"),
-    ("Ivanov", "ivanov"), ("Petrov", "petrov"), ("Smirnov", "smirnov"), ("Kuznetsov", "kuznetsov"),
-    ("Yilmaz", "yilmaz"), ("Kaya", "kaya"), ("Demir", "demir"), ("Cohen", "cohen"), ("Levi", "levi"),
-    ("Van Dijk", "vandijk"), ("De Jong", "dejong"), ("Jansen", "jansen"), ("Bakker", "bakker"), ("Visser", "visser"),
+    ("Smith", "smith"),
+    ("Johnson", "johnson"),
+    ("Williams", "williams"),
+    ("Brown", "brown"),
+    ("Jones", "jones"),
+    ("Garcia", "garcia"),
+    ("Miller", "miller"),
+    ("Davis", "davis"),
+    ("Rodriguez", "rodriguez"),
+    ("Martinez", "martinez"),
+    ("Hernandez", "hernandez"),
+    ("Lopez", "lopez"),
+    ("Gonzalez", "gonzalez"),
+    ("Wilson", "wilson"),
+    ("Anderson", "anderson"),
+    ("Thomas", "thomas"),
+    ("Taylor", "taylor"),
+    ("Moore", "moore"),
+    ("Jackson", "jackson"),
+    ("Martin", "martin"),
+    ("Lee", "lee"),
+    ("Perez", "perez"),
+    ("Thompson", "thompson"),
+    ("White", "white"),
+    ("Harris", "harris"),
+    ("Sanchez", "sanchez"),
+    ("Clark", "clark"),
+    ("Ramirez", "ramirez"),
+    ("Lewis", "lewis"),
+    ("Robinson", "robinson"),
+    ("Walker", "walker"),
+    ("Young", "young"),
+    ("Allen", "allen"),
+    ("King", "king"),
+    ("Wright", "wright"),
+    ("Scott", "scott"),
+    ("Torres", "torres"),
+    ("Nguyen", "nguyen"),
+    ("Hill", "hill"),
+    ("Flores", "flores"),
+    ("Green", "green"),
+    ("Adams", "adams"),
+    ("Nelson", "nelson"),
+    ("Baker", "baker"),
+    ("Hall", "hall"),
+    ("Rivera", "rivera"),
+    ("Campbell", "campbell"),
+    ("Mitchell", "mitchell"),
+    ("Carter", "carter"),
+    ("Roberts", "roberts"),
+    ("Kowalski", "kowalski"),
+    ("Nowak", "nowak"),
+    ("Wiśniewski", "wisniewski"),
+    ("Müller", "muller"),
+    ("Schmidt", "schmidt"),
+    ("Schneider", "schneider"),
+    ("Fischer", "fischer"),
+    ("Weber", "weber"),
+    ("Meyer", "meyer"),
+    ("Wagner", "wagner"),
+    ("Becker", "becker"),
+    ("Dubois", "dubois"),
+    ("Lefèvre", "lefevre"),
+    ("Moreau", "moreau"),
+    ("Laurent", "laurent"),
+    ("Rossi", "rossi"),
+    ("Russo", "russo"),
+    ("Ferrari", "ferrari"),
+    ("Esposito", "esposito"),
+    ("Bianchi", "bianchi"),
+    ("Romano", "romano"),
+    ("Colombo", "colombo"),
+    ("Ricci", "ricci"),
+    ("Marino", "marino"),
+    ("Greco", "greco"),
+    ("Bruno", "bruno"),
+    ("Gallo", "gallo"),
+    ("Conti", "conti"),
+    ("De Luca", "deluca"),
+    ("Mancini", "mancini"),
+    ("Costa", "costa"),
+    ("Silva", "silva"),
+    ("Santos", "santos"),
+    ("Oliveira", "oliveira"),
+    ("Souza", "souza"),
+    ("Pereira", "pereira"),
+    ("Almeida", "almeida"),
+    ("Ferreira", "ferreira"),
+    ("Carvalho", "carvalho"),
+    ("Gomes", "gomes"),
+    ("Martins", "martins"),
+    ("Araújo", "araujo"),
+    ("Ribeiro", "ribeiro"),
+    ("Jensen", "jensen"),
+    ("Nielsen", "nielsen"),
+    ("Hansen", "hansen"),
+    ("Pedersen", "pedersen"),
+    ("Andersen", "andersen"),
+    ("Larsen", "larsen"),
+    ("Johansson", "johansson"),
+    ("Karlsson", "karlsson"),
+    ("Nilsson", "nilsson"),
+    ("Eriksson", "eriksson"),
+    ("Larsson", "larsson"),
+    ("Olsson", "olsson"),
+    ("Persson", "persson"),
+    ("Svensson", "svensson"),
+    ("Gustafsson", "gustafsson"),
+    ("Tanaka", "tanaka"),
+    ("Suzuki", "suzuki"),
+    ("Takahashi", "takahashi"),
+    ("Watanabe", "watanabe"),
+    ("Yamamoto", "yamamoto"),
+    ("Nakamura", "nakamura"),
+    ("Kobayashi", "kobayashi"),
+    ("Kim", "kim"),
+    ("Park", "park"),
+    ("Choi", "choi"),
+    ("Wang", "wang"),
+    ("Li", "li"),
+    ("Zhang", "zhang"),
+    ("Liu", "liu"),
+    ("Chen", "chen"),
+    ("Yang", "yang"),
+    ("Huang", "huang"),
+    ("Zhao", "zhao"),
+    ("Wu", "wu"),
+    ("Zhou", "zhou"),
+    ("Patel", "patel"),
+    ("Sharma", "sharma"),
+    ("Singh", "singh"),
+    ("Kumar", "kumar"),
+    ("Gupta", "gupta"),
+    ("Khan", "khan"),
+    ("Ali", "ali"),
+    ("Ahmed", "ahmed"),
+    ("Hassan", "hassan"),
+    ("O'Brien", "obrien"),
+    ("O'Connor", "oconnor"),
+    ("Murphy", "murphy"),
+    ("Kelly", "kelly"),
+    ("Byrne", "byrne"),
+    ("Ryan", "ryan"),
+    ("Walsh", "walsh"),
+    ("McCarthy", "mccarthy"),
+    ("Novák", "novak"),
+    ("Svoboda", "svoboda"),
+    ("Horváth", "horvath"),
+    ("Kovács", "kovacs"),
+    ("Szabó", "szabo"),
+    ("Popescu", "popescu"),
+    ("Ionescu", "ionescu"),
+    ("Ivanov", "ivanov"),
+    ("Petrov", "petrov"),
+    ("Smirnov", "smirnov"),
+    ("Kuznetsov", "kuznetsov"),
+    ("Yilmaz", "yilmaz"),
+    ("Kaya", "kaya"),
+    ("Demir", "demir"),
+    ("Cohen", "cohen"),
+    ("Levi", "levi"),
+    ("Van Dijk", "vandijk"),
+    ("De Jong", "dejong"),
+    ("Jansen", "jansen"),
+    ("Bakker", "bakker"),
+    ("Visser", "visser"),
 ];
 
 const DOMAINS: &[&str] = &[
-    "kbank.com", "example.com", "acme.io", "globex.net", "initech.com", "umbrella.org", "hooli.com",
-    "stark.industries", "wayne.enterprises", "wonka.co.uk", "cyberdyne.systems", "tyrell.corp", "soylent.com",
-    "vandelay.com", "oceanic.aero", "gringotts.bank", "aperture.science", "blackmesa.org", "monsters.inc",
+    "kbank.com",
+    "example.com",
+    "acme.io",
+    "globex.net",
+    "initech.com",
+    "umbrella.org",
+    "hooli.com",
+    "stark.industries",
+    "wayne.enterprises",
+    "wonka.co.uk",
+    "cyberdyne.systems",
+    "tyrell.corp",
+    "soylent.com",
+    "vandelay.com",
+    "oceanic.aero",
+    "gringotts.bank",
+    "aperture.science",
+    "blackmesa.org",
+    "monsters.inc",
     "dundermifflin.com",
 ];
 
@@ -96,7 +341,10 @@ const DOMAINS: &[&str] = &[
 const CUSTOM_ROLES: &[(&str, &[(&str, &str)])] = &[
     ("Support", &[("users", "view"), ("email-queue", "view")]),
     ("Sales", &[("users", "view")]),
-    ("Auditor", &[("users", "view"), ("roles", "view"), ("audit-log", "view")]),
+    (
+        "Auditor",
+        &[("users", "view"), ("roles", "view"), ("audit-log", "view")],
+    ),
 ];
 
 #[derive(Debug, Default, Clone)]
@@ -120,11 +368,19 @@ fn opt(v: Option<i64>) -> String {
 }
 
 async fn scalar(conn: &mut AnyConnection, sql: &str) -> i64 {
-    sqlx::query(sql).fetch_one(&mut *conn).await.unwrap().try_get::<i64, _>(0).unwrap()
+    sqlx::query(sql)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap()
 }
 
 async fn exec(conn: &mut AnyConnection, sql: &str) {
-    sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap_or_else(|e| panic!("{e}: {}", &sql[..sql.len().min(300)]));
+    sqlx::raw_sql(sql)
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {}", &sql[..sql.len().min(300)]));
 }
 
 /// Load `n` users into the migrated database at `url`. `password_hash` is the
@@ -137,15 +393,29 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
     let mut conn = AnyConnection::connect(url).await.unwrap();
     if !postgres {
         // Loading only: durability of the half-loaded file does not matter.
-        exec(&mut conn, "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;").await;
+        exec(
+            &mut conn,
+            "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;",
+        )
+        .await;
     }
     let now = app::server::now_ms();
-    let domain = url::Url::parse(site).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or("roster.local".into());
+    let domain = url::Url::parse(site)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or("roster.local".into());
 
     // Roles: Administrator (migration), the demo roles (server seed-demo), and custom ones.
     exec(&mut conn, "BEGIN").await;
     for (name, grants) in CUSTOM_ROLES {
-        let exists = scalar(&mut conn, &format!("SELECT COUNT(*) FROM roles WHERE name_norm = {}", q(&name.to_lowercase()))).await;
+        let exists = scalar(
+            &mut conn,
+            &format!(
+                "SELECT COUNT(*) FROM roles WHERE name_norm = {}",
+                q(&name.to_lowercase())
+            ),
+        )
+        .await;
         if exists > 0 {
             continue;
         }
@@ -159,13 +429,24 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
             ),
         )
         .await;
-        let id = scalar(&mut conn, &format!("SELECT id FROM roles WHERE name_norm = {}", q(&name.to_lowercase()))).await;
+        let id = scalar(
+            &mut conn,
+            &format!(
+                "SELECT id FROM roles WHERE name_norm = {}",
+                q(&name.to_lowercase())
+            ),
+        )
+        .await;
         for (app, perm) in *grants {
             exec(&mut conn, &format!("INSERT INTO role_permissions (role_id, application, permission) VALUES ({id}, {}, {})", q(app), q(perm))).await;
         }
     }
     exec(&mut conn, "COMMIT").await;
-    let admin_role = scalar(&mut conn, "SELECT id FROM roles WHERE builtin = 'administrator'").await;
+    let admin_role = scalar(
+        &mut conn,
+        "SELECT id FROM roles WHERE builtin = 'administrator'",
+    )
+    .await;
     let others: Vec<i64> = sqlx::query("SELECT id FROM roles WHERE builtin IS NULL ORDER BY id")
         .fetch_all(&mut conn)
         .await
@@ -180,7 +461,10 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
     let mut next_inv = scalar(&mut conn, "SELECT COALESCE(MAX(id), 0) FROM invitations").await + 1;
 
     let mut rng = StdRng::seed_from_u64(0x5eed_2026);
-    let mut out = Loaded { users: n, ..Loaded::default() };
+    let mut out = Loaded {
+        users: n,
+        ..Loaded::default()
+    };
     const ROWS_PER_INSERT: usize = 1000;
     const ROWS_PER_TX: usize = 50_000;
     let day = 86_400_000i64;
@@ -216,7 +500,11 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                 let dom = DOMAINS[rng.gen_range(0..DOMAINS.len())];
                 // A third of the addresses were typed with capitals; email_norm is the lower-case form.
                 let email = if rng.gen_bool(0.3) {
-                    format!("{first_a}.{}{i}@{dom}", capitalize(last_a)).replacen(first_a, &capitalize(first_a), 1)
+                    format!("{first_a}.{}{i}@{dom}", capitalize(last_a)).replacen(
+                        first_a,
+                        &capitalize(first_a),
+                        1,
+                    )
                 } else {
                     format!("{first_a}.{last_a}{i}@{dom}")
                 };
@@ -305,7 +593,11 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                         opt(sent_at),
                         error.map_or("NULL".to_string(), q),
                     );
-                    let _ = write!(invs, "({next_inv}, {id}, {}, {at}, {expires}, NULL, NULL, {next_email})", q(&token.hash()));
+                    let _ = write!(
+                        invs,
+                        "({next_inv}, {id}, {}, {at}, {expires}, NULL, NULL, {next_email})",
+                        q(&token.hash())
+                    );
                     next_email += 1;
                     next_inv += 1;
                     n_invs += 1;
@@ -324,13 +616,22 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
         }
         exec(&mut conn, "COMMIT").await;
         if done.is_multiple_of(200_000) || done == n {
-            eprintln!("  generated {done} users in {:.0} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "  generated {done} users in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     if postgres {
         // Explicit ids were written: move the identity sequences past them.
         for t in ["users", "emails", "invitations"] {
-            exec(&mut conn, &format!("SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT MAX(id) FROM {t}))")).await;
+            exec(
+                &mut conn,
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT MAX(id) FROM {t}))"
+                ),
+            )
+            .await;
         }
     }
     conn.close().await.unwrap();
@@ -340,5 +641,7 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

@@ -5,6 +5,6 @@ mod helpers;
 
 mod account;
 mod foundation;
-mod users_and_mail;
 mod roles;
 mod scale;
+mod users_and_mail;
