@@ -65,8 +65,27 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        if let Some(e) = unreadable_request(&value) {
+            return e;
+        }
         AppError::Transport(value.to_string())
     }
+}
+
+/// A request whose arguments do not decode never reaches the function body,
+/// so `respond` cannot give it a status: answer 400 with what was wrong.
+#[cfg(feature = "ssr")]
+fn unreadable_request(value: &ServerFnErrorErr) -> Option<AppError> {
+    let message = match value {
+        ServerFnErrorErr::Args(why) => format!("The request could not be read: {why}."),
+        ServerFnErrorErr::MissingArg(name) => format!("The request is missing \"{name}\"."),
+        _ => return None,
+    };
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::BAD_REQUEST);
+    }
+    Some(AppError::Invalid(message))
 }
 
 #[cfg(feature = "ssr")]

@@ -61,17 +61,17 @@ pub async fn sign_in(
     next: Option<String>,
 ) -> Result<String, AppError> {
     use crate::server::session::{
-        self, app_state, client, maybe_principal, respond, safe_next, set_cookie,
+        self, app_state, maybe_principal, respond, safe_next, set_cookie,
     };
     respond(
         async move {
             let state = app_state()?;
-            let user_id = service::sign_in_checked(&state, &email, &password).await?;
+            let service::SignedIn { user_id, cookie } =
+                service::sign_in_checked(&state, &email, &password).await?;
             // A new session id at every sign-in; the one presented (if any) ends.
             if let Some(old) = maybe_principal()? {
                 session::delete(&state.db, &old.session_hash).await?;
             }
-            let cookie = session::create(&state.db, &state.settings, user_id, &client()).await?;
             set_cookie(&cookie);
             tracing::info!(user_id, "signed in");
             Ok(safe_next(next.as_deref()))

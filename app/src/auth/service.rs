@@ -128,9 +128,18 @@ pub async fn create_admin_with_password(
 /// Sign-in with throttling and audit: the throttle is checked first (a locked
 /// account answers exactly like a wrong password, after the same Argon2 work),
 /// then the credentials; the outcome is counted and recorded.
-pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<i64> {
+/// A successful sign-in: who, and the new session's cookie.
+pub struct SignedIn {
+    pub user_id: i64,
+    pub cookie: String,
+}
+
+/// Check throttling and credentials; on success, clear the failures, record
+/// the sign-in and start a new session in one write transaction.
+pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<SignedIn> {
     use super::throttle::{self, Verdict};
-    use crate::audit::service::{record_now, Actor, Event};
+    use crate::audit::service::{record, record_now, Actor, Event};
+    use crate::server::session::{self, client};
     let key = email.trim().to_lowercase();
     let actor = Actor::anonymous(email);
     let s = &state.settings.throttle;
@@ -150,9 +159,10 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
     }
     match check_credentials(state, email, password).await {
         Ok(id) => {
-            throttle::clear(&state.db, &key).await?;
-            record_now(
-                &state.db,
+            let mut tx = state.db.begin_write().await?;
+            throttle::clear(&mut tx, &key).await?;
+            record(
+                &mut tx,
                 &Actor {
                     id: Some(id),
                     ..actor.clone()
@@ -160,7 +170,12 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
                 Event::new("sign_in.success").user(id, &key),
             )
             .await?;
-            Ok(id)
+            let cookie = session::create_in(&mut tx, &state.settings, id, &client()).await?;
+            tx.commit().await?;
+            Ok(SignedIn {
+                user_id: id,
+                cookie,
+            })
         }
         Err(AppError::BadCredentials) => {
             let locked_now = throttle::record_failure(&state.db, s, &key, &actor.ip).await?;
@@ -298,8 +313,8 @@ pub async fn reset_password(
             .details(format!("{} sessions ended", ended.rows_affected())),
     )
     .await?;
+    super::throttle::clear(&mut tx, &email.to_lowercase()).await?;
     tx.commit().await?;
-    super::throttle::clear(&state.db, &email.to_lowercase()).await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::error::AppResult;
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::sql::{in_list_text, Args};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -125,10 +125,10 @@ pub async fn record_failure(
 }
 
 /// A successful sign-in, a password reset or an admin's unlock clears the account's count.
-pub async fn clear(db: &Db, account_key: &str) -> AppResult<()> {
+pub async fn clear(conn: &mut AnyConnection, account_key: &str) -> AppResult<()> {
     sqlx::query("DELETE FROM sign_in_failures WHERE account_key = $1")
         .bind(account_key)
-        .execute(&db.pool)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

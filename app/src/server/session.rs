@@ -17,7 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use std::collections::BTreeSet;
 
 pub const COOKIE_NAME: &str = "roster_session";
@@ -54,6 +54,19 @@ pub async fn create(
     user_id: i64,
     client: &ClientInfo,
 ) -> AppResult<String> {
+    let mut tx = db.begin_write().await?;
+    let cookie = create_in(&mut tx, settings, user_id, client).await?;
+    tx.commit().await?;
+    Ok(cookie)
+}
+
+/// [`create`] inside the caller's write transaction.
+pub async fn create_in(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    user_id: i64,
+    client: &ClientInfo,
+) -> AppResult<String> {
     let token = Token::generate();
     let now = now_ms();
     let absolute = now + settings.session_absolute_timeout.as_millis() as i64;
@@ -68,12 +81,12 @@ pub async fn create(
     .bind(absolute)
     .bind(&client.user_agent)
     .bind(&client.ip)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
         .bind(now)
         .bind(user_id)
-        .execute(&db.pool)
+        .execute(&mut *conn)
         .await?;
     Ok(session_cookie(settings, token.expose()))
 }

@@ -819,7 +819,7 @@ pub async fn unlock(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     let email = user_email(&mut conn, id)
         .await
         .map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
-    crate::auth::throttle::clear(&state.db, &email.to_lowercase()).await?;
+    crate::auth::throttle::clear(&mut conn, &email.to_lowercase()).await?;
     record(
         &mut conn,
         &Actor::of(access.principal()),

@@ -16,6 +16,7 @@ on_both_backends!(
     anonymous_page_load_goes_to_sign_in_and_back,
     healthz_answers_when_the_database_does,
     cross_origin_post_is_refused,
+    unreadable_arguments_get_400_with_the_reason,
     create_admin_command_makes_a_working_account,
 );
 
@@ -292,6 +293,22 @@ async fn cross_origin_post_is_refused(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.headers().get("set-cookie").is_none());
+}
+
+async fn unreadable_arguments_get_400_with_the_reason(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    // An id that is not a number, and a missing argument: the function body never runs.
+    let r = admin.call("set_user_enabled", &[("id", "abc"), ("enabled", "false")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let message = r.body["Invalid"].as_str().unwrap_or_default();
+    assert!(message.starts_with("The request could not be read"), "{:?}", r.body);
+    let r = admin.call("set_user_enabled", &[("enabled", "false")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(r.body["Invalid"].as_str().unwrap_or_default().contains("id"), "{:?}", r.body);
+    // Nothing changed: the administrator can still sign in and act.
+    assert!(admin.whoami().await.is_some());
 }
 
 async fn create_admin_command_makes_a_working_account(backend: Backend) {
