@@ -143,8 +143,8 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
     let key = email.trim().to_lowercase();
     let actor = Actor::anonymous(email);
     let s = &state.settings.throttle;
-    match throttle::check(&state.db, s, &key, &actor.ip).await? {
-        Verdict::Allow => {}
+    let failures = match throttle::check(&state.db, s, &key, &actor.ip).await? {
+        Verdict::Allow { failures } => failures,
         Verdict::Wait(secs) => return Err(AppError::Throttled(secs)),
         Verdict::Locked => {
             state.passwords.verify(password, None).await;
@@ -156,11 +156,14 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
             .await?;
             return Err(AppError::BadCredentials);
         }
-    }
+    };
     match check_credentials(state, email, password).await {
         Ok(id) => {
             let mut tx = state.db.begin_write().await?;
-            throttle::clear(&mut tx, &key).await?;
+            // Failures older than the lockout horizon no longer count, and go at the next purge.
+            if failures > 0 {
+                throttle::clear(&mut tx, &key).await?;
+            }
             record(
                 &mut tx,
                 &Actor {

@@ -40,7 +40,10 @@ impl Default for ThrottleSettings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    Allow,
+    /// Go ahead; `failures` counted against the account (nothing to clear when 0).
+    Allow {
+        failures: i64,
+    },
     /// Try again after this many seconds.
     Wait(u64),
     Locked,
@@ -76,22 +79,36 @@ pub async fn check(
 ) -> AppResult<Verdict> {
     let now = now_ms();
     let since = now - s.window.max(s.lockout).as_millis() as i64;
-    let (n, last) = count(db, "account_key", account_key, since).await?;
+    let window_start = now - s.window.as_millis() as i64;
+    // The account's failures (lockout horizon) and the address's (window), in one round trip.
+    let r = sqlx::query(
+        "SELECT \
+           (SELECT COUNT(*) FROM sign_in_failures WHERE account_key = $1 AND at > $2) AS n, \
+           (SELECT COALESCE(MAX(at), 0) FROM sign_in_failures WHERE account_key = $1 AND at > $2) AS last, \
+           (SELECT COUNT(*) FROM sign_in_failures WHERE ip = $3 AND at > $4) AS n_ip, \
+           (SELECT COALESCE(MAX(at), 0) FROM sign_in_failures WHERE ip = $3 AND at > $4) AS last_ip",
+    )
+    .bind(account_key)
+    .bind(since)
+    .bind(ip)
+    .bind(window_start)
+    .fetch_one(&db.pool)
+    .await?;
+    let (n, last): (i64, i64) = (r.try_get("n")?, r.try_get("last")?);
     if n >= s.lockout_after && now < last + s.lockout.as_millis() as i64 {
         return Ok(Verdict::Locked);
     }
-    let window_start = now - s.window.as_millis() as i64;
     let n_window = if last > window_start { n } else { 0 };
     let mut wait_until = last + delay_ms(n_window, s.free);
     if !ip.is_empty() {
-        let (n_ip, last_ip) = count(db, "ip", ip, window_start).await?;
+        let (n_ip, last_ip): (i64, i64) = (r.try_get("n_ip")?, r.try_get("last_ip")?);
         wait_until = wait_until.max(last_ip + delay_ms(n_ip, s.ip_free));
     }
     if now < wait_until {
         let secs = ((wait_until - now) as u64).div_ceil(1000);
         return Ok(Verdict::Wait(secs));
     }
-    Ok(Verdict::Allow)
+    Ok(Verdict::Allow { failures: n })
 }
 
 /// Record a failure; returns `true` when this failure locked the account.

@@ -15,7 +15,6 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
 
 /// A secret token as handed to a user (in a cookie or a link). Redacted in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,10 +63,13 @@ fn argon2() -> Argon2<'static> {
 ///
 /// Argon2 is all CPU and memory bandwidth, so running more computations than
 /// there are cores only makes each one slower (and a burst of sign-ins would
-/// hold 19 MiB per waiting request): a semaphore lets one per core run at a
-/// time. A verification reuses one of those per-core working memories instead
-/// of allocating and zeroing 19 MiB each time, which was a tenth of the CPU
-/// time of a sign-in (BENCHMARKS.md).
+/// hold 19 MiB per waiting request). One long-lived thread per core takes
+/// jobs from a queue: when a computation ends, the thread starts the next
+/// queued one at once, without a round trip through the async runtime (with a
+/// semaphore and `spawn_blocking`, the cores sat idle 8 % of the time between
+/// computations under load: BENCHMARKS.md). Each thread keeps its 19 MiB
+/// working memory for the next verification instead of allocating and
+/// zeroing it every time.
 #[derive(Clone)]
 pub struct Passwords {
     /// A real hash of a random password, verified against when the email is unknown,
@@ -76,10 +78,53 @@ pub struct Passwords {
     engine: Arc<HashEngine>,
 }
 
+/// A computation for an Argon2 thread, given that thread's working memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
 struct HashEngine {
-    permits: Semaphore,
-    /// Argon2 working memories not in use; never more than there are permits.
-    memory: Mutex<Vec<Vec<Block>>>,
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl HashEngine {
+    fn start(threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        // The lock is released before the job runs.
+                        let next = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = next else { return };
+                        let run = std::panic::AssertUnwindSafe(|| job(&mut memory));
+                        if std::panic::catch_unwind(run).is_err() {
+                            memory = Vec::new();
+                        }
+                    }
+                })
+                .expect("an Argon2 thread starts");
+        }
+        Self { jobs }
+    }
+
+    /// Run `f` on an Argon2 thread and wait for its result (None if the job was lost).
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let _ = done.send(f(memory));
+        });
+        self.jobs.send(job).ok()?;
+        result.await.ok()
+    }
 }
 
 impl Passwords {
@@ -87,14 +132,12 @@ impl Passwords {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let engine = Arc::new(HashEngine {
-            permits: Semaphore::new(cores),
-            memory: Mutex::new(Vec::new()),
-        });
+        let engine = Arc::new(HashEngine::start(cores));
         let random = Token::generate();
-        let dummy = tokio::task::spawn_blocking(move || hash_blocking(random.expose()))
+        let dummy = engine
+            .run(move |_| hash_blocking(random.expose()))
             .await
-            .expect("hashing task does not panic")
+            .expect("the Argon2 threads run")
             .expect("hashing a random password works");
         Self {
             dummy_hash: Arc::new(dummy),
@@ -104,15 +147,12 @@ impl Passwords {
 
     pub async fn hash(&self, password: &str) -> Result<String, crate::error::AppError> {
         let password = password.to_string();
-        let _permit = self
-            .engine
-            .permits
-            .acquire()
+        self.engine
+            .run(move |_| hash_blocking(&password))
             .await
-            .expect("the semaphore is never closed");
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .map_err(|e| crate::error::AppError::internal("hash task failed", e))?
+            .ok_or_else(|| {
+                crate::error::AppError::internal("hash task failed", "the Argon2 job was lost")
+            })?
             .map_err(|e| crate::error::AppError::internal("hashing failed", e))
     }
 
@@ -124,28 +164,11 @@ impl Passwords {
             .map(str::to_string)
             .unwrap_or_else(|| self.dummy_hash.as_str().to_string());
         let password = password.to_string();
-        let _permit = self
+        let ok = self
             .engine
-            .permits
-            .acquire()
+            .run(move |memory| verify_blocking(&password, &hash, memory))
             .await
-            .expect("the semaphore is never closed");
-        let engine = self.engine.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            let mut memory = engine
-                .memory
-                .lock()
-                .map(|mut m| m.pop())
-                .unwrap_or(None)
-                .unwrap_or_default();
-            let ok = verify_blocking(&password, &hash, &mut memory);
-            if let Ok(mut m) = engine.memory.lock() {
-                m.push(memory);
-            }
-            ok
-        })
-        .await
-        .unwrap_or(false);
+            .unwrap_or(false);
         ok && real
     }
 }

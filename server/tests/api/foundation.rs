@@ -300,13 +300,28 @@ async fn unreadable_arguments_get_400_with_the_reason(backend: Backend) {
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     // An id that is not a number, and a missing argument: the function body never runs.
-    let r = admin.call("set_user_enabled", &[("id", "abc"), ("enabled", "false")]).await;
+    let r = admin
+        .call("set_user_enabled", &[("id", "abc"), ("enabled", "false")])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     let message = r.body["Invalid"].as_str().unwrap_or_default();
-    assert!(message.starts_with("The request could not be read"), "{:?}", r.body);
-    let r = admin.call("set_user_enabled", &[("enabled", "false")]).await;
+    assert!(
+        message.starts_with("The request could not be read"),
+        "{:?}",
+        r.body
+    );
+    let r = admin
+        .call("set_user_enabled", &[("enabled", "false")])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
-    assert!(r.body["Invalid"].as_str().unwrap_or_default().contains("id"), "{:?}", r.body);
+    assert!(
+        r.body["Invalid"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("id"),
+        "{:?}",
+        r.body
+    );
     // Nothing changed: the administrator can still sign in and act.
     assert!(admin.whoami().await.is_some());
 }
