@@ -20,10 +20,7 @@ pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoVie
 /// A small spinner inside a button while its action runs.
 #[component]
 pub fn Spinner(#[prop(into)] when: Signal<bool>) -> impl IntoView {
-    move || {
-        when.get()
-            .then(|| view! { <span class="spinner" aria-hidden="true"></span> })
-    }
+    move || when.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })
 }
 
 /// The view for a failed server call.
@@ -86,11 +83,7 @@ pub fn format_time(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
 }
 
 pub fn format_optional_time(ms: Option<i64>, none: &'static str) -> String {
@@ -104,12 +97,8 @@ pub fn ActionResult<T: Clone + Send + Sync + 'static>(
     #[prop(into)] success: Signal<String>,
 ) -> impl IntoView {
     move || match value.get() {
-        Some(Ok(_)) => {
-            Some(view! { <p class="success" role="status">{success.get()}</p> }.into_any())
-        }
-        Some(Err(e)) => {
-            Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any())
-        }
+        Some(Ok(_)) => Some(view! { <p class="success" role="status">{success.get()}</p> }.into_any()),
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
         None => None,
     }
 }
@@ -119,10 +108,7 @@ mod tests {
     #[test]
     fn formats_unix_milliseconds_as_utc() {
         assert_eq!(super::format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(
-            super::format_time(1_798_354_200_000),
-            "2026-12-27 06:50 UTC"
-        );
+        assert_eq!(super::format_time(1_798_354_200_000), "2026-12-27 06:50 UTC");
         assert_eq!(super::format_time(951_782_400_000), "2000-02-29 00:00 UTC");
     }
 }

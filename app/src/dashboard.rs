@@ -42,15 +42,10 @@ pub fn AppTiles(apps: Vec<AppId>, #[prop(optional)] preview: bool) -> impl IntoV
             if preview {
                 view! { <li><div class="tile" data-app=a.key>{inner}</div></li> }.into_any()
             } else {
-                view! { <li><a class="tile" href=a.route data-app=a.key>{inner}</a></li> }
-                    .into_any()
+                view! { <li><a class="tile" href=a.route data-app=a.key>{inner}</a></li> }.into_any()
             }
         })
         .collect_view();
-    let label = if preview {
-        "Applications a member sees"
-    } else {
-        "Applications"
-    };
+    let label = if preview { "Applications a member sees" } else { "Applications" };
     view! { <ul class="tiles" aria-label=label>{tiles}</ul> }
 }

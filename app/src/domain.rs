@@ -27,9 +27,7 @@ impl EmailAddress {
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("The email address must not contain spaces.".into());
         }
-        if local.contains('@')
-            || local.contains(['<', '>', '(', ')', ',', ';', ':', '\\', '"', '[', ']'])
-        {
+        if local.contains('@') || local.contains(['<', '>', '(', ')', ',', ';', ':', '\\', '"', '[', ']']) {
             return Err("The part before the @ contains a character that is not allowed.".into());
         }
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
@@ -106,14 +104,10 @@ pub mod password_policy {
         let min = min_chars.max(FLOOR_CHARS);
         let n = password.chars().count();
         if n < min {
-            return Err(format!(
-                "The password is too short: use at least {min} characters (this one has {n})."
-            ));
+            return Err(format!("The password is too short: use at least {min} characters (this one has {n})."));
         }
         if n > MAX_CHARS {
-            return Err(format!(
-                "The password is too long: use at most {MAX_CHARS} characters (this one has {n})."
-            ));
+            return Err(format!("The password is too long: use at most {MAX_CHARS} characters (this one has {n})."));
         }
         Ok(())
     }
@@ -135,11 +129,7 @@ impl NewPassword {
         Self::parse_confirmed_with_min(input, confirmation, password_policy::MIN_CHARS)
     }
 
-    pub fn parse_confirmed_with_min(
-        input: &str,
-        confirmation: &str,
-        min_chars: usize,
-    ) -> Result<Self, String> {
+    pub fn parse_confirmed_with_min(input: &str, confirmation: &str, min_chars: usize) -> Result<Self, String> {
         let p = Self::parse_with_min(input, min_chars)?;
         if input != confirmation {
             return Err("The passwords do not match.".into());
@@ -164,58 +154,34 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_addresses() {
-        for ok in [
-            "lauram@kbank.com",
-            "  a.b+tag@sub.example.org ",
-            "x@ex-ample.co",
-        ] {
+        for ok in ["lauram@kbank.com", "  a.b+tag@sub.example.org ", "x@ex-ample.co"] {
             assert!(EmailAddress::parse(ok).is_ok(), "{ok}");
         }
-        assert_eq!(
-            EmailAddress::parse(" A@B.com ").unwrap().as_str(),
-            "A@B.com"
-        );
-        assert_eq!(
-            EmailAddress::parse("A@B.com").unwrap().normalized(),
-            "a@b.com"
-        );
+        assert_eq!(EmailAddress::parse(" A@B.com ").unwrap().as_str(), "A@B.com");
+        assert_eq!(EmailAddress::parse("A@B.com").unwrap().normalized(), "a@b.com");
     }
 
     #[test]
     fn refuses_malformed_addresses_with_reasons() {
-        assert_eq!(
-            EmailAddress::parse("").unwrap_err(),
-            "Enter an email address."
-        );
+        assert_eq!(EmailAddress::parse("").unwrap_err(), "Enter an email address.");
         assert!(EmailAddress::parse("nobody").unwrap_err().contains("@"));
         assert!(EmailAddress::parse("a@b").unwrap_err().contains("domain"));
-        assert!(EmailAddress::parse("a b@c.com")
-            .unwrap_err()
-            .contains("spaces"));
+        assert!(EmailAddress::parse("a b@c.com").unwrap_err().contains("spaces"));
         assert!(EmailAddress::parse(".a@c.com").unwrap_err().contains("dot"));
-        assert!(EmailAddress::parse("a@-c.com")
-            .unwrap_err()
-            .contains("domain"));
+        assert!(EmailAddress::parse("a@-c.com").unwrap_err().contains("domain"));
     }
 
     #[test]
     fn password_length_is_counted_in_characters() {
         assert!(NewPassword::parse("ééééééééééé").is_err()); // 11 chars, 22 bytes
         assert!(NewPassword::parse("éééééééééééé").is_ok()); // 12 chars
-        assert!(NewPassword::parse(&"a".repeat(129))
-            .unwrap_err()
-            .contains("too long"));
-        assert!(NewPassword::parse("short")
-            .unwrap_err()
-            .contains("too short"));
+        assert!(NewPassword::parse(&"a".repeat(129)).unwrap_err().contains("too long"));
+        assert!(NewPassword::parse("short").unwrap_err().contains("too short"));
         // A configured minimum applies, but never below 8.
         assert!(NewPassword::parse_with_min("ten chars!", 10).is_ok());
-        assert!(NewPassword::parse_with_min("seven!!", 4)
-            .unwrap_err()
-            .contains("at least 8"));
+        assert!(NewPassword::parse_with_min("seven!!", 4).unwrap_err().contains("at least 8"));
         assert_eq!(
-            NewPassword::parse_confirmed("correct horse battery", "correct horse battery!")
-                .unwrap_err(),
+            NewPassword::parse_confirmed("correct horse battery", "correct horse battery!").unwrap_err(),
             "The passwords do not match."
         );
     }

@@ -47,23 +47,14 @@ impl<'a> Context<'a> {
     /// The part of the email address before the last @ (all of it if there is none).
     pub fn email_name(&self) -> &'a str {
         let email = self.email.trim();
-        email
-            .rsplit_once('@')
-            .map(|(local, _)| local)
-            .unwrap_or(email)
+        email.rsplit_once('@').map(|(local, _)| local).unwrap_or(email)
     }
 
     fn user_inputs(&self) -> Vec<&'a str> {
-        [
-            self.email.trim(),
-            self.email_name(),
-            self.first_name.trim(),
-            self.last_name.trim(),
-            "roster",
-        ]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect()
+        [self.email.trim(), self.email_name(), self.first_name.trim(), self.last_name.trim(), "roster"]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -78,22 +69,11 @@ pub enum PersonalInfo {
 /// Why a password was refused. `Display` gives the message for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    TooShort {
-        min: usize,
-        got: usize,
-    },
-    TooLong {
-        max: usize,
-        got: usize,
-    },
+    TooShort { min: usize, got: usize },
+    TooLong { max: usize, got: usize },
     Blocklisted,
-    ContainsPersonalInfo {
-        field: PersonalInfo,
-    },
-    TooGuessable {
-        warning: Option<String>,
-        suggestions: Vec<String>,
-    },
+    ContainsPersonalInfo { field: PersonalInfo },
+    TooGuessable { warning: Option<String>, suggestions: Vec<String> },
 }
 
 impl fmt::Display for Refusal {
@@ -105,9 +85,9 @@ impl fmt::Display for Refusal {
             Refusal::TooLong { max, got } => {
                 write!(f, "The password is too long: use at most {max} characters (this one has {got}).")
             }
-            Refusal::Blocklisted => f.write_str(
-                "This password is too common: it appears in lists of leaked passwords. Choose another one.",
-            ),
+            Refusal::Blocklisted => {
+                f.write_str("This password is too common: it appears in lists of leaked passwords. Choose another one.")
+            }
             Refusal::ContainsPersonalInfo { field } => f.write_str(match field {
                 PersonalInfo::EmailName => "The password must not contain the name in your email address.",
                 PersonalInfo::FirstName => "The password must not contain your first name.",
@@ -155,9 +135,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self {
-            min_chars: DEFAULT_MIN_CHARS,
-        }
+        Self { min_chars: DEFAULT_MIN_CHARS }
     }
 }
 
@@ -197,10 +175,8 @@ impl Policy {
         // zxcvbn looks at the first 100 characters only, so this is bounded.
         let entropy = zxcvbn::zxcvbn(password, &ctx.user_inputs());
         let zscore = u8::from(entropy.score());
-        let suggestions = entropy
-            .feedback()
-            .map(|fb| fb.suggestions().iter().map(ToString::to_string).collect())
-            .unwrap_or_default();
+        let suggestions =
+            entropy.feedback().map(|fb| fb.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default();
         let refusal = match self.check_rules(password, ctx) {
             Err(r) => Some(r),
             Ok(()) if zscore < MIN_SCORE => Some(too_guessable(&entropy)),
@@ -211,12 +187,7 @@ impl Policy {
             Some(Refusal::Blocklisted) => 0,
             Some(_) => zscore.min(MIN_SCORE - 1),
         };
-        Strength {
-            score,
-            ok: refusal.is_none(),
-            message: refusal.map(|r| r.to_string()),
-            suggestions,
-        }
+        Strength { score, ok: refusal.is_none(), message: refusal.map(|r| r.to_string()), suggestions }
     }
 
     /// Every rule but zxcvbn's, cheapest first.
@@ -227,10 +198,7 @@ impl Policy {
             return Err(Refusal::TooShort { min, got });
         }
         if got > MAX_CHARS {
-            return Err(Refusal::TooLong {
-                max: MAX_CHARS,
-                got,
-            });
+            return Err(Refusal::TooLong { max: MAX_CHARS, got });
         }
         if is_blocklisted(password) {
             return Err(Refusal::Blocklisted);
@@ -246,9 +214,7 @@ fn too_guessable(entropy: &zxcvbn::Entropy) -> Refusal {
     let feedback = entropy.feedback();
     Refusal::TooGuessable {
         warning: feedback.and_then(|fb| fb.warning()).map(|w| w.to_string()),
-        suggestions: feedback
-            .map(|fb| fb.suggestions().iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
+        suggestions: feedback.map(|fb| fb.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default(),
     }
 }
 
@@ -312,11 +278,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const CTX: Context<'static> = Context {
-        email: "laura.martin@kbank.com",
-        first_name: "Laura",
-        last_name: "Martin",
-    };
+    const CTX: Context<'static> = Context { email: "laura.martin@kbank.com", first_name: "Laura", last_name: "Martin" };
     const STRONG: &str = "correct horse battery staple violet";
 
     fn blocklist() -> &'static [&'static str] {
@@ -336,14 +298,7 @@ mod tests {
 
     #[test]
     fn common_passwords_are_blocklisted_whatever_their_case() {
-        for p in [
-            "password1234",
-            "PASSWORD1234",
-            "Password1234",
-            " qwertyuiop ",
-            "iloveyou",
-            "1qaz2wsx3edc",
-        ] {
+        for p in ["password1234", "PASSWORD1234", "Password1234", " qwertyuiop ", "iloveyou", "1qaz2wsx3edc"] {
             assert!(is_blocklisted(p), "{p}");
         }
         assert!(!is_blocklisted(STRONG));
@@ -364,17 +319,11 @@ mod tests {
         let p = Policy::default();
         let short = p.check("tiny horse", &CTX).unwrap_err();
         assert_eq!(short, Refusal::TooShort { min: 12, got: 10 });
-        assert_eq!(
-            short.to_string(),
-            "The password is too short: use at least 12 characters (this one has 10)."
-        );
+        assert_eq!(short.to_string(), "The password is too short: use at least 12 characters (this one has 10).");
 
         let long = p.check(&"horse ".repeat(22), &CTX).unwrap_err();
         assert_eq!(long, Refusal::TooLong { max: 128, got: 132 });
-        assert_eq!(
-            long.to_string(),
-            "The password is too long: use at most 128 characters (this one has 132)."
-        );
+        assert_eq!(long.to_string(), "The password is too long: use at most 128 characters (this one has 132).");
 
         let common = p.check("password1234", &CTX).unwrap_err();
         assert_eq!(common, Refusal::Blocklisted);
@@ -384,62 +333,24 @@ mod tests {
         );
 
         let email = p.check("violet laura.martin staple", &CTX).unwrap_err();
-        assert_eq!(
-            email,
-            Refusal::ContainsPersonalInfo {
-                field: PersonalInfo::EmailName
-            }
-        );
-        assert_eq!(
-            email.to_string(),
-            "The password must not contain the name in your email address."
-        );
+        assert_eq!(email, Refusal::ContainsPersonalInfo { field: PersonalInfo::EmailName });
+        assert_eq!(email.to_string(), "The password must not contain the name in your email address.");
 
-        let ctx = Context {
-            email: "lm@kbank.com",
-            ..CTX
-        };
+        let ctx = Context { email: "lm@kbank.com", ..CTX };
         let first = p.check("violet LAURA staple horse", &ctx).unwrap_err();
-        assert_eq!(
-            first,
-            Refusal::ContainsPersonalInfo {
-                field: PersonalInfo::FirstName
-            }
-        );
-        assert_eq!(
-            first.to_string(),
-            "The password must not contain your first name."
-        );
+        assert_eq!(first, Refusal::ContainsPersonalInfo { field: PersonalInfo::FirstName });
+        assert_eq!(first.to_string(), "The password must not contain your first name.");
         let last = p.check("violet staple Martin horse", &ctx).unwrap_err();
-        assert_eq!(
-            last,
-            Refusal::ContainsPersonalInfo {
-                field: PersonalInfo::LastName
-            }
-        );
-        assert_eq!(
-            last.to_string(),
-            "The password must not contain your last name."
-        );
+        assert_eq!(last, Refusal::ContainsPersonalInfo { field: PersonalInfo::LastName });
+        assert_eq!(last.to_string(), "The password must not contain your last name.");
 
         let weak = p.check("kkkkkkkkkkkkkkkkkkkkkkkk", &CTX).unwrap_err();
-        let Refusal::TooGuessable {
-            warning,
-            suggestions,
-        } = &weak
-        else {
-            panic!("{weak:?}")
-        };
-        assert_eq!(
-            warning.as_deref(),
-            Some("Repeats like \"aaa\" are easy to guess.")
-        );
+        let Refusal::TooGuessable { warning, suggestions } = &weak else { panic!("{weak:?}") };
+        assert_eq!(warning.as_deref(), Some("Repeats like \"aaa\" are easy to guess."));
         assert!(!suggestions.is_empty());
         let msg = weak.to_string();
         assert!(
-            msg.starts_with(
-                "This password is too easy to guess. Repeats like \"aaa\" are easy to guess. "
-            ),
+            msg.starts_with("This password is too easy to guess. Repeats like \"aaa\" are easy to guess. "),
             "{msg}"
         );
         for s in suggestions {
@@ -452,56 +363,31 @@ mod tests {
         // Too short an email name for the personal-information rule, on no
         // list, and strong enough for a stranger; but not for this user.
         let pw = "zq@quillfeather.org1987";
-        let ctx = Context {
-            email: "zq@quillfeather.org",
-            first_name: "Al",
-            last_name: "Ng",
-        };
+        let ctx = Context { email: "zq@quillfeather.org", first_name: "Al", last_name: "Ng" };
         assert!(!is_blocklisted(pw));
         assert_eq!(Policy::default().check(pw, &Context::default()), Ok(()));
-        assert!(matches!(
-            Policy::default().check(pw, &ctx),
-            Err(Refusal::TooGuessable { .. })
-        ));
+        assert!(matches!(Policy::default().check(pw, &ctx), Err(Refusal::TooGuessable { .. })));
         assert!(Policy::default().strength(pw, &ctx).score < MIN_SCORE);
     }
 
     #[test]
     fn personal_information_is_only_looked_for_from_three_characters_and_word_by_word() {
         let p = Policy::default();
-        let ctx = Context {
-            email: "al@kbank.com",
-            first_name: "Al",
-            last_name: "Ng",
-        };
+        let ctx = Context { email: "al@kbank.com", first_name: "Al", last_name: "Ng" };
         assert_eq!(p.check("almond nightingale violet", &ctx), Ok(()));
-        let ctx = Context {
-            email: "x@kbank.com",
-            first_name: "Mary Ann",
-            last_name: "de la Cruz",
-        };
+        let ctx = Context { email: "x@kbank.com", first_name: "Mary Ann", last_name: "de la Cruz" };
         assert_eq!(
             p.check("violet staple cruz horse", &ctx),
-            Err(Refusal::ContainsPersonalInfo {
-                field: PersonalInfo::LastName
-            })
+            Err(Refusal::ContainsPersonalInfo { field: PersonalInfo::LastName })
         );
         assert_eq!(
             p.check("violet staple mary horse", &ctx),
-            Err(Refusal::ContainsPersonalInfo {
-                field: PersonalInfo::FirstName
-            })
+            Err(Refusal::ContainsPersonalInfo { field: PersonalInfo::FirstName })
         );
-        let ctx = Context {
-            email: "j.smithers+hr@kbank.com",
-            first_name: "",
-            last_name: "",
-        };
+        let ctx = Context { email: "j.smithers+hr@kbank.com", first_name: "", last_name: "" };
         assert_eq!(
             p.check("violet staple Smithers horse", &ctx),
-            Err(Refusal::ContainsPersonalInfo {
-                field: PersonalInfo::EmailName
-            })
+            Err(Refusal::ContainsPersonalInfo { field: PersonalInfo::EmailName })
         );
     }
 
@@ -513,34 +399,19 @@ mod tests {
         assert_eq!(Policy::default().min_chars, 12);
         let p = Policy::new(16).unwrap();
         assert_eq!(p.check(STRONG, &CTX), Ok(()));
-        assert_eq!(
-            p.check("violet staple", &CTX),
-            Err(Refusal::TooShort { min: 16, got: 13 })
-        );
+        assert_eq!(p.check("violet staple", &CTX), Err(Refusal::TooShort { min: 16, got: 13 }));
         // A hand-built policy below the floor still gets the floor.
         let lax = Policy { min_chars: 2 };
-        assert_eq!(
-            lax.check("abc", &CTX),
-            Err(Refusal::TooShort { min: 8, got: 3 })
-        );
+        assert_eq!(lax.check("abc", &CTX), Err(Refusal::TooShort { min: 8, got: 3 }));
     }
 
     #[test]
     fn length_is_counted_in_characters_as_in_the_browser() {
         let p = Policy::default();
         let eleven = "é".repeat(11);
-        assert_eq!(
-            p.check(&eleven, &CTX),
-            Err(Refusal::TooShort { min: 12, got: 11 })
-        );
-        assert_eq!(
-            crate::domain::NewPassword::parse(&eleven).is_ok(),
-            p.check(&eleven, &CTX).is_ok()
-        );
-        assert_eq!(
-            p.check(&"ü".repeat(129), &CTX),
-            Err(Refusal::TooLong { max: 128, got: 129 })
-        );
+        assert_eq!(p.check(&eleven, &CTX), Err(Refusal::TooShort { min: 12, got: 11 }));
+        assert_eq!(crate::domain::NewPassword::parse(&eleven).is_ok(), p.check(&eleven, &CTX).is_ok());
+        assert_eq!(p.check(&"ü".repeat(129), &CTX), Err(Refusal::TooLong { max: 128, got: 129 }));
     }
 
     #[test]
@@ -548,27 +419,15 @@ mod tests {
         let p = Policy::default();
         let s = p.strength("password1234", &CTX);
         assert_eq!((s.score, s.ok), (0, false));
-        assert_eq!(
-            s.message.as_deref(),
-            Some(Refusal::Blocklisted.to_string().as_str())
-        );
+        assert_eq!(s.message.as_deref(), Some(Refusal::Blocklisted.to_string().as_str()));
 
         let s = p.strength("violet laura.martin staple", &CTX);
         assert!(!s.ok && s.score < MIN_SCORE, "{s:?}");
-        assert_eq!(
-            s.message.unwrap(),
-            "The password must not contain the name in your email address."
-        );
+        assert_eq!(s.message.unwrap(), "The password must not contain the name in your email address.");
 
         let s = p.strength("kkkkkkkkkkkkkkkkkkkkkkkk", &CTX);
-        assert!(
-            !s.ok && s.score < MIN_SCORE && !s.suggestions.is_empty(),
-            "{s:?}"
-        );
-        assert!(s
-            .message
-            .unwrap()
-            .starts_with("This password is too easy to guess."));
+        assert!(!s.ok && s.score < MIN_SCORE && !s.suggestions.is_empty(), "{s:?}");
+        assert!(s.message.unwrap().starts_with("This password is too easy to guess."));
 
         let s = p.strength("", &CTX);
         assert_eq!((s.score, s.ok), (0, false));
@@ -576,34 +435,18 @@ mod tests {
 
     /// A blocklist entry with the case of its ASCII letters changed at random.
     fn blocklisted_entry() -> impl Strategy<Value = String> {
-        (
-            any::<prop::sample::Index>(),
-            prop::collection::vec(any::<bool>(), 128),
-        )
-            .prop_map(|(i, flips)| {
-                let w = i.get(blocklist());
-                w.chars()
-                    .zip(flips.iter().cycle())
-                    .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
-                    .collect()
-            })
+        (any::<prop::sample::Index>(), prop::collection::vec(any::<bool>(), 128)).prop_map(|(i, flips)| {
+            let w = i.get(blocklist());
+            w.chars().zip(flips.iter().cycle()).map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c }).collect()
+        })
     }
 
     fn context() -> impl Strategy<Value = (String, String, String)> {
-        (
-            "[a-z][a-z0-9._+-]{0,10}@[a-z]{1,8}\\.[a-z]{2,3}",
-            "[A-Za-z]{0,8}",
-            "[A-Za-z' -]{0,10}",
-        )
+        ("[a-z][a-z0-9._+-]{0,10}@[a-z]{1,8}\\.[a-z]{2,3}", "[A-Za-z]{0,8}", "[A-Za-z' -]{0,10}")
     }
 
     fn candidate() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[a-zA-Z0-9 ]{0,140}",
-            "\\PC{0,140}",
-            "[a-z]{3,10}( [a-z]{3,10}){0,5}",
-            blocklisted_entry(),
-        ]
+        prop_oneof!["[a-zA-Z0-9 ]{0,140}", "\\PC{0,140}", "[a-z]{3,10}( [a-z]{3,10}){0,5}", blocklisted_entry(),]
     }
 
     proptest! {

@@ -91,8 +91,7 @@ pub const APPLICATIONS: &[Application] = &[
         key: "roles",
         name: "Roles",
         icon: "🛡️",
-        description:
-            "Decide what each group of people may see and change, application by application.",
+        description: "Decide what each group of people may see and change, application by application.",
         route: "/roles",
         permissions: &Permission::ALL,
     },
@@ -120,19 +119,13 @@ pub const APPLICATIONS: &[Application] = &[
 pub fn app_at(path: &str) -> Option<AppId> {
     APPLICATIONS
         .iter()
-        .find(|a| {
-            path.strip_prefix(a.route)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+        .find(|a| path.strip_prefix(a.route).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
         .map(|a| a.id)
 }
 
 impl AppId {
     pub fn app(self) -> &'static Application {
-        APPLICATIONS
-            .iter()
-            .find(|a| a.id == self)
-            .expect("every AppId is registered in APPLICATIONS")
+        APPLICATIONS.iter().find(|a| a.id == self).expect("every AppId is registered in APPLICATIONS")
     }
 
     pub fn key(self) -> &'static str {
@@ -160,11 +153,7 @@ mod tests {
         assert_eq!(routes.len(), APPLICATIONS.len());
         for a in APPLICATIONS {
             assert_eq!(AppId::from_key(a.key), Some(a.id));
-            assert!(
-                a.permissions.contains(&Permission::View),
-                "{} must know View",
-                a.name
-            );
+            assert!(a.permissions.contains(&Permission::View), "{} must know View", a.name);
         }
     }
 

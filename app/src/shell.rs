@@ -106,12 +106,7 @@ fn UserMenu(name: String, email: String) -> impl IntoView {
 #[component]
 pub fn RequireView(app: AppId) -> impl IntoView {
     let me = expect_context::<MeResource>();
-    let allowed = move || {
-        me.get()
-            .and_then(Result::ok)
-            .flatten()
-            .is_some_and(|m| m.apps.contains(&app))
-    };
+    let allowed = move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.apps.contains(&app));
     view! {
         <Show when=allowed fallback=move || view! { <AccessDenied app=app /> }>
             <Outlet />

@@ -25,23 +25,13 @@ async fn timed(c: &mut Client, endpoint: &str, args: &[(&str, &str)]) -> f64 {
     let t = Instant::now();
     let r = c.call(endpoint, args).await;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    assert!(
-        r.status.as_u16() == 200 || r.status.as_u16() == 401,
-        "{endpoint}: {:?}",
-        r.body
-    );
+    assert!(r.status.as_u16() == 200 || r.status.as_u16() == 401, "{endpoint}: {:?}", r.body);
     ms
 }
 
 fn main() {
-    let n: usize = std::env::var("ROSTER_BENCH_REQUESTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let n: usize = std::env::var("ROSTER_BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let db = TestDb::new(Backend::Sqlite);
         // Throttling off for the measurement: it would answer repeated failures early.
@@ -64,16 +54,27 @@ fn main() {
         }
         let (mut si_known, mut si_unknown, mut fp_known, mut fp_unknown) = (vec![], vec![], vec![], vec![]);
         for _ in 0..n {
-            si_known.push(timed(&mut c, "sign_in", &[("email", ADMIN_EMAIL), ("password", "wrong password!"), ("next", "")]).await);
-            si_unknown.push(timed(&mut c, "sign_in", &[("email", unknown), ("password", "wrong password!"), ("next", "")]).await);
+            si_known.push(
+                timed(&mut c, "sign_in", &[("email", ADMIN_EMAIL), ("password", "wrong password!"), ("next", "")])
+                    .await,
+            );
+            si_unknown.push(
+                timed(&mut c, "sign_in", &[("email", unknown), ("password", "wrong password!"), ("next", "")]).await,
+            );
         }
         for _ in 0..n {
             fp_known.push(timed(&mut c, "forgot_password", &[("email", ADMIN_EMAIL)]).await);
             fp_unknown.push(timed(&mut c, "forgot_password", &[("email", unknown)]).await);
         }
         let (a, b) = (median(si_known), median(si_unknown));
-        println!("sign-in, wrong password, {n} requests each: existing {a:.2} ms, unknown {b:.2} ms, difference {:.2} ms", (a - b).abs());
+        println!(
+            "sign-in, wrong password, {n} requests each: existing {a:.2} ms, unknown {b:.2} ms, difference {:.2} ms",
+            (a - b).abs()
+        );
         let (a, b) = (median(fp_known), median(fp_unknown));
-        println!("forgot password, {n} requests each: existing {a:.2} ms, unknown {b:.2} ms, difference {:.2} ms", (a - b).abs());
+        println!(
+            "forgot password, {n} requests each: existing {a:.2} ms, unknown {b:.2} ms, difference {:.2} ms",
+            (a - b).abs()
+        );
     });
 }

@@ -17,10 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn count() -> usize {
-    std::env::var("ROSTER_BENCH_MAILS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+    std::env::var("ROSTER_BENCH_MAILS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
 }
 
 async fn bare_lettre(sink: &SmtpSink, n: usize) -> f64 {
@@ -35,10 +32,7 @@ async fn bare_lettre(sink: &SmtpSink, n: usize) -> f64 {
     let sem = Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
-        let (t, permit) = (
-            transport.clone(),
-            sem.clone().acquire_owned().await.unwrap(),
-        );
+        let (t, permit) = (transport.clone(), sem.clone().acquire_owned().await.unwrap());
         tasks.spawn(async move {
             let link = format!("http://127.0.0.1:3000/signup/{}", "x".repeat(43));
             let m = Message::builder()
@@ -68,11 +62,7 @@ async fn roster(backend: Backend, sink: &SmtpSink, n: usize) -> f64 {
         let mut c = admin.clone();
         tasks.spawn(async move {
             for i in (w..n).step_by(8) {
-                assert!(c
-                    .invite(&format!("bench{i}@example.com"), &[])
-                    .await
-                    .status
-                    .is_success());
+                assert!(c.invite(&format!("bench{i}@example.com"), &[]).await.status.is_success());
             }
         });
     }
@@ -81,10 +71,7 @@ async fn roster(backend: Backend, sink: &SmtpSink, n: usize) -> f64 {
     }
     quiet.kill();
     let before = sink.count();
-    let env = [
-        ("ROSTER_SMTP_URL", sink.url()),
-        ("ROSTER_MAIL_POLL_INTERVAL", "20ms".to_string()),
-    ];
+    let env = [("ROSTER_SMTP_URL", sink.url()), ("ROSTER_MAIL_POLL_INTERVAL", "20ms".to_string())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let start = Instant::now();
     let _sender = Server::start_with(&db, &env).await;
@@ -93,10 +80,7 @@ async fn roster(backend: Backend, sink: &SmtpSink, n: usize) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let n = count();
         let sink = SmtpSink::start_lean();

@@ -123,19 +123,11 @@ pub enum ConfigError {
     #[error("{0}")]
     Load(Box<figment::Error>),
     #[error("configuration key `{key}` (env ROSTER_{env}): {problem}")]
-    Invalid {
-        key: &'static str,
-        env: String,
-        problem: String,
-    },
+    Invalid { key: &'static str, env: String, problem: String },
 }
 
 fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        env: key.to_uppercase(),
-        problem: problem.into(),
-    }
+    ConfigError::Invalid { key, env: key.to_uppercase(), problem: problem.into() }
 }
 
 impl Config {
@@ -153,23 +145,13 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let db = self.database_url.as_str();
-        if !(db.starts_with("sqlite:")
-            || db.starts_with("postgres://")
-            || db.starts_with("postgresql://"))
-        {
-            return Err(invalid(
-                "database_url",
-                format!("`{db}` must start with sqlite:// or postgres://"),
-            ));
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(invalid("database_url", format!("`{db}` must start with sqlite:// or postgres://")));
         }
         if let Some(url) = self.public_url.as_deref().filter(|u| !u.is_empty()) {
-            let parsed = Url::parse(url)
-                .map_err(|e| invalid("public_url", format!("`{url}` is not a URL: {e}")))?;
+            let parsed = Url::parse(url).map_err(|e| invalid("public_url", format!("`{url}` is not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-                return Err(invalid(
-                    "public_url",
-                    format!("`{url}` must be an http:// or https:// address"),
-                ));
+                return Err(invalid("public_url", format!("`{url}` must be an http:// or https:// address")));
             }
         }
         if self.site_name.trim().is_empty() {
@@ -179,23 +161,16 @@ impl Config {
             return Err(invalid("session_idle_timeout", "must be at least 1s"));
         }
         if self.session_absolute_timeout < self.session_idle_timeout {
-            return Err(invalid(
-                "session_absolute_timeout",
-                "must be at least as long as session_idle_timeout",
-            ));
+            return Err(invalid("session_absolute_timeout", "must be at least as long as session_idle_timeout"));
         }
         if let Some(smtp) = self.smtp_url.as_deref().filter(|u| !u.is_empty()) {
-            let parsed =
-                Url::parse(smtp).map_err(|e| invalid("smtp_url", format!("not a URL: {e}")))?;
+            let parsed = Url::parse(smtp).map_err(|e| invalid("smtp_url", format!("not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "smtp" | "smtps") {
                 return Err(invalid("smtp_url", "must start with smtp:// or smtps://"));
             }
         }
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(invalid(
-                "mail_from",
-                format!("`{}` is not an email address", self.mail_from),
-            ));
+            return Err(invalid("mail_from", format!("`{}` is not an email address", self.mail_from)));
         }
         if !(1..=100).contains(&self.mail_max_attempts) {
             return Err(invalid("mail_max_attempts", "must be between 1 and 100"));
@@ -218,22 +193,13 @@ impl Config {
             return Err(invalid("signin_free_failures", "must be at least 1"));
         }
         if self.signin_lockout_failures <= self.signin_free_failures {
-            return Err(invalid(
-                "signin_lockout_failures",
-                "must be greater than signin_free_failures",
-            ));
+            return Err(invalid("signin_lockout_failures", "must be greater than signin_free_failures"));
         }
         if self.signin_failure_window.is_zero() || self.signin_lockout_duration.is_zero() {
-            return Err(invalid(
-                "signin_failure_window",
-                "durations must be longer than zero",
-            ));
+            return Err(invalid("signin_failure_window", "durations must be longer than zero"));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            return Err(invalid(
-                "log_format",
-                format!("`{}` must be text or json", self.log_format),
-            ));
+            return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));
         }
         Ok(())
     }
@@ -248,9 +214,7 @@ impl Config {
             .as_deref()
             .filter(|u| !u.is_empty())
             .and_then(|u| Url::parse(u).ok())
-            .unwrap_or_else(|| {
-                Url::parse(&format!("http://{bound}/")).expect("socket address makes a URL")
-            })
+            .unwrap_or_else(|| Url::parse(&format!("http://{bound}/")).expect("socket address makes a URL"))
     }
 }
 
@@ -279,10 +243,7 @@ mod tests {
     #[test]
     fn file_then_environment_override() {
         Jail::expect_with(|jail| {
-            jail.create_file(
-                "roster.toml",
-                "site_name = \"From file\"\nsession_idle_timeout = \"10m\"\n",
-            )?;
+            jail.create_file("roster.toml", "site_name = \"From file\"\nsession_idle_timeout = \"10m\"\n")?;
             jail.set_env("ROSTER_SITE_NAME", "From env");
             let c = load_in_jail().unwrap();
             assert_eq!(c.site_name, "From env");
@@ -296,10 +257,7 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("ROSTER_SESSION_IDLE_TIMEOUT", "soon");
             let e = load_in_jail().unwrap_err();
-            assert!(
-                e.contains("session_idle_timeout") || e.contains("SESSION_IDLE_TIMEOUT"),
-                "{e}"
-            );
+            assert!(e.contains("session_idle_timeout") || e.contains("SESSION_IDLE_TIMEOUT"), "{e}");
             Ok(())
         });
         Jail::expect_with(|jail| {

@@ -34,10 +34,7 @@ const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(
-        args.first().map(String::as_str),
-        Some("--help" | "-h" | "help")
-    ) {
+    if matches!(args.first().map(String::as_str), Some("--help" | "-h" | "help")) {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
@@ -70,11 +67,9 @@ async fn main() -> ExitCode {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ROSTER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -88,11 +83,7 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
     let mut last = String::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
-        };
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
         match a.as_str() {
             "--email" => email = Some(value()?),
             "--first-name" => first = value()?,
@@ -103,32 +94,21 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
     let email = email.ok_or_else(|| format!("--email is required\n{USAGE}"))?;
     eprintln!("Password for {email} (at least 12 characters), then Enter:");
     let mut password = String::new();
-    std::io::stdin()
-        .read_line(&mut password)
-        .map_err(|e| format!("cannot read the password: {e}"))?;
+    std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
     let password = password.trim_end_matches(['\n', '\r']);
-    let db = Db::connect(&config.database_url)
+    let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    let state = build_state(&config, db, config.listen).await;
+    let id = app::auth::service::create_admin_with_password(&state, &email, password, password, &first, &last, false)
         .await
         .map_err(|e| e.to_string())?;
-    let state = build_state(&config, db, config.listen).await;
-    let id = app::auth::service::create_admin_with_password(
-        &state, &email, password, password, &first, &last, false,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
     println!("Created Global administrator {email} (id {id}).");
     Ok(())
 }
 
 /// `server seed-demo`: the demo roles, created once; existing ones are left alone.
 async fn seed_demo(config: Config) -> Result<(), String> {
-    let db = Db::connect(&config.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
-    for (name, created) in app::roles::service::seed_demo(&db)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    for (name, created) in app::roles::service::seed_demo(&db).await.map_err(|e| e.to_string())? {
         if created {
             println!("Created the role {name}.");
         } else {
@@ -141,9 +121,8 @@ async fn seed_demo(config: Config) -> Result<(), String> {
 /// Hidden: every registered server function, one `METHOD /path` a line, so
 /// the integration tests can call each one (see tests/api/roles.rs).
 fn list_server_fns() {
-    let mut fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
-        .map(|(path, method)| format!("{method} {path}"))
-        .collect();
+    let mut fns: Vec<String> =
+        leptos::server_fn::axum::server_fn_paths().map(|(path, method)| format!("{method} {path}")).collect();
     fns.sort();
     for f in fns {
         println!("{f}");
@@ -189,18 +168,14 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
 async fn serve(config: Config) -> Result<(), String> {
     // Decompress the password blocklist now, not in the first user's request.
     tokio::task::spawn_blocking(app::password_policy::preload);
-    let db = Db::connect(&config.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let state = build_state(&config, db, bound).await;
 
-    let users = app::auth::service::user_count(&state.db)
-        .await
-        .map_err(|e| e.to_string())?;
+    let users = app::auth::service::user_count(&state.db).await.map_err(|e| e.to_string())?;
     if users == 0 {
         let token = state.setup.mint();
         println!(
@@ -210,8 +185,7 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     match config.smtp_url() {
         Some(url) => {
-            let transport = worker::transport(url)
-                .map_err(|e| format!("invalid configuration: smtp_url: {e}"))?;
+            let transport = worker::transport(url).map_err(|e| format!("invalid configuration: smtp_url: {e}"))?;
             tokio::spawn(worker::run(
                 state.db.clone(),
                 state.settings.clone(),
@@ -220,9 +194,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 config.mail_poll_interval,
             ));
         }
-        None => println!(
-            "Email sending is not configured (ROSTER_SMTP_URL): emails stay in the Email queue."
-        ),
+        None => println!("Email sending is not configured (ROSTER_SMTP_URL): emails stay in the Email queue."),
     }
     println!("Roster listening on http://{bound}");
 
@@ -235,22 +207,16 @@ async fn serve(config: Config) -> Result<(), String> {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| e.to_string())
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     // HSTS only when users reach Roster over https.
-    let hsts = state
-        .settings
-        .cookie_secure()
-        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    let hsts = state.settings.cookie_secure().then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())

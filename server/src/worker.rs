@@ -38,13 +38,7 @@ pub fn transport(url: &str) -> Result<Transport, String> {
 /// slots is free, not after the slowest message of a round. Successful sends
 /// are recorded by one task in batches (one write transaction for all that
 /// arrived meanwhile); failures are recorded at once, with their error.
-pub async fn run(
-    db: Db,
-    settings: Arc<Settings>,
-    transport: Transport,
-    from: String,
-    poll: Duration,
-) {
+pub async fn run(db: Db, settings: Arc<Settings>, transport: Transport, from: String, poll: Duration) {
     tracing::info!("email worker started");
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let (sent, sent_rx) = mpsc::unbounded_channel();
@@ -64,10 +58,7 @@ pub async fn run(
         let Ok(mut free) = slots.clone().acquire_many_owned(CLAIM_AT as u32).await else {
             return;
         };
-        if let Ok(more) = slots
-            .clone()
-            .try_acquire_many_owned(slots.available_permits() as u32)
-        {
+        if let Ok(more) = slots.clone().try_acquire_many_owned(slots.available_permits() as u32) {
             free.merge(more);
         }
         let wanted = free.num_permits();
@@ -82,13 +73,8 @@ pub async fn run(
         let drained = claimed.len() < wanted;
         for email in claimed {
             let slot = free.split(1).expect("one slot per claimed email");
-            let (db, settings, transport, from, sent) = (
-                db.clone(),
-                settings.clone(),
-                transport.clone(),
-                from.clone(),
-                sent.clone(),
-            );
+            let (db, settings, transport, from, sent) =
+                (db.clone(), settings.clone(), transport.clone(), from.clone(), sent.clone());
             tokio::spawn(async move {
                 deliver(&db, &settings, &transport, &from, email, &sent).await;
                 drop(slot);
@@ -101,20 +87,9 @@ pub async fn run(
     }
 }
 
-async fn deliver(
-    db: &Db,
-    settings: &Settings,
-    transport: &Transport,
-    from: &str,
-    email: Claimed,
-    sent: &Sent,
-) {
+async fn deliver(db: &Db, settings: &Settings, transport: &Transport, from: &str, email: Claimed, sent: &Sent) {
     let result = match mail::build_message(&email, from) {
-        Ok(message) => transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        Ok(message) => transport.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
     match result {
@@ -126,10 +101,7 @@ async fn deliver(
         Err(error) => {
             tracing::warn!(email_id = email.id, attempt = email.attempts, %error, "email not delivered");
             let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
-            if mail::mark_failed(db, settings, &email, &error, jitter)
-                .await
-                .is_err()
-            {
+            if mail::mark_failed(db, settings, &email, &error, jitter).await.is_err() {
                 tracing::error!(email_id = email.id, "could not record the failed attempt");
             }
         }

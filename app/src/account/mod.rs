@@ -81,14 +81,8 @@ pub async fn change_password(
     use crate::server::session::{app_state, principal, respond};
     respond(
         async move {
-            service::change_password(
-                &app_state()?,
-                &principal()?,
-                &current_password,
-                &password,
-                &password_confirmation,
-            )
-            .await
+            service::change_password(&app_state()?, &principal()?, &current_password, &password, &password_confirmation)
+                .await
         }
         .await,
     )
@@ -110,7 +104,8 @@ pub async fn sign_out_other_sessions() -> Result<u64, AppError> {
 mod tests {
     #[test]
     fn browsers_are_described_plainly() {
-        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
         assert_eq!(super::describe_browser(chrome), "Chrome on Linux");
         assert_eq!(
             super::describe_browser("Mozilla/5.0 (Windows NT 10.0) Gecko/20100101 Firefox/140.0"),

@@ -20,17 +20,10 @@ pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails>
     })
 }
 
-pub async fn update_name(
-    state: &AppState,
-    me: &Principal,
-    first: &str,
-    last: &str,
-) -> AppResult<()> {
+pub async fn update_name(state: &AppState, me: &Principal, first: &str, last: &str) -> AppResult<()> {
     for (label, v) in [("First name", first), ("Last name", last)] {
         if v.chars().count() > 100 {
-            return Err(AppError::Invalid(format!(
-                "{label} is too long (at most 100 characters)."
-            )));
+            return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
         }
     }
     let mut tx = state.db.begin_write().await?;
@@ -45,14 +38,7 @@ pub async fn update_name(
         ("first name", &me.first_name, first.trim()),
         ("last name", &me.last_name, last.trim()),
     ]);
-    record(
-        &mut tx,
-        &Actor::of(me),
-        Event::new("user.updated")
-            .user(me.user_id, &me.email)
-            .details(diff),
-    )
-    .await?;
+    record(&mut tx, &Actor::of(me), Event::new("user.updated").user(me.user_id, &me.email).details(diff)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -72,14 +58,10 @@ pub async fn change_password(
         .await?
         .try_get("password_hash")?;
     if !state.passwords.verify(current, stored.as_deref()).await {
-        return Err(AppError::Invalid(
-            "The current password is incorrect.".into(),
-        ));
+        return Err(AppError::Invalid("The current password is incorrect.".into()));
     }
     if current == password {
-        return Err(AppError::Invalid(
-            "The new password must differ from the current one.".into(),
-        ));
+        return Err(AppError::Invalid("The new password must differ from the current one.".into()));
     }
     let new = crate::auth::service::check_new_password(
         state,
@@ -96,8 +78,7 @@ pub async fn change_password(
         .bind(me.user_id)
         .execute(&mut *tx)
         .await?;
-    let ended =
-        end_others_recorded(&mut tx, me, "password.changed", "other sessions ended").await?;
+    let ended = end_others_recorded(&mut tx, me, "password.changed", "other sessions ended").await?;
     tx.commit().await?;
     Ok(ended)
 }
@@ -115,14 +96,8 @@ async fn end_others_recorded(
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    record(
-        conn,
-        &Actor::of(me),
-        Event::new(action)
-            .user(me.user_id, &me.email)
-            .details(format!("{ended} {what}")),
-    )
-    .await?;
+    record(conn, &Actor::of(me), Event::new(action).user(me.user_id, &me.email).details(format!("{ended} {what}")))
+        .await?;
     Ok(ended)
 }
 
@@ -148,8 +123,7 @@ pub async fn sessions(state: &AppState, me: &Principal) -> AppResult<Vec<Session
 
 pub async fn end_other_sessions(state: &AppState, me: &Principal) -> AppResult<u64> {
     let mut tx = state.db.begin_write().await?;
-    let ended =
-        end_others_recorded(&mut tx, me, "session.ended", "other sessions signed out").await?;
+    let ended = end_others_recorded(&mut tx, me, "session.ended", "other sessions signed out").await?;
     tx.commit().await?;
     Ok(ended)
 }

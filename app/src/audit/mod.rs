@@ -73,7 +73,5 @@ pub struct AuditPage {
 
 #[server(prefix = "/api", endpoint = "list_audit", input = server_fn::codec::Json)]
 pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
-    crate::authorized!(AuditLog, View, |access, state| {
-        service::list(access, &state.db, &query).await
-    })
+    crate::authorized!(AuditLog, View, |access, state| { service::list(access, &state.db, &query).await })
 }

@@ -4,11 +4,7 @@ use crate::components::{format_time, ErrorView};
 /// `YYYY-MM-DD` (UTC) to Unix ms at the start of that day.
 fn day_start_ms(s: &str) -> Option<i64> {
     let mut it = s.trim().split('-');
-    let (y, m, d): (i64, i64, i64) = (
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-    );
+    let (y, m, d): (i64, i64, i64) = (it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }

@@ -24,20 +24,12 @@ pub struct Actor {
 impl Actor {
     /// The signed-in caller of the current request.
     pub fn of(p: &Principal) -> Self {
-        Self {
-            id: Some(p.user_id),
-            email: p.email.clone(),
-            ip: client().ip,
-        }
+        Self { id: Some(p.user_id), email: p.email.clone(), ip: client().ip }
     }
 
     /// Someone not signed in (a sign-in attempt, a sign-up, a reset), named by what they typed.
     pub fn anonymous(email: &str) -> Self {
-        Self {
-            id: None,
-            email: email.trim().chars().take(254).collect(),
-            ip: client().ip,
-        }
+        Self { id: None, email: email.trim().chars().take(254).collect(), ip: client().ip }
     }
 }
 
@@ -54,10 +46,7 @@ pub struct Event {
 
 impl Event {
     pub fn new(action: &'static str) -> Self {
-        Self {
-            action,
-            ..Default::default()
-        }
+        Self { action, ..Default::default() }
     }
     pub fn user(mut self, id: i64, email: &str) -> Self {
         self.target_type = "user";
@@ -121,16 +110,10 @@ pub async fn list(access: Access<'_>, db: &Db, q: &AuditQuery) -> AppResult<Audi
          FROM audit_log WHERE 1 = 1",
     );
     if !q.actor.trim().is_empty() {
-        sql.push_str(&format!(
-            " AND LOWER(actor_email) LIKE {} ESCAPE '\\'",
-            args.text(like_pattern(&q.actor))
-        ));
+        sql.push_str(&format!(" AND LOWER(actor_email) LIKE {} ESCAPE '\\'", args.text(like_pattern(&q.actor))));
     }
     if !q.target.trim().is_empty() {
-        sql.push_str(&format!(
-            " AND LOWER(target_label) LIKE {} ESCAPE '\\'",
-            args.text(like_pattern(&q.target))
-        ));
+        sql.push_str(&format!(" AND LOWER(target_label) LIKE {} ESCAPE '\\'", args.text(like_pattern(&q.target))));
     }
     if !q.action.trim().is_empty() {
         sql.push_str(&format!(" AND action = {}", args.text(q.action.trim())));
@@ -144,10 +127,7 @@ pub async fn list(access: Access<'_>, db: &Db, q: &AuditQuery) -> AppResult<Audi
     if let Some(before) = q.before {
         sql.push_str(&format!(" AND id < {}", args.int(before)));
     }
-    sql.push_str(&format!(
-        " ORDER BY id DESC LIMIT {}",
-        args.int(PAGE_SIZE + 1)
-    ));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
     let rows = args.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
     let mut entries = Vec::new();
     for r in rows.iter().take(PAGE_SIZE as usize) {
@@ -164,8 +144,6 @@ pub async fn list(access: Access<'_>, db: &Db, q: &AuditQuery) -> AppResult<Audi
             details: r.try_get("details")?,
         });
     }
-    let next = (rows.len() as i64 > PAGE_SIZE)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
+    let next = (rows.len() as i64 > PAGE_SIZE).then(|| entries.last().map(|e| e.id)).flatten();
     Ok(AuditPage { entries, next })
 }

@@ -55,19 +55,12 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
 
 /// Public: sign in with email and password. Returns where to go next.
 #[server(prefix = "/api", endpoint = "sign_in")]
-pub async fn sign_in(
-    email: String,
-    password: String,
-    next: Option<String>,
-) -> Result<String, AppError> {
-    use crate::server::session::{
-        self, app_state, maybe_principal, respond, safe_next, set_cookie,
-    };
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
+    use crate::server::session::{self, app_state, maybe_principal, respond, safe_next, set_cookie};
     respond(
         async move {
             let state = app_state()?;
-            let service::SignedIn { user_id, cookie } =
-                service::sign_in_checked(&state, &email, &password).await?;
+            let service::SignedIn { user_id, cookie } = service::sign_in_checked(&state, &email, &password).await?;
             // A new session id at every sign-in; the one presented (if any) ends.
             if let Some(old) = maybe_principal()? {
                 session::delete(&state.db, &old.session_hash).await?;
@@ -91,12 +84,7 @@ pub async fn sign_out() -> Result<(), AppError> {
             session::delete(&state.db, &p.session_hash).await?;
             set_cookie(&session::clear_cookie(&state.settings));
             use crate::audit::service::{record_now, Actor, Event};
-            record_now(
-                &state.db,
-                &Actor::of(&p),
-                Event::new("sign_out").user(p.user_id, &p.email),
-            )
-            .await?;
+            record_now(&state.db, &Actor::of(&p), Event::new("sign_out").user(p.user_id, &p.email)).await?;
             tracing::info!(user_id = p.user_id, "signed out");
             Ok(())
         }
@@ -136,7 +124,11 @@ pub async fn setup(
     respond(
         async move {
             let state = app_state()?;
-            let invalid = || AppError::NotFound("This setup link is no longer valid. Restart Roster to get a new one, or sign in.".into());
+            let invalid = || {
+                AppError::NotFound(
+                    "This setup link is no longer valid. Restart Roster to get a new one, or sign in.".into(),
+                )
+            };
             let token = Token::parse(&token).ok_or_else(invalid)?;
             if !state.setup.matches(&token) {
                 return Err(invalid());
@@ -192,17 +184,10 @@ pub async fn reset_info(token: String) -> Result<String, AppError> {
 
 /// Public (with the reset token): set a new password; every session of the user ends.
 #[server(prefix = "/api", endpoint = "reset_password")]
-pub async fn reset_password(
-    token: String,
-    password: String,
-    password_confirmation: String,
-) -> Result<(), AppError> {
+pub async fn reset_password(token: String, password: String, password_confirmation: String) -> Result<(), AppError> {
     use crate::server::session::{app_state, respond};
     respond(
-        async move {
-            service::reset_password(&app_state()?, &token, &password, &password_confirmation).await
-        }
-        .await,
+        async move { service::reset_password(&app_state()?, &token, &password, &password_confirmation).await }.await,
     )
 }
 
@@ -210,10 +195,7 @@ pub async fn reset_password(
 /// `token` identifies whose password it is on the sign-up and reset pages; a
 /// signed-in caller is used otherwise.
 #[server(prefix = "/api", endpoint = "password_strength")]
-pub async fn password_strength(
-    password: String,
-    email: String,
-) -> Result<StrengthReport, AppError> {
+pub async fn password_strength(password: String, email: String) -> Result<StrengthReport, AppError> {
     use crate::server::session::{app_state, maybe_principal, respond};
     respond(
         async move {
@@ -222,9 +204,7 @@ pub async fn password_strength(
                 Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
                 None => (email, String::new(), String::new()),
             };
-            Ok(crate::server::policy::strength(
-                &state, &password, &email, &first, &last,
-            ))
+            Ok(crate::server::policy::strength(&state, &password, &email, &first, &last))
         }
         .await,
     )

@@ -1,6 +1,4 @@
-use super::{
-    password_strength, reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn,
-};
+use super::{password_strength, reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn};
 use crate::components::{FieldError, Spinner};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -118,10 +116,7 @@ pub fn SetupPage() -> impl IntoView {
 /// Live feedback on a new password from the server's policy (blocklist,
 /// personal information, zxcvbn), as the user types.
 #[component]
-pub fn StrengthMeter(
-    #[prop(into)] password: Signal<String>,
-    #[prop(into)] email: Signal<String>,
-) -> impl IntoView {
+pub fn StrengthMeter(#[prop(into)] password: Signal<String>, #[prop(into)] email: Signal<String>) -> impl IntoView {
     let report = Resource::new(
         move || (password.get(), email.get()),
         |(p, e)| async move {

@@ -34,10 +34,7 @@ pub async fn check_credentials(state: &AppState, email: &str, password: &str) ->
 }
 
 pub async fn user_count(db: &Db) -> AppResult<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?.try_get("n")?)
 }
 
 /// Create a Global administrator. Used by first-run setup and `server create-admin`.
@@ -53,14 +50,9 @@ pub async fn create_admin(
 ) -> AppResult<i64> {
     let mut tx = db.begin_write().await?;
     if only_if_first {
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&mut *tx).await?.try_get("n")?;
         if n > 0 {
-            return Err(AppError::Conflict(
-                "Roster is already set up. Sign in instead.".into(),
-            ));
+            return Err(AppError::Conflict("Roster is already set up. Sign in instead.".into()));
         }
     }
     let exists = sqlx::query("SELECT id FROM users WHERE email_norm = $1")
@@ -68,9 +60,7 @@ pub async fn create_admin(
         .fetch_optional(&mut *tx)
         .await?;
     if exists.is_some() {
-        return Err(AppError::Conflict(format!(
-            "A user with the email {email} already exists."
-        )));
+        return Err(AppError::Conflict(format!("A user with the email {email} already exists.")));
     }
     let id: i64 = sqlx::query(
         "INSERT INTO users (email, email_norm, first_name, last_name, password_hash, enabled, created_at, name_sort) \
@@ -105,24 +95,9 @@ pub async fn create_admin_with_password(
     only_if_first: bool,
 ) -> AppResult<i64> {
     let email = EmailAddress::parse(email).map_err(AppError::Invalid)?;
-    let password = check_new_password(
-        state,
-        password,
-        confirmation,
-        email.as_str(),
-        first_name,
-        last_name,
-    )?;
+    let password = check_new_password(state, password, confirmation, email.as_str(), first_name, last_name)?;
     let hash = state.passwords.hash(password.expose()).await?;
-    create_admin(
-        &state.db,
-        &hash,
-        &email,
-        first_name,
-        last_name,
-        only_if_first,
-    )
-    .await
+    create_admin(&state.db, &hash, &email, first_name, last_name, only_if_first).await
 }
 
 /// Sign-in with throttling and audit: the throttle is checked first (a locked
@@ -148,12 +123,7 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
         Verdict::Wait(secs) => return Err(AppError::Throttled(secs)),
         Verdict::Locked => {
             state.passwords.verify(password, None).await;
-            record_now(
-                &state.db,
-                &actor,
-                Event::new("sign_in.lockout").details("refused: account locked"),
-            )
-            .await?;
+            record_now(&state.db, &actor, Event::new("sign_in.lockout").details("refused: account locked")).await?;
             return Err(AppError::BadCredentials);
         }
     };
@@ -164,32 +134,17 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
             if failures > 0 {
                 throttle::clear(&mut tx, &key).await?;
             }
-            record(
-                &mut tx,
-                &Actor {
-                    id: Some(id),
-                    ..actor.clone()
-                },
-                Event::new("sign_in.success").user(id, &key),
-            )
-            .await?;
+            record(&mut tx, &Actor { id: Some(id), ..actor.clone() }, Event::new("sign_in.success").user(id, &key))
+                .await?;
             let cookie = session::create_in(&mut tx, &state.settings, id, &client()).await?;
             tx.commit().await?;
-            Ok(SignedIn {
-                user_id: id,
-                cookie,
-            })
+            Ok(SignedIn { user_id: id, cookie })
         }
         Err(AppError::BadCredentials) => {
             let locked_now = throttle::record_failure(&state.db, s, &key, &actor.ip).await?;
             record_now(&state.db, &actor, Event::new("sign_in.failure")).await?;
             if locked_now {
-                record_now(
-                    &state.db,
-                    &actor,
-                    Event::new("sign_in.lockout").details("account locked"),
-                )
-                .await?;
+                record_now(&state.db, &actor, Event::new("sign_in.lockout").details("account locked")).await?;
             }
             Err(AppError::BadCredentials)
         }
@@ -206,10 +161,11 @@ pub async fn request_reset(state: &AppState, email: &str, ip: String) -> AppResu
     use crate::server::crypto::Token;
     let norm = email.trim().to_lowercase();
     let mut tx = state.db.begin_write().await?;
-    let row = sqlx::query("SELECT id, email FROM users WHERE email_norm = $1 AND enabled = 1 AND password_hash IS NOT NULL")
-        .bind(&norm)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, email FROM users WHERE email_norm = $1 AND enabled = 1 AND password_hash IS NOT NULL")
+            .bind(&norm)
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some(row) = row else { return Ok(()) };
     let (id, to): (i64, String) = (row.try_get("id")?, row.try_get("email")?);
     let now = now_ms();
@@ -230,33 +186,18 @@ pub async fn request_reset(state: &AppState, email: &str, ip: String) -> AppResu
     let link = state.settings.link(&format!("/reset/{}", token.expose()));
     let mail = crate::mail::templates::password_reset(id, &to, &state.settings.site_name, &link);
     crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
-    let actor = Actor {
-        id: None,
-        email: to.clone(),
-        ip,
-    };
-    record(
-        &mut tx,
-        &actor,
-        Event::new("password.reset_requested").user(id, &to),
-    )
-    .await?;
+    let actor = Actor { id: None, email: to.clone(), ip };
+    record(&mut tx, &actor, Event::new("password.reset_requested").user(id, &to)).await?;
     tx.commit().await?;
     Ok(())
 }
 
 fn reset_gone() -> AppError {
-    AppError::NotFound(
-        "This password reset link is no longer valid. Ask for a new one from the Sign in page."
-            .into(),
-    )
+    AppError::NotFound("This password reset link is no longer valid. Ask for a new one from the Sign in page.".into())
 }
 
 /// The account a valid reset token belongs to: (id, email, first name, last name).
-pub async fn reset_account(
-    state: &AppState,
-    token: &str,
-) -> AppResult<(i64, String, String, String)> {
+pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, String, String, String)> {
     let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
     let r = sqlx::query(
         "SELECT u.id, u.email, u.first_name, u.last_name FROM password_resets p JOIN users u ON u.id = p.user_id \
@@ -267,21 +208,11 @@ pub async fn reset_account(
     .fetch_optional(&state.db.pool)
     .await?
     .ok_or_else(reset_gone)?;
-    Ok((
-        r.try_get("id")?,
-        r.try_get("email")?,
-        r.try_get("first_name")?,
-        r.try_get("last_name")?,
-    ))
+    Ok((r.try_get("id")?, r.try_get("email")?, r.try_get("first_name")?, r.try_get("last_name")?))
 }
 
 /// Set a new password with a reset token, once; ends every session of the user.
-pub async fn reset_password(
-    state: &AppState,
-    token: &str,
-    password: &str,
-    confirmation: &str,
-) -> AppResult<()> {
+pub async fn reset_password(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<()> {
     use crate::audit::service::{record, Actor, Event};
     let (id, email, first, last) = reset_account(state, token).await?;
     let password = check_new_password(state, password, confirmation, &email, &first, &last)?;
@@ -299,21 +230,12 @@ pub async fn reset_password(
     if used.rows_affected() != 1 {
         return Err(reset_gone());
     }
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(&hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(&hash).bind(id).execute(&mut *tx).await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     record(
         &mut tx,
         &Actor::anonymous(&email),
-        Event::new("password.reset")
-            .user(id, &email)
-            .details(format!("{} sessions ended", ended.rows_affected())),
+        Event::new("password.reset").user(id, &email).details(format!("{} sessions ended", ended.rows_affected())),
     )
     .await?;
     super::throttle::clear(&mut tx, &email.to_lowercase()).await?;
@@ -331,12 +253,8 @@ pub fn check_new_password(
     first_name: &str,
     last_name: &str,
 ) -> AppResult<NewPassword> {
-    let parsed = NewPassword::parse_confirmed_with_min(
-        password,
-        confirmation,
-        state.settings.password_min_chars,
-    )
-    .map_err(AppError::Invalid)?;
+    let parsed = NewPassword::parse_confirmed_with_min(password, confirmation, state.settings.password_min_chars)
+        .map_err(AppError::Invalid)?;
     crate::server::policy::check(state, password, email, first_name, last_name)?;
     Ok(parsed)
 }

@@ -63,20 +63,11 @@ async fn count(db: &Db, column: &str, value: &str, since: i64) -> AppResult<(i64
     let sql = format!(
         "SELECT COUNT(*) AS n, COALESCE(MAX(at), 0) AS last FROM sign_in_failures WHERE {column} = $1 AND at > $2"
     );
-    let r = sqlx::query(&sql)
-        .bind(value)
-        .bind(since)
-        .fetch_one(&db.pool)
-        .await?;
+    let r = sqlx::query(&sql).bind(value).bind(since).fetch_one(&db.pool).await?;
     Ok((r.try_get("n")?, r.try_get("last")?))
 }
 
-pub async fn check(
-    db: &Db,
-    s: &ThrottleSettings,
-    account_key: &str,
-    ip: &str,
-) -> AppResult<Verdict> {
+pub async fn check(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Verdict> {
     let now = now_ms();
     let since = now - s.window.max(s.lockout).as_millis() as i64;
     let window_start = now - s.window.as_millis() as i64;
@@ -112,12 +103,7 @@ pub async fn check(
 }
 
 /// Record a failure; returns `true` when this failure locked the account.
-pub async fn record_failure(
-    db: &Db,
-    s: &ThrottleSettings,
-    account_key: &str,
-    ip: &str,
-) -> AppResult<bool> {
+pub async fn record_failure(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<bool> {
     let now = now_ms();
     sqlx::query("INSERT INTO sign_in_failures (account_key, ip, at) VALUES ($1, $2, $3)")
         .bind(account_key)
@@ -127,26 +113,14 @@ pub async fn record_failure(
         .await?;
     // Forget what no longer counts.
     let horizon = now - 2 * s.window.max(s.lockout).as_millis() as i64;
-    sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
-        .bind(horizon)
-        .execute(&db.pool)
-        .await?;
-    let (n, _) = count(
-        db,
-        "account_key",
-        account_key,
-        now - s.window.as_millis() as i64,
-    )
-    .await?;
+    sqlx::query("DELETE FROM sign_in_failures WHERE at < $1").bind(horizon).execute(&db.pool).await?;
+    let (n, _) = count(db, "account_key", account_key, now - s.window.as_millis() as i64).await?;
     Ok(n == s.lockout_after)
 }
 
 /// A successful sign-in, a password reset or an admin's unlock clears the account's count.
 pub async fn clear(conn: &mut AnyConnection, account_key: &str) -> AppResult<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE account_key = $1")
-        .bind(account_key)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM sign_in_failures WHERE account_key = $1").bind(account_key).execute(&mut *conn).await?;
     Ok(())
 }
 

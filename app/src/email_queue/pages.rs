@@ -15,10 +15,7 @@ fn badge(status: EmailStatus) -> impl IntoView {
 pub fn EmailQueuePage() -> impl IntoView {
     let status = RwSignal::new(String::new());
     let before = RwSignal::new(None::<i64>);
-    let page = Resource::new(
-        move || (status.get(), before.get()),
-        |(s, b)| list_emails(s, b),
-    );
+    let page = Resource::new(move || (status.get(), before.get()), |(s, b)| list_emails(s, b));
     view! {
         <header class="page-header">
             <h1>"Email queue"</h1>
@@ -102,20 +99,11 @@ pub fn EmailQueuePage() -> impl IntoView {
 #[component]
 pub fn EmailDetailPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let resend = ServerAction::<ResendEmail>::new();
     let delete = ServerAction::<DeleteEmail>::new();
     let confirming = RwSignal::new(None::<&'static str>);
-    let detail = Resource::new(
-        move || (id(), resend.version().get()),
-        |(id, _)| get_email(id),
-    );
+    let detail = Resource::new(move || (id(), resend.version().get()), |(id, _)| get_email(id));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {

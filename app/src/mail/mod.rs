@@ -30,17 +30,9 @@ pub struct OutgoingEmail {
 }
 
 /// Queue an email inside the caller's transaction. Returns its id.
-pub async fn enqueue(
-    conn: &mut AnyConnection,
-    settings: &Settings,
-    mail: &OutgoingEmail,
-) -> AppResult<i64> {
+pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &OutgoingEmail) -> AppResult<i64> {
     let now = now_ms();
-    let domain = settings
-        .public_url
-        .host_str()
-        .unwrap_or("roster.local")
-        .to_string();
+    let domain = settings.public_url.host_str().unwrap_or("roster.local").to_string();
     let message_id = format!("{}@{domain}", Token::generate().hash()[..32].to_owned());
     let id: i64 = sqlx::query(
         "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
@@ -93,12 +85,7 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claime
             ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
          RETURNING id, to_addr, subject, body_text, body_html, message_id, attempts, max_attempts"
     );
-    let rows = sqlx::query(&sql)
-        .bind(now + lease.as_millis() as i64)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = sqlx::query(&sql).bind(now + lease.as_millis() as i64).bind(now).bind(limit).fetch_all(&db.pool).await?;
     rows.into_iter()
         .map(|r| {
             Ok(Claimed {
@@ -130,20 +117,11 @@ pub async fn mark_sent(db: &Db, ids: &[i64]) -> AppResult<()> {
     );
     let mut attempts = Args::default();
     let at = attempts.int(now);
-    let rows: Vec<String> = ids
-        .iter()
-        .map(|id| format!("({}, {at}, NULL)", attempts.int(*id)))
-        .collect();
-    let insert = format!(
-        "INSERT INTO email_attempts (email_id, attempted_at, error) VALUES {}",
-        rows.join(", ")
-    );
+    let rows: Vec<String> = ids.iter().map(|id| format!("({}, {at}, NULL)", attempts.int(*id))).collect();
+    let insert = format!("INSERT INTO email_attempts (email_id, attempted_at, error) VALUES {}", rows.join(", "));
     let mut tx = db.begin_write().await?;
     args.bind(sqlx::query(&update)).execute(&mut *tx).await?;
-    attempts
-        .bind(sqlx::query(&insert))
-        .execute(&mut *tx)
-        .await?;
+    attempts.bind(sqlx::query(&insert)).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -156,13 +134,7 @@ pub fn backoff(base: Duration, attempt: i64, jitter: f64) -> Duration {
 }
 
 /// Record a failed attempt: retry later, or mark the email Failed after the last attempt.
-pub async fn mark_failed(
-    db: &Db,
-    settings: &Settings,
-    email: &Claimed,
-    error: &str,
-    jitter: f64,
-) -> AppResult<()> {
+pub async fn mark_failed(db: &Db, settings: &Settings, email: &Claimed, error: &str, jitter: f64) -> AppResult<()> {
     let now = now_ms();
     let error: String = error.chars().take(1000).collect();
     let last = email.attempts >= email.max_attempts;
@@ -190,32 +162,22 @@ pub async fn mark_failed(
 /// Delete sent emails older than the retention period.
 pub async fn purge_sent(db: &Db, retention: Duration) -> AppResult<u64> {
     let cutoff = now_ms() - retention.as_millis() as i64;
-    let r = sqlx::query("DELETE FROM emails WHERE status = 'sent' AND sent_at < $1")
-        .bind(cutoff)
-        .execute(&db.pool)
-        .await?;
+    let r =
+        sqlx::query("DELETE FROM emails WHERE status = 'sent' AND sent_at < $1").bind(cutoff).execute(&db.pool).await?;
     Ok(r.rows_affected())
 }
 
 /// Build the MIME message (plain text plus HTML) for a claimed email.
 pub fn build_message(email: &Claimed, from: &str) -> Result<lettre::Message, String> {
     use lettre::message::{Mailbox, MultiPart};
-    let from: Mailbox = from
-        .parse()
-        .map_err(|e| format!("invalid sender address: {e}"))?;
-    let to: Mailbox = email
-        .to
-        .parse()
-        .map_err(|e| format!("invalid recipient address: {e}"))?;
+    let from: Mailbox = from.parse().map_err(|e| format!("invalid sender address: {e}"))?;
+    let to: Mailbox = email.to.parse().map_err(|e| format!("invalid recipient address: {e}"))?;
     lettre::Message::builder()
         .from(from)
         .to(to)
         .subject(email.subject.clone())
         .message_id(Some(format!("<{}>", email.message_id)))
-        .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
-        ))
+        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
         .map_err(|e| format!("cannot build the message: {e}"))
 }
 
@@ -235,9 +197,7 @@ mod tests {
     #[test]
     fn default_schedule_spans_about_a_day() {
         // 7 waits between 8 attempts with the default 11-minute base.
-        let total: Duration = (1..8)
-            .map(|a| backoff(Duration::from_secs(11 * 60), a, 0.0))
-            .sum();
+        let total: Duration = (1..8).map(|a| backoff(Duration::from_secs(11 * 60), a, 0.0)).sum();
         let hours = total.as_secs_f64() / 3600.0;
         assert!((20.0..28.0).contains(&hours), "{hours} h");
     }

@@ -22,13 +22,7 @@ pub fn invitation_subject(site_name: &str) -> String {
     format!("You have been invited to join {site_name}")
 }
 
-pub fn invitation(
-    user_id: i64,
-    to: &str,
-    site_name: &str,
-    link: &str,
-    valid_days: u64,
-) -> OutgoingEmail {
+pub fn invitation(user_id: i64, to: &str, site_name: &str, link: &str, valid_days: u64) -> OutgoingEmail {
     let text = format!(
         "Hello,\n\nYou have been invited to join {site_name}.\n\n\
          Open this link to create your password and sign up:\n{link}\n\n\
@@ -85,13 +79,7 @@ mod tests {
 
     #[test]
     fn invitation_has_link_in_both_parts_and_escapes_html() {
-        let m = invitation(
-            1,
-            "a@b.com",
-            "Kbank <Intranet>",
-            "https://x.example/signup/abc",
-            7,
-        );
+        let m = invitation(1, "a@b.com", "Kbank <Intranet>", "https://x.example/signup/abc", 7);
         assert_eq!(m.subject, "You have been invited to join Kbank <Intranet>");
         assert!(m.text.contains("https://x.example/signup/abc"));
         assert!(m.html.contains("href=\"https://x.example/signup/abc\""));

@@ -86,7 +86,9 @@ pub fn parse_description(input: &str) -> Result<String, String> {
     let s = input.trim();
     let n = s.chars().count();
     if n > DESCRIPTION_MAX_CHARS {
-        return Err(format!("The description is too long: use at most {DESCRIPTION_MAX_CHARS} characters (this one has {n})."));
+        return Err(format!(
+            "The description is too long: use at most {DESCRIPTION_MAX_CHARS} characters (this one has {n})."
+        ));
     }
     Ok(s.to_string())
 }
@@ -98,11 +100,7 @@ pub fn normalize_grants(grants: &[Grant]) -> Result<Vec<Grant>, String> {
     for &(app, permission) in grants {
         let a = app.app();
         if !a.declares(permission) {
-            return Err(format!(
-                "{} has no {} permission.",
-                a.name,
-                permission.label()
-            ));
+            return Err(format!("{} has no {} permission.", a.name, permission.label()));
         }
         out.insert((app, permission));
         out.insert((app, Permission::View));
@@ -112,11 +110,7 @@ pub fn normalize_grants(grants: &[Grant]) -> Result<Vec<Grant>, String> {
 
 /// Applications whose tiles a holder of `grants` sees, in registry order.
 pub fn visible_apps(builtin_admin: bool, grants: &[Grant]) -> Vec<AppId> {
-    APPLICATIONS
-        .iter()
-        .map(|a| a.id)
-        .filter(|id| builtin_admin || grants.contains(&(*id, Permission::View)))
-        .collect()
+    APPLICATIONS.iter().map(|a| a.id).filter(|id| builtin_admin || grants.contains(&(*id, Permission::View))).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,16 +158,12 @@ pub struct EffectiveAccess {
 
 #[server(prefix = "/api", endpoint = "list_roles")]
 pub async fn list_roles() -> Result<Vec<RoleSummary>, AppError> {
-    crate::authorized!(Roles, View, |access, state| {
-        service::list(access, &state).await
-    })
+    crate::authorized!(Roles, View, |access, state| { service::list(access, &state).await })
 }
 
 #[server(prefix = "/api", endpoint = "role_detail")]
 pub async fn get_role(id: i64) -> Result<RoleDetail, AppError> {
-    crate::authorized!(Roles, View, |access, state| {
-        service::detail(access, &state, id).await
-    })
+    crate::authorized!(Roles, View, |access, state| { service::detail(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "create_role")]
@@ -207,24 +197,18 @@ pub async fn set_role_permissions(id: i64, grants: Vec<Grant>) -> Result<Vec<Gra
 /// Delete a role that is not built in. Returns how many users lost it.
 #[server(prefix = "/api", endpoint = "delete_role")]
 pub async fn delete_role(id: i64) -> Result<i64, AppError> {
-    crate::authorized!(Roles, Delete, |access, state| {
-        service::delete(access, &state, id).await
-    })
+    crate::authorized!(Roles, Delete, |access, state| { service::delete(access, &state, id).await })
 }
 
 /// Users who do not hold the role yet, matching `search`, for the Members tab.
 #[server(prefix = "/api", endpoint = "role_member_candidates")]
 pub async fn role_member_candidates(role_id: i64, search: String) -> Result<Vec<Member>, AppError> {
-    crate::authorized!(Roles, Update, |access, state| {
-        service::candidates(access, &state, role_id, &search).await
-    })
+    crate::authorized!(Roles, Update, |access, state| { service::candidates(access, &state, role_id, &search).await })
 }
 
 #[server(prefix = "/api", endpoint = "add_role_member")]
 pub async fn add_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
-    crate::authorized!(Roles, Update, |access, state| {
-        service::add_member(access, &state, role_id, user_id).await
-    })
+    crate::authorized!(Roles, Update, |access, state| { service::add_member(access, &state, role_id, user_id).await })
 }
 
 #[server(prefix = "/api", endpoint = "remove_role_member")]
@@ -237,9 +221,7 @@ pub async fn remove_role_member(role_id: i64, user_id: i64) -> Result<(), AppErr
 /// A user's effective access, for the Access section of their page in Users.
 #[server(prefix = "/api", endpoint = "user_access")]
 pub async fn user_access(user_id: i64) -> Result<EffectiveAccess, AppError> {
-    crate::authorized!(Users, View, |access, state| {
-        service::effective_access(access, &state, user_id).await
-    })
+    crate::authorized!(Users, View, |access, state| { service::effective_access(access, &state, user_id).await })
 }
 
 #[cfg(test)]
@@ -248,35 +230,17 @@ mod tests {
 
     #[test]
     fn role_names_are_trimmed_and_bounded() {
-        assert_eq!(
-            RoleName::parse("  Content Editor ").unwrap().as_str(),
-            "Content Editor"
-        );
-        assert_eq!(
-            RoleName::parse("Content Editor").unwrap().normalized(),
-            "content editor"
-        );
-        assert_eq!(
-            RoleName::parse("   ").unwrap_err(),
-            "Enter a name for the role."
-        );
-        assert!(
-            RoleName::parse(&"é".repeat(100)).is_ok(),
-            "100 characters, 200 bytes"
-        );
-        assert!(RoleName::parse(&"é".repeat(101))
-            .unwrap_err()
-            .contains("too long"));
+        assert_eq!(RoleName::parse("  Content Editor ").unwrap().as_str(), "Content Editor");
+        assert_eq!(RoleName::parse("Content Editor").unwrap().normalized(), "content editor");
+        assert_eq!(RoleName::parse("   ").unwrap_err(), "Enter a name for the role.");
+        assert!(RoleName::parse(&"é".repeat(100)).is_ok(), "100 characters, 200 bytes");
+        assert!(RoleName::parse(&"é".repeat(101)).unwrap_err().contains("too long"));
         assert!(RoleName::parse("a\u{7}b").is_err());
     }
 
     #[test]
     fn create_update_and_delete_imply_view() {
-        let g = normalize_grants(&[
-            (AppId::Users, Permission::Delete),
-            (AppId::Roles, Permission::Create),
-        ])
-        .unwrap();
+        let g = normalize_grants(&[(AppId::Users, Permission::Delete), (AppId::Roles, Permission::Create)]).unwrap();
         assert_eq!(
             g,
             vec![
@@ -298,10 +262,7 @@ mod tests {
 
     #[test]
     fn the_preview_shows_applications_with_view() {
-        assert_eq!(
-            visible_apps(false, &[(AppId::EmailQueue, Permission::View)]),
-            vec![AppId::EmailQueue]
-        );
+        assert_eq!(visible_apps(false, &[(AppId::EmailQueue, Permission::View)]), vec![AppId::EmailQueue]);
         assert_eq!(visible_apps(true, &[]).len(), APPLICATIONS.len());
     }
 }

@@ -142,12 +142,7 @@ enum Tab {
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [
-        Self::General,
-        Self::Permissions,
-        Self::Members,
-        Self::Preview,
-    ];
+    const ALL: [Tab; 4] = [Self::General, Self::Permissions, Self::Members, Self::Preview];
     fn key(self) -> &'static str {
         match self {
             Self::General => "general",
@@ -165,10 +160,7 @@ impl Tab {
         }
     }
     fn parse(s: &str) -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.key() == s)
-            .unwrap_or(Self::General)
+        Self::ALL.into_iter().find(|t| t.key() == s).unwrap_or(Self::General)
     }
 }
 
@@ -177,43 +169,21 @@ pub fn RoleDetailPage() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let tab = Memo::new(move |_| Tab::parse(&query.read().get("tab").unwrap_or_default()));
     let save = ServerAction::<UpdateRole>::new();
     let perms = ServerAction::<SetRolePermissions>::new();
     let add = ServerAction::<AddRoleMember>::new();
     let remove = ServerAction::<RemoveRoleMember>::new();
     let detail = Resource::new(
-        move || {
-            (
-                id(),
-                save.version().get(),
-                perms.version().get(),
-                add.version().get(),
-                remove.version().get(),
-            )
-        },
+        move || (id(), save.version().get(), perms.version().get(), add.version().get(), remove.version().get()),
         |(id, ..)| get_role(id),
     );
     // Created here, not in the Members tab: a resource made inside the
     // Suspend below would not hydrate.
     let search = RwSignal::new(String::new());
     let candidates = Resource::new(
-        move || {
-            (
-                id(),
-                tab.get() == Tab::Members,
-                search.get(),
-                add.version().get(),
-                remove.version().get(),
-            )
-        },
+        move || (id(), tab.get() == Tab::Members, search.get(), add.version().get(), remove.version().get()),
         |(id, members, search, ..)| async move {
             if members {
                 role_member_candidates(id, search).await
@@ -222,14 +192,7 @@ pub fn RoleDetailPage() -> impl IntoView {
             }
         },
     );
-    let actions = RoleActions {
-        save,
-        perms,
-        add,
-        remove,
-        search,
-        candidates,
-    };
+    let actions = RoleActions { save, perms, add, remove, search, candidates };
     view! {
         <p class="breadcrumb">
             <a href="/roles">"Roles"</a>
@@ -308,11 +271,7 @@ struct RoleActions {
 fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions) -> impl IntoView {
     let may = |p: Permission| me.as_ref().is_some_and(|m| m.can(AppId::Roles, p));
     if !role.builtin && !may(Permission::Update) {
-        let description = if role.description.is_empty() {
-            "No description.".to_string()
-        } else {
-            role.description
-        };
+        let description = if role.description.is_empty() { "No description.".to_string() } else { role.description };
         return view! {
             <section class="card">
                 <h2>"General"</h2>
@@ -394,10 +353,7 @@ fn DeletePanel(id: i64, name: String, losing: usize) -> impl IntoView {
     let error = Signal::derive(move || delete.value().get().and_then(|r| r.err()));
     let consequence = match losing {
         0 => "No user holds it.".to_string(),
-        n => format!(
-            "{} will lose it, and every permission it grants them.",
-            users_count(n)
-        ),
+        n => format!("{} will lose it, and every permission it grants them.", users_count(n)),
     };
     view! {
         <section class="card" aria-labelledby="delete-title">
@@ -445,14 +401,8 @@ fn PermissionMatrix(
     let builtin = role.builtin;
     let rid = role.id;
     let me_is_admin = me.as_ref().is_some_and(|m| m.is_admin);
-    let may_save = me
-        .as_ref()
-        .is_some_and(|m| m.can(AppId::Roles, Permission::Update))
-        && !builtin;
-    let header = Permission::ALL
-        .into_iter()
-        .map(|p| view! { <th scope="col">{p.label()}</th> })
-        .collect_view();
+    let may_save = me.as_ref().is_some_and(|m| m.can(AppId::Roles, Permission::Update)) && !builtin;
+    let header = Permission::ALL.into_iter().map(|p| view! { <th scope="col">{p.label()}</th> }).collect_view();
     let rows = APPLICATIONS
         .iter()
         .map(|app| {
@@ -556,9 +506,7 @@ fn PermissionMatrix(
 fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions) -> impl IntoView {
     let remove = actions.remove;
     let rid = role.id;
-    let may_edit = me
-        .as_ref()
-        .is_some_and(|m| m.can(AppId::Roles, Permission::Update));
+    let may_edit = me.as_ref().is_some_and(|m| m.can(AppId::Roles, Permission::Update));
     let members = if role.members.is_empty() {
         view! { <p class="empty">"Nobody has this role yet."</p> }.into_any()
     } else {

@@ -48,10 +48,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// Every (application, permission) the registry declares: what the Administrator holds.
 pub fn every_grant() -> Vec<Grant> {
-    APPLICATIONS
-        .iter()
-        .flat_map(|a| a.permissions.iter().map(|p| (a.id, *p)))
-        .collect()
+    APPLICATIONS.iter().flat_map(|a| a.permissions.iter().map(|p| (a.id, *p))).collect()
 }
 
 /// "Users: View, Email queue: View", for the audit log.
@@ -59,21 +56,12 @@ fn describe(grants: &[Grant]) -> String {
     if grants.is_empty() {
         return "nothing".into();
     }
-    grants
-        .iter()
-        .map(|(a, p)| format!("{}: {}", a.app().name, p.label()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    grants.iter().map(|(a, p)| format!("{}: {}", a.app().name, p.label())).collect::<Vec<_>>().join(", ")
 }
 
 async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    let r = sqlx::query("SELECT email FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    r.ok_or_else(user_gone)?
-        .try_get("email")
-        .map_err(Into::into)
+    let r = sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+    r.ok_or_else(user_gone)?.try_get("email").map_err(Into::into)
 }
 
 fn grant_of(app: &str, permission: &str) -> Option<Grant> {
@@ -88,25 +76,18 @@ async fn role_head(conn: &mut AnyConnection, id: i64) -> AppResult<(String, bool
         .await?
         .ok_or_else(role_gone)?;
     let builtin: Option<String> = r.try_get("builtin")?;
-    Ok((
-        r.try_get("name")?,
-        builtin.as_deref() == Some(ADMINISTRATOR),
-    ))
+    Ok((r.try_get("name")?, builtin.as_deref() == Some(ADMINISTRATOR)))
 }
 
 /// What a role grants as stored (keys the registry no longer knows are skipped).
 async fn stored_grants(conn: &mut AnyConnection, id: i64) -> AppResult<BTreeSet<Grant>> {
-    let rows =
-        sqlx::query("SELECT application, permission FROM role_permissions WHERE role_id = $1")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = sqlx::query("SELECT application, permission FROM role_permissions WHERE role_id = $1")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut out = BTreeSet::new();
     for r in rows {
-        if let Some(g) = grant_of(
-            &r.try_get::<String, _>("application")?,
-            &r.try_get::<String, _>("permission")?,
-        ) {
+        if let Some(g) = grant_of(&r.try_get::<String, _>("application")?, &r.try_get::<String, _>("permission")?) {
             out.insert(g);
         }
     }
@@ -115,14 +96,12 @@ async fn stored_grants(conn: &mut AnyConnection, id: i64) -> AppResult<BTreeSet<
 
 async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> AppResult<()> {
     for (app, permission) in grants {
-        sqlx::query(
-            "INSERT INTO role_permissions (role_id, application, permission) VALUES ($1, $2, $3)",
-        )
-        .bind(id)
-        .bind(app.key())
-        .bind(permission.as_str())
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query("INSERT INTO role_permissions (role_id, application, permission) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(app.key())
+            .bind(permission.as_str())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -130,11 +109,7 @@ async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> A
 /// Refuse, unless the caller is a Global administrator, to give out any of
 /// `role_ids` that grants something the caller does not hold (the
 /// Administrator role grants everything).
-pub async fn check_can_hand_out(
-    conn: &mut AnyConnection,
-    principal: &Principal,
-    role_ids: &[i64],
-) -> AppResult<()> {
+pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal, role_ids: &[i64]) -> AppResult<()> {
     if principal.is_admin || role_ids.is_empty() {
         return Ok(());
     }
@@ -196,11 +171,7 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
         .await?
         .ok_or_else(role_gone)?;
     let builtin = r.try_get::<Option<String>, _>("builtin")?.as_deref() == Some(ADMINISTRATOR);
-    let grants = if builtin {
-        every_grant()
-    } else {
-        stored_grants(&mut conn, id).await?.into_iter().collect()
-    };
+    let grants = if builtin { every_grant() } else { stored_grants(&mut conn, id).await?.into_iter().collect() };
     let members = sqlx::query(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled FROM user_roles ur \
          JOIN users u ON u.id = ur.user_id WHERE ur.role_id = $1 ORDER BY u.email_norm",
@@ -211,14 +182,7 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     .iter()
     .map(member_of)
     .collect::<AppResult<Vec<_>>>()?;
-    Ok(RoleDetail {
-        id,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        builtin,
-        grants,
-        members,
-    })
+    Ok(RoleDetail { id, name: r.try_get("name")?, description: r.try_get("description")?, builtin, grants, members })
 }
 
 fn member_of(r: &sqlx::any::AnyRow) -> AppResult<Member> {
@@ -227,31 +191,22 @@ fn member_of(r: &sqlx::any::AnyRow) -> AppResult<Member> {
     Ok(Member {
         user_id: r.try_get("id")?,
         email: r.try_get("email")?,
-        full_name: format!("{} {}", first.trim(), last.trim())
-            .trim()
-            .to_string(),
+        full_name: format!("{} {}", first.trim(), last.trim()).trim().to_string(),
         enabled: r.try_get::<i64, _>("enabled")? == 1,
     })
 }
 
 async fn name_taken(conn: &mut AnyConnection, name: &RoleName, except: i64) -> AppResult<bool> {
-    Ok(
-        sqlx::query("SELECT id FROM roles WHERE name_norm = $1 AND id <> $2")
-            .bind(name.normalized())
-            .bind(except)
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
-    )
+    Ok(sqlx::query("SELECT id FROM roles WHERE name_norm = $1 AND id <> $2")
+        .bind(name.normalized())
+        .bind(except)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
 }
 
 /// A new role that grants nothing yet.
-pub async fn create(
-    access: Access<'_>,
-    state: &AppState,
-    name: &RoleName,
-    description: &str,
-) -> AppResult<i64> {
+pub async fn create(access: Access<'_>, state: &AppState, name: &RoleName, description: &str) -> AppResult<i64> {
     access.require(AppId::Roles, Permission::Create)?;
     let mut tx = state.db.begin_write().await?;
     if name_taken(&mut tx, name, 0).await? {
@@ -268,18 +223,10 @@ pub async fn create(
     .await
     .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?
     .try_get("id")?;
-    record(
-        &mut tx,
-        &Actor::of(access.principal()),
-        Event::new("role.created").target("role", id, name.as_str()),
-    )
-    .await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("role.created").target("role", id, name.as_str()))
+        .await?;
     tx.commit().await?;
-    tracing::info!(
-        role_id = id,
-        by = access.principal().user_id,
-        "role created"
-    );
+    tracing::info!(role_id = id, by = access.principal().user_id, "role created");
     Ok(id)
 }
 
@@ -298,12 +245,8 @@ pub async fn update(
     if name_taken(&mut tx, name, id).await? {
         return Err(duplicate(name));
     }
-    let before = sqlx::query("SELECT name, description FROM roles WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let (old_name, old_description): (String, String) =
-        (before.try_get("name")?, before.try_get("description")?);
+    let before = sqlx::query("SELECT name, description FROM roles WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+    let (old_name, old_description): (String, String) = (before.try_get("name")?, before.try_get("description")?);
     sqlx::query("UPDATE roles SET name = $1, name_norm = $2, description = $3 WHERE id = $4")
         .bind(name.as_str())
         .bind(name.normalized())
@@ -311,13 +254,7 @@ pub async fn update(
         .bind(id)
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                duplicate(name)
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?;
     let diff = crate::audit::service::diff(&[
         ("name", &old_name, name.as_str()),
         ("description", &old_description, description),
@@ -325,29 +262,18 @@ pub async fn update(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("role.updated")
-            .target("role", id, name.as_str())
-            .details(diff),
+        Event::new("role.updated").target("role", id, name.as_str()).details(diff),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(
-        role_id = id,
-        by = access.principal().user_id,
-        "role renamed or described"
-    );
+    tracing::info!(role_id = id, by = access.principal().user_id, "role renamed or described");
     Ok(())
 }
 
 /// Replace a role's grants with `grants` (already normalized: View implied).
 /// A caller who is not an administrator may take away anything but add only
 /// what they hold themselves. Members get the change at their next request.
-pub async fn set_permissions(
-    access: Access<'_>,
-    state: &AppState,
-    id: i64,
-    grants: &[Grant],
-) -> AppResult<()> {
+pub async fn set_permissions(access: Access<'_>, state: &AppState, id: i64, grants: &[Grant]) -> AppResult<()> {
     access.require(AppId::Roles, Permission::Update)?;
     let principal = access.principal();
     let mut tx = state.db.begin_write().await?;
@@ -356,10 +282,7 @@ pub async fn set_permissions(
         return Err(builtin_refused());
     }
     let before = stored_grants(&mut tx, id).await?;
-    if let Some((app, permission)) = grants
-        .iter()
-        .find(|g| !before.contains(g) && !principal.can(g.0, g.1))
-    {
+    if let Some((app, permission)) = grants.iter().find(|g| !before.contains(g) && !principal.can(g.0, g.1)) {
         tracing::info!(
             user_id = principal.user_id,
             app = app.key(),
@@ -368,28 +291,18 @@ pub async fn set_permissions(
         );
         return Err(AppError::Forbidden);
     }
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
     insert_grants(&mut tx, id, grants).await?;
     let before: Vec<Grant> = before.into_iter().collect();
     let details = format!("{} → {}", describe(&before), describe(grants));
     record(
         &mut tx,
         &Actor::of(principal),
-        Event::new("role.permissions_changed")
-            .target("role", id, name)
-            .details(details),
+        Event::new("role.permissions_changed").target("role", id, name).details(details),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(
-        role_id = id,
-        by = principal.user_id,
-        grants = grants.len(),
-        "role permissions saved"
-    );
+    tracing::info!(role_id = id, by = principal.user_id, grants = grants.len(), "role permissions saved");
     Ok(())
 }
 
@@ -407,44 +320,23 @@ pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
         .await?
         .try_get("n")?;
     // Explicit rather than relying on ON DELETE CASCADE alone.
-    sqlx::query("DELETE FROM user_roles WHERE role_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM roles WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM user_roles WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *tx).await?;
     let details = format!("{members} members lost it");
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("role.deleted")
-            .target("role", id, name)
-            .details(details),
+        Event::new("role.deleted").target("role", id, name).details(details),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(
-        role_id = id,
-        members,
-        by = access.principal().user_id,
-        "role deleted"
-    );
+    tracing::info!(role_id = id, members, by = access.principal().user_id, "role deleted");
     Ok(members)
 }
 
 /// Users without the role whose email or name matches `search`.
-pub async fn candidates(
-    access: Access<'_>,
-    state: &AppState,
-    role_id: i64,
-    search: &str,
-) -> AppResult<Vec<Member>> {
+pub async fn candidates(access: Access<'_>, state: &AppState, role_id: i64, search: &str) -> AppResult<Vec<Member>> {
     access.require(AppId::Roles, Permission::Update)?;
     let mut args = Args::default();
     let role = args.int(role_id);
@@ -454,26 +346,14 @@ pub async fn candidates(
     );
     if !search.trim().is_empty() {
         let p = args.text(like_pattern(search));
-        sql.push_str(&format!(
-            " AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')"
-        ));
+        sql.push_str(&format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')"));
     }
     let limit = args.int(CANDIDATES_LIMIT);
     sql.push_str(&format!(" ORDER BY u.email_norm LIMIT {limit}"));
-    args.bind(sqlx::query(&sql))
-        .fetch_all(&state.db.pool)
-        .await?
-        .iter()
-        .map(member_of)
-        .collect()
+    args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?.iter().map(member_of).collect()
 }
 
-pub async fn add_member(
-    access: Access<'_>,
-    state: &AppState,
-    role_id: i64,
-    user_id: i64,
-) -> AppResult<()> {
+pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
     access.require(AppId::Roles, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
     let (name, _) = role_head(&mut tx, role_id).await?;
@@ -490,29 +370,17 @@ pub async fn add_member(
             .bind(role_id)
             .execute(&mut *tx)
             .await?;
-        let event = Event::new("role.members_changed")
-            .target("role", role_id, name)
-            .details(format!("added {email}"));
+        let event = Event::new("role.members_changed").target("role", role_id, name).details(format!("added {email}"));
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     tx.commit().await?;
-    tracing::info!(
-        role_id,
-        user_id,
-        by = access.principal().user_id,
-        "role member added"
-    );
+    tracing::info!(role_id, user_id, by = access.principal().user_id, "role member added");
     Ok(())
 }
 
 /// Take a role away from a user. Only an administrator takes the
 /// Administrator role away, and never from the last one.
-pub async fn remove_member(
-    access: Access<'_>,
-    state: &AppState,
-    role_id: i64,
-    user_id: i64,
-) -> AppResult<()> {
+pub async fn remove_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
     access.require(AppId::Roles, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
     let (name, builtin) = role_head(&mut tx, role_id).await?;
@@ -534,33 +402,20 @@ pub async fn remove_member(
         .rows_affected();
     if removed > 0 {
         let email = user_email(&mut tx, user_id).await?;
-        let event = Event::new("role.members_changed")
-            .target("role", role_id, name)
-            .details(format!("removed {email}"));
+        let event =
+            Event::new("role.members_changed").target("role", role_id, name).details(format!("removed {email}"));
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     tx.commit().await?;
-    tracing::info!(
-        role_id,
-        user_id,
-        by = access.principal().user_id,
-        "role member removed"
-    );
+    tracing::info!(role_id, user_id, by = access.principal().user_id, "role member removed");
     Ok(())
 }
 
 /// Each permission a user holds, and which of their roles grant it.
-pub async fn effective_access(
-    access: Access<'_>,
-    state: &AppState,
-    user_id: i64,
-) -> AppResult<EffectiveAccess> {
+pub async fn effective_access(access: Access<'_>, state: &AppState, user_id: i64) -> AppResult<EffectiveAccess> {
     access.require(AppId::Users, Permission::View)?;
     let mut conn = state.db.pool.acquire().await?;
-    let user = sqlx::query("SELECT id FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let user = sqlx::query("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *conn).await?;
     if user.is_none() {
         return Err(user_gone());
     }
@@ -583,10 +438,7 @@ pub async fn effective_access(
         } else {
             let app: Option<String> = r.try_get("application")?;
             let permission: Option<String> = r.try_get("permission")?;
-            app.zip(permission)
-                .and_then(|(a, p)| grant_of(&a, &p))
-                .into_iter()
-                .collect()
+            app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)).into_iter().collect()
         };
         for g in grants {
             let names = by.entry(g).or_default();
@@ -595,14 +447,8 @@ pub async fn effective_access(
             }
         }
     }
-    let lines = by
-        .into_iter()
-        .map(|((app, permission), granted_by)| AccessLine {
-            app,
-            permission,
-            granted_by,
-        })
-        .collect();
+    let lines =
+        by.into_iter().map(|((app, permission), granted_by)| AccessLine { app, permission, granted_by }).collect();
     Ok(EffectiveAccess { is_admin, lines })
 }
 
@@ -612,16 +458,9 @@ pub const DEMO_ROLES: &[(&str, &str, &[Grant])] = &[
     (
         "Digital Channel Manager",
         "Looks after the people and the email of the digital channels.",
-        &[
-            (AppId::Users, Permission::View),
-            (AppId::EmailQueue, Permission::View),
-        ],
+        &[(AppId::Users, Permission::View), (AppId::EmailQueue, Permission::View)],
     ),
-    (
-        "Content Editor",
-        "Sees who is who, nothing more.",
-        &[(AppId::Users, Permission::View)],
-    ),
+    ("Content Editor", "Sees who is who, nothing more.", &[(AppId::Users, Permission::View)]),
 ];
 
 /// Create the demo roles that do not exist yet (by name, regardless of case).
@@ -648,13 +487,8 @@ pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
         .await?
         .try_get("id")?;
         insert_grants(&mut tx, id, &grants).await?;
-        let actor = Actor {
-            email: "server seed-demo".into(),
-            ..Actor::default()
-        };
-        let event = Event::new("role.created")
-            .target("role", id, name.as_str())
-            .details(describe(&grants));
+        let actor = Actor { email: "server seed-demo".into(), ..Actor::default() };
+        let event = Event::new("role.created").target("role", id, name.as_str()).details(describe(&grants));
         record(&mut tx, &actor, event).await?;
         tx.commit().await?;
         out.push((name.to_string(), true));

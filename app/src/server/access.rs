@@ -42,29 +42,16 @@ impl Principal {
     /// The only way to obtain an [`Access`].
     pub fn authorize(&self, app: AppId, permission: Permission) -> Result<Access<'_>, AppError> {
         if self.can(app, permission) {
-            Ok(Access {
-                principal: self,
-                app,
-                permission,
-            })
+            Ok(Access { principal: self, app, permission })
         } else {
-            tracing::info!(
-                user_id = self.user_id,
-                app = app.key(),
-                permission = permission.as_str(),
-                "forbidden"
-            );
+            tracing::info!(user_id = self.user_id, app = app.key(), permission = permission.as_str(), "forbidden");
             Err(AppError::Forbidden)
         }
     }
 
     /// Applications this user may open (those with View), in registry order.
     pub fn visible_apps(&self) -> Vec<AppId> {
-        crate::registry::APPLICATIONS
-            .iter()
-            .map(|a| a.id)
-            .filter(|id| self.can(*id, Permission::View))
-            .collect()
+        crate::registry::APPLICATIONS.iter().map(|a| a.id).filter(|id| self.can(*id, Permission::View)).collect()
     }
 }
 
@@ -80,8 +67,7 @@ impl<'a> Access<'a> {
     /// Services call this to state which grant they need; a handle obtained for
     /// another application or permission is refused.
     pub fn require(&self, app: AppId, permission: Permission) -> Result<(), AppError> {
-        if self.app == app && (self.permission == permission || self.principal.can(app, permission))
-        {
+        if self.app == app && (self.permission == permission || self.principal.can(app, permission)) {
             Ok(())
         } else {
             Err(AppError::Forbidden)

@@ -31,9 +31,7 @@ impl Token {
     /// Accept only strings shaped like a token Roster made; anything else is refused
     /// before it reaches the database.
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == 43
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Self(s.to_string()))
     }
 
@@ -114,10 +112,7 @@ impl HashEngine {
     }
 
     /// Run `f` on an Argon2 thread and wait for its result (None if the job was lost).
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-    ) -> Option<T> {
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Option<T> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |memory| {
             let _ = done.send(f(memory));
@@ -129,9 +124,7 @@ impl HashEngine {
 
 impl Passwords {
     pub async fn new() -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let engine = Arc::new(HashEngine::start(cores));
         let random = Token::generate();
         let dummy = engine
@@ -139,10 +132,7 @@ impl Passwords {
             .await
             .expect("the Argon2 threads run")
             .expect("hashing a random password works");
-        Self {
-            dummy_hash: Arc::new(dummy),
-            engine,
-        }
+        Self { dummy_hash: Arc::new(dummy), engine }
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, crate::error::AppError> {
@@ -150,9 +140,7 @@ impl Passwords {
         self.engine
             .run(move |_| hash_blocking(&password))
             .await
-            .ok_or_else(|| {
-                crate::error::AppError::internal("hash task failed", "the Argon2 job was lost")
-            })?
+            .ok_or_else(|| crate::error::AppError::internal("hash task failed", "the Argon2 job was lost"))?
             .map_err(|e| crate::error::AppError::internal("hashing failed", e))
     }
 
@@ -160,24 +148,16 @@ impl Passwords {
     /// no stored hash. Always does one full Argon2 verification.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let real = stored.is_some();
-        let hash = stored
-            .map(str::to_string)
-            .unwrap_or_else(|| self.dummy_hash.as_str().to_string());
+        let hash = stored.map(str::to_string).unwrap_or_else(|| self.dummy_hash.as_str().to_string());
         let password = password.to_string();
-        let ok = self
-            .engine
-            .run(move |memory| verify_blocking(&password, &hash, memory))
-            .await
-            .unwrap_or(false);
+        let ok = self.engine.run(move |memory| verify_blocking(&password, &hash, memory)).await.unwrap_or(false);
         ok && real
     }
 }
 
 fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2()
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+    Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
 /// What `PasswordVerifier::verify_password` does (algorithm, version and
@@ -253,35 +233,18 @@ mod tests {
         let h = p.hash("correct horse battery").await.unwrap();
         let parsed = PasswordHash::new(&h).unwrap();
         let mut memory = Vec::new();
-        for (password, stored) in [
-            ("correct horse battery", h.as_str()),
-            ("correct horse batterY", h.as_str()),
-        ] {
-            let crate_says = argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
-            assert_eq!(
-                verify_blocking(password, stored, &mut memory),
-                crate_says,
-                "{password}"
-            );
+        for (password, stored) in [("correct horse battery", h.as_str()), ("correct horse batterY", h.as_str())] {
+            let crate_says = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+            assert_eq!(verify_blocking(password, stored, &mut memory), crate_says, "{password}");
         }
         // Reused memory gives the same answers; other parameters grow it.
         assert!(verify_blocking("correct horse battery", &h, &mut memory));
-        let small = Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Params::new(8, 1, 1, None).unwrap(),
-        )
-        .hash_password(b"pw", &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string();
+        let small = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8, 1, 1, None).unwrap())
+            .hash_password(b"pw", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
         assert!(verify_blocking("pw", &small, &mut memory));
-        assert!(!verify_blocking(
-            "pw",
-            "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA",
-            &mut memory
-        ));
+        assert!(!verify_blocking("pw", "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA", &mut memory));
         assert!(!verify_blocking("pw", "not a hash", &mut memory));
         // Concurrent verifications (more than there are cores) all complete.
         let tasks: Vec<_> = (0..6)

@@ -39,10 +39,7 @@ pub enum DbError {
     #[error("database URL must start with sqlite: or postgres://")]
     UnknownScheme,
     #[error("cannot create the directory for the SQLite file {path}: {source}")]
-    CreateDir {
-        path: String,
-        source: std::io::Error,
-    },
+    CreateDir { path: String, source: std::io::Error },
     #[error("cannot connect to the database: {0}")]
     Connect(sqlx::Error),
     #[error("cannot apply database migrations: {0}")]
@@ -111,10 +108,7 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     if !path.is_empty() && path != ":memory:" {
         if let Some(dir) = std::path::Path::new(path).parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                    path: path.to_string(),
-                    source,
-                })?;
+                std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir { path: path.to_string(), source })?;
             }
         }
     }
@@ -139,18 +133,12 @@ mod tests {
 
     #[test]
     fn sqlite_urls_get_create_mode() {
-        assert_eq!(
-            prepare_sqlite_url("sqlite::memory:").unwrap(),
-            "sqlite://:memory:?mode=rwc"
-        );
+        assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap(), "sqlite://:memory:?mode=rwc");
         assert_eq!(
             prepare_sqlite_url("sqlite://:memory:?cache=shared").unwrap(),
             "sqlite://:memory:?cache=shared&mode=rwc"
         );
-        assert_eq!(
-            Backend::from_url("postgresql://x/y"),
-            Some(Backend::Postgres)
-        );
+        assert_eq!(Backend::from_url("postgresql://x/y"), Some(Backend::Postgres));
         assert_eq!(Backend::from_url("mysql://x/y"), None);
     }
 }

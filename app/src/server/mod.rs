@@ -15,15 +15,10 @@ pub use state::{AppState, Settings};
 
 /// Milliseconds since the Unix epoch: the one clock Roster stores.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// The lower-case "first last" used to sort and search by name.
 pub fn name_sort(first: &str, last: &str) -> String {
-    format!("{} {}", first.trim(), last.trim())
-        .trim()
-        .to_lowercase()
+    format!("{} {}", first.trim(), last.trim()).trim().to_lowercase()
 }

@@ -11,21 +11,9 @@ fn policy(state: &AppState) -> Policy {
 }
 
 /// Refuse a password that breaks any rule, saying exactly why.
-pub fn check(
-    state: &AppState,
-    password: &str,
-    email: &str,
-    first_name: &str,
-    last_name: &str,
-) -> AppResult<()> {
-    let ctx = Context {
-        email,
-        first_name,
-        last_name,
-    };
-    policy(state)
-        .check(password, &ctx)
-        .map_err(|refusal| AppError::Invalid(refusal.to_string()))
+pub fn check(state: &AppState, password: &str, email: &str, first_name: &str, last_name: &str) -> AppResult<()> {
+    let ctx = Context { email, first_name, last_name };
+    policy(state).check(password, &ctx).map_err(|refusal| AppError::Invalid(refusal.to_string()))
 }
 
 /// Live feedback for the strength meter.
@@ -36,16 +24,7 @@ pub fn strength(
     first_name: &str,
     last_name: &str,
 ) -> crate::auth::StrengthReport {
-    let ctx = Context {
-        email,
-        first_name,
-        last_name,
-    };
+    let ctx = Context { email, first_name, last_name };
     let s = policy(state).strength(password, &ctx);
-    crate::auth::StrengthReport {
-        score: s.score,
-        ok: s.ok,
-        message: s.message,
-        suggestions: s.suggestions,
-    }
+    crate::auth::StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions }
 }

@@ -21,10 +21,7 @@ pub const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 pub fn provide_csp() {
     use leptos::prelude::use_context;
     leptos::nonce::provide_nonce();
-    let (Some(nonce), Some(resp)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
+    let (Some(nonce), Some(resp)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
         return;
     };
     if let Ok(v) = HeaderValue::from_str(&page_policy(&nonce)) {

@@ -34,26 +34,13 @@ pub struct ClientInfo {
 }
 
 pub fn client_info(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> ClientInfo {
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .chars()
-        .take(300)
-        .collect();
-    ClientInfo {
-        ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(),
-        user_agent,
-    }
+    let user_agent =
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(300).collect();
+    ClientInfo { ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(), user_agent }
 }
 
 /// Start a new session for `user_id` with a fresh id, and return the cookie to set.
-pub async fn create(
-    db: &Db,
-    settings: &Settings,
-    user_id: i64,
-    client: &ClientInfo,
-) -> AppResult<String> {
+pub async fn create(db: &Db, settings: &Settings, user_id: i64, client: &ClientInfo) -> AppResult<String> {
     let mut tx = db.begin_write().await?;
     let cookie = create_in(&mut tx, settings, user_id, client).await?;
     tx.commit().await?;
@@ -92,19 +79,13 @@ pub async fn create_in(
 }
 
 pub async fn delete(db: &Db, session_hash: &str) -> AppResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-        .bind(session_hash)
-        .execute(&db.pool)
-        .await?;
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(session_hash).execute(&db.pool).await?;
     Ok(())
 }
 
 /// End every session of a user (disable, password change, reset).
 pub async fn delete_all_for_user(db: &Db, user_id: i64) -> AppResult<u64> {
-    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&db.pool)
-        .await?;
+    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&db.pool).await?;
     Ok(r.rows_affected())
 }
 
@@ -114,9 +95,7 @@ fn session_cookie(settings: &Settings, value: &str) -> String {
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(settings.cookie_secure())
-        .max_age(cookie::time::Duration::seconds(
-            settings.session_absolute_timeout.as_secs() as i64,
-        ))
+        .max_age(cookie::time::Duration::seconds(settings.session_absolute_timeout.as_secs() as i64))
         .build()
         .to_string()
 }
@@ -187,10 +166,7 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
 }
 
 /// One indexed query: the user's roles and what they grant.
-pub async fn load_grants(
-    db: &Db,
-    user_id: i64,
-) -> AppResult<(bool, BTreeSet<(AppId, Permission)>)> {
+pub async fn load_grants(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<(AppId, Permission)>)> {
     let rows = sqlx::query(
         "SELECT r.builtin, rp.application, rp.permission FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id \
@@ -241,10 +217,7 @@ fn same_origin(headers: &HeaderMap, settings: &Settings) -> bool {
         }
         // Same host as the request was addressed to (behind a TLS-terminating
         // proxy the scheme seen here may differ from the browser's).
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
         let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
         return !host.is_empty() && origin_host == host;
     }
@@ -261,11 +234,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let safe = method == Method::GET || method == Method::HEAD || method == Method::OPTIONS;
     if !safe && !same_origin(req.headers(), &state.settings) {
         tracing::warn!(path = req.uri().path(), "cross-origin request refused");
-        return (
-            StatusCode::FORBIDDEN,
-            "Cross-origin requests are not allowed.",
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, "Cross-origin requests are not allowed.").into_response();
     }
 
     let token = cookie_token(req.headers());
@@ -277,29 +246,18 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 p
             }
             Err(_) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The database is not answering.",
-                )
-                    .into_response();
+                return (StatusCode::SERVICE_UNAVAILABLE, "The database is not answering.").into_response();
             }
         },
         None => None,
     };
     let path = req.uri().path().to_string();
     if principal.is_none() && safe && !is_public_page(&path) {
-        let wanted = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let wanted = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let target = if wanted == "/" {
             "/signin".to_string()
         } else {
-            format!(
-                "/signin?next={}",
-                url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>()
-            )
+            format!("/signin?next={}", url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>())
         };
         let mut resp = Redirect::to(&target).into_response();
         if clear {
@@ -312,9 +270,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     // An application's page without View renders as the 403 page
     // (`shell::RequireView`); say so in the status too.
     let forbidden_page = method == Method::GET
-        && principal.as_ref().is_some_and(|p| {
-            crate::registry::app_at(&path).is_some_and(|app| !p.can(app, Permission::View))
-        });
+        && principal
+            .as_ref()
+            .is_some_and(|p| crate::registry::app_at(&path).is_some_and(|app| !p.can(app, Permission::View)));
     req.extensions_mut().insert(RequestAuth(principal));
     let mut resp = next.run(req).await;
     if forbidden_page && resp.status() == StatusCode::OK {
@@ -340,8 +298,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// The app state, provided to every server function and page render.
 pub fn app_state() -> AppResult<AppState> {
-    leptos::prelude::use_context::<AppState>()
-        .ok_or_else(|| AppError::internal("context", "AppState missing"))
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| AppError::internal("context", "AppState missing"))
 }
 
 fn request_parts() -> AppResult<axum::http::request::Parts> {
@@ -351,28 +308,18 @@ fn request_parts() -> AppResult<axum::http::request::Parts> {
 
 /// The signed-in caller, or `Unauthorized`.
 pub fn principal() -> AppResult<Principal> {
-    request_parts()?
-        .extensions
-        .get::<RequestAuth>()
-        .and_then(|a| a.0.clone())
-        .ok_or(AppError::Unauthorized)
+    request_parts()?.extensions.get::<RequestAuth>().and_then(|a| a.0.clone()).ok_or(AppError::Unauthorized)
 }
 
 /// The signed-in caller, if any.
 pub fn maybe_principal() -> AppResult<Option<Principal>> {
-    Ok(request_parts()?
-        .extensions
-        .get::<RequestAuth>()
-        .and_then(|a| a.0.clone()))
+    Ok(request_parts()?.extensions.get::<RequestAuth>().and_then(|a| a.0.clone()))
 }
 
 pub fn client() -> ClientInfo {
     match request_parts() {
         Ok(parts) => {
-            let peer = parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0);
+            let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
             client_info(&parts.headers, peer)
         }
         Err(_) => ClientInfo::default(),
@@ -381,10 +328,9 @@ pub fn client() -> ClientInfo {
 
 /// Add a `Set-Cookie` header to the server function's response.
 pub fn set_cookie(value: &str) {
-    if let (Some(opts), Ok(v)) = (
-        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-        HeaderValue::from_str(value),
-    ) {
+    if let (Some(opts), Ok(v)) =
+        (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(value))
+    {
         opts.append_header(header::SET_COOKIE, v);
     }
 }
@@ -393,9 +339,7 @@ pub fn set_cookie(value: &str) {
 pub fn respond<T>(result: AppResult<T>) -> AppResult<T> {
     if let Err(e) = &result {
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            opts.set_status(
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            );
+            opts.set_status(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
         }
     }
     result
@@ -416,10 +360,7 @@ macro_rules! authorized {
         respond(
             async move {
                 let ($state, caller) = (app_state()?, principal()?);
-                let $access = caller.authorize(
-                    $crate::registry::AppId::$app,
-                    $crate::registry::Permission::$perm,
-                )?;
+                let $access = caller.authorize($crate::registry::AppId::$app, $crate::registry::Permission::$perm)?;
                 $body
             }
             .await,

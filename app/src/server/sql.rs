@@ -27,10 +27,7 @@ impl Args {
         self.push(Arg::Text(v.into()))
     }
 
-    pub fn bind<'q>(
-        &self,
-        mut q: Query<'q, Any, AnyArguments<'q>>,
-    ) -> Query<'q, Any, AnyArguments<'q>> {
+    pub fn bind<'q>(&self, mut q: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
         for a in &self.0 {
             q = match a {
                 Arg::Int(v) => q.bind(*v),

@@ -21,12 +21,7 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
-    pub const ALL: [UserStatus; 4] = [
-        Self::Active,
-        Self::Invited,
-        Self::InvitationExpired,
-        Self::Disabled,
-    ];
+    pub const ALL: [UserStatus; 4] = [Self::Active, Self::Invited, Self::InvitationExpired, Self::Disabled];
     pub fn key(self) -> &'static str {
         match self {
             Self::Invited => "invited",
@@ -141,16 +136,12 @@ pub struct UserDetail {
 
 #[server(prefix = "/api", endpoint = "list_users", input = server_fn::codec::Json)]
 pub async fn list_users(query: UserQuery) -> Result<UserPage, AppError> {
-    crate::authorized!(Users, View, |access, state| {
-        service::list(access, &state, &query).await
-    })
+    crate::authorized!(Users, View, |access, state| { service::list(access, &state, &query).await })
 }
 
 #[server(prefix = "/api", endpoint = "role_options")]
 pub async fn role_options() -> Result<Vec<RoleOption>, AppError> {
-    crate::authorized!(Users, View, |_access, state| {
-        service::roles(&state).await
-    })
+    crate::authorized!(Users, View, |_access, state| { service::roles(&state).await })
 }
 
 #[server(prefix = "/api", endpoint = "invite_user", input = server_fn::codec::Json)]
@@ -164,9 +155,7 @@ pub async fn invite_user(email: String, role_ids: Vec<i64>) -> Result<i64, AppEr
 
 #[server(prefix = "/api", endpoint = "user_detail")]
 pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
-    crate::authorized!(Users, View, |access, state| {
-        service::detail(access, &state, id).await
-    })
+    crate::authorized!(Users, View, |access, state| { service::detail(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "update_user", input = server_fn::codec::Json)]
@@ -180,34 +169,24 @@ pub async fn update_user(
     use crate::domain::EmailAddress;
     crate::authorized!(Users, Update, |access, state| {
         let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-        let info = service::GeneralInfo {
-            first_name: &first_name,
-            last_name: &last_name,
-            email: &email,
-        };
+        let info = service::GeneralInfo { first_name: &first_name, last_name: &last_name, email: &email };
         service::update(access, &state, id, &info, &role_ids).await
     })
 }
 
 #[server(prefix = "/api", endpoint = "set_user_enabled")]
 pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| {
-        service::set_enabled(access, &state, id, enabled).await
-    })
+    crate::authorized!(Users, Update, |access, state| { service::set_enabled(access, &state, id, enabled).await })
 }
 
 #[server(prefix = "/api", endpoint = "resend_invitation")]
 pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
-    crate::authorized!(Users, Update, |access, state| {
-        service::resend_invitation(access, &state, id).await
-    })
+    crate::authorized!(Users, Update, |access, state| { service::resend_invitation(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "revoke_invitation")]
 pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| {
-        service::revoke_invitation(access, &state, id).await
-    })
+    crate::authorized!(Users, Update, |access, state| { service::revoke_invitation(access, &state, id).await })
 }
 
 /// Public (with the invitation token): the invited email address.
@@ -219,18 +198,12 @@ pub async fn invitation_info(token: String) -> Result<String, AppError> {
 
 /// Public (with the invitation token): create the password and sign in.
 #[server(prefix = "/api", endpoint = "sign_up")]
-pub async fn sign_up(
-    token: String,
-    password: String,
-    password_confirmation: String,
-) -> Result<String, AppError> {
+pub async fn sign_up(token: String, password: String, password_confirmation: String) -> Result<String, AppError> {
     use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
     respond(
         async move {
             let state = app_state()?;
-            let user_id =
-                service::accept_invitation(&state, &token, &password, &password_confirmation)
-                    .await?;
+            let user_id = service::accept_invitation(&state, &token, &password, &password_confirmation).await?;
             if let Some(old) = maybe_principal()? {
                 session::delete(&state.db, &old.session_hash).await?;
             }
@@ -243,14 +216,10 @@ pub async fn sign_up(
 
 #[server(prefix = "/api", endpoint = "end_user_sessions")]
 pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
-    crate::authorized!(Users, Update, |access, state| {
-        service::end_sessions_of(access, &state, id).await
-    })
+    crate::authorized!(Users, Update, |access, state| { service::end_sessions_of(access, &state, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "unlock_user")]
 pub async fn unlock_user(id: i64) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| {
-        service::unlock(access, &state, id).await
-    })
+    crate::authorized!(Users, Update, |access, state| { service::unlock(access, &state, id).await })
 }

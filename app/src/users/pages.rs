@@ -300,13 +300,7 @@ pub fn NewUserPage() -> impl IntoView {
 pub fn UserDetailPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let save = ServerAction::<UpdateUser>::new();
     let enable = ServerAction::<SetUserEnabled>::new();
     let resend = ServerAction::<ResendInvitation>::new();
@@ -315,10 +309,7 @@ pub fn UserDetailPage() -> impl IntoView {
     let unlock = ServerAction::<UnlockUser>::new();
     // Made here, outside the Suspend below, so that they hydrate.
     let role_list = Resource::new(|| (), |_| role_options());
-    let access = Resource::new(
-        move || (id(), save.version().get()),
-        |(id, _)| crate::roles::user_access(id),
-    );
+    let access = Resource::new(move || (id(), save.version().get()), |(id, _)| crate::roles::user_access(id));
     let detail = Resource::new(
         move || {
             (

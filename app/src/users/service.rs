@@ -1,9 +1,7 @@
 //! The Users application's service: list, invite, edit, enable/disable and
 //! the invitation life cycle. No HTTP, no HTML.
 
-use super::{
-    Delivery, DeliveryState, RoleOption, UserDetail, UserPage, UserQuery, UserRow, UserStatus,
-};
+use super::{Delivery, DeliveryState, RoleOption, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
@@ -88,19 +86,17 @@ pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppRes
     }
     if let Ok(role) = q.role.parse::<i64>() {
         let p = args.int(role);
-        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = {p})"));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = {p})"
+        ));
     }
     if let Some((id, value)) = q.after.split_once(':') {
-        let id: i64 = id
-            .parse()
-            .map_err(|_| AppError::Invalid("The page link is not valid.".into()))?;
+        let id: i64 = id.parse().map_err(|_| AppError::Invalid("The page link is not valid.".into()))?;
         let v = match key {
             SortKey::Text(_) => args.text(value),
-            SortKey::Int(_) => args.int(
-                value
-                    .parse()
-                    .map_err(|_| AppError::Invalid("The page link is not valid.".into()))?,
-            ),
+            SortKey::Int(_) => {
+                args.int(value.parse().map_err(|_| AppError::Invalid("The page link is not valid.".into()))?)
+            }
         };
         let idp = args.int(id);
         let op = if desc { "<" } else { ">" };
@@ -114,13 +110,8 @@ pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppRes
     }
     let dir = if desc { "DESC" } else { "ASC" };
     let limit = args.int(PAGE_SIZE + 1);
-    sql.push_str(&format!(
-        " ORDER BY {key_expr} {dir}, u.id {dir} LIMIT {limit}"
-    ));
-    let rows = args
-        .bind(sqlx::query(&sql))
-        .fetch_all(&state.db.pool)
-        .await?;
+    sql.push_str(&format!(" ORDER BY {key_expr} {dir}, u.id {dir} LIMIT {limit}"));
+    let rows = args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?;
 
     let mut out = Vec::new();
     let mut cursor_of_last = None;
@@ -136,46 +127,31 @@ pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppRes
         out.push(UserRow {
             id,
             email: r.try_get("email")?,
-            full_name: format!("{} {}", first.trim(), last.trim())
-                .trim()
-                .to_string(),
-            status: UserStatus::parse(&r.try_get::<String, _>("status")?)
-                .unwrap_or(UserStatus::Active),
+            full_name: format!("{} {}", first.trim(), last.trim()).trim().to_string(),
+            status: UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active),
             roles: vec![],
             last_sign_in_at: r.try_get("last_sign_in_at")?,
             delivery: None,
             locked: false,
         });
     }
-    let next = if rows.len() as i64 > PAGE_SIZE {
-        cursor_of_last
-    } else {
-        None
-    };
+    let next = if rows.len() as i64 > PAGE_SIZE { cursor_of_last } else { None };
 
     let ids: Vec<i64> = out.iter().map(|u| u.id).collect();
     if !ids.is_empty() {
         let mut roles = roles_of(state, &ids).await?;
         let mut delivery = deliveries_of(state, &ids).await?;
         let keys: Vec<String> = out.iter().map(|u| u.email.to_lowercase()).collect();
-        let locked =
-            crate::auth::throttle::locked(&state.db, &state.settings.throttle, &keys).await?;
+        let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, &keys).await?;
         for u in &mut out {
             u.locked = locked.contains(&u.email.to_lowercase());
             u.roles = roles.remove(&u.id).unwrap_or_default();
-            if matches!(
-                u.status,
-                UserStatus::Invited | UserStatus::InvitationExpired
-            ) {
+            if matches!(u.status, UserStatus::Invited | UserStatus::InvitationExpired) {
                 u.delivery = delivery.remove(&u.id);
             }
         }
     }
-    Ok(UserPage {
-        rows: out,
-        next,
-        smtp_configured: state.settings.smtp_configured,
-    })
+    Ok(UserPage { rows: out, next, smtp_configured: state.settings.smtp_configured })
 }
 
 async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {
@@ -186,14 +162,8 @@ async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<S
          WHERE ur.user_id IN {list} ORDER BY r.name"
     );
     let mut map: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in args
-        .bind(sqlx::query(&sql))
-        .fetch_all(&state.db.pool)
-        .await?
-    {
-        map.entry(r.try_get("user_id")?)
-            .or_default()
-            .push(r.try_get("name")?);
+    for r in args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await? {
+        map.entry(r.try_get("user_id")?).or_default().push(r.try_get("name")?);
     }
     Ok(map)
 }
@@ -207,11 +177,7 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
          WHERE i.user_id IN {list} ORDER BY i.id"
     );
     let mut map = HashMap::new();
-    for r in args
-        .bind(sqlx::query(&sql))
-        .fetch_all(&state.db.pool)
-        .await?
-    {
+    for r in args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await? {
         let status: String = r.try_get("status")?;
         map.insert(
             r.try_get::<i64, _>("user_id")?,
@@ -226,9 +192,7 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
 }
 
 pub async fn roles(state: &AppState) -> AppResult<Vec<RoleOption>> {
-    let rows = sqlx::query("SELECT id, name, builtin FROM roles ORDER BY name")
-        .fetch_all(&state.db.pool)
-        .await?;
+    let rows = sqlx::query("SELECT id, name, builtin FROM roles ORDER BY name").fetch_all(&state.db.pool).await?;
     rows.iter()
         .map(|r| {
             Ok(RoleOption {
@@ -241,20 +205,14 @@ pub async fn roles(state: &AppState) -> AppResult<Vec<RoleOption>> {
 }
 
 /// Check the chosen roles exist, and that the caller may hand them out.
-async fn check_roles(
-    conn: &mut AnyConnection,
-    access: &Access<'_>,
-    role_ids: &[i64],
-) -> AppResult<()> {
+async fn check_roles(conn: &mut AnyConnection, access: &Access<'_>, role_ids: &[i64]) -> AppResult<()> {
     if role_ids.is_empty() {
         return Ok(());
     }
     let mut args = Args::default();
     let list = in_list(&mut args, role_ids);
     let rows = args
-        .bind(sqlx::query(&format!(
-            "SELECT id, builtin FROM roles WHERE id IN {list}"
-        )))
+        .bind(sqlx::query(&format!("SELECT id, builtin FROM roles WHERE id IN {list}")))
         .fetch_all(&mut *conn)
         .await?;
     if rows.len() != role_ids.len() {
@@ -267,10 +225,7 @@ async fn check_roles(
 }
 
 async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     for role in role_ids {
         sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
             .bind(user_id)
@@ -290,12 +245,7 @@ fn duplicate(email: &EmailAddress) -> AppError {
 }
 
 /// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
-async fn mint_invitation(
-    conn: &mut AnyConnection,
-    settings: &Settings,
-    user_id: i64,
-    email: &str,
-) -> AppResult<i64> {
+async fn mint_invitation(conn: &mut AnyConnection, settings: &Settings, user_id: i64, email: &str) -> AppResult<i64> {
     let now = now_ms();
     sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
         .bind(now)
@@ -327,12 +277,7 @@ async fn mint_invitation(
 }
 
 /// New user: the user row, their roles, the invitation and its email, in one transaction.
-pub async fn invite(
-    access: Access<'_>,
-    state: &AppState,
-    email: &EmailAddress,
-    role_ids: &[i64],
-) -> AppResult<i64> {
+pub async fn invite(access: Access<'_>, state: &AppState, email: &EmailAddress, role_ids: &[i64]) -> AppResult<i64> {
     access.require(AppId::Users, Permission::Create)?;
     let mut tx = state.db.begin_write().await?;
     check_roles(&mut tx, &access, role_ids).await?;
@@ -359,17 +304,11 @@ pub async fn invite(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("invitation.sent")
-            .user(id, email.as_str())
-            .details(format!("roles: {roles}")),
+        Event::new("invitation.sent").user(id, email.as_str()).details(format!("roles: {roles}")),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(
-        user_id = id,
-        by = access.principal().user_id,
-        "user invited"
-    );
+    tracing::info!(user_id = id, by = access.principal().user_id, "user invited");
     Ok(id)
 }
 
@@ -387,9 +326,7 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
         .bind(sqlx::query(&sql))
         .fetch_optional(&state.db.pool)
         .await?
-        .ok_or_else(|| {
-            AppError::NotFound("This user does not exist. They may have been deleted.".into())
-        })?;
+        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
     let role_ids = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
         .bind(id)
         .fetch_all(&state.db.pool)
@@ -397,14 +334,12 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
         .iter()
         .map(|r| r.try_get("role_id"))
         .collect::<Result<Vec<i64>, _>>()?;
-    let status =
-        UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active);
+    let status = UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active);
     let delivery = deliveries_of(state, &[id]).await?.remove(&id);
     let email: String = r.try_get("email")?;
-    let locked =
-        crate::auth::throttle::locked(&state.db, &state.settings.throttle, &[email.to_lowercase()])
-            .await?
-            .contains(&email.to_lowercase());
+    let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, &[email.to_lowercase()])
+        .await?
+        .contains(&email.to_lowercase());
     Ok(UserDetail {
         locked,
         id,
@@ -445,12 +380,10 @@ pub(crate) async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> App
 }
 
 async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
-    Ok(
-        sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator'")
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get("id")?,
-    )
+    Ok(sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator'")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("id")?)
 }
 
 pub struct GeneralInfo<'a> {
@@ -467,14 +400,9 @@ pub async fn update(
     role_ids: &[i64],
 ) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
-    for (label, v) in [
-        ("First name", info.first_name),
-        ("Last name", info.last_name),
-    ] {
+    for (label, v) in [("First name", info.first_name), ("Last name", info.last_name)] {
         if v.chars().count() > 100 {
-            return Err(AppError::Invalid(format!(
-                "{label} is too long (at most 100 characters)."
-            )));
+            return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
         }
     }
     let mut tx = state.db.begin_write().await?;
@@ -482,22 +410,16 @@ pub async fn update(
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| {
-            AppError::NotFound("This user does not exist. They may have been deleted.".into())
-        })?;
-    let (first_before, last_before, email_before): (String, String, String) = (
-        before.try_get("first_name")?,
-        before.try_get("last_name")?,
-        before.try_get("email")?,
-    );
-    let roles_before =
-        sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("role_id"))
-            .collect::<Result<Vec<i64>, _>>()?;
+        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
+    let (first_before, last_before, email_before): (String, String, String) =
+        (before.try_get("first_name")?, before.try_get("last_name")?, before.try_get("email")?);
+    let roles_before = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id")
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("role_id"))
+        .collect::<Result<Vec<i64>, _>>()?;
     let clash = sqlx::query("SELECT id FROM users WHERE email_norm = $1 AND id <> $2")
         .bind(info.email.normalized())
         .bind(id)
@@ -508,13 +430,12 @@ pub async fn update(
     }
     check_roles(&mut tx, &access, role_ids).await?;
     let admin_role = admin_role_id(&mut tx).await?;
-    let had_admin: bool =
-        sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
-            .bind(id)
-            .bind(admin_role)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+    let had_admin: bool = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(id)
+        .bind(admin_role)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
     let keeps_admin = role_ids.contains(&admin_role);
     if had_admin && !keeps_admin {
         if !access.principal().is_admin {
@@ -539,10 +460,7 @@ pub async fn update(
     .await
     .map_err(|e| if is_unique_violation(&e) { duplicate(info.email) } else { e.into() })?;
     set_roles(&mut tx, id, role_ids).await?;
-    let (names_before, names_after) = (
-        role_names(&mut tx, &roles_before).await?,
-        role_names(&mut tx, role_ids).await?,
-    );
+    let (names_before, names_after) = (role_names(&mut tx, &roles_before).await?, role_names(&mut tx, role_ids).await?);
     let diff = crate::audit::service::diff(&[
         ("first name", &first_before, info.first_name.trim()),
         ("last name", &last_before, info.last_name.trim()),
@@ -552,34 +470,21 @@ pub async fn update(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("user.updated")
-            .user(id, info.email.as_str())
-            .details(diff),
+        Event::new("user.updated").user(id, info.email.as_str()).details(diff),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(
-        user_id = id,
-        by = access.principal().user_id,
-        "user updated"
-    );
+    tracing::info!(user_id = id, by = access.principal().user_id, "user updated");
     Ok(())
 }
 
 /// Enable or disable a user. Disabling ends every session of theirs at once,
 /// on every server process (sessions live in the database).
-pub async fn set_enabled(
-    access: Access<'_>,
-    state: &AppState,
-    id: i64,
-    enabled: bool,
-) -> AppResult<()> {
+pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled: bool) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
     if !enabled && is_last_admin(&mut tx, id).await? {
-        return Err(AppError::Conflict(
-            "This is the last enabled Global administrator and cannot be disabled.".into(),
-        ));
+        return Err(AppError::Conflict("This is the last enabled Global administrator and cannot be disabled.".into()));
     }
     let r = sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2")
         .bind(enabled as i64)
@@ -587,37 +492,18 @@ pub async fn set_enabled(
         .execute(&mut *tx)
         .await?;
     if r.rows_affected() == 0 {
-        return Err(AppError::NotFound(
-            "This user does not exist. They may have been deleted.".into(),
-        ));
+        return Err(AppError::NotFound("This user does not exist. They may have been deleted.".into()));
     }
     let mut details = String::new();
     if !enabled {
-        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         details = format!("{} sessions ended", ended.rows_affected());
     }
     let email = user_email(&mut tx, id).await?;
-    let action = if enabled {
-        "user.enabled"
-    } else {
-        "user.disabled"
-    };
-    record(
-        &mut tx,
-        &Actor::of(access.principal()),
-        Event::new(action).user(id, &email).details(details),
-    )
-    .await?;
+    let action = if enabled { "user.enabled" } else { "user.disabled" };
+    record(&mut tx, &Actor::of(access.principal()), Event::new(action).user(id, &email).details(details)).await?;
     tx.commit().await?;
-    tracing::info!(
-        user_id = id,
-        enabled,
-        by = access.principal().user_id,
-        "user enabled changed"
-    );
+    tracing::info!(user_id = id, enabled, by = access.principal().user_id, "user enabled changed");
     Ok(())
 }
 
@@ -626,13 +512,9 @@ async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<Stri
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| {
-            AppError::NotFound("This user does not exist. They may have been deleted.".into())
-        })?;
+        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
     if r.try_get::<Option<String>, _>("password_hash")?.is_some() {
-        return Err(AppError::Conflict(
-            "This user has already signed up; there is no invitation to change.".into(),
-        ));
+        return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
     }
     Ok(r.try_get("email")?)
 }
@@ -643,18 +525,9 @@ pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) ->
     let mut tx = state.db.begin_write().await?;
     let email = pending_user_email(&mut tx, id).await?;
     let email_id = mint_invitation(&mut tx, &state.settings, id, &email).await?;
-    record(
-        &mut tx,
-        &Actor::of(access.principal()),
-        Event::new("invitation.resent").user(id, &email),
-    )
-    .await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.resent").user(id, &email)).await?;
     tx.commit().await?;
-    tracing::info!(
-        user_id = id,
-        by = access.principal().user_id,
-        "invitation resent"
-    );
+    tracing::info!(user_id = id, by = access.principal().user_id, "invitation resent");
     Ok(email_id)
 }
 
@@ -668,31 +541,17 @@ pub async fn revoke_invitation(access: Access<'_>, state: &AppState, id: i64) ->
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    record(
-        &mut tx,
-        &Actor::of(access.principal()),
-        Event::new("invitation.revoked").user(id, &email),
-    )
-    .await?;
+    sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.revoked").user(id, &email)).await?;
     tx.commit().await?;
-    tracing::info!(
-        user_id = id,
-        by = access.principal().user_id,
-        "invitation revoked"
-    );
+    tracing::info!(user_id = id, by = access.principal().user_id, "invitation revoked");
     Ok(())
 }
 
 // ---- invitation sign-up (public, with a token) ---------------------------------------
 
 fn invitation_gone() -> AppError {
-    AppError::NotFound(
-        "This invitation is no longer valid. Ask your administrator to send a new one.".into(),
-    )
+    AppError::NotFound("This invitation is no longer valid. Ask your administrator to send a new one.".into())
 }
 
 /// The invited email for a valid token.
@@ -712,16 +571,10 @@ pub async fn invitation_email(state: &AppState, token: &str) -> AppResult<String
 }
 
 /// Use the invitation: set the password and mark the link used, once.
-pub async fn accept_invitation(
-    state: &AppState,
-    token: &str,
-    password: &str,
-    confirmation: &str,
-) -> AppResult<i64> {
+pub async fn accept_invitation(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<i64> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
     let email = invitation_email(state, token.expose()).await?;
-    let password =
-        crate::auth::service::check_new_password(state, password, confirmation, &email, "", "")?;
+    let password = crate::auth::service::check_new_password(state, password, confirmation, &email, "", "")?;
     let hash = state.passwords.hash(password.expose()).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -745,12 +598,7 @@ pub async fn accept_invitation(
     if r.rows_affected() != 1 {
         return Err(invitation_gone());
     }
-    record(
-        &mut tx,
-        &Actor::anonymous(&email),
-        Event::new("invitation.accepted").user(user_id, &email),
-    )
-    .await?;
+    record(&mut tx, &Actor::anonymous(&email), Event::new("invitation.accepted").user(user_id, &email)).await?;
     tx.commit().await?;
     tracing::info!(user_id, "invitation accepted");
     Ok(user_id)
@@ -762,11 +610,7 @@ pub async fn end_sessions(state: &AppState, user_id: i64) -> AppResult<u64> {
 }
 
 async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    Ok(sqlx::query("SELECT email FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("email")?)
+    Ok(sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_one(&mut *conn).await?.try_get("email")?)
 }
 
 /// "A, B" for the audit trail.
@@ -777,9 +621,7 @@ async fn role_names(conn: &mut AnyConnection, role_ids: &[i64]) -> AppResult<Str
     let mut args = Args::default();
     let list = in_list(&mut args, role_ids);
     let names = args
-        .bind(sqlx::query(&format!(
-            "SELECT name FROM roles WHERE id IN {list} ORDER BY name"
-        )))
+        .bind(sqlx::query(&format!("SELECT name FROM roles WHERE id IN {list} ORDER BY name")))
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -792,20 +634,13 @@ async fn role_names(conn: &mut AnyConnection, role_ids: &[i64]) -> AppResult<Str
 pub async fn end_sessions_of(access: Access<'_>, state: &AppState, id: i64) -> AppResult<u64> {
     access.require(AppId::Users, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
-    let email = user_email(&mut tx, id)
-        .await
-        .map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let email = user_email(&mut tx, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    let ended =
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("session.ended")
-            .user(id, &email)
-            .details(format!("{ended} sessions ended by an administrator")),
+        Event::new("session.ended").user(id, &email).details(format!("{ended} sessions ended by an administrator")),
     )
     .await?;
     tx.commit().await?;
@@ -816,16 +651,9 @@ pub async fn end_sessions_of(access: Access<'_>, state: &AppState, id: i64) -> A
 pub async fn unlock(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
     let mut conn = state.db.pool.acquire().await?;
-    let email = user_email(&mut conn, id)
-        .await
-        .map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    let email = user_email(&mut conn, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
     crate::auth::throttle::clear(&mut conn, &email.to_lowercase()).await?;
-    record(
-        &mut conn,
-        &Actor::of(access.principal()),
-        Event::new("user.unlocked").user(id, &email),
-    )
-    .await?;
+    record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
     Ok(())
 }
 

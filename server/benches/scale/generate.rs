@@ -341,10 +341,7 @@ const DOMAINS: &[&str] = &[
 const CUSTOM_ROLES: &[(&str, &[(&str, &str)])] = &[
     ("Support", &[("users", "view"), ("email-queue", "view")]),
     ("Sales", &[("users", "view")]),
-    (
-        "Auditor",
-        &[("users", "view"), ("roles", "view"), ("audit-log", "view")],
-    ),
+    ("Auditor", &[("users", "view"), ("roles", "view"), ("audit-log", "view")]),
 ];
 
 #[derive(Debug, Default, Clone)]
@@ -368,19 +365,11 @@ fn opt(v: Option<i64>) -> String {
 }
 
 async fn scalar(conn: &mut AnyConnection, sql: &str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-        .try_get::<i64, _>(0)
-        .unwrap()
+    sqlx::query(sql).fetch_one(&mut *conn).await.unwrap().try_get::<i64, _>(0).unwrap()
 }
 
 async fn exec(conn: &mut AnyConnection, sql: &str) {
-    sqlx::raw_sql(sql)
-        .execute(&mut *conn)
-        .await
-        .unwrap_or_else(|e| panic!("{e}: {}", &sql[..sql.len().min(300)]));
+    sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap_or_else(|e| panic!("{e}: {}", &sql[..sql.len().min(300)]));
 }
 
 /// Load `n` users into the migrated database at `url`. `password_hash` is the
@@ -393,29 +382,18 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
     let mut conn = AnyConnection::connect(url).await.unwrap();
     if !postgres {
         // Loading only: durability of the half-loaded file does not matter.
-        exec(
-            &mut conn,
-            "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;",
-        )
-        .await;
+        exec(&mut conn, "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;").await;
     }
     let now = app::server::now_ms();
-    let domain = url::Url::parse(site)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or("roster.local".into());
+    let domain =
+        url::Url::parse(site).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or("roster.local".into());
 
     // Roles: Administrator (migration), the demo roles (server seed-demo), and custom ones.
     exec(&mut conn, "BEGIN").await;
     for (name, grants) in CUSTOM_ROLES {
-        let exists = scalar(
-            &mut conn,
-            &format!(
-                "SELECT COUNT(*) FROM roles WHERE name_norm = {}",
-                q(&name.to_lowercase())
-            ),
-        )
-        .await;
+        let exists =
+            scalar(&mut conn, &format!("SELECT COUNT(*) FROM roles WHERE name_norm = {}", q(&name.to_lowercase())))
+                .await;
         if exists > 0 {
             continue;
         }
@@ -429,24 +407,22 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
             ),
         )
         .await;
-        let id = scalar(
-            &mut conn,
-            &format!(
-                "SELECT id FROM roles WHERE name_norm = {}",
-                q(&name.to_lowercase())
-            ),
-        )
-        .await;
+        let id =
+            scalar(&mut conn, &format!("SELECT id FROM roles WHERE name_norm = {}", q(&name.to_lowercase()))).await;
         for (app, perm) in *grants {
-            exec(&mut conn, &format!("INSERT INTO role_permissions (role_id, application, permission) VALUES ({id}, {}, {})", q(app), q(perm))).await;
+            exec(
+                &mut conn,
+                &format!(
+                    "INSERT INTO role_permissions (role_id, application, permission) VALUES ({id}, {}, {})",
+                    q(app),
+                    q(perm)
+                ),
+            )
+            .await;
         }
     }
     exec(&mut conn, "COMMIT").await;
-    let admin_role = scalar(
-        &mut conn,
-        "SELECT id FROM roles WHERE builtin = 'administrator'",
-    )
-    .await;
+    let admin_role = scalar(&mut conn, "SELECT id FROM roles WHERE builtin = 'administrator'").await;
     let others: Vec<i64> = sqlx::query("SELECT id FROM roles WHERE builtin IS NULL ORDER BY id")
         .fetch_all(&mut conn)
         .await
@@ -461,10 +437,7 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
     let mut next_inv = scalar(&mut conn, "SELECT COALESCE(MAX(id), 0) FROM invitations").await + 1;
 
     let mut rng = StdRng::seed_from_u64(0x5eed_2026);
-    let mut out = Loaded {
-        users: n,
-        ..Loaded::default()
-    };
+    let mut out = Loaded { users: n, ..Loaded::default() };
     const ROWS_PER_INSERT: usize = 1000;
     const ROWS_PER_TX: usize = 50_000;
     let day = 86_400_000i64;
@@ -500,11 +473,7 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                 let dom = DOMAINS[rng.gen_range(0..DOMAINS.len())];
                 // A third of the addresses were typed with capitals; email_norm is the lower-case form.
                 let email = if rng.gen_bool(0.3) {
-                    format!("{first_a}.{}{i}@{dom}", capitalize(last_a)).replacen(
-                        first_a,
-                        &capitalize(first_a),
-                        1,
-                    )
+                    format!("{first_a}.{}{i}@{dom}", capitalize(last_a)).replacen(first_a, &capitalize(first_a), 1)
                 } else {
                     format!("{first_a}.{last_a}{i}@{dom}")
                 };
@@ -616,22 +585,14 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
         }
         exec(&mut conn, "COMMIT").await;
         if done.is_multiple_of(200_000) || done == n {
-            eprintln!(
-                "  generated {done} users in {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
+            eprintln!("  generated {done} users in {:.0} s", started.elapsed().as_secs_f64());
         }
     }
     if postgres {
         // Explicit ids were written: move the identity sequences past them.
         for t in ["users", "emails", "invitations"] {
-            exec(
-                &mut conn,
-                &format!(
-                    "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT MAX(id) FROM {t}))"
-                ),
-            )
-            .await;
+            exec(&mut conn, &format!("SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT MAX(id) FROM {t}))"))
+                .await;
         }
     }
     conn.close().await.unwrap();
@@ -641,7 +602,5 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

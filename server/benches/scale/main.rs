@@ -47,10 +47,7 @@ use std::time::{Duration, Instant};
 const USER_PASSWORD: &str = "a generated password for the bench";
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 struct Config {
@@ -96,25 +93,10 @@ struct BenchDb {
 
 fn psql(db: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-qAtc",
-            sql,
-        ])
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
         .output()
         .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -127,30 +109,14 @@ impl BenchDb {
                 std::fs::create_dir_all(dir).unwrap();
                 let path = dir.join(format!("roster-{n}.db"));
                 let fresh = !path.exists();
-                (
-                    Self {
-                        url: format!("sqlite://{}", path.display()),
-                        pg_name: None,
-                        dir: None,
-                        keep: true,
-                    },
-                    fresh,
-                )
+                (Self { url: format!("sqlite://{}", path.display()), pg_name: None, dir: None, keep: true }, fresh)
             }
             (Backend::Sqlite, None) => {
                 let dir = std::env::temp_dir().join(format!("roster_bench_{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).unwrap();
                 let url = format!("sqlite://{}/roster.db", dir.display());
-                (
-                    Self {
-                        url,
-                        pg_name: None,
-                        dir: Some(dir),
-                        keep: false,
-                    },
-                    true,
-                )
+                (Self { url, pg_name: None, dir: Some(dir), keep: false }, true)
             }
             (Backend::Postgres, keep) => {
                 let name = if keep.is_some() {
@@ -158,10 +124,8 @@ impl BenchDb {
                 } else {
                     format!("roster_bench_{}", std::process::id())
                 };
-                let exists = psql(
-                    "postgres",
-                    &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'"),
-                ) == "1";
+                let exists =
+                    psql("postgres", &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'")) == "1";
                 if exists && keep.is_none() {
                     psql("postgres", &format!("DROP DATABASE {name} WITH (FORCE)"));
                 }
@@ -173,15 +137,7 @@ impl BenchDb {
                     psql("postgres", &format!("CREATE DATABASE {name}"));
                 }
                 let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-                (
-                    Self {
-                        url,
-                        pg_name: Some(name),
-                        dir: None,
-                        keep: keep.is_some(),
-                    },
-                    fresh,
-                )
+                (Self { url, pg_name: Some(name), dir: None, keep: keep.is_some() }, fresh)
             }
         }
     }
@@ -190,10 +146,7 @@ impl BenchDb {
     fn forget(&self) {
         if self.keep {
             if let Some(name) = &self.pg_name {
-                psql(
-                    "postgres",
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                );
+                psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             } else {
                 let path = self.url.trim_start_matches("sqlite://");
                 for suffix in ["", "-wal", "-shm"] {
@@ -206,16 +159,10 @@ impl BenchDb {
     /// Bytes on disk: the SQLite file (with WAL), or pg_database_size.
     fn size(&self) -> u64 {
         match &self.pg_name {
-            Some(name) => psql("postgres", &format!("SELECT pg_database_size('{name}')"))
-                .parse()
-                .unwrap_or(0),
+            Some(name) => psql("postgres", &format!("SELECT pg_database_size('{name}')")).parse().unwrap_or(0),
             None => {
                 let path = self.url.trim_start_matches("sqlite://");
-                ["", "-wal"]
-                    .iter()
-                    .filter_map(|s| std::fs::metadata(format!("{path}{s}")).ok())
-                    .map(|m| m.len())
-                    .sum()
+                ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{path}{s}")).ok()).map(|m| m.len()).sum()
             }
         }
     }
@@ -227,10 +174,7 @@ impl Drop for BenchDb {
             return;
         }
         if let Some(name) = &self.pg_name {
-            psql(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
+            psql("postgres", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
@@ -274,9 +218,7 @@ impl Server {
         });
         let mut setup_link = None;
         let base = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(600))
-                .expect("the server printed its address");
+            let line = rx.recv_timeout(Duration::from_secs(600)).expect("the server printed its address");
             if line.trim_start().starts_with("http") && line.contains("/setup/") {
                 setup_link = Some(line.trim().to_string());
             }
@@ -284,18 +226,11 @@ impl Server {
                 break addr.trim().to_string();
             }
         };
-        Self {
-            child,
-            base,
-            setup_link,
-        }
+        Self { child, base, setup_link }
     }
 
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -314,10 +249,7 @@ impl Drop for Server {
 }
 
 async fn set_up_admin(server: &Server) -> Client {
-    let link = server
-        .setup_link
-        .as_ref()
-        .expect("a fresh server prints a setup link");
+    let link = server.setup_link.as_ref().expect("a fresh server prints a setup link");
     let token = link.rsplit('/').next().unwrap();
     let mut c = Client::new(&server.base);
     let r = c
@@ -350,12 +282,7 @@ struct Stats {
 fn stats(mut v: Vec<f64>) -> Stats {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let at = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-    Stats {
-        n: v.len(),
-        p50: at(0.50),
-        p95: at(0.95),
-        max: *v.last().unwrap(),
-    }
+    Stats { n: v.len(), p50: at(0.50), p95: at(0.95), max: *v.last().unwrap() }
 }
 
 fn ms(v: f64) -> String {
@@ -371,11 +298,7 @@ fn at_most(value: f64, target: f64, unit: &str) -> String {
     if value <= target {
         format!("met ({:.0} % of the limit)", 100.0 * value / target)
     } else {
-        format!(
-            "**missed** by {:.1} {unit} (+{:.0} %)",
-            value - target,
-            100.0 * (value - target) / target
-        )
+        format!("**missed** by {:.1} {unit} (+{:.0} %)", value - target, 100.0 * (value - target) / target)
     }
 }
 
@@ -386,42 +309,28 @@ fn cpu_secs(pid: &str) -> f64 {
     static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
     let ticks = *TICKS.get_or_init(|| {
         let out = Command::new("getconf").arg("CLK_TCK").output().ok();
-        out.and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
+        out.and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
     });
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let get = |i: usize| {
-        f.get(i - 3)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let get = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (get(14) + get(15)) / ticks
 }
 
 /// (busy, idle) jiffies of the whole machine, from /proc/stat.
 fn machine_jiffies() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let f: Vec<f64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
+    let f: Vec<f64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
     let idle = f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0);
     (f.iter().take(8).sum::<f64>() - idle, idle)
 }
 
 /// The 1-minute load average.
 fn load() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0)
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(0.0)
 }
 
 // ---- measurements ---------------------------------------------------------------------
@@ -432,11 +341,7 @@ fn list_query(search: &str, sort: &str, after: &str) -> Value {
 
 /// `samples` sequential calls of `list_users`, cycling through `queries`, after a warm-up.
 async fn list_latencies(c: &mut Client, queries: &[Value], samples: usize) -> Stats {
-    for q in queries
-        .iter()
-        .cycle()
-        .take(queries.len().max(samples / 15).clamp(1, 20))
-    {
+    for q in queries.iter().cycle().take(queries.len().max(samples / 15).clamp(1, 20)) {
         let r = c.call_json("list_users", q.clone()).await;
         assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
     }
@@ -459,11 +364,7 @@ async fn list_latencies_ab(c: &mut Client, a: &Value, b: &Value, samples: usize)
     }
     let (mut va, mut vb) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
     for i in 0..samples {
-        let order = if i % 2 == 0 {
-            [(a, 0), (b, 1)]
-        } else {
-            [(b, 1), (a, 0)]
-        };
+        let order = if i % 2 == 0 { [(a, 0), (b, 1)] } else { [(b, 1), (a, 0)] };
         for (q, which) in order {
             let t = Instant::now();
             let r = c.call_json("list_users", q.clone()).await;
@@ -480,20 +381,14 @@ async fn list_latencies_ab(c: &mut Client, a: &Value, b: &Value, samples: usize)
 }
 
 fn argon2() -> Argon2<'static> {
-    Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(19 * 1024, 2, 1, None).unwrap(),
-    )
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).unwrap())
 }
 
 /// Raw Argon2id verifies: one verifying thread per core, for `secs`.
 /// Returns (verifies, wall seconds, CPU seconds of this process).
 fn raw_argon2(hash: &str, cores: usize, secs: f64) -> (usize, f64, f64) {
     let parsed = PasswordHash::new(hash).unwrap();
-    assert!(argon2()
-        .verify_password(USER_PASSWORD.as_bytes(), &parsed)
-        .is_ok());
+    assert!(argon2().verify_password(USER_PASSWORD.as_bytes(), &parsed).is_ok());
     let count = AtomicUsize::new(0);
     let cpu0 = cpu_secs("self");
     let start = Instant::now();
@@ -509,23 +404,13 @@ fn raw_argon2(hash: &str, cores: usize, secs: f64) -> (usize, f64, f64) {
             });
         }
     });
-    (
-        count.load(Ordering::Relaxed),
-        start.elapsed().as_secs_f64(),
-        cpu_secs("self") - cpu0,
-    )
+    (count.load(Ordering::Relaxed), start.elapsed().as_secs_f64(), cpu_secs("self") - cpu0)
 }
 
 /// Sign-ins: `clients` concurrent clients, each signing in (right password,
 /// no cookie) as a different active user in turn, for `secs`, starting at
 /// user `offset`. Returns (the latencies, wall seconds).
-async fn sign_ins(
-    base: &str,
-    emails: &[String],
-    clients: usize,
-    secs: f64,
-    offset: usize,
-) -> (Vec<f64>, f64) {
+async fn sign_ins(base: &str, emails: &[String], clients: usize, secs: f64, offset: usize) -> (Vec<f64>, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let emails = Arc::new(emails.to_vec());
     let start = Instant::now();
@@ -560,12 +445,7 @@ async fn sign_ins(
 }
 
 /// Dashboard pages per second: `clients` concurrent clients with the session cookie.
-async fn dashboard_rate(
-    admin: &Client,
-    clients: usize,
-    secs: u64,
-    server_pid: &str,
-) -> (f64, Stats, usize, f64) {
+async fn dashboard_rate(admin: &Client, clients: usize, secs: u64, server_pid: &str) -> (f64, Stats, usize, f64) {
     let first = admin.get("/").await;
     assert_eq!(first.status().as_u16(), 200, "GET / with the session");
     let size = first.text().await.unwrap().len();
@@ -598,12 +478,7 @@ async fn dashboard_rate(
         all.extend(r.unwrap());
     }
     let cpu_ms = 1000.0 * (cpu_secs(server_pid) - cpu0) / all.len() as f64;
-    (
-        all.len() as f64 / start.elapsed().as_secs_f64(),
-        stats(all),
-        size,
-        cpu_ms,
-    )
+    (all.len() as f64 / start.elapsed().as_secs_f64(), stats(all), size, cpu_ms)
 }
 
 // ---- one backend ----------------------------------------------------------------------
@@ -646,10 +521,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
             let name = db.pg_name.as_ref().unwrap();
             let t = Instant::now();
             psql(name, "VACUUM ANALYZE");
-            println!(
-                "[{b}] VACUUM ANALYZE after the load: {:.0} s",
-                t.elapsed().as_secs_f64()
-            );
+            println!("[{b}] VACUUM ANALYZE after the load: {:.0} s", t.elapsed().as_secs_f64());
         }
         println!(
             "[{b}] generated {} users in {:.0} s ({:.0} users/s): {} active, {} invited, {} invitation expired, {} disabled, {} administrators, {} role memberships",
@@ -662,12 +534,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
 
     let server = Server::start(&db);
     let mut conn = AnyConnection::connect(&db.url).await.unwrap();
-    let total: i64 = sqlx::query("SELECT COUNT(*) FROM users")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
+    let total: i64 = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&mut conn).await.unwrap().try_get(0).unwrap();
     if (total as usize) < n {
         db.forget();
         panic!("[{b}] the database holds {total} users, fewer than {n}: an interrupted load; run again");
@@ -691,54 +558,26 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         Backend::Sqlite => (10.0, "p95 ≤ 10 ms"),
         Backend::Postgres => (15.0, "p95 ≤ 15 ms"),
     };
-    let sorts: &[(&str, &str)] = if cfg.wants("list") {
-        &[("email", "email_norm"), ("name", "name_sort")]
-    } else {
-        &[]
-    };
+    let sorts: &[(&str, &str)] =
+        if cfg.wants("list") { &[("email", "email_norm"), ("name", "name_sort")] } else { &[] };
     for &(sort, col) in sorts {
-        let row = sqlx::query(&format!(
-            "SELECT id, {col} AS k FROM users ORDER BY {col}, id LIMIT 1 OFFSET {}",
-            total / 2
-        ))
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        let deep = format!(
-            "{}:{}",
-            row.try_get::<i64, _>("id").unwrap(),
-            row.try_get::<String, _>("k").unwrap()
-        );
+        let row =
+            sqlx::query(&format!("SELECT id, {col} AS k FROM users ORDER BY {col}, id LIMIT 1 OFFSET {}", total / 2))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        let deep = format!("{}:{}", row.try_get::<i64, _>("id").unwrap(), row.try_get::<String, _>("k").unwrap());
         // The cursors the server hands out work: follow three pages.
         let mut after = String::new();
         for _ in 0..3 {
-            let r = admin
-                .call_json("list_users", list_query("", sort, &after))
-                .await;
-            assert_eq!(
-                r.body["rows"].as_array().map(Vec::len),
-                Some(25),
-                "{:?}",
-                r.body
-            );
+            let r = admin.call_json("list_users", list_query("", sort, &after)).await;
+            assert_eq!(r.body["rows"].as_array().map(Vec::len), Some(25), "{:?}", r.body);
             after = r.body["next"].as_str().expect("a next page").to_string();
         }
-        let r = admin
-            .call_json("list_users", list_query("", sort, &deep))
-            .await;
-        assert_eq!(
-            r.body["rows"].as_array().map(Vec::len),
-            Some(25),
-            "deep page: {:?}",
-            r.body
-        );
-        let (first, deep_s) = list_latencies_ab(
-            &mut admin,
-            &list_query("", sort, ""),
-            &list_query("", sort, &deep),
-            samples,
-        )
-        .await;
+        let r = admin.call_json("list_users", list_query("", sort, &deep)).await;
+        assert_eq!(r.body["rows"].as_array().map(Vec::len), Some(25), "deep page: {:?}", r.body);
+        let (first, deep_s) =
+            list_latencies_ab(&mut admin, &list_query("", sort, ""), &list_query("", sort, &deep), samples).await;
         println!(
             "[{b}] Users list by {sort}, first page: p50 {} p95 {} (max {})",
             ms(first.p50),
@@ -790,39 +629,20 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
     for r in &picks {
         let last: String = r.try_get::<String, _>("last_name").unwrap().to_lowercase();
         let chars: Vec<char> = last.chars().collect();
-        let frag: String = if chars.len() > 5 {
-            chars[1..chars.len().min(6)].iter().collect()
-        } else {
-            last.clone()
-        };
+        let frag: String = if chars.len() > 5 { chars[1..chars.len().min(6)].iter().collect() } else { last.clone() };
         if frag.chars().count() >= 3 && !name_frags.contains(&frag) {
             name_frags.push(frag);
         }
         let email: String = r.try_get("email_norm").unwrap();
         let local = email.split('@').next().unwrap();
-        let tail: String = local
-            .chars()
-            .rev()
-            .take(8)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail: String = local.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
         email_frags.push(tail);
     }
     let searches: [(&str, Vec<String>, bool); 4] = [
         ("a name fragment", name_frags, true),
         ("an email fragment", email_frags, true),
-        (
-            "a domain (\"kbank\", ~5 % of users)",
-            vec!["kbank".to_string()],
-            false,
-        ),
-        (
-            "2 characters (\"zo\", no trigram: LIKE)",
-            vec!["zo".to_string()],
-            false,
-        ),
+        ("a domain (\"kbank\", ~5 % of users)", vec!["kbank".to_string()], false),
+        ("2 characters (\"zo\", no trigram: LIKE)", vec!["zo".to_string()], false),
     ];
     for (what, frags, targeted) in searches {
         if !cfg.wants("search") {
@@ -831,29 +651,18 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         let mut counts = Vec::new();
         for f in frags.iter().take(3) {
             let p = format!("%{f}%");
-            let c: i64 = sqlx::query(
-                "SELECT COUNT(*) FROM users WHERE email_norm LIKE $1 OR name_sort LIKE $1",
-            )
-            .bind(&p)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
+            let c: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE email_norm LIKE $1 OR name_sort LIKE $1")
+                .bind(&p)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
             counts.push(c);
         }
         let queries: Vec<Value> = frags.iter().map(|f| list_query(f, "email", "")).collect();
         // The information rows can take seconds a request at 1M users: fewer samples.
-        let s = list_latencies(
-            &mut admin,
-            &queries,
-            if targeted {
-                samples
-            } else {
-                (samples / 10).max(10)
-            },
-        )
-        .await;
+        let s = list_latencies(&mut admin, &queries, if targeted { samples } else { (samples / 10).max(10) }).await;
         let shown: Vec<String> = frags.iter().take(4).map(|f| format!("`{f}`")).collect();
         let matches: Vec<String> = counts.iter().map(|c| c.to_string()).collect();
         println!(
@@ -873,11 +682,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
             s.n,
             ms(s.p50),
             ms(s.p95),
-            if targeted {
-                at_most(s.p95, 50.0, "ms")
-            } else {
-                "(information)".into()
-            }
+            if targeted { at_most(s.p95, 50.0, "ms") } else { "(information)".into() }
         );
         if targeted {
             report.search.push(line)
@@ -936,16 +741,13 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         let (n, wall, cpu) = {
             let hash = hash.to_string();
             let cores = cfg.cores;
-            tokio::task::spawn_blocking(move || raw_argon2(&hash, cores, round_secs))
-                .await
-                .unwrap()
+            tokio::task::spawn_blocking(move || raw_argon2(&hash, cores, round_secs)).await.unwrap()
         };
         raw_n += n;
         raw_wall += wall;
         raw_cpu += cpu;
         let (cpu0, me0, m0) = (cpu_secs(&pid), cpu_secs("self"), machine_jiffies());
-        let (l, wall) =
-            sign_ins(&server.base, &emails, cfg.clients, round_secs, round * 1000).await;
+        let (l, wall) = sign_ins(&server.base, &emails, cfg.clients, round_secs, round * 1000).await;
         si_cpu += cpu_secs(&pid) - cpu0;
         client_cpu += cpu_secs("self") - me0;
         let m1 = machine_jiffies();
@@ -960,10 +762,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
     let (rate, raw) = (count as f64 / si_wall, raw_n as f64 / raw_wall);
     let pct = 100.0 * rate / raw;
     // CPU per operation does not depend on what else the machine runs.
-    let (cpu_signin, cpu_verify) = (
-        1000.0 * si_cpu / count as f64,
-        1000.0 * raw_cpu / raw_n as f64,
-    );
+    let (cpu_signin, cpu_verify) = (1000.0 * si_cpu / count as f64, 1000.0 * raw_cpu / raw_n as f64);
     let cpu_pct = 100.0 * cpu_verify / cpu_signin;
     // Where the cores went during the sign-in rounds: the server, this client,
     // everything else (PostgreSQL's backends, other processes), idle.
@@ -1001,9 +800,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
 }
 
 fn main() {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let cfg = Config {
         only: std::env::var("ROSTER_BENCH_ONLY")
             .unwrap_or_default()
@@ -1018,10 +815,7 @@ fn main() {
         // between its SQL statements is not waiting for Argon2): 4 per core.
         clients: env_or("ROSTER_BENCH_CLIENTS", 4 * cores),
         cores,
-        data_dir: std::env::var("ROSTER_BENCH_DATA_DIR")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .map(Into::into),
+        data_dir: std::env::var("ROSTER_BENCH_DATA_DIR").ok().filter(|s| !s.is_empty()).map(Into::into),
     };
     let backends: Vec<Backend> = std::env::var("ROSTER_BENCH_BACKENDS")
         .unwrap_or_else(|_| "sqlite,postgres".into())
@@ -1033,19 +827,12 @@ fn main() {
             other => panic!("unknown backend {other}"),
         })
         .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let mut report = Report::default();
     sqlx::any::install_default_drivers();
     rt.block_on(async {
         // The app's own hasher, so the stored hash is exactly what Roster writes.
-        let hash = app::server::crypto::Passwords::new()
-            .await
-            .hash(USER_PASSWORD)
-            .await
-            .unwrap();
+        let hash = app::server::crypto::Passwords::new().await.hash(USER_PASSWORD).await.unwrap();
         for b in &backends {
             one(&cfg, *b, &hash, &mut report).await;
         }
@@ -1066,10 +853,7 @@ fn markdown(cfg: &Config, r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "All figures in this part come from one run of `{cmd}` (`server/benches/scale/`), against the release `server` binary over HTTP on 127.0.0.1, client and server on the same machine.\n");
     let _ = writeln!(s, "#### Generated data\n");
-    let _ = writeln!(
-        s,
-        "| backend | users | load time | mix | database size |\n|---|---:|---|---|---:|"
-    );
+    let _ = writeln!(s, "| backend | users | load time | mix | database size |\n|---|---:|---|---|---:|");
     for l in &r.loads {
         let _ = writeln!(s, "{l}");
     }
@@ -1077,7 +861,8 @@ fn markdown(cfg: &Config, r: &Report) -> String {
 
     let _ = writeln!(s, "#### Users list (keyset paging), {n} users\n");
     let _ = writeln!(s, "`POST /api/list_users` with `{{\"query\":{{\"search\":\"\",\"status\":\"\",\"role\":\"\",\"sort\":\"email\",\"after\":\"\"}}}}` (and `\"sort\":\"name\"`), the `roster_session` cookie and `Origin`; the deep page's `after` is the `{{id}}:{{sort key}}` cursor of the row at position N/2. Sequential requests, first and deep page alternating (so background load on the machine hits both alike), after 20 warm-up requests.\n");
-    let _ = writeln!(s, "| backend | page | requests | p50 | p95 | target | verdict |\n|---|---|---:|---:|---:|---|---|");
+    let _ =
+        writeln!(s, "| backend | page | requests | p50 | p95 | target | verdict |\n|---|---|---:|---:|---:|---|---|");
     for l in &r.list {
         let _ = writeln!(s, "{l}");
     }

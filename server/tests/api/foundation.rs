@@ -23,15 +23,9 @@ on_both_backends!(
 async fn setup_link_creates_the_first_administrator_once(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
-    let link = server
-        .setup_link
-        .clone()
-        .expect("setup link printed while no user exists");
+    let link = server.setup_link.clone().expect("setup link printed while no user exists");
     let token = link.rsplit('/').next().unwrap();
-    assert!(
-        link.starts_with(&format!("{}/setup/", server.base)),
-        "{link}"
-    );
+    assert!(link.starts_with(&format!("{}/setup/", server.base)), "{link}");
     assert_eq!(token.len(), 43, "256 bits, base64url");
 
     let mut anon = server.client();
@@ -39,11 +33,7 @@ async fn setup_link_creates_the_first_administrator_once(backend: Backend) {
     assert_eq!(r.body, serde_json::json!(true));
 
     let mut admin = set_up_admin(&server).await;
-    assert_eq!(
-        admin.whoami().await.as_deref(),
-        Some(ADMIN_EMAIL),
-        "setup signs the admin in"
-    );
+    assert_eq!(admin.whoami().await.as_deref(), Some(ADMIN_EMAIL), "setup signs the admin in");
 
     // The link is single use.
     let r = anon.call("setup_check", &[("token", token)]).await;
@@ -62,11 +52,7 @@ async fn setup_link_creates_the_first_administrator_once(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
-    assert!(
-        r.body.to_string().contains("no longer valid"),
-        "{:?}",
-        r.body
-    );
+    assert!(r.body.to_string().contains("no longer valid"), "{:?}", r.body);
 
     // A restart with a user present prints no link.
     drop(server);
@@ -87,10 +73,7 @@ async fn sign_in_cookie_is_hardened_and_new_each_time(backend: Backend) {
     assert!(lower.contains("httponly"), "{cookie}");
     assert!(lower.contains("samesite=lax"), "{cookie}");
     assert!(lower.contains("path=/"), "{cookie}");
-    assert!(
-        !lower.contains("secure"),
-        "plain http public URL: no Secure flag: {cookie}"
-    );
+    assert!(!lower.contains("secure"), "plain http public URL: no Secure flag: {cookie}");
     let first = c.cookie.clone().unwrap();
 
     // Signing in again (even with a session) gives a new id and ends the old one.
@@ -100,17 +83,12 @@ async fn sign_in_cookie_is_hardened_and_new_each_time(backend: Backend) {
     assert_ne!(first, second, "session id changes at sign-in");
     let mut old = server.client();
     old.cookie = Some(first);
-    assert_eq!(
-        old.whoami().await,
-        None,
-        "the previous session id no longer works"
-    );
+    assert_eq!(old.whoami().await, None, "the previous session id no longer works");
     assert_eq!(c.whoami().await.as_deref(), Some(ADMIN_EMAIL));
 
     // Behind an https public URL the cookie is Secure.
     drop(server);
-    let https =
-        Server::start_with(&db, &[("ROSTER_PUBLIC_URL", "https://roster.example.com")]).await;
+    let https = Server::start_with(&db, &[("ROSTER_PUBLIC_URL", "https://roster.example.com")]).await;
     let mut c = https.client();
     // Browsers send the public origin; this client talks to the loopback address directly.
     let r = c.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -124,17 +102,11 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(backend: Backend) 
     set_up_admin(&server).await;
     let mut c = server.client();
     let wrong = c.sign_in(ADMIN_EMAIL, "not the password at all").await;
-    let unknown = c
-        .sign_in("nobody@example.com", "not the password at all")
-        .await;
+    let unknown = c.sign_in("nobody@example.com", "not the password at all").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.status, unknown.status);
     assert_eq!(wrong.body, unknown.body);
-    assert!(
-        wrong.body.to_string().contains("BadCredentials"),
-        "{:?}",
-        wrong.body
-    );
+    assert!(wrong.body.to_string().contains("BadCredentials"), "{:?}", wrong.body);
     assert!(wrong.set_cookie.is_none() && unknown.set_cookie.is_none());
     // Email matching is case-insensitive.
     let r = c.sign_in(&ADMIN_EMAIL.to_uppercase(), ADMIN_PASSWORD).await;
@@ -143,14 +115,9 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(backend: Backend) 
 
 async fn idle_session_expires(backend: Backend) {
     let db = TestDb::new(backend);
-    let server = Server::start_with(
-        &db,
-        &[
-            ("ROSTER_SESSION_IDLE_TIMEOUT", "2s"),
-            ("ROSTER_SESSION_ABSOLUTE_TIMEOUT", "1h"),
-        ],
-    )
-    .await;
+    let server =
+        Server::start_with(&db, &[("ROSTER_SESSION_IDLE_TIMEOUT", "2s"), ("ROSTER_SESSION_ABSOLUTE_TIMEOUT", "1h")])
+            .await;
     let mut c = set_up_admin(&server).await;
     assert!(c.whoami().await.is_some());
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -161,21 +128,13 @@ async fn idle_session_expires(backend: Backend) {
 
 async fn absolute_timeout_ends_even_an_active_session(backend: Backend) {
     let db = TestDb::new(backend);
-    let server = Server::start_with(
-        &db,
-        &[
-            ("ROSTER_SESSION_IDLE_TIMEOUT", "2s"),
-            ("ROSTER_SESSION_ABSOLUTE_TIMEOUT", "4s"),
-        ],
-    )
-    .await;
+    let server =
+        Server::start_with(&db, &[("ROSTER_SESSION_IDLE_TIMEOUT", "2s"), ("ROSTER_SESSION_ABSOLUTE_TIMEOUT", "4s")])
+            .await;
     let mut c = set_up_admin(&server).await;
     // Activity slides the idle timeout past its 2 s...
     for _ in 0..6 {
-        assert!(
-            c.whoami().await.is_some(),
-            "active session within the absolute timeout"
-        );
+        assert!(c.whoami().await.is_some(), "active session within the absolute timeout");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // ...but not past the absolute 4 s.
@@ -191,11 +150,7 @@ async fn session_made_on_one_process_is_accepted_by_another(backend: Backend) {
     assert_eq!(on_a.whoami().await.as_deref(), Some(ADMIN_EMAIL));
     let mut on_b = b.client();
     on_b.cookie = on_a.cookie.clone();
-    assert_eq!(
-        on_b.whoami().await.as_deref(),
-        Some(ADMIN_EMAIL),
-        "node B accepts node A's session"
-    );
+    assert_eq!(on_b.whoami().await.as_deref(), Some(ADMIN_EMAIL), "node B accepts node A's session");
     // Signing out on B ends it on A.
     let r = on_b.call("sign_out", &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -209,17 +164,10 @@ async fn signing_out_ends_the_session(backend: Backend) {
     let kept = c.cookie.clone();
     let r = c.call("sign_out", &[]).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        r.set_cookie.unwrap().contains("Max-Age=0"),
-        "cookie is cleared"
-    );
+    assert!(r.set_cookie.unwrap().contains("Max-Age=0"), "cookie is cleared");
     let mut replay = server.client();
     replay.cookie = kept;
-    assert_eq!(
-        replay.whoami().await,
-        None,
-        "the old cookie is dead server-side"
-    );
+    assert_eq!(replay.whoami().await, None, "the old cookie is dead server-side");
     let r = replay.call("sign_out", &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
@@ -231,32 +179,15 @@ async fn anonymous_page_load_goes_to_sign_in_and_back(backend: Backend) {
     let mut anon = server.client();
     let r = anon.get("/account?tab=password").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        r.headers()["location"].to_str().unwrap(),
-        "/signin?next=%2Faccount%3Ftab%3Dpassword"
-    );
+    assert_eq!(r.headers()["location"].to_str().unwrap(), "/signin?next=%2Faccount%3Ftab%3Dpassword");
     let r = anon.get("/").await;
     assert_eq!(r.headers()["location"].to_str().unwrap(), "/signin");
     let r = anon
-        .call(
-            "sign_in",
-            &[
-                ("email", ADMIN_EMAIL),
-                ("password", ADMIN_PASSWORD),
-                ("next", "/account?tab=password"),
-            ],
-        )
+        .call("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", "/account?tab=password")])
         .await;
     assert_eq!(r.body, serde_json::json!("/account?tab=password"));
     let r = anon
-        .call(
-            "sign_in",
-            &[
-                ("email", ADMIN_EMAIL),
-                ("password", ADMIN_PASSWORD),
-                ("next", "https://evil.example/"),
-            ],
-        )
+        .call("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", "https://evil.example/")])
         .await;
     assert_eq!(r.body, serde_json::json!("/"), "no open redirect");
     let page = anon.get("/account").await;
@@ -283,11 +214,7 @@ async fn cross_origin_post_is_refused(backend: Backend) {
     let r = reqwest::Client::new()
         .post(format!("{}/api/sign_in", server.base))
         .header("Origin", "https://evil.example")
-        .form(&[
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-            ("next", ""),
-        ])
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", "")])
         .send()
         .await
         .unwrap();
@@ -300,28 +227,13 @@ async fn unreadable_arguments_get_400_with_the_reason(backend: Backend) {
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     // An id that is not a number, and a missing argument: the function body never runs.
-    let r = admin
-        .call("set_user_enabled", &[("id", "abc"), ("enabled", "false")])
-        .await;
+    let r = admin.call("set_user_enabled", &[("id", "abc"), ("enabled", "false")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     let message = r.body["Invalid"].as_str().unwrap_or_default();
-    assert!(
-        message.starts_with("The request could not be read"),
-        "{:?}",
-        r.body
-    );
-    let r = admin
-        .call("set_user_enabled", &[("enabled", "false")])
-        .await;
+    assert!(message.starts_with("The request could not be read"), "{:?}", r.body);
+    let r = admin.call("set_user_enabled", &[("enabled", "false")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
-    assert!(
-        r.body["Invalid"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("id"),
-        "{:?}",
-        r.body
-    );
+    assert!(r.body["Invalid"].as_str().unwrap_or_default().contains("id"), "{:?}", r.body);
     // Nothing changed: the administrator can still sign in and act.
     assert!(admin.whoami().await.is_some());
 }
@@ -330,43 +242,20 @@ async fn create_admin_command_makes_a_working_account(backend: Backend) {
     use std::io::Write;
     let db = TestDb::new(backend);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .args([
-            "create-admin",
-            "--email",
-            "ops@example.com",
-            "--first-name",
-            "Ops",
-        ])
+        .args(["create-admin", "--email", "ops@example.com", "--first-name", "Ops"])
         .env("ROSTER_DATABASE_URL", &db.url)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough passphrase\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough passphrase\n").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let server = Server::start(&db).await;
-    assert!(
-        server.setup_link.is_none(),
-        "no setup link once an admin exists"
-    );
+    assert!(server.setup_link.is_none(), "no setup link once an admin exists");
     let mut c = server.client();
-    assert_eq!(
-        c.sign_in("ops@example.com", "a long enough passphrase")
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(c.sign_in("ops@example.com", "a long enough passphrase").await.status, StatusCode::OK);
 
     // A too-short password is refused with the reason.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
@@ -388,11 +277,7 @@ async fn create_admin_command_makes_a_working_account(backend: Backend) {
 #[test]
 fn invalid_configuration_stops_the_start_naming_the_key() {
     let cases = [
-        (
-            "ROSTER_SESSION_IDLE_TIMEOUT",
-            "soon",
-            "session_idle_timeout",
-        ),
+        ("ROSTER_SESSION_IDLE_TIMEOUT", "soon", "session_idle_timeout"),
         ("ROSTER_DATABASE_URL", "mysql://localhost/x", "database_url"),
         ("ROSTER_PUBLIC_URL", "ftp://example.com", "public_url"),
         ("ROSTER_LISTEN", "not-an-address", "listen"),
@@ -401,21 +286,11 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
     for (key, value, named) in cases {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .env(key, value)
-            .env(
-                "ROSTER_DATABASE_URL",
-                if key == "ROSTER_DATABASE_URL" {
-                    value
-                } else {
-                    "sqlite::memory:"
-                },
-            )
+            .env("ROSTER_DATABASE_URL", if key == "ROSTER_DATABASE_URL" { value } else { "sqlite::memory:" })
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{key}={value}");
         let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
-        assert!(
-            err.contains("invalid configuration") && err.contains(named),
-            "{key}={value}: {err}"
-        );
+        assert!(err.contains("invalid configuration") && err.contains(named), "{key}={value}: {err}");
     }
 }

@@ -50,39 +50,16 @@ impl Drop for TempDir {
 fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst),
-        nanos
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst), nanos)
 }
 
 fn psql(sql: &str) {
     let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-qc",
-            sql,
-        ])
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql])
         .output()
         .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 impl TestDb {
@@ -92,23 +69,13 @@ impl TestDb {
                 let dir = std::env::temp_dir().join(unique("roster_it"));
                 std::fs::create_dir_all(&dir).unwrap();
                 let url = format!("sqlite://{}/roster.db", dir.display());
-                Self {
-                    backend,
-                    url,
-                    pg_name: None,
-                    _dir: Some(TempDir(dir)),
-                }
+                Self { backend, url, pg_name: None, _dir: Some(TempDir(dir)) }
             }
             Backend::Postgres => {
                 let name = unique("roster_it");
                 psql(&format!("CREATE DATABASE {name}"));
                 let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-                Self {
-                    backend,
-                    url,
-                    pg_name: Some(name),
-                    _dir: None,
-                }
+                Self { backend, url, pg_name: Some(name), _dir: None }
             }
         }
     }
@@ -170,12 +137,7 @@ impl Server {
                 break addr.trim().to_string();
             }
         };
-        Self {
-            child,
-            base,
-            setup_link,
-            stdout_lines: lines,
-        }
+        Self { child, base, setup_link, stdout_lines: lines }
     }
 
     pub fn client(&self) -> Client {
@@ -217,16 +179,8 @@ pub struct Reply {
 
 impl Client {
     pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            http,
-            base: base.to_string(),
-            cookie: None,
-            last_set_cookie: None,
-        }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, base: base.to_string(), cookie: None, last_set_cookie: None }
     }
 
     /// Call a server function by its endpoint with form-encoded arguments.
@@ -250,21 +204,13 @@ impl Client {
             .find(|v| v.starts_with("roster_session="))
             .map(str::to_string);
         if let Some(sc) = &set_cookie {
-            let value = sc
-                .trim_start_matches("roster_session=")
-                .split(';')
-                .next()
-                .unwrap_or("");
+            let value = sc.trim_start_matches("roster_session=").split(';').next().unwrap_or("");
             self.cookie = (!value.is_empty()).then(|| value.to_string());
             self.last_set_cookie = Some(sc.clone());
         }
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            body,
-            set_cookie,
-        }
+        Reply { status, body, set_cookie }
     }
 
     /// GET a page without following redirects.
@@ -277,21 +223,14 @@ impl Client {
     }
 
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
-        self.call(
-            "sign_in",
-            &[("email", email), ("password", password), ("next", "")],
-        )
-        .await
+        self.call("sign_in", &[("email", email), ("password", password), ("next", "")]).await
     }
 
     /// The signed-in user's email, or None.
     pub async fn whoami(&mut self) -> Option<String> {
         let r = self.call("me", &[]).await;
         assert_eq!(r.status, StatusCode::OK, "me: {:?}", r.body);
-        r.body
-            .get("email")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        r.body.get("email").and_then(Value::as_str).map(str::to_string)
     }
 }
 
@@ -300,10 +239,7 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Use the server's setup link to create the first administrator; returns a signed-in client.
 pub async fn set_up_admin(server: &Server) -> Client {
-    let link = server
-        .setup_link
-        .as_ref()
-        .expect("a fresh server prints a setup link");
+    let link = server.setup_link.as_ref().expect("a fresh server prints a setup link");
     let token = link.rsplit('/').next().unwrap();
     let mut c = server.client();
     let r = c
@@ -339,20 +275,12 @@ impl Client {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            body,
-            set_cookie: None,
-        }
+        Reply { status, body, set_cookie: None }
     }
 
     /// Invite a user with the given roles; returns the new user's id.
     pub async fn invite(&mut self, email: &str, role_ids: &[i64]) -> Reply {
-        self.call_json(
-            "invite_user",
-            serde_json::json!({ "email": email, "role_ids": role_ids }),
-        )
-        .await
+        self.call_json("invite_user", serde_json::json!({ "email": email, "role_ids": role_ids })).await
     }
 
     pub async fn emails(&mut self, status: &str) -> Vec<Value> {
@@ -364,11 +292,7 @@ impl Client {
 
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A real SMTP server (aiosmtpd) that records every message it accepts.
@@ -394,13 +318,7 @@ impl SmtpSink {
     fn start_with(lean: bool) -> Self {
         let dir = std::env::temp_dir().join(unique("roster_smtp"));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut sink = Self {
-            child: None,
-            lean,
-            port: free_port(),
-            file: dir.join("mail.jsonl"),
-            _dir: TempDir(dir),
-        };
+        let mut sink = Self { child: None, lean, port: free_port(), file: dir.join("mail.jsonl"), _dir: TempDir(dir) };
         sink.restart(false);
         sink
     }
@@ -422,27 +340,17 @@ impl SmtpSink {
         self.stop();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
         let mut cmd = Command::new("python3");
-        cmd.arg(script)
-            .arg(self.port.to_string())
-            .arg(&self.file)
-            .stdout(Stdio::piped());
+        cmd.arg(script).arg(self.port.to_string()).arg(&self.file).stdout(Stdio::piped());
         if fail {
             cmd.arg("--fail");
         }
         if self.lean {
             cmd.arg("--lean");
         }
-        let mut child = cmd
-            .spawn()
-            .expect("python3 with aiosmtpd runs (pip install aiosmtpd)");
+        let mut child = cmd.spawn().expect("python3 with aiosmtpd runs (pip install aiosmtpd)");
         let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.contains("listening"),
-            "smtp sink did not start: {line}"
-        );
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("listening"), "smtp sink did not start: {line}");
         self.child = Some(child);
     }
 
@@ -456,9 +364,7 @@ impl SmtpSink {
 
     /// How many messages arrived (counts lines; parses nothing).
     pub fn count(&self) -> usize {
-        std::fs::read(&self.file)
-            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-            .unwrap_or(0)
+        std::fs::read(&self.file).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0)
     }
 
     /// Wait until at least `n` messages arrived, or panic after `secs`.
@@ -475,10 +381,7 @@ impl SmtpSink {
             if count >= n {
                 return;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "expected {n} messages, got {count} after {secs}s"
-            );
+            assert!(std::time::Instant::now() < deadline, "expected {n} messages, got {count} after {secs}s");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

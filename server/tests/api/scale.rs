@@ -11,10 +11,7 @@ async fn queue_emails(db: &TestDb, n: usize) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let mut tx = conn.begin().await.unwrap();
         let mut sql = String::from(
@@ -37,26 +34,17 @@ async fn queue_emails(db: &TestDb, n: usize) {
 }
 
 fn message_ids(sink: &SmtpSink) -> Vec<String> {
-    sink.messages()
-        .iter()
-        .map(|m| m["message_id"].as_str().unwrap().to_string())
-        .collect()
+    sink.messages().iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect()
 }
 
 async fn wait_until_all_sent(db: &TestDb, sink: &SmtpSink, n: usize, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
         let distinct: HashSet<String> = message_ids(sink).into_iter().collect();
-        if distinct.len() == n
-            && scalar(db, "SELECT COUNT(*) FROM emails WHERE status <> 'sent'").await == 0
-        {
+        if distinct.len() == n && scalar(db, "SELECT COUNT(*) FROM emails WHERE status <> 'sent'").await == 0 {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} emails arrived in {within:?}",
-            distinct.len()
-        );
+        assert!(Instant::now() < deadline, "only {} of {n} emails arrived in {within:?}", distinct.len());
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -79,12 +67,7 @@ async fn ten_thousand_emails_from_two_nodes_arrive_exactly_once() {
         *m.entry(id.clone()).or_insert(0) += 1;
         m
     });
-    assert_eq!(
-        ids.len(),
-        N,
-        "each email exactly once ({} duplicates)",
-        ids.len() - counts.len()
-    );
+    assert_eq!(ids.len(), N, "each email exactly once ({} duplicates)", ids.len() - counts.len());
     assert!(counts.values().all(|c| *c == 1));
     assert!(a.is_running() && b.is_running(), "no node crashed");
     println!("two nodes sent {N} emails in {:?}", started.elapsed());
@@ -93,20 +76,14 @@ async fn ten_thousand_emails_from_two_nodes_arrive_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_killing_nodes_while_they_send_loses_no_email() {
     // 3,000 in `make test`; `make bench` runs the full 10,000.
-    let n = std::env::var("ROSTER_CHAOS_EMAILS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3_000usize);
+    let n = std::env::var("ROSTER_CHAOS_EMAILS").ok().and_then(|v| v.parse().ok()).unwrap_or(3_000usize);
     let db = TestDb::new(Backend::Postgres);
     let sink = SmtpSink::start_lean();
     drop(Server::start(&db).await);
     queue_emails(&db, n).await;
     let mut env = mail_env(&sink);
     env.push(("ROSTER_MAIL_LEASE".into(), "3s".into()));
-    let mut nodes = [
-        Server::start_with(&db, &as_refs(&env)).await,
-        Server::start_with(&db, &as_refs(&env)).await,
-    ];
+    let mut nodes = [Server::start_with(&db, &as_refs(&env)).await, Server::start_with(&db, &as_refs(&env)).await];
     let mut in_flight_at_kills = 0usize;
     let mut kills = 0;
     // Kill -9 one node every couple of seconds while both send, and restart it.
@@ -114,8 +91,7 @@ async fn chaos_killing_nodes_while_they_send_loses_no_email() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let victim = kills % 2;
         nodes[victim].kill();
-        in_flight_at_kills +=
-            scalar(&db, "SELECT COUNT(*) FROM emails WHERE status = 'sending'").await as usize;
+        in_flight_at_kills += scalar(&db, "SELECT COUNT(*) FROM emails WHERE status = 'sending'").await as usize;
         kills += 1;
         nodes[victim] = Server::start_with(&db, &as_refs(&env)).await;
     }
@@ -128,10 +104,7 @@ async fn chaos_killing_nodes_while_they_send_loses_no_email() {
         "chaos: {n} emails, {kills} kills, {in_flight_at_kills} in flight at the kills, {duplicates} duplicates, drained {:?} after the last kill",
         after_last_kill.elapsed()
     );
-    assert!(
-        duplicates <= in_flight_at_kills,
-        "{duplicates} duplicates > {in_flight_at_kills} in flight at the kills"
-    );
+    assert!(duplicates <= in_flight_at_kills, "{duplicates} duplicates > {in_flight_at_kills} in flight at the kills");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -149,12 +122,7 @@ async fn sqlite_fifty_concurrent_writers_never_see_database_busy() {
     let admin = set_up_admin(&server).await;
     let role = {
         let mut a = admin.clone();
-        let r = a
-            .call(
-                "create_role",
-                &[("name", "Load testers"), ("description", "")],
-            )
-            .await;
+        let r = a.call("create_role", &[("name", "Load testers"), ("description", "")]).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         r.body.as_i64().unwrap()
     };
@@ -176,11 +144,7 @@ async fn sqlite_fifty_concurrent_writers_never_see_database_busy() {
                         } else {
                             json!([["EmailQueue", "View"]])
                         };
-                        c.call_json(
-                            "set_role_permissions",
-                            json!({"id": role, "grants": grants}),
-                        )
-                        .await
+                        c.call_json("set_role_permissions", json!({"id": role, "grants": grants})).await
                     }
                 };
                 // A wrong password is the expected answer to the sign-ins; anything 5xx is a failure.
@@ -200,15 +164,7 @@ async fn sqlite_fifty_concurrent_writers_never_see_database_busy() {
         ok += o;
         failures.extend(f);
     }
-    println!(
-        "sqlite: {ok} writes by 50 concurrent writers in 30 s, {} failures",
-        failures.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} requests failed, e.g. {:?}",
-        failures.len(),
-        &failures[..failures.len().min(3)]
-    );
+    println!("sqlite: {ok} writes by 50 concurrent writers in 30 s, {} failures", failures.len());
+    assert!(failures.is_empty(), "{} requests failed, e.g. {:?}", failures.len(), &failures[..failures.len().min(3)]);
     assert!(ok > 100, "the writers barely ran: {ok}");
 }
