@@ -5,7 +5,7 @@
 //! as a generic message.
 
 use serde::{Deserialize, Serialize};
-use server_fn::codec::JsonEncoding;
+use crate::codec::JsonText;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -62,7 +62,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         #[cfg(feature = "ssr")]

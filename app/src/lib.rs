@@ -9,6 +9,7 @@
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod codec;
 pub mod components;
 pub mod dashboard;
 pub mod domain;

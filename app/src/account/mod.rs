@@ -60,19 +60,19 @@ pub fn describe_browser(user_agent: &str) -> String {
     format!("{browser}{os}")
 }
 
-#[server(prefix = "/api", endpoint = "account_info")]
+#[server(prefix = "/api", endpoint = "account_info", output = crate::codec::JsonOut)]
 pub async fn account_info() -> Result<AccountDetails, AppError> {
     use crate::server::session::{app_state, principal, respond};
     respond(async move { service::info(&app_state()?, &principal()?).await }.await)
 }
 
-#[server(prefix = "/api", endpoint = "update_my_name")]
+#[server(prefix = "/api", endpoint = "update_my_name", output = crate::codec::JsonOut)]
 pub async fn update_my_name(first_name: String, last_name: String) -> Result<(), AppError> {
     use crate::server::session::{app_state, principal, respond};
     respond(async move { service::update_name(&app_state()?, &principal()?, &first_name, &last_name).await }.await)
 }
 
-#[server(prefix = "/api", endpoint = "change_password")]
+#[server(prefix = "/api", endpoint = "change_password", output = crate::codec::JsonOut)]
 pub async fn change_password(
     current_password: String,
     password: String,
@@ -88,13 +88,13 @@ pub async fn change_password(
     )
 }
 
-#[server(prefix = "/api", endpoint = "my_sessions")]
+#[server(prefix = "/api", endpoint = "my_sessions", output = crate::codec::JsonOut)]
 pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
     use crate::server::session::{app_state, principal, respond};
     respond(async move { service::sessions(&app_state()?, &principal()?).await }.await)
 }
 
-#[server(prefix = "/api", endpoint = "sign_out_other_sessions")]
+#[server(prefix = "/api", endpoint = "sign_out_other_sessions", output = crate::codec::JsonOut)]
 pub async fn sign_out_other_sessions() -> Result<u64, AppError> {
     use crate::server::session::{app_state, principal, respond};
     respond(async move { service::end_other_sessions(&app_state()?, &principal()?).await }.await)

@@ -71,7 +71,7 @@ pub struct AuditPage {
     pub next: Option<i64>,
 }
 
-#[server(prefix = "/api", endpoint = "list_audit", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "list_audit", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
 pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
     crate::authorized!(AuditLog, View, |access, state| { service::list(access, &state.db, &query).await })
 }

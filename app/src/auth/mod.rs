@@ -38,7 +38,7 @@ impl SignedInUser {
 }
 
 /// Public: the caller, or `None` when not signed in.
-#[server(prefix = "/api", endpoint = "me")]
+#[server(prefix = "/api", endpoint = "me", output = crate::codec::JsonOut)]
 pub async fn me() -> Result<Option<SignedInUser>, AppError> {
     use crate::server::session::{maybe_principal, respond};
     respond(maybe_principal().map(|p| {
@@ -54,7 +54,7 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
 }
 
 /// Public: sign in with email and password. Returns where to go next.
-#[server(prefix = "/api", endpoint = "sign_in")]
+#[server(prefix = "/api", endpoint = "sign_in", output = crate::codec::JsonOut)]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
     use crate::server::session::{self, app_state, maybe_principal, respond, safe_next, set_cookie};
     respond(
@@ -74,7 +74,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 }
 
 /// Self-service: end the caller's session.
-#[server(prefix = "/api", endpoint = "sign_out")]
+#[server(prefix = "/api", endpoint = "sign_out", output = crate::codec::JsonOut)]
 pub async fn sign_out() -> Result<(), AppError> {
     use crate::server::session::{self, app_state, principal, respond, set_cookie};
     respond(
@@ -93,7 +93,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 /// Public: is this first-run setup token valid right now?
-#[server(prefix = "/api", endpoint = "setup_check")]
+#[server(prefix = "/api", endpoint = "setup_check", output = crate::codec::JsonOut)]
 pub async fn setup_check(token: String) -> Result<bool, AppError> {
     use crate::server::crypto::Token;
     use crate::server::session::{app_state, respond};
@@ -110,7 +110,7 @@ pub async fn setup_check(token: String) -> Result<bool, AppError> {
 }
 
 /// Public (with the one-time token): create the first Global administrator and sign them in.
-#[server(prefix = "/api", endpoint = "setup")]
+#[server(prefix = "/api", endpoint = "setup", output = crate::codec::JsonOut)]
 pub async fn setup(
     token: String,
     email: String,
@@ -155,7 +155,7 @@ pub async fn setup(
 
 /// Public: ask for a password reset email. Answers the same, at once, whether
 /// or not the account exists; the work happens after the answer.
-#[server(prefix = "/api", endpoint = "forgot_password")]
+#[server(prefix = "/api", endpoint = "forgot_password", output = crate::codec::JsonOut)]
 pub async fn forgot_password(email: String) -> Result<String, AppError> {
     use crate::domain::EmailAddress;
     use crate::server::session::{app_state, client, respond};
@@ -176,14 +176,14 @@ pub async fn forgot_password(email: String) -> Result<String, AppError> {
 }
 
 /// Public (with the reset token): the account's email, for the reset page.
-#[server(prefix = "/api", endpoint = "reset_info")]
+#[server(prefix = "/api", endpoint = "reset_info", output = crate::codec::JsonOut)]
 pub async fn reset_info(token: String) -> Result<String, AppError> {
     use crate::server::session::{app_state, respond};
     respond(async move { Ok(service::reset_account(&app_state()?, &token).await?.1) }.await)
 }
 
 /// Public (with the reset token): set a new password; every session of the user ends.
-#[server(prefix = "/api", endpoint = "reset_password")]
+#[server(prefix = "/api", endpoint = "reset_password", output = crate::codec::JsonOut)]
 pub async fn reset_password(token: String, password: String, password_confirmation: String) -> Result<(), AppError> {
     use crate::server::session::{app_state, respond};
     respond(
@@ -194,7 +194,7 @@ pub async fn reset_password(token: String, password: String, password_confirmati
 /// Public: live feedback for a new password (score 0–4 and what to improve).
 /// `token` identifies whose password it is on the sign-up and reset pages; a
 /// signed-in caller is used otherwise.
-#[server(prefix = "/api", endpoint = "password_strength")]
+#[server(prefix = "/api", endpoint = "password_strength", output = crate::codec::JsonOut)]
 pub async fn password_strength(password: String, email: String) -> Result<StrengthReport, AppError> {
     use crate::server::session::{app_state, maybe_principal, respond};
     respond(

@@ -92,22 +92,22 @@ pub struct EmailDetail {
     pub attempts: Vec<Attempt>,
 }
 
-#[server(prefix = "/api", endpoint = "list_emails")]
+#[server(prefix = "/api", endpoint = "list_emails", output = crate::codec::JsonOut)]
 pub async fn list_emails(status: String, before: Option<i64>) -> Result<EmailPage, AppError> {
     crate::authorized!(EmailQueue, View, |access, state| { service::list(access, &state, &status, before).await })
 }
 
-#[server(prefix = "/api", endpoint = "email_detail")]
+#[server(prefix = "/api", endpoint = "email_detail", output = crate::codec::JsonOut)]
 pub async fn get_email(id: i64) -> Result<EmailDetail, AppError> {
     crate::authorized!(EmailQueue, View, |access, state| { service::detail(access, &state, id).await })
 }
 
-#[server(prefix = "/api", endpoint = "resend_email")]
+#[server(prefix = "/api", endpoint = "resend_email", output = crate::codec::JsonOut)]
 pub async fn resend_email(id: i64) -> Result<(), AppError> {
     crate::authorized!(EmailQueue, Update, |access, state| { service::resend(access, &state, id).await })
 }
 
-#[server(prefix = "/api", endpoint = "delete_email")]
+#[server(prefix = "/api", endpoint = "delete_email", output = crate::codec::JsonOut)]
 pub async fn delete_email(id: i64) -> Result<(), AppError> {
     crate::authorized!(EmailQueue, Delete, |access, state| { service::delete(access, &state, id).await })
 }

@@ -134,17 +134,17 @@ pub struct UserDetail {
     pub locked: bool,
 }
 
-#[server(prefix = "/api", endpoint = "list_users", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "list_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
 pub async fn list_users(query: UserQuery) -> Result<UserPage, AppError> {
     crate::authorized!(Users, View, |access, state| { service::list(access, &state, &query).await })
 }
 
-#[server(prefix = "/api", endpoint = "role_options")]
+#[server(prefix = "/api", endpoint = "role_options", output = crate::codec::JsonOut)]
 pub async fn role_options() -> Result<Vec<RoleOption>, AppError> {
     crate::authorized!(Users, View, |_access, state| { service::roles(&state).await })
 }
 
-#[server(prefix = "/api", endpoint = "invite_user", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "invite_user", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
 pub async fn invite_user(email: String, role_ids: Vec<i64>) -> Result<i64, AppError> {
     use crate::domain::EmailAddress;
     crate::authorized!(Users, Create, |access, state| {
@@ -153,12 +153,12 @@ pub async fn invite_user(email: String, role_ids: Vec<i64>) -> Result<i64, AppEr
     })
 }
 
-#[server(prefix = "/api", endpoint = "user_detail")]
+#[server(prefix = "/api", endpoint = "user_detail", output = crate::codec::JsonOut)]
 pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
     crate::authorized!(Users, View, |access, state| { service::detail(access, &state, id).await })
 }
 
-#[server(prefix = "/api", endpoint = "update_user", input = server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "update_user", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
 pub async fn update_user(
     id: i64,
     first_name: String,
@@ -174,30 +174,30 @@ pub async fn update_user(
     })
 }
 
-#[server(prefix = "/api", endpoint = "set_user_enabled")]
+#[server(prefix = "/api", endpoint = "set_user_enabled", output = crate::codec::JsonOut)]
 pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::set_enabled(access, &state, id, enabled).await })
 }
 
-#[server(prefix = "/api", endpoint = "resend_invitation")]
+#[server(prefix = "/api", endpoint = "resend_invitation", output = crate::codec::JsonOut)]
 pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
     crate::authorized!(Users, Update, |access, state| { service::resend_invitation(access, &state, id).await })
 }
 
-#[server(prefix = "/api", endpoint = "revoke_invitation")]
+#[server(prefix = "/api", endpoint = "revoke_invitation", output = crate::codec::JsonOut)]
 pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::revoke_invitation(access, &state, id).await })
 }
 
 /// Public (with the invitation token): the invited email address.
-#[server(prefix = "/api", endpoint = "invitation_info")]
+#[server(prefix = "/api", endpoint = "invitation_info", output = crate::codec::JsonOut)]
 pub async fn invitation_info(token: String) -> Result<String, AppError> {
     use crate::server::session::{app_state, respond};
     respond(async move { service::invitation_email(&app_state()?, &token).await }.await)
 }
 
 /// Public (with the invitation token): create the password and sign in.
-#[server(prefix = "/api", endpoint = "sign_up")]
+#[server(prefix = "/api", endpoint = "sign_up", output = crate::codec::JsonOut)]
 pub async fn sign_up(token: String, password: String, password_confirmation: String) -> Result<String, AppError> {
     use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
     respond(
@@ -214,12 +214,12 @@ pub async fn sign_up(token: String, password: String, password_confirmation: Str
     )
 }
 
-#[server(prefix = "/api", endpoint = "end_user_sessions")]
+#[server(prefix = "/api", endpoint = "end_user_sessions", output = crate::codec::JsonOut)]
 pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
     crate::authorized!(Users, Update, |access, state| { service::end_sessions_of(access, &state, id).await })
 }
 
-#[server(prefix = "/api", endpoint = "unlock_user")]
+#[server(prefix = "/api", endpoint = "unlock_user", output = crate::codec::JsonOut)]
 pub async fn unlock_user(id: i64) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::unlock(access, &state, id).await })
 }
