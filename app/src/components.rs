@@ -2,6 +2,33 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+use server_fn::ServerFn;
+use std::{future::Future, pin::Pin, sync::Arc};
+
+/// One server function call, ready to run: what a [`CallAction`] dispatches.
+pub type Call<T> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, AppError>> + Send>> + Send + Sync>;
+
+/// An action for server function calls that return `T`, dispatched from code
+/// (not from an `ActionForm`, which needs a `ServerAction`).
+///
+/// It behaves as `ServerAction<S>` for those (same `value`, `pending`,
+/// `version`), but its type depends only on the output: every page's
+/// `Result<(), AppError>` actions share one copy of the action machinery in
+/// the WebAssembly instead of one per server function.
+pub type CallAction<T> = Action<Call<T>, Result<T, AppError>>;
+
+/// A new [`CallAction`].
+pub fn call_action<T: Send + Sync + 'static>() -> CallAction<T> {
+    Action::new(|call: &Call<T>| call())
+}
+
+/// The call of server function `S` with these arguments, for [`CallAction::dispatch`].
+pub fn call<S>(input: S) -> Call<S::Output>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+{
+    Arc::new(move || Box::pin(input.clone().run_on_client()))
+}
 
 /// An error message under a form, announced to screen readers.
 #[component]

@@ -4,8 +4,8 @@
 //! logged where they happen (see `AppError::internal`) and reach the browser
 //! as a generic message.
 
-use serde::{Deserialize, Serialize};
 use crate::codec::JsonText;
+use serde::{Deserialize, Serialize};
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::auth::StrengthMeter;
-use crate::components::{format_time, ActionResult, ErrorView, Spinner};
+use crate::components::{call, call_action, format_time, ActionResult, ErrorView, Spinner};
 use leptos_router::hooks::use_query_map;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ fn PasswordTab() -> impl IntoView {
 
 #[component]
 fn SessionsTab() -> impl IntoView {
-    let end = ServerAction::<SignOutOtherSessions>::new();
+    let end = call_action::<u64>();
     let list = Resource::new(move || end.version().get(), |_| my_sessions());
     let success = Signal::derive(move || match end.value().get() {
         Some(Ok(n)) => format!("{n} other session(s) signed out."),
@@ -141,7 +141,7 @@ fn SessionsTab() -> impl IntoView {
             })}
         </Transition>
         <div class="actions">
-            <button type="button" on:click=move |_| { end.dispatch(SignOutOtherSessions {}); }>
+            <button type="button" on:click=move |_| { end.dispatch(call(SignOutOtherSessions {})); }>
                 <Spinner when=end.pending() />
                 "Sign out other sessions"
             </button>

@@ -1,5 +1,5 @@
 use super::*;
-use crate::components::{format_optional_time, format_time, ActionResult, ErrorView, Spinner};
+use crate::components::{call, call_action, format_optional_time, format_time, ActionResult, ErrorView, Spinner};
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 fn badge(status: EmailStatus) -> impl IntoView {
@@ -100,8 +100,8 @@ pub fn EmailQueuePage() -> impl IntoView {
 pub fn EmailDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-    let resend = ServerAction::<ResendEmail>::new();
-    let delete = ServerAction::<DeleteEmail>::new();
+    let resend = call_action::<()>();
+    let delete = call_action::<()>();
     let confirming = RwSignal::new(None::<&'static str>);
     let detail = Resource::new(move || (id(), resend.version().get()), |(id, _)| get_email(id));
     let navigate = use_navigate();
@@ -160,7 +160,7 @@ pub fn EmailDetailPage() -> impl IntoView {
                                     <div class="confirm" role="alertdialog" aria-label="Confirm">
                                         <p>{question}</p>
                                         <button type="button" class="primary" on:click=move |_| {
-                                            if what == "resend" { resend.dispatch(ResendEmail { id: eid }); } else { delete.dispatch(DeleteEmail { id: eid }); }
+                                            if what == "resend" { resend.dispatch(call(ResendEmail { id: eid })); } else { delete.dispatch(call(DeleteEmail { id: eid })); }
                                             confirming.set(None);
                                         }>
                                             <Spinner when=Signal::derive(move || resend.pending().get() || delete.pending().get()) />

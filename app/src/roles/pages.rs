@@ -1,6 +1,6 @@
 use super::*;
 use crate::auth::SignedInUser;
-use crate::components::{ActionResult, ErrorView, FieldError, Spinner};
+use crate::components::{call, call_action, ActionResult, CallAction, ErrorView, FieldError, Spinner};
 use crate::dashboard::AppTiles;
 use crate::shell::MeResource;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -80,7 +80,7 @@ pub fn RolesPage() -> impl IntoView {
 pub fn NewRolePage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
-    let action = ServerAction::<CreateRole>::new();
+    let action = call_action::<i64>();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = action.value().get() {
@@ -99,7 +99,7 @@ pub fn NewRolePage() -> impl IntoView {
             class="card form"
             on:submit=move |ev| {
                 ev.prevent_default();
-                action.dispatch(CreateRole { name: name.get(), description: description.get() });
+                action.dispatch(call(CreateRole { name: name.get(), description: description.get() }));
             }
         >
             <p>"A new role grants nothing until you tick its permissions, on the next page."</p>
@@ -171,10 +171,10 @@ pub fn RoleDetailPage() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let tab = Memo::new(move |_| Tab::parse(&query.read().get("tab").unwrap_or_default()));
-    let save = ServerAction::<UpdateRole>::new();
-    let perms = ServerAction::<SetRolePermissions>::new();
-    let add = ServerAction::<AddRoleMember>::new();
-    let remove = ServerAction::<RemoveRoleMember>::new();
+    let save = call_action::<()>();
+    let perms = call_action::<Vec<Grant>>();
+    let add = call_action::<()>();
+    let remove = call_action::<()>();
     let detail = Resource::new(
         move || (id(), save.version().get(), perms.version().get(), add.version().get(), remove.version().get()),
         |(id, ..)| get_role(id),
@@ -258,10 +258,10 @@ pub fn RoleDetailPage() -> impl IntoView {
 /// The actions of a role's page; each one reloads the role when it completes.
 #[derive(Clone, Copy)]
 struct RoleActions {
-    save: ServerAction<UpdateRole>,
-    perms: ServerAction<SetRolePermissions>,
-    add: ServerAction<AddRoleMember>,
-    remove: ServerAction<RemoveRoleMember>,
+    save: CallAction<()>,
+    perms: CallAction<Vec<Grant>>,
+    add: CallAction<()>,
+    remove: CallAction<()>,
     /// The Members tab's search, and the users it finds without the role.
     search: RwSignal<String>,
     candidates: Resource<Result<Vec<Member>, AppError>>,
@@ -305,7 +305,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
             aria-labelledby="general-title"
             on:submit=move |ev| {
                 ev.prevent_default();
-                save.dispatch(UpdateRole { id: rid, name: name.get(), description: description.get() });
+                save.dispatch(call(UpdateRole { id: rid, name: name.get(), description: description.get() }));
             }
         >
             <h2 id="general-title">"General"</h2>
@@ -342,7 +342,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
 /// Delete, after a confirmation that says how many users lose the role.
 #[component]
 fn DeletePanel(id: i64, name: String, losing: usize) -> impl IntoView {
-    let delete = ServerAction::<DeleteRole>::new();
+    let delete = call_action::<i64>();
     let confirming = RwSignal::new(false);
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -375,7 +375,7 @@ fn DeletePanel(id: i64, name: String, losing: usize) -> impl IntoView {
                             type="button"
                             class="danger"
                             disabled=move || delete.pending().get()
-                            on:click=move |_| { delete.dispatch(DeleteRole { id }); }
+                            on:click=move |_| { delete.dispatch(call(DeleteRole { id })); }
                         >
                             <Spinner when=delete.pending() />
                             "Delete role"
@@ -391,11 +391,7 @@ fn DeletePanel(id: i64, name: String, losing: usize) -> impl IntoView {
 /// One row per application, one column per permission. Ticking Create,
 /// Update or Delete ticks View too; clearing View clears the rest.
 #[component]
-fn PermissionMatrix(
-    role: RoleDetail,
-    me: Option<SignedInUser>,
-    action: ServerAction<SetRolePermissions>,
-) -> impl IntoView {
+fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: CallAction<Vec<Grant>>) -> impl IntoView {
     let saved: BTreeSet<Grant> = role.grants.iter().copied().collect();
     let selected = RwSignal::new(saved.clone());
     let builtin = role.builtin;
@@ -465,7 +461,7 @@ fn PermissionMatrix(
             aria-labelledby="permissions-title"
             on:submit=move |ev| {
                 ev.prevent_default();
-                action.dispatch(SetRolePermissions { id: rid, grants: selected.get().into_iter().collect() });
+                action.dispatch(call(SetRolePermissions { id: rid, grants: selected.get().into_iter().collect() }));
             }
         >
             <h2 id="permissions-title">"Permissions"</h2>
@@ -527,7 +523,7 @@ fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
                                     type="button"
                                     aria-label=label
                                     disabled=move || remove.pending().get()
-                                    on:click=move |_| { remove.dispatch(RemoveRoleMember { role_id: rid, user_id: uid }); }
+                                    on:click=move |_| { remove.dispatch(call(RemoveRoleMember { role_id: rid, user_id: uid })); }
                                 >
                                     "Remove"
                                 </button>
@@ -599,7 +595,7 @@ fn AddMember(role_id: i64, actions: RoleActions) -> impl IntoView {
                                                 type="button"
                                                 aria-label=label
                                                 disabled=move || add.pending().get()
-                                                on:click=move |_| { add.dispatch(AddRoleMember { role_id, user_id: uid }); }
+                                                on:click=move |_| { add.dispatch(call(AddRoleMember { role_id, user_id: uid })); }
                                             >
                                                 "Add"
                                             </button>

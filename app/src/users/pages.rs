@@ -1,6 +1,6 @@
 use super::*;
 use crate::auth::StrengthMeter;
-use crate::components::{format_optional_time, ActionResult, ErrorView, FieldError, Spinner};
+use crate::components::{call, call_action, format_optional_time, ActionResult, ErrorView, FieldError, Spinner};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 fn status_badge(status: UserStatus) -> impl IntoView {
@@ -253,7 +253,7 @@ fn RolePicker(selected: RwSignal<Vec<i64>>, roles: RoleOptions) -> impl IntoView
 pub fn NewUserPage() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let roles = RwSignal::new(Vec::<i64>::new());
-    let action = ServerAction::<InviteUser>::new();
+    let action = call_action::<i64>();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = action.value().get() {
@@ -270,7 +270,7 @@ pub fn NewUserPage() -> impl IntoView {
             class="card form"
             on:submit=move |ev| {
                 ev.prevent_default();
-                action.dispatch(InviteUser { email: email.get(), role_ids: roles.get() });
+                action.dispatch(call(InviteUser { email: email.get(), role_ids: roles.get() }));
             }
         >
             <p>"Roster emails an invitation link. The new user opens it, creates a password and signs up."</p>
@@ -301,12 +301,12 @@ pub fn UserDetailPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-    let save = ServerAction::<UpdateUser>::new();
-    let enable = ServerAction::<SetUserEnabled>::new();
-    let resend = ServerAction::<ResendInvitation>::new();
-    let revoke = ServerAction::<RevokeInvitation>::new();
-    let end_sessions = ServerAction::<EndUserSessions>::new();
-    let unlock = ServerAction::<UnlockUser>::new();
+    let save = call_action::<()>();
+    let enable = call_action::<()>();
+    let resend = call_action::<i64>();
+    let revoke = call_action::<()>();
+    let end_sessions = call_action::<u64>();
+    let unlock = call_action::<()>();
     // Made here, outside the Suspend below, so that they hydrate.
     let role_list = Resource::new(|| (), |_| role_options());
     let access = Resource::new(move || (id(), save.version().get()), |(id, _)| crate::roles::user_access(id));
@@ -362,11 +362,11 @@ pub fn UserDetailPage() -> impl IntoView {
                                         }}
                                     </p>
                                     <div class="actions">
-                                        <button type="button" on:click=move |_| { resend.dispatch(ResendInvitation { id: uid }); }>
+                                        <button type="button" on:click=move |_| { resend.dispatch(call(ResendInvitation { id: uid })); }>
                                             <Spinner when=resend.pending() />
                                             "Resend invitation"
                                         </button>
-                                        <button type="button" class="danger" on:click=move |_| { revoke.dispatch(RevokeInvitation { id: uid }); }>
+                                        <button type="button" class="danger" on:click=move |_| { revoke.dispatch(call(RevokeInvitation { id: uid })); }>
                                             <Spinner when=revoke.pending() />
                                             "Revoke invitation"
                                         </button>
@@ -380,13 +380,13 @@ pub fn UserDetailPage() -> impl IntoView {
                                 aria-labelledby="general-title"
                                 on:submit=move |ev| {
                                     ev.prevent_default();
-                                    save.dispatch(UpdateUser {
+                                    save.dispatch(call(UpdateUser {
                                         id: uid,
                                         first_name: first.get(),
                                         last_name: last.get(),
                                         email: email.get(),
                                         role_ids: roles.get(),
-                                    });
+                                    }));
                                 }
                             >
                                 <h2 id="general-title">"General"</h2>
@@ -418,7 +418,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                 <button
                                     type="button"
                                     class=if enabled { "danger" } else { "primary" }
-                                    on:click=move |_| { enable.dispatch(SetUserEnabled { id: uid, enabled: !enabled }); }
+                                    on:click=move |_| { enable.dispatch(call(SetUserEnabled { id: uid, enabled: !enabled })); }
                                 >
                                     <Spinner when=enable.pending() />
                                     {if enabled { "Disable user" } else { "Enable user" }}
@@ -429,13 +429,13 @@ pub fn UserDetailPage() -> impl IntoView {
                                 <h2 id="security-title">"Sessions and sign-in"</h2>
                                 {u.locked.then(|| view! {
                                     <p class="error">"This account is locked after too many failed sign-ins."</p>
-                                    <button type="button" on:click=move |_| { unlock.dispatch(UnlockUser { id: uid }); }>
+                                    <button type="button" on:click=move |_| { unlock.dispatch(call(UnlockUser { id: uid })); }>
                                         <Spinner when=unlock.pending() />
                                         "Unlock"
                                     </button>
                                 })}
                                 <ActionResult value=unlock.value() success="The account was unlocked." />
-                                <button type="button" on:click=move |_| { end_sessions.dispatch(EndUserSessions { id: uid }); }>
+                                <button type="button" on:click=move |_| { end_sessions.dispatch(call(EndUserSessions { id: uid })); }>
                                     <Spinner when=end_sessions.pending() />
                                     "Sign out all sessions"
                                 </button>
