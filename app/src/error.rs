@@ -78,7 +78,11 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 fn unreadable_request(value: &ServerFnErrorErr) -> Option<AppError> {
     let message = match value {
-        ServerFnErrorErr::Args(why) => format!("The request could not be read: {why}."),
+        // Form-encoded arguments (`Args`) and JSON bodies (`Deserialization`: on the
+        // server, only a request body is ever deserialized).
+        ServerFnErrorErr::Args(why) | ServerFnErrorErr::Deserialization(why) => {
+            format!("The request could not be read: {why}.")
+        }
         ServerFnErrorErr::MissingArg(name) => format!("The request is missing \"{name}\"."),
         _ => return None,
     };
