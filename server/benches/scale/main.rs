@@ -33,7 +33,7 @@ mod helpers;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use helpers::{Client, ADMIN_EMAIL, ADMIN_PASSWORD};
+use helpers::{complete_setup, Client, ADMIN_EMAIL, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Connection, Row};
 use std::fmt::Write as _;
@@ -248,27 +248,6 @@ impl Drop for Server {
     }
 }
 
-async fn set_up_admin(server: &Server) -> Client {
-    let link = server.setup_link.as_ref().expect("a fresh server prints a setup link");
-    let token = link.rsplit('/').next().unwrap();
-    let mut c = Client::new(&server.base);
-    let r = c
-        .call(
-            "setup",
-            &[
-                ("token", token),
-                ("email", ADMIN_EMAIL),
-                ("first_name", "Ada"),
-                ("last_name", "Admin"),
-                ("password", ADMIN_PASSWORD),
-                ("password_confirmation", ADMIN_PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(r.status.as_u16(), 200, "setup: {:?}", r.body);
-    c
-}
-
 // ---- statistics -----------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug)]
@@ -434,14 +413,20 @@ async fn sign_ins(base: &str, emails: &[String], clients: usize, secs: f64, offs
             lat
         });
     }
+    let all = stop_after(secs, &stop, tasks).await;
+    // Requests finishing after the stop flag count, and so does their time.
+    (all, start.elapsed().as_secs_f64())
+}
+
+/// Let the client tasks run for `secs`, raise `stop`, and gather their latencies.
+async fn stop_after(secs: f64, stop: &AtomicBool, mut tasks: tokio::task::JoinSet<Vec<f64>>) -> Vec<f64> {
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     while let Some(r) = tasks.join_next().await {
         all.extend(r.unwrap());
     }
-    // Requests finishing after the stop flag count, and so does their time.
-    (all, start.elapsed().as_secs_f64())
+    all
 }
 
 /// Dashboard pages per second: `clients` concurrent clients with the session cookie.
@@ -471,12 +456,7 @@ async fn dashboard_rate(admin: &Client, clients: usize, secs: u64, server_pid: &
             lat
         });
     }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        all.extend(r.unwrap());
-    }
+    let all = stop_after(secs as f64, &stop, tasks).await;
     let cpu_ms = 1000.0 * (cpu_secs(server_pid) - cpu0) / all.len() as f64;
     (all.len() as f64 / start.elapsed().as_secs_f64(), stats(all), size, cpu_ms)
 }
@@ -501,7 +481,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
     if fresh {
         println!("[{b}] migrating: first start of the server on a fresh database");
         let server = Server::start(&db);
-        set_up_admin(&server).await;
+        complete_setup(&server.base, server.setup_link.as_ref().expect("a fresh server prints a setup link")).await;
         let site = server.base.clone();
         server.stop();
         let seeded = Command::new(SERVER)
