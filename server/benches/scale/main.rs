@@ -704,9 +704,11 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         server.stop();
         return;
     }
+    // Every m-th user, spread over the whole table (m is 1 below 10,000 users).
+    let m = (total / 5000).max(1);
     let emails: Vec<String> = sqlx::query(&format!(
-        "SELECT email FROM users WHERE enabled = 1 AND password_hash IS NOT NULL AND id % {} = 3 ORDER BY id LIMIT 5000",
-        (total / 5000).max(1)
+        "SELECT email FROM users WHERE enabled = 1 AND password_hash IS NOT NULL AND id % {m} = {} ORDER BY id LIMIT 5000",
+        3 % m
     ))
     .fetch_all(&mut conn)
     .await
