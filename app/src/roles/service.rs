@@ -14,7 +14,7 @@ use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::sql::{in_list, like_pattern, Args};
 use crate::server::state::AppState;
-use crate::users::service::is_last_admin;
+use crate::users::service::{is_last_admin, protect_admin};
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -358,6 +358,7 @@ pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user
     let mut tx = state.db.begin_write().await?;
     let (name, _) = role_head(&mut tx, role_id).await?;
     let email = user_email(&mut tx, user_id).await?;
+    protect_admin(&mut tx, access.principal(), user_id).await?;
     check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
     let held = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
@@ -384,6 +385,7 @@ pub async fn remove_member(access: Access<'_>, state: &AppState, role_id: i64, u
     access.require(AppId::Roles, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
     let (name, builtin) = role_head(&mut tx, role_id).await?;
+    protect_admin(&mut tx, access.principal(), user_id).await?;
     if builtin {
         if !access.principal().is_admin {
             return Err(AppError::Forbidden);

@@ -118,6 +118,14 @@ pub struct RoleOption {
     pub builtin: bool,
 }
 
+/// What saving a user's general info changed beyond the fields themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOutcome {
+    /// The email changed while an invitation was pending: its link was
+    /// revoked, and a new one goes to the new address only when asked.
+    pub invitation_revoked: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDetail {
     pub id: i64,
@@ -165,7 +173,7 @@ pub async fn update_user(
     last_name: String,
     email: String,
     role_ids: Vec<i64>,
-) -> Result<(), AppError> {
+) -> Result<UpdateOutcome, AppError> {
     use crate::domain::EmailAddress;
     crate::authorized!(Users, Update, |access, state| {
         let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;

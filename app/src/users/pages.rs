@@ -301,7 +301,7 @@ pub fn UserDetailPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-    let save = call_action::<()>();
+    let save = call_action::<UpdateOutcome>();
     let enable = call_action::<()>();
     let resend = call_action::<i64>();
     let revoke = call_action::<()>();
@@ -397,7 +397,17 @@ pub fn UserDetailPage() -> impl IntoView {
                                 <label for="email">"Email"</label>
                                 <input id="email" type="email" required prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
                                 <RolePicker selected=roles roles=role_list />
-                                <ActionResult value=save.value() success="Saved." />
+                                <ActionResult
+                                    value=save.value()
+                                    success=Signal::derive(move || match save.value().get() {
+                                        Some(Ok(UpdateOutcome { invitation_revoked: true })) => format!(
+                                            "Saved. The email changed, so the pending invitation was revoked: \
+                                             choose Resend invitation to send a new one to {}.",
+                                            email.get_untracked()
+                                        ),
+                                        _ => "Saved.".to_string(),
+                                    })
+                                />
                                 <div class="actions">
                                     <button type="submit" class="primary" disabled=move || save.pending().get()>
                                         <Spinner when=save.pending() />

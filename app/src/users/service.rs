@@ -1,13 +1,15 @@
 //! The Users application's service: list, invite, edit, enable/disable and
 //! the invitation life cycle. No HTTP, no HTML.
 
-use super::{Delivery, DeliveryState, RoleOption, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
+use super::{
+    Delivery, DeliveryState, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus,
+};
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::mail::{self, templates};
 use crate::registry::{AppId, Permission};
-use crate::server::access::Access;
+use crate::server::access::{Access, Principal};
 use crate::server::crypto::Token;
 use crate::server::db::Backend;
 use crate::server::sql::{in_list, like_pattern, Args};
@@ -357,8 +359,18 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
 }
 
 /// Is `user_id` an enabled administrator, and is there no other one?
-/// The one last-administrator guard: Users and Roles both ask it.
+/// The one last-administrator guard: Users and Roles both ask it, inside the
+/// write transaction that would take the administrator away.
+///
+/// On PostgreSQL, READ COMMITTED would let two such transactions both count
+/// "another administrator remains" and both commit. Locking the Administrator
+/// role row first makes the second wait for the first; its count, a new
+/// statement with a new snapshot, then sees the first one's change. SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers.
 pub(crate) async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator' FOR UPDATE").execute(&mut *conn).await?;
+    }
     let others: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
@@ -368,15 +380,33 @@ pub(crate) async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> App
     .fetch_one(&mut *conn)
     .await?
     .try_get("n")?;
-    let is_admin = sqlx::query(
+    Ok(holds_admin_role(conn, user_id).await? && others == 0)
+}
+
+/// Does `user_id` hold the built-in Administrator role (enabled or not, signed up or not)?
+pub(crate) async fn holds_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    Ok(sqlx::query(
         "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 AND r.builtin = 'administrator'",
     )
     .bind(user_id)
     .fetch_optional(&mut *conn)
     .await?
-    .is_some();
-    Ok(is_admin && others == 0)
+    .is_some())
+}
+
+/// What a non-administrator is told when the target is an administrator.
+pub const ADMIN_PROTECTED: &str = "Only a Global administrator can change a Global administrator's account, \
+     sessions, sign-in lockout, invitation or roles.";
+
+/// Administrators are protected from everyone who is not one: every action on
+/// another person's account asks this first.
+pub(crate) async fn protect_admin(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<()> {
+    if caller.is_admin || !holds_admin_role(conn, user_id).await? {
+        return Ok(());
+    }
+    tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
+    Err(AppError::NotAllowed(ADMIN_PROTECTED.into()))
 }
 
 async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
@@ -398,7 +428,7 @@ pub async fn update(
     id: i64,
     info: &GeneralInfo<'_>,
     role_ids: &[i64],
-) -> AppResult<()> {
+) -> AppResult<UpdateOutcome> {
     access.require(AppId::Users, Permission::Update)?;
     for (label, v) in [("First name", info.first_name), ("Last name", info.last_name)] {
         if v.chars().count() > 100 {
@@ -406,6 +436,7 @@ pub async fn update(
         }
     }
     let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     let before = sqlx::query("SELECT first_name, last_name, email FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -459,6 +490,9 @@ pub async fn update(
     .execute(&mut *tx)
     .await
     .map_err(|e| if is_unique_violation(&e) { duplicate(info.email) } else { e.into() })?;
+    // A link sent to the old address must not keep working for whoever reads that mailbox.
+    let email_changed = email_before.to_lowercase() != info.email.normalized();
+    let invitation_revoked = email_changed && revoke_tokens(&mut tx, id).await?;
     set_roles(&mut tx, id, role_ids).await?;
     let (names_before, names_after) = (role_names(&mut tx, &roles_before).await?, role_names(&mut tx, role_ids).await?);
     let diff = crate::audit::service::diff(&[
@@ -473,9 +507,37 @@ pub async fn update(
         Event::new("user.updated").user(id, info.email.as_str()).details(diff),
     )
     .await?;
+    if invitation_revoked {
+        let event = Event::new("invitation.revoked").user(id, info.email.as_str()).details("the email changed");
+        record(&mut tx, &Actor::of(access.principal()), event).await?;
+    }
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "user updated");
-    Ok(())
+    Ok(UpdateOutcome { invitation_revoked })
+}
+
+/// End every pending invitation and password-reset link of a user. Returns
+/// whether a pending invitation was revoked.
+async fn revoke_tokens(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    let now = now_ms();
+    let invitations = sqlx::query(
+        "UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    if invitations > 0 {
+        sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(user_id).execute(&mut *conn).await?;
+    }
+    Ok(invitations > 0)
 }
 
 /// Enable or disable a user. Disabling ends every session of theirs at once,
@@ -483,6 +545,7 @@ pub async fn update(
 pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled: bool) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     if !enabled && is_last_admin(&mut tx, id).await? {
         return Err(AppError::Conflict("This is the last enabled Global administrator and cannot be disabled.".into()));
     }
@@ -523,6 +586,7 @@ async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<Stri
 pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<i64> {
     access.require(AppId::Users, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     let email = pending_user_email(&mut tx, id).await?;
     let email_id = mint_invitation(&mut tx, &state.settings, id, &email).await?;
     record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.resent").user(id, &email)).await?;
@@ -534,6 +598,7 @@ pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) ->
 pub async fn revoke_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     let email = pending_user_email(&mut tx, id).await?;
     let now = now_ms();
     sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
@@ -635,6 +700,7 @@ pub async fn end_sessions_of(access: Access<'_>, state: &AppState, id: i64) -> A
     access.require(AppId::Users, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
     let email = user_email(&mut tx, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     let ended =
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
     record(
@@ -652,6 +718,7 @@ pub async fn unlock(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     access.require(AppId::Users, Permission::Update)?;
     let mut conn = state.db.pool.acquire().await?;
     let email = user_email(&mut conn, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    protect_admin(&mut conn, access.principal(), id).await?;
     crate::auth::throttle::clear(&mut conn, &email.to_lowercase()).await?;
     record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
     Ok(())

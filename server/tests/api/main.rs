@@ -4,7 +4,9 @@
 mod helpers;
 
 mod account;
+mod email_queue;
 mod foundation;
 mod roles;
 mod scale;
+mod users;
 mod users_and_mail;
