@@ -3,9 +3,9 @@
 use super::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
 use crate::audit::service::{record_now, Actor, Event};
 use crate::error::{AppError, AppResult};
-use crate::registry::{AppId, Permission};
 use crate::mail::templates;
-use crate::server::access::{Access, Principal};
+use crate::registry::{AppId, Permission};
+use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
 use crate::server::sql::Args;
 use crate::server::state::AppState;
@@ -39,8 +39,12 @@ fn not_found() -> AppError {
 }
 
 /// Newest first, keyset-paged on the id.
-pub async fn list(access: Access<'_>, state: &AppState, status: &str, before: Option<i64>) -> AppResult<EmailPage> {
-    access.require(AppId::EmailQueue, Permission::View)?;
+pub async fn list(
+    _access: Access<'_, apps::EmailQueue, perms::View>,
+    state: &AppState,
+    status: &str,
+    before: Option<i64>,
+) -> AppResult<EmailPage> {
     let mut args = Args::default();
     let mut sql = format!("SELECT {COLUMNS} FROM emails WHERE 1 = 1");
     if let Some(s) = EmailStatus::FILTERS.into_iter().find(|s| s.key() == status) {
@@ -58,8 +62,11 @@ pub async fn list(access: Access<'_>, state: &AppState, status: &str, before: Op
     Ok(EmailPage { rows: out, next, smtp_configured: smtp })
 }
 
-pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<EmailDetail> {
-    access.require(AppId::EmailQueue, Permission::View)?;
+pub async fn detail(
+    access: Access<'_, apps::EmailQueue, perms::View>,
+    state: &AppState,
+    id: i64,
+) -> AppResult<EmailDetail> {
     let mut conn = state.db.pool.acquire().await?;
     let r = sqlx::query(&format!(
         "SELECT {COLUMNS}, kind, user_id, message_id, max_attempts, sent_at, body_text, body_html \
@@ -128,7 +135,7 @@ async fn hidden_links(
             && match user_id {
                 Some(uid) => {
                     let roles = role_ids_of(conn, uid).await?;
-                    crate::roles::service::check_can_hand_out(conn, caller, &roles).await.is_ok()
+                    crate::grants::check_can_hand_out(conn, caller, &roles).await.is_ok()
                 }
                 None => false,
             });
@@ -193,8 +200,7 @@ async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: 
 }
 
 /// Queue a failed or sent email again, with a fresh set of attempts.
-pub async fn resend(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
-    access.require(AppId::EmailQueue, Permission::Update)?;
+pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
     let r = sqlx::query(
         "UPDATE emails SET status = 'queued', attempts = 0, next_attempt_at = $1, lease_until = NULL, \
@@ -217,8 +223,7 @@ pub async fn resend(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     Ok(())
 }
 
-pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
-    access.require(AppId::EmailQueue, Permission::Delete)?;
+pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
     let to = recipient(state, id).await.unwrap_or_default();
     let r = sqlx::query("DELETE FROM emails WHERE id = $1 AND status <> 'sending'")

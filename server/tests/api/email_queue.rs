@@ -49,9 +49,11 @@ fn assert_shown(detail: &Value, path: &str) {
 
 async fn email_id(admin: &mut Client, to: &str, subject_part: &str) -> String {
     for _ in 0..200 {
-        let found = admin.emails("").await.into_iter().find(|e| {
-            e["to"] == json!(to) && e["subject"].as_str().is_some_and(|s| s.contains(subject_part))
-        });
+        let found = admin
+            .emails("")
+            .await
+            .into_iter()
+            .find(|e| e["to"] == json!(to) && e["subject"].as_str().is_some_and(|s| s.contains(subject_part)));
         if let Some(e) = found {
             return e["id"].as_i64().unwrap().to_string();
         }
@@ -74,12 +76,9 @@ async fn reset_links_are_never_shown_and_invitation_links_only_to_who_could_send
     // The seed's Digital Channel Manager, and someone who may invite with what they hold.
     let manager_role =
         create_role(&mut admin, "Digital Channel Manager", json!([["Users", "View"], ["EmailQueue", "View"]])).await;
-    let inviter_role = create_role(
-        &mut admin,
-        "Inviter",
-        json!([["Users", "View"], ["Users", "Create"], ["EmailQueue", "View"]]),
-    )
-    .await;
+    let inviter_role =
+        create_role(&mut admin, "Inviter", json!([["Users", "View"], ["Users", "Create"], ["EmailQueue", "View"]]))
+            .await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
     let mut inviter = add_user(&mut admin, &server, "inviter@example.com", &[inviter_role]).await;
 

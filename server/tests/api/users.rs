@@ -115,9 +115,12 @@ async fn the_last_administrator_guard_holds_under_concurrency(backend: Backend) 
     let mut both_went_through = 0;
     for round in 0..50 {
         // Each administrator disables the other at the same moment.
+        let (grace_arg, ada_arg) = (id_arg(grace_id), id_arg(ada_id));
+        let (disable_grace, disable_ada) =
+            ([("id", grace_arg.as_str()), ("enabled", "false")], [("id", ada_arg.as_str()), ("enabled", "false")]);
         let (a, b) = tokio::join!(
-            ada.call("set_user_enabled", &[("id", &id_arg(grace_id)), ("enabled", "false")]),
-            grace.call("set_user_enabled", &[("id", &id_arg(ada_id)), ("enabled", "false")]),
+            ada.call("set_user_enabled", &disable_grace),
+            grace.call("set_user_enabled", &disable_ada),
         );
         let remaining = scalar(&db, ENABLED_ADMINS).await;
         assert!(remaining >= 1, "round {round}: no enabled administrator left ({} and {})", a.status, b.status);
@@ -175,7 +178,8 @@ async fn changing_the_email_ends_pending_invitation_and_reset_links(backend: Bac
     // An active user's pending reset link ends too.
     let mut user = server.client();
     let token = token_of(&signup_link(mail[1]["text"].as_str().unwrap()));
-    let r = user.call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)]).await;
+    let r =
+        user.call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(server.client().call("forgot_password", &[("email", "new@example.com")]).await.status, StatusCode::OK);
     let mail = sink.wait_for(3, 20).await;
