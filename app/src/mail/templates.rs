@@ -22,6 +22,8 @@ fn escape(s: &str) -> String {
 pub const KIND_INVITATION: &str = "invitation";
 /// `emails.kind` of a password-reset email.
 pub const KIND_PASSWORD_RESET: &str = "password_reset";
+/// `emails.kind` of the email to an account's owner when failed sign-ins locked it.
+pub const KIND_ACCOUNT_LOCKED: &str = "account_locked";
 
 pub fn invitation_subject(site_name: &str) -> String {
     format!("You have been invited to join {site_name}")
@@ -111,7 +113,7 @@ pub fn account_locked(
          </body></html>"
     );
     OutgoingEmail {
-        kind: "account_locked",
+        kind: KIND_ACCOUNT_LOCKED,
         user_id: Some(user_id),
         to: to.to_string(),
         subject: account_locked_subject(site_name),
