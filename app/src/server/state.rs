@@ -36,6 +36,10 @@ pub struct Settings {
     pub throttle: crate::auth::throttle::ThrottleSettings,
     /// Minimum password length in characters (never below 8).
     pub password_min_chars: usize,
+    /// Password reset emails per account per hour, at most.
+    pub reset_emails_per_address: i64,
+    /// Password reset emails per client IP per hour, at most.
+    pub reset_emails_per_ip: i64,
 }
 
 impl Settings {

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account;
+mod auth;
 mod email_queue;
 mod foundation;
 mod invitations;
