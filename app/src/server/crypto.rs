@@ -54,6 +54,7 @@ impl fmt::Debug for Token {
     }
 }
 
+#[allow(clippy::expect_used, reason = "constant parameters within Argon2's bounds; every hashing test runs this")]
 fn argon2() -> Argon2<'static> {
     // OWASP: m = 19 MiB, t = 2, p = 1.
     let params = Params::new(19 * 1024, 2, 1, None).expect("static Argon2 parameters are valid");
@@ -110,6 +111,7 @@ const JOB_MS: usize = 100;
 pub const DEFAULT_QUEUE_PER_CORE: usize = 64;
 
 impl HashEngine {
+    #[allow(clippy::expect_used, reason = "at start-up, before serving: without its threads Roster cannot sign anyone in")]
     fn start(threads: usize, limit: usize) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
@@ -187,6 +189,10 @@ impl Passwords {
 
     /// As [`Passwords::new`], with at most `queue_limit` jobs queued or running
     /// (0: the default, 64 per core).
+    #[allow(
+        clippy::expect_used,
+        reason = "at start-up, before serving: a process that cannot start a thread or hash once cannot serve"
+    )]
     pub async fn with_queue_limit(queue_limit: usize) -> Self {
         let cores = cores();
         let limit = if queue_limit == 0 { DEFAULT_QUEUE_PER_CORE * cores } else { queue_limit };

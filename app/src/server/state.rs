@@ -4,7 +4,7 @@
 use super::crypto::{Passwords, Token};
 use super::db::Db;
 use leptos::config::LeptosOptions;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use url::Url;
 
@@ -68,17 +68,17 @@ impl SetupToken {
     /// Mint a new token, replacing any earlier one, and return it for printing.
     pub fn mint(&self) -> Token {
         let t = Token::generate();
-        *self.0.lock().expect("setup token lock") = Some(t.hash());
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(t.hash());
         t
     }
 
     pub fn matches(&self, token: &Token) -> bool {
         let hash = token.hash();
-        self.0.lock().expect("setup token lock").as_deref() == Some(hash.as_str())
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).as_deref() == Some(hash.as_str())
     }
 
     pub fn clear(&self) {
-        *self.0.lock().expect("setup token lock") = None;
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 
