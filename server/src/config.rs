@@ -34,6 +34,7 @@ const KEYS: &[&str] = &[
     "signin_lockout_failures",
     "signin_lockout_duration",
     "signin_ip_free_failures",
+    "trusted_proxies",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +88,25 @@ pub struct Config {
     pub signin_lockout_duration: Duration,
     /// Failed sign-ins per client IP in the window before each attempt must wait.
     pub signin_ip_free_failures: i64,
+    /// Reverse proxies and load balancers (CIDR ranges or addresses) whose
+    /// `X-Forwarded-For` / `Forwarded` name the client. A list in TOML; in the
+    /// environment, separated by commas or spaces. Empty: the peer is the client.
+    #[serde(deserialize_with = "list_or_string")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A TOML list, or one string of items separated by commas or whitespace (the environment).
+fn list_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Items::deserialize(d)? {
+        Items::List(items) => items,
+        Items::One(s) => s.split([',', ' ', '\t']).filter(|i| !i.is_empty()).map(str::to_string).collect(),
+    })
 }
 
 impl Default for Config {
@@ -114,6 +134,7 @@ impl Default for Config {
             signin_lockout_failures: 20,
             signin_lockout_duration: Duration::from_secs(15 * 60),
             signin_ip_free_failures: 50,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -198,10 +219,30 @@ impl Config {
         if self.signin_failure_window.is_zero() || self.signin_lockout_duration.is_zero() {
             return Err(invalid("signin_failure_window", "durations must be longer than zero"));
         }
+        self.trusted_proxies()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));
         }
         Ok(())
+    }
+
+    /// `trusted_proxies` parsed: `10.0.0.0/8`, `2001:db8::/32`, or one address.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|item| {
+                let item = item.trim();
+                item.parse::<ipnet::IpNet>()
+                    .map(|net| net.trunc())
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "trusted_proxies",
+                            format!("`{item}` is not an address or a CIDR range such as 10.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect()
     }
 
     pub fn smtp_url(&self) -> Option<&str> {
@@ -236,6 +277,7 @@ mod tests {
             assert_eq!(c.listen.port(), 3000);
             assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
             assert_eq!(c.session_absolute_timeout, Duration::from_secs(12 * 3600));
+            assert!(c.trusted_proxies().unwrap().is_empty(), "no proxy is trusted by default");
             Ok(())
         });
     }
@@ -248,6 +290,27 @@ mod tests {
             let c = load_in_jail().unwrap();
             assert_eq!(c.site_name, "From env");
             assert_eq!(c.session_idle_timeout, Duration::from_secs(600));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_from_file_or_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file("roster.toml", "trusted_proxies = [\"10.0.0.0/8\", \"2001:db8::1\"]\n")?;
+            let c = load_in_jail().unwrap();
+            let nets: Vec<String> = c.trusted_proxies().unwrap().iter().map(|n| n.to_string()).collect();
+            assert_eq!(nets, ["10.0.0.0/8", "2001:db8::1/128"]);
+            jail.set_env("ROSTER_TRUSTED_PROXIES", "127.0.0.1/32, 192.168.1.7/16");
+            let nets: Vec<String> =
+                load_in_jail().unwrap().trusted_proxies().unwrap().iter().map(|n| n.to_string()).collect();
+            assert_eq!(nets, ["127.0.0.1/32", "192.168.0.0/16"]);
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ROSTER_TRUSTED_PROXIES", "10.0.0.0/33");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("trusted_proxies") && e.contains("10.0.0.0/33"), "{e}");
             Ok(())
         });
     }

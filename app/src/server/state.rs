@@ -36,11 +36,25 @@ pub struct Settings {
     pub throttle: crate::auth::throttle::ThrottleSettings,
     /// Minimum password length in characters (never below 8).
     pub password_min_chars: usize,
+    /// Reverse proxies and load balancers whose `X-Forwarded-For` / `Forwarded`
+    /// headers are believed (empty: none, the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
     pub fn cookie_secure(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// The session cookie's name: `__Host-roster_session` over https (the
+    /// browser then insists on Secure, `Path=/` and no Domain, so a sibling
+    /// subdomain cannot plant one), `roster_session` over plain http.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.cookie_secure() {
+            "__Host-roster_session"
+        } else {
+            "roster_session"
+        }
     }
 
     /// `public_url` joined with `path`, for links that leave Roster (emails, the console).

@@ -401,9 +401,7 @@ pub async fn update(
 ) -> AppResult<()> {
     access.require(AppId::Users, Permission::Update)?;
     for (label, v) in [("First name", info.first_name), ("Last name", info.last_name)] {
-        if v.chars().count() > 100 {
-            return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
-        }
+        crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
     }
     let mut tx = state.db.begin_write().await?;
     let before = sqlx::query("SELECT first_name, last_name, email FROM users WHERE id = $1")
