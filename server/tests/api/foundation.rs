@@ -394,7 +394,7 @@ async fn audit_ips(admin: &mut Client) -> Vec<String> {
 async fn requests_for_another_host_are_refused(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
-    let mut admin = set_up_admin(&server).await;
+    let admin = set_up_admin(&server).await;
     let port = server.base.rsplit(':').next().unwrap().to_string();
     let rebound = format!("rebind.evil.example:{port}");
     // DNS rebinding: the attacker's name, Roster's address.
