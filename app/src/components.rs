@@ -54,7 +54,7 @@ pub fn Spinner(#[prop(into)] when: Signal<bool>) -> impl IntoView {
 #[component]
 pub fn ErrorView(error: AppError) -> impl IntoView {
     let title = match &error {
-        AppError::Forbidden => "Access denied",
+        AppError::Forbidden | AppError::NotAllowed(_) => "Access denied",
         AppError::Unauthorized => "Signed out",
         AppError::NotFound(_) => "Not found",
         _ => "Something went wrong",

@@ -16,6 +16,10 @@ pub enum AppError {
     /// Signed in, but the user's roles do not grant this.
     #[error("You do not have permission to do this.")]
     Forbidden,
+    /// Signed in and holding the permission, but this target is out of reach
+    /// (an administrator's account, an unsent reset email); the message says why.
+    #[error("{0}")]
+    NotAllowed(String),
     /// Sign-in failed. One message for every cause, so nobody learns which accounts exist.
     #[error("The email or password is incorrect.")]
     BadCredentials,
@@ -44,7 +48,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Unauthorized | AppError::BadCredentials => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::NotAllowed(_) => 403,
             AppError::Invalid(_) => 422,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,

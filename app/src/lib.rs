@@ -15,11 +15,14 @@ pub mod dashboard;
 pub mod domain;
 pub mod email_queue;
 pub mod error;
+pub mod invitations;
 pub mod registry;
 pub mod roles;
 pub mod shell;
 pub mod users;
 
+#[cfg(feature = "ssr")]
+pub mod grants;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
@@ -67,7 +70,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=components::NotFound>
                 <Route path=path!("/signin") view=auth::SignInPage />
                 <Route path=path!("/setup/:token") view=auth::SetupPage />
-                <Route path=path!("/signup/:token") view=users::SignUpPage />
+                <Route path=path!("/signup/:token") view=invitations::SignUpPage />
                 <Route path=path!("/forgot-password") view=auth::ForgotPasswordPage />
                 <Route path=path!("/reset/:token") view=auth::ResetPasswordPage />
                 <ParentRoute path=path!("") view=shell::Shell>

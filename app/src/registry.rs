@@ -137,6 +137,12 @@ impl AppId {
     }
 }
 
+/// The applications someone with these grants may open (those with View), in
+/// registry order: the Dashboard, the navigation and the role preview all ask this.
+pub fn visible_apps(is_admin: bool, grants: &[(AppId, Permission)]) -> Vec<AppId> {
+    APPLICATIONS.iter().map(|a| a.id).filter(|id| is_admin || grants.contains(&(*id, Permission::View))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,15 +144,35 @@ proptest! {
     }
 }
 
-/// Pieces of the tricks an open redirect is made of, strung together, and
-/// arbitrary text.
+fn select(v: Vec<&'static str>) -> impl Strategy<Value = String> {
+    prop::sample::select(v).prop_map(str::to_string)
+}
+
+/// What an open redirect is made of: a scheme or none, a run of slashes,
+/// backslashes, tabs, newlines and their encodings, a host, and a tail; or
+/// tricks strung together; or arbitrary text.
 fn next_like() -> impl Strategy<Value = String> {
-    let tricks = prop::sample::select(vec![
+    let scheme = prop_oneof![
+        3 => Just(String::new()),
+        1 => select(vec!["http:", "https:", "HTTPS:", "javascript:", "data:", "ftp:", "file:"]),
+    ];
+    let slashes = prop::collection::vec(select(vec!["/", "\\", "\t", "\n", "%09"]), 0..5).prop_map(|v| v.concat());
+    let host = select(vec![
+        "",
+        "evil.example",
+        "evil.example:443",
+        "user:pass@evil.example",
+        "roster.example.com@evil.example",
+        "[::1]",
+        "127.0.0.1:3000",
+        "roster.example.com",
+        "evil\u{3002}example",
+    ]);
+    let shaped = (scheme, slashes, host, "[a-z0-9/?#=&.%]{0,10}").prop_map(|(a, b, c, d)| format!("{a}{b}{c}{d}"));
+    let tricks = select(vec![
         "/",
         "//",
-        "///",
         "\\",
-        "\\\\",
         "/\\",
         "\t",
         "\n",
@@ -160,11 +180,8 @@ fn next_like() -> impl Strategy<Value = String> {
         " ",
         "\u{0}",
         "\u{a0}",
-        "%09",
         "%0a",
-        "%2f",
         "%2F",
-        "%5c",
         "%5C",
         "%2e",
         ".",
@@ -176,31 +193,16 @@ fn next_like() -> impl Strategy<Value = String> {
         "?",
         "#",
         ";",
-        "http:",
         "https:",
-        "HTTPS:",
-        "ftp:",
         "javascript:",
-        "data:",
-        "file:",
         "//evil.example",
         "evil.example",
-        "evil.example:443",
-        "user:pass@",
-        "[::1]",
-        "127.0.0.1",
-        "roster.example.com",
-        "\u{3002}",
         "\u{ff0f}",
         "\u{2215}",
-    ])
-    .prop_map(str::to_string);
-    let piece = prop_oneof![3 => tricks, 1 => "[a-z0-9]{1,6}", 1 => "\\PC{1,3}"];
-    prop_oneof![
-        4 => prop::collection::vec(piece, 0..8).prop_map(|v| v.concat()),
-        1 => "\\PC{0,40}",
-        1 => ".{0,40}",
-    ]
+    ]);
+    let strung = prop::collection::vec(prop_oneof![3 => tricks, 1 => "[a-z0-9]{1,6}", 1 => "\\PC{1,3}"], 0..8)
+        .prop_map(|v| v.concat());
+    prop_oneof![4 => shaped, 2 => strung, 1 => "\\PC{0,40}", 1 => ".{0,40}"]
 }
 
 fn publics() -> [Url; 3] {
@@ -212,7 +214,7 @@ fn publics() -> [Url; 3] {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2048))]
+    #![proptest_config(ProptestConfig::with_cases(4096))]
 
     #[test]
     fn the_destination_after_sign_in_always_resolves_to_the_public_origin(next in next_like()) {

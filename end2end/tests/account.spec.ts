@@ -97,20 +97,23 @@ test("forgot password → the email in the Email queue and at the SMTP server �
   await visitor.getByRole("button", { name: "Send reset link" }).click();
   await expect(visitor.getByRole("status")).toContainText("If an account exists for that email");
 
-  // The admin (the same user, still signed in on the first browser) finds it in the Email queue.
+  // The admin (the same user, still signed in on the first browser) finds it in the Email queue,
+  // with its link hidden: a reset link is shown to nobody, administrators included.
   await openHydrated(first, "/email-queue");
   const row = first.getByRole("row").filter({ hasText: "Reset your Roster password" });
   await expect(row).toContainText(USER.email);
   await row.getByRole("link", { name: "Reset your Roster password" }).click();
   const body = await first.locator("pre.email-body").innerText();
-  const link = body.match(/https?:\/\/\S+\/reset\/[A-Za-z0-9_-]{43}/)?.[0];
-  expect(link, body).toBeTruthy();
+  expect(body).toContain("/reset/••••••");
+  expect(body).not.toMatch(/\/reset\/[A-Za-z0-9_-]{43}/);
+  await expect(first.locator(".links-hidden")).toContainText("password-reset link is hidden");
 
-  // The SMTP server received the same link.
+  // Only the SMTP server received the live link.
   await expect.poll(() => own.mail().filter((m) => m.subject === "Reset your Roster password").length, { timeout: 15_000 }).toBe(1);
   const sent = own.mail().find((m) => m.subject === "Reset your Roster password")!;
   expect(sent.to).toEqual([USER.email]);
-  expect(sent.text).toContain(link!);
+  const link = sent.text.match(/https?:\/\/\S+\/reset\/[A-Za-z0-9_-]{43}/)?.[0];
+  expect(link, sent.text).toBeTruthy();
 
   // Reset, then sign in with the new password.
   await openHydrated(visitor, link!);

@@ -3,8 +3,7 @@
 
 use super::{AuditEntry, AuditPage, AuditQuery};
 use crate::error::AppResult;
-use crate::registry::{AppId, Permission};
-use crate::server::access::{Access, Principal};
+use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::session::client;
@@ -102,8 +101,7 @@ pub fn diff(fields: &[(&str, &str, &str)]) -> String {
         .join("; ")
 }
 
-pub async fn list(access: Access<'_>, db: &Db, q: &AuditQuery) -> AppResult<AuditPage> {
-    access.require(AppId::AuditLog, Permission::View)?;
+pub async fn list(_access: Access<'_, apps::AuditLog, perms::View>, db: &Db, q: &AuditQuery) -> AppResult<AuditPage> {
     let mut args = Args::default();
     let mut sql = String::from(
         "SELECT id, at, actor_id, actor_email, ip, action, target_type, target_id, target_label, details \

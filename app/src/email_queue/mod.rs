@@ -90,6 +90,8 @@ pub struct EmailDetail {
     pub body_text: String,
     pub body_html: String,
     pub attempts: Vec<Attempt>,
+    /// Why links in the bodies are replaced by `••••••` for this caller, if they are.
+    pub links_hidden: Option<String>,
 }
 
 #[server(prefix = "/api", endpoint = "list_emails", output = crate::codec::JsonOut)]

@@ -172,6 +172,7 @@ pub fn EmailDetailPage() -> impl IntoView {
                             })}
                             <ActionResult value=resend.value() success="The email was queued again." />
                             <ActionResult value=delete.value() success="The email was deleted." />
+                            {d.links_hidden.clone().map(|why| view! { <p class="notice links-hidden">{why}</p> })}
                             <section class="card" aria-labelledby="text-title">
                                 <h2 id="text-title">"Plain text"</h2>
                                 <pre class="email-body">{d.body_text.clone()}</pre>

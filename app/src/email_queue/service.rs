@@ -3,13 +3,14 @@
 use super::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
 use crate::audit::service::{record_now, Actor, Event};
 use crate::error::{AppError, AppResult};
+use crate::mail::templates;
 use crate::registry::{AppId, Permission};
-use crate::server::access::Access;
+use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
 use crate::server::sql::Args;
 use crate::server::state::AppState;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -38,8 +39,12 @@ fn not_found() -> AppError {
 }
 
 /// Newest first, keyset-paged on the id.
-pub async fn list(access: Access<'_>, state: &AppState, status: &str, before: Option<i64>) -> AppResult<EmailPage> {
-    access.require(AppId::EmailQueue, Permission::View)?;
+pub async fn list(
+    _access: Access<'_, apps::EmailQueue, perms::View>,
+    state: &AppState,
+    status: &str,
+    before: Option<i64>,
+) -> AppResult<EmailPage> {
     let mut args = Args::default();
     let mut sql = format!("SELECT {COLUMNS} FROM emails WHERE 1 = 1");
     if let Some(s) = EmailStatus::FILTERS.into_iter().find(|s| s.key() == status) {
@@ -57,36 +62,146 @@ pub async fn list(access: Access<'_>, state: &AppState, status: &str, before: Op
     Ok(EmailPage { rows: out, next, smtp_configured: smtp })
 }
 
-pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<EmailDetail> {
-    access.require(AppId::EmailQueue, Permission::View)?;
+pub async fn detail(
+    access: Access<'_, apps::EmailQueue, perms::View>,
+    state: &AppState,
+    id: i64,
+) -> AppResult<EmailDetail> {
+    let mut conn = state.db.pool.acquire().await?;
     let r = sqlx::query(&format!(
-        "SELECT {COLUMNS}, message_id, max_attempts, sent_at, body_text, body_html FROM emails WHERE id = $1"
+        "SELECT {COLUMNS}, kind, user_id, message_id, max_attempts, sent_at, body_text, body_html \
+         FROM emails WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(not_found)?;
     let attempts = sqlx::query("SELECT attempted_at, error FROM email_attempts WHERE email_id = $1 ORDER BY id")
         .bind(id)
-        .fetch_all(&state.db.pool)
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|a| Ok(Attempt { at: a.try_get("attempted_at")?, error: a.try_get("error")? }))
         .collect::<AppResult<Vec<_>>>()?;
+    let kind: String = r.try_get("kind")?;
+    let user_id: Option<i64> = r.try_get("user_id")?;
+    let hidden = hidden_links(&mut conn, access.principal(), &kind, user_id).await?;
+    let (mut body_text, mut body_html): (String, String) = (r.try_get("body_text")?, r.try_get("body_html")?);
+    for path in &hidden.paths {
+        body_text = mask_links(&body_text, path);
+        body_html = mask_links(&body_html, path);
+    }
     Ok(EmailDetail {
         row: row(&r, state.settings.smtp_configured)?,
         message_id: r.try_get("message_id")?,
         max_attempts: r.try_get("max_attempts")?,
         sent_at: r.try_get("sent_at")?,
-        body_text: r.try_get("body_text")?,
-        body_html: r.try_get("body_html")?,
+        body_text,
+        body_html,
         attempts,
+        links_hidden: hidden.reason.map(str::to_string),
     })
 }
 
+/// Which links of an email the caller may not see, and why.
+struct HiddenLinks {
+    paths: Vec<&'static str>,
+    reason: Option<&'static str>,
+}
+
+pub const RESET_LINK_HIDDEN: &str = "The password-reset link is hidden (••••••): it would let whoever reads it \
+     set the account's password, so nobody sees it here, administrators included. The person can ask for a new \
+     one from the Sign in page.";
+
+pub const INVITATION_LINK_HIDDEN: &str = "The invitation link is hidden (••••••): it is shown only to someone who \
+     could have sent this invitation themselves (Users Create, and able to give every role it carries).";
+
+/// Password-reset links are never shown. An invitation link is shown only to
+/// a caller who could have sent that invitation: Users Create and able to hand
+/// out every role the invited person holds (an administrator always can).
+/// Links to the reset page are hidden in every email whatever its kind.
+async fn hidden_links(
+    conn: &mut AnyConnection,
+    caller: &Principal,
+    kind: &str,
+    user_id: Option<i64>,
+) -> AppResult<HiddenLinks> {
+    let mut hidden = HiddenLinks { paths: vec![RESET_PATH], reason: None };
+    if kind == templates::KIND_PASSWORD_RESET {
+        hidden.reason = Some(RESET_LINK_HIDDEN);
+    }
+    let may_see_invitation = caller.is_admin
+        || (caller.can(AppId::Users, Permission::Create)
+            && match user_id {
+                Some(uid) => {
+                    let roles = role_ids_of(conn, uid).await?;
+                    crate::grants::check_can_hand_out(conn, caller, &roles).await.is_ok()
+                }
+                None => false,
+            });
+    if !may_see_invitation {
+        hidden.paths.push(SIGNUP_PATH);
+        if kind == templates::KIND_INVITATION {
+            hidden.reason = Some(INVITATION_LINK_HIDDEN);
+        }
+    }
+    Ok(hidden)
+}
+
+const RESET_PATH: &str = "/reset/";
+const SIGNUP_PATH: &str = "/signup/";
+
+async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<i64>> {
+    sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("role_id").map_err(Into::into))
+        .collect()
+}
+
+/// Replace the token after every `path` (`/reset/…`) with `••••••`.
+fn mask_links(body: &str, path: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find(path) {
+        let (head, tail) = rest.split_at(at + path.len());
+        out.push_str(head);
+        let token_len = tail.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count();
+        if token_len > 0 {
+            out.push_str(MASK);
+        }
+        rest = &tail[token_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+const MASK: &str = "••••••";
+
+/// Only an administrator deletes or resends a password-reset email that has
+/// not been sent: otherwise Email queue Delete could silently swallow the
+/// reset an account owner asked for.
+async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: i64) -> AppResult<()> {
+    let r = sqlx::query("SELECT kind, status FROM emails WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(not_found)?;
+    let (kind, status): (String, String) = (r.try_get("kind")?, r.try_get("status")?);
+    if caller.is_admin || kind != templates::KIND_PASSWORD_RESET || status == EmailStatus::Sent.key() {
+        return Ok(());
+    }
+    tracing::info!(user_id = caller.user_id, email_id = id, "refused: an unsent password-reset email");
+    Err(AppError::NotAllowed(
+        "Only a Global administrator can delete or resend a password-reset email that has not been sent.".into(),
+    ))
+}
+
 /// Queue a failed or sent email again, with a fresh set of attempts.
-pub async fn resend(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
-    access.require(AppId::EmailQueue, Permission::Update)?;
+pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
+    protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
     let r = sqlx::query(
         "UPDATE emails SET status = 'queued', attempts = 0, next_attempt_at = $1, lease_until = NULL, \
          last_error = NULL, sent_at = NULL WHERE id = $2 AND status IN ('failed', 'sent')",
@@ -108,8 +223,8 @@ pub async fn resend(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     Ok(())
 }
 
-pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
-    access.require(AppId::EmailQueue, Permission::Delete)?;
+pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: &AppState, id: i64) -> AppResult<()> {
+    protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
     let to = recipient(state, id).await.unwrap_or_default();
     let r = sqlx::query("DELETE FROM emails WHERE id = $1 AND status <> 'sending'")
         .bind(id)
@@ -132,5 +247,22 @@ async fn recipient(state: &AppState, id: i64) -> AppResult<String> {
     match r {
         Some(r) => Ok(r.try_get("to_addr")?),
         None => Err(not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_every_token_after_the_path_and_nothing_else() {
+        let token = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234";
+        let body = format!("Open https://x.example/reset/{token}\n<a href=\"https://x.example/reset/{token}\">go</a>");
+        let masked = mask_links(&body, RESET_PATH);
+        assert!(!masked.contains(token), "{masked}");
+        assert_eq!(masked.matches("/reset/••••••").count(), 2, "{masked}");
+        assert!(masked.ends_with("\">go</a>"), "{masked}");
+        assert_eq!(mask_links("see /signup/ later", SIGNUP_PATH), "see /signup/ later");
+        assert_eq!(mask_links(&body, SIGNUP_PATH), body);
     }
 }

@@ -18,6 +18,11 @@ fn escape(s: &str) -> String {
     out
 }
 
+/// `emails.kind` of an invitation.
+pub const KIND_INVITATION: &str = "invitation";
+/// `emails.kind` of a password-reset email.
+pub const KIND_PASSWORD_RESET: &str = "password_reset";
+
 pub fn invitation_subject(site_name: &str) -> String {
     format!("You have been invited to join {site_name}")
 }
@@ -38,7 +43,7 @@ pub fn invitation(user_id: i64, to: &str, site_name: &str, link: &str, valid_day
          </body></html>"
     );
     OutgoingEmail {
-        kind: "invitation",
+        kind: KIND_INVITATION,
         user_id: Some(user_id),
         to: to.to_string(),
         subject: invitation_subject(site_name),
@@ -64,7 +69,7 @@ pub fn password_reset(user_id: i64, to: &str, site_name: &str, link: &str) -> Ou
          your password stays as it is.</p></body></html>"
     );
     OutgoingEmail {
-        kind: "password_reset",
+        kind: KIND_PASSWORD_RESET,
         user_id: Some(user_id),
         to: to.to_string(),
         subject: format!("Reset your {site_name} password"),

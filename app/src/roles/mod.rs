@@ -109,9 +109,7 @@ pub fn normalize_grants(grants: &[Grant]) -> Result<Vec<Grant>, String> {
 }
 
 /// Applications whose tiles a holder of `grants` sees, in registry order.
-pub fn visible_apps(builtin_admin: bool, grants: &[Grant]) -> Vec<AppId> {
-    APPLICATIONS.iter().map(|a| a.id).filter(|id| builtin_admin || grants.contains(&(*id, Permission::View))).collect()
-}
+pub use crate::registry::visible_apps;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleSummary {

@@ -3,32 +3,28 @@
 //!
 //! No privilege escalation: a caller who is not a Global administrator can
 //! only hand out what they hold themselves, whether by ticking a permission in
-//! a role or by giving someone a role ([`check_can_hand_out`]).
+//! a role or by giving someone a role (`crate::grants::check_can_hand_out`).
 
 use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
-use crate::registry::{AppId, Permission, APPLICATIONS};
-use crate::server::access::{Access, Principal};
+use crate::grants::{
+    check_can_hand_out, every_grant, grant_of, is_last_admin, protect_admin, user_email, user_gone, ADMINISTRATOR,
+};
+use crate::registry::{AppId, Permission};
+use crate::server::access::{apps, perms, Access};
+use crate::server::db::is_unique_violation;
 use crate::server::db::Db;
 use crate::server::now_ms;
-use crate::server::sql::{in_list, like_pattern, Args};
+use crate::server::sql::{like_pattern, Args};
 use crate::server::state::AppState;
-use crate::users::service::is_last_admin;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The `roles.builtin` value of the Administrator role.
-const ADMINISTRATOR: &str = "administrator";
 
 const CANDIDATES_LIMIT: i64 = 20;
 
 fn role_gone() -> AppError {
     AppError::NotFound("This role does not exist. It may have been deleted.".into())
-}
-
-fn user_gone() -> AppError {
-    AppError::NotFound("This user does not exist. They may have been deleted.".into())
 }
 
 fn builtin_refused() -> AppError {
@@ -42,30 +38,12 @@ fn duplicate(name: &RoleName) -> AppError {
     AppError::Conflict(format!("A role named {name} already exists."))
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Every (application, permission) the registry declares: what the Administrator holds.
-pub fn every_grant() -> Vec<Grant> {
-    APPLICATIONS.iter().flat_map(|a| a.permissions.iter().map(|p| (a.id, *p))).collect()
-}
-
 /// "Users: View, Email queue: View", for the audit log.
 fn describe(grants: &[Grant]) -> String {
     if grants.is_empty() {
         return "nothing".into();
     }
     grants.iter().map(|(a, p)| format!("{}: {}", a.app().name, p.label())).collect::<Vec<_>>().join(", ")
-}
-
-async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    let r = sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
-    r.ok_or_else(user_gone)?.try_get("email").map_err(Into::into)
-}
-
-fn grant_of(app: &str, permission: &str) -> Option<Grant> {
-    Some((AppId::from_key(app)?, Permission::parse(permission)?))
 }
 
 /// The role's name and whether it is the built-in Administrator, or NotFound.
@@ -106,42 +84,7 @@ async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> A
     Ok(())
 }
 
-/// Refuse, unless the caller is a Global administrator, to give out any of
-/// `role_ids` that grants something the caller does not hold (the
-/// Administrator role grants everything).
-pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal, role_ids: &[i64]) -> AppResult<()> {
-    if principal.is_admin || role_ids.is_empty() {
-        return Ok(());
-    }
-    let mut args = Args::default();
-    let list = in_list(&mut args, role_ids);
-    let sql = format!(
-        "SELECT r.id, r.builtin, rp.application, rp.permission FROM roles r \
-         LEFT JOIN role_permissions rp ON rp.role_id = r.id WHERE r.id IN {list}"
-    );
-    for r in args.bind(sqlx::query(&sql)).fetch_all(&mut *conn).await? {
-        let builtin: Option<String> = r.try_get("builtin")?;
-        if builtin.as_deref() == Some(ADMINISTRATOR) {
-            return Err(AppError::Forbidden);
-        }
-        let app: Option<String> = r.try_get("application")?;
-        let permission: Option<String> = r.try_get("permission")?;
-        if let Some((app, permission)) = app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)) {
-            if !principal.can(app, permission) {
-                tracing::info!(
-                    user_id = principal.user_id,
-                    app = app.key(),
-                    "refused to hand out a role beyond the caller's own access"
-                );
-                return Err(AppError::Forbidden);
-            }
-        }
-    }
-    Ok(())
-}
-
-pub async fn list(access: Access<'_>, state: &AppState) -> AppResult<Vec<RoleSummary>> {
-    access.require(AppId::Roles, Permission::View)?;
+pub async fn list(_access: Access<'_, apps::Roles, perms::View>, state: &AppState) -> AppResult<Vec<RoleSummary>> {
     let rows = sqlx::query(
         "SELECT r.id, r.name, r.description, r.builtin, \
          (SELECT COUNT(*) FROM user_roles ur WHERE ur.role_id = r.id) AS members \
@@ -162,8 +105,7 @@ pub async fn list(access: Access<'_>, state: &AppState) -> AppResult<Vec<RoleSum
         .collect()
 }
 
-pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<RoleDetail> {
-    access.require(AppId::Roles, Permission::View)?;
+pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppState, id: i64) -> AppResult<RoleDetail> {
     let mut conn = state.db.pool.acquire().await?;
     let r = sqlx::query("SELECT name, description, builtin FROM roles WHERE id = $1")
         .bind(id)
@@ -206,8 +148,12 @@ async fn name_taken(conn: &mut AnyConnection, name: &RoleName, except: i64) -> A
 }
 
 /// A new role that grants nothing yet.
-pub async fn create(access: Access<'_>, state: &AppState, name: &RoleName, description: &str) -> AppResult<i64> {
-    access.require(AppId::Roles, Permission::Create)?;
+pub async fn create(
+    access: Access<'_, apps::Roles, perms::Create>,
+    state: &AppState,
+    name: &RoleName,
+    description: &str,
+) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
     if name_taken(&mut tx, name, 0).await? {
         return Err(duplicate(name));
@@ -231,13 +177,12 @@ pub async fn create(access: Access<'_>, state: &AppState, name: &RoleName, descr
 }
 
 pub async fn update(
-    access: Access<'_>,
+    access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
     id: i64,
     name: &RoleName,
     description: &str,
 ) -> AppResult<()> {
-    access.require(AppId::Roles, Permission::Update)?;
     let mut tx = state.db.begin_write().await?;
     if role_head(&mut tx, id).await?.1 {
         return Err(builtin_refused());
@@ -273,8 +218,12 @@ pub async fn update(
 /// Replace a role's grants with `grants` (already normalized: View implied).
 /// A caller who is not an administrator may take away anything but add only
 /// what they hold themselves. Members get the change at their next request.
-pub async fn set_permissions(access: Access<'_>, state: &AppState, id: i64, grants: &[Grant]) -> AppResult<()> {
-    access.require(AppId::Roles, Permission::Update)?;
+pub async fn set_permissions(
+    access: Access<'_, apps::Roles, perms::Update>,
+    state: &AppState,
+    id: i64,
+    grants: &[Grant],
+) -> AppResult<()> {
     let principal = access.principal();
     let mut tx = state.db.begin_write().await?;
     let (name, builtin) = role_head(&mut tx, id).await?;
@@ -307,8 +256,7 @@ pub async fn set_permissions(access: Access<'_>, state: &AppState, id: i64, gran
 }
 
 /// Delete a role that is not built in; returns how many users lost it.
-pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<i64> {
-    access.require(AppId::Roles, Permission::Delete)?;
+pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppState, id: i64) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
     let (name, builtin) = role_head(&mut tx, id).await?;
     if builtin {
@@ -336,8 +284,12 @@ pub async fn delete(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
 }
 
 /// Users without the role whose email or name matches `search`.
-pub async fn candidates(access: Access<'_>, state: &AppState, role_id: i64, search: &str) -> AppResult<Vec<Member>> {
-    access.require(AppId::Roles, Permission::Update)?;
+pub async fn candidates(
+    _access: Access<'_, apps::Roles, perms::Update>,
+    state: &AppState,
+    role_id: i64,
+    search: &str,
+) -> AppResult<Vec<Member>> {
     let mut args = Args::default();
     let role = args.int(role_id);
     let mut sql = format!(
@@ -353,11 +305,16 @@ pub async fn candidates(access: Access<'_>, state: &AppState, role_id: i64, sear
     args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?.iter().map(member_of).collect()
 }
 
-pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
-    access.require(AppId::Roles, Permission::Update)?;
+pub async fn add_member(
+    access: Access<'_, apps::Roles, perms::Update>,
+    state: &AppState,
+    role_id: i64,
+    user_id: i64,
+) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
     let (name, _) = role_head(&mut tx, role_id).await?;
     let email = user_email(&mut tx, user_id).await?;
+    protect_admin(&mut tx, access.principal(), user_id).await?;
     check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
     let held = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
@@ -380,10 +337,15 @@ pub async fn add_member(access: Access<'_>, state: &AppState, role_id: i64, user
 
 /// Take a role away from a user. Only an administrator takes the
 /// Administrator role away, and never from the last one.
-pub async fn remove_member(access: Access<'_>, state: &AppState, role_id: i64, user_id: i64) -> AppResult<()> {
-    access.require(AppId::Roles, Permission::Update)?;
+pub async fn remove_member(
+    access: Access<'_, apps::Roles, perms::Update>,
+    state: &AppState,
+    role_id: i64,
+    user_id: i64,
+) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
     let (name, builtin) = role_head(&mut tx, role_id).await?;
+    protect_admin(&mut tx, access.principal(), user_id).await?;
     if builtin {
         if !access.principal().is_admin {
             return Err(AppError::Forbidden);
@@ -412,8 +374,11 @@ pub async fn remove_member(access: Access<'_>, state: &AppState, role_id: i64, u
 }
 
 /// Each permission a user holds, and which of their roles grant it.
-pub async fn effective_access(access: Access<'_>, state: &AppState, user_id: i64) -> AppResult<EffectiveAccess> {
-    access.require(AppId::Users, Permission::View)?;
+pub async fn effective_access(
+    _access: Access<'_, apps::Users, perms::View>,
+    state: &AppState,
+    user_id: i64,
+) -> AppResult<EffectiveAccess> {
     let mut conn = state.db.pool.acquire().await?;
     let user = sqlx::query("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *conn).await?;
     if user.is_none() {

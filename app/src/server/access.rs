@@ -2,13 +2,36 @@
 //!
 //! A server function gets a [`Principal`] from the request (or `Unauthorized`),
 //! then asks it for an [`Access`] to one application and permission (or
-//! `Forbidden`). Services that read or change an application's data take an
-//! `Access` for it, and only [`Principal::authorize`] can make one, so a
-//! handler that skipped the check does not compile.
+//! `Forbidden`). The proof names both in its type, `Access<'_, Users, Create>`,
+//! and only [`Principal::authorize`] makes one. A service declares the proof it
+//! needs in its signature, so a handler that skipped the check, or checked
+//! another application or permission, does not compile:
+//!
+//! ```compile_fail
+//! use app::server::access::{apps, perms, Access};
+//! fn delete_role(_proof: Access<'_, apps::Roles, perms::Delete>) {}
+//! fn handler(proof: Access<'_, apps::Users, perms::Delete>) {
+//!     delete_role(proof); // a Users proof is not a Roles proof
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use app::server::access::{apps, perms, Access};
+//! fn delete_user(_proof: Access<'_, apps::Users, perms::Delete>) {}
+//! fn handler(proof: Access<'_, apps::Users, perms::View>) {
+//!     delete_user(proof); // View is not Delete
+//! }
+//! ```
+//!
+//! What the types do not cover: which *rows* a proof reaches. A proof for
+//! Users Update reaches every user; the rules about targets (administrators
+//! are changed only by administrators, roles are handed out only within the
+//! caller's own grants) are checked in `crate::grants`, at run time.
 
 use crate::error::AppError;
 use crate::registry::{AppId, Permission};
 use std::collections::BTreeSet;
+use std::marker::PhantomData;
 
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -40,47 +63,61 @@ impl Principal {
     }
 
     /// The only way to obtain an [`Access`].
-    pub fn authorize(&self, app: AppId, permission: Permission) -> Result<Access<'_>, AppError> {
-        if self.can(app, permission) {
-            Ok(Access { principal: self, app, permission })
+    pub fn authorize<A: App, P: Perm>(&self) -> Result<Access<'_, A, P>, AppError> {
+        if self.can(A::ID, P::PERMISSION) {
+            Ok(Access { principal: self, proof: PhantomData })
         } else {
-            tracing::info!(user_id = self.user_id, app = app.key(), permission = permission.as_str(), "forbidden");
+            tracing::info!(user_id = self.user_id, app = A::ID.key(), permission = P::PERMISSION.as_str(), "forbidden");
             Err(AppError::Forbidden)
         }
     }
 
     /// Applications this user may open (those with View), in registry order.
     pub fn visible_apps(&self) -> Vec<AppId> {
-        crate::registry::APPLICATIONS.iter().map(|a| a.id).filter(|id| self.can(*id, Permission::View)).collect()
+        let grants: Vec<_> = self.grants.iter().copied().collect();
+        crate::registry::visible_apps(self.is_admin, &grants)
     }
 }
 
-/// Proof that the principal passed the check for `app` and `permission`.
-#[derive(Debug, Clone, Copy)]
-pub struct Access<'a> {
-    principal: &'a Principal,
-    app: AppId,
-    permission: Permission,
+/// An application, as a type: `apps::Users` stands for `AppId::Users`.
+pub trait App: Copy {
+    const ID: AppId;
 }
 
-impl<'a> Access<'a> {
-    /// Services call this to state which grant they need; a handle obtained for
-    /// another application or permission is refused.
-    pub fn require(&self, app: AppId, permission: Permission) -> Result<(), AppError> {
-        if self.app == app && (self.permission == permission || self.principal.can(app, permission)) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
+/// A permission, as a type: `perms::Create` stands for `Permission::Create`.
+pub trait Perm: Copy {
+    const PERMISSION: Permission;
+}
+
+macro_rules! markers {
+    ($trait:ident, $const:ident, $value:ident, $($name:ident),*) => {$(
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl super::$trait for $name {
+            const $const: crate::registry::$value = crate::registry::$value::$name;
         }
-    }
+    )*};
+}
 
+/// One type per application of the registry.
+pub mod apps {
+    markers!(App, ID, AppId, Users, Roles, EmailQueue, AuditLog);
+}
+
+/// One type per permission.
+pub mod perms {
+    markers!(Perm, PERMISSION, Permission, View, Create, Update, Delete);
+}
+
+/// Proof that the principal passed the check for application `A` and permission `P`.
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'a, A: App, P: Perm> {
+    principal: &'a Principal,
+    proof: PhantomData<(A, P)>,
+}
+
+impl<'a, A: App, P: Perm> Access<'a, A, P> {
     pub fn principal(&self) -> &'a Principal {
         self.principal
-    }
-    pub fn app(&self) -> AppId {
-        self.app
-    }
-    pub fn permission(&self) -> Permission {
-        self.permission
     }
 }

@@ -2,7 +2,7 @@
 //! `postgres://` URL switches to PostgreSQL. Queries use `$N` placeholders,
 //! which both drivers accept, and only portable types (i64, text, bytes).
 
-use sqlx::any::{AnyPoolOptions, AnyQueryResult};
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
@@ -122,9 +122,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
-/// Rows changed by a statement, for "did it happen" checks.
-pub fn affected(r: &AnyQueryResult) -> u64 {
-    r.rows_affected()
+/// A unique constraint refused the write (a duplicate email or role name that
+/// slipped past the check before it).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::db::Db;
 use super::now_ms;
 use super::state::{AppState, Settings};
 use crate::error::{AppError, AppResult};
-use crate::registry::{AppId, Permission};
+use crate::registry::Permission;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use ipnet::{IpNet, Ipv6Net};
 use sqlx::{AnyConnection, Row};
-use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use url::Url;
 
@@ -255,7 +254,7 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
             .await?;
     }
     let user_id: i64 = row.try_get("user_id")?;
-    let (is_admin, grants) = load_grants(db, user_id).await?;
+    let (is_admin, grants) = crate::grants::load(db, user_id).await?;
     Ok(Some(Principal {
         user_id,
         session_hash: hash,
@@ -265,35 +264,6 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
         is_admin,
         grants,
     }))
-}
-
-/// One indexed query: the user's roles and what they grant.
-pub async fn load_grants(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<(AppId, Permission)>)> {
-    let rows = sqlx::query(
-        "SELECT r.builtin, rp.application, rp.permission FROM user_roles ur \
-         JOIN roles r ON r.id = ur.role_id \
-         LEFT JOIN role_permissions rp ON rp.role_id = r.id \
-         WHERE ur.user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut is_admin = false;
-    let mut grants = BTreeSet::new();
-    for row in rows {
-        let builtin: Option<String> = row.try_get("builtin")?;
-        if builtin.as_deref() == Some("administrator") {
-            is_admin = true;
-        }
-        let app: Option<String> = row.try_get("application")?;
-        let perm: Option<String> = row.try_get("permission")?;
-        if let (Some(app), Some(perm)) = (app, perm) {
-            if let (Some(app), Some(perm)) = (AppId::from_key(&app), Permission::parse(&perm)) {
-                grants.insert((app, perm));
-            }
-        }
-    }
-    Ok((is_admin, grants))
 }
 
 /// Pages anyone may load without a session.
@@ -546,9 +516,10 @@ pub fn respond<T>(result: AppResult<T>) -> AppResult<T> {
 }
 
 /// The body of a server function that needs one permission: authenticate (or
-/// 401), authorize `AppId::$app` / `Permission::$perm` (or 403), run `$body`
-/// with the resulting [`Access`](crate::server::access::Access) and the
-/// [`AppState`], and give any error its HTTP status.
+/// 401), authorize application `$app` for permission `$perm` (or 403), run
+/// `$body` with the resulting `Access<'_, apps::$app, perms::$perm>` proof
+/// ([`Access`](crate::server::access::Access)) and the [`AppState`], and give
+/// any error its HTTP status.
 ///
 /// ```ignore
 /// authorized!(Users, View, |access, state| { service::list(access, &state, &query).await })
@@ -560,7 +531,8 @@ macro_rules! authorized {
         respond(
             async move {
                 let ($state, caller) = (app_state()?, principal()?);
-                let $access = caller.authorize($crate::registry::AppId::$app, $crate::registry::Permission::$perm)?;
+                let $access =
+                    caller.authorize::<$crate::server::access::apps::$app, $crate::server::access::perms::$perm>()?;
                 $body
             }
             .await,

@@ -1,12 +1,11 @@
-//! The Users application: the list, New user (invitation), editing, enabling
-//! and disabling, and the invitation life cycle. Also the public sign-up page
-//! that an invitation link opens.
+//! The Users application: the list, New user (which sends an invitation:
+//! `crate::invitations`), editing, enabling and disabling, sessions and unlock.
 
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 
-pub use pages::{NewUserPage, SignUpPage, UserDetailPage, UsersPage};
+pub use pages::{NewUserPage, UserDetailPage, UsersPage};
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -118,6 +117,14 @@ pub struct RoleOption {
     pub builtin: bool,
 }
 
+/// What saving a user's general info changed beyond the fields themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOutcome {
+    /// The email changed while an invitation was pending: its link was
+    /// revoked, and a new one goes to the new address only when asked.
+    pub invitation_revoked: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDetail {
     pub id: i64,
@@ -141,7 +148,7 @@ pub async fn list_users(query: UserQuery) -> Result<UserPage, AppError> {
 
 #[server(prefix = "/api", endpoint = "role_options", output = crate::codec::JsonOut)]
 pub async fn role_options() -> Result<Vec<RoleOption>, AppError> {
-    crate::authorized!(Users, View, |_access, state| { service::roles(&state).await })
+    crate::authorized!(Users, View, |access, state| { service::roles(access, &state).await })
 }
 
 #[server(prefix = "/api", endpoint = "invite_user", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
@@ -165,7 +172,7 @@ pub async fn update_user(
     last_name: String,
     email: String,
     role_ids: Vec<i64>,
-) -> Result<(), AppError> {
+) -> Result<UpdateOutcome, AppError> {
     use crate::domain::EmailAddress;
     crate::authorized!(Users, Update, |access, state| {
         let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
@@ -177,41 +184,6 @@ pub async fn update_user(
 #[server(prefix = "/api", endpoint = "set_user_enabled", output = crate::codec::JsonOut)]
 pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::set_enabled(access, &state, id, enabled).await })
-}
-
-#[server(prefix = "/api", endpoint = "resend_invitation", output = crate::codec::JsonOut)]
-pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::resend_invitation(access, &state, id).await })
-}
-
-#[server(prefix = "/api", endpoint = "revoke_invitation", output = crate::codec::JsonOut)]
-pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::revoke_invitation(access, &state, id).await })
-}
-
-/// Public (with the invitation token): the invited email address.
-#[server(prefix = "/api", endpoint = "invitation_info", output = crate::codec::JsonOut)]
-pub async fn invitation_info(token: String) -> Result<String, AppError> {
-    use crate::server::session::{app_state, respond};
-    respond(async move { service::invitation_email(&app_state()?, &token).await }.await)
-}
-
-/// Public (with the invitation token): create the password and sign in.
-#[server(prefix = "/api", endpoint = "sign_up", output = crate::codec::JsonOut)]
-pub async fn sign_up(token: String, password: String, password_confirmation: String) -> Result<String, AppError> {
-    use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
-    respond(
-        async move {
-            let state = app_state()?;
-            let user_id = service::accept_invitation(&state, &token, &password, &password_confirmation).await?;
-            if let Some(old) = maybe_principal()? {
-                session::delete(&state.db, &old.session_hash).await?;
-            }
-            set_cookie(&session::create(&state.db, &state.settings, user_id, &client()).await?);
-            Ok("/".to_string())
-        }
-        .await,
-    )
 }
 
 #[server(prefix = "/api", endpoint = "end_user_sessions", output = crate::codec::JsonOut)]

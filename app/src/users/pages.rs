@@ -1,6 +1,6 @@
 use super::*;
-use crate::auth::StrengthMeter;
 use crate::components::{call, call_action, format_optional_time, ActionResult, ErrorView, FieldError, Spinner};
+use crate::invitations::{ResendInvitation, RevokeInvitation};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 fn status_badge(status: UserStatus) -> impl IntoView {
@@ -301,7 +301,7 @@ pub fn UserDetailPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-    let save = call_action::<()>();
+    let save = call_action::<UpdateOutcome>();
     let enable = call_action::<()>();
     let resend = call_action::<i64>();
     let revoke = call_action::<()>();
@@ -397,7 +397,17 @@ pub fn UserDetailPage() -> impl IntoView {
                                 <label for="email">"Email"</label>
                                 <input id="email" type="email" required prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
                                 <RolePicker selected=roles roles=role_list />
-                                <ActionResult value=save.value() success="Saved." />
+                                <ActionResult
+                                    value=save.value()
+                                    success=Signal::derive(move || match save.value().get() {
+                                        Some(Ok(UpdateOutcome { invitation_revoked: true })) => format!(
+                                            "Saved. The email changed, so the pending invitation was revoked: \
+                                             choose Resend invitation to send a new one to {}.",
+                                            email.get_untracked()
+                                        ),
+                                        _ => "Saved.".to_string(),
+                                    })
+                                />
                                 <div class="actions">
                                     <button type="submit" class="primary" disabled=move || save.pending().get()>
                                         <Spinner when=save.pending() />
@@ -457,60 +467,5 @@ pub fn UserDetailPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// The page an invitation link opens.
-#[component]
-pub fn SignUpPage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    let info = Resource::new(token, invitation_info);
-    let action = ServerAction::<SignUp>::new();
-    let password = RwSignal::new(String::new());
-    Effect::new(move |_| {
-        if let Some(Ok(target)) = action.value().get() {
-            let _ = window().location().set_href(&target);
-        }
-    });
-    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
-    view! {
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="signup-title">
-                <p class="brand">"Roster"</p>
-                <h1 id="signup-title">"Sign up"</h1>
-                <Suspense fallback=|| view! { <p role="status">"Checking your invitation…"</p> }>
-                    {move || Suspend::new(async move {
-                        match info.await {
-                            Ok(email) => { let for_email = email.clone(); view! {
-                                <p>"Create a password for " <strong class="invited-email">{email}</strong> "."</p>
-                                <ActionForm action=action>
-                                    <input type="hidden" name="token" prop:value=token />
-                                    <label for="password">"Password"</label>
-                                    <input id="password" name="password" type="password" autocomplete="new-password" required
-                                        on:input=move |ev| password.set(event_target_value(&ev)) />
-                                    <p class="hint">"At least 12 characters. A few unrelated words make a strong password."</p>
-                                    <StrengthMeter password=password email=Signal::derive(move || for_email.clone()) />
-                                    <label for="password_confirmation">"Confirm password"</label>
-                                    <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
-                                    <FieldError error=error />
-                                    <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                        <Spinner when=action.pending() />
-                                        "Sign up"
-                                    </button>
-                                </ActionForm>
-                            }
-                            .into_any() },
-                            Err(_) => view! {
-                                <p class="error" role="alert">
-                                    "This invitation is no longer valid. Ask your administrator to send a new one."
-                                </p>
-                            }
-                            .into_any(),
-                        }
-                    })}
-                </Suspense>
-            </section>
-        </main>
     }
 }

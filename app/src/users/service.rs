@@ -1,18 +1,17 @@
 //! The Users application's service: list, invite, edit, enable/disable and
 //! the invitation life cycle. No HTTP, no HTML.
 
-use super::{Delivery, DeliveryState, RoleOption, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
+use super::{Delivery, DeliveryState, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
-use crate::mail::{self, templates};
-use crate::registry::{AppId, Permission};
-use crate::server::access::Access;
-use crate::server::crypto::Token;
+use crate::grants::{is_last_admin, protect_admin, user_email, user_gone};
+use crate::server::access::{apps, perms, Access, Principal};
+use crate::server::db::is_unique_violation;
 use crate::server::db::Backend;
 use crate::server::sql::{in_list, like_pattern, Args};
-use crate::server::state::{AppState, Settings};
-use crate::server::{name_sort, now_ms, session};
+use crate::server::state::AppState;
+use crate::server::{name_sort, now_ms};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 
@@ -63,8 +62,11 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
-pub async fn list(access: Access<'_>, state: &AppState, q: &UserQuery) -> AppResult<UserPage> {
-    access.require(AppId::Users, Permission::View)?;
+pub async fn list(
+    _access: Access<'_, apps::Users, perms::View>,
+    state: &AppState,
+    q: &UserQuery,
+) -> AppResult<UserPage> {
     let now = now_ms();
     let mut args = Args::default();
     let now_p = args.int(now);
@@ -191,7 +193,7 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
     Ok(map)
 }
 
-pub async fn roles(state: &AppState) -> AppResult<Vec<RoleOption>> {
+pub async fn roles(_access: Access<'_, apps::Users, perms::View>, state: &AppState) -> AppResult<Vec<RoleOption>> {
     let rows = sqlx::query("SELECT id, name, builtin FROM roles ORDER BY name").fetch_all(&state.db.pool).await?;
     rows.iter()
         .map(|r| {
@@ -205,7 +207,7 @@ pub async fn roles(state: &AppState) -> AppResult<Vec<RoleOption>> {
 }
 
 /// Check the chosen roles exist, and that the caller may hand them out.
-async fn check_roles(conn: &mut AnyConnection, access: &Access<'_>, role_ids: &[i64]) -> AppResult<()> {
+async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[i64]) -> AppResult<()> {
     if role_ids.is_empty() {
         return Ok(());
     }
@@ -221,7 +223,7 @@ async fn check_roles(conn: &mut AnyConnection, access: &Access<'_>, role_ids: &[
         ));
     }
     // No privilege escalation: only what the caller holds (never Administrator, unless they are one).
-    crate::roles::service::check_can_hand_out(conn, access.principal(), role_ids).await
+    crate::grants::check_can_hand_out(conn, caller, role_ids).await
 }
 
 async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
@@ -236,51 +238,19 @@ async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> 
     Ok(())
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
 fn duplicate(email: &EmailAddress) -> AppError {
     AppError::Conflict(format!("A user with the email {email} already exists."))
 }
 
-/// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
-async fn mint_invitation(conn: &mut AnyConnection, settings: &Settings, user_id: i64, email: &str) -> AppResult<i64> {
-    let now = now_ms();
-    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    let token = Token::generate();
-    let expires = now + settings.invitation_ttl.as_millis() as i64;
-    let link = settings.link(&format!("/signup/{}", token.expose()));
-    let days = (settings.invitation_ttl.as_secs() / 86_400).max(1);
-    let mail = templates::invitation(user_id, email, &settings.site_name, &link, days);
-    let email_id = mail::enqueue(conn, settings, &mail).await?;
-    sqlx::query(
-        "INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(user_id)
-    .bind(token.hash())
-    .bind(now)
-    .bind(expires)
-    .bind(email_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE users SET invite_expires_at = $1 WHERE id = $2")
-        .bind(expires)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(email_id)
-}
-
 /// New user: the user row, their roles, the invitation and its email, in one transaction.
-pub async fn invite(access: Access<'_>, state: &AppState, email: &EmailAddress, role_ids: &[i64]) -> AppResult<i64> {
-    access.require(AppId::Users, Permission::Create)?;
+pub async fn invite(
+    access: Access<'_, apps::Users, perms::Create>,
+    state: &AppState,
+    email: &EmailAddress,
+    role_ids: &[i64],
+) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
-    check_roles(&mut tx, &access, role_ids).await?;
+    check_roles(&mut tx, access.principal(), role_ids).await?;
     let exists = sqlx::query("SELECT id FROM users WHERE email_norm = $1")
         .bind(email.normalized())
         .fetch_optional(&mut *tx)
@@ -299,7 +269,7 @@ pub async fn invite(access: Access<'_>, state: &AppState, email: &EmailAddress, 
     .map_err(|e| if is_unique_violation(&e) { duplicate(email) } else { e.into() })?
     .try_get("id")?;
     set_roles(&mut tx, id, role_ids).await?;
-    mint_invitation(&mut tx, &state.settings, id, email.as_str()).await?;
+    crate::invitations::service::mint(&mut tx, &state.settings, id, email.as_str()).await?;
     let roles = role_names(&mut tx, role_ids).await?;
     record(
         &mut tx,
@@ -312,8 +282,7 @@ pub async fn invite(access: Access<'_>, state: &AppState, email: &EmailAddress, 
     Ok(id)
 }
 
-pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<UserDetail> {
-    access.require(AppId::Users, Permission::View)?;
+pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppState, id: i64) -> AppResult<UserDetail> {
     let mut args = Args::default();
     let now_p = args.int(now_ms());
     let idp = args.int(id);
@@ -322,11 +291,7 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
          u.invite_expires_at, {} AS status FROM users u WHERE u.id = {idp}",
         status_sql(&now_p)
     );
-    let r = args
-        .bind(sqlx::query(&sql))
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
+    let r = args.bind(sqlx::query(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(|| user_gone())?;
     let role_ids = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
         .bind(id)
         .fetch_all(&state.db.pool)
@@ -356,29 +321,6 @@ pub async fn detail(access: Access<'_>, state: &AppState, id: i64) -> AppResult<
     })
 }
 
-/// Is `user_id` an enabled administrator, and is there no other one?
-/// The one last-administrator guard: Users and Roles both ask it.
-pub(crate) async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    let others: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
-         JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = 'administrator' AND u.enabled = 1 AND u.password_hash IS NOT NULL AND u.id <> $1",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("n")?;
-    let is_admin = sqlx::query(
-        "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 AND r.builtin = 'administrator'",
-    )
-    .bind(user_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .is_some();
-    Ok(is_admin && others == 0)
-}
-
 async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
     Ok(sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator'")
         .fetch_one(&mut *conn)
@@ -393,22 +335,22 @@ pub struct GeneralInfo<'a> {
 }
 
 pub async fn update(
-    access: Access<'_>,
+    access: Access<'_, apps::Users, perms::Update>,
     state: &AppState,
     id: i64,
     info: &GeneralInfo<'_>,
     role_ids: &[i64],
-) -> AppResult<()> {
-    access.require(AppId::Users, Permission::Update)?;
+) -> AppResult<UpdateOutcome> {
     for (label, v) in [("First name", info.first_name), ("Last name", info.last_name)] {
         crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
     }
     let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     let before = sqlx::query("SELECT first_name, last_name, email FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
+        .ok_or_else(|| user_gone())?;
     let (first_before, last_before, email_before): (String, String, String) =
         (before.try_get("first_name")?, before.try_get("last_name")?, before.try_get("email")?);
     let roles_before = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id")
@@ -426,7 +368,7 @@ pub async fn update(
     if clash.is_some() {
         return Err(duplicate(info.email));
     }
-    check_roles(&mut tx, &access, role_ids).await?;
+    check_roles(&mut tx, access.principal(), role_ids).await?;
     let admin_role = admin_role_id(&mut tx).await?;
     let had_admin: bool = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(id)
@@ -457,6 +399,9 @@ pub async fn update(
     .execute(&mut *tx)
     .await
     .map_err(|e| if is_unique_violation(&e) { duplicate(info.email) } else { e.into() })?;
+    // A link sent to the old address must not keep working for whoever reads that mailbox.
+    let email_changed = email_before.to_lowercase() != info.email.normalized();
+    let invitation_revoked = email_changed && crate::invitations::service::end_pending_links(&mut tx, id).await?;
     set_roles(&mut tx, id, role_ids).await?;
     let (names_before, names_after) = (role_names(&mut tx, &roles_before).await?, role_names(&mut tx, role_ids).await?);
     let diff = crate::audit::service::diff(&[
@@ -471,16 +416,25 @@ pub async fn update(
         Event::new("user.updated").user(id, info.email.as_str()).details(diff),
     )
     .await?;
+    if invitation_revoked {
+        let event = Event::new("invitation.revoked").user(id, info.email.as_str()).details("the email changed");
+        record(&mut tx, &Actor::of(access.principal()), event).await?;
+    }
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "user updated");
-    Ok(())
+    Ok(UpdateOutcome { invitation_revoked })
 }
 
 /// Enable or disable a user. Disabling ends every session of theirs at once,
 /// on every server process (sessions live in the database).
-pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled: bool) -> AppResult<()> {
-    access.require(AppId::Users, Permission::Update)?;
+pub async fn set_enabled(
+    access: Access<'_, apps::Users, perms::Update>,
+    state: &AppState,
+    id: i64,
+    enabled: bool,
+) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     if !enabled && is_last_admin(&mut tx, id).await? {
         return Err(AppError::Conflict("This is the last enabled Global administrator and cannot be disabled.".into()));
     }
@@ -490,7 +444,7 @@ pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled:
         .execute(&mut *tx)
         .await?;
     if r.rows_affected() == 0 {
-        return Err(AppError::NotFound("This user does not exist. They may have been deleted.".into()));
+        return Err(user_gone());
     }
     let mut details = String::new();
     if !enabled {
@@ -503,112 +457,6 @@ pub async fn set_enabled(access: Access<'_>, state: &AppState, id: i64, enabled:
     tx.commit().await?;
     tracing::info!(user_id = id, enabled, by = access.principal().user_id, "user enabled changed");
     Ok(())
-}
-
-async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    let r = sqlx::query("SELECT email, password_hash FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("This user does not exist. They may have been deleted.".into()))?;
-    if r.try_get::<Option<String>, _>("password_hash")?.is_some() {
-        return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
-    }
-    Ok(r.try_get("email")?)
-}
-
-/// A fresh link; the old one stops working.
-pub async fn resend_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<i64> {
-    access.require(AppId::Users, Permission::Update)?;
-    let mut tx = state.db.begin_write().await?;
-    let email = pending_user_email(&mut tx, id).await?;
-    let email_id = mint_invitation(&mut tx, &state.settings, id, &email).await?;
-    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.resent").user(id, &email)).await?;
-    tx.commit().await?;
-    tracing::info!(user_id = id, by = access.principal().user_id, "invitation resent");
-    Ok(email_id)
-}
-
-pub async fn revoke_invitation(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
-    access.require(AppId::Users, Permission::Update)?;
-    let mut tx = state.db.begin_write().await?;
-    let email = pending_user_email(&mut tx, id).await?;
-    let now = now_ms();
-    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.revoked").user(id, &email)).await?;
-    tx.commit().await?;
-    tracing::info!(user_id = id, by = access.principal().user_id, "invitation revoked");
-    Ok(())
-}
-
-// ---- invitation sign-up (public, with a token) ---------------------------------------
-
-fn invitation_gone() -> AppError {
-    AppError::NotFound("This invitation is no longer valid. Ask your administrator to send a new one.".into())
-}
-
-/// The invited email for a valid token.
-pub async fn invitation_email(state: &AppState, token: &str) -> AppResult<String> {
-    let token = Token::parse(token).ok_or_else(invitation_gone)?;
-    let r = sqlx::query(
-        "SELECT u.email FROM invitations i JOIN users u ON u.id = i.user_id \
-         WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
-         AND u.enabled = 1 AND u.password_hash IS NULL",
-    )
-    .bind(token.hash())
-    .bind(now_ms())
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or_else(invitation_gone)?;
-    Ok(r.try_get("email")?)
-}
-
-/// Use the invitation: set the password and mark the link used, once.
-pub async fn accept_invitation(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<i64> {
-    let token = Token::parse(token).ok_or_else(invitation_gone)?;
-    let email = invitation_email(state, token.expose()).await?;
-    let password = crate::auth::service::check_new_password(state, password, confirmation, &email, "", "")?;
-    let hash = state.passwords.hash(password.expose()).await?;
-    let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
-    let row = sqlx::query(
-        "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
-         AND expires_at > $1 RETURNING user_id",
-    )
-    .bind(now)
-    .bind(token.hash())
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(invitation_gone)?;
-    let user_id: i64 = row.try_get("user_id")?;
-    let r = sqlx::query(
-        "UPDATE users SET password_hash = $1, invite_expires_at = NULL WHERE id = $2 AND password_hash IS NULL AND enabled = 1",
-    )
-    .bind(&hash)
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
-    if r.rows_affected() != 1 {
-        return Err(invitation_gone());
-    }
-    record(&mut tx, &Actor::anonymous(&email), Event::new("invitation.accepted").user(user_id, &email)).await?;
-    tx.commit().await?;
-    tracing::info!(user_id, "invitation accepted");
-    Ok(user_id)
-}
-
-/// Sessions of a user end; used by disable and (later) password changes.
-pub async fn end_sessions(state: &AppState, user_id: i64) -> AppResult<u64> {
-    session::delete_all_for_user(&state.db, user_id).await
-}
-
-async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    Ok(sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_one(&mut *conn).await?.try_get("email")?)
 }
 
 /// "A, B" for the audit trail.
@@ -629,10 +477,14 @@ async fn role_names(conn: &mut AnyConnection, role_ids: &[i64]) -> AppResult<Str
 }
 
 /// End every session of another user (Users Update).
-pub async fn end_sessions_of(access: Access<'_>, state: &AppState, id: i64) -> AppResult<u64> {
-    access.require(AppId::Users, Permission::Update)?;
+pub async fn end_sessions_of(
+    access: Access<'_, apps::Users, perms::Update>,
+    state: &AppState,
+    id: i64,
+) -> AppResult<u64> {
     let mut tx = state.db.begin_write().await?;
-    let email = user_email(&mut tx, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    let email = user_email(&mut tx, id).await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
     let ended =
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
     record(
@@ -646,10 +498,10 @@ pub async fn end_sessions_of(access: Access<'_>, state: &AppState, id: i64) -> A
 }
 
 /// Lift a sign-in lockout (Users Update).
-pub async fn unlock(access: Access<'_>, state: &AppState, id: i64) -> AppResult<()> {
-    access.require(AppId::Users, Permission::Update)?;
+pub async fn unlock(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     let mut conn = state.db.pool.acquire().await?;
-    let email = user_email(&mut conn, id).await.map_err(|_| AppError::NotFound("This user does not exist.".into()))?;
+    let email = user_email(&mut conn, id).await?;
+    protect_admin(&mut conn, access.principal(), id).await?;
     crate::auth::throttle::clear(&mut conn, &email.to_lowercase()).await?;
     record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
     Ok(())

@@ -5,7 +5,9 @@ mod helpers;
 
 mod account;
 mod audit;
+mod email_queue;
 mod foundation;
 mod roles;
 mod scale;
+mod users;
 mod users_and_mail;

@@ -186,11 +186,11 @@ async fn every_server_function_refuses_callers_without_permission(backend: Backe
 
 // ---- helpers ------------------------------------------------------------------------
 
-const PASSWORD: &str = "a long and lovely passphrase";
+pub(crate) const PASSWORD: &str = "a long and lovely passphrase";
 
 /// Invite `email` with `role_ids` and sign them up from the link in the Email
 /// queue (no SMTP needed). Returns their signed-in client.
-async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
+pub(crate) async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
     let r = admin.invite(email, role_ids).await;
     assert_eq!(r.status, StatusCode::OK, "invite {email}: {:?}", r.body);
     let row = admin.emails("").await.into_iter().find(|e| e["to"] == json!(email)).expect("the invitation email");
@@ -202,11 +202,11 @@ async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[
     c
 }
 
-async fn user_id(c: &mut Client) -> i64 {
+pub(crate) async fn user_id(c: &mut Client) -> i64 {
     c.call("me", &[]).await.body["user_id"].as_i64().unwrap()
 }
 
-async fn create_role(admin: &mut Client, name: &str, grants: Value) -> i64 {
+pub(crate) async fn create_role(admin: &mut Client, name: &str, grants: Value) -> i64 {
     let r = admin.call("create_role", &[("name", name), ("description", "")]).await;
     assert_eq!(r.status, StatusCode::OK, "create_role {name}: {:?}", r.body);
     let id = r.body.as_i64().unwrap();
@@ -215,7 +215,7 @@ async fn create_role(admin: &mut Client, name: &str, grants: Value) -> i64 {
     id
 }
 
-async fn administrator_role(admin: &mut Client) -> i64 {
+pub(crate) async fn administrator_role(admin: &mut Client) -> i64 {
     let r = admin.call("list_roles", &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body.as_array().unwrap().iter().find(|r| r["builtin"] == json!(true)).unwrap()["id"].as_i64().unwrap()
@@ -227,7 +227,7 @@ async fn apps(c: &mut Client) -> Value {
     r.body["apps"].clone()
 }
 
-fn id_arg(id: i64) -> String {
+pub(crate) fn id_arg(id: i64) -> String {
     id.to_string()
 }
 

@@ -1,0 +1,154 @@
+//! Who holds what, and the rules for changing it, in one place that Users,
+//! Roles, the Email queue and the session middleware all use:
+//!
+//! - the built-in Administrator role ([`ADMINISTRATOR`], [`every_grant`]);
+//! - loading a person's grants at each request ([`load`]);
+//! - the hand-out rule: nobody but an administrator gives a role that grants
+//!   more than they hold ([`check_can_hand_out`]);
+//! - administrators are changed only by administrators ([`protect_admin`]);
+//! - the last enabled administrator stays ([`is_last_admin`]).
+
+use crate::error::{AppError, AppResult};
+use crate::registry::{AppId, Permission, APPLICATIONS};
+use crate::roles::Grant;
+use crate::server::access::Principal;
+use crate::server::db::Db;
+use crate::server::sql::{in_list, Args};
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeSet;
+
+/// The `roles.builtin` value of the Administrator role.
+pub const ADMINISTRATOR: &str = "administrator";
+
+/// Every (application, permission) the registry declares: what the Administrator holds.
+pub fn every_grant() -> Vec<Grant> {
+    APPLICATIONS.iter().flat_map(|a| a.permissions.iter().map(|p| (a.id, *p))).collect()
+}
+
+/// One indexed query: the user's roles and what they grant.
+pub async fn load(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<Grant>)> {
+    let rows = sqlx::query(
+        "SELECT r.builtin, rp.application, rp.permission FROM user_roles ur \
+         JOIN roles r ON r.id = ur.role_id \
+         LEFT JOIN role_permissions rp ON rp.role_id = r.id \
+         WHERE ur.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut is_admin = false;
+    let mut grants = BTreeSet::new();
+    for row in rows {
+        let builtin: Option<String> = row.try_get("builtin")?;
+        if builtin.as_deref() == Some(ADMINISTRATOR) {
+            is_admin = true;
+        }
+        let app: Option<String> = row.try_get("application")?;
+        let permission: Option<String> = row.try_get("permission")?;
+        if let Some(grant) = app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)) {
+            grants.insert(grant);
+        }
+    }
+    Ok((is_admin, grants))
+}
+
+/// A stored (application, permission) pair, if the registry still knows both.
+pub fn grant_of(app: &str, permission: &str) -> Option<Grant> {
+    Some((AppId::from_key(app)?, Permission::parse(permission)?))
+}
+
+/// Refuse, unless the caller is a Global administrator, to give out any of
+/// `role_ids` that grants something the caller does not hold (the
+/// Administrator role grants everything).
+pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal, role_ids: &[i64]) -> AppResult<()> {
+    if principal.is_admin || role_ids.is_empty() {
+        return Ok(());
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, role_ids);
+    let sql = format!(
+        "SELECT r.id, r.builtin, rp.application, rp.permission FROM roles r \
+         LEFT JOIN role_permissions rp ON rp.role_id = r.id WHERE r.id IN {list}"
+    );
+    for r in args.bind(sqlx::query(&sql)).fetch_all(&mut *conn).await? {
+        let builtin: Option<String> = r.try_get("builtin")?;
+        if builtin.as_deref() == Some(ADMINISTRATOR) {
+            return Err(AppError::Forbidden);
+        }
+        let app: Option<String> = r.try_get("application")?;
+        let permission: Option<String> = r.try_get("permission")?;
+        if let Some((app, permission)) = app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)) {
+            if !principal.can(app, permission) {
+                tracing::info!(
+                    user_id = principal.user_id,
+                    app = app.key(),
+                    "refused to hand out a role beyond the caller's own access"
+                );
+                return Err(AppError::Forbidden);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Is `user_id` an enabled administrator, and is there no other one?
+/// The one last-administrator guard: Users and Roles both ask it, inside the
+/// write transaction that would take the administrator away.
+///
+/// On PostgreSQL, READ COMMITTED would let two such transactions both count
+/// "another administrator remains" and both commit. Locking the Administrator
+/// role row first makes the second wait for the first; its count, a new
+/// statement with a new snapshot, then sees the first one's change. SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers.
+pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator' FOR UPDATE").execute(&mut *conn).await?;
+    }
+    let others: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
+         JOIN roles r ON r.id = ur.role_id \
+         WHERE r.builtin = 'administrator' AND u.enabled = 1 AND u.password_hash IS NOT NULL AND u.id <> $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("n")?;
+    Ok(holds_admin_role(conn, user_id).await? && others == 0)
+}
+
+/// Does `user_id` hold the built-in Administrator role (enabled or not, signed up or not)?
+pub async fn holds_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 AND r.builtin = 'administrator'",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
+}
+
+/// What a non-administrator is told when the target is an administrator.
+pub const ADMIN_PROTECTED: &str = "Only a Global administrator can change a Global administrator's account, \
+     sessions, sign-in lockout, invitation or roles.";
+
+/// Administrators are protected from everyone who is not one: every action on
+/// another person's account asks this first.
+pub async fn protect_admin(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<()> {
+    if caller.is_admin || !holds_admin_role(conn, user_id).await? {
+        return Ok(());
+    }
+    tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
+    Err(AppError::NotAllowed(ADMIN_PROTECTED.into()))
+}
+
+// ---- the person a rule is about ---------------------------------------------------
+
+pub fn user_gone() -> AppError {
+    AppError::NotFound("This user does not exist. They may have been deleted.".into())
+}
+
+pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
+    let r = sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+    r.ok_or_else(user_gone)?.try_get("email").map_err(Into::into)
+}

@@ -1,0 +1,47 @@
+//! Invitations: Resend invitation and Revoke invitation (on a user's page in
+//! Users, with Users Update), and the public Sign up page that an invitation
+//! link opens.
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+pub use pages::SignUpPage;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(prefix = "/api", endpoint = "resend_invitation", output = crate::codec::JsonOut)]
+pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
+    crate::authorized!(Users, Update, |access, state| { service::resend(access, &state, id).await })
+}
+
+#[server(prefix = "/api", endpoint = "revoke_invitation", output = crate::codec::JsonOut)]
+pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
+    crate::authorized!(Users, Update, |access, state| { service::revoke(access, &state, id).await })
+}
+
+/// Public (with the invitation token): the invited email address.
+#[server(prefix = "/api", endpoint = "invitation_info", output = crate::codec::JsonOut)]
+pub async fn invitation_info(token: String) -> Result<String, AppError> {
+    use crate::server::session::{app_state, respond};
+    respond(async move { service::invited_email(&app_state()?, &token).await }.await)
+}
+
+/// Public (with the invitation token): create the password and sign in.
+#[server(prefix = "/api", endpoint = "sign_up", output = crate::codec::JsonOut)]
+pub async fn sign_up(token: String, password: String, password_confirmation: String) -> Result<String, AppError> {
+    use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
+    respond(
+        async move {
+            let state = app_state()?;
+            let user_id = service::accept(&state, &token, &password, &password_confirmation).await?;
+            if let Some(old) = maybe_principal()? {
+                session::delete(&state.db, &old.session_hash).await?;
+            }
+            set_cookie(&session::create(&state.db, &state.settings, user_id, &client()).await?);
+            Ok("/".to_string())
+        }
+        .await,
+    )
+}

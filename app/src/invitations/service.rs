@@ -1,0 +1,168 @@
+//! The invitation life cycle: mint (with its email), resend, revoke, end on an
+//! email change, and the public sign-up that uses the link. No HTTP, no HTML.
+
+use crate::audit::service::{record, Actor, Event};
+use crate::error::{AppError, AppResult};
+use crate::grants::{protect_admin, user_gone};
+use crate::mail::{self, templates};
+use crate::server::access::{apps, perms, Access};
+use crate::server::crypto::Token;
+use crate::server::now_ms;
+use crate::server::state::{AppState, Settings};
+use sqlx::{AnyConnection, Row};
+
+/// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
+pub(crate) async fn mint(conn: &mut AnyConnection, settings: &Settings, user_id: i64, email: &str) -> AppResult<i64> {
+    let now = now_ms();
+    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    let token = Token::generate();
+    let expires = now + settings.invitation_ttl.as_millis() as i64;
+    let link = settings.link(&format!("/signup/{}", token.expose()));
+    let days = (settings.invitation_ttl.as_secs() / 86_400).max(1);
+    let mail = templates::invitation(user_id, email, &settings.site_name, &link, days);
+    let email_id = mail::enqueue(conn, settings, &mail).await?;
+    sqlx::query(
+        "INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(token.hash())
+    .bind(now)
+    .bind(expires)
+    .bind(email_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE users SET invite_expires_at = $1 WHERE id = $2")
+        .bind(expires)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(email_id)
+}
+
+/// End every pending invitation and password-reset link of a user. Returns
+/// whether a pending invitation was revoked.
+pub(crate) async fn end_pending_links(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    let now = now_ms();
+    let invitations = sqlx::query(
+        "UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    if invitations > 0 {
+        sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(invitations > 0)
+}
+
+async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
+    let r = sqlx::query("SELECT email, password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| user_gone())?;
+    if r.try_get::<Option<String>, _>("password_hash")?.is_some() {
+        return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
+    }
+    Ok(r.try_get("email")?)
+}
+
+/// A fresh link; the old one stops working.
+pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<i64> {
+    let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
+    let email = pending_user_email(&mut tx, id).await?;
+    let email_id = mint(&mut tx, &state.settings, id, &email).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.resent").user(id, &email)).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = id, by = access.principal().user_id, "invitation resent");
+    Ok(email_id)
+}
+
+pub async fn revoke(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    protect_admin(&mut tx, access.principal(), id).await?;
+    let email = pending_user_email(&mut tx, id).await?;
+    let now = now_ms();
+    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.revoked").user(id, &email)).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = id, by = access.principal().user_id, "invitation revoked");
+    Ok(())
+}
+
+// ---- sign-up (public, with the invitation's token) ----------------------------------
+
+fn invitation_gone() -> AppError {
+    AppError::NotFound("This invitation is no longer valid. Ask your administrator to send a new one.".into())
+}
+
+/// The invited email for a valid token.
+pub async fn invited_email(state: &AppState, token: &str) -> AppResult<String> {
+    let token = Token::parse(token).ok_or_else(invitation_gone)?;
+    let r = sqlx::query(
+        "SELECT u.email FROM invitations i JOIN users u ON u.id = i.user_id \
+         WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
+         AND u.enabled = 1 AND u.password_hash IS NULL",
+    )
+    .bind(token.hash())
+    .bind(now_ms())
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(invitation_gone)?;
+    Ok(r.try_get("email")?)
+}
+
+/// Use the invitation: set the password and mark the link used, once.
+pub async fn accept(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<i64> {
+    let token = Token::parse(token).ok_or_else(invitation_gone)?;
+    let email = invited_email(state, token.expose()).await?;
+    let password = crate::auth::service::check_new_password(state, password, confirmation, &email, "", "")?;
+    let hash = state.passwords.hash(password.expose()).await?;
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let row = sqlx::query(
+        "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(now)
+    .bind(token.hash())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(invitation_gone)?;
+    let user_id: i64 = row.try_get("user_id")?;
+    let r = sqlx::query(
+        "UPDATE users SET password_hash = $1, invite_expires_at = NULL WHERE id = $2 AND password_hash IS NULL AND enabled = 1",
+    )
+    .bind(&hash)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(invitation_gone());
+    }
+    record(&mut tx, &Actor::anonymous(&email), Event::new("invitation.accepted").user(user_id, &email)).await?;
+    tx.commit().await?;
+    tracing::info!(user_id, "invitation accepted");
+    Ok(user_id)
+}
