@@ -9,5 +9,6 @@ mod email_queue;
 mod foundation;
 mod roles;
 mod scale;
+mod schema;
 mod users;
 mod users_and_mail;
