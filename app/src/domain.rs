@@ -112,72 +112,6 @@ pub fn check_person_name(field: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A new password that satisfies Roster's password policy.
-///
-/// Never `Serialize`, never `Display`, and `Debug` is redacted, so it cannot
-/// be logged or sent back by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct NewPassword(String);
-
-/// The single place that states the password rules. Every place a password
-/// is set (first-run setup, sign-up, reset, change) goes through here.
-pub mod password_policy {
-    /// The default minimum length; configurable, but never below [`FLOOR_CHARS`].
-    pub const MIN_CHARS: usize = 12;
-    pub const FLOOR_CHARS: usize = 8;
-    pub const MAX_CHARS: usize = 128;
-
-    /// Check a new password's length, returning the rule it breaks in words a user
-    /// understands. The server adds the blocklist, personal-information and
-    /// strength rules (`crate::server::policy`).
-    pub fn check(password: &str, min_chars: usize) -> Result<(), String> {
-        let min = min_chars.max(FLOOR_CHARS);
-        let n = password.chars().count();
-        if n < min {
-            return Err(format!("The password is too short: use at least {min} characters (this one has {n})."));
-        }
-        if n > MAX_CHARS {
-            return Err(format!("The password is too long: use at most {MAX_CHARS} characters (this one has {n})."));
-        }
-        Ok(())
-    }
-}
-
-impl NewPassword {
-    /// Parse with the default minimum length.
-    pub fn parse(input: &str) -> Result<Self, String> {
-        Self::parse_with_min(input, password_policy::MIN_CHARS)
-    }
-
-    pub fn parse_with_min(input: &str, min_chars: usize) -> Result<Self, String> {
-        password_policy::check(input, min_chars)?;
-        Ok(Self(input.to_string()))
-    }
-
-    /// Parse a password and its confirmation.
-    pub fn parse_confirmed(input: &str, confirmation: &str) -> Result<Self, String> {
-        Self::parse_confirmed_with_min(input, confirmation, password_policy::MIN_CHARS)
-    }
-
-    pub fn parse_confirmed_with_min(input: &str, confirmation: &str, min_chars: usize) -> Result<Self, String> {
-        let p = Self::parse_with_min(input, min_chars)?;
-        if input != confirmation {
-            return Err("The passwords do not match.".into());
-        }
-        Ok(p)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for NewPassword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("NewPassword(..)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,26 +151,5 @@ mod tests {
         }
         assert!(check_person_name("First name", &"a".repeat(101)).unwrap_err().contains("too long"));
         assert_eq!(check_person_name("First name", &"é".repeat(100)), Ok(()));
-    }
-
-    #[test]
-    fn password_length_is_counted_in_characters() {
-        assert!(NewPassword::parse("ééééééééééé").is_err()); // 11 chars, 22 bytes
-        assert!(NewPassword::parse("éééééééééééé").is_ok()); // 12 chars
-        assert!(NewPassword::parse(&"a".repeat(129)).unwrap_err().contains("too long"));
-        assert!(NewPassword::parse("short").unwrap_err().contains("too short"));
-        // A configured minimum applies, but never below 8.
-        assert!(NewPassword::parse_with_min("ten chars!", 10).is_ok());
-        assert!(NewPassword::parse_with_min("seven!!", 4).unwrap_err().contains("at least 8"));
-        assert_eq!(
-            NewPassword::parse_confirmed("correct horse battery", "correct horse battery!").unwrap_err(),
-            "The passwords do not match."
-        );
-    }
-
-    #[test]
-    fn password_debug_is_redacted() {
-        let p = NewPassword::parse("correct horse battery").unwrap();
-        assert_eq!(format!("{p:?}"), "NewPassword(..)");
     }
 }

@@ -5,8 +5,7 @@
 //! The rules, checked in this order, each refusing with its own message:
 //! 1. Length: at least [`Policy::min_chars`] characters (configurable, default
 //!    12, never below [`FLOOR_CHARS`]) and at most [`MAX_CHARS`], counted in
-//!    characters (Unicode scalar values), as `crate::domain::password_policy`
-//!    counts them in the browser.
+//!    characters (Unicode scalar values). Then the confirmation must match.
 //! 2. Not on the blocklist of common and breached passwords shipped with
 //!    Roster (`app/data/blocklist.txt.gz`, see `app/data/README.md`),
 //!    compared case-insensitively.
@@ -18,6 +17,9 @@
 //!    and "roster" as user inputs; the refusal carries zxcvbn's feedback.
 //!
 //! There are no composition rules (no "one digit, one symbol").
+//!
+//! [`Policy::parse`] is the only way to make a [`NewPassword`], the type every
+//! service that stores a password hash takes.
 
 use std::fmt;
 use std::io::Read as _;
@@ -25,10 +27,10 @@ use std::sync::LazyLock;
 
 /// No configuration may set the minimum length below this.
 pub const FLOOR_CHARS: usize = 8;
-/// The default minimum length, the one the browser checks too.
-pub const DEFAULT_MIN_CHARS: usize = crate::domain::password_policy::MIN_CHARS;
+/// The default minimum length.
+pub const DEFAULT_MIN_CHARS: usize = 12;
 /// The maximum length.
-pub const MAX_CHARS: usize = crate::domain::password_policy::MAX_CHARS;
+pub const MAX_CHARS: usize = 128;
 /// The lowest acceptable zxcvbn score (0 to 4).
 pub const MIN_SCORE: u8 = 3;
 /// Personal information shorter than this is not looked for in the password.
@@ -69,11 +71,24 @@ pub enum PersonalInfo {
 /// Why a password was refused. `Display` gives the message for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    TooShort { min: usize, got: usize },
-    TooLong { max: usize, got: usize },
+    TooShort {
+        min: usize,
+        got: usize,
+    },
+    /// The confirmation differs from the password.
+    Mismatch,
+    TooLong {
+        max: usize,
+        got: usize,
+    },
     Blocklisted,
-    ContainsPersonalInfo { field: PersonalInfo },
-    TooGuessable { warning: Option<String>, suggestions: Vec<String> },
+    ContainsPersonalInfo {
+        field: PersonalInfo,
+    },
+    TooGuessable {
+        warning: Option<String>,
+        suggestions: Vec<String>,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -82,6 +97,7 @@ impl fmt::Display for Refusal {
             Refusal::TooShort { min, got } => {
                 write!(f, "The password is too short: use at least {min} characters (this one has {got}).")
             }
+            Refusal::Mismatch => f.write_str("The passwords do not match."),
             Refusal::TooLong { max, got } => {
                 write!(f, "The password is too long: use at most {max} characters (this one has {got}).")
             }
@@ -156,8 +172,20 @@ impl Policy {
         Ok(Self { min_chars })
     }
 
-    fn min(&self) -> usize {
+    /// The minimum length applied: the configured one, never below [`FLOOR_CHARS`].
+    pub fn min(&self) -> usize {
         self.min_chars.clamp(FLOOR_CHARS, MAX_CHARS)
+    }
+
+    /// The only way to make a [`NewPassword`]: the length, then the
+    /// confirmation, then every other rule, each refusal saying why.
+    pub fn parse(&self, password: &str, confirmation: &str, ctx: &Context) -> Result<NewPassword, Refusal> {
+        self.check_length(password)?;
+        if password != confirmation {
+            return Err(Refusal::Mismatch);
+        }
+        self.check(password, ctx)?;
+        Ok(NewPassword(password.to_string()))
     }
 
     /// Accept the password, or say exactly why not.
@@ -190,8 +218,7 @@ impl Policy {
         Strength { score, ok: refusal.is_none(), message: refusal.map(|r| r.to_string()), suggestions }
     }
 
-    /// Every rule but zxcvbn's, cheapest first.
-    fn check_rules(&self, password: &str, ctx: &Context) -> Result<(), Refusal> {
+    fn check_length(&self, password: &str) -> Result<(), Refusal> {
         let got = password.chars().count();
         let min = self.min();
         if got < min {
@@ -200,6 +227,12 @@ impl Policy {
         if got > MAX_CHARS {
             return Err(Refusal::TooLong { max: MAX_CHARS, got });
         }
+        Ok(())
+    }
+
+    /// Every rule but zxcvbn's, cheapest first.
+    fn check_rules(&self, password: &str, ctx: &Context) -> Result<(), Refusal> {
+        self.check_length(password)?;
         if is_blocklisted(password) {
             return Err(Refusal::Blocklisted);
         }
@@ -207,6 +240,25 @@ impl Policy {
             return Err(Refusal::ContainsPersonalInfo { field });
         }
         Ok(())
+    }
+}
+
+/// A new password that satisfies the policy: made only by [`Policy::parse`].
+///
+/// Never `Serialize`, never `Display`, and `Debug` is redacted, so it cannot
+/// be logged or sent back by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(..)")
     }
 }
 
@@ -406,11 +458,23 @@ mod tests {
     }
 
     #[test]
+    fn parse_checks_length_then_confirmation_then_the_rules() {
+        let p = Policy::default();
+        assert_eq!(p.parse("short", "other", &CTX).unwrap_err(), Refusal::TooShort { min: 12, got: 5 });
+        assert_eq!(p.parse(STRONG, &format!("{STRONG}!"), &CTX).unwrap_err(), Refusal::Mismatch);
+        assert_eq!(Refusal::Mismatch.to_string(), "The passwords do not match.");
+        assert_eq!(p.parse("password1234", "password1234", &CTX).unwrap_err(), Refusal::Blocklisted);
+        let made = p.parse(STRONG, STRONG, &CTX).unwrap();
+        assert_eq!(made.expose(), STRONG);
+        assert_eq!(format!("{made:?}"), "NewPassword(..)");
+    }
+
+    #[test]
     fn length_is_counted_in_characters_as_in_the_browser() {
         let p = Policy::default();
         let eleven = "é".repeat(11);
         assert_eq!(p.check(&eleven, &CTX), Err(Refusal::TooShort { min: 12, got: 11 }));
-        assert_eq!(crate::domain::NewPassword::parse(&eleven).is_ok(), p.check(&eleven, &CTX).is_ok());
+        assert_eq!(p.parse(&eleven, &eleven, &CTX).unwrap_err(), Refusal::TooShort { min: 12, got: 11 });
         assert_eq!(p.check(&"ü".repeat(129), &CTX), Err(Refusal::TooLong { max: 128, got: 129 }));
     }
 

@@ -1,7 +1,8 @@
 //! Sign-in and first-run setup, without any HTTP or HTML.
 
-use crate::domain::{EmailAddress, NewPassword};
+use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
+use crate::password_policy::NewPassword;
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::state::AppState;
@@ -246,8 +247,8 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
     Ok(())
 }
 
-/// The one check for a new password: length (shared with the browser), then the
-/// full policy with the user's own details.
+/// The one check for a new password (`password_policy::Policy::parse` with
+/// Roster's configured minimum and the person's own details).
 pub fn check_new_password(
     state: &AppState,
     password: &str,
@@ -256,8 +257,5 @@ pub fn check_new_password(
     first_name: &str,
     last_name: &str,
 ) -> AppResult<NewPassword> {
-    let parsed = NewPassword::parse_confirmed_with_min(password, confirmation, state.settings.password_min_chars)
-        .map_err(AppError::Invalid)?;
-    crate::server::policy::check(state, password, email, first_name, last_name)?;
-    Ok(parsed)
+    crate::server::policy::parse(state, password, confirmation, email, first_name, last_name)
 }

@@ -2,7 +2,7 @@
 //! configured minimum length and the user's own details.
 
 use crate::error::{AppError, AppResult};
-use crate::password_policy::{Context, Policy};
+use crate::password_policy::{Context, NewPassword, Policy};
 use crate::server::state::AppState;
 
 fn policy(state: &AppState) -> Policy {
@@ -10,10 +10,22 @@ fn policy(state: &AppState) -> Policy {
     Policy::new(state.settings.password_min_chars).unwrap_or_default()
 }
 
-/// Refuse a password that breaks any rule, saying exactly why.
-pub fn check(state: &AppState, password: &str, email: &str, first_name: &str, last_name: &str) -> AppResult<()> {
+/// The configured minimum length, for the pages' hints.
+pub fn min_chars(state: &AppState) -> usize {
+    policy(state).min()
+}
+
+/// A new password for the person with these details, or why not (422 with the reason).
+pub fn parse(
+    state: &AppState,
+    password: &str,
+    confirmation: &str,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+) -> AppResult<NewPassword> {
     let ctx = Context { email, first_name, last_name };
-    policy(state).check(password, &ctx).map_err(|refusal| AppError::Invalid(refusal.to_string()))
+    policy(state).parse(password, confirmation, &ctx).map_err(|refusal| AppError::Invalid(refusal.to_string()))
 }
 
 /// Live feedback for the strength meter.

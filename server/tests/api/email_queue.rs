@@ -1,14 +1,21 @@
-//! The Email queue: what its readers may see of the links in an email, and who
-//! may delete or resend a password-reset email.
+//! The Email queue and the outbox behind it: delivery, retries, crashes and
+//! purging against a real SMTP server; what its readers may see of the links
+//! in an email; who may delete or resend a password-reset email.
 
 use crate::helpers::*;
 use crate::on_both_backends;
 use crate::roles::{add_user, create_role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::time::Duration;
 
 on_both_backends!(
+    without_smtp_mail_stays_queued_with_its_link_visible,
+    smtp_down_mail_is_retried_then_delivered_once,
+    after_the_last_attempt_mail_is_failed_and_resend_delivers_it,
+    crash_mid_send_loses_nothing,
+    sent_mail_is_purged_after_the_retention_period,
     reset_links_are_never_shown_and_invitation_links_only_to_who_could_send_them,
     only_an_administrator_deletes_or_resends_an_unsent_reset_email,
 );
@@ -160,4 +167,179 @@ async fn only_an_administrator_deletes_or_resends_an_unsent_reset_email(backend:
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = admin.call("delete_email", &[("id", &reset)]).await;
     assert!(r.status == StatusCode::OK || r.status == StatusCode::CONFLICT, "{:?}", r.body);
+}
+
+// ---- delivery ---------------------------------------------------------------------
+
+async fn without_smtp_mail_stays_queued_with_its_link_visible(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let r = admin.invite("nosmtp@example.com", &[]).await;
+    let user_id = r.body.as_i64().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rows = admin.emails("").await;
+    assert_eq!(rows[0]["status"], json!("NotSent"));
+    assert_eq!(rows[0]["last_error"], json!("Not sent: email sending is not configured"));
+    let id = rows[0]["id"].as_i64().unwrap().to_string();
+    let d = admin.call("email_detail", &[("id", &id)]).await;
+    let link = signup_link(d.body["body_text"].as_str().unwrap());
+    assert!(d.body["body_html"].as_str().unwrap().contains(&link));
+    let mut anon = server.client();
+    assert_eq!(anon.call("invitation_info", &[("token", &token_of(&link))]).await.body, json!("nosmtp@example.com"));
+    let list = admin
+        .call_json(
+            "list_users",
+            json!({"query": {"search": "nosmtp", "status": "", "role": "", "sort": "", "after": ""}}),
+        )
+        .await;
+    assert_eq!(list.body["smtp_configured"], json!(false));
+    assert_eq!(list.body["rows"][0]["delivery"]["state"], json!("NotSent"));
+    let d = admin.call("user_detail", &[("id", &user_id.to_string())]).await;
+    assert_eq!(d.body["status"], json!("Invited"));
+    // Disabling shows Disabled; enabling again or editing keeps them Invited.
+    let uid = user_id.to_string();
+    admin.call("set_user_enabled", &[("id", &uid), ("enabled", "false")]).await;
+    assert_eq!(admin.call("user_detail", &[("id", &uid)]).await.body["status"], json!("Disabled"));
+    admin.call("set_user_enabled", &[("id", &uid), ("enabled", "true")]).await;
+    let edit =
+        json!({"id": user_id, "first_name": "No", "last_name": "Smtp", "email": "nosmtp@example.com", "role_ids": []});
+    assert_eq!(admin.call_json("update_user", edit).await.status, StatusCode::OK);
+    assert_eq!(admin.call("user_detail", &[("id", &uid)]).await.body["status"], json!("Invited"));
+}
+
+async fn smtp_down_mail_is_retried_then_delivered_once(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut sink = SmtpSink::start();
+    sink.stop();
+    let mut env = mail_env(&sink);
+    env.push(("ROSTER_MAIL_RETRY_BASE".into(), "300ms".into()));
+    let server = Server::start_with(&db, &as_refs(&env)).await;
+    let mut admin = set_up_admin(&server).await;
+    for i in 0..3 {
+        assert_eq!(admin.invite(&format!("down{i}@example.com"), &[]).await.status, StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let rows = admin.emails("").await;
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_ne!(r["status"], json!("Sent"));
+        assert!(r["attempts"].as_i64().unwrap() >= 1, "{r}");
+        assert!(r["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{r}");
+    }
+    sink.restart(false);
+    let mail = sink.wait_for(3, 30).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mail_after = sink.messages();
+    assert_eq!(mail_after.len(), 3, "each exactly once: {mail:?}");
+    let ids: HashSet<_> = mail_after.iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(admin.emails("").await.iter().all(|r| r["status"] == json!("Sent")));
+}
+
+async fn after_the_last_attempt_mail_is_failed_and_resend_delivers_it(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut sink = SmtpSink::start();
+    sink.restart(true);
+    let mut env = mail_env(&sink);
+    env.push(("ROSTER_MAIL_MAX_ATTEMPTS".into(), "3".into()));
+    env.push(("ROSTER_MAIL_RETRY_BASE".into(), "100ms".into()));
+    let server = Server::start_with(&db, &as_refs(&env)).await;
+    let mut admin = set_up_admin(&server).await;
+    admin.invite("fail@example.com", &[]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let failed: Value = loop {
+        let rows = admin.emails("failed").await;
+        if let Some(r) = rows.first() {
+            break r.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "never marked Failed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["attempts"], json!(3));
+    assert!(failed["last_error"].as_str().unwrap().contains("550"), "{failed}");
+    let id = failed["id"].as_i64().unwrap().to_string();
+    let d = admin.call("email_detail", &[("id", &id)]).await;
+    assert_eq!(d.body["attempts"].as_array().unwrap().len(), 3);
+    assert_eq!(sink.messages().len(), 0);
+
+    sink.restart(false);
+    let r = admin.call("resend_email", &[("id", &id)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    sink.wait_for(1, 20).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 1, "delivered exactly once");
+    // Queued mail cannot be "resent" again until it is sent or failed; delete works.
+    let r = admin.call("delete_email", &[("id", &id)]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(admin.emails("").await.is_empty());
+}
+
+async fn crash_mid_send_loses_nothing(backend: Backend) {
+    const N: usize = 1000;
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    // Queue the invitations with sending off, so the crash can come mid-send.
+    let mut quiet = Server::start(&db).await;
+    let admin = set_up_admin(&quiet).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let mut c = admin.clone();
+        tasks.spawn(async move {
+            for i in (w..N).step_by(8) {
+                let r = c.invite(&format!("bulk{i}@example.com"), &[]).await;
+                assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    quiet.kill();
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM emails WHERE status = 'queued'").await, N as i64);
+
+    let mut env = mail_env(&sink);
+    env.push(("ROSTER_MAIL_LEASE".into(), "2s".into()));
+    let mut sender = Server::start_with(&db, &as_refs(&env)).await;
+    sink.wait_for(N / 5, 60).await;
+    sender.kill(); // SIGKILL mid-send
+    let at_kill = sink.messages().len();
+    let in_flight = scalar(&db, "SELECT COUNT(*) FROM emails WHERE status = 'sending'").await as usize;
+    assert!(at_kill < N, "the kill came before everything was sent ({at_kill})");
+
+    let _restarted = Server::start_with(&db, &as_refs(&env)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let distinct: HashSet<String> =
+            sink.messages().iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect();
+        if distinct.len() == N && scalar(&db, "SELECT COUNT(*) FROM emails WHERE status <> 'sent'").await == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {} of {N} arrived", distinct.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let total = sink.messages().len();
+    let duplicates = total - N;
+    println!(
+        "crash test ({backend:?}): {at_kill} delivered before the kill, {in_flight} in flight, {duplicates} duplicates"
+    );
+    assert!(duplicates <= in_flight, "{duplicates} duplicates > {in_flight} in flight at the kill");
+}
+
+async fn sent_mail_is_purged_after_the_retention_period(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let mut env = mail_env(&sink);
+    env.push(("ROSTER_MAIL_RETENTION".into(), "1s".into()));
+    let server = Server::start_with(&db, &as_refs(&env)).await;
+    let mut admin = set_up_admin(&server).await;
+    admin.invite("purge@example.com", &[]).await;
+    sink.wait_for(1, 20).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while scalar(&db, "SELECT COUNT(*) FROM emails").await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the sent email was never purged");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The invitation itself survives its email.
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM invitations").await, 1);
 }

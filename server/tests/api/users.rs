@@ -1,13 +1,18 @@
-//! Users: what a non-administrator may do to an administrator's account, the
+//! Users: the list (search, filters, sort, pages), disabling, what a
+//! non-administrator may do to an administrator's account, the
 //! last-administrator guard under concurrency, and what an email change ends.
 
 use crate::helpers::*;
+use crate::invitations::{admin_role, invite_and_get_token};
 use crate::on_both_backends;
 use crate::roles::{add_user, administrator_role, create_role, id_arg, user_id, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 on_both_backends!(
+    disabled_user_cannot_sign_in_and_their_session_is_refused,
+    users_list_searches_filters_sorts_and_pages,
+    users_search_takes_fts_special_characters_literally,
     administrators_are_protected_from_non_administrators,
     the_last_administrator_guard_holds_under_concurrency,
     changing_the_email_ends_pending_invitation_and_reset_links,
@@ -192,4 +197,146 @@ async fn changing_the_email_ends_pending_invitation_and_reset_links(backend: Bac
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["invitation_revoked"], json!(false), "{:?}", r.body);
     assert_eq!(server.client().call("reset_info", &[("token", &reset)]).await.status, StatusCode::NOT_FOUND);
+}
+
+// ---- the list and disabling ---------------------------------------------------------
+
+async fn disabled_user_cannot_sign_in_and_their_session_is_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    // Two processes: the admin works on A, the user's session lives on B.
+    let a = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let b = Server::start(&db).await;
+    let mut admin = set_up_admin(&a).await;
+    let (id, token) = invite_and_get_token(&mut admin, &sink, "dis@example.com", 1).await;
+    let mut user = b.client();
+    let pw = "a long and lovely passphrase";
+    assert_eq!(
+        user.call("sign_up", &[("token", &token), ("password", pw), ("password_confirmation", pw)]).await.status,
+        StatusCode::OK
+    );
+    assert!(user.whoami().await.is_some());
+
+    let r = admin.call("set_user_enabled", &[("id", &id.to_string()), ("enabled", "false")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(user.whoami().await, None, "open session refused at the next request, on another process");
+    let r = user.sign_in("dis@example.com", pw).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let wrong = user.sign_in("dis@example.com", "wrong password here").await;
+    assert_eq!(r.body, wrong.body, "a disabled account answers like a wrong password");
+
+    let r = admin.call("set_user_enabled", &[("id", &id.to_string()), ("enabled", "true")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(user.sign_in("dis@example.com", pw).await.status, StatusCode::OK);
+
+    // The last Global administrator cannot be disabled.
+    let me = admin.call("me", &[]).await.body["user_id"].as_i64().unwrap();
+    let r = admin.call("set_user_enabled", &[("id", &me.to_string()), ("enabled", "false")]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+}
+
+async fn users_list_searches_filters_sorts_and_pages(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    for i in 0..30 {
+        assert_eq!(admin.invite(&format!("member{i:02}@example.com"), &[]).await.status, StatusCode::OK);
+    }
+    let q = |search: &str, status: &str, sort: &str, after: &str| json!({"query": {"search": search, "status": status, "role": "", "sort": sort, "after": after}});
+    let p1 = admin.call_json("list_users", q("", "", "email", "")).await.body;
+    let rows1 = p1["rows"].as_array().unwrap();
+    assert_eq!(rows1.len(), 25);
+    assert_eq!(rows1[0]["email"], json!("admin@example.com"));
+    let next = p1["next"].as_str().expect("a second page");
+    let p2 = admin.call_json("list_users", q("", "", "email", next)).await.body;
+    let rows2 = p2["rows"].as_array().unwrap();
+    assert_eq!(rows2.len(), 6);
+    assert!(p2["next"].is_null());
+    assert_eq!(rows2.last().unwrap()["email"], json!("member29@example.com"));
+
+    let desc = admin.call_json("list_users", q("", "", "-email", "")).await.body;
+    assert_eq!(desc["rows"][0]["email"], json!("member29@example.com"));
+    let search = admin.call_json("list_users", q("MEMBER1", "", "email", "")).await.body;
+    assert_eq!(search["rows"].as_array().unwrap().len(), 10, "case-insensitive search");
+    let active = admin.call_json("list_users", q("", "active", "email", "")).await.body;
+    assert_eq!(active["rows"].as_array().unwrap().len(), 1);
+    let invited = admin.call_json("list_users", q("", "invited", "email", "")).await.body;
+    assert_eq!(invited["rows"].as_array().unwrap().len(), 25);
+    let pct = admin.call_json("list_users", q("%", "", "email", "")).await.body;
+    assert_eq!(pct["rows"].as_array().unwrap().len(), 0, "% is literal");
+
+    let role = admin_role(&mut admin).await;
+    let by_role = admin
+        .call_json(
+            "list_users",
+            json!({"query": {"search": "", "status": "", "role": role.to_string(), "sort": "email", "after": ""}}),
+        )
+        .await
+        .body;
+    assert_eq!(by_role["rows"].as_array().unwrap().len(), 1);
+
+    let anon = server.client().call_json("list_users", q("", "", "", "")).await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The search reads a trigram index (SQLite FTS5, PostgreSQL pg_trgm); the term
+/// is still a plain case-insensitive substring: quotes, `*`, `-`, `_`, `%` and
+/// FTS operators match only themselves, and edits reach the index.
+
+async fn users_search_takes_fts_special_characters_literally(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut ids = Vec::new();
+    for email in ["star*gazer@example.com", "o-neil@example.com", "under_score@example.com", "plain@example.com"] {
+        let r = admin.invite(email, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        ids.push(r.body.as_i64().unwrap());
+    }
+    let named = ids[3];
+    let r = admin
+        .call_json(
+            "update_user",
+            json!({"id": named, "first_name": "Zoë \"Zed\"", "last_name": "O'Neil-Smith", "email": "renamed@example.com", "role_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let found = |body: Value| -> Vec<String> {
+        let mut v: Vec<String> =
+            body["rows"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap().to_string()).collect();
+        v.sort();
+        v
+    };
+    let cases: &[(&str, &[&str])] = &[
+        ("\"zed\"", &["renamed@example.com"]),
+        ("\"", &["renamed@example.com"]),
+        ("ZOË", &["renamed@example.com"]),
+        ("r*g", &["star*gazer@example.com"]),
+        ("star*", &["star*gazer@example.com"]),
+        ("*", &["star*gazer@example.com"]),
+        ("o-neil", &["o-neil@example.com"]),
+        ("'neil-", &["renamed@example.com"]),
+        ("-neil", &["o-neil@example.com"]),
+        ("r_s", &["under_score@example.com"]),
+        ("_", &["under_score@example.com"]),
+        ("e%", &[]),
+        ("star OR plain", &[]),
+        ("NEAR(star plain)", &[]),
+        ("email_norm:star", &[]),
+        ("neil", &["o-neil@example.com", "renamed@example.com"]),
+        // The edit reached the index: the old email is gone, the new one found.
+        ("plain", &[]),
+        ("renamed", &["renamed@example.com"]),
+    ];
+    for (term, want) in cases {
+        let r = admin
+            .call_json(
+                "list_users",
+                json!({"query": {"search": term, "status": "", "role": "", "sort": "email", "after": ""}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "search {term:?}: {:?}", r.body);
+        assert_eq!(found(r.body), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "search {term:?}");
+    }
 }

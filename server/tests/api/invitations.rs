@@ -1,0 +1,154 @@
+//! Invitations: the email and its link, resend, revoke, expiry, and sign-up, against a real SMTP server.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+on_both_backends!(
+    invitation_arrives_with_a_link_that_works_once,
+    resend_kills_the_old_link,
+    revoke_and_expiry_kill_the_link,
+    duplicate_email_queues_nothing,
+);
+
+pub(crate) async fn admin_role(admin: &mut Client) -> i64 {
+    let r = admin.call("role_options", &[]).await;
+    r.body.as_array().unwrap().iter().find(|r| r["builtin"] == json!(true)).unwrap()["id"].as_i64().unwrap()
+}
+
+pub(crate) async fn invite_and_get_token(
+    admin: &mut Client,
+    sink: &SmtpSink,
+    email: &str,
+    nth: usize,
+) -> (i64, String) {
+    let r = admin.invite(email, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body.as_i64().unwrap();
+    let mail = sink.wait_for(nth, 20).await;
+    (id, token_of(&signup_link(mail[nth - 1]["text"].as_str().unwrap())))
+}
+
+async fn invitation_arrives_with_a_link_that_works_once(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let mut admin = set_up_admin(&server).await;
+    let role = admin_role(&mut admin).await;
+    let r = admin.invite("lauram@kbank.com", &[role]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let mail = sink.wait_for(1, 20).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0]["to"], json!(["lauram@kbank.com"]));
+    assert_eq!(mail[0]["subject"], json!("You have been invited to join Roster"));
+    assert_eq!(mail[0]["has_html"], json!(true));
+    let link = signup_link(mail[0]["text"].as_str().unwrap());
+    assert!(link.starts_with(&format!("{}/signup/", server.base)), "built from the public URL: {link}");
+    let token = token_of(&link);
+
+    let mut laura = server.client();
+    let r = laura.call("invitation_info", &[("token", &token)]).await;
+    assert_eq!(r.body, json!("lauram@kbank.com"));
+    let pw = "a long and lovely passphrase";
+    let r = laura
+        .call("sign_up", &[("token", &token), ("password", "too short"), ("password_confirmation", "too short")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.to_string().contains("too short"));
+    let r = laura.call("sign_up", &[("token", &token), ("password", pw), ("password_confirmation", pw)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(laura.whoami().await.as_deref(), Some("lauram@kbank.com"));
+
+    // The link works once.
+    let mut again = server.client();
+    let r = again.call("sign_up", &[("token", &token), ("password", pw), ("password_confirmation", pw)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r
+        .body
+        .to_string()
+        .contains("This invitation is no longer valid. Ask your administrator to send a new one."));
+    assert_eq!(again.call("invitation_info", &[("token", &token)]).await.status, StatusCode::NOT_FOUND);
+
+    // The queue shows it sent; the user is Active with the role.
+    let rows = admin.emails("").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], json!("Sent"));
+    let list = admin
+        .call_json(
+            "list_users",
+            json!({"query": {"search": "lauram", "status": "", "role": "", "sort": "email", "after": ""}}),
+        )
+        .await;
+    let row = &list.body["rows"][0];
+    assert_eq!(row["status"], json!("Active"));
+    assert_eq!(row["roles"], json!(["Administrator"]));
+    assert_eq!(sink.messages().len(), 1, "exactly one message");
+}
+
+async fn resend_kills_the_old_link(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let mut admin = set_up_admin(&server).await;
+    let (id, old) = invite_and_get_token(&mut admin, &sink, "sam@example.com", 1).await;
+    let r = admin.call("resend_invitation", &[("id", &id.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mail = sink.wait_for(2, 20).await;
+    let new = token_of(&signup_link(mail[1]["text"].as_str().unwrap()));
+    assert_ne!(old, new);
+    let mut anon = server.client();
+    assert_eq!(anon.call("invitation_info", &[("token", &old)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(anon.call("invitation_info", &[("token", &new)]).await.body, json!("sam@example.com"));
+    assert_eq!(sink.messages().len(), 2);
+}
+
+async fn revoke_and_expiry_kill_the_link(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let mut env = mail_env(&sink);
+    env.push(("ROSTER_INVITATION_TTL".into(), "3s".into()));
+    let server = Server::start_with(&db, &as_refs(&env)).await;
+    let mut admin = set_up_admin(&server).await;
+    let (id, token) = invite_and_get_token(&mut admin, &sink, "rev@example.com", 1).await;
+    let r = admin.call("revoke_invitation", &[("id", &id.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut anon = server.client();
+    let pw = "a long and lovely passphrase";
+    let r = anon.call("sign_up", &[("token", &token), ("password", pw), ("password_confirmation", pw)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "revoked link refused");
+
+    let (_, token) = invite_and_get_token(&mut admin, &sink, "late@example.com", 2).await;
+    assert_eq!(anon.call("invitation_info", &[("token", &token)]).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let r = anon.call("sign_up", &[("token", &token), ("password", pw), ("password_confirmation", pw)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "expired link refused");
+    let list = admin
+        .call_json(
+            "list_users",
+            json!({"query": {"search": "late@", "status": "expired", "role": "", "sort": "", "after": ""}}),
+        )
+        .await;
+    assert_eq!(list.body["rows"].as_array().unwrap().len(), 1, "{:?}", list.body);
+    assert_eq!(list.body["rows"][0]["status"], json!("InvitationExpired"));
+}
+
+async fn duplicate_email_queues_nothing(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    assert_eq!(admin.invite("dup@example.com", &[]).await.status, StatusCode::OK);
+    let r = admin.invite("DUP@Example.com", &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.to_string().contains("A user with the email DUP@Example.com already exists."), "{:?}", r.body);
+    let r = admin.invite("not-an-email", &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.to_string().contains("@"), "{:?}", r.body);
+    let r = admin.invite("x@example.com", &[999_999]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "unknown role: {:?}", r.body);
+    assert_eq!(admin.emails("").await.len(), 1, "only the first invitation was queued");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM users").await, 2);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM invitations").await, 1);
+}
