@@ -16,6 +16,7 @@ pub mod domain;
 pub mod email_queue;
 pub mod error;
 pub mod invitations;
+pub mod password;
 pub mod registry;
 pub mod roles;
 pub mod shell;

@@ -296,6 +296,7 @@ fn personal_info_in(password: &str, ctx: &Context) -> Option<PersonalInfo> {
 static BLOCKLIST_GZ: &[u8] = include_bytes!("../data/blocklist.txt.gz");
 
 /// Decompressed at first use, sorted for binary search.
+#[allow(clippy::expect_used, reason = "embedded at compile time; the tests decompress and search it")]
 static BLOCKLIST: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     let mut text = String::new();
     flate2::read::GzDecoder::new(BLOCKLIST_GZ)

@@ -124,6 +124,7 @@ pub fn app_at(path: &str) -> Option<AppId> {
 }
 
 impl AppId {
+    #[allow(clippy::expect_used, reason = "every AppId has an entry: the registry's tests look each one up")]
     pub fn app(self) -> &'static Application {
         APPLICATIONS.iter().find(|a| a.id == self).expect("every AppId is registered in APPLICATIONS")
     }

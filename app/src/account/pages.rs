@@ -1,6 +1,6 @@
 use super::*;
-use crate::auth::StrengthMeter;
 use crate::components::{call, call_action, format_time, ActionResult, ErrorView, Spinner};
+use crate::password::{rules, NewPasswordFields};
 use leptos_router::hooks::use_query_map;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,7 @@ fn GeneralTab() -> impl IntoView {
 fn PasswordTab() -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let password = RwSignal::new(String::new());
+    let password_rules = rules();
     let success = Signal::derive(move || match action.value().get() {
         Some(Ok(0)) => "Your password was changed.".to_string(),
         Some(Ok(n)) => {
@@ -88,12 +89,13 @@ fn PasswordTab() -> impl IntoView {
         <ActionForm action=action attr:class="card form">
             <label for="current_password">"Current password"</label>
             <input id="current_password" name="current_password" type="password" autocomplete="current-password" required />
-            <label for="password">"New password"</label>
-            <input id="password" name="password" type="password" autocomplete="new-password" required
-                on:input=move |ev| password.set(event_target_value(&ev)) />
-            <StrengthMeter password=password email=Signal::derive(String::new) />
-            <label for="password_confirmation">"Confirm new password"</label>
-            <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
+            <NewPasswordFields
+                rules=password_rules
+                password=password
+                email=Signal::derive(String::new)
+                label="New password"
+                confirm_label="Confirm new password"
+            />
             <ActionResult value=action.value() success=success />
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || action.pending().get()>

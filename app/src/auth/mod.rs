@@ -6,7 +6,7 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod throttle;
 
-pub use pages::{ForgotPasswordPage, ResetPasswordPage, SetupPage, SignInPage, StrengthMeter};
+pub use pages::{ForgotPasswordPage, ResetPasswordPage, SetupPage, SignInPage};
 
 /// The one answer to "forgot password", whatever the email.
 pub const FORGOT_ANSWER: &str =
@@ -189,35 +189,4 @@ pub async fn reset_password(token: String, password: String, password_confirmati
     respond(
         async move { service::reset_password(&app_state()?, &token, &password, &password_confirmation).await }.await,
     )
-}
-
-/// Public: live feedback for a new password (score 0–4 and what to improve).
-/// `token` identifies whose password it is on the sign-up and reset pages; a
-/// signed-in caller is used otherwise.
-#[server(prefix = "/api", endpoint = "password_strength", output = crate::codec::JsonOut)]
-pub async fn password_strength(password: String, email: String) -> Result<StrengthReport, AppError> {
-    use crate::server::session::{app_state, maybe_principal, respond};
-    respond(
-        async move {
-            let state = app_state()?;
-            let (email, first, last) = match maybe_principal()? {
-                Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
-                None => (email, String::new(), String::new()),
-            };
-            Ok(crate::server::policy::strength(&state, &password, &email, &first, &last))
-        }
-        .await,
-    )
-}
-
-/// What the strength meter shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StrengthReport {
-    /// 0 (very weak) to 4 (very strong).
-    pub score: u8,
-    /// Whether the password would be accepted.
-    pub ok: bool,
-    /// Why not, or what to improve.
-    pub message: Option<String>,
-    pub suggestions: Vec<String>,
 }

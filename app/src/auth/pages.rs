@@ -1,5 +1,6 @@
-use super::{password_strength, reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn};
+use super::{reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn};
 use crate::components::{FieldError, Spinner};
+use crate::password::{rules, NewPasswordFields};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -56,6 +57,7 @@ pub fn SetupPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     let valid = Resource::new(token, setup_check);
+    let password_rules = rules();
     let action = ServerAction::<Setup>::new();
     let password = RwSignal::new(String::new());
     Effect::new(move |_| {
@@ -82,13 +84,7 @@ pub fn SetupPage() -> impl IntoView {
                                     <input id="first_name" name="first_name" type="text" autocomplete="given-name" />
                                     <label for="last_name">"Last name"</label>
                                     <input id="last_name" name="last_name" type="text" autocomplete="family-name" />
-                                    <label for="password">"Password"</label>
-                                    <input id="password" name="password" type="password" autocomplete="new-password" required
-                                        on:input=move |ev| password.set(event_target_value(&ev)) />
-                                    <p class="hint">"At least 12 characters. A few unrelated words make a strong password."</p>
-                                    <StrengthMeter password=password email=Signal::derive(String::new) />
-                                    <label for="password_confirmation">"Confirm password"</label>
-                                    <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
+                                    <NewPasswordFields rules=password_rules password=password email=Signal::derive(String::new) />
                                     <FieldError error=Signal::derive(error) />
                                     <button type="submit" class="primary" disabled=move || action.pending().get()>
                                         <Spinner when=action.pending() />
@@ -110,39 +106,6 @@ pub fn SetupPage() -> impl IntoView {
                 </Suspense>
             </section>
         </main>
-    }
-}
-
-/// Live feedback on a new password from the server's policy (blocklist,
-/// personal information, zxcvbn), as the user types.
-#[component]
-pub fn StrengthMeter(#[prop(into)] password: Signal<String>, #[prop(into)] email: Signal<String>) -> impl IntoView {
-    let report = Resource::new(
-        move || (password.get(), email.get()),
-        |(p, e)| async move {
-            if p.is_empty() {
-                None
-            } else {
-                password_strength(p, e).await.ok()
-            }
-        },
-    );
-    view! {
-        <Transition>
-            {move || Suspend::new(async move {
-                report.await.map(|r| {
-                    let label = ["Very weak", "Weak", "Fair", "Strong", "Very strong"][r.score.min(4) as usize];
-                    view! {
-                        <div class="strength" aria-live="polite">
-                            <meter min="0" max="4" low="2" high="3" optimum="4" value=r.score aria-label="Password strength"></meter>
-                            <span class="strength-label">{format!("Strength: {label}")}</span>
-                            {r.message.map(|m| view! { <p class=if r.ok { "hint" } else { "error" }>{m}</p> })}
-                            <ul class="hint">{r.suggestions.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
-                        </div>
-                    }
-                })
-            })}
-        </Transition>
     }
 }
 
@@ -180,6 +143,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     let info = Resource::new(token, reset_info);
+    let password_rules = rules();
     let action = ServerAction::<ResetPassword>::new();
     let password = RwSignal::new(String::new());
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
@@ -201,12 +165,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                                 <p>"New password for " <strong>{email}</strong> "."</p>
                                 <ActionForm action=action>
                                     <input type="hidden" name="token" prop:value=token />
-                                    <label for="password">"Password"</label>
-                                    <input id="password" name="password" type="password" autocomplete="new-password" required
-                                        on:input=move |ev| password.set(event_target_value(&ev)) />
-                                    <StrengthMeter password=password email=Signal::derive(move || for_email.clone()) />
-                                    <label for="password_confirmation">"Confirm password"</label>
-                                    <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
+                                    <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
                                     <FieldError error=error />
                                     <button type="submit" class="primary" disabled=move || action.pending().get()>
                                         <Spinner when=action.pending() />

@@ -1,8 +1,8 @@
 //! The Sign up page an invitation link opens.
 
 use super::*;
-use crate::auth::StrengthMeter;
 use crate::components::{FieldError, Spinner};
+use crate::password::{rules, NewPasswordFields};
 use leptos_router::hooks::use_params_map;
 
 /// The page an invitation link opens.
@@ -11,6 +11,7 @@ pub fn SignUpPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     let info = Resource::new(token, invitation_info);
+    let password_rules = rules();
     let action = ServerAction::<SignUp>::new();
     let password = RwSignal::new(String::new());
     Effect::new(move |_| {
@@ -31,13 +32,7 @@ pub fn SignUpPage() -> impl IntoView {
                                 <p>"Create a password for " <strong class="invited-email">{email}</strong> "."</p>
                                 <ActionForm action=action>
                                     <input type="hidden" name="token" prop:value=token />
-                                    <label for="password">"Password"</label>
-                                    <input id="password" name="password" type="password" autocomplete="new-password" required
-                                        on:input=move |ev| password.set(event_target_value(&ev)) />
-                                    <p class="hint">"At least 12 characters. A few unrelated words make a strong password."</p>
-                                    <StrengthMeter password=password email=Signal::derive(move || for_email.clone()) />
-                                    <label for="password_confirmation">"Confirm password"</label>
-                                    <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required />
+                                    <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
                                     <FieldError error=error />
                                     <button type="submit" class="primary" disabled=move || action.pending().get()>
                                         <Spinner when=action.pending() />

@@ -75,7 +75,7 @@ async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<Stri
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| user_gone())?;
+        .ok_or_else(user_gone)?;
     if r.try_get::<Option<String>, _>("password_hash")?.is_some() {
         return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
     }

@@ -35,8 +35,8 @@ pub fn strength(
     email: &str,
     first_name: &str,
     last_name: &str,
-) -> crate::auth::StrengthReport {
+) -> crate::password::StrengthReport {
     let ctx = Context { email, first_name, last_name };
     let s = policy(state).strength(password, &ctx);
-    crate::auth::StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions }
+    crate::password::StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions }
 }

@@ -291,7 +291,7 @@ pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppSt
          u.invite_expires_at, {} AS status FROM users u WHERE u.id = {idp}",
         status_sql(&now_p)
     );
-    let r = args.bind(sqlx::query(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(|| user_gone())?;
+    let r = args.bind(sqlx::query(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(user_gone)?;
     let role_ids = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
         .bind(id)
         .fetch_all(&state.db.pool)
@@ -350,7 +350,7 @@ pub async fn update(
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| user_gone())?;
+        .ok_or_else(user_gone)?;
     let (first_before, last_before, email_before): (String, String, String) =
         (before.try_get("first_name")?, before.try_get("last_name")?, before.try_get("email")?);
     let roles_before = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id")

@@ -11,6 +11,7 @@ on_both_backends!(
     resend_kills_the_old_link,
     revoke_and_expiry_kill_the_link,
     duplicate_email_queues_nothing,
+    the_sign_up_page_states_the_configured_minimum,
 );
 
 pub(crate) async fn admin_role(admin: &mut Client) -> i64 {
@@ -151,4 +152,28 @@ async fn duplicate_email_queues_nothing(backend: Backend) {
     assert_eq!(admin.emails("").await.len(), 1, "only the first invitation was queued");
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM users").await, 2);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM invitations").await, 1);
+}
+
+async fn the_sign_up_page_states_the_configured_minimum(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start_with(&db, &[("ROSTER_PASSWORD_MIN_CHARS", "16")]).await;
+    let mut admin = set_up_admin(&server).await;
+    assert_eq!(admin.invite("min@example.com", &[]).await.status, StatusCode::OK);
+    let email = admin.emails("").await[0]["id"].as_i64().unwrap().to_string();
+    let body = admin.call("email_detail", &[("id", &email)]).await.body["body_text"].as_str().unwrap().to_string();
+    let link = signup_link(&body);
+    let path = &link[link.find("/signup/").unwrap()..];
+    let page = server.client().get(path).await.text().await.unwrap();
+    assert!(page.contains("At least 16 characters"), "{page}");
+    assert!(!page.contains("At least 12 characters"), "{page}");
+    let r = server.client().call("password_rules", &[]).await;
+    assert_eq!(r.body, json!({"min_chars": 16}));
+    // The server holds to it: 12 good characters are too few now.
+    let token = token_of(&link);
+    let r = server
+        .client()
+        .call("sign_up", &[("token", &token), ("password", "violet ferry"), ("password_confirmation", "violet ferry")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body.to_string().contains("at least 16 characters"), "{:?}", r.body);
 }

@@ -24,6 +24,7 @@ const PUBLIC: &[&str] = &[
     "reset_info",
     "reset_password",
     "password_strength",
+    "password_rules",
 ];
 
 /// Reviewed: any signed-in user, whatever their roles, acts on their own
@@ -49,7 +50,8 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         | "list_roles"
         | "account_info"
         | "my_sessions"
-        | "sign_out_other_sessions" => Form(&[]),
+        | "sign_out_other_sessions"
+        | "password_rules" => Form(&[]),
         "sign_in" => Form(&[("email", "nobody@example.com"), ("password", "not the password"), ("next", "")]),
         "setup_check" | "invitation_info" | "reset_info" => Form(&[("token", "not-a-token")]),
         "setup" => Form(&[
