@@ -35,6 +35,9 @@ pub enum AppError {
     /// Too many failed sign-ins: wait this many seconds.
     #[error("Too many failed attempts. Wait {0} seconds, then try again.")]
     Throttled(u64),
+    /// Roster is at capacity (its password-hashing queue is full): try again after this many seconds.
+    #[error("The server is busy. Try again in {0} seconds.")]
+    Busy(u64),
     /// Something failed inside Roster; details are in the server log.
     #[error("Something went wrong on the server. Please try again.")]
     Internal,
@@ -53,7 +56,16 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::Throttled(_) => 429,
+            AppError::Busy(_) => 503,
             AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// The `Retry-After` seconds this error's answer carries, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Throttled(secs) | AppError::Busy(secs) => Some(*secs),
+            _ => None,
         }
     }
 

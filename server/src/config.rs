@@ -34,6 +34,9 @@ const KEYS: &[&str] = &[
     "signin_lockout_failures",
     "signin_lockout_duration",
     "signin_ip_free_failures",
+    "password_reset_emails_per_address",
+    "password_reset_emails_per_ip",
+    "argon2_queue_limit",
     "trusted_proxies",
 ];
 
@@ -88,6 +91,13 @@ pub struct Config {
     pub signin_lockout_duration: Duration,
     /// Failed sign-ins per client IP in the window before each attempt must wait.
     pub signin_ip_free_failures: i64,
+    /// Password reset emails per account per hour, at most.
+    pub password_reset_emails_per_address: i64,
+    /// Password reset emails per client IP per hour, at most.
+    pub password_reset_emails_per_ip: i64,
+    /// Password hashing jobs queued or running, at most; beyond, requests get 503
+    /// with Retry-After. 0: 64 per core.
+    pub argon2_queue_limit: usize,
     /// Reverse proxies and load balancers (CIDR ranges or addresses) whose
     /// `X-Forwarded-For` / `Forwarded` name the client. A list in TOML; in the
     /// environment, separated by commas or spaces. Empty: the peer is the client.
@@ -134,6 +144,9 @@ impl Default for Config {
             signin_lockout_failures: 20,
             signin_lockout_duration: Duration::from_secs(15 * 60),
             signin_ip_free_failures: 50,
+            password_reset_emails_per_address: 3,
+            password_reset_emails_per_ip: 20,
+            argon2_queue_limit: 0,
             trusted_proxies: Vec::new(),
         }
     }
@@ -218,6 +231,12 @@ impl Config {
         }
         if self.signin_failure_window.is_zero() || self.signin_lockout_duration.is_zero() {
             return Err(invalid("signin_failure_window", "durations must be longer than zero"));
+        }
+        if self.password_reset_emails_per_address < 1 {
+            return Err(invalid("password_reset_emails_per_address", "must be at least 1"));
+        }
+        if self.password_reset_emails_per_ip < 1 {
+            return Err(invalid("password_reset_emails_per_ip", "must be at least 1"));
         }
         self.trusted_proxies()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {

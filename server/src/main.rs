@@ -149,6 +149,8 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
             ip_free: config.signin_ip_free_failures,
         },
         password_min_chars: config.password_min_chars,
+        reset_emails_per_address: config.password_reset_emails_per_address,
+        reset_emails_per_ip: config.password_reset_emails_per_ip,
         // Validated when the configuration was loaded.
         trusted_proxies: config.trusted_proxies().unwrap_or_default(),
     };
@@ -161,7 +163,7 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
     AppState {
         db,
         settings: Arc::new(settings),
-        passwords: Passwords::new().await,
+        passwords: Passwords::with_queue_limit(config.argon2_queue_limit).await,
         setup: Arc::new(SetupToken::default()),
         leptos_options,
     }

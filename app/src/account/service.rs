@@ -41,8 +41,10 @@ pub async fn update_name(state: &AppState, me: &Principal, first: &str, last: &s
     Ok(())
 }
 
-/// Check the current password, apply the policy, store the new hash and end
-/// every other session of the user. Returns how many sessions ended.
+/// Check the current password (counted and throttled like a sign-in, on the
+/// same account key, so a stolen session gets no more guesses than the sign-in
+/// page gives), apply the policy, store the new hash and end every other
+/// session of the user. Returns how many sessions ended.
 pub async fn change_password(
     state: &AppState,
     me: &Principal,
@@ -50,14 +52,40 @@ pub async fn change_password(
     password: &str,
     confirmation: &str,
 ) -> AppResult<u64> {
+    use crate::auth::throttle::{self, Verdict};
+    let key = me.email.to_lowercase();
+    let actor = Actor::of(me);
+    state.passwords.ready()?;
+    let reservation = match throttle::check_and_reserve(&state.db, &state.settings.throttle, &key, &actor.ip).await? {
+        Verdict::Allow(r) => r,
+        Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
+    };
     let stored: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
         .bind(me.user_id)
         .fetch_one(&state.db.pool)
         .await?
         .try_get("password_hash")?;
-    if !state.passwords.verify(current, stored.as_deref()).await {
+    let verified = match state.passwords.verify(current, stored.as_deref()).await {
+        Ok(v) => v,
+        Err(e) => {
+            throttle::cancel(&state.db, &reservation).await?;
+            return Err(e);
+        }
+    };
+    if !verified {
+        let account = crate::auth::service::Account {
+            id: me.user_id,
+            email: me.email.clone(),
+            password_hash: None,
+            enabled: true,
+        };
+        crate::auth::service::record_failed_check(state, &actor, None, &reservation, Some(&account)).await?;
         return Err(AppError::Invalid("The current password is incorrect.".into()));
     }
+    // The right password: this check and earlier failures no longer count.
+    let mut conn = state.db.pool.acquire().await?;
+    throttle::clear(&mut conn, &key).await?;
+    drop(conn);
     if current == password {
         return Err(AppError::Invalid("The new password must differ from the current one.".into()));
     }

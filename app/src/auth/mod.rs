@@ -154,7 +154,9 @@ pub async fn setup(
 }
 
 /// Public: ask for a password reset email. Answers the same, at once, whether
-/// or not the account exists; the work happens after the answer.
+/// or not the account exists and whether or not this hour's allowance of reset
+/// emails (per address and per client IP) is used; the work happens after the
+/// answer, on a bounded number of background tasks.
 #[server(prefix = "/api", endpoint = "forgot_password", output = crate::codec::JsonOut)]
 pub async fn forgot_password(email: String) -> Result<String, AppError> {
     use crate::domain::EmailAddress;
@@ -162,13 +164,8 @@ pub async fn forgot_password(email: String) -> Result<String, AppError> {
     respond(
         async move {
             let state = app_state()?;
-            EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-            let ip = client().ip;
-            tokio::spawn(async move {
-                if service::request_reset(&state, &email, ip).await.is_err() {
-                    tracing::error!("queueing a password reset failed");
-                }
-            });
+            let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+            service::request_reset_in_background(state, email, client().ip);
             Ok(FORGOT_ANSWER.to_string())
         }
         .await,

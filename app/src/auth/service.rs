@@ -8,30 +8,82 @@ use crate::server::now_ms;
 use crate::server::state::AppState;
 use sqlx::Row;
 
-/// Check an email and password. Always runs one Argon2 verification, against a
-/// dummy hash when the account does not exist, so timing tells nothing.
-/// Returns the user id, or `BadCredentials` whatever the cause.
-pub async fn check_credentials(state: &AppState, email: &str, password: &str) -> AppResult<i64> {
-    let norm = email.trim().to_lowercase();
-    let row = sqlx::query("SELECT id, password_hash, enabled FROM users WHERE email_norm = $1")
-        .bind(&norm)
-        .fetch_optional(&state.db.pool)
+/// An account as sign-in sees it.
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub enabled: bool,
+}
+
+/// The account whose normalized email is `key`, if any.
+pub async fn account_by_key(db: &Db, key: &str) -> AppResult<Option<Account>> {
+    let row = sqlx::query("SELECT id, email, password_hash, enabled FROM users WHERE email_norm = $1")
+        .bind(key)
+        .fetch_optional(&db.pool)
         .await?;
-    let (id, hash, enabled) = match row {
-        Some(r) => (
-            r.try_get::<i64, _>("id")?,
-            r.try_get::<Option<String>, _>("password_hash")?,
-            r.try_get::<i64, _>("enabled")? == 1,
-        ),
-        None => (0, None, false),
-    };
-    let verified = state.passwords.verify(password, hash.as_deref()).await;
-    if verified && enabled {
-        Ok(id)
-    } else {
-        tracing::info!(known = id != 0, "sign-in refused");
-        Err(AppError::BadCredentials)
+    row.map(|r| {
+        Ok(Account {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            password_hash: r.try_get("password_hash")?,
+            enabled: r.try_get::<i64, _>("enabled")? == 1,
+        })
+    })
+    .transpose()
+}
+
+/// The throttle key and the audit actor for what was typed in an email field:
+/// the normalized address, or [`NOT_AN_EMAIL`](super::throttle::NOT_AN_EMAIL)
+/// when it is not one (it may be a password, so it is never stored).
+pub fn typed_email(typed: &str) -> (String, crate::audit::service::Actor) {
+    use crate::audit::service::Actor;
+    match EmailAddress::parse(typed) {
+        Ok(email) => (email.normalized(), Actor::anonymous(email.as_str())),
+        Err(_) => (super::throttle::NOT_AN_EMAIL.to_string(), Actor::anonymous(super::throttle::NOT_AN_EMAIL)),
     }
+}
+
+/// A counted password check failed: forget stale failures, write `audit`, and
+/// when this failure locked the account, record the lockout and (once per
+/// lockout, see [`Reservation::locks`](super::throttle::Reservation::locks))
+/// queue the owner's email, all in one transaction.
+pub async fn record_failed_check(
+    state: &AppState,
+    actor: &crate::audit::service::Actor,
+    audit: Option<crate::audit::service::Event>,
+    reservation: &super::throttle::Reservation,
+    account: Option<&Account>,
+) -> AppResult<()> {
+    use crate::audit::service::{record, Event};
+    let s = &state.settings.throttle;
+    let mut tx = state.db.begin_write().await?;
+    super::throttle::purge(&mut tx, s).await?;
+    if let Some(event) = audit {
+        record(&mut tx, actor, event).await?;
+    }
+    if reservation.locks(s) {
+        let unlocks_at = reservation.unlocks_at(s);
+        let mut event = Event::new("sign_in.lockout")
+            .details(format!("account locked after {} failed attempts", reservation.failures));
+        if let Some(a) = account {
+            event = event.user(a.id, &a.email);
+        }
+        record(&mut tx, actor, event).await?;
+        if let Some(a) = account.filter(|a| a.enabled) {
+            let mail = crate::mail::templates::account_locked(
+                a.id,
+                &a.email,
+                &state.settings.site_name,
+                reservation.failures,
+                &crate::components::format_time(unlocks_at),
+                &state.settings.link("/forgot-password"),
+            );
+            crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn user_count(db: &Db) -> AppResult<i64> {
@@ -104,75 +156,138 @@ pub async fn create_admin_with_password(
     create_admin(&state.db, &hash, &email, first_name, last_name, only_if_first).await
 }
 
-/// Sign-in with throttling and audit: the throttle is checked first (a locked
-/// account answers exactly like a wrong password, after the same Argon2 work),
-/// then the credentials; the outcome is counted and recorded.
 /// A successful sign-in: who, and the new session's cookie.
 pub struct SignedIn {
     pub user_id: i64,
     pub cookie: String,
 }
 
-/// Check throttling and credentials; on success, clear the failures, record
-/// the sign-in and start a new session in one write transaction.
+/// Sign in with throttling and audit. The attempt is counted first (see
+/// `throttle::reserve`), then one Argon2 verification runs, against a dummy
+/// hash when the account does not exist, so timing tells nothing; a locked
+/// account answers exactly like a wrong password, after the same Argon2 work.
+/// On success the failures are cleared, the sign-in recorded and a new session
+/// started in one write transaction; on failure the attempt stays counted.
 pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<SignedIn> {
     use super::throttle::{self, Verdict};
     use crate::audit::service::{record, record_now, Actor, Event};
     use crate::server::session::{self, client};
-    let key = email.trim().to_lowercase();
-    let actor = Actor::anonymous(email);
+    let (key, actor) = typed_email(email);
     let s = &state.settings.throttle;
-    let failures = match throttle::check(&state.db, s, &key, &actor.ip).await? {
-        Verdict::Allow { failures } => failures,
+    // A full hasher queue refuses before anything is counted or written.
+    state.passwords.ready()?;
+    // The account and a first look at the throttle (no lock, no write), at once.
+    let (account, early) =
+        tokio::join!(account_by_key(&state.db, &key), throttle::check(&state.db, s, &key, &actor.ip));
+    let (account, early) = (account?, early?);
+    let verdict = match early {
+        Some(refused) => refused,
+        None => throttle::reserve(&state.db, s, &key, &actor.ip).await?,
+    };
+    let reservation = match verdict {
+        Verdict::Allow(r) => r,
         Verdict::Wait(secs) => return Err(AppError::Throttled(secs)),
-        Verdict::Locked => {
-            state.passwords.verify(password, None).await;
+        Verdict::Locked(_) => {
+            state.passwords.verify(password, None).await?;
             record_now(&state.db, &actor, Event::new("sign_in.lockout").details("refused: account locked")).await?;
             return Err(AppError::BadCredentials);
         }
     };
-    match check_credentials(state, email, password).await {
-        Ok(id) => {
-            let mut tx = state.db.begin_write().await?;
-            // Failures older than the lockout horizon no longer count, and go at the next purge.
-            if failures > 0 {
-                throttle::clear(&mut tx, &key).await?;
-            }
-            record(&mut tx, &Actor { id: Some(id), ..actor.clone() }, Event::new("sign_in.success").user(id, &key))
-                .await?;
-            let cookie = session::create_in(&mut tx, &state.settings, id, &client()).await?;
-            tx.commit().await?;
-            Ok(SignedIn { user_id: id, cookie })
+    let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
+    let verified = match state.passwords.verify(password, stored).await {
+        Ok(v) => v,
+        Err(e) => {
+            // Never checked, so not a failure.
+            throttle::cancel(&state.db, &reservation).await?;
+            return Err(e);
         }
-        Err(AppError::BadCredentials) => {
-            let locked_now = throttle::record_failure(&state.db, s, &key, &actor.ip).await?;
-            record_now(&state.db, &actor, Event::new("sign_in.failure")).await?;
-            if locked_now {
-                record_now(&state.db, &actor, Event::new("sign_in.lockout").details("account locked")).await?;
-            }
+    };
+    match account {
+        Some(a) if verified && a.enabled => {
+            let mut tx = state.db.begin_write().await?;
+            // This attempt's reservation and any earlier failures.
+            throttle::clear(&mut tx, &key).await?;
+            record(&mut tx, &Actor { id: Some(a.id), ..actor.clone() }, Event::new("sign_in.success").user(a.id, &key))
+                .await?;
+            let cookie = session::create_in(&mut tx, &state.settings, a.id, &client()).await?;
+            tx.commit().await?;
+            Ok(SignedIn { user_id: a.id, cookie })
+        }
+        account => {
+            tracing::info!(known = account.is_some(), "sign-in refused");
+            record_failed_check(state, &actor, Some(Event::new("sign_in.failure")), &reservation, account.as_ref())
+                .await?;
             Err(AppError::BadCredentials)
         }
-        Err(e) => Err(e),
     }
 }
 
 // ---- forgot / reset password -------------------------------------------------------
 
-/// Queue a reset email if the account exists and is enabled. The caller answers
-/// the same way, at once, whatever happens here.
-pub async fn request_reset(state: &AppState, email: &str, ip: String) -> AppResult<()> {
+/// Password reset emails per hour are limited per account and per client IP.
+const RESET_WINDOW_MS: i64 = 3_600_000;
+
+/// Lock spaces for the reset limits (see `throttle::serialize`).
+const LOCK_RESET_ACCOUNT: i32 = 3;
+const LOCK_RESET_IP: i32 = 4;
+
+/// Password resets being queued in the background at once, at most; more are dropped.
+const RESET_JOBS: usize = 16;
+static RESET_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RESET_JOBS);
+
+/// Queue a reset email in the background, so the caller answers at once and
+/// the same way whatever happens. At most [`RESET_JOBS`] run at a time; a
+/// request beyond that is dropped (and logged): the person can ask again.
+pub fn request_reset_in_background(state: AppState, email: EmailAddress, ip: String) {
+    let Ok(permit) = RESET_PERMITS.try_acquire() else {
+        tracing::warn!("too many password reset requests at once; one was dropped");
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        if request_reset(&state, &email, ip).await.is_err() {
+            tracing::error!("queueing a password reset failed");
+        }
+    });
+}
+
+/// Queue a reset email if the account exists and is enabled, and neither the
+/// account nor the client IP has had its allowance of reset emails this hour.
+/// The lookup is a plain read, so requests for unknown addresses never take
+/// the write lock.
+pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -> AppResult<()> {
     use crate::audit::service::{record, Actor, Event};
     use crate::server::crypto::Token;
-    let norm = email.trim().to_lowercase();
-    let mut tx = state.db.begin_write().await?;
     let row =
         sqlx::query("SELECT id, email FROM users WHERE email_norm = $1 AND enabled = 1 AND password_hash IS NOT NULL")
-            .bind(&norm)
-            .fetch_optional(&mut *tx)
+            .bind(email.normalized())
+            .fetch_optional(&state.db.pool)
             .await?;
     let Some(row) = row else { return Ok(()) };
     let (id, to): (i64, String) = (row.try_get("id")?, row.try_get("email")?);
+    let mut tx = state.db.begin_write().await?;
+    let id_key = id.to_string();
+    let mut keys = vec![(LOCK_RESET_ACCOUNT, id_key.as_str())];
+    if !ip.is_empty() {
+        keys.push((LOCK_RESET_IP, ip.as_str()));
+    }
+    super::throttle::serialize(&mut tx, state.db.backend, &keys).await?;
     let now = now_ms();
+    let counts = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at > $2) AS n, \
+                (SELECT COUNT(*) FROM password_resets WHERE ip = $3 AND created_at > $2) AS n_ip",
+    )
+    .bind(id)
+    .bind(now - RESET_WINDOW_MS)
+    .bind(&ip)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (n, n_ip): (i64, i64) = (counts.try_get("n")?, counts.try_get("n_ip")?);
+    let settings = &state.settings;
+    if n >= settings.reset_emails_per_address || (!ip.is_empty() && n_ip >= settings.reset_emails_per_ip) {
+        tracing::info!(user_id = id, "password reset email not sent: this hour's allowance is used");
+        return Ok(());
+    }
     // Only the newest link works.
     sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
         .bind(now)
@@ -180,16 +295,19 @@ pub async fn request_reset(state: &AppState, email: &str, ip: String) -> AppResu
         .execute(&mut *tx)
         .await?;
     let token = Token::generate();
-    sqlx::query("INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(token.hash())
-        .bind(now)
-        .bind(now + 3_600_000)
-        .execute(&mut *tx)
-        .await?;
-    let link = state.settings.link(&format!("/reset/{}", token.expose()));
-    let mail = crate::mail::templates::password_reset(id, &to, &state.settings.site_name, &link);
-    crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
+    sqlx::query(
+        "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at, ip) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(token.hash())
+    .bind(now)
+    .bind(now + 3_600_000)
+    .bind(&ip)
+    .execute(&mut *tx)
+    .await?;
+    let link = settings.link(&format!("/reset/{}", token.expose()));
+    let mail = crate::mail::templates::password_reset(id, &to, &settings.site_name, &link);
+    crate::mail::enqueue(&mut tx, settings, &mail).await?;
     let actor = Actor { id: None, email: to.clone(), ip };
     record(&mut tx, &actor, Event::new("password.reset_requested").user(id, &to)).await?;
     tx.commit().await?;

@@ -5,9 +5,16 @@
 //! After `free` failures in the window each further attempt must wait twice as
 //! long as the one before (1 s, 2 s, 4 s … capped at a minute); after
 //! `lockout_after` failures the account is locked for `lockout`.
+//!
+//! An attempt is counted *before* its password is checked: [`reserve`] decides
+//! and inserts the attempt's failure row in one write transaction that is
+//! serialised per account and per IP (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+//! transaction-scoped advisory locks), so a burst of parallel guesses sees
+//! each other and exactly `free` of them are checked before waiting starts.
+//! A correct password then removes the row ([`clear`]); a wrong one keeps it.
 
 use crate::error::AppResult;
-use crate::server::db::Db;
+use crate::server::db::{Backend, Db};
 use crate::server::now_ms;
 use crate::server::sql::{in_list_text, Args};
 use sqlx::{AnyConnection, Row};
@@ -38,15 +45,49 @@ impl Default for ThrottleSettings {
     }
 }
 
+/// The throttle key (and audit name) of whatever was typed in the email field
+/// when it is not an email address: it may be a password, so it is never stored.
+pub const NOT_AN_EMAIL: &str = "(not an email address)";
+
+/// One counted attempt: its failure row exists until the password proves right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: i64,
+    /// When it was counted (Unix ms).
+    pub at: i64,
+    /// The account's failures in the lockout horizon, this attempt included.
+    pub failures: i64,
+}
+
+impl Reservation {
+    /// Whether this attempt, if it fails, locks the account. Only one attempt per
+    /// lockout can: every later one is refused as `Locked` until the lock ends.
+    pub fn locks(&self, s: &ThrottleSettings) -> bool {
+        self.failures >= s.lockout_after
+    }
+
+    /// When the lock this attempt would cause ends (Unix ms).
+    pub fn unlocks_at(&self, s: &ThrottleSettings) -> i64 {
+        self.at + s.lockout.as_millis() as i64
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Go ahead; `failures` counted against the account (nothing to clear when 0).
-    Allow {
-        failures: i64,
-    },
+    /// Go ahead: the attempt is counted already.
+    Allow(Reservation),
     /// Try again after this many seconds.
     Wait(u64),
-    Locked,
+    /// The account is locked for this many more seconds.
+    Locked(u64),
+}
+
+/// What [`decide`] says before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Allow,
+    Wait(u64),
+    Locked(u64),
 }
 
 const MAX_DELAY_MS: i64 = 60_000;
@@ -59,16 +100,70 @@ fn delay_ms(failures: i64, free: i64) -> i64 {
     (1000i64 << exp).min(MAX_DELAY_MS)
 }
 
-async fn count(db: &Db, column: &str, value: &str, since: i64) -> AppResult<(i64, i64)> {
-    let sql = format!(
-        "SELECT COUNT(*) AS n, COALESCE(MAX(at), 0) AS last FROM sign_in_failures WHERE {column} = $1 AND at > $2"
-    );
-    let r = sqlx::query(&sql).bind(value).bind(since).fetch_one(&db.pool).await?;
-    Ok((r.try_get("n")?, r.try_get("last")?))
+/// Counts seen before this attempt.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// The account's failures in the lockout horizon, and the newest one's time.
+    n: i64,
+    last: i64,
+    /// The IP's failures in the window, and the newest one's time (ignored without an IP).
+    n_ip: i64,
+    last_ip: i64,
 }
 
-pub async fn check(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Verdict> {
-    let now = now_ms();
+fn secs_until(now: i64, until: i64) -> u64 {
+    ((until - now).max(1) as u64).div_ceil(1000)
+}
+
+fn decide(s: &ThrottleSettings, now: i64, seen: Seen, has_ip: bool) -> Decision {
+    let window_start = now - s.window.as_millis() as i64;
+    let locked_until = seen.last + s.lockout.as_millis() as i64;
+    if seen.n >= s.lockout_after && now < locked_until {
+        return Decision::Locked(secs_until(now, locked_until));
+    }
+    let n_window = if seen.last > window_start { seen.n } else { 0 };
+    // No delay owed means no wait, even if a failure was counted a moment after `now`.
+    let after = |last: i64, delay: i64| if delay > 0 { last + delay } else { 0 };
+    let mut wait_until = after(seen.last, delay_ms(n_window, s.free));
+    if has_ip {
+        wait_until = wait_until.max(after(seen.last_ip, delay_ms(seen.n_ip, s.ip_free)));
+    }
+    if now < wait_until {
+        return Decision::Wait(secs_until(now, wait_until));
+    }
+    Decision::Allow
+}
+
+/// Serialise this transaction with every other one that takes the same keys
+/// (PostgreSQL advisory locks, released at commit or rollback; on SQLite the
+/// write transaction is already the only writer). Callers take their keys in
+/// one fixed order, so two transactions never wait for each other in a cycle.
+pub async fn serialize(conn: &mut AnyConnection, backend: Backend, keys: &[(i32, &str)]) -> AppResult<()> {
+    if backend == Backend::Postgres {
+        for (space, key) in keys {
+            // pg_advisory_xact_lock returns void, which the Any driver cannot read: count its one row.
+            sqlx::query("SELECT COUNT(*) AS n FROM pg_advisory_xact_lock($1, hashtext($2)) AS l")
+                .bind(*space)
+                .bind(*key)
+                .fetch_one(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Lock spaces for [`serialize`].
+pub const LOCK_ACCOUNT: i32 = 1;
+pub const LOCK_IP: i32 = 2;
+
+/// The counts [`decide`] needs, read on `conn`.
+async fn seen(
+    conn: &mut AnyConnection,
+    s: &ThrottleSettings,
+    account_key: &str,
+    ip: &str,
+    now: i64,
+) -> AppResult<Seen> {
     let since = now - s.window.max(s.lockout).as_millis() as i64;
     let window_start = now - s.window.as_millis() as i64;
     // The account's failures (lockout horizon) and the address's (window), in one round trip.
@@ -83,42 +178,77 @@ pub async fn check(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -
     .bind(since)
     .bind(ip)
     .bind(window_start)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *conn)
     .await?;
-    let (n, last): (i64, i64) = (r.try_get("n")?, r.try_get("last")?);
-    if n >= s.lockout_after && now < last + s.lockout.as_millis() as i64 {
-        return Ok(Verdict::Locked);
-    }
-    let n_window = if last > window_start { n } else { 0 };
-    let mut wait_until = last + delay_ms(n_window, s.free);
-    if !ip.is_empty() {
-        let (n_ip, last_ip): (i64, i64) = (r.try_get("n_ip")?, r.try_get("last_ip")?);
-        wait_until = wait_until.max(last_ip + delay_ms(n_ip, s.ip_free));
-    }
-    if now < wait_until {
-        let secs = ((wait_until - now) as u64).div_ceil(1000);
-        return Ok(Verdict::Wait(secs));
-    }
-    Ok(Verdict::Allow { failures: n })
+    Ok(Seen { n: r.try_get("n")?, last: r.try_get("last")?, n_ip: r.try_get("n_ip")?, last_ip: r.try_get("last_ip")? })
 }
 
-/// Record a failure; returns `true` when this failure locked the account.
-pub async fn record_failure(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<bool> {
+/// A quick look without locking or writing: `Wait` and `Locked` are final
+/// (failures only grow until a success clears them, and a stale refusal is
+/// harmless), so a flood of refused attempts never queues for the lock;
+/// `Allow(None)` only means "go on to [`reserve`]", which decides.
+pub async fn check(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Option<Verdict>> {
     let now = now_ms();
-    sqlx::query("INSERT INTO sign_in_failures (account_key, ip, at) VALUES ($1, $2, $3)")
-        .bind(account_key)
-        .bind(ip)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
-    // Forget what no longer counts.
-    let horizon = now - 2 * s.window.max(s.lockout).as_millis() as i64;
-    sqlx::query("DELETE FROM sign_in_failures WHERE at < $1").bind(horizon).execute(&db.pool).await?;
-    let (n, _) = count(db, "account_key", account_key, now - s.window.as_millis() as i64).await?;
-    Ok(n == s.lockout_after)
+    let mut conn = db.pool.acquire().await?;
+    Ok(match decide(s, now, seen(&mut conn, s, account_key, ip, now).await?, !ip.is_empty()) {
+        Decision::Allow => None,
+        Decision::Wait(secs) => Some(Verdict::Wait(secs)),
+        Decision::Locked(secs) => Some(Verdict::Locked(secs)),
+    })
 }
 
-/// A successful sign-in, a password reset or an admin's unlock clears the account's count.
+/// Decide whether an attempt on `account_key` from `ip` may check a password
+/// now and, if so, count it as a failure before the check (see the module doc).
+pub async fn reserve(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Verdict> {
+    let mut tx = db.begin_write().await?;
+    let mut keys = vec![(LOCK_ACCOUNT, account_key)];
+    if !ip.is_empty() {
+        keys.push((LOCK_IP, ip));
+    }
+    serialize(&mut tx, db.backend, &keys).await?;
+    let now = now_ms();
+    let seen = seen(&mut tx, s, account_key, ip, now).await?;
+    match decide(s, now, seen, !ip.is_empty()) {
+        Decision::Wait(secs) => Ok(Verdict::Wait(secs)),
+        Decision::Locked(secs) => Ok(Verdict::Locked(secs)),
+        Decision::Allow => {
+            let id: i64 =
+                sqlx::query("INSERT INTO sign_in_failures (account_key, ip, at) VALUES ($1, $2, $3) RETURNING id")
+                    .bind(account_key)
+                    .bind(ip)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("id")?;
+            tx.commit().await?;
+            Ok(Verdict::Allow(Reservation { id, at: now, failures: seen.n + 1 }))
+        }
+    }
+}
+
+/// [`check`], then (unless it refused) [`reserve`].
+pub async fn check_and_reserve(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Verdict> {
+    match check(db, s, account_key, ip).await? {
+        Some(refused) => Ok(refused),
+        None => reserve(db, s, account_key, ip).await,
+    }
+}
+
+/// Take back a reservation whose password was never checked (the hasher was busy).
+pub async fn cancel(db: &Db, reservation: &Reservation) -> AppResult<()> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE id = $1").bind(reservation.id).execute(&db.pool).await?;
+    Ok(())
+}
+
+/// Forget failures that no longer count; run with each failure.
+pub async fn purge(conn: &mut AnyConnection, s: &ThrottleSettings) -> AppResult<()> {
+    let horizon = now_ms() - 2 * s.window.max(s.lockout).as_millis() as i64;
+    sqlx::query("DELETE FROM sign_in_failures WHERE at < $1").bind(horizon).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A successful sign-in, a password reset or an admin's unlock clears the
+/// account's count (the successful attempt's own reservation included).
 pub async fn clear(conn: &mut AnyConnection, account_key: &str) -> AppResult<()> {
     sqlx::query("DELETE FROM sign_in_failures WHERE account_key = $1").bind(account_key).execute(&mut *conn).await?;
     Ok(())
@@ -149,7 +279,7 @@ pub async fn locked(db: &Db, s: &ThrottleSettings, keys: &[String]) -> AppResult
 
 #[cfg(test)]
 mod tests {
-    use super::delay_ms;
+    use super::*;
 
     #[test]
     fn delays_double_after_the_free_attempts_and_cap_at_a_minute() {
@@ -158,5 +288,34 @@ mod tests {
         assert_eq!(delay_ms(6, 5), 2000);
         assert_eq!(delay_ms(8, 5), 8000);
         assert_eq!(delay_ms(30, 5), 60_000);
+    }
+
+    #[test]
+    fn exactly_the_free_attempts_pass_then_waiting_starts_then_the_lock() {
+        let s = ThrottleSettings::default();
+        let now = 10_000_000;
+        let seen = |n, last| Seen { n, last, ..Seen::default() };
+        assert_eq!(decide(&s, now, seen(0, 0), true), Decision::Allow);
+        // A failure counted by another request just after `now` owes no wait by itself.
+        assert_eq!(decide(&s, now, Seen { n: 1, last: now + 5, n_ip: 1, last_ip: now + 5 }, true), Decision::Allow);
+        assert_eq!(decide(&s, now, seen(4, now), true), Decision::Allow, "the fifth attempt is free");
+        assert_eq!(decide(&s, now, seen(5, now), true), Decision::Wait(1), "the sixth waits");
+        assert_eq!(decide(&s, now, seen(5, now - 1000), true), Decision::Allow);
+        assert_eq!(decide(&s, now, seen(20, now - 1000), true), Decision::Locked(899));
+        let past_lock = now - s.lockout.as_millis() as i64 - 1;
+        assert_eq!(decide(&s, now, seen(20, past_lock), true), Decision::Allow, "the lock ends");
+        // The IP's own budget.
+        let busy_ip = Seen { n_ip: 50, last_ip: now, ..Seen::default() };
+        assert_eq!(decide(&s, now, busy_ip, true), Decision::Wait(1));
+        assert_eq!(decide(&s, now, busy_ip, false), Decision::Allow, "no IP, no IP budget");
+    }
+
+    #[test]
+    fn only_the_attempt_that_reaches_the_limit_locks() {
+        let s = ThrottleSettings::default();
+        let r = |failures| Reservation { id: 1, at: 5_000, failures };
+        assert!(!r(19).locks(&s));
+        assert!(r(20).locks(&s));
+        assert_eq!(r(20).unlocks_at(&s), 5_000 + 900_000);
     }
 }

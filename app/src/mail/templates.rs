@@ -22,6 +22,8 @@ fn escape(s: &str) -> String {
 pub const KIND_INVITATION: &str = "invitation";
 /// `emails.kind` of a password-reset email.
 pub const KIND_PASSWORD_RESET: &str = "password_reset";
+/// `emails.kind` of the email to an account's owner when failed sign-ins locked it.
+pub const KIND_ACCOUNT_LOCKED: &str = "account_locked";
 
 pub fn invitation_subject(site_name: &str) -> String {
     format!("You have been invited to join {site_name}")
@@ -78,9 +80,69 @@ pub fn password_reset(user_id: i64, to: &str, site_name: &str, link: &str) -> Ou
     }
 }
 
+pub fn account_locked_subject(site_name: &str) -> String {
+    format!("Your {site_name} account was locked")
+}
+
+/// To the owner of an account that failed sign-ins just locked: what happened,
+/// when it ends, and what to do if it was not them. `unlocks_at` is a time as
+/// people read it (`2026-11-27 07:10 UTC`); `reset_link` the Forgot password page.
+pub fn account_locked(
+    user_id: i64,
+    to: &str,
+    site_name: &str,
+    failures: i64,
+    unlocks_at: &str,
+    reset_link: &str,
+) -> OutgoingEmail {
+    let text = format!(
+        "Hello,\n\nYour {site_name} account was locked after {failures} failed sign-ins. \
+         It unlocks at {unlocks_at}; until then nobody can sign in to it, not even with the right password.\n\n\
+         If this was not you, someone may be guessing your password: reset your password here:\n{reset_link}\n\n\
+         If it was you, wait until the time above and sign in again, or reset your password.\n"
+    );
+    let (site, href, until) = (escape(site_name), escape(reset_link), escape(unlocks_at));
+    let html = format!(
+        "<!DOCTYPE html><html><body>\
+         <p>Hello,</p><p>Your <strong>{site}</strong> account was locked after {failures} failed sign-ins. \
+         It unlocks at {until}; until then nobody can sign in to it, not even with the right password.</p>\
+         <p>If this was not you, someone may be guessing your password: \
+         <a href=\"{href}\">reset your password</a>.</p>\
+         <p>Or copy this link into your browser:<br>{href}</p>\
+         <p>If it was you, wait until the time above and sign in again, or reset your password.</p>\
+         </body></html>"
+    );
+    OutgoingEmail {
+        kind: KIND_ACCOUNT_LOCKED,
+        user_id: Some(user_id),
+        to: to.to_string(),
+        subject: account_locked_subject(site_name),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_locked_says_why_until_when_and_what_to_do() {
+        let m = account_locked(
+            1,
+            "a@b.com",
+            "Kbank <Intranet>",
+            20,
+            "2026-11-27 07:10 UTC",
+            "https://x.example/forgot-password",
+        );
+        assert_eq!(m.subject, "Your Kbank <Intranet> account was locked");
+        assert!(m.text.contains("locked after 20 failed sign-ins"), "{}", m.text);
+        assert!(m.text.contains("It unlocks at 2026-11-27 07:10 UTC"), "{}", m.text);
+        assert!(m.text.contains("reset your password here:\nhttps://x.example/forgot-password"), "{}", m.text);
+        assert!(m.html.contains("href=\"https://x.example/forgot-password\""));
+        assert!(m.html.contains("Kbank &lt;Intranet&gt;"));
+    }
 
     #[test]
     fn invitation_has_link_in_both_parts_and_escapes_html() {

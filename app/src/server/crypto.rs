@@ -2,10 +2,12 @@
 //!
 //! Tokens are 256 bits from the operating system's CSPRNG, shown to the user
 //! once, and stored only as a SHA-256 hash. Password hashing is Argon2id with
-//! OWASP's parameters, run on the blocking pool so it never stalls the async
-//! threads, at most one computation per core at a time, each verification
-//! reusing a pooled 19 MiB working memory (see [`Passwords`]).
+//! OWASP's parameters, run on Roster's own threads (one per core) so it never
+//! stalls the async threads, at most one computation per core at a time, each
+//! verification reusing a pooled 19 MiB working memory, behind a queue of
+//! bounded depth (see [`Passwords`]).
 
+use crate::error::AppError;
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +16,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A secret token as handed to a user (in a cookie or a link). Redacted in `Debug`.
@@ -68,6 +71,11 @@ fn argon2() -> Argon2<'static> {
 /// computations under load: BENCHMARKS.md). Each thread keeps its 19 MiB
 /// working memory for the next verification instead of allocating and
 /// zeroing it every time.
+///
+/// The queue has a bound (`queue_limit` jobs waiting or running, by default
+/// 64 per core): past it, a request is answered at once with
+/// [`AppError::Busy`] (503 with `Retry-After`) instead of joining a queue
+/// that would only grow under a flood.
 #[derive(Clone)]
 pub struct Passwords {
     /// A real hash of a random password, verified against when the email is unknown,
@@ -81,10 +89,28 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 struct HashEngine {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Jobs queued or running.
+    depth: Arc<AtomicUsize>,
+    limit: usize,
+    threads: usize,
 }
 
+/// Counts a job out of the queue when it ends, however it ends.
+struct Queued(Arc<AtomicUsize>);
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Roughly how long one Argon2id computation takes on a core (for `Retry-After`).
+const JOB_MS: usize = 100;
+
+/// Jobs per core the queue holds by default.
+pub const DEFAULT_QUEUE_PER_CORE: usize = 64;
+
 impl HashEngine {
-    fn start(threads: usize) -> Self {
+    fn start(threads: usize, limit: usize) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads {
@@ -108,24 +134,63 @@ impl HashEngine {
                 })
                 .expect("an Argon2 thread starts");
         }
-        Self { jobs }
+        Self { jobs, depth: Arc::new(AtomicUsize::new(0)), limit: limit.max(1), threads }
     }
 
-    /// Run `f` on an Argon2 thread and wait for its result (None if the job was lost).
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Option<T> {
+    /// `Busy` when the queue is full: seconds until it has likely drained.
+    fn busy(&self, depth: usize) -> AppError {
+        let secs = (depth.div_ceil(self.threads) * JOB_MS).div_ceil(1000).max(1);
+        tracing::warn!(depth, limit = self.limit, "the Argon2 queue is full; answering 503");
+        AppError::Busy(secs as u64)
+    }
+
+    /// `Err(Busy)` when a job would not be accepted now.
+    fn ready(&self) -> Result<(), AppError> {
+        let depth = self.depth.load(Ordering::Acquire);
+        if depth >= self.limit {
+            return Err(self.busy(depth));
+        }
+        Ok(())
+    }
+
+    /// Run `f` on an Argon2 thread and wait for its result: `Busy` when the
+    /// queue is full, `Internal` if the job was lost.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let depth = self.depth.fetch_add(1, Ordering::AcqRel);
+        let queued = Queued(self.depth.clone());
+        if depth >= self.limit {
+            return Err(self.busy(depth));
+        }
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |memory| {
+            let _queued = queued;
             let _ = done.send(f(memory));
         });
-        self.jobs.send(job).ok()?;
-        result.await.ok()
+        let lost = || AppError::internal("password hashing", "the Argon2 job was lost");
+        self.jobs.send(job).map_err(|_| lost())?;
+        result.await.map_err(|_| lost())
     }
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 impl Passwords {
+    /// One thread per core and the default queue bound (64 jobs per core).
     pub async fn new() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let engine = Arc::new(HashEngine::start(cores));
+        Self::with_queue_limit(0).await
+    }
+
+    /// As [`Passwords::new`], with at most `queue_limit` jobs queued or running
+    /// (0: the default, 64 per core).
+    pub async fn with_queue_limit(queue_limit: usize) -> Self {
+        let cores = cores();
+        let limit = if queue_limit == 0 { DEFAULT_QUEUE_PER_CORE * cores } else { queue_limit };
+        let engine = Arc::new(HashEngine::start(cores, limit));
         let random = Token::generate();
         let dummy = engine
             .run(move |_| hash_blocking(random.expose()))
@@ -135,23 +200,26 @@ impl Passwords {
         Self { dummy_hash: Arc::new(dummy), engine }
     }
 
-    pub async fn hash(&self, password: &str) -> Result<String, crate::error::AppError> {
+    /// `Err(AppError::Busy)` when the queue is full right now, so a caller can
+    /// refuse before doing any other work. (A job may still be refused later.)
+    pub fn ready(&self) -> Result<(), AppError> {
+        self.engine.ready()
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, AppError> {
         let password = password.to_string();
-        self.engine
-            .run(move |_| hash_blocking(&password))
-            .await
-            .ok_or_else(|| crate::error::AppError::internal("hash task failed", "the Argon2 job was lost"))?
-            .map_err(|e| crate::error::AppError::internal("hashing failed", e))
+        self.engine.run(move |_| hash_blocking(&password)).await?.map_err(|e| AppError::internal("hashing failed", e))
     }
 
     /// Verify `password` against `stored`, or against the dummy hash when there is
-    /// no stored hash. Always does one full Argon2 verification.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+    /// no stored hash. Always does one full Argon2 verification, unless the
+    /// queue is full (`Err(AppError::Busy)`, the same for every account).
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, AppError> {
         let real = stored.is_some();
         let hash = stored.map(str::to_string).unwrap_or_else(|| self.dummy_hash.as_str().to_string());
         let password = password.to_string();
-        let ok = self.engine.run(move |memory| verify_blocking(&password, &hash, memory)).await.unwrap_or(false);
-        ok && real
+        let ok = self.engine.run(move |memory| verify_blocking(&password, &hash, memory)).await?;
+        Ok(ok && real)
     }
 }
 
@@ -221,9 +289,9 @@ mod tests {
         let p = Passwords::new().await;
         let h = p.hash("correct horse battery").await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(p.verify("correct horse battery", Some(&h)).await);
-        assert!(!p.verify("wrong horse battery", Some(&h)).await);
-        assert!(!p.verify("anything", None).await);
+        assert!(p.verify("correct horse battery", Some(&h)).await.unwrap());
+        assert!(!p.verify("wrong horse battery", Some(&h)).await.unwrap());
+        assert!(!p.verify("anything", None).await.unwrap());
     }
 
     #[tokio::test]
@@ -254,7 +322,33 @@ mod tests {
             })
             .collect();
         for t in tasks {
-            assert!(t.await.unwrap());
+            assert!(t.await.unwrap().unwrap());
         }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once_and_recovers() {
+        let p = Passwords::with_queue_limit(2).await;
+        let h = p.hash("correct horse battery").await.unwrap();
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (p, h) = (p.clone(), h.clone());
+                tokio::spawn(async move { p.verify("correct horse battery", Some(&h)).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(ok) => assert!(ok),
+                Err(AppError::Busy(secs)) => {
+                    assert!(secs >= 1);
+                    busy += 1;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(busy >= 1, "twelve jobs at once overflow a queue of two");
+        assert!(p.ready().is_ok(), "the queue drained");
+        assert!(p.verify("correct horse battery", Some(&h)).await.unwrap());
     }
 }

@@ -510,6 +510,9 @@ pub fn respond<T>(result: AppResult<T>) -> AppResult<T> {
     if let Err(e) = &result {
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             opts.set_status(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+            if let Some(secs) = e.retry_after() {
+                opts.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
         }
     }
     result

@@ -36,6 +36,10 @@ pub struct Settings {
     pub throttle: crate::auth::throttle::ThrottleSettings,
     /// Minimum password length in characters (never below 8).
     pub password_min_chars: usize,
+    /// Password reset emails per account per hour, at most.
+    pub reset_emails_per_address: i64,
+    /// Password reset emails per client IP per hour, at most.
+    pub reset_emails_per_ip: i64,
     /// Reverse proxies and load balancers whose `X-Forwarded-For` / `Forwarded`
     /// headers are believed (empty: none, the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,

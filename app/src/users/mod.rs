@@ -7,6 +7,7 @@ pub mod service;
 
 pub use pages::{NewUserPage, UserDetailPage, UsersPage};
 
+use crate::email_queue::EmailStatus;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -42,41 +43,11 @@ impl UserStatus {
     }
 }
 
-/// Where an invitation email stands in the Email queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DeliveryState {
-    Queued,
-    Sending,
-    Sent,
-    Failed,
-    NotSent,
-}
-
-impl DeliveryState {
-    pub fn from_row(status: &str, smtp_configured: bool) -> Self {
-        match status {
-            "sent" => Self::Sent,
-            "failed" => Self::Failed,
-            "sending" => Self::Sending,
-            _ if !smtp_configured => Self::NotSent,
-            _ => Self::Queued,
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Queued => "Queued",
-            Self::Sending => "Sending",
-            Self::Sent => "Sent",
-            Self::Failed => "Failed",
-            Self::NotSent => "Not sent",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub email_id: i64,
-    pub state: DeliveryState,
+    /// Where the invitation email stands in the Email queue.
+    pub state: EmailStatus,
     pub error: Option<String>,
 }
 

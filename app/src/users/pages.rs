@@ -16,14 +16,14 @@ fn status_badge(status: UserStatus) -> impl IntoView {
 fn delivery_view(d: Option<Delivery>) -> impl IntoView {
     d.map(|d| {
         let class = match d.state {
-            DeliveryState::Sent => "badge badge-sent",
-            DeliveryState::Failed | DeliveryState::NotSent => "badge badge-failed",
+            EmailStatus::Sent => "badge badge-sent",
+            EmailStatus::Failed | EmailStatus::NotSent => "badge badge-failed",
             _ => "badge badge-queued",
         };
         let href = format!("/email-queue/{}", d.email_id);
         let label = match (&d.state, &d.error) {
-            (DeliveryState::Failed, Some(e)) => format!("Failed: {e}"),
-            (DeliveryState::NotSent, _) => "Not sent: email sending is not configured".to_string(),
+            (EmailStatus::Failed, Some(e)) => format!("Failed: {e}"),
+            (EmailStatus::NotSent, _) => crate::email_queue::NOT_CONFIGURED.to_string(),
             (s, _) => s.label().to_string(),
         };
         view! {

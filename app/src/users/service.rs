@@ -1,9 +1,10 @@
 //! The Users application's service: list, invite, edit, enable/disable and
 //! the invitation life cycle. No HTTP, no HTML.
 
-use super::{Delivery, DeliveryState, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
+use super::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::EmailAddress;
+use crate::email_queue::EmailStatus;
 use crate::error::{AppError, AppResult};
 use crate::grants::{is_last_admin, protect_admin, user_email, user_gone};
 use crate::server::access::{apps, perms, Access, Principal};
@@ -185,7 +186,7 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
             r.try_get::<i64, _>("user_id")?,
             Delivery {
                 email_id: r.try_get("id")?,
-                state: DeliveryState::from_row(&status, state.settings.smtp_configured),
+                state: EmailStatus::from_row(&status, state.settings.smtp_configured),
                 error: r.try_get("last_error")?,
             },
         );

@@ -5,6 +5,7 @@ mod helpers;
 
 mod account;
 mod audit;
+mod auth;
 mod email_queue;
 mod foundation;
 mod invitations;
