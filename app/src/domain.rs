@@ -82,6 +82,36 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// The longest first or last name, in characters.
+pub const NAME_MAX_CHARS: usize = 100;
+
+/// Characters that reorder how text around them is displayed (explicit
+/// embeddings and overrides U+202A–U+202E, isolates U+2066–U+2069, the marks
+/// U+200E, U+200F and U+061C): in a name they can make a list or an audit
+/// entry read as something it is not.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// The one check for a person's first or last name, wherever it is set
+/// (first-run setup, `create-admin`, Users, Account). `field` names it in the
+/// message ("First name"). Empty is allowed: names are optional.
+pub fn check_person_name(field: &str, value: &str) -> Result<(), String> {
+    if value.chars().count() > NAME_MAX_CHARS {
+        return Err(format!("{field} is too long (at most {NAME_MAX_CHARS} characters)."));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters such as tabs or line breaks."));
+    }
+    if let Some(c) = value.chars().find(|&c| is_bidi_control(c)) {
+        return Err(format!(
+            "{field} must not contain invisible text-direction characters (it contains U+{:04X}).",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +133,23 @@ mod tests {
         assert!(EmailAddress::parse("a b@c.com").unwrap_err().contains("spaces"));
         assert!(EmailAddress::parse(".a@c.com").unwrap_err().contains("dot"));
         assert!(EmailAddress::parse("a@-c.com").unwrap_err().contains("domain"));
+    }
+
+    #[test]
+    fn names_refuse_control_and_bidi_characters_naming_the_field() {
+        for ok in ["", "Ada", "José María", "Nguyễn", "O'Brien-Smith", "李", "محمد"] {
+            assert_eq!(check_person_name("First name", ok), Ok(()), "{ok}");
+        }
+        let e = check_person_name("Last name", "Evil\u{202E}gnp.exe").unwrap_err();
+        assert!(e.starts_with("Last name") && e.contains("U+202E"), "{e}");
+        for bad in ['\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}'] {
+            assert!(check_person_name("First name", &format!("a{bad}b")).unwrap_err().contains("text-direction"));
+        }
+        for bad in ['\t', '\n', '\r', '\u{0}', '\u{1B}', '\u{7F}', '\u{85}'] {
+            let e = check_person_name("First name", &format!("a{bad}b")).unwrap_err();
+            assert!(e.starts_with("First name") && e.contains("control characters"), "{bad:?}: {e}");
+        }
+        assert!(check_person_name("First name", &"a".repeat(101)).unwrap_err().contains("too long"));
+        assert_eq!(check_person_name("First name", &"é".repeat(100)), Ok(()));
     }
 }

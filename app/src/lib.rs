@@ -92,6 +92,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=email_queue::EmailQueuePage />
                         <Route path=path!("/:id") view=email_queue::EmailDetailPage />
                     </ParentRoute>
+                    <ParentRoute path=path!("/audit-log") view=|| view! { <RequireView app=AppId::AuditLog /> }>
+                        <Route path=path!("") view=audit::AuditLogPage />
+                    </ParentRoute>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,4 +1,5 @@
-//! Property tests for Roster's parsers: email addresses and secret tokens.
+//! Property tests for Roster's parsers: email addresses, secret tokens, and
+//! the post-sign-in destination (`next`).
 //! (The password policy's properties live beside it, in `app/src/password_policy.rs`.)
 //!
 //! Run with `cargo test -p app --features ssr --test properties`.
@@ -6,7 +7,9 @@
 
 use app::domain::EmailAddress;
 use app::server::crypto::Token;
+use app::server::session::next_destination;
 use proptest::prelude::*;
+use url::Url;
 
 const BASE64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -138,5 +141,104 @@ proptest! {
         let mut inserted = base.clone();
         inserted.insert(at, bad);
         prop_assert!(Token::parse(&inserted).is_none(), "{:?}", inserted);
+    }
+}
+
+fn select(v: Vec<&'static str>) -> impl Strategy<Value = String> {
+    prop::sample::select(v).prop_map(str::to_string)
+}
+
+/// What an open redirect is made of: a scheme or none, a run of slashes,
+/// backslashes, tabs, newlines and their encodings, a host, and a tail; or
+/// tricks strung together; or arbitrary text.
+fn next_like() -> impl Strategy<Value = String> {
+    let scheme = prop_oneof![
+        3 => Just(String::new()),
+        1 => select(vec!["http:", "https:", "HTTPS:", "javascript:", "data:", "ftp:", "file:"]),
+    ];
+    let slashes = prop::collection::vec(select(vec!["/", "\\", "\t", "\n", "%09"]), 0..5).prop_map(|v| v.concat());
+    let host = select(vec![
+        "",
+        "evil.example",
+        "evil.example:443",
+        "user:pass@evil.example",
+        "roster.example.com@evil.example",
+        "[::1]",
+        "127.0.0.1:3000",
+        "roster.example.com",
+        "evil\u{3002}example",
+    ]);
+    let shaped = (scheme, slashes, host, "[a-z0-9/?#=&.%]{0,10}").prop_map(|(a, b, c, d)| format!("{a}{b}{c}{d}"));
+    let tricks = select(vec![
+        "/",
+        "//",
+        "\\",
+        "/\\",
+        "\t",
+        "\n",
+        "\r",
+        " ",
+        "\u{0}",
+        "\u{a0}",
+        "%0a",
+        "%2F",
+        "%5C",
+        "%2e",
+        ".",
+        "..",
+        "/./",
+        "/../",
+        "@",
+        ":",
+        "?",
+        "#",
+        ";",
+        "https:",
+        "javascript:",
+        "//evil.example",
+        "evil.example",
+        "\u{ff0f}",
+        "\u{2215}",
+    ]);
+    let strung = prop::collection::vec(prop_oneof![3 => tricks, 1 => "[a-z0-9]{1,6}", 1 => "\\PC{1,3}"], 0..8)
+        .prop_map(|v| v.concat());
+    prop_oneof![4 => shaped, 2 => strung, 1 => "\\PC{0,40}", 1 => ".{0,40}"]
+}
+
+fn publics() -> [Url; 3] {
+    [
+        Url::parse("https://roster.example.com/").unwrap(),
+        Url::parse("http://127.0.0.1:3000/").unwrap(),
+        Url::parse("https://[2001:db8::1]:8443/").unwrap(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn the_destination_after_sign_in_always_resolves_to_the_public_origin(next in next_like()) {
+        for public in publics() {
+            let to = next_destination(&public, Some(&next));
+            prop_assert!(to.starts_with('/'), "{:?} -> {:?}", next, to);
+            // Resolved as the browser resolves it, from the sign-in page or any other.
+            for page in ["/signin?next=x", "/users/42", "/"] {
+                let here = public.join(page).unwrap();
+                let there = here.join(&to);
+                prop_assert!(there.is_ok(), "{:?} -> {:?}", next, to);
+                prop_assert_eq!(there.unwrap().origin(), public.origin(), "{:?} -> {:?} on {}", next, to, public);
+            }
+        }
+    }
+
+    #[test]
+    fn a_path_on_roster_is_kept(
+        path in "(/[a-z0-9_-]{1,8}){1,4}/?",
+        query in prop::option::of("[a-z]{1,5}=[a-z0-9%]{0,6}(&[a-z]{1,5}=[a-z0-9]{0,6}){0,2}"),
+    ) {
+        let next = match &query { Some(q) => format!("{path}?{q}"), None => path.clone() };
+        for public in publics() {
+            prop_assert_eq!(next_destination(&public, Some(&next)), next.clone());
+        }
     }
 }

@@ -37,6 +37,7 @@ const KEYS: &[&str] = &[
     "password_reset_emails_per_address",
     "password_reset_emails_per_ip",
     "argon2_queue_limit",
+    "trusted_proxies",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +98,25 @@ pub struct Config {
     /// Password hashing jobs queued or running, at most; beyond, requests get 503
     /// with Retry-After. 0: 64 per core.
     pub argon2_queue_limit: usize,
+    /// Reverse proxies and load balancers (CIDR ranges or addresses) whose
+    /// `X-Forwarded-For` / `Forwarded` name the client. A list in TOML; in the
+    /// environment, separated by commas or spaces. Empty: the peer is the client.
+    #[serde(deserialize_with = "list_or_string")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A TOML list, or one string of items separated by commas or whitespace (the environment).
+fn list_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Items::deserialize(d)? {
+        Items::List(items) => items,
+        Items::One(s) => s.split([',', ' ', '\t']).filter(|i| !i.is_empty()).map(str::to_string).collect(),
+    })
 }
 
 impl Default for Config {
@@ -127,6 +147,7 @@ impl Default for Config {
             password_reset_emails_per_address: 3,
             password_reset_emails_per_ip: 20,
             argon2_queue_limit: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -217,10 +238,30 @@ impl Config {
         if self.password_reset_emails_per_ip < 1 {
             return Err(invalid("password_reset_emails_per_ip", "must be at least 1"));
         }
+        self.trusted_proxies()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));
         }
         Ok(())
+    }
+
+    /// `trusted_proxies` parsed: `10.0.0.0/8`, `2001:db8::/32`, or one address.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|item| {
+                let item = item.trim();
+                item.parse::<ipnet::IpNet>()
+                    .map(|net| net.trunc())
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "trusted_proxies",
+                            format!("`{item}` is not an address or a CIDR range such as 10.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect()
     }
 
     pub fn smtp_url(&self) -> Option<&str> {
@@ -255,6 +296,7 @@ mod tests {
             assert_eq!(c.listen.port(), 3000);
             assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
             assert_eq!(c.session_absolute_timeout, Duration::from_secs(12 * 3600));
+            assert!(c.trusted_proxies().unwrap().is_empty(), "no proxy is trusted by default");
             Ok(())
         });
     }
@@ -267,6 +309,27 @@ mod tests {
             let c = load_in_jail().unwrap();
             assert_eq!(c.site_name, "From env");
             assert_eq!(c.session_idle_timeout, Duration::from_secs(600));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_from_file_or_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file("roster.toml", "trusted_proxies = [\"10.0.0.0/8\", \"2001:db8::1\"]\n")?;
+            let c = load_in_jail().unwrap();
+            let nets: Vec<String> = c.trusted_proxies().unwrap().iter().map(|n| n.to_string()).collect();
+            assert_eq!(nets, ["10.0.0.0/8", "2001:db8::1/128"]);
+            jail.set_env("ROSTER_TRUSTED_PROXIES", "127.0.0.1/32, 192.168.1.7/16");
+            let nets: Vec<String> =
+                load_in_jail().unwrap().trusted_proxies().unwrap().iter().map(|n| n.to_string()).collect();
+            assert_eq!(nets, ["127.0.0.1/32", "192.168.0.0/16"]);
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ROSTER_TRUSTED_PROXIES", "10.0.0.0/33");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("trusted_proxies") && e.contains("10.0.0.0/33"), "{e}");
             Ok(())
         });
     }

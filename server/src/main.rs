@@ -9,7 +9,7 @@ mod worker;
 
 use app::server::crypto::Passwords;
 use app::server::db::Db;
-use app::server::session::authenticate;
+use app::server::session::{authenticate, check_host};
 use app::server::state::{AppState, Settings, SetupToken};
 use app::{shell, App};
 use axum::extract::State;
@@ -151,6 +151,8 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         password_min_chars: config.password_min_chars,
         reset_emails_per_address: config.password_reset_emails_per_address,
         reset_emails_per_ip: config.password_reset_emails_per_ip,
+        // Validated when the configuration was loaded.
+        trusted_proxies: config.trusted_proxies().unwrap_or_default(),
     };
     let leptos_options = LeptosOptions::builder()
         .output_name("roster")
@@ -198,6 +200,12 @@ async fn serve(config: Config) -> Result<(), String> {
         }
         None => println!("Email sending is not configured (ROSTER_SMTP_URL): emails stay in the Email queue."),
     }
+    if config.public_url.as_deref().unwrap_or("").is_empty() && bound.ip().is_unspecified() {
+        tracing::warn!(
+            "public_url is not set and Roster listens on every interface: set public_url to the address users \
+             open, for the links in emails and so that requests for other host names are refused"
+        );
+    }
     println!("Roster listening on http://{bound}");
 
     let router = router(state);
@@ -232,6 +240,8 @@ fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        // Outside `authenticate`: a request for another host reaches nothing.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), check_host))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

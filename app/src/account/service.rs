@@ -22,9 +22,7 @@ pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails>
 
 pub async fn update_name(state: &AppState, me: &Principal, first: &str, last: &str) -> AppResult<()> {
     for (label, v) in [("First name", first), ("Last name", last)] {
-        if v.chars().count() > 100 {
-            return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
-        }
+        crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
     }
     let mut tx = state.db.begin_write().await?;
     sqlx::query("UPDATE users SET first_name = $1, last_name = $2, name_sort = $3 WHERE id = $4")

@@ -148,6 +148,9 @@ pub async fn create_admin_with_password(
     only_if_first: bool,
 ) -> AppResult<i64> {
     let email = EmailAddress::parse(email).map_err(AppError::Invalid)?;
+    for (label, v) in [("First name", first_name), ("Last name", last_name)] {
+        crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
+    }
     let password = check_new_password(state, password, confirmation, email.as_str(), first_name, last_name)?;
     let hash = state.passwords.hash(password.expose()).await?;
     create_admin(&state.db, &hash, &email, first_name, last_name, only_if_first).await

@@ -40,11 +40,25 @@ pub struct Settings {
     pub reset_emails_per_address: i64,
     /// Password reset emails per client IP per hour, at most.
     pub reset_emails_per_ip: i64,
+    /// Reverse proxies and load balancers whose `X-Forwarded-For` / `Forwarded`
+    /// headers are believed (empty: none, the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
     pub fn cookie_secure(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// The session cookie's name: `__Host-roster_session` over https (the
+    /// browser then insists on Secure, `Path=/` and no Domain, so a sibling
+    /// subdomain cannot plant one), `roster_session` over plain http.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.cookie_secure() {
+            "__Host-roster_session"
+        } else {
+            "roster_session"
+        }
     }
 
     /// `public_url` joined with `path`, for links that leave Roster (emails, the console).

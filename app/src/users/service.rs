@@ -343,9 +343,7 @@ pub async fn update(
     role_ids: &[i64],
 ) -> AppResult<UpdateOutcome> {
     for (label, v) in [("First name", info.first_name), ("Last name", info.last_name)] {
-        if v.chars().count() > 100 {
-            return Err(AppError::Invalid(format!("{label} is too long (at most 100 characters).")));
-        }
+        crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
     }
     let mut tx = state.db.begin_write().await?;
     protect_admin(&mut tx, access.principal(), id).await?;

@@ -18,6 +18,11 @@ on_both_backends!(
     cross_origin_post_is_refused,
     unreadable_arguments_get_400_with_the_reason,
     create_admin_command_makes_a_working_account,
+    client_ip_comes_from_trusted_proxies_only,
+    requests_for_another_host_are_refused,
+    post_without_origin_or_fetch_metadata_must_be_json,
+    sign_in_never_redirects_off_roster,
+    names_refuse_control_and_bidi_characters,
 );
 
 async fn setup_link_creates_the_first_administrator_once(backend: Backend) {
@@ -86,14 +91,32 @@ async fn sign_in_cookie_is_hardened_and_new_each_time(backend: Backend) {
     assert_eq!(old.whoami().await, None, "the previous session id no longer works");
     assert_eq!(c.whoami().await.as_deref(), Some(ADMIN_EMAIL));
 
-    // Behind an https public URL the cookie is Secure.
+    // Behind an https public URL the cookie is Secure and `__Host-` prefixed
+    // (so no sibling subdomain can plant one), and only that name is read.
     drop(server);
     let https = Server::start_with(&db, &[("ROSTER_PUBLIC_URL", "https://roster.example.com")]).await;
-    let mut c = https.client();
-    // Browsers send the public origin; this client talks to the loopback address directly.
-    let r = c.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert!(r.set_cookie.unwrap().to_lowercase().contains("secure"));
+    // Browsers send the public host and origin; this client talks to the loopback address directly.
+    let public = [("Host", "roster.example.com"), ("Origin", "https://roster.example.com")];
+    let c = https.client();
+    let r = c
+        .post_form_with("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", "")], &public)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-roster_session="), "{cookie}");
+    let lower = cookie.to_lowercase();
+    assert!(lower.contains("; secure") && lower.contains("path=/") && !lower.contains("domain"), "{cookie}");
+    let value = cookie.trim_start_matches("__Host-roster_session=").split(';').next().unwrap();
+    for (name, signed_in) in [("__Host-roster_session", true), ("roster_session", false)] {
+        let cookie = format!("{name}={value}");
+        let r = c.post_form_with("me", &[], &[public[0], public[1], ("Cookie", &cookie)]).await;
+        let body = r.text().await.unwrap();
+        assert_eq!(
+            body.contains(ADMIN_EMAIL),
+            signed_in,
+            "only the prefixed cookie is read over https: {name}: {body}"
+        );
+    }
 }
 
 async fn wrong_password_and_unknown_email_get_the_same_answer(backend: Backend) {
@@ -293,4 +316,219 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
         let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
         assert!(err.contains("invalid configuration") && err.contains(named), "{key}={value}: {err}");
     }
+}
+
+/// One failed sign-in (a new email each time, so only the per-IP count can
+/// throttle) with these extra headers; the status.
+async fn failed_sign_in(c: &Client, n: &mut u32, headers: &[(&str, &str)]) -> StatusCode {
+    *n += 1;
+    let email = format!("nobody{n}@example.com");
+    let mut h = vec![("Origin", c.base.as_str())];
+    h.extend_from_slice(headers);
+    c.post_form_with("sign_in", &[("email", &email), ("password", "not the password at all"), ("next", "")], &h)
+        .await
+        .status()
+}
+
+async fn client_ip_comes_from_trusted_proxies_only(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = [("ROSTER_SIGNIN_IP_FREE_FAILURES", "1"), ("ROSTER_SIGNIN_FAILURE_WINDOW", "1h")];
+    let n = &mut 0;
+
+    // No trusted proxies (the default): a spoofed X-Forwarded-For or Forwarded
+    // is ignored, and every "client" shares the peer's budget of one failure.
+    let server = Server::start_with(&db, &env).await;
+    let mut admin = set_up_admin(&server).await;
+    let c = server.client();
+    let xff = |ip: &'static str| [("X-Forwarded-For", ip)];
+    assert_eq!(failed_sign_in(&c, n, &xff("203.0.113.1")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(failed_sign_in(&c, n, &xff("203.0.113.2")).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(failed_sign_in(&c, n, &[("Forwarded", "for=203.0.113.3")]).await, StatusCode::TOO_MANY_REQUESTS);
+    let ips = audit_ips(&mut admin).await;
+    assert_eq!(ips, ["127.0.0.1"], "the audit log records the peer, not the header");
+    drop(server);
+
+    // Behind a trusted proxy (the tests' loopback peer), each forwarded client
+    // has its own budget; the right-most untrusted hop counts, not what the
+    // client wrote to the left of it; an IPv6 client is counted by its /64.
+    let mut env = env.to_vec();
+    env.push(("ROSTER_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8"));
+    let db = TestDb::new(backend);
+    let server = Server::start_with(&db, &env).await;
+    let mut admin = set_up_admin(&server).await;
+    let c = server.client();
+    assert_eq!(failed_sign_in(&c, n, &xff("198.51.100.1, 10.0.0.5")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        failed_sign_in(&c, n, &xff("192.0.2.99, 198.51.100.1")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same client, whatever it writes to the left"
+    );
+    assert_eq!(failed_sign_in(&c, n, &xff("198.51.100.2")).await, StatusCode::UNAUTHORIZED, "another client");
+    let fwd = |v: &'static str| [("Forwarded", v)];
+    assert_eq!(failed_sign_in(&c, n, &fwd(r#"for="[2001:db8:1:2::a]:4711""#)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        failed_sign_in(&c, n, &fwd("for=\"[2001:db8:1:2:ffff::b]\"")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same /64"
+    );
+    assert_eq!(failed_sign_in(&c, n, &xff("2001:db8:1:3::a")).await, StatusCode::UNAUTHORIZED, "another /64");
+    let ips = audit_ips(&mut admin).await;
+    for ip in ["198.51.100.1", "198.51.100.2", "2001:db8:1:2::/64", "2001:db8:1:3::/64"] {
+        assert!(ips.iter().any(|i| i == ip), "audit records the client {ip}: {ips:?}");
+    }
+    assert!(!ips.iter().any(|i| i == "10.0.0.5" || i == "192.0.2.99"), "{ips:?}");
+}
+
+/// The distinct IPs of the failed sign-ins in the audit log.
+async fn audit_ips(admin: &mut Client) -> Vec<String> {
+    let q = serde_json::json!({"query": {"actor": "", "target": "", "action": "sign_in.failure", "from": null, "to": null, "before": null}});
+    let r = admin.call_json("list_audit", q).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut ips: Vec<String> =
+        r.body["entries"].as_array().unwrap().iter().map(|e| e["ip"].as_str().unwrap().to_string()).collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+async fn requests_for_another_host_are_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let admin = set_up_admin(&server).await;
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    let rebound = format!("rebind.evil.example:{port}");
+    // DNS rebinding: the attacker's name, Roster's address.
+    let r = admin.get_with("/users", &[("Host", &rebound)]).await;
+    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert!(r.text().await.unwrap().contains(&server.base), "the message names the address to use");
+    let origin = format!("http://{rebound}");
+    let r = admin.post_form_with("me", &[], &[("Host", &rebound), ("Origin", &origin)]).await;
+    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert!(!r.text().await.unwrap().contains(ADMIN_EMAIL));
+    // Another port is another origin.
+    let r = admin.get_with("/signin", &[("Host", "127.0.0.1:1")]).await;
+    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+    // The public host, and loopback names for a loopback public URL, are served.
+    // (Bodies are read to the end: a page dropped mid-stream only adds noise to the server's log.)
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let r = admin.get_with("/users", &[("Host", &host)]).await;
+        assert_eq!(r.status(), StatusCode::OK, "{host}");
+        assert!(r.text().await.unwrap().contains("<h1>Users</h1>"), "{host}");
+    }
+    // Load balancers probe /healthz by the node's own address.
+    assert_eq!(admin.get_with("/healthz", &[("Host", "10.1.2.3:3000")]).await.status(), StatusCode::OK);
+
+    // With an https public URL, only that host (default port) is served.
+    drop(server);
+    let https = Server::start_with(&db, &[("ROSTER_PUBLIC_URL", "https://roster.example.com")]).await;
+    let c = https.client();
+    for host in ["roster.example.com", "roster.example.com:443"] {
+        let r = c.get_with("/signin", &[("Host", host)]).await;
+        assert_eq!(r.status(), StatusCode::OK, "{host}");
+        assert!(r.text().await.unwrap().contains("Sign in"), "{host}");
+    }
+    assert_eq!(c.get("/signin").await.status(), StatusCode::MISDIRECTED_REQUEST, "the loopback address is not it");
+}
+
+async fn post_without_origin_or_fetch_metadata_must_be_json(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let args = [("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", "")];
+    // A form post (what a cross-site <form> sends) without Origin or Sec-Fetch-Site.
+    let anon = server.client();
+    let r = anon.post_form_with("sign_in", &args, &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.text().await.unwrap().contains("application/json"), "the refusal says what is accepted");
+    let r = admin.post_form_with("sign_out", &[], &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(admin.whoami().await.is_some(), "the session survived");
+    // Sec-Fetch-Site: same-origin, or an Origin, or a JSON body are accepted.
+    let r = anon.post_form_with("sign_in", &args, &[("Sec-Fetch-Site", "same-origin")]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = anon.post_form_with("sign_in", &args, &[("Sec-Fetch-Site", "cross-site")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r#"{"query": {"actor": "", "target": "", "action": "", "from": null, "to": null, "before": null}}"#;
+    let cookie = format!("roster_session={}", admin.cookie.clone().unwrap());
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/list_audit", server.base))
+        .header("Content-Type", "application/json")
+        .header("Cookie", cookie)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "a script's JSON call needs no Origin");
+}
+
+async fn sign_in_never_redirects_off_roster(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    set_up_admin(&server).await;
+    let mut c = server.client();
+    // What `/signin?next=/%09/evil.example/` and its cousins hand to sign_in.
+    for evil in [
+        "/\t/evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "javascript:alert(1)",
+    ] {
+        let r = c.call("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", evil)]).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body, serde_json::json!("/"), "next={evil:?}");
+    }
+    for (next, to) in [("/users?page=2", "/users?page=2"), ("/%2F%2Fevil.example", "/%2F%2Fevil.example")] {
+        let r = c.call("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", next)]).await;
+        assert_eq!(r.body, serde_json::json!(to), "next={next:?}");
+    }
+    let r = c
+        .call(
+            "sign_in",
+            &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", &format!("{}/account", server.base))],
+        )
+        .await;
+    assert_eq!(r.body, serde_json::json!("/account"), "an absolute URL on Roster itself is kept, as a path");
+}
+
+async fn names_refuse_control_and_bidi_characters(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let token = server.setup_link.clone().unwrap().rsplit('/').next().unwrap().to_string();
+    let mut anon = server.client();
+    let setup = |first: &'static str| {
+        [
+            ("token", token.clone()),
+            ("email", ADMIN_EMAIL.to_string()),
+            ("first_name", first.to_string()),
+            ("last_name", "Admin".to_string()),
+            ("password", ADMIN_PASSWORD.to_string()),
+            ("password_confirmation", ADMIN_PASSWORD.to_string()),
+        ]
+    };
+    let args = setup("Ada\u{202E}nimda");
+    let refs: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = anon.call("setup", &refs).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let message = r.body["Invalid"].as_str().unwrap_or_default();
+    assert!(message.starts_with("First name") && message.contains("U+202E"), "{:?}", r.body);
+    let mut admin = set_up_admin(&server).await;
+
+    let r = admin.call("update_my_name", &[("first_name", "Ada"), ("last_name", "Ad\tmin")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let message = r.body["Invalid"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Last name") && message.contains("control characters"), "{:?}", r.body);
+
+    let id = admin.invite("named@example.com", &[]).await.body.as_i64().unwrap();
+    let update = |first: &str| serde_json::json!({"id": id, "first_name": first, "last_name": "", "email": "named@example.com", "role_ids": []});
+    let r = admin.call_json("update_user", update("\u{2067}Mallory\u{2069}")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body["Invalid"].as_str().unwrap_or_default().starts_with("First name"), "{:?}", r.body);
+    // Names in any script still pass.
+    let r = admin.call_json("update_user", update("Nguyễn محمد")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = admin.call("update_my_name", &[("first_name", "José"), ("last_name", "O'Brien")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }

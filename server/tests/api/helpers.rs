@@ -430,3 +430,61 @@ pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
     let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
     row.try_get::<i64, _>(0).unwrap()
 }
+
+impl Client {
+    /// POST form arguments to a server function with exactly these extra
+    /// headers (no `Origin` unless given) and the session cookie, if any.
+    pub async fn post_form_with(
+        &self,
+        endpoint: &str,
+        args: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}/api/{endpoint}", self.base)).form(args);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("roster_session={c}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("request completes")
+    }
+
+    /// GET a page with these extra headers (e.g. `Host`), without following redirects.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("roster_session={c}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("request completes")
+    }
+}
+
+/// A role granting `grants` (e.g. `json!([["Users", "View"]])`); returns its id.
+pub async fn create_role_with(admin: &mut Client, name: &str, grants: Value) -> i64 {
+    let r = admin.call("create_role", &[("name", name), ("description", "")]).await;
+    assert_eq!(r.status, StatusCode::OK, "create_role {name}: {:?}", r.body);
+    let id = r.body.as_i64().unwrap();
+    let r = admin.call_json("set_role_permissions", serde_json::json!({"id": id, "grants": grants})).await;
+    assert_eq!(r.status, StatusCode::OK, "set_role_permissions {name}: {:?}", r.body);
+    id
+}
+
+/// Invite `email` with `role_ids` and sign them up from the link in the Email
+/// queue (no SMTP needed); returns their signed-in client.
+pub async fn sign_up_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
+    const PASSWORD: &str = "a long and lovely passphrase";
+    let r = admin.invite(email, role_ids).await;
+    assert_eq!(r.status, StatusCode::OK, "invite {email}: {:?}", r.body);
+    let row =
+        admin.emails("").await.into_iter().find(|e| e["to"] == serde_json::json!(email)).expect("the invitation email");
+    let d = admin.call("email_detail", &[("id", &row["id"].as_i64().unwrap().to_string())]).await;
+    let token = token_of(&signup_link(d.body["body_text"].as_str().unwrap()));
+    let mut c = server.client();
+    let r = c.call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "sign up {email}: {:?}", r.body);
+    c
+}

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account;
+mod audit;
 mod auth;
 mod email_queue;
 mod foundation;
