@@ -4,6 +4,8 @@
 //!
 //! Run with `cargo test -p app --features ssr --test properties`.
 #![cfg(feature = "ssr")]
+// Test code: a failed step panics with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use app::domain::EmailAddress;
 use app::server::crypto::Token;

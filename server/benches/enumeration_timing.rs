@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench -p server --bench enumeration_timing` (N via ROSTER_BENCH_REQUESTS, default 300).
 
+// Test and benchmark code: a failed step panics with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
 

@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench -p server --bench mail_throughput` (N via ROSTER_BENCH_MAILS).
 
+// Test and benchmark code: a failed step panics with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
 

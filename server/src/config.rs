@@ -123,7 +123,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: "sqlite://data/roster.db".into(),
-            listen: "127.0.0.1:3000".parse().expect("static address"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             public_url: None,
             site_name: "Roster".into(),
             session_idle_timeout: Duration::from_secs(30 * 60),
@@ -269,6 +269,7 @@ impl Config {
     }
 
     /// The public URL, given or derived from the address actually bound.
+    #[allow(clippy::expect_used, reason = "http:// and a socket address always make a valid URL")]
     pub fn public_url(&self, bound: SocketAddr) -> Url {
         self.public_url
             .as_deref()

@@ -72,7 +72,8 @@ pub async fn run(db: Db, settings: Arc<Settings>, transport: Transport, from: St
         };
         let drained = claimed.len() < wanted;
         for email in claimed {
-            let slot = free.split(1).expect("one slot per claimed email");
+            // At most `wanted` emails were claimed, one permit each.
+            let Some(slot) = free.split(1) else { break };
             let (db, settings, transport, from, sent) =
                 (db.clone(), settings.clone(), transport.clone(), from.clone(), sent.clone());
             tokio::spawn(async move {

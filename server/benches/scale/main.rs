@@ -27,6 +27,9 @@
 //! on the next run; by default they are temporary), `ROSTER_BENCH_ONLY`
 //! (some of `list,search,dashboard,signin`; all by default).
 
+// Test and benchmark code: a failed step panics with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod generate;
 #[path = "../../tests/api/helpers.rs"]
 mod helpers;

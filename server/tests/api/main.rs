@@ -1,6 +1,9 @@
 //! Integration tests: the real `server` binary, started on port 0 against a
 //! fresh database, once on SQLite and once on PostgreSQL.
 
+// Test and benchmark code: a failed step panics with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod account;

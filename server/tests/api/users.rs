@@ -282,7 +282,6 @@ async fn users_list_searches_filters_sorts_and_pages(backend: Backend) {
 /// The search reads a trigram index (SQLite FTS5, PostgreSQL pg_trgm); the term
 /// is still a plain case-insensitive substring: quotes, `*`, `-`, `_`, `%` and
 /// FTS operators match only themselves, and edits reach the index.
-
 async fn users_search_takes_fts_special_characters_literally(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
