@@ -111,7 +111,10 @@ const JOB_MS: usize = 100;
 pub const DEFAULT_QUEUE_PER_CORE: usize = 64;
 
 impl HashEngine {
-    #[allow(clippy::expect_used, reason = "at start-up, before serving: without its threads Roster cannot sign anyone in")]
+    #[allow(
+        clippy::expect_used,
+        reason = "at start-up, before serving: without its threads Roster cannot sign anyone in"
+    )]
     fn start(threads: usize, limit: usize) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
