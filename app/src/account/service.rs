@@ -89,7 +89,7 @@ pub async fn change_password(
     if current == password {
         return Err(AppError::Invalid("The new password must differ from the current one.".into()));
     }
-    let new = crate::auth::service::check_new_password(
+    let new = crate::server::policy::parse(
         state,
         password,
         confirmation,

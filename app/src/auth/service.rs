@@ -2,7 +2,6 @@
 
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
-use crate::password_policy::NewPassword;
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::state::AppState;
@@ -151,7 +150,7 @@ pub async fn create_admin_with_password(
     for (label, v) in [("First name", first_name), ("Last name", last_name)] {
         crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
     }
-    let password = check_new_password(state, password, confirmation, email.as_str(), first_name, last_name)?;
+    let password = crate::server::policy::parse(state, password, confirmation, email.as_str(), first_name, last_name)?;
     let hash = state.passwords.hash(password.expose()).await?;
     create_admin(&state.db, &hash, &email, first_name, last_name, only_if_first).await
 }
@@ -337,7 +336,7 @@ pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, Str
 pub async fn reset_password(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<()> {
     use crate::audit::service::{record, Actor, Event};
     let (id, email, first, last) = reset_account(state, token).await?;
-    let password = check_new_password(state, password, confirmation, &email, &first, &last)?;
+    let password = crate::server::policy::parse(state, password, confirmation, &email, &first, &last)?;
     let hash = state.passwords.hash(password.expose()).await?;
     let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
     let now = now_ms();
@@ -363,17 +362,4 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
     super::throttle::clear(&mut tx, &email.to_lowercase()).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// The one check for a new password (`password_policy::Policy::parse` with
-/// Roster's configured minimum and the person's own details).
-pub fn check_new_password(
-    state: &AppState,
-    password: &str,
-    confirmation: &str,
-    email: &str,
-    first_name: &str,
-    last_name: &str,
-) -> AppResult<NewPassword> {
-    crate::server::policy::parse(state, password, confirmation, email, first_name, last_name)
 }

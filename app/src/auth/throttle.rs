@@ -17,33 +17,9 @@ use crate::error::AppResult;
 use crate::server::db::{Backend, Db};
 use crate::server::now_ms;
 use crate::server::sql::{in_list_text, Args};
+pub use crate::server::state::ThrottleSettings;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
-use std::time::Duration;
-
-#[derive(Debug, Clone)]
-pub struct ThrottleSettings {
-    /// Failures per account allowed in the window before delays start.
-    pub free: i64,
-    pub window: Duration,
-    /// Failures per account in the window that lock it.
-    pub lockout_after: i64,
-    pub lockout: Duration,
-    /// Failures per IP allowed in the window before delays start.
-    pub ip_free: i64,
-}
-
-impl Default for ThrottleSettings {
-    fn default() -> Self {
-        Self {
-            free: 5,
-            window: Duration::from_secs(15 * 60),
-            lockout_after: 20,
-            lockout: Duration::from_secs(15 * 60),
-            ip_free: 50,
-        }
-    }
-}
 
 /// The throttle key (and audit name) of whatever was typed in the email field
 /// when it is not an email address: it may be a password, so it is never stored.

@@ -137,7 +137,7 @@ pub async fn invited_email(state: &AppState, token: &str) -> AppResult<String> {
 pub async fn accept(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<i64> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
     let email = invited_email(state, token.expose()).await?;
-    let password = crate::auth::service::check_new_password(state, password, confirmation, &email, "", "")?;
+    let password = crate::server::policy::parse(state, password, confirmation, &email, "", "")?;
     let hash = state.passwords.hash(password.expose()).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;

@@ -33,7 +33,7 @@ pub struct Settings {
     /// Sent emails are purged after this long.
     pub mail_retention: Duration,
     /// Sign-in throttling and lockout.
-    pub throttle: crate::auth::throttle::ThrottleSettings,
+    pub throttle: ThrottleSettings,
     /// Minimum password length in characters (never below 8).
     pub password_min_chars: usize,
     /// Password reset emails per account per hour, at most.
@@ -70,6 +70,31 @@ impl Settings {
     /// The origin (scheme, host, port) that browsers send in `Origin`.
     pub fn origin(&self) -> String {
         self.public_url.origin().ascii_serialization()
+    }
+}
+
+/// Sign-in throttling and lockout (`crate::auth::throttle` applies them).
+#[derive(Debug, Clone)]
+pub struct ThrottleSettings {
+    /// Failures per account allowed in the window before delays start.
+    pub free: i64,
+    pub window: Duration,
+    /// Failures per account in the window that lock it.
+    pub lockout_after: i64,
+    pub lockout: Duration,
+    /// Failures per IP allowed in the window before delays start.
+    pub ip_free: i64,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            free: 5,
+            window: Duration::from_secs(15 * 60),
+            lockout_after: 20,
+            lockout: Duration::from_secs(15 * 60),
+            ip_free: 50,
+        }
     }
 }
 
