@@ -72,6 +72,40 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
     }
 }
 
+/// The card every page outside the shell stands in (Sign in, Set up, Sign up,
+/// Forgot password, Choose a new password): the brand, the heading, the content.
+#[component]
+pub fn AuthCard(id: &'static str, title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <main class="auth-page">
+            <section class="auth-card" aria-labelledby=id>
+                <p class="brand">"Roster"</p>
+                <h1 id=id>{title}</h1>
+                {children()}
+            </section>
+        </main>
+    }
+}
+
+/// The end of a form: its submit button, with a spinner and disabled while the
+/// action runs, and a Cancel link where the form is a page of its own.
+#[component]
+pub fn FormFooter(
+    #[prop(into)] pending: Signal<bool>,
+    label: &'static str,
+    #[prop(optional)] cancel: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <div class="actions">
+            <button type="submit" class="primary" disabled=move || pending.get()>
+                <Spinner when=pending />
+                {label}
+            </button>
+            {cancel.map(|href| view! { <a href=href class="button">"Cancel"</a> })}
+        </div>
+    }
+}
+
 /// Shown for addresses that match no page.
 #[component]
 pub fn NotFound() -> impl IntoView {

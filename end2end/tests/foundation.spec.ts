@@ -110,6 +110,26 @@ test("a signed-out visit to /account goes through sign-in and back to Account", 
   await expect(page.getByRole("main")).toContainText(ADMIN.email);
 });
 
+test("every Dashboard tile and every navigation link opens its application", async ({ page }) => {
+  await openHydrated(page, "/signin");
+  await signIn(page, ADMIN.email, ADMIN.password);
+  await expectDashboard(page);
+  const tiles = page.locator("a.tile");
+  const names = await tiles.locator(".tile-name").allInnerTexts();
+  expect(names.length, "the administrator sees every application").toBeGreaterThanOrEqual(4);
+  for (const name of names) {
+    await openHydrated(page, "/");
+    const nameExactly = page.locator(".tile-name").getByText(name, { exact: true });
+    await page.locator("a.tile").filter({ has: nameExactly }).click();
+    await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+    await expect(page.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
+    await settle(page);
+    // The same application from the navigation.
+    await page.getByRole("navigation", { name: "Applications" }).getByRole("link", { name, exact: true }).click();
+    await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  }
+});
+
 test("an unknown address shows Page not found to a signed-in user", async ({ page }) => {
   await openHydrated(page, "/signin");
   await signIn(page, ADMIN.email, ADMIN.password);

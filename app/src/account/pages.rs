@@ -1,5 +1,5 @@
 use super::*;
-use crate::components::{call, call_action, format_time, ActionResult, ErrorView, Spinner};
+use crate::components::{call, call_action, format_time, ActionResult, ErrorView, FormFooter, Spinner};
 use crate::password::{rules, NewPasswordFields};
 use leptos_router::hooks::use_query_map;
 
@@ -59,12 +59,7 @@ fn GeneralTab() -> impl IntoView {
                             <label for="last_name">"Last name"</label>
                             <input id="last_name" name="last_name" type="text" autocomplete="family-name" value=i.last_name />
                             <ActionResult value=save.value() success="Saved." />
-                            <div class="actions">
-                                <button type="submit" class="primary" disabled=move || save.pending().get()>
-                                    <Spinner when=save.pending() />
-                                    "Save"
-                                </button>
-                            </div>
+                            <FormFooter pending=save.pending() label="Save" />
                         </ActionForm>
                     }.into_any(),
                 }
@@ -97,12 +92,7 @@ fn PasswordTab() -> impl IntoView {
                 confirm_label="Confirm new password"
             />
             <ActionResult value=action.value() success=success />
-            <div class="actions">
-                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                    <Spinner when=action.pending() />
-                    "Save"
-                </button>
-            </div>
+            <FormFooter pending=action.pending() label="Save" />
         </ActionForm>
     }
 }

@@ -89,14 +89,7 @@ pub async fn change_password(
     if current == password {
         return Err(AppError::Invalid("The new password must differ from the current one.".into()));
     }
-    let new = crate::server::policy::parse(
-        state,
-        password,
-        confirmation,
-        &me.email,
-        &me.first_name,
-        &me.last_name,
-    )?;
+    let new = crate::server::policy::parse(state, password, confirmation, &me.email, &me.first_name, &me.last_name)?;
     let hash = state.passwords.hash(new.expose()).await?;
     let mut tx = state.db.begin_write().await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")

@@ -1,5 +1,5 @@
 use super::{reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn};
-use crate::components::{FieldError, Spinner};
+use crate::components::{AuthCard, FieldError, Spinner};
 use crate::password::{rules, NewPasswordFields};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -22,33 +22,29 @@ pub fn SignInPage() -> impl IntoView {
     });
     let error = move || action.value().get().and_then(|r| r.err());
     view! {
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="signin-title">
-                <p class="brand">"Roster"</p>
-                <h1 id="signin-title">"Sign in"</h1>
-                <ActionForm action=action>
-                    <input type="hidden" name="next" prop:value=next />
-                    <label for="email">"Email"</label>
-                    <input id="email" name="email" type="email" autocomplete="username" required />
-                    <label for="password">"Password"</label>
-                    <input
-                        id="password"
-                        name="password"
-                        type="password"
-                        autocomplete="current-password"
-                        required
-                    />
-                    <FieldError error=Signal::derive(error) />
-                    <button type="submit" class="primary" disabled=move || action.pending().get()>
-                        <Spinner when=action.pending() />
-                        "Sign in"
-                    </button>
-                </ActionForm>
-                <p class="aside">
-                    <a href="/forgot-password">"Forgot password?"</a>
-                </p>
-            </section>
-        </main>
+        <AuthCard id="signin-title" title="Sign in">
+            <ActionForm action=action>
+                <input type="hidden" name="next" prop:value=next />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required />
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="current-password"
+                    required
+                />
+                <FieldError error=Signal::derive(error) />
+                <button type="submit" class="primary" disabled=move || action.pending().get()>
+                    <Spinner when=action.pending() />
+                    "Sign in"
+                </button>
+            </ActionForm>
+            <p class="aside">
+                <a href="/forgot-password">"Forgot password?"</a>
+            </p>
+        </AuthCard>
     }
 }
 
@@ -67,45 +63,41 @@ pub fn SetupPage() -> impl IntoView {
     });
     let error = move || action.value().get().and_then(|r| r.err());
     view! {
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="setup-title">
-                <p class="brand">"Roster"</p>
-                <h1 id="setup-title">"Set up Roster"</h1>
-                <Suspense fallback=|| view! { <p>"Checking the setup link…"</p> }>
-                    {move || Suspend::new(async move {
-                        match valid.await {
-                            Ok(true) => view! {
-                                <p>"Create the first Global administrator. This account can do everything in Roster."</p>
-                                <ActionForm action=action>
-                                    <input type="hidden" name="token" prop:value=token />
-                                    <label for="email">"Email"</label>
-                                    <input id="email" name="email" type="email" autocomplete="username" required />
-                                    <label for="first_name">"First name"</label>
-                                    <input id="first_name" name="first_name" type="text" autocomplete="given-name" />
-                                    <label for="last_name">"Last name"</label>
-                                    <input id="last_name" name="last_name" type="text" autocomplete="family-name" />
-                                    <NewPasswordFields rules=password_rules password=password email=Signal::derive(String::new) />
-                                    <FieldError error=Signal::derive(error) />
-                                    <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                        <Spinner when=action.pending() />
-                                        "Create administrator"
-                                    </button>
-                                </ActionForm>
-                            }
-                            .into_any(),
-                            Ok(false) => view! {
-                                <p role="alert" class="error">
-                                    "This setup link is no longer valid. Restart Roster to get a new one, or "
-                                    <a href="/signin">"sign in"</a> "."
-                                </p>
-                            }
-                            .into_any(),
-                            Err(e) => view! { <p role="alert" class="error">{e.to_string()}</p> }.into_any(),
+        <AuthCard id="setup-title" title="Set up Roster">
+            <Suspense fallback=|| view! { <p>"Checking the setup link…"</p> }>
+                {move || Suspend::new(async move {
+                    match valid.await {
+                        Ok(true) => view! {
+                            <p>"Create the first Global administrator. This account can do everything in Roster."</p>
+                            <ActionForm action=action>
+                                <input type="hidden" name="token" prop:value=token />
+                                <label for="email">"Email"</label>
+                                <input id="email" name="email" type="email" autocomplete="username" required />
+                                <label for="first_name">"First name"</label>
+                                <input id="first_name" name="first_name" type="text" autocomplete="given-name" />
+                                <label for="last_name">"Last name"</label>
+                                <input id="last_name" name="last_name" type="text" autocomplete="family-name" />
+                                <NewPasswordFields rules=password_rules password=password email=Signal::derive(String::new) />
+                                <FieldError error=Signal::derive(error) />
+                                <button type="submit" class="primary" disabled=move || action.pending().get()>
+                                    <Spinner when=action.pending() />
+                                    "Create administrator"
+                                </button>
+                            </ActionForm>
                         }
-                    })}
-                </Suspense>
-            </section>
-        </main>
+                        .into_any(),
+                        Ok(false) => view! {
+                            <p role="alert" class="error">
+                                "This setup link is no longer valid. Restart Roster to get a new one, or "
+                                <a href="/signin">"sign in"</a> "."
+                            </p>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <p role="alert" class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </AuthCard>
     }
 }
 
@@ -113,28 +105,24 @@ pub fn SetupPage() -> impl IntoView {
 pub fn ForgotPasswordPage() -> impl IntoView {
     let action = ServerAction::<ForgotPassword>::new();
     view! {
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="forgot-title">
-                <p class="brand">"Roster"</p>
-                <h1 id="forgot-title">"Forgot password"</h1>
-                {move || match action.value().get() {
-                    Some(Ok(answer)) => view! { <p class="success" role="status">{answer}</p> }.into_any(),
-                    other => view! {
-                        <p>"Enter the email you sign in with. We will send you a link to choose a new password."</p>
-                        <ActionForm action=action>
-                            <label for="email">"Email"</label>
-                            <input id="email" name="email" type="email" autocomplete="username" required />
-                            <FieldError error=Signal::derive(move || other.clone().and_then(|r| r.err())) />
-                            <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                <Spinner when=action.pending() />
-                                "Send reset link"
-                            </button>
-                        </ActionForm>
-                    }.into_any(),
-                }}
-                <p class="aside"><a href="/signin">"Back to Sign in"</a></p>
-            </section>
-        </main>
+        <AuthCard id="forgot-title" title="Forgot password">
+            {move || match action.value().get() {
+                Some(Ok(answer)) => view! { <p class="success" role="status">{answer}</p> }.into_any(),
+                other => view! {
+                    <p>"Enter the email you sign in with. We will send you a link to choose a new password."</p>
+                    <ActionForm action=action>
+                        <label for="email">"Email"</label>
+                        <input id="email" name="email" type="email" autocomplete="username" required />
+                        <FieldError error=Signal::derive(move || other.clone().and_then(|r| r.err())) />
+                        <button type="submit" class="primary" disabled=move || action.pending().get()>
+                            <Spinner when=action.pending() />
+                            "Send reset link"
+                        </button>
+                    </ActionForm>
+                }.into_any(),
+            }}
+            <p class="aside"><a href="/signin">"Back to Sign in"</a></p>
+        </AuthCard>
     }
 }
 
@@ -148,36 +136,32 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="reset-title">
-                <p class="brand">"Roster"</p>
-                <h1 id="reset-title">"Choose a new password"</h1>
-                <Suspense fallback=|| view! { <p role="status">"Checking your link…"</p> }>
-                    {move || Suspend::new(async move {
-                        match (info.await, action.value().get()) {
-                            (_, Some(Ok(()))) => view! {
-                                <p class="success" role="status">"Your password was changed, and every session was signed out. Sign in with the new password."</p>
-                                <p><a href="/signin">"Sign in"</a></p>
-                            }.into_any(),
-                            (Ok(email), _) => {
-                                let for_email = email.clone();
-                                view! {
-                                <p>"New password for " <strong>{email}</strong> "."</p>
-                                <ActionForm action=action>
-                                    <input type="hidden" name="token" prop:value=token />
-                                    <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
-                                    <FieldError error=error />
-                                    <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                        <Spinner when=action.pending() />
-                                        "Save"
-                                    </button>
-                                </ActionForm>
-                            }.into_any()},
-                            (Err(e), _) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        }
-                    })}
-                </Suspense>
-            </section>
-        </main>
+        <AuthCard id="reset-title" title="Choose a new password">
+            <Suspense fallback=|| view! { <p role="status">"Checking your link…"</p> }>
+                {move || Suspend::new(async move {
+                    match (info.await, action.value().get()) {
+                        (_, Some(Ok(()))) => view! {
+                            <p class="success" role="status">"Your password was changed, and every session was signed out. Sign in with the new password."</p>
+                            <p><a href="/signin">"Sign in"</a></p>
+                        }.into_any(),
+                        (Ok(email), _) => {
+                            let for_email = email.clone();
+                            view! {
+                            <p>"New password for " <strong>{email}</strong> "."</p>
+                            <ActionForm action=action>
+                                <input type="hidden" name="token" prop:value=token />
+                                <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
+                                <FieldError error=error />
+                                <button type="submit" class="primary" disabled=move || action.pending().get()>
+                                    <Spinner when=action.pending() />
+                                    "Save"
+                                </button>
+                            </ActionForm>
+                        }.into_any()},
+                        (Err(e), _) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </AuthCard>
     }
 }

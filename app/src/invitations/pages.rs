@@ -1,7 +1,7 @@
 //! The Sign up page an invitation link opens.
 
 use super::*;
-use crate::components::{FieldError, Spinner};
+use crate::components::{AuthCard, FieldError, Spinner};
 use crate::password::{rules, NewPasswordFields};
 use leptos_router::hooks::use_params_map;
 
@@ -21,36 +21,32 @@ pub fn SignUpPage() -> impl IntoView {
     });
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="signup-title">
-                <p class="brand">"Roster"</p>
-                <h1 id="signup-title">"Sign up"</h1>
-                <Suspense fallback=|| view! { <p role="status">"Checking your invitation…"</p> }>
-                    {move || Suspend::new(async move {
-                        match info.await {
-                            Ok(email) => { let for_email = email.clone(); view! {
-                                <p>"Create a password for " <strong class="invited-email">{email}</strong> "."</p>
-                                <ActionForm action=action>
-                                    <input type="hidden" name="token" prop:value=token />
-                                    <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
-                                    <FieldError error=error />
-                                    <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                        <Spinner when=action.pending() />
-                                        "Sign up"
-                                    </button>
-                                </ActionForm>
-                            }
-                            .into_any() },
-                            Err(_) => view! {
-                                <p class="error" role="alert">
-                                    "This invitation is no longer valid. Ask your administrator to send a new one."
-                                </p>
-                            }
-                            .into_any(),
+        <AuthCard id="signup-title" title="Sign up">
+            <Suspense fallback=|| view! { <p role="status">"Checking your invitation…"</p> }>
+                {move || Suspend::new(async move {
+                    match info.await {
+                        Ok(email) => { let for_email = email.clone(); view! {
+                            <p>"Create a password for " <strong class="invited-email">{email}</strong> "."</p>
+                            <ActionForm action=action>
+                                <input type="hidden" name="token" prop:value=token />
+                                <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
+                                <FieldError error=error />
+                                <button type="submit" class="primary" disabled=move || action.pending().get()>
+                                    <Spinner when=action.pending() />
+                                    "Sign up"
+                                </button>
+                            </ActionForm>
                         }
-                    })}
-                </Suspense>
-            </section>
-        </main>
+                        .into_any() },
+                        Err(_) => view! {
+                            <p class="error" role="alert">
+                                "This invitation is no longer valid. Ask your administrator to send a new one."
+                            </p>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Suspense>
+        </AuthCard>
     }
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::auth::SignedInUser;
-use crate::components::{call, call_action, ActionResult, CallAction, ErrorView, FieldError, Spinner};
+use crate::components::{call, call_action, ActionResult, CallAction, ErrorView, FieldError, FormFooter, Spinner};
 use crate::dashboard::AppTiles;
 use crate::shell::MeResource;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -122,13 +122,7 @@ pub fn NewRolePage() -> impl IntoView {
                 on:input=move |ev| description.set(event_target_value(&ev))
             ></textarea>
             <FieldError error=error />
-            <div class="actions">
-                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                    <Spinner when=action.pending() />
-                    "Create role"
-                </button>
-                <a href="/roles" class="button">"Cancel"</a>
-            </div>
+            <FormFooter pending=action.pending() label="Create role" cancel="/roles" />
         </form>
     }
 }
@@ -327,12 +321,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
                 on:input=move |ev| description.set(event_target_value(&ev))
             ></textarea>
             <ActionResult value=save.value() success="Saved." />
-            <div class="actions">
-                <button type="submit" class="primary" disabled=move || save.pending().get()>
-                    <Spinner when=save.pending() />
-                    "Save"
-                </button>
-            </div>
+            <FormFooter pending=save.pending() label="Save" />
         </form>
         {may(Permission::Delete).then(|| view! { <DeletePanel id=rid name=role_name losing=losing /> })}
     }
@@ -487,12 +476,7 @@ fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: CallActi
             </table>
             {(!builtin && may_save).then(|| view! {
                 <ActionResult value=action.value() success="Permissions saved. Members get them at their next page load." />
-                <div class="actions">
-                    <button type="submit" class="primary" disabled=move || action.pending().get()>
-                        <Spinner when=action.pending() />
-                        "Save permissions"
-                    </button>
-                </div>
+                <FormFooter pending=action.pending() label="Save permissions" />
             })}
         </form>
     }

@@ -1,5 +1,7 @@
 use super::*;
-use crate::components::{call, call_action, format_optional_time, ActionResult, ErrorView, FieldError, Spinner};
+use crate::components::{
+    call, call_action, format_optional_time, ActionResult, ErrorView, FieldError, FormFooter, Spinner,
+};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
@@ -285,13 +287,7 @@ pub fn NewUserPage() -> impl IntoView {
             />
             <RolePicker selected=roles roles=role_list />
             <FieldError error=error />
-            <div class="actions">
-                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                    <Spinner when=action.pending() />
-                    "Send invitation"
-                </button>
-                <a href="/users" class="button">"Cancel"</a>
-            </div>
+            <FormFooter pending=action.pending() label="Send invitation" cancel="/users" />
         </form>
     }
 }
@@ -408,12 +404,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                         _ => "Saved.".to_string(),
                                     })
                                 />
-                                <div class="actions">
-                                    <button type="submit" class="primary" disabled=move || save.pending().get()>
-                                        <Spinner when=save.pending() />
-                                        "Save"
-                                    </button>
-                                </div>
+                                <FormFooter pending=save.pending() label="Save" />
                             </form>
                             <crate::roles::UserAccess access=access />
                             <section class="card" aria-labelledby="enabled-title">
