@@ -9,29 +9,66 @@ use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
 use crate::server::sql::Args;
 use crate::server::state::AppState;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 pub const PAGE_SIZE: i64 = 50;
 
-const COLUMNS: &str = "id, to_addr, subject, status, attempts, created_at, next_attempt_at, last_error";
+/// An `emails` row as the list reads it (the columns of [`LIST_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct Listed {
+    id: i64,
+    to_addr: String,
+    subject: String,
+    status: String,
+    attempts: i64,
+    created_at: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+}
 
-fn row(r: &AnyRow, smtp_configured: bool) -> AppResult<EmailRow> {
-    let status = EmailStatus::from_row(&r.try_get::<String, _>("status")?, smtp_configured);
-    let mut last_error: Option<String> = r.try_get("last_error")?;
-    if status == EmailStatus::NotSent && last_error.is_none() {
-        last_error = Some(NOT_CONFIGURED.to_string());
+const LIST_COLUMNS: &str = "id, to_addr, subject, status, attempts, created_at, next_attempt_at, last_error";
+
+/// An `emails` row as the detail page reads it.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    #[sqlx(flatten)]
+    listed: Listed,
+    kind: String,
+    user_id: Option<i64>,
+    message_id: String,
+    max_attempts: i64,
+    sent_at: Option<i64>,
+    body_text: String,
+    body_html: String,
+}
+
+const DETAIL_COLUMNS: &str = "id, to_addr, subject, status, attempts, created_at, next_attempt_at, last_error, \
+     kind, user_id, message_id, max_attempts, sent_at, body_text, body_html";
+
+#[derive(sqlx::FromRow)]
+struct StoredAttempt {
+    attempted_at: i64,
+    error: Option<String>,
+}
+
+impl Listed {
+    fn into_row(self, smtp_configured: bool) -> EmailRow {
+        let status = EmailStatus::from_row(&self.status, smtp_configured);
+        let last_error = match self.last_error {
+            None if status == EmailStatus::NotSent => Some(NOT_CONFIGURED.to_string()),
+            e => e,
+        };
+        EmailRow {
+            id: self.id,
+            to: self.to_addr,
+            subject: self.subject,
+            status,
+            attempts: self.attempts,
+            created_at: self.created_at,
+            next_attempt_at: (status == EmailStatus::Queued).then_some(self.next_attempt_at),
+            last_error,
+        }
     }
-    Ok(EmailRow {
-        id: r.try_get("id")?,
-        to: r.try_get("to_addr")?,
-        subject: r.try_get("subject")?,
-        status,
-        attempts: r.try_get("attempts")?,
-        created_at: r.try_get("created_at")?,
-        next_attempt_at: matches!(status, EmailStatus::Queued).then(|| r.try_get("next_attempt_at")).transpose()?,
-        last_error,
-    })
 }
 
 fn not_found() -> AppError {
@@ -46,7 +83,7 @@ pub async fn list(
     before: Option<i64>,
 ) -> AppResult<EmailPage> {
     let mut args = Args::default();
-    let mut sql = format!("SELECT {COLUMNS} FROM emails WHERE 1 = 1");
+    let mut sql = format!("SELECT {LIST_COLUMNS} FROM emails WHERE 1 = 1");
     if let Some(s) = EmailStatus::FILTERS.into_iter().find(|s| s.key() == status) {
         sql.push_str(&format!(" AND status = {}", args.text(s.key())));
     }
@@ -54,11 +91,11 @@ pub async fn list(
         sql.push_str(&format!(" AND id < {}", args.int(b)));
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
-    let rows = args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?;
+    let rows: Vec<Listed> = args.bind_as(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
     let smtp = state.settings.smtp_configured;
-    let mut out = rows.iter().take(PAGE_SIZE as usize).map(|r| row(r, smtp)).collect::<AppResult<Vec<_>>>()?;
-    let next = (rows.len() as i64 > PAGE_SIZE).then(|| out.last().map(|r| r.id)).flatten();
-    out.truncate(PAGE_SIZE as usize);
+    let out: Vec<EmailRow> = rows.into_iter().take(PAGE_SIZE as usize).map(|r| r.into_row(smtp)).collect();
+    let next = more.then(|| out.last().map(|r| r.id)).flatten();
     Ok(EmailPage { rows: out, next, smtp_configured: smtp })
 }
 
@@ -68,37 +105,30 @@ pub async fn detail(
     id: i64,
 ) -> AppResult<EmailDetail> {
     let mut conn = state.db.pool.acquire().await?;
-    let r = sqlx::query(&format!(
-        "SELECT {COLUMNS}, kind, user_id, message_id, max_attempts, sent_at, body_text, body_html \
-         FROM emails WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(not_found)?;
-    let attempts = sqlx::query("SELECT attempted_at, error FROM email_attempts WHERE email_id = $1 ORDER BY id")
+    let r: Stored = sqlx::query_as(&format!("SELECT {DETAIL_COLUMNS} FROM emails WHERE id = $1"))
         .bind(id)
-        .fetch_all(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?
-        .iter()
-        .map(|a| Ok(Attempt { at: a.try_get("attempted_at")?, error: a.try_get("error")? }))
-        .collect::<AppResult<Vec<_>>>()?;
-    let kind: String = r.try_get("kind")?;
-    let user_id: Option<i64> = r.try_get("user_id")?;
-    let hidden = hidden_links(&mut conn, access.principal(), &kind, user_id).await?;
-    let (mut body_text, mut body_html): (String, String) = (r.try_get("body_text")?, r.try_get("body_html")?);
+        .ok_or_else(not_found)?;
+    let attempts: Vec<StoredAttempt> =
+        sqlx::query_as("SELECT attempted_at, error FROM email_attempts WHERE email_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let hidden = hidden_links(&mut conn, access.principal(), &r.kind, r.user_id).await?;
+    let (mut body_text, mut body_html) = (r.body_text, r.body_html);
     for path in &hidden.paths {
         body_text = mask_links(&body_text, path);
         body_html = mask_links(&body_html, path);
     }
     Ok(EmailDetail {
-        row: row(&r, state.settings.smtp_configured)?,
-        message_id: r.try_get("message_id")?,
-        max_attempts: r.try_get("max_attempts")?,
-        sent_at: r.try_get("sent_at")?,
+        row: r.listed.into_row(state.settings.smtp_configured),
+        message_id: r.message_id,
+        max_attempts: r.max_attempts,
+        sent_at: r.sent_at,
         body_text,
         body_html,
-        attempts,
+        attempts: attempts.into_iter().map(|a| Attempt { at: a.attempted_at, error: a.error }).collect(),
         links_hidden: hidden.reason.map(str::to_string),
     })
 }
@@ -152,13 +182,10 @@ const RESET_PATH: &str = "/reset/";
 const SIGNUP_PATH: &str = "/signup/";
 
 async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<i64>> {
-    sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
+    Ok(sqlx::query_scalar("SELECT role_id FROM user_roles WHERE user_id = $1")
         .bind(user_id)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get("role_id").map_err(Into::into))
-        .collect()
+        .await?)
 }
 
 /// Replace the token after every `path` (`/reset/…`) with `••••••`.
@@ -184,12 +211,11 @@ const MASK: &str = "••••••";
 /// not been sent: otherwise Email queue Delete could silently swallow the
 /// reset an account owner asked for.
 async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: i64) -> AppResult<()> {
-    let r = sqlx::query("SELECT kind, status FROM emails WHERE id = $1")
+    let (kind, status): (String, String) = sqlx::query_as("SELECT kind, status FROM emails WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(not_found)?;
-    let (kind, status): (String, String) = (r.try_get("kind")?, r.try_get("status")?);
     if caller.is_admin || kind != templates::KIND_PASSWORD_RESET || status == EmailStatus::Sent.key() {
         return Ok(());
     }
@@ -243,11 +269,11 @@ pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: 
 }
 
 async fn recipient(state: &AppState, id: i64) -> AppResult<String> {
-    let r = sqlx::query("SELECT to_addr FROM emails WHERE id = $1").bind(id).fetch_optional(&state.db.pool).await?;
-    match r {
-        Some(r) => Ok(r.try_get("to_addr")?),
-        None => Err(not_found()),
-    }
+    sqlx::query_scalar("SELECT to_addr FROM emails WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(not_found)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::server::db::{Backend, Db};
 use crate::server::now_ms;
 use crate::server::sql::{in_list, Args};
 use crate::server::state::Settings;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::time::Duration;
 
 /// An email ready to queue: already rendered, plain text and HTML.
@@ -34,7 +34,7 @@ pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &Outgo
     let now = now_ms();
     let domain = settings.public_url.host_str().unwrap_or("roster.local").to_string();
     let message_id = format!("{}@{domain}", Token::generate().hash()[..32].to_owned());
-    let id: i64 = sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
          attempts, max_attempts, created_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9, $10) RETURNING id",
@@ -50,18 +50,20 @@ pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &Outgo
     .bind(now)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")?;
+    .await?;
     Ok(id)
 }
 
 /// A claimed email, leased to this worker.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
     pub id: i64,
+    #[sqlx(rename = "to_addr")]
     pub to: String,
     pub subject: String,
+    #[sqlx(rename = "body_text")]
     pub text: String,
+    #[sqlx(rename = "body_html")]
     pub html: String,
     pub message_id: String,
     pub attempts: i64,
@@ -85,21 +87,7 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claime
             ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
          RETURNING id, to_addr, subject, body_text, body_html, message_id, attempts, max_attempts"
     );
-    let rows = sqlx::query(&sql).bind(now + lease.as_millis() as i64).bind(now).bind(limit).fetch_all(&db.pool).await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Claimed {
-                id: r.try_get("id")?,
-                to: r.try_get("to_addr")?,
-                subject: r.try_get("subject")?,
-                text: r.try_get("body_text")?,
-                html: r.try_get("body_html")?,
-                message_id: r.try_get("message_id")?,
-                attempts: r.try_get("attempts")?,
-                max_attempts: r.try_get("max_attempts")?,
-            })
-        })
-        .collect()
+    Ok(sqlx::query_as(&sql).bind(now + lease.as_millis() as i64).bind(now).bind(limit).fetch_all(&db.pool).await?)
 }
 
 /// Record that these emails were accepted by the SMTP server: one write

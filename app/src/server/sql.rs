@@ -38,6 +38,22 @@ impl Args {
     }
 }
 
+impl Args {
+    /// [`Args::bind`] for a query that reads rows into a `FromRow` type.
+    pub fn bind_as<'q, O>(
+        &self,
+        mut q: sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>> {
+        for a in &self.0 {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }
+}
+
 /// `%term%` for a case-insensitive LIKE on already-lowercased columns, with
 /// the pattern characters escaped (use with `ESCAPE '\'`).
 pub fn like_pattern(term: &str) -> String {
