@@ -5,7 +5,8 @@
 //! - loading a person's grants at each request ([`load`]);
 //! - the hand-out rule: nobody but an administrator gives a role that grants
 //!   more than they hold ([`check_can_hand_out`]);
-//! - administrators are changed only by administrators ([`protect_admin`]);
+//! - administrators are changed only by administrators, and nobody acts on
+//!   someone who holds more than they do ([`check_may_manage`]);
 //! - the last enabled administrator stays ([`is_last_admin`]).
 
 use crate::error::{AppError, AppResult};
@@ -132,17 +133,40 @@ pub async fn holds_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResu
 pub const ADMIN_PROTECTED: &str = "Only a Global administrator can change a Global administrator's account, \
      sessions, sign-in lockout, invitation or roles.";
 
-/// Administrators are protected from everyone who is not one: every action on
-/// another person's account asks this first.
-pub async fn protect_admin(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<()> {
-    if caller.is_admin || !holds_admin_role(conn, user_id).await? {
+/// What a non-administrator is told when the target holds access they do not.
+pub const BEYOND_YOUR_ACCESS: &str = "You can only change people whose roles you could give yourself: this person \
+     has access that you do not have. Ask a Global administrator.";
+
+/// Every action on another person's account asks this first. Administrators
+/// are changed only by administrators; and nobody but an administrator acts on
+/// someone whose roles grant more than the caller holds (the hand-out rule,
+/// [`check_can_hand_out`]), or changing that person's email and asking for a
+/// reset would hand the caller their access.
+pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<()> {
+    if caller.is_admin {
         return Ok(());
     }
-    tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
-    Err(AppError::NotAllowed(ADMIN_PROTECTED.into()))
+    if holds_admin_role(conn, user_id).await? {
+        tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
+        return Err(AppError::NotAllowed(ADMIN_PROTECTED.into()));
+    }
+    let roles = role_ids_of(conn, user_id).await?;
+    if check_can_hand_out(conn, caller, &roles).await.is_err() {
+        tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target holds more than the caller");
+        return Err(AppError::NotAllowed(BEYOND_YOUR_ACCESS.into()));
+    }
+    Ok(())
 }
 
 // ---- the person a rule is about ---------------------------------------------------
+
+/// The roles a user holds.
+pub async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<i64>> {
+    Ok(sqlx::query_scalar("SELECT role_id FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?)
+}
 
 pub fn user_gone() -> AppError {
     AppError::NotFound("This user does not exist. They may have been deleted.".into())

@@ -164,7 +164,7 @@ async fn hidden_links(
         || (caller.can(AppId::Users, Permission::Create)
             && match user_id {
                 Some(uid) => {
-                    let roles = role_ids_of(conn, uid).await?;
+                    let roles = crate::grants::role_ids_of(conn, uid).await?;
                     crate::grants::check_can_hand_out(conn, caller, &roles).await.is_ok()
                 }
                 None => false,
@@ -180,13 +180,6 @@ async fn hidden_links(
 
 const RESET_PATH: &str = "/reset/";
 const SIGNUP_PATH: &str = "/signup/";
-
-async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT role_id FROM user_roles WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await?)
-}
 
 /// Replace the token after every `path` (`/reset/…`) with `••••••`.
 fn mask_links(body: &str, path: &str) -> String {

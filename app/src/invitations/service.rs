@@ -3,7 +3,7 @@
 
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
-use crate::grants::{protect_admin, user_gone};
+use crate::grants::{check_may_manage, user_gone};
 use crate::mail::{self, templates};
 use crate::server::access::{apps, perms, Access};
 use crate::server::crypto::Token;
@@ -85,7 +85,7 @@ async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<Stri
 /// A fresh link; the old one stops working.
 pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
-    protect_admin(&mut tx, access.principal(), id).await?;
+    check_may_manage(&mut tx, access.principal(), id).await?;
     let email = pending_user_email(&mut tx, id).await?;
     let email_id = mint(&mut tx, &state.settings, id, &email).await?;
     record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.resent").user(id, &email)).await?;
@@ -96,7 +96,7 @@ pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppS
 
 pub async fn revoke(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    protect_admin(&mut tx, access.principal(), id).await?;
+    check_may_manage(&mut tx, access.principal(), id).await?;
     let email = pending_user_email(&mut tx, id).await?;
     let now = now_ms();
     sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")

@@ -9,7 +9,7 @@ use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, Ro
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{
-    check_can_hand_out, every_grant, grant_of, is_last_admin, protect_admin, user_email, user_gone, ADMINISTRATOR,
+    check_can_hand_out, check_may_manage, every_grant, grant_of, is_last_admin, user_email, user_gone, ADMINISTRATOR,
 };
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access};
@@ -314,7 +314,7 @@ pub async fn add_member(
     let mut tx = state.db.begin_write().await?;
     let (name, _) = role_head(&mut tx, role_id).await?;
     let email = user_email(&mut tx, user_id).await?;
-    protect_admin(&mut tx, access.principal(), user_id).await?;
+    check_may_manage(&mut tx, access.principal(), user_id).await?;
     check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
     let held = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
@@ -345,7 +345,7 @@ pub async fn remove_member(
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
     let (name, builtin) = role_head(&mut tx, role_id).await?;
-    protect_admin(&mut tx, access.principal(), user_id).await?;
+    check_may_manage(&mut tx, access.principal(), user_id).await?;
     if builtin {
         if !access.principal().is_admin {
             return Err(AppError::Forbidden);

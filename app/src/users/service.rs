@@ -6,7 +6,7 @@ use crate::audit::service::{record, Actor, Event};
 use crate::domain::EmailAddress;
 use crate::email_queue::EmailStatus;
 use crate::error::{AppError, AppResult};
-use crate::grants::{is_last_admin, protect_admin, user_email, user_gone};
+use crate::grants::{check_may_manage, is_last_admin, user_email, user_gone};
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Backend;
@@ -346,7 +346,7 @@ pub async fn update(
         crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
     }
     let mut tx = state.db.begin_write().await?;
-    protect_admin(&mut tx, access.principal(), id).await?;
+    check_may_manage(&mut tx, access.principal(), id).await?;
     let before = sqlx::query("SELECT first_name, last_name, email FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -435,7 +435,7 @@ pub async fn set_enabled(
     enabled: bool,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    protect_admin(&mut tx, access.principal(), id).await?;
+    check_may_manage(&mut tx, access.principal(), id).await?;
     if !enabled && is_last_admin(&mut tx, id).await? {
         return Err(AppError::Conflict("This is the last enabled Global administrator and cannot be disabled.".into()));
     }
@@ -485,7 +485,7 @@ pub async fn end_sessions_of(
 ) -> AppResult<u64> {
     let mut tx = state.db.begin_write().await?;
     let email = user_email(&mut tx, id).await?;
-    protect_admin(&mut tx, access.principal(), id).await?;
+    check_may_manage(&mut tx, access.principal(), id).await?;
     let ended =
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
     record(
@@ -502,7 +502,7 @@ pub async fn end_sessions_of(
 pub async fn unlock(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     let mut conn = state.db.pool.acquire().await?;
     let email = user_email(&mut conn, id).await?;
-    protect_admin(&mut conn, access.principal(), id).await?;
+    check_may_manage(&mut conn, access.principal(), id).await?;
     crate::auth::throttle::clear(&mut conn, &email.to_lowercase()).await?;
     record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
     Ok(())

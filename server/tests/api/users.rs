@@ -14,6 +14,7 @@ on_both_backends!(
     users_list_searches_filters_sorts_and_pages,
     users_search_takes_fts_special_characters_literally,
     administrators_are_protected_from_non_administrators,
+    people_with_more_access_than_the_caller_are_protected_too,
     the_last_administrator_guard_holds_under_concurrency,
     changing_the_email_ends_pending_invitation_and_reset_links,
 );
@@ -104,6 +105,45 @@ async fn administrators_are_protected_from_non_administrators(backend: Backend) 
     let r = admin.call("end_user_sessions", &[("id", &id_arg(grace_id))]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(grace.whoami().await, None);
+}
+
+/// Changing someone's email and asking for a reset would hand the caller that
+/// person's access: a non-administrator acts only on people whose roles they
+/// could give themselves.
+async fn people_with_more_access_than_the_caller_are_protected_too(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let manager_role = create_role(
+        &mut admin,
+        "User manager",
+        json!([["Users", "View"], ["Users", "Update"], ["Roles", "View"], ["Roles", "Update"]]),
+    )
+    .await;
+    let auditors = create_role(&mut admin, "Auditors", json!([["AuditLog", "View"]])).await;
+    let viewers = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
+    let mut auditor = add_user(&mut admin, &server, "auditor@example.com", &[auditors]).await;
+    let auditor_id = user_id(&mut auditor).await;
+    let mut viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
+    let viewer_id = user_id(&mut viewer).await;
+
+    for (endpoint, args) in actions(auditor_id, "manager@example.com", viewers) {
+        let (status, body) = act(&mut manager, endpoint, &args).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint} on someone with more access: {body:?}");
+        assert!(body.to_string().contains("whose roles you could give yourself"), "{endpoint}: {body:?}");
+    }
+    let detail = admin.call("user_detail", &[("id", &id_arg(auditor_id))]).await.body;
+    assert_eq!(detail["email"], json!("auditor@example.com"), "the email was not taken over");
+    assert_eq!(auditor.whoami().await.as_deref(), Some("auditor@example.com"));
+    // Someone whose roles the manager holds remains the manager's to manage.
+    let r = manager
+        .call_json(
+            "update_user",
+            json!({"id": viewer_id, "first_name": "Vera", "last_name": "", "email": "viewer@example.com", "role_ids": [viewers]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
 const ENABLED_ADMINS: &str = "SELECT COUNT(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id \
