@@ -3,6 +3,7 @@
 //! is bounded, a lockout emails the owner once, and what was typed in the
 //! email field is not stored when it is not an email address.
 
+use crate::account::NEW_PASSWORD;
 use crate::helpers::*;
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -17,6 +18,8 @@ on_both_backends!(
     a_non_email_in_the_email_field_is_not_stored_and_still_throttled,
     a_flood_of_change_password_calls_does_not_delay_another_sign_in,
     a_full_password_queue_answers_503_with_retry_after,
+    forgot_password_answers_the_same_and_reset_works_once,
+    throttling_counts_across_processes_and_locks_then_unlocks,
 );
 
 const PASSWORD: &str = "quilted lantern ferry orbit";
@@ -309,4 +312,101 @@ async fn a_full_password_queue_answers_503_with_retry_after(backend: Backend) {
     let (status, retry, _) = sign_in_raw(&server.base, "someone@example.com", "wrong").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry.is_some());
+}
+
+async fn forgot_password_answers_the_same_and_reset_works_once(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut anon = server.client();
+    let known = anon.call("forgot_password", &[("email", ADMIN_EMAIL)]).await;
+    let unknown = anon.call("forgot_password", &[("email", "nobody@example.com")]).await;
+    assert_eq!(known.status, StatusCode::OK);
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body), "identical answers");
+
+    let mail = sink.wait_for(1, 20).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1, "only the existing account gets an email");
+    assert_eq!(mail[0]["to"], json!([ADMIN_EMAIL]));
+    assert_eq!(mail[0]["subject"], json!("Reset your Roster password"));
+    let link = signup_link(mail[0]["text"].as_str().unwrap());
+    assert!(link.contains("/reset/"), "{link}");
+    let token = token_of(&link);
+    assert!(admin.emails("").await.iter().any(|e| e["subject"] == json!("Reset your Roster password")));
+
+    assert_eq!(anon.call("reset_info", &[("token", &token)]).await.body, json!(ADMIN_EMAIL));
+    let r = anon
+        .call(
+            "reset_password",
+            &[("token", &token), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(admin.whoami().await, None, "every session ended");
+    assert_eq!(anon.sign_in(ADMIN_EMAIL, NEW_PASSWORD).await.status, StatusCode::OK);
+    let r = server
+        .client()
+        .call(
+            "reset_password",
+            &[("token", &token), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "single use");
+}
+
+async fn throttling_counts_across_processes_and_locks_then_unlocks(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = [
+        ("ROSTER_SIGNIN_FREE_FAILURES", "2"),
+        ("ROSTER_SIGNIN_LOCKOUT_FAILURES", "4"),
+        ("ROSTER_SIGNIN_FAILURE_WINDOW", "1m"),
+        ("ROSTER_SIGNIN_LOCKOUT_DURATION", "1m"),
+    ];
+    let a = Server::start_with(&db, &env).await;
+    let b = Server::start_with(&db, &env).await;
+    let mut admin = set_up_admin(&a).await;
+    // No SMTP: the invitation stays queued and its link is read from the queue.
+    let id = admin.invite("target@example.com", &[]).await.body.as_i64().unwrap();
+    let email_id = admin.emails("").await[0]["id"].as_i64().unwrap().to_string();
+    let body = admin.call("email_detail", &[("id", &email_id)]).await.body["body_text"].as_str().unwrap().to_string();
+    let mut user = a.client();
+    let t = token_of(&signup_link(&body));
+    assert_eq!(
+        user.call("sign_up", &[("token", &t), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Failures on A and on B count together.
+    let (mut on_a, mut on_b) = (a.client(), b.client());
+    assert_eq!(on_a.sign_in("target@example.com", "wrong password 1").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(on_b.sign_in("target@example.com", "wrong password 2").await.status, StatusCode::UNAUTHORIZED);
+    let r = on_b.sign_in("target@example.com", NEW_PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "third attempt must wait: {:?}", r.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(on_a.sign_in("target@example.com", "wrong password 3").await.status, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let wrong = on_b.sign_in("target@example.com", "wrong password 4").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    // Now locked: even the right password gets the wrong-password answer.
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    let locked = on_a.sign_in("target@example.com", NEW_PASSWORD).await;
+    assert_eq!(
+        (locked.status, &locked.body),
+        (wrong.status, &wrong.body),
+        "a lockout reveals no more than a wrong password"
+    );
+
+    let list = admin
+        .call_json(
+            "list_users",
+            json!({"query": {"search": "target", "status": "", "role": "", "sort": "", "after": ""}}),
+        )
+        .await;
+    assert_eq!(list.body["rows"][0]["locked"], json!(true));
+    let r = admin.call("unlock_user", &[("id", &id.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(on_b.sign_in("target@example.com", NEW_PASSWORD).await.status, StatusCode::OK, "unlocked");
 }

@@ -23,6 +23,7 @@ on_both_backends!(
     post_without_origin_or_fetch_metadata_must_be_json,
     sign_in_never_redirects_off_roster,
     names_refuse_control_and_bidi_characters,
+    security_headers_are_present,
 );
 
 async fn setup_link_creates_the_first_administrator_once(backend: Backend) {
@@ -531,4 +532,26 @@ async fn names_refuse_control_and_bidi_characters(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = admin.call("update_my_name", &[("first_name", "José"), ("last_name", "O'Brien")]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+async fn security_headers_are_present(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let page = server.client().get("/signin").await;
+    let h = page.headers().clone();
+    let csp = h["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain http");
+    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the page's nonce");
+    let r = server.client().get("/healthz").await;
+    assert_eq!(r.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    drop(server);
+    let https = Server::start_with(&db, &[("ROSTER_PUBLIC_URL", "https://roster.example.com")]).await;
+    let r = https.client().get("/signin").await;
+    assert!(r.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
 }
