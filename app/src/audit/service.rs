@@ -8,7 +8,7 @@ use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::session::client;
 use crate::server::sql::{like_pattern, Args};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -126,22 +126,9 @@ pub async fn list(_access: Access<'_, apps::AuditLog, perms::View>, db: &Db, q: 
         sql.push_str(&format!(" AND id < {}", args.int(before)));
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
-    let rows = args.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
-    let mut entries = Vec::new();
-    for r in rows.iter().take(PAGE_SIZE as usize) {
-        entries.push(AuditEntry {
-            id: r.try_get("id")?,
-            at: r.try_get("at")?,
-            actor_id: r.try_get("actor_id")?,
-            actor_email: r.try_get("actor_email")?,
-            ip: r.try_get("ip")?,
-            action: r.try_get("action")?,
-            target_type: r.try_get("target_type")?,
-            target_id: r.try_get("target_id")?,
-            target_label: r.try_get("target_label")?,
-            details: r.try_get("details")?,
-        });
-    }
-    let next = (rows.len() as i64 > PAGE_SIZE).then(|| entries.last().map(|e| e.id)).flatten();
+    let mut entries: Vec<AuditEntry> = args.bind_as(sqlx::query_as(&sql)).fetch_all(&db.pool).await?;
+    let more = entries.len() as i64 > PAGE_SIZE;
+    entries.truncate(PAGE_SIZE as usize);
+    let next = more.then(|| entries.last().map(|e| e.id)).flatten();
     Ok(AuditPage { entries, next })
 }
