@@ -112,6 +112,12 @@ pub fn check_person_name(field: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// [`check_person_name`] for a first and a last name, in that order.
+pub fn check_person_names(first_name: &str, last_name: &str) -> Result<(), String> {
+    check_person_name("First name", first_name)?;
+    check_person_name("Last name", last_name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,12 +150,18 @@ pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user
         tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
         return Err(AppError::NotAllowed(ADMIN_PROTECTED.into()));
     }
-    let roles = role_ids_of(conn, user_id).await?;
-    if check_can_hand_out(conn, caller, &roles).await.is_err() {
+    if !could_have_given(conn, caller, user_id).await? {
         tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target holds more than the caller");
         return Err(AppError::NotAllowed(BEYOND_YOUR_ACCESS.into()));
     }
     Ok(())
+}
+
+/// Could `caller` have given `user_id` every role they hold? (The hand-out
+/// rule, [`check_can_hand_out`], applied to that person's roles.)
+pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<bool> {
+    let roles = role_ids_of(conn, user_id).await?;
+    Ok(check_can_hand_out(conn, caller, &roles).await.is_ok())
 }
 
 // ---- the person a rule is about ---------------------------------------------------

@@ -21,9 +21,7 @@ pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails>
 }
 
 pub async fn update_name(state: &AppState, me: &Principal, first: &str, last: &str) -> AppResult<()> {
-    for (label, v) in [("First name", first), ("Last name", last)] {
-        crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
-    }
+    crate::domain::check_person_names(first, last).map_err(AppError::Invalid)?;
     let mut tx = state.db.begin_write().await?;
     sqlx::query("UPDATE users SET first_name = $1, last_name = $2, name_sort = $3 WHERE id = $4")
         .bind(first.trim())
@@ -65,14 +63,7 @@ pub async fn change_password(
         .fetch_one(&state.db.pool)
         .await?
         .try_get("password_hash")?;
-    let verified = match state.passwords.verify(current, stored.as_deref()).await {
-        Ok(v) => v,
-        Err(e) => {
-            throttle::cancel(&state.db, &reservation).await?;
-            return Err(e);
-        }
-    };
-    if !verified {
+    if !crate::auth::service::verify_counted(state, &reservation, current, stored.as_deref()).await? {
         let account = crate::auth::service::Account {
             id: me.user_id,
             email: me.email.clone(),

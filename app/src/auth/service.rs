@@ -43,6 +43,24 @@ pub fn typed_email(typed: &str) -> (String, crate::audit::service::Actor) {
     }
 }
 
+/// One Argon2 verification for an attempt the throttle has counted. When the
+/// hasher is too busy to run it, the attempt is taken back: it was never
+/// checked, so it is not a failure.
+pub async fn verify_counted(
+    state: &AppState,
+    reservation: &super::throttle::Reservation,
+    password: &str,
+    stored: Option<&str>,
+) -> AppResult<bool> {
+    match state.passwords.verify(password, stored).await {
+        Ok(verified) => Ok(verified),
+        Err(e) => {
+            super::throttle::cancel(&state.db, reservation).await?;
+            Err(e)
+        }
+    }
+}
+
 /// A counted password check failed: forget stale failures, write `audit`, and
 /// when this failure locked the account, record the lockout and (once per
 /// lockout, see [`Reservation::locks`](super::throttle::Reservation::locks))
@@ -147,9 +165,7 @@ pub async fn create_admin_with_password(
     only_if_first: bool,
 ) -> AppResult<i64> {
     let email = EmailAddress::parse(email).map_err(AppError::Invalid)?;
-    for (label, v) in [("First name", first_name), ("Last name", last_name)] {
-        crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
-    }
+    crate::domain::check_person_names(first_name, last_name).map_err(AppError::Invalid)?;
     let password = crate::server::policy::parse(state, password, confirmation, email.as_str(), first_name, last_name)?;
     let hash = state.passwords.hash(password.expose()).await?;
     create_admin(&state.db, &hash, &email, first_name, last_name, only_if_first).await
@@ -193,14 +209,7 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
         }
     };
     let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-    let verified = match state.passwords.verify(password, stored).await {
-        Ok(v) => v,
-        Err(e) => {
-            // Never checked, so not a failure.
-            throttle::cancel(&state.db, &reservation).await?;
-            return Err(e);
-        }
-    };
+    let verified = verify_counted(state, &reservation, password, stored).await?;
     match account {
         Some(a) if verified && a.enabled => {
             let mut tx = state.db.begin_write().await?;

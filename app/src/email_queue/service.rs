@@ -163,10 +163,7 @@ async fn hidden_links(
     let may_see_invitation = caller.is_admin
         || (caller.can(AppId::Users, Permission::Create)
             && match user_id {
-                Some(uid) => {
-                    let roles = crate::grants::role_ids_of(conn, uid).await?;
-                    crate::grants::check_can_hand_out(conn, caller, &roles).await.is_ok()
-                }
+                Some(uid) => crate::grants::could_have_given(conn, caller, uid).await?,
                 None => false,
             });
     if !may_see_invitation {

@@ -6,7 +6,7 @@ use crate::audit::service::{record, Actor, Event};
 use crate::domain::EmailAddress;
 use crate::email_queue::EmailStatus;
 use crate::error::{AppError, AppResult};
-use crate::grants::{check_may_manage, is_last_admin, user_email, user_gone};
+use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, user_gone};
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Backend;
@@ -293,13 +293,7 @@ pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppSt
         status_sql(&now_p)
     );
     let r = args.bind(sqlx::query(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(user_gone)?;
-    let role_ids = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
-        .bind(id)
-        .fetch_all(&state.db.pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("role_id"))
-        .collect::<Result<Vec<i64>, _>>()?;
+    let role_ids = role_ids_of(&mut *state.db.pool.acquire().await?, id).await?;
     let status = UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active);
     let delivery = deliveries_of(state, &[id]).await?.remove(&id);
     let email: String = r.try_get("email")?;
@@ -342,9 +336,7 @@ pub async fn update(
     info: &GeneralInfo<'_>,
     role_ids: &[i64],
 ) -> AppResult<UpdateOutcome> {
-    for (label, v) in [("First name", info.first_name), ("Last name", info.last_name)] {
-        crate::domain::check_person_name(label, v).map_err(AppError::Invalid)?;
-    }
+    crate::domain::check_person_names(info.first_name, info.last_name).map_err(AppError::Invalid)?;
     let mut tx = state.db.begin_write().await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
     let before = sqlx::query("SELECT first_name, last_name, email FROM users WHERE id = $1")
@@ -354,13 +346,7 @@ pub async fn update(
         .ok_or_else(user_gone)?;
     let (first_before, last_before, email_before): (String, String, String) =
         (before.try_get("first_name")?, before.try_get("last_name")?, before.try_get("email")?);
-    let roles_before = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1 ORDER BY role_id")
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get("role_id"))
-        .collect::<Result<Vec<i64>, _>>()?;
+    let roles_before = role_ids_of(&mut tx, id).await?;
     let clash = sqlx::query("SELECT id FROM users WHERE email_norm = $1 AND id <> $2")
         .bind(info.email.normalized())
         .bind(id)
