@@ -19,10 +19,10 @@ async fn every_application_page_opens_for_its_viewers_only(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let nobody = sign_up_user(&mut admin, &server, "no.roles@example.com", &[]).await;
+    let nobody = add_user(&mut admin, &server, "no.roles@example.com", &[]).await;
     for app in APPLICATIONS {
-        let role = create_role_with(&mut admin, &format!("{} viewers", app.name), json!([[app.id, "View"]])).await;
-        let mut viewer = sign_up_user(&mut admin, &server, &format!("{}.viewer@example.com", app.key), &[role]).await;
+        let role = create_role(&mut admin, &format!("{} viewers", app.name), json!([[app.id, "View"]])).await;
+        let mut viewer = add_user(&mut admin, &server, &format!("{}.viewer@example.com", app.key), &[role]).await;
         assert_eq!(viewer.call("me", &[]).await.body["apps"], json!([app.id]), "{} viewer sees one app", app.name);
 
         let page = viewer.get(app.route).await;

@@ -4,7 +4,6 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use crate::roles::{add_user, create_role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -79,7 +78,7 @@ async fn reset_links_are_never_shown_and_invitation_links_only_to_who_could_send
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let admin_role = crate::roles::administrator_role(&mut admin).await;
+    let admin_role = administrator_role(&mut admin).await;
     // The seed's Digital Channel Manager, and someone who may invite with what they hold.
     let manager_role =
         create_role(&mut admin, "Digital Channel Manager", json!([["Users", "View"], ["EmailQueue", "View"]])).await;

@@ -463,20 +463,12 @@ impl Client {
     }
 }
 
-/// A role granting `grants` (e.g. `json!([["Users", "View"]])`); returns its id.
-pub async fn create_role_with(admin: &mut Client, name: &str, grants: Value) -> i64 {
-    let r = admin.call("create_role", &[("name", name), ("description", "")]).await;
-    assert_eq!(r.status, StatusCode::OK, "create_role {name}: {:?}", r.body);
-    let id = r.body.as_i64().unwrap();
-    let r = admin.call_json("set_role_permissions", serde_json::json!({"id": id, "grants": grants})).await;
-    assert_eq!(r.status, StatusCode::OK, "set_role_permissions {name}: {:?}", r.body);
-    id
-}
+/// The password of every user [`add_user`] signs up.
+pub const PASSWORD: &str = "a long and lovely passphrase";
 
 /// Invite `email` with `role_ids` and sign them up from the link in the Email
-/// queue (no SMTP needed); returns their signed-in client.
-pub async fn sign_up_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
-    const PASSWORD: &str = "a long and lovely passphrase";
+/// queue (no SMTP needed). Returns their signed-in client.
+pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
     let r = admin.invite(email, role_ids).await;
     assert_eq!(r.status, StatusCode::OK, "invite {email}: {:?}", r.body);
     let row =
@@ -487,4 +479,30 @@ pub async fn sign_up_user(admin: &mut Client, server: &Server, email: &str, role
     let r = c.call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)]).await;
     assert_eq!(r.status, StatusCode::OK, "sign up {email}: {:?}", r.body);
     c
+}
+
+/// The signed-in user's id.
+pub async fn user_id(c: &mut Client) -> i64 {
+    c.call("me", &[]).await.body["user_id"].as_i64().unwrap()
+}
+
+/// A role granting `grants` (e.g. `json!([["Users", "View"]])`); returns its id.
+pub async fn create_role(admin: &mut Client, name: &str, grants: Value) -> i64 {
+    let r = admin.call("create_role", &[("name", name), ("description", "")]).await;
+    assert_eq!(r.status, StatusCode::OK, "create_role {name}: {:?}", r.body);
+    let id = r.body.as_i64().unwrap();
+    let r = admin.call_json("set_role_permissions", serde_json::json!({"id": id, "grants": grants})).await;
+    assert_eq!(r.status, StatusCode::OK, "set_role_permissions {name}: {:?}", r.body);
+    id
+}
+
+/// The built-in Administrator role's id.
+pub async fn administrator_role(admin: &mut Client) -> i64 {
+    let r = admin.call("list_roles", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body.as_array().unwrap().iter().find(|r| r["builtin"] == serde_json::json!(true)).unwrap()["id"].as_i64().unwrap()
+}
+
+pub fn id_arg(id: i64) -> String {
+    id.to_string()
 }

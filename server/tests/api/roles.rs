@@ -21,49 +21,10 @@ on_both_backends!(
 
 // ---- helpers ------------------------------------------------------------------------
 
-pub(crate) const PASSWORD: &str = "a long and lovely passphrase";
-
-/// Invite `email` with `role_ids` and sign them up from the link in the Email
-/// queue (no SMTP needed). Returns their signed-in client.
-pub(crate) async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
-    let r = admin.invite(email, role_ids).await;
-    assert_eq!(r.status, StatusCode::OK, "invite {email}: {:?}", r.body);
-    let row = admin.emails("").await.into_iter().find(|e| e["to"] == json!(email)).expect("the invitation email");
-    let d = admin.call("email_detail", &[("id", &row["id"].as_i64().unwrap().to_string())]).await;
-    let token = token_of(&signup_link(d.body["body_text"].as_str().unwrap()));
-    let mut c = server.client();
-    let r = c.call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)]).await;
-    assert_eq!(r.status, StatusCode::OK, "sign up {email}: {:?}", r.body);
-    c
-}
-
-pub(crate) async fn user_id(c: &mut Client) -> i64 {
-    c.call("me", &[]).await.body["user_id"].as_i64().unwrap()
-}
-
-pub(crate) async fn create_role(admin: &mut Client, name: &str, grants: Value) -> i64 {
-    let r = admin.call("create_role", &[("name", name), ("description", "")]).await;
-    assert_eq!(r.status, StatusCode::OK, "create_role {name}: {:?}", r.body);
-    let id = r.body.as_i64().unwrap();
-    let r = admin.call_json("set_role_permissions", json!({"id": id, "grants": grants})).await;
-    assert_eq!(r.status, StatusCode::OK, "set_role_permissions {name}: {:?}", r.body);
-    id
-}
-
-pub(crate) async fn administrator_role(admin: &mut Client) -> i64 {
-    let r = admin.call("list_roles", &[]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body.as_array().unwrap().iter().find(|r| r["builtin"] == json!(true)).unwrap()["id"].as_i64().unwrap()
-}
-
 async fn apps(c: &mut Client) -> Value {
     let r = c.call("me", &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     r.body["apps"].clone()
-}
-
-pub(crate) fn id_arg(id: i64) -> String {
-    id.to_string()
 }
 
 // ---- the tests ----------------------------------------------------------------------

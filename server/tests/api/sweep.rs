@@ -4,7 +4,6 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use crate::roles::add_user;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

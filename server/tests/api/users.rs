@@ -5,7 +5,6 @@
 use crate::helpers::*;
 use crate::invitations::{admin_role, invite_and_get_token};
 use crate::on_both_backends;
-use crate::roles::{add_user, administrator_role, create_role, id_arg, user_id, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
