@@ -106,6 +106,46 @@ pub fn FormFooter(
     }
 }
 
+/// The table every list uses: column headings, then the rows the page renders.
+#[component]
+pub fn DataTable(
+    columns: &'static [&'static str],
+    /// A class beside `data-table`, for a table that looks different.
+    #[prop(optional)]
+    class: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    let class = class.map_or("data-table".to_string(), |c| format!("data-table {c}"));
+    view! {
+        <table class=class>
+            <thead>
+                <tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr>
+            </thead>
+            <tbody>{children()}</tbody>
+        </table>
+    }
+}
+
+/// Keyset paging under a [`DataTable`]: back to the first page, and on to the
+/// page after `next` when there is one. `cursor` is where the page starts
+/// (`None`: the first page); the list's query reads it.
+#[component]
+pub fn KeysetPager<C: Clone + Send + Sync + 'static>(
+    cursor: RwSignal<Option<C>>,
+    next: Option<C>,
+    first: &'static str,
+    more: &'static str,
+) -> impl IntoView {
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <button type="button" disabled=move || cursor.with(Option::is_none) on:click=move |_| cursor.set(None)>
+                {first}
+            </button>
+            {next.map(|n| view! { <button type="button" on:click=move |_| cursor.set(Some(n.clone()))>{more}</button> })}
+        </nav>
+    }
+}
+
 /// Shown for addresses that match no page.
 #[component]
 pub fn NotFound() -> impl IntoView {

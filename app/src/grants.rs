@@ -15,7 +15,7 @@ use crate::roles::Grant;
 use crate::server::access::Principal;
 use crate::server::db::Db;
 use crate::server::sql::{in_list, Args};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::collections::BTreeSet;
 
 /// The `roles.builtin` value of the Administrator role.
@@ -26,9 +26,40 @@ pub fn every_grant() -> Vec<Grant> {
     APPLICATIONS.iter().flat_map(|a| a.permissions.iter().map(|p| (a.id, *p))).collect()
 }
 
+/// A role and one of its permissions (none for a role that grants nothing),
+/// as the grant queries read them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantRow {
+    pub builtin: Option<Builtin>,
+    pub application: Option<String>,
+    pub permission: Option<String>,
+}
+
+impl GrantRow {
+    /// The grant, if the row has one the registry still knows.
+    pub fn grant(&self) -> Option<Grant> {
+        grant_of(self.application.as_deref()?, self.permission.as_deref()?)
+    }
+}
+
+/// What `roles.builtin` holds for a role Roster defines itself (NULL for the organization's own roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// The Global administrator: every permission of every application.
+    Administrator,
+}
+
+impl Builtin {
+    pub fn parse(word: &str) -> Option<Self> {
+        (word == ADMINISTRATOR).then_some(Self::Administrator)
+    }
+}
+
+crate::words_column!(Builtin, "built-in role", Builtin::parse);
+
 /// One indexed query: the user's roles and what they grant.
 pub async fn load(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<Grant>)> {
-    let rows = sqlx::query(
+    let rows: Vec<GrantRow> = sqlx::query_as(
         "SELECT r.builtin, rp.application, rp.permission FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id \
          LEFT JOIN role_permissions rp ON rp.role_id = r.id \
@@ -40,15 +71,8 @@ pub async fn load(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<Grant>)> {
     let mut is_admin = false;
     let mut grants = BTreeSet::new();
     for row in rows {
-        let builtin: Option<String> = row.try_get("builtin")?;
-        if builtin.as_deref() == Some(ADMINISTRATOR) {
-            is_admin = true;
-        }
-        let app: Option<String> = row.try_get("application")?;
-        let permission: Option<String> = row.try_get("permission")?;
-        if let Some(grant) = app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)) {
-            grants.insert(grant);
-        }
+        is_admin |= row.builtin == Some(Builtin::Administrator);
+        grants.extend(row.grant());
     }
     Ok((is_admin, grants))
 }
@@ -68,17 +92,15 @@ pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal,
     let mut args = Args::default();
     let list = in_list(&mut args, role_ids);
     let sql = format!(
-        "SELECT r.id, r.builtin, rp.application, rp.permission FROM roles r \
+        "SELECT r.builtin, rp.application, rp.permission FROM roles r \
          LEFT JOIN role_permissions rp ON rp.role_id = r.id WHERE r.id IN {list}"
     );
-    for r in args.bind(sqlx::query(&sql)).fetch_all(&mut *conn).await? {
-        let builtin: Option<String> = r.try_get("builtin")?;
-        if builtin.as_deref() == Some(ADMINISTRATOR) {
+    let rows: Vec<GrantRow> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    for r in rows {
+        if r.builtin == Some(Builtin::Administrator) {
             return Err(AppError::Forbidden);
         }
-        let app: Option<String> = r.try_get("application")?;
-        let permission: Option<String> = r.try_get("permission")?;
-        if let Some((app, permission)) = app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)) {
+        if let Some((app, permission)) = r.grant() {
             if !principal.can(app, permission) {
                 tracing::info!(
                     user_id = principal.user_id,
@@ -105,15 +127,14 @@ pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<
     if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator' FOR UPDATE").execute(&mut *conn).await?;
     }
-    let others: i64 = sqlx::query(
+    let others: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = 'administrator' AND u.enabled = 1 AND u.password_hash IS NOT NULL AND u.id <> $1",
+         WHERE r.builtin = 'administrator' AND u.enabled AND u.password_hash IS NOT NULL AND u.id <> $1",
     )
     .bind(user_id)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("n")?;
+    .await?;
     Ok(holds_admin_role(conn, user_id).await? && others == 0)
 }
 
@@ -179,6 +200,9 @@ pub fn user_gone() -> AppError {
 }
 
 pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    let r = sqlx::query("SELECT email FROM users WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
-    r.ok_or_else(user_gone)?.try_get("email").map_err(Into::into)
+    sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(user_gone)
 }

@@ -89,6 +89,33 @@ pub fn NewPasswordFields(
     }
 }
 
+/// The form of a page opened from a link with a token (setup, sign-up,
+/// reset): the token, the page's own fields if any, the new password fields,
+/// the error and the submit button. The page wraps it in its `ActionForm`.
+#[component]
+pub fn TokenPasswordForm(
+    #[prop(into)] token: Signal<String>,
+    rules: RulesResource,
+    password: RwSignal<String>,
+    #[prop(into)] email: Signal<String>,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(into)] pending: Signal<bool>,
+    submit: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    use crate::components::{FieldError, Spinner};
+    view! {
+        <input type="hidden" name="token" prop:value=move || token.get() />
+        {children.map(|fields| fields())}
+        <NewPasswordFields rules=rules password=password email=email />
+        <FieldError error=error />
+        <button type="submit" class="primary" disabled=move || pending.get()>
+            <Spinner when=pending />
+            {submit}
+        </button>
+    }
+}
+
 /// Live feedback on a new password from the server's policy (blocklist,
 /// personal information, zxcvbn), as the user types.
 #[component]

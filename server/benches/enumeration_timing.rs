@@ -38,15 +38,7 @@ fn main() {
     rt.block_on(async {
         let db = TestDb::new(Backend::Sqlite);
         // Throttling off for the measurement: it would answer repeated failures early.
-        let server = Server::start_with(
-            &db,
-            &[
-                ("ROSTER_SIGNIN_FREE_FAILURES", "1000000"),
-                ("ROSTER_SIGNIN_LOCKOUT_FAILURES", "1000001"),
-                ("ROSTER_SIGNIN_IP_FREE_FAILURES", "1000000"),
-            ],
-        )
-        .await;
+        let server = Server::start_with(&db, UNTHROTTLED).await;
         set_up_admin(&server).await;
         let mut c = server.client();
         let unknown = "nobody.here@example.com";

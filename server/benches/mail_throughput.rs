@@ -60,18 +60,7 @@ async fn roster(backend: Backend, sink: &SmtpSink, n: usize) -> f64 {
     let db = TestDb::new(backend);
     let mut quiet = Server::start(&db).await;
     let admin = set_up_admin(&quiet).await;
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..8 {
-        let mut c = admin.clone();
-        tasks.spawn(async move {
-            for i in (w..n).step_by(8) {
-                assert!(c.invite(&format!("bench{i}@example.com"), &[]).await.status.is_success());
-            }
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r.unwrap();
-    }
+    invite_many(&admin, "bench", n).await;
     quiet.kill();
     let before = sink.count();
     let env = [("ROSTER_SMTP_URL", sink.url()), ("ROSTER_MAIL_POLL_INTERVAL", "20ms".to_string())];

@@ -1,5 +1,5 @@
 use super::*;
-use crate::components::{call, call_action, format_time, ActionResult, ErrorView, FormFooter, Spinner};
+use crate::components::{call, call_action, format_time, ActionResult, DataTable, ErrorView, FormFooter, Spinner};
 use crate::password::{rules, NewPasswordFields};
 use leptos_router::hooks::use_query_map;
 
@@ -120,13 +120,7 @@ fn SessionsTab() -> impl IntoView {
                             </tr>
                         }).collect_view();
                         view! {
-                            <table class="data-table">
-                                <thead><tr>
-                                    <th scope="col">"Browser"</th><th scope="col">"IP"</th>
-                                    <th scope="col">"Signed in"</th><th scope="col">"Last seen"</th>
-                                </tr></thead>
-                                <tbody>{rows}</tbody>
-                            </table>
+                            <DataTable columns=&["Browser", "IP", "Signed in", "Last seen"]>{rows}</DataTable>
                         }.into_any()
                     }
                 }

@@ -6,18 +6,13 @@ use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::name_sort;
 use crate::server::state::AppState;
-use sqlx::Row;
 
 pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails> {
-    let r = sqlx::query("SELECT email, first_name, last_name FROM users WHERE id = $1")
+    let (email, first_name, last_name) = sqlx::query_as("SELECT email, first_name, last_name FROM users WHERE id = $1")
         .bind(me.user_id)
         .fetch_one(&state.db.pool)
         .await?;
-    Ok(AccountDetails {
-        email: r.try_get("email")?,
-        first_name: r.try_get("first_name")?,
-        last_name: r.try_get("last_name")?,
-    })
+    Ok(AccountDetails { email, first_name, last_name })
 }
 
 pub async fn update_name(state: &AppState, me: &Principal, first: &str, last: &str) -> AppResult<()> {
@@ -58,11 +53,10 @@ pub async fn change_password(
         Verdict::Allow(r) => r,
         Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
     };
-    let stored: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(me.user_id)
         .fetch_one(&state.db.pool)
-        .await?
-        .try_get("password_hash")?;
+        .await?;
     if !crate::auth::service::verify_counted(state, &reservation, current, stored.as_deref()).await? {
         let account = crate::auth::service::Account {
             id: me.user_id,
@@ -112,23 +106,22 @@ async fn end_others_recorded(
 }
 
 pub async fn sessions(state: &AppState, me: &Principal) -> AppResult<Vec<SessionInfo>> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT id_hash, user_agent, ip, created_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC",
     )
     .bind(me.user_id)
     .fetch_all(&state.db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SessionInfo {
-                browser: describe_browser(&r.try_get::<String, _>("user_agent")?),
-                ip: r.try_get("ip")?,
-                created_at: r.try_get("created_at")?,
-                last_seen_at: r.try_get("last_seen_at")?,
-                current: r.try_get::<String, _>("id_hash")? == me.session_hash,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(id_hash, user_agent, ip, created_at, last_seen_at)| SessionInfo {
+            browser: describe_browser(&user_agent),
+            ip,
+            created_at,
+            last_seen_at,
+            current: id_hash == me.session_hash,
         })
-        .collect()
+        .collect())
 }
 
 pub async fn end_other_sessions(state: &AppState, me: &Principal) -> AppResult<u64> {

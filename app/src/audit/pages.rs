@@ -1,5 +1,5 @@
 use super::*;
-use crate::components::{format_time, ErrorView};
+use crate::components::{format_time, DataTable, ErrorView, KeysetPager};
 
 /// `YYYY-MM-DD` (UTC) to Unix ms at the start of that day.
 fn day_start_ms(s: &str) -> Option<i64> {
@@ -85,17 +85,8 @@ pub fn AuditLogPage() -> impl IntoView {
                             </tr>
                         }).collect_view();
                         view! {
-                            <table class="data-table">
-                                <thead><tr>
-                                    <th scope="col">"When"</th><th scope="col">"Actor"</th><th scope="col">"IP"</th>
-                                    <th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Details"</th>
-                                </tr></thead>
-                                <tbody>{rows}</tbody>
-                            </table>
-                            <nav class="pager" aria-label="Pages">
-                                <button type="button" disabled=move || before.get().is_none() on:click=move |_| before.set(None)>"Newest"</button>
-                                {next.map(|n| view! { <button type="button" on:click=move |_| before.set(Some(n))>"Older entries"</button> })}
-                            </nav>
+                            <DataTable columns=&["When", "Actor", "IP", "Action", "Target", "Details"]>{rows}</DataTable>
+                            <KeysetPager cursor=before next=next first="Newest" more="Older entries" />
                         }.into_any()
                     }
                 }

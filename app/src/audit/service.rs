@@ -126,7 +126,7 @@ pub async fn list(_access: Access<'_, apps::AuditLog, perms::View>, db: &Db, q: 
         sql.push_str(&format!(" AND id < {}", args.int(before)));
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
-    let mut entries: Vec<AuditEntry> = args.bind_as(sqlx::query_as(&sql)).fetch_all(&db.pool).await?;
+    let mut entries: Vec<AuditEntry> = args.bind(sqlx::query_as(&sql)).fetch_all(&db.pool).await?;
     let more = entries.len() as i64 > PAGE_SIZE;
     entries.truncate(PAGE_SIZE as usize);
     let next = more.then(|| entries.last().map(|e| e.id)).flatten();

@@ -1,6 +1,6 @@
 use super::{reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn};
 use crate::components::{AuthCard, FieldError, Spinner};
-use crate::password::{rules, NewPasswordFields};
+use crate::password::{rules, TokenPasswordForm};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -70,19 +70,16 @@ pub fn SetupPage() -> impl IntoView {
                         Ok(true) => view! {
                             <p>"Create the first Global administrator. This account can do everything in Roster."</p>
                             <ActionForm action=action>
-                                <input type="hidden" name="token" prop:value=token />
-                                <label for="email">"Email"</label>
-                                <input id="email" name="email" type="email" autocomplete="username" required />
-                                <label for="first_name">"First name"</label>
-                                <input id="first_name" name="first_name" type="text" autocomplete="given-name" />
-                                <label for="last_name">"Last name"</label>
-                                <input id="last_name" name="last_name" type="text" autocomplete="family-name" />
-                                <NewPasswordFields rules=password_rules password=password email=Signal::derive(String::new) />
-                                <FieldError error=Signal::derive(error) />
-                                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                    <Spinner when=action.pending() />
-                                    "Create administrator"
-                                </button>
+                                <TokenPasswordForm token=Signal::derive(token) rules=password_rules password=password
+                                    email=Signal::derive(String::new) error=Signal::derive(error) pending=action.pending()
+                                    submit="Create administrator">
+                                    <label for="email">"Email"</label>
+                                    <input id="email" name="email" type="email" autocomplete="username" required />
+                                    <label for="first_name">"First name"</label>
+                                    <input id="first_name" name="first_name" type="text" autocomplete="given-name" />
+                                    <label for="last_name">"Last name"</label>
+                                    <input id="last_name" name="last_name" type="text" autocomplete="family-name" />
+                                </TokenPasswordForm>
                             </ActionForm>
                         }
                         .into_any(),
@@ -149,13 +146,8 @@ pub fn ResetPasswordPage() -> impl IntoView {
                             view! {
                             <p>"New password for " <strong>{email}</strong> "."</p>
                             <ActionForm action=action>
-                                <input type="hidden" name="token" prop:value=token />
-                                <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
-                                <FieldError error=error />
-                                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                    <Spinner when=action.pending() />
-                                    "Save"
-                                </button>
+                                <TokenPasswordForm token=Signal::derive(token) rules=password_rules password=password
+                                    email=Signal::derive(move || for_email.clone()) error=error pending=action.pending() submit="Save" />
                             </ActionForm>
                         }.into_any()},
                         (Err(e), _) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),

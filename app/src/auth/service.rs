@@ -5,31 +5,23 @@ use crate::error::{AppError, AppResult};
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::state::AppState;
-use sqlx::Row;
 
 /// An account as sign-in sees it.
+#[derive(sqlx::FromRow)]
 pub struct Account {
     pub id: i64,
     pub email: String,
     pub password_hash: Option<String>,
+    #[sqlx(try_from = "crate::server::sql::Flag")]
     pub enabled: bool,
 }
 
 /// The account whose normalized email is `key`, if any.
 pub async fn account_by_key(db: &Db, key: &str) -> AppResult<Option<Account>> {
-    let row = sqlx::query("SELECT id, email, password_hash, enabled FROM users WHERE email_norm = $1")
+    Ok(sqlx::query_as("SELECT id, email, password_hash, enabled FROM users WHERE email_norm = $1")
         .bind(key)
         .fetch_optional(&db.pool)
-        .await?;
-    row.map(|r| {
-        Ok(Account {
-            id: r.try_get("id")?,
-            email: r.try_get("email")?,
-            password_hash: r.try_get("password_hash")?,
-            enabled: r.try_get::<i64, _>("enabled")? == 1,
-        })
-    })
-    .transpose()
+        .await?)
 }
 
 /// The throttle key and the audit actor for what was typed in an email field:
@@ -104,7 +96,7 @@ pub async fn record_failed_check(
 }
 
 pub async fn user_count(db: &Db) -> AppResult<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?.try_get("n")?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?)
 }
 
 /// Create a Global administrator. Used by first-run setup and `server create-admin`.
@@ -120,21 +112,21 @@ pub async fn create_admin(
 ) -> AppResult<i64> {
     let mut tx = db.begin_write().await?;
     if only_if_first {
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&mut *tx).await?.try_get("n")?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM users").fetch_one(&mut *tx).await?;
         if n > 0 {
             return Err(AppError::Conflict("Roster is already set up. Sign in instead.".into()));
         }
     }
-    let exists = sqlx::query("SELECT id FROM users WHERE email_norm = $1")
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_norm = $1")
         .bind(email.normalized())
         .fetch_optional(&mut *tx)
         .await?;
     if exists.is_some() {
         return Err(AppError::Conflict(format!("A user with the email {email} already exists.")));
     }
-    let id: i64 = sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (email, email_norm, first_name, last_name, password_hash, enabled, created_at, name_sort) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7) RETURNING id",
     )
     .bind(email.as_str())
     .bind(email.normalized())
@@ -144,8 +136,7 @@ pub async fn create_admin(
     .bind(now_ms())
     .bind(crate::server::name_sort(first_name, last_name))
     .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
+    .await?;
     sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = 'administrator'")
         .bind(id)
         .execute(&mut *tx)
@@ -266,13 +257,12 @@ pub fn request_reset_in_background(state: AppState, email: EmailAddress, ip: Str
 pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -> AppResult<()> {
     use crate::audit::service::{record, Actor, Event};
     use crate::server::crypto::Token;
-    let row =
-        sqlx::query("SELECT id, email FROM users WHERE email_norm = $1 AND enabled = 1 AND password_hash IS NOT NULL")
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, email FROM users WHERE email_norm = $1 AND enabled AND password_hash IS NOT NULL")
             .bind(email.normalized())
             .fetch_optional(&state.db.pool)
             .await?;
-    let Some(row) = row else { return Ok(()) };
-    let (id, to): (i64, String) = (row.try_get("id")?, row.try_get("email")?);
+    let Some((id, to)) = row else { return Ok(()) };
     let mut tx = state.db.begin_write().await?;
     let id_key = id.to_string();
     let mut keys = vec![(LOCK_RESET_ACCOUNT, id_key.as_str())];
@@ -281,7 +271,7 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
     }
     super::throttle::serialize(&mut tx, state.db.backend, &keys).await?;
     let now = now_ms();
-    let counts = sqlx::query(
+    let (n, n_ip): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at > $2) AS n, \
                 (SELECT COUNT(*) FROM password_resets WHERE ip = $3 AND created_at > $2) AS n_ip",
     )
@@ -290,7 +280,6 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
     .bind(&ip)
     .fetch_one(&mut *tx)
     .await?;
-    let (n, n_ip): (i64, i64) = (counts.try_get("n")?, counts.try_get("n_ip")?);
     let settings = &state.settings;
     if n >= settings.reset_emails_per_address || (!ip.is_empty() && n_ip >= settings.reset_emails_per_ip) {
         tracing::info!(user_id = id, "password reset email not sent: this hour's allowance is used");
@@ -329,16 +318,15 @@ fn reset_gone() -> AppError {
 /// The account a valid reset token belongs to: (id, email, first name, last name).
 pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, String, String, String)> {
     let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
-    let r = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.last_name FROM password_resets p JOIN users u ON u.id = p.user_id \
-         WHERE p.token_hash = $1 AND p.used_at IS NULL AND p.expires_at > $2 AND u.enabled = 1",
+         WHERE p.token_hash = $1 AND p.used_at IS NULL AND p.expires_at > $2 AND u.enabled",
     )
     .bind(token.hash())
     .bind(now_ms())
     .fetch_optional(&state.db.pool)
     .await?
-    .ok_or_else(reset_gone)?;
-    Ok((r.try_get("id")?, r.try_get("email")?, r.try_get("first_name")?, r.try_get("last_name")?))
+    .ok_or_else(reset_gone)?)
 }
 
 /// Set a new password with a reset token, once; ends every session of the user.

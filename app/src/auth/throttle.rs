@@ -18,7 +18,7 @@ use crate::server::db::{Backend, Db};
 use crate::server::now_ms;
 use crate::server::sql::{in_list_text, Args};
 pub use crate::server::state::ThrottleSettings;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::collections::HashSet;
 
 /// The throttle key (and audit name) of whatever was typed in the email field
@@ -77,7 +77,7 @@ fn delay_ms(failures: i64, free: i64) -> i64 {
 }
 
 /// Counts seen before this attempt.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
 struct Seen {
     /// The account's failures in the lockout horizon, and the newest one's time.
     n: i64,
@@ -143,7 +143,7 @@ async fn seen(
     let since = now - s.window.max(s.lockout).as_millis() as i64;
     let window_start = now - s.window.as_millis() as i64;
     // The account's failures (lockout horizon) and the address's (window), in one round trip.
-    let r = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT \
            (SELECT COUNT(*) FROM sign_in_failures WHERE account_key = $1 AND at > $2) AS n, \
            (SELECT COALESCE(MAX(at), 0) FROM sign_in_failures WHERE account_key = $1 AND at > $2) AS last, \
@@ -155,8 +155,7 @@ async fn seen(
     .bind(ip)
     .bind(window_start)
     .fetch_one(&mut *conn)
-    .await?;
-    Ok(Seen { n: r.try_get("n")?, last: r.try_get("last")?, n_ip: r.try_get("n_ip")?, last_ip: r.try_get("last_ip")? })
+    .await?)
 }
 
 /// A quick look without locking or writing: `Wait` and `Locked` are final
@@ -188,14 +187,14 @@ pub async fn reserve(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str)
         Decision::Wait(secs) => Ok(Verdict::Wait(secs)),
         Decision::Locked(secs) => Ok(Verdict::Locked(secs)),
         Decision::Allow => {
-            let id: i64 =
-                sqlx::query("INSERT INTO sign_in_failures (account_key, ip, at) VALUES ($1, $2, $3) RETURNING id")
-                    .bind(account_key)
-                    .bind(ip)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("id")?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO sign_in_failures (account_key, ip, at) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(account_key)
+            .bind(ip)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(Verdict::Allow(Reservation { id, at: now, failures: seen.n + 1 }))
         }
@@ -244,10 +243,10 @@ pub async fn locked(db: &Db, s: &ThrottleSettings, keys: &[String]) -> AppResult
          WHERE at > {since} AND account_key IN {list} GROUP BY account_key"
     );
     let mut out = HashSet::new();
-    for r in args.bind(sqlx::query(&sql)).fetch_all(&db.pool).await? {
-        let (n, last): (i64, i64) = (r.try_get("n")?, r.try_get("last")?);
+    let rows: Vec<(String, i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&db.pool).await?;
+    for (account_key, n, last) in rows {
         if n >= s.lockout_after && now < last + s.lockout.as_millis() as i64 {
-            out.insert(r.try_get("account_key")?);
+            out.insert(account_key);
         }
     }
     Ok(out)

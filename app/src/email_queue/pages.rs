@@ -1,5 +1,7 @@
 use super::*;
-use crate::components::{call, call_action, format_optional_time, format_time, ActionResult, ErrorView, Spinner};
+use crate::components::{
+    call, call_action, format_optional_time, format_time, ActionResult, DataTable, ErrorView, KeysetPager, Spinner,
+};
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 fn badge(status: EmailStatus) -> impl IntoView {
@@ -65,28 +67,10 @@ pub fn EmailQueuePage() -> impl IntoView {
                         }).collect_view();
                         view! {
                             {banner}
-                            <table class="data-table">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"To"</th>
-                                        <th scope="col">"Subject"</th>
-                                        <th scope="col">"Status"</th>
-                                        <th scope="col">"Attempts"</th>
-                                        <th scope="col">"Created"</th>
-                                        <th scope="col">"Next attempt"</th>
-                                        <th scope="col">"Last error"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>{rows}</tbody>
-                            </table>
-                            <nav class="pager" aria-label="Pages">
-                                <button type="button" disabled=move || before.get().is_none() on:click=move |_| before.set(None)>
-                                    "Newest"
-                                </button>
-                                {next.map(|n| view! {
-                                    <button type="button" on:click=move |_| before.set(Some(n))>"Older emails"</button>
-                                })}
-                            </nav>
+                            <DataTable columns=&["To", "Subject", "Status", "Attempts", "Created", "Next attempt", "Last error"]>
+                                {rows}
+                            </DataTable>
+                            <KeysetPager cursor=before next=next first="Newest" more="Older emails" />
                         }
                         .into_any()
                     }
@@ -187,10 +171,7 @@ pub fn EmailDetailPage() -> impl IntoView {
                                     view! { <p class="empty">"No attempts yet."</p> }.into_any()
                                 } else {
                                     view! {
-                                        <table class="data-table">
-                                            <thead><tr><th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"Result"</th></tr></thead>
-                                            <tbody>{attempts}</tbody>
-                                        </table>
+                                        <DataTable columns=&["#", "When", "Result"]>{attempts}</DataTable>
                                     }.into_any()
                                 }}
                             </section>

@@ -91,7 +91,7 @@ pub async fn list(
         sql.push_str(&format!(" AND id < {}", args.int(b)));
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
-    let rows: Vec<Listed> = args.bind_as(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    let rows: Vec<Listed> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
     let more = rows.len() as i64 > PAGE_SIZE;
     let smtp = state.settings.smtp_configured;
     let out: Vec<EmailRow> = rows.into_iter().take(PAGE_SIZE as usize).map(|r| r.into_row(smtp)).collect();
@@ -215,6 +215,20 @@ async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: 
     ))
 }
 
+/// Why a change that matched no row did nothing: the email is in a state that
+/// refuses it (`refusal`), or it is gone.
+async fn refused_or_gone(state: &AppState, id: i64, refusal: &str) -> AppError {
+    let exists = sqlx::query_scalar::<_, i64>("SELECT id FROM emails WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db.pool)
+        .await;
+    match exists {
+        Ok(Some(_)) => AppError::Conflict(refusal.into()),
+        Ok(None) => not_found(),
+        Err(e) => e.into(),
+    }
+}
+
 /// Queue a failed or sent email again, with a fresh set of attempts.
 pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
@@ -227,11 +241,9 @@ pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: 
     .execute(&state.db.pool)
     .await?;
     if r.rows_affected() == 0 {
-        let exists = sqlx::query("SELECT id FROM emails WHERE id = $1").bind(id).fetch_optional(&state.db.pool).await?;
-        return Err(match exists {
-            Some(_) => AppError::Conflict("Only failed or sent emails can be resent; this one is still queued.".into()),
-            None => not_found(),
-        });
+        return Err(
+            refused_or_gone(state, id, "Only failed or sent emails can be resent; this one is still queued.").await
+        );
     }
     let to = recipient(state, id).await?;
     record_now(&state.db, &Actor::of(access.principal()), Event::new("email.resent").target("email", id, to)).await?;
@@ -247,11 +259,7 @@ pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: 
         .execute(&state.db.pool)
         .await?;
     if r.rows_affected() == 0 {
-        let exists = sqlx::query("SELECT id FROM emails WHERE id = $1").bind(id).fetch_optional(&state.db.pool).await?;
-        return Err(match exists {
-            Some(_) => AppError::Conflict("This email is being sent right now. Try again in a moment.".into()),
-            None => not_found(),
-        });
+        return Err(refused_or_gone(state, id, "This email is being sent right now. Try again in a moment.").await);
     }
     record_now(&state.db, &Actor::of(access.principal()), Event::new("email.deleted").target("email", id, to)).await?;
     tracing::info!(email_id = id, by = access.principal().user_id, "email deleted");

@@ -1,8 +1,8 @@
 //! The Sign up page an invitation link opens.
 
 use super::*;
-use crate::components::{AuthCard, FieldError, Spinner};
-use crate::password::{rules, NewPasswordFields};
+use crate::components::AuthCard;
+use crate::password::{rules, TokenPasswordForm};
 use leptos_router::hooks::use_params_map;
 
 /// The page an invitation link opens.
@@ -28,13 +28,8 @@ pub fn SignUpPage() -> impl IntoView {
                         Ok(email) => { let for_email = email.clone(); view! {
                             <p>"Create a password for " <strong class="invited-email">{email}</strong> "."</p>
                             <ActionForm action=action>
-                                <input type="hidden" name="token" prop:value=token />
-                                <NewPasswordFields rules=password_rules password=password email=Signal::derive(move || for_email.clone()) />
-                                <FieldError error=error />
-                                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                                    <Spinner when=action.pending() />
-                                    "Sign up"
-                                </button>
+                                <TokenPasswordForm token=Signal::derive(token) rules=password_rules password=password
+                                    email=Signal::derive(move || for_email.clone()) error=error pending=action.pending() submit="Sign up" />
                             </ActionForm>
                         }
                         .into_any() },

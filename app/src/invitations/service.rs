@@ -9,7 +9,7 @@ use crate::server::access::{apps, perms, Access};
 use crate::server::crypto::Token;
 use crate::server::now_ms;
 use crate::server::state::{AppState, Settings};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
 pub(crate) async fn mint(conn: &mut AnyConnection, settings: &Settings, user_id: i64, email: &str) -> AppResult<i64> {
@@ -71,15 +71,16 @@ pub(crate) async fn end_pending_links(conn: &mut AnyConnection, user_id: i64) ->
 }
 
 async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    let r = sqlx::query("SELECT email, password_hash FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(user_gone)?;
-    if r.try_get::<Option<String>, _>("password_hash")?.is_some() {
+    let (email, password_hash): (String, Option<String>) =
+        sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(user_gone)?;
+    if password_hash.is_some() {
         return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
     }
-    Ok(r.try_get("email")?)
+    Ok(email)
 }
 
 /// A fresh link; the old one stops working.
@@ -120,17 +121,16 @@ fn invitation_gone() -> AppError {
 /// The invited email for a valid token.
 pub async fn invited_email(state: &AppState, token: &str) -> AppResult<String> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
-    let r = sqlx::query(
+    sqlx::query_scalar(
         "SELECT u.email FROM invitations i JOIN users u ON u.id = i.user_id \
          WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
-         AND u.enabled = 1 AND u.password_hash IS NULL",
+         AND u.enabled AND u.password_hash IS NULL",
     )
     .bind(token.hash())
     .bind(now_ms())
     .fetch_optional(&state.db.pool)
     .await?
-    .ok_or_else(invitation_gone)?;
-    Ok(r.try_get("email")?)
+    .ok_or_else(invitation_gone)
 }
 
 /// Use the invitation: set the password and mark the link used, once.
@@ -141,7 +141,7 @@ pub async fn accept(state: &AppState, token: &str, password: &str, confirmation:
     let hash = state.passwords.hash(password.expose()).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let row = sqlx::query(
+    let user_id: i64 = sqlx::query_scalar(
         "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
          AND expires_at > $1 RETURNING user_id",
     )
@@ -150,9 +150,8 @@ pub async fn accept(state: &AppState, token: &str, password: &str, confirmation:
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(invitation_gone)?;
-    let user_id: i64 = row.try_get("user_id")?;
     let r = sqlx::query(
-        "UPDATE users SET password_hash = $1, invite_expires_at = NULL WHERE id = $2 AND password_hash IS NULL AND enabled = 1",
+        "UPDATE users SET password_hash = $1, invite_expires_at = NULL WHERE id = $2 AND password_hash IS NULL AND enabled",
     )
     .bind(&hash)
     .bind(user_id)

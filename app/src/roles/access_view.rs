@@ -2,7 +2,7 @@
 //! the Access section of a user's page in the Users application.
 
 use super::*;
-use crate::components::ErrorView;
+use crate::components::{DataTable, ErrorView};
 
 /// `access` comes from [`user_access`]; the page creates it, outside any
 /// Suspend, so that it hydrates.
@@ -40,16 +40,9 @@ pub fn UserAccess(access: Resource<Result<EffectiveAccess, AppError>>) -> impl I
                                 .collect_view();
                             view! {
                                 <p>{intro}</p>
-                                <table class="data-table access-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Application"</th>
-                                            <th scope="col">"Permission"</th>
-                                            <th scope="col">"Granted by"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>{rows}</tbody>
-                                </table>
+                                <DataTable columns=&["Application", "Permission", "Granted by"] class="access-table">
+                                    {rows}
+                                </DataTable>
                             }
                             .into_any()
                         }

@@ -112,10 +112,12 @@ pub fn normalize_grants(grants: &[Grant]) -> Result<Vec<Grant>, String> {
 pub use crate::registry::visible_apps;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct RoleSummary {
     pub id: i64,
     pub name: String,
     pub description: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::server::sql::Flag"))]
     pub builtin: bool,
     pub member_count: i64,
 }

@@ -1,6 +1,8 @@
 use super::*;
 use crate::auth::SignedInUser;
-use crate::components::{call, call_action, ActionResult, CallAction, ErrorView, FieldError, FormFooter, Spinner};
+use crate::components::{
+    call, call_action, ActionResult, CallAction, DataTable, ErrorView, FieldError, FormFooter, Spinner,
+};
 use crate::dashboard::AppTiles;
 use crate::shell::MeResource;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -57,22 +59,38 @@ pub fn RolesPage() -> impl IntoView {
                             })
                             .collect_view();
                         view! {
-                            <table class="data-table">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Name"</th>
-                                        <th scope="col">"Description"</th>
-                                        <th scope="col">"Members"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>{rows}</tbody>
-                            </table>
+                            <DataTable columns=&["Name", "Description", "Members"]>{rows}</DataTable>
                         }
                         .into_any()
                     }
                 }
             })}
         </Transition>
+    }
+}
+
+/// A role's name and description, in New role and on the role's page.
+#[component]
+fn RoleFields(name: RwSignal<String>, description: RwSignal<String>) -> impl IntoView {
+    view! {
+            <label for="role-name">"Name"</label>
+            <input
+                id="role-name"
+                type="text"
+                required
+                maxlength=RoleName::MAX_CHARS
+                autocomplete="off"
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <label for="role-description">"Description"</label>
+            <textarea
+                id="role-description"
+                rows="3"
+                maxlength=DESCRIPTION_MAX_CHARS
+                prop:value=move || description.get()
+                on:input=move |ev| description.set(event_target_value(&ev))
+            ></textarea>
     }
 }
 
@@ -103,24 +121,7 @@ pub fn NewRolePage() -> impl IntoView {
             }
         >
             <p>"A new role grants nothing until you tick its permissions, on the next page."</p>
-            <label for="role-name">"Name"</label>
-            <input
-                id="role-name"
-                type="text"
-                required
-                maxlength=RoleName::MAX_CHARS
-                autocomplete="off"
-                prop:value=move || name.get()
-                on:input=move |ev| name.set(event_target_value(&ev))
-            />
-            <label for="role-description">"Description"</label>
-            <textarea
-                id="role-description"
-                rows="3"
-                maxlength=DESCRIPTION_MAX_CHARS
-                prop:value=move || description.get()
-                on:input=move |ev| description.set(event_target_value(&ev))
-            ></textarea>
+            <RoleFields name=name description=description />
             <FieldError error=error />
             <FormFooter pending=action.pending() label="Create role" cancel="/roles" />
         </form>
@@ -303,23 +304,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
             }
         >
             <h2 id="general-title">"General"</h2>
-            <label for="role-name">"Name"</label>
-            <input
-                id="role-name"
-                type="text"
-                required
-                maxlength=RoleName::MAX_CHARS
-                prop:value=move || name.get()
-                on:input=move |ev| name.set(event_target_value(&ev))
-            />
-            <label for="role-description">"Description"</label>
-            <textarea
-                id="role-description"
-                rows="3"
-                maxlength=DESCRIPTION_MAX_CHARS
-                prop:value=move || description.get()
-                on:input=move |ev| description.set(event_target_value(&ev))
-            ></textarea>
+            <RoleFields name=name description=description />
             <ActionResult value=save.value() success="Saved." />
             <FormFooter pending=save.pending() label="Save" />
         </form>

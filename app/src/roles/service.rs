@@ -9,16 +9,16 @@ use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, Ro
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{
-    check_can_hand_out, check_may_manage, every_grant, grant_of, is_last_admin, user_email, user_gone, ADMINISTRATOR,
+    check_can_hand_out, check_may_manage, every_grant, grant_of, is_last_admin, user_email, Builtin, GrantRow,
 };
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Db;
 use crate::server::now_ms;
-use crate::server::sql::{like_pattern, Args};
+use crate::server::sql::{like_pattern, Args, Flag};
 use crate::server::state::AppState;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet};
 
 const CANDIDATES_LIMIT: i64 = 20;
@@ -48,28 +48,22 @@ fn describe(grants: &[Grant]) -> String {
 
 /// The role's name and whether it is the built-in Administrator, or NotFound.
 async fn role_head(conn: &mut AnyConnection, id: i64) -> AppResult<(String, bool)> {
-    let r = sqlx::query("SELECT name, builtin FROM roles WHERE id = $1")
+    let (name, builtin): (String, Option<Builtin>) = sqlx::query_as("SELECT name, builtin FROM roles WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(role_gone)?;
-    let builtin: Option<String> = r.try_get("builtin")?;
-    Ok((r.try_get("name")?, builtin.as_deref() == Some(ADMINISTRATOR)))
+    Ok((name, builtin == Some(Builtin::Administrator)))
 }
 
 /// What a role grants as stored (keys the registry no longer knows are skipped).
 async fn stored_grants(conn: &mut AnyConnection, id: i64) -> AppResult<BTreeSet<Grant>> {
-    let rows = sqlx::query("SELECT application, permission FROM role_permissions WHERE role_id = $1")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut out = BTreeSet::new();
-    for r in rows {
-        if let Some(g) = grant_of(&r.try_get::<String, _>("application")?, &r.try_get::<String, _>("permission")?) {
-            out.insert(g);
-        }
-    }
-    Ok(out)
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT application, permission FROM role_permissions WHERE role_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.iter().filter_map(|(app, permission)| grant_of(app, permission)).collect())
 }
 
 async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> AppResult<()> {
@@ -85,61 +79,61 @@ async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> A
 }
 
 pub async fn list(_access: Access<'_, apps::Roles, perms::View>, state: &AppState) -> AppResult<Vec<RoleSummary>> {
-    let rows = sqlx::query(
-        "SELECT r.id, r.name, r.description, r.builtin, \
-         (SELECT COUNT(*) FROM user_roles ur WHERE ur.role_id = r.id) AS members \
+    let roles: Vec<RoleSummary> = sqlx::query_as(
+        "SELECT r.id, r.name, r.description, r.builtin IS NOT NULL AS builtin, \
+         (SELECT COUNT(*) FROM user_roles ur WHERE ur.role_id = r.id) AS member_count \
          FROM roles r ORDER BY CASE WHEN r.builtin IS NULL THEN 1 ELSE 0 END, r.name_norm",
     )
     .fetch_all(&state.db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RoleSummary {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                description: r.try_get("description")?,
-                builtin: r.try_get::<Option<String>, _>("builtin")?.is_some(),
-                member_count: r.try_get("members")?,
-            })
-        })
-        .collect()
+    Ok(roles)
 }
 
 pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppState, id: i64) -> AppResult<RoleDetail> {
     let mut conn = state.db.pool.acquire().await?;
-    let r = sqlx::query("SELECT name, description, builtin FROM roles WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(role_gone)?;
-    let builtin = r.try_get::<Option<String>, _>("builtin")?.as_deref() == Some(ADMINISTRATOR);
+    let (name, description, builtin): (String, String, Option<Builtin>) =
+        sqlx::query_as("SELECT name, description, builtin FROM roles WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(role_gone)?;
+    let builtin = builtin == Some(Builtin::Administrator);
     let grants = if builtin { every_grant() } else { stored_grants(&mut conn, id).await?.into_iter().collect() };
-    let members = sqlx::query(
+    let members: Vec<MemberRow> = sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled FROM user_roles ur \
          JOIN users u ON u.id = ur.user_id WHERE ur.role_id = $1 ORDER BY u.email_norm",
     )
     .bind(id)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(member_of)
-    .collect::<AppResult<Vec<_>>>()?;
-    Ok(RoleDetail { id, name: r.try_get("name")?, description: r.try_get("description")?, builtin, grants, members })
+    .await?;
+    let members = members.into_iter().map(Member::from).collect();
+    Ok(RoleDetail { id, name, description, builtin, grants, members })
 }
 
-fn member_of(r: &sqlx::any::AnyRow) -> AppResult<Member> {
-    let first: String = r.try_get("first_name")?;
-    let last: String = r.try_get("last_name")?;
-    Ok(Member {
-        user_id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        full_name: format!("{} {}", first.trim(), last.trim()).trim().to_string(),
-        enabled: r.try_get::<i64, _>("enabled")? == 1,
-    })
+/// A user as the member lists read them.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: i64,
+    email: String,
+    first_name: String,
+    last_name: String,
+    #[sqlx(try_from = "Flag")]
+    enabled: bool,
+}
+
+impl From<MemberRow> for Member {
+    fn from(r: MemberRow) -> Self {
+        Member {
+            user_id: r.id,
+            full_name: format!("{} {}", r.first_name.trim(), r.last_name.trim()).trim().to_string(),
+            email: r.email,
+            enabled: r.enabled,
+        }
+    }
 }
 
 async fn name_taken(conn: &mut AnyConnection, name: &RoleName, except: i64) -> AppResult<bool> {
-    Ok(sqlx::query("SELECT id FROM roles WHERE name_norm = $1 AND id <> $2")
+    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM roles WHERE name_norm = $1 AND id <> $2")
         .bind(name.normalized())
         .bind(except)
         .fetch_optional(&mut *conn)
@@ -158,22 +152,26 @@ pub async fn create(
     if name_taken(&mut tx, name, 0).await? {
         return Err(duplicate(name));
     }
-    let id: i64 = sqlx::query(
+    let id = insert_role(&mut tx, name, description).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new("role.created").target("role", id, name.as_str()))
+        .await?;
+    tx.commit().await?;
+    tracing::info!(role_id = id, by = access.principal().user_id, "role created");
+    Ok(id)
+}
+
+/// The role row; its name must be free (a clash found only here is still a clear error).
+async fn insert_role(conn: &mut AnyConnection, name: &RoleName, description: &str) -> AppResult<i64> {
+    sqlx::query_scalar(
         "INSERT INTO roles (name, name_norm, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(name.as_str())
     .bind(name.normalized())
     .bind(description)
     .bind(now_ms())
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
-    .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?
-    .try_get("id")?;
-    record(&mut tx, &Actor::of(access.principal()), Event::new("role.created").target("role", id, name.as_str()))
-        .await?;
-    tx.commit().await?;
-    tracing::info!(role_id = id, by = access.principal().user_id, "role created");
-    Ok(id)
+    .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })
 }
 
 pub async fn update(
@@ -190,8 +188,8 @@ pub async fn update(
     if name_taken(&mut tx, name, id).await? {
         return Err(duplicate(name));
     }
-    let before = sqlx::query("SELECT name, description FROM roles WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
-    let (old_name, old_description): (String, String) = (before.try_get("name")?, before.try_get("description")?);
+    let (old_name, old_description): (String, String) =
+        sqlx::query_as("SELECT name, description FROM roles WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
     sqlx::query("UPDATE roles SET name = $1, name_norm = $2, description = $3 WHERE id = $4")
         .bind(name.as_str())
         .bind(name.normalized())
@@ -262,11 +260,10 @@ pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppS
     if builtin {
         return Err(builtin_refused());
     }
-    let members: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
+    let members: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
         .bind(id)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
+        .await?;
     // Explicit rather than relying on ON DELETE CASCADE alone.
     sqlx::query("DELETE FROM user_roles WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
@@ -302,7 +299,8 @@ pub async fn candidates(
     }
     let limit = args.int(CANDIDATES_LIMIT);
     sql.push_str(&format!(" ORDER BY u.email_norm LIMIT {limit}"));
-    args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?.iter().map(member_of).collect()
+    let rows: Vec<MemberRow> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    Ok(rows.into_iter().map(Member::from).collect())
 }
 
 pub async fn add_member(
@@ -316,7 +314,7 @@ pub async fn add_member(
     let email = user_email(&mut tx, user_id).await?;
     check_may_manage(&mut tx, access.principal(), user_id).await?;
     check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
-    let held = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
+    let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
         .bind(role_id)
         .fetch_optional(&mut *tx)
@@ -373,6 +371,14 @@ pub async fn remove_member(
     Ok(())
 }
 
+/// A role's name beside one of its grants.
+#[derive(sqlx::FromRow)]
+struct NamedGrant {
+    name: String,
+    #[sqlx(flatten)]
+    grant: GrantRow,
+}
+
 /// Each permission a user holds, and which of their roles grant it.
 pub async fn effective_access(
     _access: Access<'_, apps::Users, perms::View>,
@@ -380,11 +386,8 @@ pub async fn effective_access(
     user_id: i64,
 ) -> AppResult<EffectiveAccess> {
     let mut conn = state.db.pool.acquire().await?;
-    let user = sqlx::query("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *conn).await?;
-    if user.is_none() {
-        return Err(user_gone());
-    }
-    let rows = sqlx::query(
+    user_email(&mut conn, user_id).await?;
+    let rows: Vec<NamedGrant> = sqlx::query_as(
         "SELECT r.name, r.builtin, rp.application, rp.permission FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id LEFT JOIN role_permissions rp ON rp.role_id = r.id \
          WHERE ur.user_id = $1 ORDER BY r.name_norm",
@@ -394,16 +397,12 @@ pub async fn effective_access(
     .await?;
     let mut by: BTreeMap<Grant, Vec<String>> = BTreeMap::new();
     let mut is_admin = false;
-    for r in rows {
-        let name: String = r.try_get("name")?;
-        let builtin: Option<String> = r.try_get("builtin")?;
-        let grants = if builtin.as_deref() == Some(ADMINISTRATOR) {
+    for NamedGrant { name, grant: r } in rows {
+        let grants = if r.builtin == Some(Builtin::Administrator) {
             is_admin = true;
             every_grant()
         } else {
-            let app: Option<String> = r.try_get("application")?;
-            let permission: Option<String> = r.try_get("permission")?;
-            app.zip(permission).and_then(|(a, p)| grant_of(&a, &p)).into_iter().collect()
+            r.grant().into_iter().collect()
         };
         for g in grants {
             let names = by.entry(g).or_default();
@@ -441,16 +440,7 @@ pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
             out.push((name.to_string(), false));
             continue;
         }
-        let id: i64 = sqlx::query(
-            "INSERT INTO roles (name, name_norm, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name.as_str())
-        .bind(name.normalized())
-        .bind(*description)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let id = insert_role(&mut tx, &name, description).await?;
         insert_grants(&mut tx, id, &grants).await?;
         let actor = Actor { email: "server seed-demo".into(), ..Actor::default() };
         let event = Event::new("role.created").target("role", id, name.as_str()).details(describe(&grants));

@@ -24,7 +24,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use ipnet::{IpNet, Ipv6Net};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::net::{IpAddr, SocketAddr};
 use url::Url;
 
@@ -228,7 +228,7 @@ fn cookie_token(headers: &HeaderMap, name: &str) -> Option<Token> {
 /// permissions. Expired sessions are deleted; disabled users have none.
 pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<Option<Principal>> {
     let hash = token.hash();
-    let row = sqlx::query(
+    let row: Option<Live> = sqlx::query_as(
         "SELECT s.user_id, s.last_seen_at, s.absolute_expires_at, u.email, u.first_name, u.last_name, u.enabled \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
     )
@@ -237,11 +237,9 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
     .await?;
     let Some(row) = row else { return Ok(None) };
     let now = now_ms();
-    let last_seen: i64 = row.try_get("last_seen_at")?;
-    let absolute: i64 = row.try_get("absolute_expires_at")?;
-    let enabled: i64 = row.try_get("enabled")?;
+    let last_seen = row.last_seen_at;
     let idle_ms = settings.session_idle_timeout.as_millis() as i64;
-    if enabled == 0 || now >= absolute || now >= last_seen + idle_ms {
+    if !row.enabled || now >= row.absolute_expires_at || now >= last_seen + idle_ms {
         delete(db, &hash).await?;
         return Ok(None);
     }
@@ -253,17 +251,29 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
             .execute(&db.pool)
             .await?;
     }
-    let user_id: i64 = row.try_get("user_id")?;
-    let (is_admin, grants) = crate::grants::load(db, user_id).await?;
+    let (is_admin, grants) = crate::grants::load(db, row.user_id).await?;
     Ok(Some(Principal {
-        user_id,
+        user_id: row.user_id,
         session_hash: hash,
-        email: row.try_get("email")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
+        email: row.email,
+        first_name: row.first_name,
+        last_name: row.last_name,
         is_admin,
         grants,
     }))
+}
+
+/// A session and its user, as [`resolve`] reads them.
+#[derive(sqlx::FromRow)]
+struct Live {
+    user_id: i64,
+    last_seen_at: i64,
+    absolute_expires_at: i64,
+    email: String,
+    first_name: String,
+    last_name: String,
+    #[sqlx(try_from = "crate::server::sql::Flag")]
+    enabled: bool,
 }
 
 /// Pages anyone may load without a session.

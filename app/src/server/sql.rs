@@ -1,9 +1,10 @@
 //! A small builder for queries whose shape depends on input (filters, sort
 //! order, keyset cursors). Values are always bound, never spliced.
 
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyTypeInfo, AnyTypeInfoKind, AnyValueRef};
+use sqlx::error::BoxDynError;
 use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::{Any, Decode, Type, ValueRef};
 
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -27,32 +28,120 @@ impl Args {
         self.push(Arg::Text(v.into()))
     }
 
-    pub fn bind<'q>(&self, mut q: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
+    /// Bind every value, in order, to a query of any of sqlx's three shapes
+    /// (`query`, `query_as`, `query_scalar`).
+    pub fn bind<'q, Q: Bind<'q>>(&self, mut q: Q) -> Q {
         for a in &self.0 {
             q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.clone()),
+                Arg::Int(v) => q.bind_int(*v),
+                Arg::Text(v) => q.bind_text(v.clone()),
             };
         }
         q
     }
 }
 
-impl Args {
-    /// [`Args::bind`] for a query that reads rows into a `FromRow` type.
-    pub fn bind_as<'q, O>(
-        &self,
-        mut q: sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>>,
-    ) -> sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>> {
-        for a in &self.0 {
-            q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.clone()),
-            };
+/// What [`Args::bind`] needs of a query.
+pub trait Bind<'q> {
+    fn bind_int(self, v: i64) -> Self;
+    fn bind_text(self, v: String) -> Self;
+}
+
+macro_rules! bind_for {
+    ($([$($generics:tt)*] $ty:ty),*) => {$(
+        impl<$($generics)*> Bind<'q> for $ty {
+            fn bind_int(self, v: i64) -> Self {
+                self.bind(v)
+            }
+            fn bind_text(self, v: String) -> Self {
+                self.bind(v)
+            }
         }
-        q
+    )*};
+}
+
+bind_for!(
+    ['q] Query<'q, Any, AnyArguments<'q>>,
+    ['q, O] sqlx::query::QueryAs<'q, Any, O, AnyArguments<'q>>,
+    ['q, O] sqlx::query::QueryScalar<'q, Any, O, AnyArguments<'q>>
+);
+
+/// A flag column, read as a `bool`: `BOOLEAN` on PostgreSQL, `INTEGER` 0/1
+/// on SQLite, which has no boolean type (and `sqlx::Any` maps each value by
+/// its stored type, so a plain `bool` cannot read SQLite's). SQL writes flags
+/// as `TRUE` / `FALSE` or binds a `bool`; both dialects accept that. Rows read
+/// it with `#[sqlx(try_from = "Flag")] field: bool`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0
     }
 }
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <bool as Type<Any>>::type_info()
+    }
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        matches!(
+            ty.kind(),
+            AnyTypeInfoKind::Bool | AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt
+        )
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        if value.type_info().kind() == AnyTypeInfoKind::Bool {
+            Ok(Flag(<bool as Decode<Any>>::decode(value)?))
+        } else {
+            Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0))
+        }
+    }
+}
+
+/// Read a TEXT column that holds one of a fixed set of words (statuses,
+/// kinds) straight into its enum: `words_column!(UserStatus, "user status",
+/// UserStatus::parse)`. One conversion per enum, next to the enum; an unknown
+/// word is a decode error, never a silent default. (`sqlx::Type`'s derive
+/// covers each database but not `sqlx::Any`.)
+#[macro_export]
+macro_rules! words_column {
+    ($ty:ty, $what:literal, $parse:expr) => {
+        impl sqlx::Type<sqlx::Any> for $ty {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <String as sqlx::Type<sqlx::Any>>::type_info()
+            }
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $ty {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let word = <String as sqlx::Decode<sqlx::Any>>::decode(value)?;
+                let parse: fn(&str) -> Option<$ty> = $parse;
+                parse(&word).ok_or_else(|| Box::new($crate::server::sql::UnknownWord { what: $what, word }) as _)
+            }
+        }
+    };
+}
+
+/// The error a [`words_column!`] conversion returns for a word it does not know.
+#[derive(Debug)]
+pub struct UnknownWord {
+    pub what: &'static str,
+    pub word: String,
+}
+
+impl std::fmt::Display for UnknownWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown {} {:?} in the database", self.what, self.word)
+    }
+}
+
+impl std::error::Error for UnknownWord {}
 
 /// `%term%` for a case-insensitive LIKE on already-lowercased columns, with
 /// the pattern characters escaped (use with `ESCAPE '\'`).

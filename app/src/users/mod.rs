@@ -43,6 +43,10 @@ impl UserStatus {
     }
 }
 
+// The status the Users query computes (`status_sql`), read straight from its row.
+#[cfg(feature = "ssr")]
+crate::words_column!(UserStatus, "user status", UserStatus::parse);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub email_id: i64,
@@ -82,9 +86,11 @@ pub struct UserQuery {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct RoleOption {
     pub id: i64,
     pub name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::server::sql::Flag"))]
     pub builtin: bool,
 }
 

@@ -1,6 +1,7 @@
 use super::*;
 use crate::components::{
-    call, call_action, format_optional_time, ActionResult, ErrorView, FieldError, FormFooter, Spinner,
+    call, call_action, format_optional_time, ActionResult, DataTable, ErrorView, FieldError, FormFooter, KeysetPager,
+    Spinner,
 };
 use crate::invitations::{ResendInvitation, RevokeInvitation};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -53,7 +54,7 @@ pub fn UsersPage() -> impl IntoView {
     let status = RwSignal::new(String::new());
     let role = RwSignal::new(String::new());
     let sort = RwSignal::new("email".to_string());
-    let after = RwSignal::new(String::new());
+    let after = RwSignal::new(None::<String>);
     let roles = Resource::new(|| (), |_| role_options());
     let page = Resource::new(
         move || UserQuery {
@@ -61,11 +62,11 @@ pub fn UsersPage() -> impl IntoView {
             status: status.get(),
             role: role.get(),
             sort: sort.get(),
-            after: after.get(),
+            after: after.get().unwrap_or_default(),
         },
         list_users,
     );
-    let reset = move || after.set(String::new());
+    let reset = move || after.set(None);
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
@@ -174,31 +175,10 @@ pub fn UsersPage() -> impl IntoView {
                             .collect_view();
                         view! {
                             {banner}
-                            <table class="data-table">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Email"</th>
-                                        <th scope="col">"Full name"</th>
-                                        <th scope="col">"Status"</th>
-                                        <th scope="col">"Roles"</th>
-                                        <th scope="col">"Last sign-in"</th>
-                                        <th scope="col">"Invitation"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>{rows}</tbody>
-                            </table>
-                            <nav class="pager" aria-label="Pages">
-                                <button
-                                    type="button"
-                                    disabled=move || after.get().is_empty()
-                                    on:click=move |_| after.set(String::new())
-                                >
-                                    "First page"
-                                </button>
-                                {next.map(|n| view! {
-                                    <button type="button" on:click=move |_| after.set(n.clone())>"Next page"</button>
-                                })}
-                            </nav>
+                            <DataTable columns=&["Email", "Full name", "Status", "Roles", "Last sign-in", "Invitation"]>
+                                {rows}
+                            </DataTable>
+                            <KeysetPager cursor=after next=next first="First page" more="Next page" />
                         }
                         .into_any()
                     }

@@ -10,10 +10,10 @@ use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, us
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Backend;
-use crate::server::sql::{in_list, like_pattern, Args};
+use crate::server::sql::{in_list, like_pattern, Args, Flag};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 pub const PAGE_SIZE: i64 = 25;
@@ -21,7 +21,7 @@ pub const PAGE_SIZE: i64 = 25;
 /// The status expression; `$now` is the placeholder for the current time.
 fn status_sql(now: &str) -> String {
     format!(
-        "CASE WHEN u.enabled = 0 THEN 'disabled' WHEN u.password_hash IS NOT NULL THEN 'active' \
+        "CASE WHEN NOT u.enabled THEN 'disabled' WHEN u.password_hash IS NOT NULL THEN 'active' \
          WHEN u.invite_expires_at > {now} THEN 'invited' ELSE 'expired' END"
     )
 }
@@ -63,6 +63,33 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// A row of the Users list as the query returns it.
+#[derive(sqlx::FromRow)]
+struct Listed {
+    id: i64,
+    email: String,
+    first_name: String,
+    last_name: String,
+    last_sign_in_at: Option<i64>,
+    status: UserStatus,
+    /// The sort column as text, for the keyset cursor.
+    sort_key: String,
+}
+
+/// One user as the detail page reads them.
+#[derive(sqlx::FromRow)]
+struct Record {
+    email: String,
+    first_name: String,
+    last_name: String,
+    #[sqlx(try_from = "Flag")]
+    enabled: bool,
+    last_sign_in_at: Option<i64>,
+    created_at: i64,
+    invite_expires_at: Option<i64>,
+    status: UserStatus,
+}
+
 pub async fn list(
     _access: Access<'_, apps::Users, perms::View>,
     state: &AppState,
@@ -77,7 +104,8 @@ pub async fn list(
         SortKey::Text(e) | SortKey::Int(e) => e,
     };
     let mut sql = format!(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.last_sign_in_at, {status} AS status, {key_expr} AS sort_key \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.last_sign_in_at, {status} AS status, \
+         CAST({key_expr} AS TEXT) AS sort_key \
          FROM users u WHERE 1 = 1"
     );
     if !q.search.trim().is_empty() {
@@ -114,26 +142,19 @@ pub async fn list(
     let dir = if desc { "DESC" } else { "ASC" };
     let limit = args.int(PAGE_SIZE + 1);
     sql.push_str(&format!(" ORDER BY {key_expr} {dir}, u.id {dir} LIMIT {limit}"));
-    let rows = args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await?;
+    let rows: Vec<Listed> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
 
     let mut out = Vec::new();
     let mut cursor_of_last = None;
     for r in rows.iter().take(PAGE_SIZE as usize) {
-        let id: i64 = r.try_get("id")?;
-        let first: String = r.try_get("first_name")?;
-        let last: String = r.try_get("last_name")?;
-        let cursor_value = match key {
-            SortKey::Text(_) => r.try_get::<String, _>("sort_key")?,
-            SortKey::Int(_) => r.try_get::<i64, _>("sort_key")?.to_string(),
-        };
-        cursor_of_last = Some(format!("{id}:{cursor_value}"));
+        cursor_of_last = Some(format!("{}:{}", r.id, r.sort_key));
         out.push(UserRow {
-            id,
-            email: r.try_get("email")?,
-            full_name: format!("{} {}", first.trim(), last.trim()).trim().to_string(),
-            status: UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active),
+            id: r.id,
+            email: r.email.clone(),
+            full_name: format!("{} {}", r.first_name.trim(), r.last_name.trim()).trim().to_string(),
+            status: r.status,
             roles: vec![],
-            last_sign_in_at: r.try_get("last_sign_in_at")?,
+            last_sign_in_at: r.last_sign_in_at,
             delivery: None,
             locked: false,
         });
@@ -165,8 +186,9 @@ async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<S
          WHERE ur.user_id IN {list} ORDER BY r.name"
     );
     let mut map: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await? {
-        map.entry(r.try_get("user_id")?).or_default().push(r.try_get("name")?);
+    let rows: Vec<(i64, String)> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    for (user_id, name) in rows {
+        map.entry(user_id).or_default().push(name);
     }
     Ok(map)
 }
@@ -180,31 +202,19 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
          WHERE i.user_id IN {list} ORDER BY i.id"
     );
     let mut map = HashMap::new();
-    for r in args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await? {
-        let status: String = r.try_get("status")?;
-        map.insert(
-            r.try_get::<i64, _>("user_id")?,
-            Delivery {
-                email_id: r.try_get("id")?,
-                state: EmailStatus::from_row(&status, state.settings.smtp_configured),
-                error: r.try_get("last_error")?,
-            },
-        );
+    let rows: Vec<(i64, i64, String, Option<String>)> =
+        args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    for (user_id, email_id, status, error) in rows {
+        let state = EmailStatus::from_row(&status, state.settings.smtp_configured);
+        map.insert(user_id, Delivery { email_id, state, error });
     }
     Ok(map)
 }
 
 pub async fn roles(_access: Access<'_, apps::Users, perms::View>, state: &AppState) -> AppResult<Vec<RoleOption>> {
-    let rows = sqlx::query("SELECT id, name, builtin FROM roles ORDER BY name").fetch_all(&state.db.pool).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RoleOption {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                builtin: r.try_get::<Option<String>, _>("builtin")?.is_some(),
-            })
-        })
-        .collect()
+    Ok(sqlx::query_as("SELECT id, name, builtin IS NOT NULL AS builtin FROM roles ORDER BY name")
+        .fetch_all(&state.db.pool)
+        .await?)
 }
 
 /// Check the chosen roles exist, and that the caller may hand them out.
@@ -214,11 +224,11 @@ async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[i
     }
     let mut args = Args::default();
     let list = in_list(&mut args, role_ids);
-    let rows = args
-        .bind(sqlx::query(&format!("SELECT id, builtin FROM roles WHERE id IN {list}")))
+    let found: Vec<i64> = args
+        .bind(sqlx::query_scalar(&format!("SELECT id FROM roles WHERE id IN {list}")))
         .fetch_all(&mut *conn)
         .await?;
-    if rows.len() != role_ids.len() {
+    if found.len() != role_ids.len() {
         return Err(AppError::Invalid(
             "One of the chosen roles no longer exists. Reload the page and try again.".into(),
         ));
@@ -252,23 +262,22 @@ pub async fn invite(
 ) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
     check_roles(&mut tx, access.principal(), role_ids).await?;
-    let exists = sqlx::query("SELECT id FROM users WHERE email_norm = $1")
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_norm = $1")
         .bind(email.normalized())
         .fetch_optional(&mut *tx)
         .await?;
     if exists.is_some() {
         return Err(duplicate(email));
     }
-    let id: i64 = sqlx::query(
-        "INSERT INTO users (email, email_norm, enabled, created_at, name_sort) VALUES ($1, $2, 1, $3, '') RETURNING id",
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (email, email_norm, enabled, created_at, name_sort) VALUES ($1, $2, TRUE, $3, '') RETURNING id",
     )
     .bind(email.as_str())
     .bind(email.normalized())
     .bind(now_ms())
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| if is_unique_violation(&e) { duplicate(email) } else { e.into() })?
-    .try_get("id")?;
+    .map_err(|e| if is_unique_violation(&e) { duplicate(email) } else { e.into() })?;
     set_roles(&mut tx, id, role_ids).await?;
     crate::invitations::service::mint(&mut tx, &state.settings, id, email.as_str()).await?;
     let roles = role_names(&mut tx, role_ids).await?;
@@ -288,39 +297,35 @@ pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppSt
     let now_p = args.int(now_ms());
     let idp = args.int(id);
     let sql = format!(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled, u.last_sign_in_at, u.created_at, \
+        "SELECT u.email, u.first_name, u.last_name, u.enabled, u.last_sign_in_at, u.created_at, \
          u.invite_expires_at, {} AS status FROM users u WHERE u.id = {idp}",
         status_sql(&now_p)
     );
-    let r = args.bind(sqlx::query(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(user_gone)?;
+    let r: Record = args.bind(sqlx::query_as(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(user_gone)?;
     let role_ids = role_ids_of(&mut *state.db.pool.acquire().await?, id).await?;
-    let status = UserStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(UserStatus::Active);
     let delivery = deliveries_of(state, &[id]).await?.remove(&id);
-    let email: String = r.try_get("email")?;
-    let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, &[email.to_lowercase()])
+    let key = r.email.to_lowercase();
+    let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, std::slice::from_ref(&key))
         .await?
-        .contains(&email.to_lowercase());
+        .contains(&key);
     Ok(UserDetail {
         locked,
         id,
-        email: r.try_get("email")?,
-        first_name: r.try_get("first_name")?,
-        last_name: r.try_get("last_name")?,
-        enabled: r.try_get::<i64, _>("enabled")? == 1,
-        status,
+        email: r.email,
+        first_name: r.first_name,
+        last_name: r.last_name,
+        enabled: r.enabled,
+        status: r.status,
         role_ids,
-        last_sign_in_at: r.try_get("last_sign_in_at")?,
-        created_at: r.try_get("created_at")?,
-        invitation_expires_at: r.try_get("invite_expires_at")?,
+        last_sign_in_at: r.last_sign_in_at,
+        created_at: r.created_at,
+        invitation_expires_at: r.invite_expires_at,
         delivery,
     })
 }
 
 async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
-    Ok(sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator'")
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("id")?)
+    Ok(sqlx::query_scalar("SELECT id FROM roles WHERE builtin = 'administrator'").fetch_one(&mut *conn).await?)
 }
 
 pub struct GeneralInfo<'a> {
@@ -339,15 +344,14 @@ pub async fn update(
     crate::domain::check_person_names(info.first_name, info.last_name).map_err(AppError::Invalid)?;
     let mut tx = state.db.begin_write().await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
-    let before = sqlx::query("SELECT first_name, last_name, email FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(user_gone)?;
     let (first_before, last_before, email_before): (String, String, String) =
-        (before.try_get("first_name")?, before.try_get("last_name")?, before.try_get("email")?);
+        sqlx::query_as("SELECT first_name, last_name, email FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(user_gone)?;
     let roles_before = role_ids_of(&mut tx, id).await?;
-    let clash = sqlx::query("SELECT id FROM users WHERE email_norm = $1 AND id <> $2")
+    let clash: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_norm = $1 AND id <> $2")
         .bind(info.email.normalized())
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -357,7 +361,7 @@ pub async fn update(
     }
     check_roles(&mut tx, access.principal(), role_ids).await?;
     let admin_role = admin_role_id(&mut tx).await?;
-    let had_admin: bool = sqlx::query("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
+    let had_admin = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(id)
         .bind(admin_role)
         .fetch_optional(&mut *tx)
@@ -425,11 +429,7 @@ pub async fn set_enabled(
     if !enabled && is_last_admin(&mut tx, id).await? {
         return Err(AppError::Conflict("This is the last enabled Global administrator and cannot be disabled.".into()));
     }
-    let r = sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2")
-        .bind(enabled as i64)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let r = sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2").bind(enabled).bind(id).execute(&mut *tx).await?;
     if r.rows_affected() == 0 {
         return Err(user_gone());
     }
@@ -453,13 +453,10 @@ async fn role_names(conn: &mut AnyConnection, role_ids: &[i64]) -> AppResult<Str
     }
     let mut args = Args::default();
     let list = in_list(&mut args, role_ids);
-    let names = args
-        .bind(sqlx::query(&format!("SELECT name FROM roles WHERE id IN {list} ORDER BY name")))
+    let names: Vec<String> = args
+        .bind(sqlx::query_scalar(&format!("SELECT name FROM roles WHERE id IN {list} ORDER BY name")))
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get("name"))
-        .collect::<Result<Vec<String>, _>>()?;
+        .await?;
     Ok(names.join(", "))
 }
 

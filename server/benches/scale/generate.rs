@@ -482,7 +482,7 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                 let sign_in = rng.gen_bool(0.8).then(|| now - rng.gen_range(0..90 * day));
                 let (first_name, last_name, pw, enabled, last_in, expires) = if kind < 70 {
                     out.disabled += 1;
-                    (first, last, Some(&hash), 0, sign_in, None)
+                    (first, last, Some(&hash), false, sign_in, None)
                 } else if kind < 150 {
                     // Invited: no name, no password yet. The last quarter have expired.
                     let expires = if kind < 130 {
@@ -492,29 +492,30 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                         out.expired += 1;
                         now - rng.gen_range(day / 24..30 * day)
                     };
-                    ("", "", None, 1, None, Some(expires))
+                    ("", "", None, true, None, Some(expires))
                 } else {
                     out.active += 1;
-                    (first, last, Some(&hash), 1, sign_in, None)
+                    (first, last, Some(&hash), true, sign_in, None)
                 };
                 if i > done {
                     users.push(',');
                 }
                 let _ = write!(
                     users,
-                    "({id}, {}, {}, {}, {}, {}, {enabled}, {created}, {}, {}, {})",
+                    "({id}, {}, {}, {}, {}, {}, {}, {created}, {}, {}, {})",
                     q(&email),
                     q(&email_norm),
                     q(first_name),
                     q(last_name),
                     pw.map_or("NULL", |h| h.as_str()),
+                    if enabled { "TRUE" } else { "FALSE" },
                     opt(last_in),
                     q(&name_sort(first_name, last_name)),
                     opt(expires),
                 );
                 // Roles: a few administrators; otherwise none, one or two of the others.
                 let mut mine = Vec::new();
-                if i % 2000 == 1999 && enabled == 1 && pw.is_some() {
+                if i % 2000 == 1999 && enabled && pw.is_some() {
                     mine.push(admin_role);
                     out.administrators += 1;
                 } else {

@@ -188,11 +188,7 @@ impl Drop for BenchDb {
 const SERVER: &str = env!("CARGO_BIN_EXE_server");
 
 /// Throttling off: the sign-in figure measures sign-ins, not the throttle.
-const SERVER_ENV: &[(&str, &str)] = &[
-    ("ROSTER_SIGNIN_FREE_FAILURES", "1000000"),
-    ("ROSTER_SIGNIN_LOCKOUT_FAILURES", "1000001"),
-    ("ROSTER_SIGNIN_IP_FREE_FAILURES", "1000000"),
-];
+const SERVER_ENV: &[(&str, &str)] = helpers::UNTHROTTLED;
 
 struct Server {
     child: Child,
@@ -710,7 +706,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
     // Every m-th user, spread over the whole table (m is 1 below 10,000 users).
     let m = (total / 5000).max(1);
     let emails: Vec<String> = sqlx::query(&format!(
-        "SELECT email FROM users WHERE enabled = 1 AND password_hash IS NOT NULL AND id % {m} = {} ORDER BY id LIMIT 5000",
+        "SELECT email FROM users WHERE enabled AND password_hash IS NOT NULL AND id % {m} = {} ORDER BY id LIMIT 5000",
         3 % m
     ))
     .fetch_all(&mut conn)

@@ -281,19 +281,7 @@ async fn crash_mid_send_loses_nothing(backend: Backend) {
     // Queue the invitations with sending off, so the crash can come mid-send.
     let mut quiet = Server::start(&db).await;
     let admin = set_up_admin(&quiet).await;
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..8 {
-        let mut c = admin.clone();
-        tasks.spawn(async move {
-            for i in (w..N).step_by(8) {
-                let r = c.invite(&format!("bulk{i}@example.com"), &[]).await;
-                assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-            }
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r.unwrap();
-    }
+    invite_many(&admin, "bulk", N).await;
     quiet.kill();
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM emails WHERE status = 'queued'").await, N as i64);
 

@@ -506,3 +506,36 @@ pub async fn administrator_role(admin: &mut Client) -> i64 {
 pub fn id_arg(id: i64) -> String {
     id.to_string()
 }
+
+/// Server settings that turn sign-in throttling off, for measurements and
+/// load tests that sign in far more often than a person would.
+pub const UNTHROTTLED: &[(&str, &str)] = &[
+    ("ROSTER_SIGNIN_FREE_FAILURES", "1000000"),
+    ("ROSTER_SIGNIN_LOCKOUT_FAILURES", "1000001"),
+    ("ROSTER_SIGNIN_IP_FREE_FAILURES", "1000000"),
+];
+
+/// Invite `n` people (`{prefix}{i}@example.com`, no roles) from 8 concurrent clients.
+pub async fn invite_many(admin: &Client, prefix: &str, n: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let (mut c, prefix) = (admin.clone(), prefix.to_string());
+        tasks.spawn(async move {
+            for i in (w..n).step_by(8) {
+                let r = c.invite(&format!("{prefix}{i}@example.com"), &[]).await;
+                assert!(r.status.is_success(), "{:?}", r.body);
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+}
+
+/// The audit entries `admin` sees with no filter (newest first), or with `action` only.
+pub async fn audit_entries(admin: &mut Client, action: &str) -> Vec<serde_json::Value> {
+    let query = serde_json::json!({"query": {"actor": "", "target": "", "action": action, "from": null, "to": null, "before": null}});
+    let r = admin.call_json("list_audit", query).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    r.body["entries"].as_array().cloned().unwrap_or_default()
+}

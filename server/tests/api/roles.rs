@@ -366,16 +366,8 @@ async fn role_changes_are_audited(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(admin.call("delete_role", &[("id", &id_arg(role))]).await.status, StatusCode::OK);
 
-    let r = admin
-        .call_json(
-            "list_audit",
-            json!({"query": {"actor": "", "target": "", "action": "", "from": null, "to": null, "before": null}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let entries: Vec<(String, String)> = r.body["entries"]
-        .as_array()
-        .unwrap()
+    let entries: Vec<(String, String)> = audit_entries(&mut admin, "")
+        .await
         .iter()
         .filter(|e| e["action"].as_str().unwrap().starts_with("role."))
         .map(|e| (e["action"].as_str().unwrap().to_string(), e["details"].as_str().unwrap().to_string()))

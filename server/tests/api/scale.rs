@@ -110,15 +110,7 @@ async fn chaos_killing_nodes_while_they_send_loses_no_email() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_fifty_concurrent_writers_never_see_database_busy() {
     let db = TestDb::new(Backend::Sqlite);
-    let server = Server::start_with(
-        &db,
-        &[
-            ("ROSTER_SIGNIN_FREE_FAILURES", "1000000"),
-            ("ROSTER_SIGNIN_LOCKOUT_FAILURES", "1000001"),
-            ("ROSTER_SIGNIN_IP_FREE_FAILURES", "1000000"),
-        ],
-    )
-    .await;
+    let server = Server::start_with(&db, UNTHROTTLED).await;
     let admin = set_up_admin(&server).await;
     let role = {
         let mut a = admin.clone();
