@@ -1,6 +1,7 @@
 //! Small UI pieces shared by every application.
 
 use crate::error::AppError;
+use crate::icons::{Icon, Svg};
 use leptos::prelude::*;
 use server_fn::ServerFn;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -117,12 +118,84 @@ pub fn DataTable(
 ) -> impl IntoView {
     let class = class.map_or("data-table".to_string(), |c| format!("data-table {c}"));
     view! {
-        <table class=class>
-            <thead>
-                <tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr>
-            </thead>
-            <tbody>{children()}</tbody>
-        </table>
+        <div class="table-scroll">
+            <table class=class>
+                <thead>
+                    <tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// A filter in force, shown as a chip that removes it.
+#[derive(Clone)]
+pub struct Chip {
+    /// What the chip says, e.g. `Status: Invited`.
+    pub label: String,
+    pub remove: Callback<()>,
+}
+
+impl Chip {
+    /// A chip for a filter that is set (not empty), clearing it on removal
+    /// and then calling `then` (back to the first page).
+    pub fn of(
+        name: &str,
+        value: RwSignal<String>,
+        shown: impl Fn(&str) -> String,
+        then: impl Fn() + Send + Sync + 'static,
+    ) -> Option<Chip> {
+        let v = value.get();
+        (!v.trim().is_empty()).then(|| Chip {
+            label: format!("{name}: {}", shown(&v)),
+            remove: Callback::new(move |_| {
+                value.set(String::new());
+                then();
+            }),
+        })
+    }
+}
+
+/// The filters above a list: each control with its label above it (the page
+/// renders them as `children`), wrapping as the width needs, then the filters
+/// in force as removable chips and Clear all.
+#[component]
+pub fn FilterBar(
+    #[prop(into)] chips: Signal<Vec<Chip>>,
+    /// Resets every filter (not the sort order).
+    clear_all: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="filter-bar" role="search">
+            <div class="filters">{children()}</div>
+            {move || {
+                let chips = chips.get();
+                (!chips.is_empty()).then(|| {
+                    let items = chips
+                        .into_iter()
+                        .map(|c| {
+                            let name = format!("Remove filter {}", c.label);
+                            view! {
+                                <li class="chip">
+                                    <span>{c.label}</span>
+                                    <button type="button" aria-label=name on:click=move |_| c.remove.run(())>
+                                        <Svg icon=Icon::Close />
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view();
+                    view! {
+                        <div class="active-filters">
+                            <ul class="chips" aria-label="Filters in force">{items}</ul>
+                            <button type="button" class="link" on:click=move |_| clear_all.run(())>"Clear all"</button>
+                        </div>
+                    }
+                })
+            }}
+        </div>
     }
 }
 
@@ -169,28 +242,6 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
-/// `2026-11-27 07:10 UTC` from Unix milliseconds, the same on server and browser.
-pub fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
-}
-
-pub fn format_optional_time(ms: Option<i64>, none: &'static str) -> String {
-    ms.map(format_time).unwrap_or_else(|| none.to_string())
-}
-
 /// A message after an action: success in green, failure as an alert.
 #[component]
 pub fn ActionResult<T: Clone + Send + Sync + 'static>(
@@ -201,15 +252,5 @@ pub fn ActionResult<T: Clone + Send + Sync + 'static>(
         Some(Ok(_)) => Some(view! { <p class="success" role="status">{success.get()}</p> }.into_any()),
         Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
         None => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats_unix_milliseconds_as_utc() {
-        assert_eq!(super::format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::format_time(1_798_354_200_000), "2026-12-27 06:50 UTC");
-        assert_eq!(super::format_time(951_782_400_000), "2000-02-29 00:00 UTC");
     }
 }

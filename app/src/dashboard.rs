@@ -1,5 +1,6 @@
 //! The Dashboard: one tile for each application the user may open.
 
+use crate::icons::Svg;
 use crate::registry::{AppId, APPLICATIONS};
 use crate::shell::MeResource;
 use leptos::prelude::*;
@@ -35,7 +36,7 @@ pub fn AppTiles(apps: Vec<AppId>, #[prop(optional)] preview: bool) -> impl IntoV
         .filter(|a| apps.contains(&a.id))
         .map(|a| {
             let inner = view! {
-                <span class="tile-icon" aria-hidden="true">{a.icon}</span>
+                <span class="tile-icon"><Svg icon=a.icon /></span>
                 <span class="tile-name">{a.name}</span>
                 <span class="tile-description">{a.description}</span>
             };

@@ -15,11 +15,14 @@ pub mod dashboard;
 pub mod domain;
 pub mod email_queue;
 pub mod error;
+pub mod icons;
 pub mod invitations;
 pub mod password;
 pub mod registry;
 pub mod roles;
 pub mod shell;
+pub mod theme;
+pub mod time;
 pub mod users;
 
 #[cfg(feature = "ssr")]
@@ -44,9 +47,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // only Roster's own scripts (the hydration script carries the nonce).
     #[cfg(feature = "ssr")]
     server::security::provide_csp();
+    let theme = theme::current().key();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />

@@ -4,7 +4,9 @@
 use crate::auth::{me, SignOut, SignedInUser};
 use crate::components::ErrorView;
 use crate::error::AppError;
+use crate::icons::{Icon, Svg};
 use crate::registry::{AppId, APPLICATIONS};
+use crate::theme::ThemeChooser;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
@@ -19,15 +21,7 @@ pub fn Shell() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(Some(me)) => view! {
-                        <div class="layout">
-                            <Sidebar me=me />
-                            <main class="content">
-                                <Outlet />
-                            </main>
-                        </div>
-                    }
-                    .into_any(),
+                    Ok(Some(me)) => view! { <Layout me=me /> }.into_any(),
                     Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
                     Err(e) => view! { <ErrorView error=e /> }.into_any(),
                 }
@@ -36,8 +30,63 @@ pub fn Shell() -> impl IntoView {
     }
 }
 
+/// The navigation beside the page; on small screens a drawer that the Menu
+/// button opens. While it is open the page behind it is `inert` (focus stays
+/// in the drawer), and Escape, the close button, the backdrop or following a
+/// link closes it.
 #[component]
-fn Sidebar(me: SignedInUser) -> impl IntoView {
+fn Layout(me: SignedInUser) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let menu_button = NodeRef::<leptos::html::Button>::new();
+    let close = move || {
+        if open.get_untracked() {
+            open.set(false);
+            if let Some(b) = menu_button.get_untracked() {
+                let _ = b.focus();
+            }
+        }
+    };
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        open.set(false);
+    });
+    let _escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            close();
+        }
+    });
+    view! {
+        <div class="layout" class:drawer-open=move || open.get()>
+            <header class="topbar" inert=move || open.get()>
+                <button
+                    type="button"
+                    class="menu-button"
+                    node_ref=menu_button
+                    aria-controls="sidebar"
+                    aria-expanded=move || open.get().to_string()
+                    on:click=move |_| open.set(true)
+                >
+                    <Svg icon=Icon::Menu />
+                    "Menu"
+                </button>
+                <a href="/" class="brand">"Roster"</a>
+            </header>
+            <div class="backdrop" aria-hidden="true" on:click=move |_| close()></div>
+            <Sidebar me=me open=open on_close=close />
+            <main class="content" inert=move || open.get()>
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn Sidebar(
+    me: SignedInUser,
+    open: RwSignal<bool>,
+    on_close: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let links = APPLICATIONS
         .iter()
         .filter(|a| me.apps.contains(&a.id))
@@ -45,7 +94,7 @@ fn Sidebar(me: SignedInUser) -> impl IntoView {
             view! {
                 <li>
                     <A href=a.route>
-                        <span class="icon" aria-hidden="true">{a.icon}</span>
+                        <Svg icon=a.icon />
                         {a.name}
                     </A>
                 </li>
@@ -53,12 +102,23 @@ fn Sidebar(me: SignedInUser) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <nav class="sidebar" aria-label="Applications">
-            <A href="/" attr:class="brand">"Roster"</A>
+        <nav class="sidebar" id="sidebar" aria-label="Applications">
+            <div class="sidebar-head">
+                <A href="/" attr:class="brand">"Roster"</A>
+                <button
+                    type="button"
+                    class="drawer-close"
+                    aria-label="Close navigation"
+                    tabindex=move || if open.get() { "0" } else { "-1" }
+                    on:click=move |_| on_close()
+                >
+                    <Svg icon=Icon::Close />
+                </button>
+            </div>
             <ul class="nav">
                 <li>
                     <A href="/" exact=true>
-                        <span class="icon" aria-hidden="true">"⌂"</span>
+                        <Svg icon=Icon::Home />
                         "Dashboard"
                     </A>
                 </li>
@@ -89,6 +149,7 @@ fn UserMenu(name: String, email: String) -> impl IntoView {
             <div class="user-menu-items">
                 <p class="user-email">{email}</p>
                 <a href="/account">"Account"</a>
+                <ThemeChooser />
                 <ActionForm action=sign_out>
                     <button type="submit" class="link">"Sign out"</button>
                 </ActionForm>

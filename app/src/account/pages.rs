@@ -1,6 +1,7 @@
 use super::*;
-use crate::components::{call, call_action, format_time, ActionResult, DataTable, ErrorView, FormFooter, Spinner};
+use crate::components::{call, call_action, ActionResult, DataTable, ErrorView, FormFooter, Spinner};
 use crate::password::{rules, NewPasswordFields};
+use crate::time::LocalTime;
 use leptos_router::hooks::use_query_map;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,8 +116,8 @@ fn SessionsTab() -> impl IntoView {
                             <tr>
                                 <td>{s.browser}{s.current.then(|| view! { " " <span class="badge badge-active">"This session"</span> })}</td>
                                 <td>{s.ip}</td>
-                                <td>{format_time(s.created_at)}</td>
-                                <td>{format_time(s.last_seen_at)}</td>
+                                <td><LocalTime ms=s.created_at /></td>
+                                <td><LocalTime ms=s.last_seen_at /></td>
                             </tr>
                         }).collect_view();
                         view! {

@@ -1,5 +1,6 @@
 use super::*;
-use crate::components::{format_time, DataTable, ErrorView, KeysetPager};
+use crate::components::{Chip, DataTable, ErrorView, FilterBar, KeysetPager};
+use crate::time::LocalTime;
 
 /// `YYYY-MM-DD` (UTC) to Unix ms at the start of that day.
 fn day_start_ms(s: &str) -> Option<i64> {
@@ -52,21 +53,40 @@ pub fn AuditLogPage() -> impl IntoView {
             </label>
         }
     };
+    let reset = move || before.set(None);
+    let chips = Signal::derive(move || {
+        [
+            Chip::of("Actor", actor, str::to_string, reset),
+            Chip::of("Target", target, str::to_string, reset),
+            Chip::of("Action", action, str::to_string, reset),
+            Chip::of("From", from, str::to_string, reset),
+            Chip::of("To", to, str::to_string, reset),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+    });
+    let clear_all = Callback::new(move |_| {
+        for filter in [actor, target, action, from, to] {
+            filter.set(String::new());
+        }
+        reset();
+    });
     view! {
         <header class="page-header"><h1>"Audit log"</h1></header>
-        <div class="toolbar" role="search">
+        <FilterBar chips=chips clear_all=clear_all>
             {text_filter("Actor", actor)}
             {text_filter("Target", target)}
             <label>
                 "Action"
-                <select on:change=move |ev| { action.set(event_target_value(&ev)); before.set(None); }>
+                <select prop:value=move || action.get() on:change=move |ev| { action.set(event_target_value(&ev)); before.set(None); }>
                     <option value="">"All actions"</option>
                     {ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
                 </select>
             </label>
             {date_filter("From", from)}
             {date_filter("To", to)}
-        </div>
+        </FilterBar>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the audit log…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
@@ -76,7 +96,7 @@ pub fn AuditLogPage() -> impl IntoView {
                         let next = p.next;
                         let rows = p.entries.into_iter().map(|e| view! {
                             <tr>
-                                <td>{format_time(e.at)}</td>
+                                <td><LocalTime ms=e.at /></td>
                                 <td>{if e.actor_email.is_empty() { "—".to_string() } else { e.actor_email }}</td>
                                 <td>{e.ip}</td>
                                 <td><code>{e.action}</code></td>

@@ -85,7 +85,7 @@ pub async fn record_failed_check(
                 &a.email,
                 &state.settings.site_name,
                 reservation.failures,
-                &crate::components::format_time(unlocks_at),
+                &crate::time::format_time(unlocks_at),
                 &state.settings.link("/forgot-password"),
             );
             crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
@@ -318,7 +318,7 @@ fn reset_gone() -> AppError {
 /// The account a valid reset token belongs to: (id, email, first name, last name).
 pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, String, String, String)> {
     let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
-    Ok(sqlx::query_as(
+    sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.last_name FROM password_resets p JOIN users u ON u.id = p.user_id \
          WHERE p.token_hash = $1 AND p.used_at IS NULL AND p.expires_at > $2 AND u.enabled",
     )
@@ -326,7 +326,7 @@ pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, Str
     .bind(now_ms())
     .fetch_optional(&state.db.pool)
     .await?
-    .ok_or_else(reset_gone)?)
+    .ok_or_else(reset_gone)
 }
 
 /// Set a new password with a reset token, once; ends every session of the user.

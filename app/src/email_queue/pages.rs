@@ -1,7 +1,6 @@
 use super::*;
-use crate::components::{
-    call, call_action, format_optional_time, format_time, ActionResult, DataTable, ErrorView, KeysetPager, Spinner,
-};
+use crate::components::{call, call_action, ActionResult, Chip, DataTable, ErrorView, FilterBar, KeysetPager, Spinner};
+use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 fn badge(status: EmailStatus) -> impl IntoView {
@@ -18,14 +17,23 @@ pub fn EmailQueuePage() -> impl IntoView {
     let status = RwSignal::new(String::new());
     let before = RwSignal::new(None::<i64>);
     let page = Resource::new(move || (status.get(), before.get()), |(s, b)| list_emails(s, b));
+    let reset = move || before.set(None);
+    let status_label = |k: &str| {
+        EmailStatus::FILTERS.into_iter().find(|s| s.key() == k).map_or(k.to_string(), |s| s.label().to_string())
+    };
+    let chips = Signal::derive(move || Chip::of("Status", status, status_label, reset).into_iter().collect::<Vec<_>>());
+    let clear_all = Callback::new(move |_| {
+        status.set(String::new());
+        reset();
+    });
     view! {
         <header class="page-header">
             <h1>"Email queue"</h1>
         </header>
-        <div class="toolbar">
+        <FilterBar chips=chips clear_all=clear_all>
             <label>
                 "Status"
-                <select on:change=move |ev| {
+                <select prop:value=move || status.get() on:change=move |ev| {
                     status.set(event_target_value(&ev));
                     before.set(None);
                 }>
@@ -36,7 +44,7 @@ pub fn EmailQueuePage() -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-        </div>
+        </FilterBar>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading emails…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
@@ -59,8 +67,8 @@ pub fn EmailQueuePage() -> impl IntoView {
                                     <td><a href=href>{e.subject}</a></td>
                                     <td>{badge(e.status)}</td>
                                     <td>{e.attempts}</td>
-                                    <td>{format_time(e.created_at)}</td>
-                                    <td>{format_optional_time(e.next_attempt_at, "—")}</td>
+                                    <td><LocalTime ms=e.created_at /></td>
+                                    <td><OptionalTime ms=e.next_attempt_at none="—" /></td>
                                     <td class="error-cell">{e.last_error.unwrap_or_default()}</td>
                                 </tr>
                             }
@@ -106,7 +114,7 @@ pub fn EmailDetailPage() -> impl IntoView {
                         let attempts = d.attempts.iter().enumerate().map(|(i, a)| view! {
                             <tr>
                                 <td>{i + 1}</td>
-                                <td>{format_time(a.at)}</td>
+                                <td><LocalTime ms=a.at /></td>
                                 <td>{a.error.clone().unwrap_or_else(|| "Delivered".into())}</td>
                             </tr>
                         }).collect_view();
@@ -121,10 +129,10 @@ pub fn EmailDetailPage() -> impl IntoView {
                                     <dt>"To"</dt><dd class="email-to">{d.row.to.clone()}</dd>
                                     <dt>"Subject"</dt><dd>{d.row.subject.clone()}</dd>
                                     <dt>"Message-ID"</dt><dd>{format!("<{}>", d.message_id)}</dd>
-                                    <dt>"Created"</dt><dd>{format_time(d.row.created_at)}</dd>
+                                    <dt>"Created"</dt><dd><LocalTime ms=d.row.created_at /></dd>
                                     <dt>"Attempts"</dt><dd>{format!("{} of {}", d.row.attempts, d.max_attempts)}</dd>
-                                    <dt>"Next attempt"</dt><dd>{format_optional_time(d.row.next_attempt_at, "—")}</dd>
-                                    <dt>"Sent"</dt><dd>{format_optional_time(d.sent_at, "—")}</dd>
+                                    <dt>"Next attempt"</dt><dd><OptionalTime ms=d.row.next_attempt_at none="—" /></dd>
+                                    <dt>"Sent"</dt><dd><OptionalTime ms=d.sent_at none="—" /></dd>
                                     <dt>"Last error"</dt><dd>{d.row.last_error.clone().unwrap_or_else(|| "—".into())}</dd>
                                 </dl>
                             </section>

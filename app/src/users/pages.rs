@@ -1,9 +1,10 @@
 use super::*;
 use crate::components::{
-    call, call_action, format_optional_time, ActionResult, DataTable, ErrorView, FieldError, FormFooter, KeysetPager,
+    call, call_action, ActionResult, Chip, DataTable, ErrorView, FieldError, FilterBar, FormFooter, KeysetPager,
     Spinner,
 };
 use crate::invitations::{ResendInvitation, RevokeInvitation};
+use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 fn status_badge(status: UserStatus) -> impl IntoView {
@@ -67,12 +68,36 @@ pub fn UsersPage() -> impl IntoView {
         list_users,
     );
     let reset = move || after.set(None);
+    let chips = Signal::derive(move || {
+        let role_name = |id: &str| {
+            roles
+                .get()
+                .and_then(Result::ok)
+                .and_then(|rs| rs.into_iter().find(|r| r.id.to_string() == id))
+                .map_or(id.to_string(), |r| r.name)
+        };
+        let status_label = |k: &str| UserStatus::parse(k).map_or(k.to_string(), |s| s.label().to_string());
+        [
+            Chip::of("Search", search, str::to_string, reset),
+            Chip::of("Status", status, status_label, reset),
+            Chip::of("Role", role, role_name, reset),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+    });
+    let clear_all = Callback::new(move |_| {
+        for filter in [search, status, role] {
+            filter.set(String::new());
+        }
+        reset();
+    });
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
             <a class="button primary" href="/users/new">"New user"</a>
         </header>
-        <div class="toolbar" role="search">
+        <FilterBar chips=chips clear_all=clear_all>
             <label>
                 "Search"
                 <input
@@ -87,7 +112,7 @@ pub fn UsersPage() -> impl IntoView {
             </label>
             <label>
                 "Status"
-                <select on:change=move |ev| {
+                <select prop:value=move || status.get() on:change=move |ev| {
                     status.set(event_target_value(&ev));
                     reset();
                 }>
@@ -110,7 +135,7 @@ pub fn UsersPage() -> impl IntoView {
                     view! {
                         <label>
                             "Role"
-                            <select on:change=move |ev| {
+                            <select prop:value=move || role.get() on:change=move |ev| {
                                 role.set(event_target_value(&ev));
                                 reset();
                             }>
@@ -136,7 +161,7 @@ pub fn UsersPage() -> impl IntoView {
                     <option value="created">"Created (oldest)"</option>
                 </select>
             </label>
-        </div>
+        </FilterBar>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading users…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
@@ -167,7 +192,7 @@ pub fn UsersPage() -> impl IntoView {
                                             {u.locked.then(|| view! { " " <span class="badge badge-failed">"Locked"</span> })}
                                         </td>
                                         <td>{u.roles.join(", ")}</td>
-                                        <td>{format_optional_time(u.last_sign_in_at, "Never")}</td>
+                                        <td><OptionalTime ms=u.last_sign_in_at none="Never" /></td>
                                         <td>{delivery_view(u.delivery)}</td>
                                     </tr>
                                 }
@@ -333,8 +358,8 @@ pub fn UserDetailPage() -> impl IntoView {
                                     </p>
                                     <p>
                                         {match u.invitation_expires_at {
-                                            Some(t) => format!("The link works until {}.", crate::components::format_time(t)),
-                                            None => "There is no valid invitation link.".to_string(),
+                                            Some(t) => view! { "The link works until " <LocalTime ms=t /> "." }.into_any(),
+                                            None => "There is no valid invitation link.".into_any(),
                                         }}
                                     </p>
                                     <div class="actions">
@@ -429,8 +454,8 @@ pub fn UserDetailPage() -> impl IntoView {
                                 />
                             </section>
                             <p class="meta">
-                                "Created " {crate::components::format_time(u.created_at)} " · Last sign-in "
-                                {format_optional_time(u.last_sign_in_at, "never")}
+                                "Created " <LocalTime ms=u.created_at /> " · Last sign-in "
+                                <OptionalTime ms=u.last_sign_in_at none="never" />
                             </p>
                         }
                         .into_any()
