@@ -114,6 +114,45 @@ pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal,
     Ok(())
 }
 
+/// For every role `caller` may not hand out, why not (the rule of
+/// [`check_can_hand_out`], for all roles in one query): the role pickers show
+/// it beside the role.
+pub async fn hand_out_refusals(
+    conn: &mut AnyConnection,
+    caller: &Principal,
+) -> AppResult<std::collections::HashMap<i64, String>> {
+    #[derive(sqlx::FromRow)]
+    struct RoleGrant {
+        id: i64,
+        #[sqlx(flatten)]
+        grant: GrantRow,
+    }
+    let mut out = std::collections::HashMap::new();
+    if caller.is_admin {
+        return Ok(out);
+    }
+    let rows: Vec<RoleGrant> = sqlx::query_as(
+        "SELECT r.id, r.builtin, rp.application, rp.permission FROM roles r \
+         LEFT JOIN role_permissions rp ON rp.role_id = r.id ORDER BY r.id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for RoleGrant { id, grant } in rows {
+        let why = if grant.builtin == Some(Builtin::Administrator) {
+            Some("Only a Global administrator can give the Administrator role.".to_string())
+        } else {
+            grant
+                .grant()
+                .filter(|(app, p)| !caller.can(*app, *p))
+                .map(|(app, p)| format!("It grants {}: {}, which you do not have.", app.app().name, p.label()))
+        };
+        if let Some(why) = why {
+            out.entry(id).or_insert(why);
+        }
+    }
+    Ok(out)
+}
+
 /// Is `user_id` an enabled administrator, and is there no other one?
 /// The one last-administrator guard: Users and Roles both ask it, inside the
 /// write transaction that would take the administrator away.

@@ -41,16 +41,14 @@ fn Layout(me: SignedInUser) -> impl IntoView {
     let close = move || {
         if open.get_untracked() {
             open.set(false);
-            if let Some(b) = menu_button.get_untracked() {
-                let _ = b.focus();
-            }
+            // After the page behind stops being inert, which holds the Menu button.
+            request_animation_frame(move || {
+                if let Some(b) = menu_button.get_untracked() {
+                    let _ = b.focus();
+                }
+            });
         }
     };
-    let location = leptos_router::hooks::use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        open.set(false);
-    });
     let _escape = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.key() == "Escape" {
             close();
@@ -87,6 +85,12 @@ fn Sidebar(
     open: RwSignal<bool>,
     on_close: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    // Focus goes round inside the open drawer: two sentinels at its ends send
+    // Tab past the last control to the first, and Shift+Tab before the first
+    // to the last.
+    let first = NodeRef::<leptos::html::Button>::new();
+    let last = NodeRef::<leptos::html::Summary>::new();
+    let sentinel_tabindex = move || if open.get() { "0" } else { "-1" };
     let links = APPLICATIONS
         .iter()
         .filter(|a| me.apps.contains(&a.id))
@@ -103,19 +107,24 @@ fn Sidebar(
         .collect_view();
     view! {
         <nav class="sidebar" id="sidebar" aria-label="Applications">
+            <span class="focus-sentinel" tabindex=sentinel_tabindex on:focus=move |_| {
+                if let Some(el) = last.get() { let _ = el.focus(); }
+            }></span>
             <div class="sidebar-head">
                 <A href="/" attr:class="brand">"Roster"</A>
                 <button
                     type="button"
                     class="drawer-close"
                     aria-label="Close navigation"
+                    node_ref=first
                     tabindex=move || if open.get() { "0" } else { "-1" }
                     on:click=move |_| on_close()
                 >
                     <Svg icon=Icon::Close />
                 </button>
             </div>
-            <ul class="nav">
+            // Following a link closes the drawer (clicks on links bubble up here).
+            <ul class="nav" on:click=move |_| open.set(false)>
                 <li>
                     <A href="/" exact=true>
                         <Svg icon=Icon::Home />
@@ -124,14 +133,17 @@ fn Sidebar(
                 </li>
                 {links}
             </ul>
-            <UserMenu name=me.display_name email=me.email />
+            <UserMenu name=me.display_name email=me.email summary=last />
+            <span class="focus-sentinel" tabindex=sentinel_tabindex on:focus=move |_| {
+                if let Some(el) = first.get() { let _ = el.focus(); }
+            }></span>
         </nav>
     }
 }
 
 /// Bottom-left menu: the user's name, Account and Sign out.
 #[component]
-fn UserMenu(name: String, email: String) -> impl IntoView {
+fn UserMenu(name: String, email: String, summary: NodeRef<leptos::html::Summary>) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
@@ -140,7 +152,7 @@ fn UserMenu(name: String, email: String) -> impl IntoView {
     });
     view! {
         <details class="user-menu">
-            <summary aria-label="User menu">
+            <summary aria-label="User menu" node_ref=summary>
                 <span class="avatar" aria-hidden="true">
                     {name.chars().next().unwrap_or('?').to_uppercase().to_string()}
                 </span>

@@ -90,8 +90,12 @@ pub struct UserQuery {
 pub struct RoleOption {
     pub id: i64,
     pub name: String,
+    pub description: String,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::server::sql::Flag"))]
     pub builtin: bool,
+    /// Why the caller may not give this role to anyone (None: they may).
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    pub refusal: Option<String>,
 }
 
 /// What saving a user's general info changed beyond the fields themselves.

@@ -3,6 +3,7 @@ use crate::components::{
     call, call_action, ActionResult, Chip, DataTable, ErrorView, FieldError, FilterBar, FormFooter, KeysetPager,
     Spinner,
 };
+use crate::icons::{Icon, Svg};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
 use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -215,10 +216,13 @@ pub fn UsersPage() -> impl IntoView {
 
 type RoleOptions = Resource<Result<Vec<RoleOption>, AppError>>;
 
-/// Checkboxes for the roles that exist, bound to a set of ids. The page
-/// creates `roles` (a resource created inside a Suspend would not hydrate).
+/// The roles to give someone: the chosen ones as chips, a search box, and
+/// every role with its description; a role the caller may not hand out is
+/// shown with the reason and cannot be ticked. The page creates `roles` (a
+/// resource created inside a Suspend would not hydrate).
 #[component]
 fn RolePicker(selected: RwSignal<Vec<i64>>, roles: RoleOptions) -> impl IntoView {
+    let find = RwSignal::new(String::new());
     view! {
         <fieldset class="role-picker">
             <legend>"Roles"</legend>
@@ -226,29 +230,83 @@ fn RolePicker(selected: RwSignal<Vec<i64>>, roles: RoleOptions) -> impl IntoView
                 {move || Suspend::new(async move {
                     match roles.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(list) => list
-                            .into_iter()
-                            .map(|r| {
-                                let id = r.id;
-                                view! {
-                                    <label class="checkbox">
-                                        <input
-                                            type="checkbox"
-                                            prop:checked=move || selected.get().contains(&id)
-                                            on:change=move |ev| {
-                                                let on = event_target_checked(&ev);
-                                                selected.update(|s| {
-                                                    s.retain(|x| *x != id);
-                                                    if on { s.push(id) }
-                                                });
-                                            }
-                                        />
-                                        {r.name}
-                                    </label>
+                        Ok(list) => {
+                            let names: Vec<(i64, String)> = list.iter().map(|r| (r.id, r.name.clone())).collect();
+                            let chips = move || {
+                                let chosen = selected.get();
+                                let items = names
+                                    .iter()
+                                    .filter(|(id, _)| chosen.contains(id))
+                                    .map(|(id, name)| {
+                                        let id = *id;
+                                        let remove = format!("Remove role {name}");
+                                        view! {
+                                            <li class="chip">
+                                                <span>{name.clone()}</span>
+                                                <button type="button" aria-label=remove
+                                                    on:click=move |_| selected.update(|s| s.retain(|x| *x != id))>
+                                                    <Svg icon=Icon::Close />
+                                                </button>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view();
+                                if chosen.is_empty() {
+                                    view! { <p class="hint">"No roles chosen: this person will see an empty Dashboard."</p> }.into_any()
+                                } else {
+                                    view! { <ul class="chips" aria-label="Chosen roles">{items}</ul> }.into_any()
                                 }
-                            })
-                            .collect_view()
-                            .into_any(),
+                            };
+                            let options = list
+                                .into_iter()
+                                .map(|r| {
+                                    let id = r.id;
+                                    let (name_id, note_id) = (format!("role-{id}-name"), format!("role-{id}-note"));
+                                    let haystack = format!("{} {}", r.name, r.description).to_lowercase();
+                                    let hidden = move || {
+                                        let term = find.get().trim().to_lowercase();
+                                        !term.is_empty() && !haystack.contains(&term)
+                                    };
+                                    let blocked = r.refusal.is_some();
+                                    view! {
+                                        <li class="role-option" class:hidden=hidden class:blocked=blocked>
+                                            <input
+                                                type="checkbox"
+                                                id=format!("role-{id}")
+                                                aria-labelledby=name_id.clone()
+                                                aria-describedby=note_id.clone()
+                                                disabled=blocked
+                                                prop:checked=move || selected.get().contains(&id)
+                                                on:change=move |ev| {
+                                                    let on = event_target_checked(&ev);
+                                                    selected.update(|s| {
+                                                        s.retain(|x| *x != id);
+                                                        if on { s.push(id) }
+                                                    });
+                                                }
+                                            />
+                                            <label for=format!("role-{id}")>
+                                                <span class="role-name" id=name_id>{r.name}</span>
+                                                <span class="role-note" id=note_id>
+                                                    {r.description}
+                                                    {r.refusal.map(|why| view! { <span class="role-refusal">{format!(" You cannot give this role: {why}")}</span> })}
+                                                </span>
+                                            </label>
+                                        </li>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                {chips}
+                                <label class="role-find">
+                                    "Find a role"
+                                    <input type="search" prop:value=move || find.get()
+                                        on:input=move |ev| find.set(event_target_value(&ev)) />
+                                </label>
+                                <ul class="role-options">{options}</ul>
+                            }
+                            .into_any()
+                        }
                     }
                 })}
             </Suspense>

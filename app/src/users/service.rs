@@ -211,10 +211,18 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
     Ok(map)
 }
 
-pub async fn roles(_access: Access<'_, apps::Users, perms::View>, state: &AppState) -> AppResult<Vec<RoleOption>> {
-    Ok(sqlx::query_as("SELECT id, name, builtin IS NOT NULL AS builtin FROM roles ORDER BY name")
-        .fetch_all(&state.db.pool)
-        .await?)
+/// Every role, and for each one the caller may not hand out, why not.
+pub async fn roles(access: Access<'_, apps::Users, perms::View>, state: &AppState) -> AppResult<Vec<RoleOption>> {
+    let mut conn = state.db.pool.acquire().await?;
+    let mut roles: Vec<RoleOption> =
+        sqlx::query_as("SELECT id, name, description, builtin IS NOT NULL AS builtin FROM roles ORDER BY name_norm")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut refusals = crate::grants::hand_out_refusals(&mut conn, access.principal()).await?;
+    for r in &mut roles {
+        r.refusal = refusals.remove(&r.id);
+    }
+    Ok(roles)
 }
 
 /// Check the chosen roles exist, and that the caller may hand them out.

@@ -16,6 +16,7 @@ on_both_backends!(
     people_with_more_access_than_the_caller_are_protected_too,
     the_last_administrator_guard_holds_under_concurrency,
     changing_the_email_ends_pending_invitation_and_reset_links,
+    the_role_picker_says_which_roles_the_caller_cannot_hand_out_and_why,
 );
 
 const PROTECTED: &str = "Only a Global administrator";
@@ -378,5 +379,57 @@ async fn users_search_takes_fts_special_characters_literally(backend: Backend) {
             .await;
         assert_eq!(r.status, StatusCode::OK, "search {term:?}: {:?}", r.body);
         assert_eq!(found(r.body), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "search {term:?}");
+    }
+}
+
+/// The role picker (New user, a user's page) lists every role with its
+/// description; a role the caller may not give is marked with the reason, and
+/// what it marks is exactly what `invite_user` refuses.
+async fn the_role_picker_says_which_roles_the_caller_cannot_hand_out_and_why(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let inviters =
+        create_role(&mut admin, "Inviters", json!([["Users", "View"], ["Users", "Create"], ["EmailQueue", "View"]]))
+            .await;
+    let readers = create_role(&mut admin, "Readers", json!([["Users", "View"]])).await;
+    let role_admins = create_role(&mut admin, "Role admins", json!([["Roles", "View"], ["Roles", "Update"]])).await;
+    let admin_role = administrator_role(&mut admin).await;
+    let mut ivy = add_user(&mut admin, &server, "ivy@example.com", &[inviters]).await;
+
+    let options = |body: &Value| -> Vec<(i64, String, Option<String>)> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_i64().unwrap(),
+                    r["description"].as_str().unwrap().to_string(),
+                    r["refusal"].as_str().map(String::from),
+                )
+            })
+            .collect()
+    };
+    let r = admin.call("role_options", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        options(&r.body).iter().all(|(_, _, why)| why.is_none()),
+        "an administrator may give every role: {:?}",
+        r.body
+    );
+
+    let r = ivy.call("role_options", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let seen = options(&r.body);
+    assert_eq!(seen.len(), 4, "every role is listed: {:?}", r.body);
+    let why = |id: i64| seen.iter().find(|(i, _, _)| *i == id).unwrap().2.clone();
+    assert_eq!(why(inviters), None);
+    assert_eq!(why(readers), None);
+    assert!(why(admin_role).unwrap().contains("Only a Global administrator"), "{:?}", why(admin_role));
+    assert!(why(role_admins).unwrap().contains("Roles"), "the reason names what is missing: {:?}", why(role_admins));
+    // What the picker marks is what the server refuses, and only that.
+    for (role, allowed) in [(readers, true), (role_admins, false), (admin_role, false)] {
+        let r = ivy.invite(&format!("to-{role}@example.com"), &[role]).await;
+        assert_eq!(r.status.is_success(), allowed, "role {role}: {:?}", r.body);
     }
 }
