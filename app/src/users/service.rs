@@ -154,7 +154,8 @@ pub async fn list(
             }
         }
     }
-    Ok(UserPage { rows: out, next, smtp_configured: state.settings.smtp_configured })
+    let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
+    Ok(UserPage { rows: out, next, smtp_configured })
 }
 
 async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {
@@ -180,13 +181,14 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
          WHERE i.user_id IN {list} ORDER BY i.id"
     );
     let mut map = HashMap::new();
+    let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
     for r in args.bind(sqlx::query(&sql)).fetch_all(&state.db.pool).await? {
         let status: String = r.try_get("status")?;
         map.insert(
             r.try_get::<i64, _>("user_id")?,
             Delivery {
                 email_id: r.try_get("id")?,
-                state: EmailStatus::from_row(&status, state.settings.smtp_configured),
+                state: EmailStatus::from_row(&status, smtp_configured),
                 error: r.try_get("last_error")?,
             },
         );
