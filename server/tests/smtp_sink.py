@@ -15,9 +15,11 @@ usage: smtp_sink.py PORT OUTFILE [--fail] [--lean] [--auth USER:PASSWORD]
 import email
 import email.policy
 import json
+import logging
 import re
 import sys
 import threading
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -72,7 +74,8 @@ class Authenticator:
 
     def __call__(self, server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and auth_data.login == self.user and auth_data.password == self.password
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers the failure itself (535).
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
 def main():
@@ -83,6 +86,10 @@ def main():
     if "--auth" in flags:
         user, _, password = flags[flags.index("--auth") + 1].partition(":")
         auth = dict(authenticator=Authenticator(user, password), auth_required=True, auth_require_tls=False)
+        # AUTH without TLS is what the tests want (the sink runs on 127.0.0.1 only).
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
     controller = Controller(
         Sink(out, "--fail" in flags, "--lean" in flags), hostname="127.0.0.1", port=port, **auth
     )
