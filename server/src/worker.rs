@@ -47,8 +47,12 @@ impl Current {
             }
         };
         match (&in_force, &sender) {
-            (InForce::Database(_), Some(s)) => tracing::info!(server = %s.server, "sending email with the settings saved in Settings"),
-            (InForce::Configuration, Some(s)) => tracing::info!(server = %s.server, "sending email with smtp_url from the configuration"),
+            (InForce::Database(_), Some(s)) => {
+                tracing::info!(server = %s.server, "sending email with the settings saved in Settings")
+            }
+            (InForce::Configuration, Some(s)) => {
+                tracing::info!(server = %s.server, "sending email with smtp_url from the configuration")
+            }
             _ => tracing::info!("email sending is not configured: emails stay queued"),
         }
         *current = Some(Current { in_force, sender });

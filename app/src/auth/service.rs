@@ -316,8 +316,8 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
     .execute(&mut *tx)
     .await?;
     let link = settings.link(&format!("/reset/{}", token.expose()));
-    let mail = crate::mail::templates::password_reset(&mut tx, settings, id, &to, &link, now + 3_600_000, 3_600_000)
-        .await?;
+    let mail =
+        crate::mail::templates::password_reset(&mut tx, settings, id, &to, &link, now + 3_600_000, 3_600_000).await?;
     crate::mail::enqueue(&mut tx, settings, &mail).await?;
     let actor = Actor { id: None, email: to.clone(), ip };
     record(&mut tx, &actor, Event::new("password.reset_requested").user(id, &to)).await?;

@@ -99,7 +99,9 @@ pub struct Connections {
 pub fn stored_password(row: &StoredSmtp, settings: &Settings) -> Result<Option<SecretString>, String> {
     let Some(sealed) = &row.password_enc else { return Ok(None) };
     let Some(key) = &settings.encryption_key else {
-        return Err(format!("The saved SMTP password cannot be read on this node: it has no encryption key. {HOW_TO_SET_KEY}"));
+        return Err(format!(
+            "The saved SMTP password cannot be read on this node: it has no encryption key. {HOW_TO_SET_KEY}"
+        ));
     };
     key.decrypt(PASSWORD_PURPOSE, sealed).map(Some).map_err(|_| {
         "The saved SMTP password cannot be read on this node: it was saved with another encryption key. \
@@ -214,10 +216,12 @@ pub fn plain_words(e: &lettre::transport::smtp::Error, server: &str, timeout: Du
     if let Some(code) = e.status() {
         let code = code.to_string();
         return match code.as_str() {
-            "535" | "534" => format!(
-                "Authentication failed: the SMTP server refused the user name or password ({code} {detail})."
-            ),
-            "530" => format!("The SMTP server requires authentication: enter a user name and password ({code} {detail})."),
+            "535" | "534" => {
+                format!("Authentication failed: the SMTP server refused the user name or password ({code} {detail}).")
+            }
+            "530" => {
+                format!("The SMTP server requires authentication: enter a user name and password ({code} {detail}).")
+            }
             _ if e.is_permanent() => format!("The SMTP server refused: {code} {detail}"),
             _ => format!("The SMTP server answered with a temporary error, try again later: {code} {detail}"),
         };

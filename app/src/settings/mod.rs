@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use template::{Template, TemplateKind};
 
 /// How to set the encryption key, for every message that needs one.
-pub const HOW_TO_SET_KEY: &str = "Set encryption_key in roster.toml (or the ROSTER_ENCRYPTION_KEY environment variable) \
+pub const HOW_TO_SET_KEY: &str =
+    "Set encryption_key in roster.toml (or the ROSTER_ENCRYPTION_KEY environment variable) \
      to 32 random bytes in base64, the same on every node (for example the output of `openssl rand -base64 32`), \
      then restart Roster.";
 

@@ -43,8 +43,7 @@ pub fn SettingsPage() -> impl IntoView {
 fn EmailServerTab() -> impl IntoView {
     let save = call_action::<()>();
     let revert = call_action::<()>();
-    let settings =
-        Resource::new(move || (save.version().get(), revert.version().get()), |_| email_server_settings());
+    let settings = Resource::new(move || (save.version().get(), revert.version().get()), |_| email_server_settings());
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading settings…"</p> }>
             {move || Suspend::new(async move {
@@ -66,7 +65,11 @@ fn source_label(source: SettingsSource) -> &'static str {
 }
 
 #[component]
-fn EmailServerForm(s: EmailServer, save: crate::components::CallAction<()>, revert: crate::components::CallAction<()>) -> impl IntoView {
+fn EmailServerForm(
+    s: EmailServer,
+    save: crate::components::CallAction<()>,
+    revert: crate::components::CallAction<()>,
+) -> impl IntoView {
     let host = RwSignal::new(s.host.clone());
     let port = RwSignal::new(s.port.to_string());
     let security = RwSignal::new(s.security);
@@ -380,4 +383,3 @@ fn TemplateEditor(t: TemplateView) -> impl IntoView {
         </section>
     }
 }
-

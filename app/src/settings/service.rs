@@ -3,7 +3,9 @@
 //! log, not in the audit log (which says only "password changed").
 
 use super::template::{self, Template, TemplateKind};
-use super::{EmailServer, EmailServerInput, PasswordChange, SettingsSource, SmtpSecurity, TemplateView, TestEmailOutcome};
+use super::{
+    EmailServer, EmailServerInput, PasswordChange, SettingsSource, SmtpSecurity, TemplateView, TestEmailOutcome,
+};
 use crate::audit::service::{record, Actor, Event};
 use crate::components::format_time;
 use crate::domain::EmailAddress;

@@ -10,9 +10,9 @@
 //! the app's template; roles come from `server seed-demo` plus a few custom
 //! roles with View grants. The audit log is not back-filled.
 
-use app::settings::template::{render, TemplateKind};
 use app::server::crypto::Token;
 use app::server::name_sort;
+use app::settings::template::{render, TemplateKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{AnyConnection, Connection, Row};

@@ -190,7 +190,12 @@ async fn test_email_succeeds_or_says_why_and_the_password_never_comes_back(backe
     drop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("email server settings saved"), "the log was written: {text}");
-    for secret in [SMTP_PASSWORD, "not-the-sink-password", "c2luay1zZWNyZXQtN2YzYTlj", "AHJvc3Rlci1tYWlsZXIAc2luay1zZWNyZXQtN2YzYTlj"] {
+    for secret in [
+        SMTP_PASSWORD,
+        "not-the-sink-password",
+        "c2luay1zZWNyZXQtN2YzYTlj",
+        "AHJvc3Rlci1tYWlsZXIAc2luay1zZWNyZXQtN2YzYTlj",
+    ] {
         assert!(!text.contains(secret), "{secret} in the log");
     }
 }
@@ -287,14 +292,23 @@ async fn templates_without_link_are_refused_and_names_are_escaped_in_html(backen
     let r = admin.call("save_email_template", &refused("{{link}}", "{{link}}", "Hello {{frist_name}}")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.to_string().contains("{{frist_name}} is not a placeholder"), "{:?}", r.body);
-    let r = admin.call("save_email_template", &[("kind", "nonsense"), ("subject", "x"), ("body_text", "{{link}}"), ("body_html", "{{link}}")]).await;
+    let r = admin
+        .call(
+            "save_email_template",
+            &[("kind", "nonsense"), ("subject", "x"), ("body_text", "{{link}}"), ("body_html", "{{link}}")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM email_templates").await, 0, "nothing saved");
 
     let r = admin
         .call(
             "save_email_template",
-            &refused("Hello {{first_name}}, {{link}}", "<p>Hello {{first_name}}</p><a href=\"{{link}}\">Join</a>", "Hi {{first_name}}"),
+            &refused(
+                "Hello {{first_name}}, {{link}}",
+                "<p>Hello {{first_name}}</p><a href=\"{{link}}\">Join</a>",
+                "Hi {{first_name}}",
+            ),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -321,7 +335,8 @@ async fn only_settings_holders_read_or_change_the_settings(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     assert_eq!(save(&mut admin, 2525, json!({"Set": SMTP_PASSWORD})).await.status, StatusCode::OK);
     let viewers = create_role(&mut admin, "Settings viewers", json!([["Settings", "View"]])).await;
-    let queue = create_role(&mut admin, "Queue managers", json!([["EmailQueue", "Update"], ["EmailQueue", "Delete"]])).await;
+    let queue =
+        create_role(&mut admin, "Queue managers", json!([["EmailQueue", "Update"], ["EmailQueue", "Delete"]])).await;
     let mut viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
     let mut manager = add_user(&mut admin, &server, "queue@example.com", &[queue]).await;
 
@@ -333,7 +348,10 @@ async fn only_settings_holders_read_or_change_the_settings(backend: Backend) {
     assert_eq!(viewer.call("email_templates", &[]).await.status, StatusCode::OK);
     let edits: [(&str, Vec<(&str, &str)>); 4] = [
         ("send_test_email", vec![("to", "viewer@example.com")]),
-        ("save_email_template", vec![("kind", "invitation"), ("subject", "x"), ("body_text", "{{link}}"), ("body_html", "{{link}}")]),
+        (
+            "save_email_template",
+            vec![("kind", "invitation"), ("subject", "x"), ("body_text", "{{link}}"), ("body_html", "{{link}}")],
+        ),
         ("reset_email_template", vec![("kind", "invitation")]),
         ("use_configured_email_server", vec![]),
     ];

@@ -59,12 +59,9 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
             "password": {"Set": "secret"}, "from_name": "X", "from_address": "x@example.com"
         }})),
         "send_test_email" => Form(&[("to", "x@example.com")]),
-        "save_email_template" => Form(&[
-            ("kind", "invitation"),
-            ("subject", "Hi"),
-            ("body_text", "{{link}}"),
-            ("body_html", "{{link}}"),
-        ]),
+        "save_email_template" => {
+            Form(&[("kind", "invitation"), ("subject", "Hi"), ("body_text", "{{link}}"), ("body_html", "{{link}}")])
+        }
         "reset_email_template" => Form(&[("kind", "invitation")]),
         "sign_in" => Form(&[("email", "nobody@example.com"), ("password", "not the password"), ("next", "")]),
         "setup_check" | "invitation_info" | "reset_info" => Form(&[("token", "not-a-token")]),
