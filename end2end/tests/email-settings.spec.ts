@@ -99,8 +99,9 @@ test("the admin rewords the invitation with a live preview", async () => {
   const { page } = admin;
   await page.getByRole("tab", { name: "Email templates" }).click();
   await page.getByRole("link", { name: "Invitation" }).click();
+  // (A client-side navigation in the hydrated app: no settle. Playwright's
+  // "networkidle" never comes for a page with a sandboxed srcdoc iframe.)
   await expect(page.getByRole("heading", { level: 1, name: "Invitation email" })).toBeVisible();
-  await settle(page);
   await expect(page.getByRole("definition").filter({ hasText: "one-time sign-up link" })).toBeVisible();
 
   await page.getByLabel("Subject").fill(SUBJECT);
