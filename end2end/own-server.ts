@@ -15,6 +15,8 @@ export interface OwnServer {
   setupURL: string;
   /** Messages the SMTP sink accepted (only with `smtp: true`). */
   mail: () => SinkMessage[];
+  /** The SMTP sink's port (only with `smtp: true`). */
+  smtpPort: number | null;
   stop: () => Promise<void>;
 }
 
@@ -22,6 +24,7 @@ export interface SinkMessage {
   message_id: string;
   to: string[];
   subject: string;
+  from: string;
   text: string;
 }
 
@@ -47,10 +50,15 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startSink(workDir: string): Promise<{ url: string; file: string; proc: ChildProcess }> {
+async function startSink(
+  workDir: string,
+  auth?: { user: string; password: string },
+): Promise<{ url: string; port: number; file: string; proc: ChildProcess }> {
   const port = await freePort();
   const file = path.join(workDir, "mail.jsonl");
-  const proc = spawn("python3", [path.join(REPO, "server", "tests", "smtp_sink.py"), String(port), file], {
+  const args = [path.join(REPO, "server", "tests", "smtp_sink.py"), String(port), file];
+  if (auth) args.push("--auth", `${auth.user}:${auth.password}`);
+  const proc = spawn("python3", args, {
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {
@@ -63,10 +71,19 @@ async function startSink(workDir: string): Promise<{ url: string; file: string; 
     });
     proc.once("exit", (code) => reject(new Error(`the SMTP sink exited (code ${code})`)));
   });
-  return { url: `smtp://127.0.0.1:${port}`, file, proc };
+  return { url: `smtp://127.0.0.1:${port}`, port, file, proc };
 }
 
-export async function startOwnServer(opts: { smtp?: boolean; env?: Record<string, string> } = {}): Promise<OwnServer> {
+export async function startOwnServer(
+  opts: {
+    smtp?: boolean;
+    /** The sink demands AUTH with this user name and password. */
+    smtpAuth?: { user: string; password: string };
+    /** Name the sink in ROSTER_SMTP_URL (default); false leaves email to Settings. */
+    smtpInConfig?: boolean;
+    env?: Record<string, string>;
+  } = {},
+): Promise<OwnServer> {
   const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(REPO, process.env.CARGO_TARGET_DIR) : path.join(REPO, "target");
   const bin = process.env.ROSTER_SERVER_BIN ?? path.join(targetDir, "debug", "server");
   const siteRoot = process.env.ROSTER_SITE_ROOT ?? path.join(REPO, "target", "site");
@@ -78,7 +95,7 @@ export async function startOwnServer(opts: { smtp?: boolean; env?: Record<string
     psql(`CREATE DATABASE ${pgDatabase}`);
     databaseURL = `postgres://${PG_USER}@${PG_HOST}:${PG_PORT}/${pgDatabase}`;
   }
-  const sink = opts.smtp ? await startSink(workDir) : null;
+  const sink = opts.smtp ? await startSink(workDir, opts.smtpAuth) : null;
   const logFile = path.join(workDir, "server.log");
   const logFd = fs.openSync(logFile, "a");
   const server: ChildProcess = spawn(bin, [], {
@@ -91,7 +108,7 @@ export async function startOwnServer(opts: { smtp?: boolean; env?: Record<string
       ROSTER_CONFIG: path.join(workDir, "no-roster.toml"),
       ROSTER_LOG: "info,sqlx=warn",
       ROSTER_MAIL_POLL_INTERVAL: "100ms",
-      ...(sink ? { ROSTER_SMTP_URL: sink.url } : {}),
+      ...(sink && opts.smtpInConfig !== false ? { ROSTER_SMTP_URL: sink.url } : {}),
       ...(opts.env ?? {}),
       NO_COLOR: "1",
     },
@@ -122,7 +139,7 @@ export async function startOwnServer(opts: { smtp?: boolean; env?: Record<string
         const m = /^Roster listening on (http:\/\/\S+)\s*$/.exec(line);
         if (m) {
           clearTimeout(timer);
-          resolve({ baseURL: m[1].replace(/\/$/, ""), setupURL, mail, stop });
+          resolve({ baseURL: m[1].replace(/\/$/, ""), setupURL, mail, smtpPort: sink?.port ?? null, stop });
         }
       });
     });

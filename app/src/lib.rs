@@ -20,6 +20,7 @@ pub mod invitations;
 pub mod password;
 pub mod registry;
 pub mod roles;
+pub mod settings;
 pub mod shell;
 pub mod theme;
 pub mod time;
@@ -98,6 +99,10 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <ParentRoute path=path!("/audit-log") view=|| view! { <RequireView app=AppId::AuditLog /> }>
                         <Route path=path!("") view=audit::AuditLogPage />
+                    </ParentRoute>
+                    <ParentRoute path=path!("/settings") view=|| view! { <RequireView app=AppId::Settings /> }>
+                        <Route path=path!("") view=settings::SettingsPage />
+                        <Route path=path!("/templates/:kind") view=settings::TemplateEditorPage />
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

@@ -12,6 +12,7 @@ pub enum AppId {
     Roles,
     EmailQueue,
     AuditLog,
+    Settings,
 }
 
 /// What a role can be granted on an application.
@@ -112,6 +113,15 @@ pub const APPLICATIONS: &[Application] = &[
         description: "Who did what, when and from where: sign-ins, invitations, changes.",
         route: "/audit-log",
         permissions: &[Permission::View],
+    },
+    Application {
+        id: AppId::Settings,
+        key: "settings",
+        name: "Settings",
+        icon: crate::icons::Icon::Settings,
+        description: "Where Roster's email goes out and what it says: the SMTP server and the email templates.",
+        route: "/settings",
+        permissions: &[Permission::View, Permission::Update],
     },
 ];
 

@@ -38,6 +38,7 @@ const KEYS: &[&str] = &[
     "password_reset_emails_per_ip",
     "argon2_queue_limit",
     "trusted_proxies",
+    "encryption_key",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +104,26 @@ pub struct Config {
     /// environment, separated by commas or spaces. Empty: the peer is the client.
     #[serde(deserialize_with = "list_or_string")]
     pub trusted_proxies: Vec<String>,
+    /// 32 random bytes, base64: encrypts the secrets Roster stores (the SMTP
+    /// password of Settings → Email server). The same on every node.
+    pub encryption_key: Option<Secret>,
+}
+
+/// A configuration value that never prints (`Debug` is redacted).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// A TOML list, or one string of items separated by commas or whitespace (the environment).
@@ -148,6 +169,7 @@ impl Default for Config {
             password_reset_emails_per_ip: 20,
             argon2_queue_limit: 0,
             trusted_proxies: Vec::new(),
+            encryption_key: None,
         }
     }
 }
@@ -239,6 +261,7 @@ impl Config {
             return Err(invalid("password_reset_emails_per_ip", "must be at least 1"));
         }
         self.trusted_proxies()?;
+        self.encryption_key()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));
         }
@@ -266,6 +289,26 @@ impl Config {
 
     pub fn smtp_url(&self) -> Option<&str> {
         self.smtp_url.as_deref().filter(|u| !u.is_empty())
+    }
+
+    /// Where `smtp_url` was set, in words, for Settings → Email server.
+    pub fn smtp_url_source(&self) -> String {
+        if std::env::var("ROSTER_SMTP_URL").is_ok_and(|v| !v.is_empty()) {
+            "the ROSTER_SMTP_URL environment variable".into()
+        } else {
+            let file = std::env::var("ROSTER_CONFIG").unwrap_or_else(|_| "roster.toml".into());
+            format!("the configuration file {file}")
+        }
+    }
+
+    /// `encryption_key` decoded; None when it is not set.
+    pub fn encryption_key(&self) -> Result<Option<app::server::secret::EncryptionKey>, ConfigError> {
+        match self.encryption_key.as_ref().filter(|k| !k.expose().trim().is_empty()) {
+            None => Ok(None),
+            Some(k) => app::server::secret::EncryptionKey::from_base64(k.expose()).map(Some).map_err(|problem| {
+                invalid("encryption_key", format!("{problem}; make one with `openssl rand -base64 32`"))
+            }),
+        }
     }
 
     /// The public URL, given or derived from the address actually bound.
@@ -331,6 +374,21 @@ mod tests {
             jail.set_env("ROSTER_TRUSTED_PROXIES", "10.0.0.0/33");
             let e = load_in_jail().unwrap_err();
             assert!(e.contains("trusted_proxies") && e.contains("10.0.0.0/33"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn encryption_key_is_32_bytes_of_base64_and_never_prints() {
+        Jail::expect_with(|jail| {
+            assert!(load_in_jail().unwrap().encryption_key().unwrap().is_none(), "no key by default");
+            jail.set_env("ROSTER_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+            let c = load_in_jail().unwrap();
+            assert!(c.encryption_key().unwrap().is_some());
+            assert!(!format!("{c:?}").contains("MDEyMzQ1"), "the key never prints");
+            jail.set_env("ROSTER_ENCRYPTION_KEY", "c2hvcnQ=");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("encryption_key") && e.contains("32 bytes"), "{e}");
             Ok(())
         });
     }

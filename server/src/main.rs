@@ -137,6 +137,11 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         session_absolute_timeout: config.session_absolute_timeout,
         invitation_ttl: config.invitation_ttl,
         smtp_configured: config.smtp_url().is_some(),
+        smtp_url: config.smtp_url().map(app::server::secret::SecretString::new),
+        smtp_url_source: config.smtp_url_source(),
+        mail_from: config.mail_from.clone(),
+        // Validated when the configuration was loaded.
+        encryption_key: config.encryption_key().ok().flatten(),
         mail_max_attempts: config.mail_max_attempts,
         mail_retry_base: config.mail_retry_base,
         mail_lease: config.mail_lease,
@@ -187,19 +192,17 @@ async fn serve(config: Config) -> Result<(), String> {
             state.settings.link(&format!("/setup/{}", token.expose()))
         );
     }
-    match config.smtp_url() {
-        Some(url) => {
-            let transport = worker::transport(url).map_err(|e| format!("invalid configuration: smtp_url: {e}"))?;
-            tokio::spawn(worker::run(
-                state.db.clone(),
-                state.settings.clone(),
-                transport,
-                config.mail_from.clone(),
-                config.mail_poll_interval,
-            ));
-        }
-        None => println!("Email sending is not configured (ROSTER_SMTP_URL): emails stay in the Email queue."),
+    if let Some(url) = config.smtp_url() {
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("invalid configuration: smtp_url: {e}"))?;
+    } else {
+        println!(
+            "Email sending is not configured (ROSTER_SMTP_URL, or Settings → Email server): emails stay in the Email queue."
+        );
     }
+    // Always running: settings saved in Settings → Email server start (or
+    // change) sending on every node without a restart.
+    tokio::spawn(worker::run(state.db.clone(), state.settings.clone(), config.mail_poll_interval));
     if config.public_url.as_deref().unwrap_or("").is_empty() && bound.ip().is_unspecified() {
         tracing::warn!(
             "public_url is not set and Roster listens on every interface: set public_url to the address users \

@@ -2,18 +2,20 @@
 //! emails from the outbox (see `app::mail`), sends them over a pooled SMTP
 //! transport, and records the outcome. Any number of processes can run it
 //! against one database.
+//!
+//! Which SMTP server it sends through is read from the database every round
+//! (`app::mail::smtp`: the Settings → Email server row, else `smtp_url`), so a
+//! change saved on any node applies here at the next claim, without a restart.
 
+use app::mail::smtp::{self, Connections, InForce, Sender};
 use app::mail::{self, Claimed};
 use app::server::db::Db;
 use app::server::state::Settings;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::AsyncTransport;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
-
-pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
 /// Emails in flight at once in one process: claimed and not yet sent.
 const IN_FLIGHT: usize = 32;
@@ -22,28 +24,52 @@ const IN_FLIGHT: usize = 32;
 const CLAIM_AT: usize = IN_FLIGHT / 4;
 /// SMTP connections kept open: half the sends in flight, since each message
 /// spends part of its time outside the connection (building, recording).
-const CONNECTIONS: u32 = IN_FLIGHT as u32 / 2;
+const CONNECTIONS: Connections = Connections { pool: IN_FLIGHT as u32 / 2, timeout: Duration::from_secs(30) };
 
-/// Build the pooled transport from one URL: `smtp://` or `smtps://`, with
-/// `?tls=required` for STARTTLS and `user:password@` for credentials.
-pub fn transport(url: &str) -> Result<Transport, String> {
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map_err(|e| e.to_string())?
-        .pool_config(PoolConfig::new().max_size(CONNECTIONS))
-        .timeout(Some(Duration::from_secs(30)))
-        .build())
+/// The sender built from the settings last read, and those settings.
+struct Current {
+    in_force: InForce,
+    sender: Option<Sender>,
+}
+
+impl Current {
+    /// Rebuild the sender when the settings in force changed since the last round.
+    fn refresh(current: &mut Option<Current>, in_force: InForce, settings: &Settings) {
+        if current.as_ref().is_some_and(|c| c.in_force == in_force) {
+            return;
+        }
+        let sender = match smtp::sender(&in_force, settings, CONNECTIONS) {
+            Ok(sender) => sender,
+            Err(problem) => {
+                // Another node may have the right key: leave the mail to it.
+                tracing::warn!(%problem, "email settings cannot be used on this node: no email is sent from here");
+                None
+            }
+        };
+        match (&in_force, &sender) {
+            (InForce::Database(_), Some(s)) => {
+                tracing::info!(server = %s.server, "sending email with the settings saved in Settings")
+            }
+            (InForce::Configuration, Some(s)) => {
+                tracing::info!(server = %s.server, "sending email with smtp_url from the configuration")
+            }
+            _ => tracing::info!("email sending is not configured: emails stay queued"),
+        }
+        *current = Some(Current { in_force, sender });
+    }
 }
 
 /// Claim and send continuously: a new claim as soon as a quarter of the
 /// slots is free, not after the slowest message of a round. Successful sends
 /// are recorded by one task in batches (one write transaction for all that
 /// arrived meanwhile); failures are recorded at once, with their error.
-pub async fn run(db: Db, settings: Arc<Settings>, transport: Transport, from: String, poll: Duration) {
+pub async fn run(db: Db, settings: Arc<Settings>, poll: Duration) {
     tracing::info!("email worker started");
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let (sent, sent_rx) = mpsc::unbounded_channel();
     tokio::spawn(record_sent(db.clone(), sent_rx));
     let mut last_purge: Option<Instant> = None;
+    let mut current: Option<Current> = None;
     loop {
         // Purge hourly, or more often when the retention itself is shorter.
         let purge_every = settings.mail_retention.min(Duration::from_secs(3600));
@@ -61,6 +87,20 @@ pub async fn run(db: Db, settings: Arc<Settings>, transport: Transport, from: St
         if let Ok(more) = slots.clone().try_acquire_many_owned(slots.available_permits() as u32) {
             free.merge(more);
         }
+        // The settings in force, read fresh for this claim.
+        match smtp::load_stored(&db).await {
+            Ok(row) => Current::refresh(&mut current, InForce::from_row(row, &settings), &settings),
+            Err(_) => {
+                drop(free);
+                tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
+                continue;
+            }
+        }
+        let Some(sender) = current.as_ref().and_then(|c| c.sender.clone()) else {
+            drop(free);
+            tokio::time::sleep(poll).await;
+            continue;
+        };
         let wanted = free.num_permits();
         let claimed = match mail::claim(&db, settings.mail_lease, wanted as i64).await {
             Ok(c) => c,
@@ -74,10 +114,9 @@ pub async fn run(db: Db, settings: Arc<Settings>, transport: Transport, from: St
         for email in claimed {
             // At most `wanted` emails were claimed, one permit each.
             let Some(slot) = free.split(1) else { break };
-            let (db, settings, transport, from, sent) =
-                (db.clone(), settings.clone(), transport.clone(), from.clone(), sent.clone());
+            let (db, settings, sender, sent) = (db.clone(), settings.clone(), sender.clone(), sent.clone());
             tokio::spawn(async move {
-                deliver(&db, &settings, &transport, &from, email, &sent).await;
+                deliver(&db, &settings, &sender, email, &sent).await;
                 drop(slot);
             });
         }
@@ -88,9 +127,14 @@ pub async fn run(db: Db, settings: Arc<Settings>, transport: Transport, from: St
     }
 }
 
-async fn deliver(db: &Db, settings: &Settings, transport: &Transport, from: &str, email: Claimed, sent: &Sent) {
-    let result = match mail::build_message(&email, from) {
-        Ok(message) => transport.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+async fn deliver(db: &Db, settings: &Settings, sender: &Sender, email: Claimed, sent: &Sent) {
+    let result = match mail::build_message(&email, &sender.from) {
+        Ok(message) => sender
+            .transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| smtp::plain_words(&e, &sender.server, CONNECTIONS.timeout)),
         Err(e) => Err(e),
     };
     match result {

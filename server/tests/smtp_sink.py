@@ -2,8 +2,11 @@
 """A real SMTP server for Roster's tests (aiosmtpd). Every message it accepts
 is appended to a JSON-lines file: message id, recipients, subject, plain text.
 
-usage: smtp_sink.py PORT OUTFILE [--fail] [--lean]
+usage: smtp_sink.py PORT OUTFILE [--fail] [--lean] [--auth USER:PASSWORD]
   --fail  answer every message with a permanent 550 error (failure-path tests)
+  --auth  require AUTH (PLAIN or LOGIN, offered without TLS) with exactly this
+          user name and password; anything else gets 535, and mail without
+          AUTH gets 530
   --lean  record only the message id, recipients and raw subject, without
           MIME-parsing the message: for the throughput benchmark and the
           10,000-email tests, where Python's email parser (about 5 ms per
@@ -12,11 +15,14 @@ usage: smtp_sink.py PORT OUTFILE [--fail] [--lean]
 import email
 import email.policy
 import json
+import logging
 import re
 import sys
 import threading
+import warnings
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 HEADER = re.compile(rb"^(Message-ID|Subject):[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
 
@@ -38,6 +44,7 @@ class Sink:
             "message_id": msg.get("Message-ID", ""),
             "to": envelope.rcpt_tos,
             "subject": msg.get("Subject", ""),
+            "from": msg.get("From", ""),
             "text": text,
             "has_html": html_part is not None,
         }
@@ -60,11 +67,32 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
+class Authenticator:
+    def __init__(self, user, password):
+        self.user = user.encode()
+        self.password = password.encode()
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login == self.user and auth_data.password == self.password
+        # handled=False: aiosmtpd answers the failure itself (535).
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+
 def main():
     port = int(sys.argv[1])
     out = sys.argv[2]
     flags = sys.argv[3:]
-    controller = Controller(Sink(out, "--fail" in flags, "--lean" in flags), hostname="127.0.0.1", port=port)
+    auth = {}
+    if "--auth" in flags:
+        user, _, password = flags[flags.index("--auth") + 1].partition(":")
+        auth = dict(authenticator=Authenticator(user, password), auth_required=True, auth_require_tls=False)
+        # AUTH without TLS is what the tests want (the sink runs on 127.0.0.1 only).
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
+    controller = Controller(
+        Sink(out, "--fail" in flags, "--lean" in flags), hostname="127.0.0.1", port=port, **auth
+    )
     controller.start()
     print(f"smtp sink listening on {port}", flush=True)
     try:

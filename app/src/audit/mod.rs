@@ -36,6 +36,11 @@ pub const ACTIONS: &[&str] = &[
     "password.reset",
     "email.resent",
     "email.deleted",
+    "settings.email_server_saved",
+    "settings.email_server_removed",
+    "settings.test_email",
+    "settings.email_template_saved",
+    "settings.email_template_reset",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

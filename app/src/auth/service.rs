@@ -81,13 +81,15 @@ pub async fn record_failed_check(
         record(&mut tx, actor, event).await?;
         if let Some(a) = account.filter(|a| a.enabled) {
             let mail = crate::mail::templates::account_locked(
+                &mut tx,
+                &state.settings,
                 a.id,
                 &a.email,
-                &state.settings.site_name,
                 reservation.failures,
-                &crate::time::format_time(unlocks_at),
+                unlocks_at,
                 &state.settings.link("/forgot-password"),
-            );
+            )
+            .await?;
             crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
         }
     }
@@ -303,7 +305,8 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
     .execute(&mut *tx)
     .await?;
     let link = settings.link(&format!("/reset/{}", token.expose()));
-    let mail = crate::mail::templates::password_reset(id, &to, &settings.site_name, &link);
+    let mail =
+        crate::mail::templates::password_reset(&mut tx, settings, id, &to, &link, now + 3_600_000, 3_600_000).await?;
     crate::mail::enqueue(&mut tx, settings, &mail).await?;
     let actor = Actor { id: None, email: to.clone(), ip };
     record(&mut tx, &actor, Event::new("password.reset_requested").user(id, &to)).await?;

@@ -93,7 +93,7 @@ pub async fn list(
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
     let rows: Vec<Listed> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
     let more = rows.len() as i64 > PAGE_SIZE;
-    let smtp = state.settings.smtp_configured;
+    let smtp = crate::mail::smtp::configured(&state.db, &state.settings).await?;
     let out: Vec<EmailRow> = rows.into_iter().take(PAGE_SIZE as usize).map(|r| r.into_row(smtp)).collect();
     let next = more.then(|| out.last().map(|r| r.id)).flatten();
     Ok(EmailPage { rows: out, next, smtp_configured: smtp })
@@ -122,7 +122,7 @@ pub async fn detail(
         body_html = mask_links(&body_html, path);
     }
     Ok(EmailDetail {
-        row: r.listed.into_row(state.settings.smtp_configured),
+        row: r.listed.into_row(crate::mail::smtp::configured(&state.db, &state.settings).await?),
         message_id: r.message_id,
         max_attempts: r.max_attempts,
         sent_at: r.sent_at,

@@ -22,8 +22,8 @@ pub(crate) async fn mint(conn: &mut AnyConnection, settings: &Settings, user_id:
     let token = Token::generate();
     let expires = now + settings.invitation_ttl.as_millis() as i64;
     let link = settings.link(&format!("/signup/{}", token.expose()));
-    let days = (settings.invitation_ttl.as_secs() / 86_400).max(1);
-    let mail = templates::invitation(user_id, email, &settings.site_name, &link, days);
+    let ttl = settings.invitation_ttl.as_millis() as i64;
+    let mail = templates::invitation(conn, settings, user_id, email, &link, expires, ttl).await?;
     let email_id = mail::enqueue(conn, settings, &mail).await?;
     sqlx::query(
         "INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES ($1, $2, $3, $4, $5)",

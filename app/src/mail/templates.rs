@@ -1,22 +1,14 @@
-//! Email bodies. The only place in the services that writes HTML; every
-//! value put into HTML is escaped.
+//! Email bodies: the template saved in Settings → Email templates (or Roster's
+//! default) with this email's values put in, read inside the caller's
+//! transaction, so every node uses the template saved last. Values are escaped
+//! into HTML by `crate::settings::template::render`, the one place that does.
 
 use super::OutgoingEmail;
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::error::AppResult;
+use crate::server::state::Settings;
+use crate::settings::template::{self, Template, TemplateKind};
+use crate::time::format_time;
+use sqlx::AnyConnection;
 
 /// `emails.kind` of an invitation.
 pub const KIND_INVITATION: &str = "invitation";
@@ -25,101 +17,128 @@ pub const KIND_PASSWORD_RESET: &str = "password_reset";
 /// `emails.kind` of the email to an account's owner when failed sign-ins locked it.
 pub const KIND_ACCOUNT_LOCKED: &str = "account_locked";
 
-pub fn invitation_subject(site_name: &str) -> String {
-    format!("You have been invited to join {site_name}")
+#[derive(sqlx::FromRow)]
+struct StoredTemplate {
+    subject: String,
+    body_text: String,
+    body_html: String,
 }
 
-pub fn invitation(user_id: i64, to: &str, site_name: &str, link: &str, valid_days: u64) -> OutgoingEmail {
-    let text = format!(
-        "Hello,\n\nYou have been invited to join {site_name}.\n\n\
-         Open this link to create your password and sign up:\n{link}\n\n\
-         The link works once and expires in {valid_days} days. If you did not expect this email, you can ignore it.\n"
-    );
-    let (site, href) = (escape(site_name), escape(link));
-    let html = format!(
-        "<!DOCTYPE html><html><body>\
-         <p>Hello,</p><p>You have been invited to join <strong>{site}</strong>.</p>\
-         <p><a href=\"{href}\">Create your password and sign up</a></p>\
-         <p>Or copy this link into your browser:<br>{href}</p>\
-         <p>The link works once and expires in {valid_days} days. If you did not expect this email, you can ignore it.</p>\
-         </body></html>"
-    );
-    OutgoingEmail {
-        kind: KIND_INVITATION,
+/// The saved template of `kind`, or None while Roster's default is in use.
+pub async fn saved(conn: &mut AnyConnection, kind: TemplateKind) -> AppResult<Option<Template>> {
+    let row: Option<StoredTemplate> =
+        sqlx::query_as("SELECT subject, body_text, body_html FROM email_templates WHERE kind = $1")
+            .bind(kind.key())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|r| Template { subject: r.subject, text: r.body_text, html: r.body_html }))
+}
+
+/// What every email knows: the site, the person, the address.
+async fn common(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    user_id: i64,
+    to: &str,
+    link: &str,
+) -> AppResult<Vec<(&'static str, String)>> {
+    let first_name: Option<String> = sqlx::query_scalar("SELECT first_name FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(vec![
+        ("site_name", settings.site_name.clone()),
+        ("first_name", first_name.unwrap_or_default()),
+        ("email", to.to_string()),
+        ("link", link.to_string()),
+    ])
+}
+
+/// Render `kind` with `values` into an email to `to`. A saved template that no
+/// longer renders (it can only have been valid when saved) falls back to the default.
+async fn build(
+    conn: &mut AnyConnection,
+    kind: TemplateKind,
+    user_id: i64,
+    to: &str,
+    values: &[(&str, String)],
+) -> AppResult<OutgoingEmail> {
+    let rendered = match saved(conn, kind).await? {
+        Some(t) => template::render(kind, &t, values).or_else(|problem| {
+            tracing::error!(kind = kind.key(), %problem, "saved email template does not render: default used");
+            template::render(kind, &kind.default_template(), values)
+        }),
+        None => template::render(kind, &kind.default_template(), values),
+    }
+    .map_err(|problem| crate::error::AppError::internal("default email template does not render", problem))?;
+    Ok(OutgoingEmail {
+        kind: kind.key(),
         user_id: Some(user_id),
         to: to.to_string(),
-        subject: invitation_subject(site_name),
-        text,
-        html,
-    }
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+    })
 }
 
-pub fn password_reset(user_id: i64, to: &str, site_name: &str, link: &str) -> OutgoingEmail {
-    let text = format!(
-        "Hello,\n\nSomeone asked to reset the password of your {site_name} account.\n\n\
-         Open this link to choose a new password:\n{link}\n\n\
-         The link works once and expires in 1 hour. If you did not ask for this, you can ignore this email; \
-         your password stays as it is.\n"
-    );
-    let (site, href) = (escape(site_name), escape(link));
-    let html = format!(
-        "<!DOCTYPE html><html><body>\
-         <p>Hello,</p><p>Someone asked to reset the password of your <strong>{site}</strong> account.</p>\
-         <p><a href=\"{href}\">Choose a new password</a></p>\
-         <p>Or copy this link into your browser:<br>{href}</p>\
-         <p>The link works once and expires in 1 hour. If you did not ask for this, you can ignore this email; \
-         your password stays as it is.</p></body></html>"
-    );
-    OutgoingEmail {
-        kind: KIND_PASSWORD_RESET,
-        user_id: Some(user_id),
-        to: to.to_string(),
-        subject: format!("Reset your {site_name} password"),
-        text,
-        html,
-    }
+/// "7 days", "1 hour": how long a link works, as people say it.
+pub fn duration_words(ms: i64) -> String {
+    let (n, unit) = if ms >= 86_400_000 {
+        (ms / 86_400_000, "day")
+    } else if ms >= 3_600_000 {
+        (ms / 3_600_000, "hour")
+    } else {
+        ((ms / 60_000).max(1), "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-pub fn account_locked_subject(site_name: &str) -> String {
-    format!("Your {site_name} account was locked")
+/// The invitation to `to`, whose link works until `expires_at` (Unix ms), `valid_ms` from now.
+pub async fn invitation(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    user_id: i64,
+    to: &str,
+    link: &str,
+    expires_at: i64,
+    valid_ms: i64,
+) -> AppResult<OutgoingEmail> {
+    let mut values = common(conn, settings, user_id, to, link).await?;
+    values.push(("expires", format_time(expires_at)));
+    values.push(("valid_for", duration_words(valid_ms)));
+    build(conn, TemplateKind::Invitation, user_id, to, &values).await
+}
+
+pub async fn password_reset(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    user_id: i64,
+    to: &str,
+    link: &str,
+    expires_at: i64,
+    valid_ms: i64,
+) -> AppResult<OutgoingEmail> {
+    let mut values = common(conn, settings, user_id, to, link).await?;
+    values.push(("expires", format_time(expires_at)));
+    values.push(("valid_for", duration_words(valid_ms)));
+    build(conn, TemplateKind::PasswordReset, user_id, to, &values).await
 }
 
 /// To the owner of an account that failed sign-ins just locked: what happened,
-/// when it ends, and what to do if it was not them. `unlocks_at` is a time as
-/// people read it (`2026-11-27 07:10 UTC`); `reset_link` the Forgot password page.
-pub fn account_locked(
+/// when it ends (`unlocks_at`, Unix ms), and the Forgot password page (`reset_link`).
+pub async fn account_locked(
+    conn: &mut AnyConnection,
+    settings: &Settings,
     user_id: i64,
     to: &str,
-    site_name: &str,
     failures: i64,
-    unlocks_at: &str,
+    unlocks_at: i64,
     reset_link: &str,
-) -> OutgoingEmail {
-    let text = format!(
-        "Hello,\n\nYour {site_name} account was locked after {failures} failed sign-ins. \
-         It unlocks at {unlocks_at}; until then nobody can sign in to it, not even with the right password.\n\n\
-         If this was not you, someone may be guessing your password: reset your password here:\n{reset_link}\n\n\
-         If it was you, wait until the time above and sign in again, or reset your password.\n"
-    );
-    let (site, href, until) = (escape(site_name), escape(reset_link), escape(unlocks_at));
-    let html = format!(
-        "<!DOCTYPE html><html><body>\
-         <p>Hello,</p><p>Your <strong>{site}</strong> account was locked after {failures} failed sign-ins. \
-         It unlocks at {until}; until then nobody can sign in to it, not even with the right password.</p>\
-         <p>If this was not you, someone may be guessing your password: \
-         <a href=\"{href}\">reset your password</a>.</p>\
-         <p>Or copy this link into your browser:<br>{href}</p>\
-         <p>If it was you, wait until the time above and sign in again, or reset your password.</p>\
-         </body></html>"
-    );
-    OutgoingEmail {
-        kind: KIND_ACCOUNT_LOCKED,
-        user_id: Some(user_id),
-        to: to.to_string(),
-        subject: account_locked_subject(site_name),
-        text,
-        html,
-    }
+) -> AppResult<OutgoingEmail> {
+    let mut values = common(conn, settings, user_id, to, reset_link).await?;
+    values.push(("expires", format_time(unlocks_at)));
+    values.push(("failures", failures.to_string()));
+    build(conn, TemplateKind::AccountLocked, user_id, to, &values).await
 }
 
 #[cfg(test)]
@@ -127,30 +146,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn account_locked_says_why_until_when_and_what_to_do() {
-        let m = account_locked(
-            1,
-            "a@b.com",
-            "Kbank <Intranet>",
-            20,
-            "2026-11-27 07:10 UTC",
-            "https://x.example/forgot-password",
-        );
-        assert_eq!(m.subject, "Your Kbank <Intranet> account was locked");
-        assert!(m.text.contains("locked after 20 failed sign-ins"), "{}", m.text);
-        assert!(m.text.contains("It unlocks at 2026-11-27 07:10 UTC"), "{}", m.text);
-        assert!(m.text.contains("reset your password here:\nhttps://x.example/forgot-password"), "{}", m.text);
-        assert!(m.html.contains("href=\"https://x.example/forgot-password\""));
-        assert!(m.html.contains("Kbank &lt;Intranet&gt;"));
+    fn kinds_are_the_template_keys() {
+        assert_eq!(TemplateKind::Invitation.key(), KIND_INVITATION);
+        assert_eq!(TemplateKind::PasswordReset.key(), KIND_PASSWORD_RESET);
+        assert_eq!(TemplateKind::AccountLocked.key(), KIND_ACCOUNT_LOCKED);
     }
 
     #[test]
-    fn invitation_has_link_in_both_parts_and_escapes_html() {
-        let m = invitation(1, "a@b.com", "Kbank <Intranet>", "https://x.example/signup/abc", 7);
-        assert_eq!(m.subject, "You have been invited to join Kbank <Intranet>");
-        assert!(m.text.contains("https://x.example/signup/abc"));
-        assert!(m.html.contains("href=\"https://x.example/signup/abc\""));
-        assert!(m.html.contains("Kbank &lt;Intranet&gt;"));
-        assert!(!m.html.contains("<Intranet>"));
+    fn durations_read_as_people_say_them() {
+        assert_eq!(duration_words(7 * 86_400_000), "7 days");
+        assert_eq!(duration_words(3_600_000), "1 hour");
+        assert_eq!(duration_words(90 * 60_000), "1 hour");
+        assert_eq!(duration_words(30 * 60_000), "30 minutes");
+        assert_eq!(duration_words(86_400_000), "1 day");
     }
 }

@@ -101,7 +101,7 @@ macro_rules! markers {
 
 /// One type per application of the registry.
 pub mod apps {
-    markers!(App, ID, AppId, Users, Roles, EmailQueue, AuditLog);
+    markers!(App, ID, AppId, Users, Roles, EmailQueue, AuditLog, Settings);
 }
 
 /// One type per permission.

@@ -5,6 +5,7 @@ pub mod access;
 pub mod crypto;
 pub mod db;
 pub mod policy;
+pub mod secret;
 pub mod security;
 pub mod session;
 pub mod sql;

@@ -3,6 +3,7 @@
 
 use super::crypto::{Passwords, Token};
 use super::db::Db;
+use super::secret::{EncryptionKey, SecretString};
 use leptos::config::LeptosOptions;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -22,8 +23,17 @@ pub struct Settings {
     pub session_absolute_timeout: Duration,
     /// How long an invitation link works.
     pub invitation_ttl: Duration,
-    /// Whether an SMTP server is configured. Without one, mail stays queued.
+    /// Whether the configuration names an SMTP server (`smtp_url`). Settings →
+    /// Email server can name one too: ask `mail::smtp::configured` whether mail goes out.
     pub smtp_configured: bool,
+    /// `smtp_url` from the configuration (it may hold a password: never printed).
+    pub smtp_url: Option<SecretString>,
+    /// Where `smtp_url` was set, in words ("the ROSTER_SMTP_URL environment variable").
+    pub smtp_url_source: String,
+    /// The configuration's sender (`mail_from`), used with `smtp_url`.
+    pub mail_from: String,
+    /// The key secrets stored in the database are encrypted with (`encryption_key`).
+    pub encryption_key: Option<EncryptionKey>,
     /// Attempts before an email is marked Failed.
     pub mail_max_attempts: i64,
     /// First retry delay; each further retry doubles it (with jitter).

@@ -175,7 +175,8 @@ pub async fn list(
             }
         }
     }
-    Ok(UserPage { rows: out, next, smtp_configured: state.settings.smtp_configured })
+    let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
+    Ok(UserPage { rows: out, next, smtp_configured })
 }
 
 async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {
@@ -202,10 +203,11 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
          WHERE i.user_id IN {list} ORDER BY i.id"
     );
     let mut map = HashMap::new();
+    let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
     let rows: Vec<(i64, i64, String, Option<String>)> =
         args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
     for (user_id, email_id, status, error) in rows {
-        let state = EmailStatus::from_row(&status, state.settings.smtp_configured);
+        let state = EmailStatus::from_row(&status, smtp_configured);
         map.insert(user_id, Delivery { email_id, state, error });
     }
     Ok(map)

@@ -10,9 +10,9 @@
 //! the app's template; roles come from `server seed-demo` plus a few custom
 //! roles with View grants. The audit log is not back-filled.
 
-use app::mail::templates;
 use app::server::crypto::Token;
 use app::server::name_sort;
+use app::settings::template::{render, TemplateKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{AnyConnection, Connection, Row};
@@ -540,7 +540,16 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                 if let Some(expires) = expires {
                     let token = Token::generate();
                     let link = format!("{}/signup/{}", site.trim_end_matches('/'), token.expose());
-                    let mail = templates::invitation(id, &email, "Roster", &link, 7);
+                    let kind = TemplateKind::Invitation;
+                    let values = [
+                        ("site_name", "Roster".to_string()),
+                        ("first_name", String::new()),
+                        ("email", email.clone()),
+                        ("link", link),
+                        ("expires", app::time::format_time(expires)),
+                        ("valid_for", "7 days".to_string()),
+                    ];
+                    let mail = render(kind, &kind.default_template(), &values).expect("the default template renders");
                     let message_id = format!("{}@{domain}", &Token::generate().hash()[..32]);
                     let at = expires - ttl;
                     let (status, attempts, sent_at, error) = match rng.gen_range(0..20) {
@@ -555,7 +564,7 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                     let _ = write!(
                         emails,
                         "({next_email}, 'invitation', {id}, {}, {}, {}, {}, {}, '{status}', {attempts}, 8, {at}, {at}, NULL, {}, {})",
-                        q(&mail.to),
+                        q(&email),
                         q(&mail.subject),
                         q(&mail.text),
                         q(&mail.html),

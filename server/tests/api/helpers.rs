@@ -47,7 +47,7 @@ impl Drop for TempDir {
     }
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -103,6 +103,11 @@ impl Server {
     }
 
     pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        Self::start_logging(db, env, None).await
+    }
+
+    /// Like [`Server::start_with`], writing the server's log (stderr) to `log`.
+    pub async fn start_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -110,7 +115,10 @@ impl Server {
             .env("ROSTER_LISTEN", "127.0.0.1:0")
             .env("ROSTER_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                None => Stdio::inherit(),
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -305,6 +313,8 @@ pub fn free_port() -> u16 {
 pub struct SmtpSink {
     child: Option<Child>,
     lean: bool,
+    /// `user:password` the sink demands (AUTH PLAIN/LOGIN), if any.
+    auth: Option<String>,
     pub port: u16,
     pub file: std::path::PathBuf,
     _dir: TempDir,
@@ -315,6 +325,11 @@ impl SmtpSink {
         Self::start_with(false)
     }
 
+    /// A sink that demands AUTH with this user name and password (535 otherwise).
+    pub fn start_with_auth(user: &str, password: &str) -> Self {
+        Self::start_inner(false, Some(format!("{user}:{password}")))
+    }
+
     /// A sink that records only message id, recipients and subject (no MIME
     /// parsing): for thousands of messages, where parsing would be the bottleneck.
     pub fn start_lean() -> Self {
@@ -322,9 +337,14 @@ impl SmtpSink {
     }
 
     fn start_with(lean: bool) -> Self {
+        Self::start_inner(lean, None)
+    }
+
+    fn start_inner(lean: bool, auth: Option<String>) -> Self {
         let dir = std::env::temp_dir().join(unique("roster_smtp"));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut sink = Self { child: None, lean, port: free_port(), file: dir.join("mail.jsonl"), _dir: TempDir(dir) };
+        let mut sink =
+            Self { child: None, lean, auth, port: free_port(), file: dir.join("mail.jsonl"), _dir: TempDir(dir) };
         sink.restart(false);
         sink
     }
@@ -352,6 +372,9 @@ impl SmtpSink {
         }
         if self.lean {
             cmd.arg("--lean");
+        }
+        if let Some(auth) = &self.auth {
+            cmd.arg("--auth").arg(auth);
         }
         let mut child = cmd.spawn().expect("python3 with aiosmtpd runs (pip install aiosmtpd)");
         let mut line = String::new();

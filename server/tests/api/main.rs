@@ -15,5 +15,6 @@ mod invitations;
 mod roles;
 mod scale;
 mod schema;
+mod settings;
 mod sweep;
 mod users;

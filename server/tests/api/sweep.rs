@@ -50,7 +50,19 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         | "account_info"
         | "my_sessions"
         | "sign_out_other_sessions"
-        | "password_rules" => Form(&[]),
+        | "password_rules"
+        | "email_server_settings"
+        | "use_configured_email_server"
+        | "email_templates" => Form(&[]),
+        "save_email_server" => Json(json!({"settings": {
+            "host": "smtp.example.com", "port": 587, "security": "StartTls", "username": "u",
+            "password": {"Set": "secret"}, "from_name": "X", "from_address": "x@example.com"
+        }})),
+        "send_test_email" => Form(&[("to", "x@example.com")]),
+        "save_email_template" => {
+            Form(&[("kind", "invitation"), ("subject", "Hi"), ("body_text", "{{link}}"), ("body_html", "{{link}}")])
+        }
+        "reset_email_template" => Form(&[("kind", "invitation")]),
         "sign_in" => Form(&[("email", "nobody@example.com"), ("password", "not the password"), ("next", "")]),
         "setup_check" | "invitation_info" | "reset_info" => Form(&[("token", "not-a-token")]),
         "setup" => Form(&[

@@ -1,0 +1,195 @@
+//! The Settings application: the SMTP server Roster sends through (with a test
+//! email that says what went wrong) and the wording of its emails (templates
+//! with placeholders, a live preview, Reset to default).
+//!
+//! Its own application, not a tab of the Email queue: the Email queue's
+//! permissions are about messages already written, while these settings decide
+//! where every future email goes and what it says, password-reset links
+//! included. Settings View reads them (never the SMTP password); Settings
+//! Update changes them, sends test emails, and is administrator-level power.
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+pub mod template;
+
+pub use pages::{SettingsPage, TemplateEditorPage};
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use template::{Template, TemplateKind};
+
+/// How to set the encryption key, for every message that needs one.
+pub const HOW_TO_SET_KEY: &str =
+    "Set encryption_key in roster.toml (or the ROSTER_ENCRYPTION_KEY environment variable) \
+     to 32 random bytes in base64, the same on every node (for example the output of `openssl rand -base64 32`), \
+     then restart Roster.";
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SmtpSecurity {
+    /// Plain SMTP, nothing encrypted (a relay on the same host or network).
+    None,
+    /// Plain connection upgraded with STARTTLS, which the server must offer.
+    StartTls,
+    /// TLS from the first byte ("SMTPS", "implicit TLS").
+    Tls,
+}
+
+impl SmtpSecurity {
+    pub const ALL: [SmtpSecurity; 3] = [Self::StartTls, Self::Tls, Self::None];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::StartTls => "starttls",
+            Self::Tls => "tls",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.key() == s)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::None => "None (unencrypted)",
+            Self::StartTls => "STARTTLS (usually port 587)",
+            Self::Tls => "TLS (usually port 465)",
+        }
+    }
+}
+
+/// Which settings send email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SettingsSource {
+    /// Saved on this page: they override the configuration.
+    Database,
+    /// `smtp_url` and `mail_from` from roster.toml or the environment.
+    Configuration,
+    /// Nowhere: emails stay in the Email queue, not sent.
+    NotConfigured,
+}
+
+/// The Email server form as the page shows it. Never holds the password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailServer {
+    pub source: SettingsSource,
+    /// The source in words, e.g. "saved here by ada@example.com on 2026-11-29 09:30 UTC".
+    pub source_detail: String,
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: String,
+    /// Whether a password is stored (never the password itself).
+    pub password_set: bool,
+    /// Why the stored password cannot be used on this node, if it cannot.
+    pub password_problem: Option<String>,
+    pub from_name: String,
+    pub from_address: String,
+    /// Whether this node can store a password (`encryption_key` is set).
+    pub encryption_key_set: bool,
+    /// Whether the configuration names an SMTP server (to fall back to).
+    pub configuration_has_smtp: bool,
+    /// Whether the caller may change these settings (Settings Update).
+    pub can_update: bool,
+}
+
+/// What to do with the stored password when saving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PasswordChange {
+    /// Keep what is stored (the field was left empty).
+    Unchanged,
+    /// Store this one, encrypted.
+    Set(String),
+    /// Store none.
+    Remove,
+}
+
+/// The Email server form as submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailServerInput {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: String,
+    pub password: PasswordChange,
+    pub from_name: String,
+    pub from_address: String,
+}
+
+/// What a test email did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TestEmailOutcome {
+    /// The SMTP server accepted it.
+    Sent { to: String, server: String },
+    /// It was not sent; `reason` says why in plain words.
+    Failed { reason: String },
+}
+
+/// One email template as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateView {
+    pub kind: TemplateKind,
+    /// The template in use: the saved one, or Roster's default.
+    pub template: Template,
+    /// Whether a saved template replaces the default.
+    pub customized: bool,
+    pub can_update: bool,
+}
+
+#[server(prefix = "/api", endpoint = "email_server_settings", output = crate::codec::JsonOut)]
+pub async fn email_server_settings() -> Result<EmailServer, AppError> {
+    crate::authorized!(Settings, View, |access, state| { service::email_server(access, &state).await })
+}
+
+#[server(prefix = "/api", endpoint = "save_email_server", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+pub async fn save_email_server(settings: EmailServerInput) -> Result<(), AppError> {
+    crate::authorized!(Settings, Update, |access, state| { service::save_email_server(access, &state, settings).await })
+}
+
+/// Forget the saved settings: the configuration's `smtp_url` is in force again.
+#[server(prefix = "/api", endpoint = "use_configured_email_server", output = crate::codec::JsonOut)]
+pub async fn use_configured_email_server() -> Result<(), AppError> {
+    crate::authorized!(Settings, Update, |access, state| { service::use_configuration(access, &state).await })
+}
+
+/// Send a test email now, through the settings in force, and say what happened.
+#[server(prefix = "/api", endpoint = "send_test_email", output = crate::codec::JsonOut)]
+pub async fn send_test_email(to: String) -> Result<TestEmailOutcome, AppError> {
+    use crate::domain::EmailAddress;
+    crate::authorized!(Settings, Update, |access, state| {
+        let to = EmailAddress::parse(&to).map_err(AppError::Invalid)?;
+        service::send_test_email(access, &state, &to).await
+    })
+}
+
+#[server(prefix = "/api", endpoint = "email_templates", output = crate::codec::JsonOut)]
+pub async fn email_templates() -> Result<Vec<TemplateView>, AppError> {
+    crate::authorized!(Settings, View, |access, state| { service::templates(access, &state).await })
+}
+
+#[server(prefix = "/api", endpoint = "save_email_template", output = crate::codec::JsonOut)]
+pub async fn save_email_template(
+    kind: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+) -> Result<(), AppError> {
+    crate::authorized!(Settings, Update, |access, state| {
+        let kind = parse_kind(&kind)?;
+        let template = Template { subject, text: body_text, html: body_html };
+        service::save_template(access, &state, kind, &template).await
+    })
+}
+
+#[server(prefix = "/api", endpoint = "reset_email_template", output = crate::codec::JsonOut)]
+pub async fn reset_email_template(kind: String) -> Result<(), AppError> {
+    crate::authorized!(Settings, Update, |access, state| {
+        let kind = parse_kind(&kind)?;
+        service::reset_template(access, &state, kind).await
+    })
+}
+
+pub fn parse_kind(key: &str) -> Result<TemplateKind, AppError> {
+    TemplateKind::parse(key).ok_or_else(|| AppError::NotFound(format!("There is no email template called “{key}”.")))
+}

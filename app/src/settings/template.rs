@@ -1,0 +1,391 @@
+//! Email templates: the kinds of email Roster sends, their placeholders, their
+//! default wording, validation and rendering. Compiled for the browser too, so
+//! the template editor's preview is the very code the server sends with.
+//!
+//! A template is plain text with placeholders such as `{{first_name}}` (spaces
+//! inside the braces are allowed). Rendering puts the values in as they are in
+//! the subject and the plain-text body, and escaped by `html_escape` in the
+//! HTML body, so a name such as `<b>Eve</b>` shows as text and cannot add markup.
+
+use serde::{Deserialize, Serialize};
+
+/// Every kind of email whose wording can be changed. The key is `emails.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TemplateKind {
+    Invitation,
+    PasswordReset,
+    AccountLocked,
+}
+
+/// A placeholder a template may use, what it holds, and the value the preview shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placeholder {
+    pub name: &'static str,
+    pub meaning: &'static str,
+    pub sample: &'static str,
+}
+
+const SITE_NAME: Placeholder =
+    Placeholder { name: "site_name", meaning: "The site name (configuration key site_name).", sample: "Roster" };
+const FIRST_NAME: Placeholder = Placeholder {
+    name: "first_name",
+    meaning: "The person's first name; empty while nobody has entered one (a new invitation).",
+    sample: "Laura",
+};
+const EMAIL: Placeholder =
+    Placeholder { name: "email", meaning: "The address the email is sent to.", sample: "lauram@kbank.com" };
+
+const INVITATION: &[Placeholder] = &[
+    Placeholder {
+        name: "link",
+        meaning: "The one-time sign-up link (required).",
+        sample: "https://people.example.com/signup/Xy3…",
+    },
+    SITE_NAME,
+    FIRST_NAME,
+    EMAIL,
+    Placeholder { name: "expires", meaning: "When the link stops working.", sample: "2026-12-06 09:30 UTC" },
+    Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "7 days" },
+];
+
+const PASSWORD_RESET: &[Placeholder] = &[
+    Placeholder {
+        name: "link",
+        meaning: "The one-time link to choose a new password (required).",
+        sample: "https://people.example.com/reset/Xy3…",
+    },
+    SITE_NAME,
+    FIRST_NAME,
+    EMAIL,
+    Placeholder { name: "expires", meaning: "When the link stops working.", sample: "2026-11-29 10:30 UTC" },
+    Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "1 hour" },
+];
+
+const ACCOUNT_LOCKED: &[Placeholder] = &[
+    Placeholder {
+        name: "link",
+        meaning: "The Forgot password page, to reset the password (required).",
+        sample: "https://people.example.com/forgot-password",
+    },
+    SITE_NAME,
+    FIRST_NAME,
+    EMAIL,
+    Placeholder { name: "expires", meaning: "When the lockout ends.", sample: "2026-11-29 09:45 UTC" },
+    Placeholder { name: "failures", meaning: "How many failed sign-ins locked the account.", sample: "20" },
+];
+
+/// The placeholder every template must use, in both bodies.
+pub const REQUIRED: &str = "link";
+
+/// Longest subject, in characters.
+pub const SUBJECT_MAX_CHARS: usize = 200;
+/// Longest body (each of plain text and HTML), in characters.
+pub const BODY_MAX_CHARS: usize = 100_000;
+
+impl TemplateKind {
+    pub const ALL: [TemplateKind; 3] = [Self::Invitation, Self::PasswordReset, Self::AccountLocked];
+
+    /// `emails.kind` and `email_templates.kind`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Invitation => "invitation",
+            Self::PasswordReset => "password_reset",
+            Self::AccountLocked => "account_locked",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Invitation => "Invitation",
+            Self::PasswordReset => "Password reset",
+            Self::AccountLocked => "Account locked",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Invitation => "Sent by New user and Resend invitation: the link to sign up.",
+            Self::PasswordReset => "Sent by Forgot password: the link to choose a new password.",
+            Self::AccountLocked => "Sent to the owner when failed sign-ins lock their account.",
+        }
+    }
+
+    pub fn placeholders(self) -> &'static [Placeholder] {
+        match self {
+            Self::Invitation => INVITATION,
+            Self::PasswordReset => PASSWORD_RESET,
+            Self::AccountLocked => ACCOUNT_LOCKED,
+        }
+    }
+
+    /// The values the preview renders with.
+    pub fn sample_values(self) -> Vec<(&'static str, String)> {
+        self.placeholders().iter().map(|p| (p.name, p.sample.to_string())).collect()
+    }
+
+    /// Roster's own wording, used until someone saves another and after Reset to default.
+    pub fn default_template(self) -> Template {
+        let (subject, text, html) = match self {
+            Self::Invitation => (
+                "You have been invited to join {{site_name}}",
+                "Hello,\n\nYou have been invited to join {{site_name}}.\n\n\
+                 Open this link to create your password and sign up:\n{{link}}\n\n\
+                 The link works once and expires in {{valid_for}} ({{expires}}). \
+                 If you did not expect this email, you can ignore it.\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>Hello,</p>\n<p>You have been invited to join <strong>{{site_name}}</strong>.</p>\n\
+                 <p><a href=\"{{link}}\">Create your password and sign up</a></p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n\
+                 <p>The link works once and expires in {{valid_for}} ({{expires}}). \
+                 If you did not expect this email, you can ignore it.</p>\n</body></html>\n",
+            ),
+            Self::PasswordReset => (
+                "Reset your {{site_name}} password",
+                "Hello,\n\nSomeone asked to reset the password of your {{site_name}} account.\n\n\
+                 Open this link to choose a new password:\n{{link}}\n\n\
+                 The link works once and expires in {{valid_for}}. If you did not ask for this, you can ignore \
+                 this email; your password stays as it is.\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>Hello,</p>\n<p>Someone asked to reset the password of your <strong>{{site_name}}</strong> account.</p>\n\
+                 <p><a href=\"{{link}}\">Choose a new password</a></p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n\
+                 <p>The link works once and expires in {{valid_for}}. If you did not ask for this, you can ignore \
+                 this email; your password stays as it is.</p>\n</body></html>\n",
+            ),
+            Self::AccountLocked => (
+                "Your {{site_name}} account was locked",
+                "Hello,\n\nYour {{site_name}} account was locked after {{failures}} failed sign-ins. \
+                 It unlocks at {{expires}}; until then nobody can sign in to it, not even with the right password.\n\n\
+                 If this was not you, someone may be guessing your password: reset your password here:\n{{link}}\n\n\
+                 If it was you, wait until the time above and sign in again, or reset your password.\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>Hello,</p>\n<p>Your <strong>{{site_name}}</strong> account was locked after {{failures}} failed \
+                 sign-ins. It unlocks at {{expires}}; until then nobody can sign in to it, not even with the right \
+                 password.</p>\n\
+                 <p>If this was not you, someone may be guessing your password: \
+                 <a href=\"{{link}}\">reset your password</a>.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n\
+                 <p>If it was you, wait until the time above and sign in again, or reset your password.</p>\n\
+                 </body></html>\n",
+            ),
+        };
+        Template { subject: subject.into(), text: text.into(), html: html.into() }
+    }
+}
+
+/// A template as stored and edited: subject, plain-text body, HTML body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A template with the values put in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A piece of a template: text to copy, or a placeholder to fill.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Placeholder(&'a str),
+}
+
+/// Split a template into text and placeholders, or say what is malformed.
+fn parse(source: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = source;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            pieces.push(Piece::Text(&rest[..open]));
+        }
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return Err("a “{{” is never closed with “}}”".into());
+        };
+        let name = after[..close].trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            let shown: String = after[..close].chars().take(40).collect();
+            return Err(format!("“{{{{{shown}}}}}” is not a placeholder: write one as {{{{first_name}}}}"));
+        }
+        pieces.push(Piece::Placeholder(name));
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest));
+    }
+    Ok(pieces)
+}
+
+/// Every problem with a template, each in words a person can act on. Empty: it can be saved.
+pub fn problems(kind: TemplateKind, template: &Template) -> Vec<String> {
+    let known: Vec<&str> = kind.placeholders().iter().map(|p| p.name).collect();
+    let list = known.iter().map(|n| format!("{{{{{n}}}}}")).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    if template.subject.trim().is_empty() {
+        out.push("The subject is empty.".to_string());
+    }
+    if template.subject.contains(['\r', '\n']) {
+        out.push("The subject must be one line.".to_string());
+    }
+    if template.subject.chars().count() > SUBJECT_MAX_CHARS {
+        out.push(format!("The subject is too long (at most {SUBJECT_MAX_CHARS} characters)."));
+    }
+    for (part, source) in [("subject", &template.subject), ("plain text", &template.text), ("HTML", &template.html)] {
+        if source.chars().count() > BODY_MAX_CHARS {
+            out.push(format!("The {part} is too long (at most {BODY_MAX_CHARS} characters)."));
+            continue;
+        }
+        match parse(source) {
+            Err(e) => out.push(format!("In the {part}, {e}.")),
+            Ok(pieces) => {
+                for name in pieces.iter().filter_map(|p| match p {
+                    Piece::Placeholder(n) => Some(*n),
+                    Piece::Text(_) => None,
+                }) {
+                    if !known.contains(&name) {
+                        out.push(format!(
+                            "In the {part}, {{{{{name}}}}} is not a placeholder of this email. Use one of: {list}."
+                        ));
+                    }
+                }
+                let has_link = pieces.contains(&Piece::Placeholder(REQUIRED));
+                if part != "subject" && !has_link {
+                    out.push(format!(
+                        "The {part} must contain {{{{{REQUIRED}}}}}: without it the email has no link to follow."
+                    ));
+                }
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Whether text goes into a plain-text part or into HTML (escaped).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Plain,
+    Html,
+}
+
+fn fill(source: &str, values: &[(&str, String)], target: Target) -> Result<String, String> {
+    let mut out = String::with_capacity(source.len() + 64);
+    for piece in parse(source)? {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Placeholder(name) => {
+                let value = values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.as_str())
+                    .ok_or_else(|| format!("{{{{{name}}}}} has no value"))?;
+                match target {
+                    Target::Plain => out.push_str(value),
+                    // Escapes & < > " ': safe in element text and in quoted attributes.
+                    Target::Html => out.push_str(&html_escape::encode_quoted_attribute(value)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Put `values` into a valid template: as they are in the subject and the
+/// plain text, escaped in the HTML. Fails on a template [`problems`] refuses.
+pub fn render(kind: TemplateKind, template: &Template, values: &[(&str, String)]) -> Result<Rendered, String> {
+    let problems = problems(kind, template);
+    if !problems.is_empty() {
+        return Err(problems.join(" "));
+    }
+    Ok(Rendered {
+        subject: fill(&template.subject, values, Target::Plain)?,
+        text: fill(&template.text, values, Target::Plain)?,
+        html: fill(&template.html, values, Target::Html)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(kind: TemplateKind) -> Vec<(&'static str, String)> {
+        kind.sample_values()
+    }
+
+    #[test]
+    fn every_default_template_is_valid_and_renders() {
+        for kind in TemplateKind::ALL {
+            let t = kind.default_template();
+            assert_eq!(problems(kind, &t), Vec::<String>::new(), "{kind:?}");
+            let r = render(kind, &t, &values(kind)).unwrap();
+            let link = kind.placeholders()[0].sample;
+            assert!(r.text.contains(link) && r.html.contains("href=\""), "{kind:?}: {r:?}");
+            assert!(!r.text.contains("{{") && !r.html.contains("{{") && !r.subject.contains("{{"), "{r:?}");
+            assert_eq!(TemplateKind::parse(kind.key()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_in_html_only() {
+        let kind = TemplateKind::Invitation;
+        let t = Template {
+            subject: "Hi {{ first_name }}".into(),
+            text: "Hello {{first_name}}, {{link}}".into(),
+            html: "<p title=\"{{first_name}}\">Hello {{first_name}}</p><a href=\"{{link}}\">go</a>".into(),
+        };
+        let mut v = values(kind);
+        v.retain(|(n, _)| *n != "first_name");
+        v.push(("first_name", "<b>Eve</b> & \"Co\" 'x'".into()));
+        let r = render(kind, &t, &v).unwrap();
+        assert_eq!(r.subject, "Hi <b>Eve</b> & \"Co\" 'x'");
+        assert!(r.text.starts_with("Hello <b>Eve</b> & \"Co\" 'x', https://"), "{}", r.text);
+        assert!(r.html.contains("Hello &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;Co&quot; &#x27;x&#x27;</p>"), "{}", r.html);
+        assert!(!r.html.contains("<b>"), "{}", r.html);
+        assert!(r.html.contains("title=\"&lt;b&gt;"), "{}", r.html);
+    }
+
+    #[test]
+    fn a_template_without_link_is_refused_in_either_body() {
+        let kind = TemplateKind::PasswordReset;
+        let mut t = kind.default_template();
+        t.text = "Hello, go to the site.".into();
+        let p = problems(kind, &t);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("plain text must contain {{link}}"), "{p:?}");
+        let mut t = kind.default_template();
+        t.html = "<p>Nothing to click</p>".into();
+        assert!(problems(kind, &t)[0].contains("HTML must contain {{link}}"));
+        assert!(render(kind, &t, &values(kind)).is_err());
+    }
+
+    #[test]
+    fn unknown_and_malformed_placeholders_are_refused_with_the_list() {
+        let kind = TemplateKind::Invitation;
+        let mut t = kind.default_template();
+        t.subject = "Welcome {{frist_name}}".into();
+        let p = problems(kind, &t);
+        assert!(p[0].contains("{{frist_name}} is not a placeholder"), "{p:?}");
+        assert!(p[0].contains("{{first_name}}") && p[0].contains("{{valid_for}}"), "{p:?}");
+        // `failures` belongs to the lockout email only.
+        t.subject = "{{failures}}".into();
+        assert!(problems(kind, &t)[0].contains("{{failures}} is not a placeholder"));
+        t.subject = "Welcome {{first_name".into();
+        assert!(problems(kind, &t)[0].contains("never closed"));
+        t.subject = "Welcome {{ First-Name }}".into();
+        assert!(problems(kind, &t)[0].contains("is not a placeholder"));
+        t.subject = "Two\nlines".into();
+        assert!(problems(kind, &t).iter().any(|p| p.contains("one line")));
+        t.subject = "   ".into();
+        assert!(problems(kind, &t).iter().any(|p| p.contains("empty")));
+    }
+}

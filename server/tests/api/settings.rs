@@ -1,0 +1,369 @@
+//! Settings: the SMTP server saved in the database (used by every node's
+//! worker without a restart, its password encrypted and never shown), the test
+//! email that says what went wrong, and the email templates.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+on_both_backends!(
+    settings_saved_on_one_node_are_used_by_the_worker_of_another,
+    test_email_succeeds_or_says_why_and_the_password_never_comes_back,
+    a_missing_or_different_key_refuses_or_cannot_read_the_password,
+    a_changed_template_is_what_the_next_invitation_contains_on_another_node,
+    templates_without_link_are_refused_and_names_are_escaped_in_html,
+    only_settings_holders_read_or_change_the_settings,
+);
+
+/// base64 of 32 bytes.
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const OTHER_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+const SMTP_USER: &str = "roster-mailer";
+const SMTP_PASSWORD: &str = "sink-secret-7f3a9c";
+
+fn env(key: Option<&'static str>) -> Vec<(&'static str, &'static str)> {
+    // A short lease: a node killed mid-send leaves its email to the others soon.
+    let mut env =
+        vec![("ROSTER_MAIL_POLL_INTERVAL", "50ms"), ("ROSTER_MAIL_RETRY_BASE", "200ms"), ("ROSTER_MAIL_LEASE", "2s")];
+    if let Some(k) = key {
+        env.push(("ROSTER_ENCRYPTION_KEY", k));
+    }
+    env
+}
+
+/// The Email server form: plain SMTP to 127.0.0.1:`port` as SMTP_USER.
+fn form(port: u16, password: Value) -> Value {
+    json!({"settings": {
+        "host": "127.0.0.1", "port": port, "security": "None", "username": SMTP_USER,
+        "password": password, "from_name": "Kbank People", "from_address": "people@kbank.example",
+    }})
+}
+
+async fn save(admin: &mut Client, port: u16, password: Value) -> Reply {
+    admin.call_json("save_email_server", form(port, password)).await
+}
+
+/// The same signed-in session, talking to another node.
+fn on(node: &Server, client: &Client) -> Client {
+    let mut c = client.clone();
+    c.base = node.base.clone();
+    c
+}
+
+/// The first message the sink received for `to` (waits up to 20 s).
+async fn message_to(sink: &SmtpSink, to: &str) -> Value {
+    for _ in 0..400 {
+        if let Some(m) = sink.messages().into_iter().find(|m| m["to"][0] == json!(to)) {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no email to {to}: {:?}", sink.messages());
+}
+
+async fn newest_email(admin: &mut Client) -> Value {
+    let id = admin.emails("").await[0]["id"].as_i64().unwrap().to_string();
+    let d = admin.call("email_detail", &[("id", &id)]).await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    d.body
+}
+
+async fn settings_saved_on_one_node_are_used_by_the_worker_of_another(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start_with_auth(SMTP_USER, SMTP_PASSWORD);
+    let mut a = Server::start_with(&db, &env(Some(KEY))).await;
+    let b = Server::start_with(&db, &env(Some(KEY))).await;
+    let mut admin = set_up_admin(&a).await;
+
+    // Nothing configured anywhere: an invitation waits, Not sent, on either node.
+    assert_eq!(admin.invite("early@example.com", &[]).await.status, StatusCode::OK);
+    let mut on_b = on(&b, &admin);
+    assert_eq!(on_b.emails("").await[0]["status"], json!("NotSent"));
+    let r = on_b.call("email_server_settings", &[]).await;
+    assert_eq!(r.body["source"], json!("NotConfigured"), "{:?}", r.body);
+
+    // Saved on A; A goes away; B, started before the change, sends with it.
+    let r = save(&mut admin, sink.port, json!({"Set": SMTP_PASSWORD})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    a.kill();
+    let r = on_b.call("email_server_settings", &[]).await;
+    assert_eq!(r.body["source"], json!("Database"), "{:?}", r.body);
+    assert!(r.body["source_detail"].as_str().unwrap().contains("override the configuration"), "{:?}", r.body);
+    assert_eq!(on_b.invite("later@example.com", &[]).await.status, StatusCode::OK);
+    // Both: the one that waited, and the new one.
+    for to in ["early@example.com", "later@example.com"] {
+        assert_eq!(message_to(&sink, to).await["from"], json!("Kbank People <people@kbank.example>"));
+    }
+    // The sink demands the password: B decrypted it with the shared key.
+    for _ in 0..400 {
+        if on_b.emails("Sent").await.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(on_b.emails("Sent").await.len(), 2);
+
+    // A change made on B now (the From name) is used by B's worker for the next email.
+    let mut changed = form(sink.port, json!("Unchanged"));
+    changed["settings"]["from_name"] = json!("Kbank HR");
+    assert_eq!(on_b.call_json("save_email_server", changed).await.status, StatusCode::OK);
+    assert_eq!(on_b.invite("third@example.com", &[]).await.status, StatusCode::OK);
+    let third = message_to(&sink, "third@example.com").await;
+    assert_eq!(third["from"], json!("Kbank HR <people@kbank.example>"), "password kept: {third}");
+}
+
+async fn test_email_succeeds_or_says_why_and_the_password_never_comes_back(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start_with_auth(SMTP_USER, SMTP_PASSWORD);
+    let dir = TempDir(std::env::temp_dir().join(unique("roster_log")));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let log = dir.0.join("server.log");
+    let mut node_env = env(Some(KEY));
+    node_env.push(("ROSTER_LOG", "debug"));
+    let server = Server::start_logging(&db, &node_env, Some(log.as_path())).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut answers = Vec::new();
+
+    let r = admin.call("send_test_email", &[("to", "ops@example.com")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body.to_string().contains("not configured"), "{:?}", r.body);
+
+    // The right password: sent, and the sink has it.
+    let r = save(&mut admin, sink.port, json!({"Set": SMTP_PASSWORD})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    answers.push(r.body);
+    let r = admin.call("send_test_email", &[("to", "ops@example.com")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["Sent"]["to"], json!("ops@example.com"), "{:?}", r.body);
+    answers.push(r.body);
+    let got = sink.wait_for(1, 10).await;
+    assert_eq!(got[0]["subject"], json!("Test email from Roster"));
+    assert_eq!(got[0]["to"], json!(["ops@example.com"]));
+
+    // A wrong password: the SMTP server's refusal, in plain words.
+    let r = save(&mut admin, sink.port, json!({"Set": "not-the-sink-password"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = admin.call("send_test_email", &[("to", "ops@example.com")]).await;
+    let reason = r.body["Failed"]["reason"].as_str().unwrap_or_else(|| panic!("{:?}", r.body)).to_string();
+    assert!(reason.starts_with("Authentication failed: the SMTP server refused the user name or password"), "{reason}");
+    assert!(reason.contains("535"), "{reason}");
+    answers.push(r.body);
+
+    // A closed port: connection refused, in plain words. (The password is kept.)
+    let closed = free_port();
+    let r = save(&mut admin, closed, json!("Unchanged")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = admin.call("send_test_email", &[("to", "ops@example.com")]).await;
+    let reason = r.body["Failed"]["reason"].as_str().unwrap_or_else(|| panic!("{:?}", r.body)).to_string();
+    assert!(reason.starts_with("Connection refused: nothing accepts connections at 127.0.0.1:"), "{reason}");
+    assert!(reason.contains(&closed.to_string()), "{reason}");
+    answers.push(r.body);
+
+    // The page says a password is saved, and nothing more.
+    let r = admin.call("email_server_settings", &[]).await;
+    assert_eq!(r.body["password_set"], json!(true), "{:?}", r.body);
+    assert_eq!(r.body["username"], json!(SMTP_USER));
+    answers.push(r.body);
+    let audit = admin
+        .call_json(
+            "list_audit",
+            json!({"query": {"actor": "", "target": "", "action": "", "from": null, "to": null, "before": null}}),
+        )
+        .await;
+    let audit_text = audit.body.to_string();
+    assert!(audit_text.contains("settings.email_server_saved") && audit_text.contains("password: changed"));
+    assert!(audit_text.contains("settings.test_email"), "{audit_text}");
+    answers.push(audit.body);
+    for (password, what) in [(SMTP_PASSWORD, "the right password"), ("not-the-sink-password", "the wrong one")] {
+        for answer in &answers {
+            assert!(!answer.to_string().contains(password), "{what} came back in {answer}");
+        }
+    }
+    // At rest: encrypted, not the password.
+    let sealed = "SELECT COUNT(*) FROM email_settings WHERE password_enc LIKE 'v1:%'";
+    assert_eq!(scalar(&db, sealed).await, 1);
+    let plain = "SELECT COUNT(*) FROM email_settings WHERE password_enc LIKE '%not-the-sink%'";
+    assert_eq!(scalar(&db, plain).await, 0);
+    // Never in the server's log, even at debug level (nor as AUTH PLAIN's base64).
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("email server settings saved"), "the log was written: {text}");
+    for secret in [
+        SMTP_PASSWORD,
+        "not-the-sink-password",
+        "c2luay1zZWNyZXQtN2YzYTlj",
+        "AHJvc3Rlci1tYWlsZXIAc2luay1zZWNyZXQtN2YzYTlj",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the log");
+    }
+}
+
+async fn a_missing_or_different_key_refuses_or_cannot_read_the_password(backend: Backend) {
+    let db = TestDb::new(backend);
+    let keyless = Server::start_with(&db, &env(None)).await;
+    let mut admin = set_up_admin(&keyless).await;
+    let r = save(&mut admin, 2525, json!({"Set": SMTP_PASSWORD})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let message = r.body.to_string();
+    assert!(message.contains("cannot store an SMTP password without an encryption key"), "{message}");
+    assert!(message.contains("ROSTER_ENCRYPTION_KEY") && message.contains("openssl rand -base64 32"), "{message}");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM email_settings").await, 0, "nothing saved");
+    let r = admin.call("email_server_settings", &[]).await;
+    assert_eq!(r.body["encryption_key_set"], json!(false));
+    assert!(r.body["password_problem"].is_null());
+
+    // A node with the key saves it; the keyless node and a node with another key say they cannot read it.
+    let keyed = Server::start_with(&db, &env(Some(KEY))).await;
+    let mut on_keyed = on(&keyed, &admin);
+    assert_eq!(save(&mut on_keyed, 2525, json!({"Set": SMTP_PASSWORD})).await.status, StatusCode::OK);
+    let r = admin.call("email_server_settings", &[]).await;
+    assert!(r.body["password_problem"].as_str().unwrap().contains("it has no encryption key"), "{:?}", r.body);
+    let other = Server::start_with(&db, &env(Some(OTHER_KEY))).await;
+    let r = on(&other, &admin).call("email_server_settings", &[]).await;
+    assert!(r.body["password_problem"].as_str().unwrap().contains("another encryption key"), "{:?}", r.body);
+    assert!(on_keyed.call("email_server_settings", &[]).await.body["password_problem"].is_null());
+    // Without a password, the keyless node saves (and keeps the stored one untouched).
+    let r = save(&mut admin, 2526, json!("Unchanged")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(on_keyed.call("email_server_settings", &[]).await.body["password_problem"].is_null());
+    // Removing the saved settings puts the configuration (here: none) back in force.
+    assert_eq!(admin.call("use_configured_email_server", &[]).await.status, StatusCode::OK);
+    assert_eq!(admin.call("email_server_settings", &[]).await.body["source"], json!("NotConfigured"));
+}
+
+async fn a_changed_template_is_what_the_next_invitation_contains_on_another_node(backend: Backend) {
+    let db = TestDb::new(backend);
+    let a = Server::start(&db).await;
+    let b = Server::start(&db).await;
+    let mut admin = set_up_admin(&a).await;
+    let r = admin
+        .call(
+            "save_email_template",
+            &[
+                ("kind", "invitation"),
+                ("subject", "Welcome aboard {{ site_name }}"),
+                ("body_text", "Hi! Your Kbank account is ready: {{link}}\nIt works until {{expires}}.\n"),
+                ("body_html", "<p>Hi! <a href=\"{{link}}\">Open your Kbank account</a></p>"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let mut on_b = on(&b, &admin);
+    let list = on_b.call("email_templates", &[]).await;
+    let invitation = list.body.as_array().unwrap().iter().find(|t| t["kind"] == json!("Invitation")).unwrap().clone();
+    assert_eq!(invitation["customized"], json!(true));
+    assert_eq!(on_b.invite("welcome@example.com", &[]).await.status, StatusCode::OK);
+    let d = newest_email(&mut on_b).await;
+    assert_eq!(d["row"]["subject"], json!("Welcome aboard Roster"));
+    let text = d["body_text"].as_str().unwrap();
+    assert!(text.starts_with("Hi! Your Kbank account is ready: http"), "{text}");
+    assert!(text.contains("/signup/") && text.contains("It works until 20"), "{text}");
+    assert!(d["body_html"].as_str().unwrap().contains(">Open your Kbank account</a>"));
+    // The link in the new wording works.
+    let token = token_of(&signup_link(text));
+    let r = b.client().call("invitation_info", &[("token", &token)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    // Reset to default on B: A's next invitation has Roster's wording again.
+    assert_eq!(on_b.call("reset_email_template", &[("kind", "invitation")]).await.status, StatusCode::OK);
+    assert_eq!(admin.invite("default@example.com", &[]).await.status, StatusCode::OK);
+    let d = newest_email(&mut admin).await;
+    assert_eq!(d["row"]["subject"], json!("You have been invited to join Roster"));
+    assert!(d["body_text"].as_str().unwrap().contains("expires in 7 days ("), "{d}");
+}
+
+async fn templates_without_link_are_refused_and_names_are_escaped_in_html(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let refused = |body_text: &'static str, body_html: &'static str, subject: &'static str| {
+        [("kind", "invitation"), ("subject", subject), ("body_text", body_text), ("body_html", body_html)]
+    };
+    let r = admin
+        .call("save_email_template", &refused("Welcome, no link here.", "<a href=\"{{link}}\">x</a>", "Hello"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body.to_string().contains("The plain text must contain {{link}}"), "{:?}", r.body);
+    let r = admin.call("save_email_template", &refused("{{link}}", "<p>no link</p>", "Hello")).await;
+    assert!(r.body.to_string().contains("The HTML must contain {{link}}"), "{:?}", r.body);
+    let r = admin.call("save_email_template", &refused("{{link}}", "{{link}}", "Hello {{frist_name}}")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.to_string().contains("{{frist_name}} is not a placeholder"), "{:?}", r.body);
+    let r = admin
+        .call(
+            "save_email_template",
+            &[("kind", "nonsense"), ("subject", "x"), ("body_text", "{{link}}"), ("body_html", "{{link}}")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM email_templates").await, 0, "nothing saved");
+
+    let r = admin
+        .call(
+            "save_email_template",
+            &refused(
+                "Hello {{first_name}}, {{link}}",
+                "<p>Hello {{first_name}}</p><a href=\"{{link}}\">Join</a>",
+                "Hi {{first_name}}",
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = admin.invite("eve@example.com", &[]).await.body.as_i64().unwrap();
+    let r = admin
+        .call_json(
+            "update_user",
+            json!({"id": id, "first_name": "<b>Eve</b> & \"Co\"", "last_name": "", "email": "eve@example.com", "role_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(admin.call("resend_invitation", &[("id", &id.to_string())]).await.status, StatusCode::OK);
+    let d = newest_email(&mut admin).await;
+    let html = d["body_html"].as_str().unwrap();
+    assert!(html.contains("<p>Hello &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;Co&quot;</p>"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+    assert!(d["body_text"].as_str().unwrap().starts_with("Hello <b>Eve</b> & \"Co\", http"), "{d}");
+    assert_eq!(d["row"]["subject"], json!("Hi <b>Eve</b> & \"Co\""));
+}
+
+async fn only_settings_holders_read_or_change_the_settings(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start_with(&db, &env(Some(KEY))).await;
+    let mut admin = set_up_admin(&server).await;
+    assert_eq!(save(&mut admin, 2525, json!({"Set": SMTP_PASSWORD})).await.status, StatusCode::OK);
+    let viewers = create_role(&mut admin, "Settings viewers", json!([["Settings", "View"]])).await;
+    let queue =
+        create_role(&mut admin, "Queue managers", json!([["EmailQueue", "Update"], ["EmailQueue", "Delete"]])).await;
+    let mut viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
+    let mut manager = add_user(&mut admin, &server, "queue@example.com", &[queue]).await;
+
+    // Settings View reads (never the password) and changes nothing.
+    let r = viewer.call("email_server_settings", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.body["can_update"].clone(), r.body["password_set"].clone()), (json!(false), json!(true)));
+    assert!(!r.body.to_string().contains(SMTP_PASSWORD));
+    assert_eq!(viewer.call("email_templates", &[]).await.status, StatusCode::OK);
+    let edits: [(&str, Vec<(&str, &str)>); 4] = [
+        ("send_test_email", vec![("to", "viewer@example.com")]),
+        (
+            "save_email_template",
+            vec![("kind", "invitation"), ("subject", "x"), ("body_text", "{{link}}"), ("body_html", "{{link}}")],
+        ),
+        ("reset_email_template", vec![("kind", "invitation")]),
+        ("use_configured_email_server", vec![]),
+    ];
+    for (endpoint, args) in &edits {
+        assert_eq!(viewer.call(endpoint, args).await.status, StatusCode::FORBIDDEN, "{endpoint}");
+    }
+    assert_eq!(save(&mut viewer, 25, json!("Unchanged")).await.status, StatusCode::FORBIDDEN);
+    // Managing the Email queue gives no access to where mail goes or what it says.
+    for endpoint in ["email_server_settings", "email_templates"] {
+        assert_eq!(manager.call(endpoint, &[]).await.status, StatusCode::FORBIDDEN, "{endpoint}");
+    }
+    assert_eq!(manager.get("/settings").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(save(&mut manager, 25, json!("Unchanged")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.call("email_server_settings", &[]).await.body["can_update"], json!(true));
+}
