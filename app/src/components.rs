@@ -118,7 +118,8 @@ pub fn DataTable(
 ) -> impl IntoView {
     let class = class.map_or("data-table".to_string(), |c| format!("data-table {c}"));
     view! {
-        <div class="table-scroll">
+        // Focusable, so that a keyboard can scroll a table wider than the screen.
+        <div class="table-scroll" tabindex="0" role="region" aria-label=format!("Table: {}", columns.join(", "))>
             <table class=class>
                 <thead>
                     <tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr>

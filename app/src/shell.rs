@@ -152,10 +152,11 @@ fn UserMenu(name: String, email: String, summary: NodeRef<leptos::html::Summary>
     });
     view! {
         <details class="user-menu">
-            <summary aria-label="User menu" node_ref=summary>
-                <span class="avatar" aria-hidden="true">
-                    {name.chars().next().unwrap_or('?').to_uppercase().to_string()}
-                </span>
+            <summary aria-label=format!("User menu: {name}") node_ref=summary>
+                // The initial is drawn by CSS (::before), so that the visible
+                // text is the name alone and the accessible name contains it.
+                <span class="avatar" aria-hidden="true"
+                    data-initial=name.chars().next().unwrap_or('?').to_uppercase().to_string()></span>
                 <span class="user-name">{name.clone()}</span>
             </summary>
             <div class="user-menu-items">
