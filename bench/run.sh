@@ -32,9 +32,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 dirty=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo ' (the working tree had uncommitted changes)' || true)
 
-banner "release build (cargo leptos build --release)"
+banner "release build (cargo leptos build --release --precompress)"
 t=$(date +%s)
-cargo leptos build --release 2>&1 | tail -n 3
+cargo leptos build --release --precompress 2>&1 | tail -n 3
 echo "build_secs=$(( $(date +%s) - t ))" > "$OUT/times"
 
 banner "release WASM + JS + CSS sizes (SKIP_BUILD=1 bench/sizes.sh)"

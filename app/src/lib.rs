@@ -32,7 +32,7 @@ pub mod password_policy;
 pub mod server;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use registry::AppId;
@@ -44,6 +44,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // only Roster's own scripts (the hydration script carries the nonce).
     #[cfg(feature = "ssr")]
     server::security::provide_csp();
+    // The stylesheet's name carries its content hash in a hashed build; the
+    // shell is rendered only on the server, so only it needs to know it.
+    #[cfg(feature = "ssr")]
+    let stylesheet = server::assets::stylesheet_href(&options);
+    #[cfg(not(feature = "ssr"))]
+    let stylesheet = "/pkg/roster.css";
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -51,6 +57,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.ico" />
+                <link rel="stylesheet" id="leptos" href=stylesheet />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -65,7 +72,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/roster.css" />
         <Title text="Roster" />
         <Router>
             <Routes fallback=components::NotFound>
