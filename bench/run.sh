@@ -7,8 +7,10 @@
 #   2. cargo bench --bench scale: N generated users (ROSTER_BENCH_USERS, default
 #      1,000,000) on SQLite and PostgreSQL, Users list/search, sign-ins beside raw
 #      Argon2id, Dashboard (server/benches/scale/)
-#   3. cargo bench --bench mail_throughput, --bench enumeration_timing
-#   4. the full chaos run: 10,000 emails, two nodes on PostgreSQL, kill -9 while
+#   3. in the browser: Debian's Chromium through the DevTools Protocol against
+#      the release server on the scale bench's SQLite database (bench/browser.sh)
+#   4. cargo bench --bench mail_throughput, --bench enumeration_timing
+#   5. the full chaos run: 10,000 emails, two nodes on PostgreSQL, kill -9 while
 #      they send (`make test` runs the same test with 3,000)
 #
 # Every step's raw output stays in target/bench/ (the logs behind the tables);
@@ -20,6 +22,14 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 OUT="${CARGO_TARGET_DIR:-$PWD/target}/bench"
 mkdir -p "$OUT"
 export ROSTER_BENCH_USERS="${ROSTER_BENCH_USERS:-1000000}"
+# The browser bench opens the Users page on the scale bench's SQLite database:
+# unless the caller keeps the databases somewhere, keep them for this run only.
+own_data=0
+if [ -z "${ROSTER_BENCH_DATA_DIR:-}" ] && [ "${1:-}" != "--report-only" ]; then
+  export ROSTER_BENCH_DATA_DIR="$OUT/data.$$"
+  own_data=1
+  rm -rf "$ROSTER_BENCH_DATA_DIR"
+fi
 
 banner() { echo; echo "==> $*"; }
 started=$(date +%s)
@@ -32,9 +42,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 dirty=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo ' (the working tree had uncommitted changes)' || true)
 
-banner "release build (cargo leptos build --release)"
+banner "release build (cargo leptos build --release --precompress)"
 t=$(date +%s)
-cargo leptos build --release 2>&1 | tail -n 3
+cargo leptos build --release --precompress 2>&1 | tail -n 3
 echo "build_secs=$(( $(date +%s) - t ))" > "$OUT/times"
 
 banner "release WASM + JS + CSS sizes (SKIP_BUILD=1 bench/sizes.sh)"
@@ -44,6 +54,14 @@ banner "Roster at scale: $ROSTER_BENCH_USERS users (cargo bench -p server --benc
 t=$(date +%s)
 ROSTER_BENCH_OUT="$OUT/scale.md" cargo bench -p server --bench scale 2>&1 | tee "$OUT/scale.log"
 echo "scale_secs=$(( $(date +%s) - t ))" >> "$OUT/times"
+
+banner "in the browser: Chromium against the release server (bench/browser.sh)"
+bench/browser.sh "sqlite://$ROSTER_BENCH_DATA_DIR/roster-$ROSTER_BENCH_USERS.db" > "$OUT/browser.json"
+echo "browser_users=$ROSTER_BENCH_USERS" >> "$OUT/times"
+if [ "$own_data" = 1 ]; then
+  rm -rf "$ROSTER_BENCH_DATA_DIR"
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS roster_bench_$ROSTER_BENCH_USERS WITH (FORCE)" || true
+fi
 
 banner "mail throughput (cargo bench -p server --bench mail_throughput)"
 cargo bench -p server --bench mail_throughput 2>&1 | tee "$OUT/mail.log"
@@ -115,15 +133,20 @@ section=$(mktemp)
   echo "| figure | target | result and verdict |"
   echo "|---|---|---|"
   grep -E '^\| (SQLite|PostgreSQL) \| by (email|name), (first|deep) page' "$OUT/scale.md" | awk -F'|' '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3); gsub(/^ +| +$/, "", $6); gsub(/^ +| +$/, "", $7); gsub(/^ +| +$/, "", $8); sub(/ \(cursor.*\)/, "", $3); printf "| Users list, %s, %s | %s | p95 %s: %s |\n", $2, $3, $7, $6, $8 }'
-  grep -E '^\| (SQLite|PostgreSQL) \| (a name|an email) fragment' "$OUT/scale.md" | awk -F'|' '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $7); gsub(/^ +| +$/, "", $8); split($3, w, ":"); gsub(/^ +/, "", w[1]); printf "| Users search by %s, %s | p95 ≤ 50 ms | p95 %s: %s |\n", w[1], $2, $7, $8 }'
+  grep -E '^\| (SQLite|PostgreSQL) \| (a name fragment|an email fragment|a domain|[12] character)' "$OUT/scale.md" | awk -F'|' '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $7); gsub(/^ +| +$/, "", $8); split($3, w, ":"); gsub(/^ +/, "", w[1]); printf "| Users search by %s, %s | p95 ≤ 50 ms | p95 %s: %s |\n", w[1], $2, $7, $8 }'
   grep -E '^\| (SQLite|PostgreSQL) \| [0-9]+ \| [0-9]+ \| [0-9.]+ /s' "$OUT/scale.md" | awk -F'|' '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $5); gsub(/^ +| +$/, "", $7); gsub(/^ +| +$/, "", $8); gsub(/^ +| +$/, "", $9); why = ($9 ~ /missed/) ? "; the profile and what was tried: \"Sign-ins, second round\" below" : ""; printf "| Sign-ins per second, %s | ≥ 90 %% of raw Argon2id | %s vs raw %s = %s: %s%s |\n", $2, $5, $7, $8, $9, why }'
   echo "$mail_rows" | awk -F'|' 'NF > 3 { gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3); gsub(/^ +| +$/, "", $5); gsub(/^ +| +$/, "", $7); printf "| Mail to local SMTP, %s | ≥ 80 %% of a bare lettre loop and ≥ 500/s | %s (%s of the loop): %s |\n", $2, $3, $5, $7 }'
   grep -E '^\| (SQLite|PostgreSQL) \| [0-9]+ \| [0-9]+ \| [0-9]+ \| ' "$OUT/scale.md" | grep -F 'KiB' | awk -F'|' '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $5); gsub(/^ +| +$/, "", $7); printf "| Dashboard (server-rendered), %s | reported | %s requests/s, p95 %s |\n", $2, $5, $7 }'
   echo "| Release WASM + JS + CSS, brotli | ≤ 300 KB | $br_kib KiB: $size_verdict |"
+  python3 bench/browser_md.py "$OUT/browser.json" "$browser_users" --glance
   echo
   echo "### Users, search, sign-ins, Dashboard at scale"
   echo
   cat "$OUT/scale.md"
+  echo
+  echo "### In the browser"
+  echo
+  python3 bench/browser_md.py "$OUT/browser.json" "$browser_users"
   echo
   echo "### Mail to a local SMTP server"
   echo

@@ -36,7 +36,7 @@ pub mod password_policy;
 pub mod server;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use registry::AppId;
@@ -49,6 +49,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     server::security::provide_csp();
     let theme = theme::current().key();
+    // The stylesheet's name carries its content hash in a hashed build; the
+    // shell is rendered only on the server, so only it needs to know it.
+    #[cfg(feature = "ssr")]
+    let stylesheet = server::assets::stylesheet_href(&options);
+    #[cfg(not(feature = "ssr"))]
+    let stylesheet = "/pkg/roster.css";
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme>
@@ -56,6 +62,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.ico" />
+                <link rel="stylesheet" id="leptos" href=stylesheet />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -70,7 +77,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/roster.css" />
         <Title text="Roster" />
         <Router>
             <Routes fallback=components::NotFound>

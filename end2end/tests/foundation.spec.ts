@@ -145,8 +145,15 @@ test("the favicon and the stylesheet are served", async ({ request }) => {
   expect(icon.status()).toBe(200);
   expect((await icon.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
 
-  const css = await request.get("/pkg/roster.css");
+  // The page names the stylesheet by its content hash (hash-files), and the
+  // hashed file may be kept for a year; the page itself is asked for each time.
+  const page = await request.get("/signin");
+  expect(page.headers()["cache-control"]).toBe("no-cache");
+  const href = (await page.text()).match(/href="(\/pkg\/[^"]+\.css)"/)?.[1] ?? "";
+  expect(href).toMatch(/^\/pkg\/roster\.[A-Za-z0-9_-]{22}\.css$/);
+  const css = await request.get(href);
   expect(css.status()).toBe(200);
   expect(css.headers()["content-type"]).toContain("text/css");
+  expect(css.headers()["cache-control"]).toBe("public, max-age=31536000, immutable");
   expect(await css.text()).toContain(".sidebar");
 });

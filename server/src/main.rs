@@ -21,8 +21,12 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -159,12 +163,21 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         // Validated when the configuration was loaded.
         trusted_proxies: config.trusted_proxies().unwrap_or_default(),
     };
-    let leptos_options = LeptosOptions::builder()
+    let mut leptos_options = LeptosOptions::builder()
         .output_name("roster")
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .build();
+    // The page names the hashed JS, WASM and CSS that this site holds (an
+    // absolute hash file path: leptos joins it to the binary's directory).
+    match app::server::assets::find_hash_file(Path::new(&config.site_root), "pkg", "roster") {
+        Some((path, _)) => {
+            leptos_options.hash_files = true;
+            leptos_options.hash_file = path.to_string_lossy().as_ref().into();
+        }
+        None => tracing::debug!("no hash file matches {}/pkg: the site's file names carry no hash", config.site_root),
+    }
     AppState {
         db,
         settings: Arc::new(settings),
@@ -237,6 +250,7 @@ fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(static_files(&options.site_root))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -265,10 +279,50 @@ fn router(state: AppState) -> Router {
             header::STRICT_TRANSPORT_SECURITY,
             hsts,
         ))
+        // Pages and server-function answers are not kept without asking
+        // again; hashed static files say otherwise (`static_files`).
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .layer(compression())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             tracing::info_span!("request", method = %req.method(), path = %redact_path(req.uri().path()))
         }))
         .with_state(state)
+}
+
+/// `/pkg/`: the compiled JS, WASM and CSS. A release build has a brotli
+/// (`.br`) and a gzip (`.gz`) copy of each (`cargo leptos build --release
+/// --precompress`), sent instead of the file when the request's
+/// `Accept-Encoding` allows. Hashed names never change content: browsers keep
+/// them a year without asking again.
+fn static_files(site_root: &str) -> Router<AppState> {
+    let pkg = ServeDir::new(Path::new(site_root).join("pkg")).precompressed_br().precompressed_gzip();
+    Router::new().nest_service("/pkg", pkg).layer(axum::middleware::from_fn(
+        |req: Request<axum::body::Body>, next: axum::middleware::Next| async move {
+            let hashed = app::server::assets::is_hashed_name(req.uri().path().rsplit('/').next().unwrap_or(""));
+            let mut res = next.run(req).await;
+            let h = res.headers_mut();
+            h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            let kept = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
+            if hashed && kept {
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+            }
+            res
+        },
+    ))
+}
+
+/// Server-rendered pages and server-function answers, compressed as they are
+/// sent (brotli or gzip, whichever the request accepts first) once they are
+/// over 1 KiB. Streamed pages stay streamed: the encoder flushes whenever the
+/// page waits for its next chunk. Static files are precompressed instead.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let dynamic =
+        |_: StatusCode, _: axum::http::Version, headers: &axum::http::HeaderMap, _: &axum::http::Extensions| {
+            let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            ["text/html", "application/json", "text/plain"].iter().any(|t| kind.starts_with(t))
+        };
+    CompressionLayer::new().compress_when(SizeAbove::new(1024).and(dynamic))
 }
 
 /// Paths that carry a secret token are logged without it.

@@ -2,6 +2,7 @@
 //! that server functions use. Compiled only with the `ssr` feature.
 
 pub mod access;
+pub mod assets;
 pub mod crypto;
 pub mod db;
 pub mod policy;

@@ -50,6 +50,9 @@ fn SmtpBanner() -> impl IntoView {
     }
 }
 
+/// How long typing must pause before the Users search runs.
+const SEARCH_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(250);
+
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let search = RwSignal::new(String::new());
@@ -93,6 +96,31 @@ pub fn UsersPage() -> impl IntoView {
         }
         reset();
     });
+    // Typing waits for a pause before it searches: "zoe" typed quickly is one
+    // request, not three. (A slower answer to an older term never replaces a
+    // newer one either: the resource keeps only its latest request's result.)
+    let typed = RwSignal::new(String::new());
+    // A search cleared from its chip or by Clear all empties the box too.
+    Effect::new(move |_| {
+        if search.get().is_empty() {
+            typed.set(String::new());
+        }
+    });
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    let search_after_pause = move |value: String| {
+        typed.set(value.clone());
+        if let Some(h) = pending.get_value() {
+            h.clear();
+        }
+        let h = set_timeout_with_handle(
+            move || {
+                search.set(value);
+                reset();
+            },
+            SEARCH_DEBOUNCE,
+        );
+        pending.set_value(h.ok());
+    };
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
@@ -104,11 +132,8 @@ pub fn UsersPage() -> impl IntoView {
                 <input
                     type="search"
                     placeholder="Email or name"
-                    prop:value=move || search.get()
-                    on:input=move |ev| {
-                        search.set(event_target_value(&ev));
-                        reset();
-                    }
+                    prop:value=move || typed.get()
+                    on:input=move |ev| search_after_pause(event_target_value(&ev))
                 />
             </label>
             <label>

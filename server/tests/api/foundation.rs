@@ -24,6 +24,9 @@ on_both_backends!(
     sign_in_never_redirects_off_roster,
     names_refuse_control_and_bidi_characters,
     security_headers_are_present,
+    static_files_are_sent_precompressed_when_accepted,
+    hashed_files_are_kept_a_year_and_pages_are_not,
+    pages_are_compressed_on_the_fly_above_a_threshold,
 );
 
 async fn setup_link_creates_the_first_administrator_once(backend: Backend) {
@@ -554,4 +557,218 @@ async fn security_headers_are_present(backend: Backend) {
     let https = Server::start_with(&db, &[("ROSTER_PUBLIC_URL", "https://roster.example.com")]).await;
     let r = https.client().get("/signin").await;
     assert!(r.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+}
+
+/// A site as `cargo leptos build --release --precompress` with `hash-files`
+/// leaves it: `pkg/roster.<hash>.{js,wasm,css}`, each with a brotli (`.br`) and
+/// a gzip (`.gz`) copy, the hash file, and a file without a hash.
+struct Site {
+    dir: TempDir,
+    js: String,
+    wasm: String,
+    css: String,
+}
+
+const WASM_HASH: &str = "k1vx0LqTmgGr-4Xe_wQ9Zw";
+
+fn site_body(kind: &str) -> Vec<u8> {
+    // Compressible, like real code: repeated text with some variety.
+    (0..4000).map(|i| format!("{kind} line {} of a test asset;\n", i % 97)).collect::<String>().into_bytes()
+}
+
+fn make_site() -> Site {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("roster_site_{}_{}", std::process::id(), rand_suffix()));
+    let pkg = dir.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let (js, wasm, css) = (
+        "roster.Jx1z9GZpTSh2cM0GZ7bF3A.js".to_string(),
+        format!("roster.{WASM_HASH}.wasm"),
+        "roster.Cs5wQ2nRk8hQ-1_aXb2c9Q.css".to_string(),
+    );
+    for (name, kind) in [(&js, "js"), (&wasm, "wasm"), (&css, "css"), (&"plain.css".to_string(), "plain")] {
+        let body = site_body(kind);
+        std::fs::write(pkg.join(name), &body).unwrap();
+        let mut br = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
+        br.write_all(&body).unwrap();
+        std::fs::write(pkg.join(format!("{name}.br")), br.into_inner()).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&body).unwrap();
+        std::fs::write(pkg.join(format!("{name}.gz")), gz.finish().unwrap()).unwrap();
+    }
+    std::fs::write(
+        dir.join("hash.txt"),
+        format!("js: Jx1z9GZpTSh2cM0GZ7bF3A\nwasm: {WASM_HASH}\ncss: Cs5wQ2nRk8hQ-1_aXb2c9Q\n"),
+    )
+    .unwrap();
+    Site { dir: TempDir(dir), js, wasm, css }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+async fn start_on_site(db: &TestDb, site: &Site) -> Server {
+    Server::start_with(db, &[("ROSTER_SITE_ROOT", site.dir.0.to_str().unwrap())]).await
+}
+
+/// GET with the given `Accept-Encoding` (none if empty); reqwest here decodes nothing.
+async fn get_encoded(server: &Server, path: &str, accept: &str) -> reqwest::Response {
+    let mut req = reqwest::Client::new().get(format!("{}{path}", server.base));
+    if !accept.is_empty() {
+        req = req.header(reqwest::header::ACCEPT_ENCODING, accept);
+    }
+    req.send().await.unwrap()
+}
+
+fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers().get_all(name).iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn unbrotli(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    brotli::Decompressor::new(bytes, 4096).read_to_end(&mut out).unwrap();
+    out
+}
+
+fn ungzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+async fn static_files_are_sent_precompressed_when_accepted(backend: Backend) {
+    let db = TestDb::new(backend);
+    let site = make_site();
+    let server = start_on_site(&db, &site).await;
+    let pkg = site.dir.0.join("pkg");
+    for (name, kind) in [(&site.wasm, "wasm"), (&site.js, "js"), (&site.css, "css")] {
+        let path = format!("/pkg/{name}");
+        let original = site_body(kind);
+
+        let r = get_encoded(&server, &path, "br").await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&r, "content-encoding"), "br", "{path}");
+        assert!(header(&r, "vary").to_lowercase().contains("accept-encoding"), "{path}: {:?}", r.headers());
+        let body = r.bytes().await.unwrap();
+        assert_eq!(body.as_ref(), std::fs::read(pkg.join(format!("{name}.br"))).unwrap(), "{path}: the .br file");
+        assert!(body.len() < original.len() / 4, "{path}: brotli is smaller");
+        assert_eq!(unbrotli(&body), original, "{path}");
+
+        let r = get_encoded(&server, &path, "gzip").await;
+        assert_eq!(header(&r, "content-encoding"), "gzip", "{path}");
+        assert_eq!(ungzip(&r.bytes().await.unwrap()), original, "{path}");
+
+        let r = get_encoded(&server, &path, "").await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.headers().get("content-encoding").is_none(), "{path}: identity without Accept-Encoding");
+        assert!(header(&r, "vary").to_lowercase().contains("accept-encoding"), "{path}");
+        assert_eq!(r.bytes().await.unwrap().as_ref(), original, "{path}");
+    }
+    let r = get_encoded(&server, &format!("/pkg/{}", site.wasm), "br").await;
+    assert_eq!(header(&r, "content-type"), "application/wasm");
+    let r = get_encoded(&server, "/pkg/no-such-file.js", "br").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+async fn hashed_files_are_kept_a_year_and_pages_are_not(backend: Backend) {
+    let db = TestDb::new(backend);
+    let site = make_site();
+    let server = start_on_site(&db, &site).await;
+
+    // The page names the hashed files of this site (from its hash file).
+    let page = get_encoded(&server, "/signin", "").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(header(&page, "cache-control"), "no-cache", "HTML is asked for again every time");
+    let html = page.text().await.unwrap();
+    for name in [&site.js, &site.wasm, &site.css] {
+        assert!(html.contains(&format!("/pkg/{name}")), "the page names {name}: {html}");
+    }
+    assert!(!html.contains("/pkg/roster.css") && !html.contains("/pkg/roster.wasm"), "no unhashed names");
+
+    for name in [&site.js, &site.wasm, &site.css] {
+        for accept in ["br", ""] {
+            let r = get_encoded(&server, &format!("/pkg/{name}"), accept).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(header(&r, "cache-control"), "public, max-age=31536000, immutable", "{name} ({accept})");
+        }
+    }
+    // A file without a content hash may change under the same name.
+    let r = get_encoded(&server, "/pkg/plain.css", "br").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "cache-control"), "no-cache");
+    let r = get_encoded(&server, "/pkg/roster.AAAAAAAAAAAAAAAAAAAAAA.wasm", "").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(!header(&r, "cache-control").contains("immutable"), "a miss is not kept");
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/me", server.base))
+        .header("Origin", &server.base)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "cache-control"), "no-cache", "server-function answers are not kept");
+}
+
+async fn pages_are_compressed_on_the_fly_above_a_threshold(backend: Backend) {
+    let db = TestDb::new(backend);
+    let site = make_site();
+    let server = start_on_site(&db, &site).await;
+    let plain = get_encoded(&server, "/signin", "").await.text().await.unwrap();
+    assert!(plain.len() > 1024, "the sign-in page is over the threshold");
+
+    let r = get_encoded(&server, "/signin", "br").await;
+    assert_eq!(header(&r, "content-encoding"), "br");
+    assert!(header(&r, "vary").to_lowercase().contains("accept-encoding"));
+    let html = String::from_utf8(unbrotli(&r.bytes().await.unwrap())).unwrap();
+    assert!(html.contains("<form") && html.contains("</html>"), "the whole streamed page: {html}");
+    assert_eq!(html.len(), plain.len(), "the same page, compressed");
+
+    let r = get_encoded(&server, "/signin", "gzip").await;
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    assert!(String::from_utf8(ungzip(&r.bytes().await.unwrap())).unwrap().contains("<form"));
+
+    // A small server-function answer is sent as it is.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/me", server.base))
+        .header("Origin", &server.base)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header(reqwest::header::ACCEPT_ENCODING, "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("content-encoding").is_none(), "{:?}", r.headers());
+
+    // A larger one (a page of users) is compressed.
+    let mut admin = set_up_admin(&server).await;
+    for i in 0..12 {
+        let r = admin.invite(&format!("compressed.user{i}@example.com"), &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let query = serde_json::json!({"query": {"search": "", "status": "", "role": "", "sort": "email", "after": ""}});
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/list_users", server.base))
+        .header("Origin", &server.base)
+        .header("Content-Type", "application/json")
+        .header("Cookie", format!("roster_session={}", admin.cookie.clone().unwrap()))
+        .header(reqwest::header::ACCEPT_ENCODING, "gzip, br")
+        .body(query.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let encoding = header(&r, "content-encoding");
+    let bytes = r.bytes().await.unwrap();
+    let json = match encoding.as_str() {
+        "br" => unbrotli(&bytes),
+        "gzip" => ungzip(&bytes),
+        other => panic!("a page of users is compressed, got {other:?}"),
+    };
+    let page: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(page["rows"].as_array().unwrap().len(), 13, "{page}");
+    assert!(json.len() > 1024 && bytes.len() < json.len() / 2, "{} of {} bytes", bytes.len(), json.len());
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# "In the browser": start the release server (target/release/server, the site
+# in target/site as `cargo leptos build --release --precompress` left it) on
+# the given database, drive Debian's Chromium against it (bench/browser.cjs),
+# and print the measurements as JSON on stdout.
+#
+#   bench/browser.sh DATABASE_URL [EMAIL PASSWORD]
+#
+# The database must hold a Global administrator with that email and password
+# (the scale bench's: admin@example.com). Needs end2end/node_modules
+# (Playwright) and /usr/bin/chromium: `make tools` installs both.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+url="${1:?usage: bench/browser.sh DATABASE_URL [EMAIL PASSWORD]}"
+email="${2:-admin@example.com}"
+password="${3:-correct horse battery staple}"
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+
+log=$(mktemp)
+ROSTER_DATABASE_URL="$url" ROSTER_LISTEN=127.0.0.1:0 ROSTER_SITE_ROOT="${ROSTER_SITE_ROOT:-$PWD/target/site}" ROSTER_LOG=warn \
+  "${ROSTER_SERVER_BIN:-$target/release/server}" >"$log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
+base=""
+for _ in $(seq 1 600); do
+  base=$(sed -n 's/^Roster listening on //p' "$log" | head -n1)
+  [ -n "$base" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  sleep 0.2
+done
+[ -n "$base" ] || { echo "the server did not start" >&2; cat "$log" >&2; exit 1; }
+echo "[browser] release server on $base ($url)" >&2
+node bench/browser.cjs "$base" "$email" "$password"
