@@ -5,7 +5,7 @@
 // Email templates (live preview, a refused template without {{link}}),
 // invites someone, and reads the new wording in the Email queue; the worker
 // sends it through the saved settings.
-import { test, expect, openHydrated, settle } from "./fixtures";
+import { test, expect, openHydrated, settle, createFirstAdministrator } from "./fixtures";
 import type { Browser, BrowserContext, Page } from "@playwright/test";
 import { startOwnServer, OwnServer } from "../own-server";
 
@@ -57,15 +57,7 @@ test.afterAll(async () => {
 
 test("the admin saves the SMTP settings and sends a test email", async () => {
   const { page } = admin;
-  await openHydrated(page, own.setupURL);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("First name").fill(ADMIN.first);
-  await page.getByLabel("Last name").fill(ADMIN.last);
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
-  await page.getByLabel("Confirm password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Create administrator" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(page);
+  await createFirstAdministrator(page, own.setupURL, ADMIN);
 
   await nav(page).getByRole("link", { name: "Settings" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();

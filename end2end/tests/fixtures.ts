@@ -53,3 +53,34 @@ export async function openHydrated(page: Page, url: string): Promise<void> {
 export async function settle(page: Page): Promise<void> {
   await page.waitForLoadState("networkidle");
 }
+
+/** A person as the specs sign them up or in. */
+export interface Person {
+  email: string;
+  first: string;
+  last: string;
+  password: string;
+}
+
+/** Open a setup link, create the first Global administrator, and land on the Dashboard. */
+export async function createFirstAdministrator(page: Page, setupURL: string, admin: Person): Promise<void> {
+  await openHydrated(page, setupURL);
+  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel("First name").fill(admin.first);
+  await page.getByLabel("Last name").fill(admin.last);
+  await page.getByLabel("Password", { exact: true }).fill(admin.password);
+  await page.getByLabel("Confirm password").fill(admin.password);
+  await page.getByRole("button", { name: "Create administrator" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await settle(page);
+}
+
+/** Sign in from the Sign in page and land on the Dashboard. */
+export async function signInToDashboard(page: Page, email: string, password: string): Promise<void> {
+  await openHydrated(page, "/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await settle(page);
+}

@@ -4,7 +4,7 @@
 // and AA rules on every page in light, dark and phone size.
 //
 // Runs on a server of its own (a fresh database, its own administrator).
-import { test, expect, openHydrated, settle } from "./fixtures";
+import { test, expect, openHydrated, settle, createFirstAdministrator, signInToDashboard } from "./fixtures";
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from "@playwright/test";
 import * as fs from "fs";
 import { startOwnServer, OwnServer } from "../own-server";
@@ -21,12 +21,7 @@ async function signedIn(browser: Browser, options: BrowserContextOptions = {}): 
   const context = await browser.newContext({ baseURL: own.baseURL, ...options });
   const page = await context.newPage();
   page.on("pageerror", (e) => pageErrors.push(`uncaught error: ${e.message}`));
-  await openHydrated(page, "/signin");
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(page);
+  await signInToDashboard(page, ADMIN.email, ADMIN.password);
   return { context, page };
 }
 
@@ -34,15 +29,7 @@ test.beforeAll(async ({ browser }) => {
   own = await startOwnServer();
   const context = await browser.newContext({ baseURL: own.baseURL });
   const page = await context.newPage();
-  await openHydrated(page, own.setupURL);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("First name").fill(ADMIN.first);
-  await page.getByLabel("Last name").fill(ADMIN.last);
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
-  await page.getByLabel("Confirm password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Create administrator" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(page);
+  await createFirstAdministrator(page, own.setupURL, ADMIN);
   // Someone invited, so that Users, the Email queue and the Audit log have rows.
   await openHydrated(page, "/users/new");
   await page.getByLabel("Email").fill(INVITED);

@@ -5,7 +5,7 @@
 //
 // Runs after foundation.spec.ts (files run in order, one worker), which
 // created the first administrator.
-import { test, expect, openHydrated, settle } from "./fixtures";
+import { test, expect, openHydrated, settle, signInToDashboard } from "./fixtures";
 
 const ADMIN = { email: "ada@example.com", password: "analytical engine 1843" };
 const LAURA = { email: "lauram@kbank.com", password: "kbank digital channels 2026" };
@@ -15,12 +15,7 @@ test.describe.configure({ mode: "serial" });
 let invitationLink = "";
 
 test("the admin invites lauram@kbank.com and finds the invitation in the Email queue", async ({ page }) => {
-  await openHydrated(page, "/signin");
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(page);
+  await signInToDashboard(page, ADMIN.email, ADMIN.password);
 
   // Go to the Users application. Select New user.
   await page.getByRole("navigation", { name: "Applications" }).getByRole("link", { name: "Users" }).click();

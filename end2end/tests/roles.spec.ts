@@ -8,7 +8,7 @@
 // invitation.spec.ts already invites lauram@kbank.com (as an administrator) on
 // the shared server, so this story runs on a server of its own: same binary,
 // same backend, a fresh database, its own first administrator.
-import { test, expect, openHydrated, settle } from "./fixtures";
+import { test, expect, openHydrated, settle, createFirstAdministrator } from "./fixtures";
 import type { Browser, BrowserContext, Page } from "@playwright/test";
 import { startOwnServer, OwnServer } from "../own-server";
 
@@ -75,15 +75,7 @@ async function openRole(page: Page, tab: string) {
 test("the admin creates Digital Channel Manager with View on Users and Email queue only", async () => {
   const { page } = admin;
   expect(own.setupURL).toMatch(/\/setup\//);
-  await openHydrated(page, own.setupURL);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("First name").fill(ADMIN.first);
-  await page.getByLabel("Last name").fill(ADMIN.last);
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
-  await page.getByLabel("Confirm password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Create administrator" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(page);
+  await createFirstAdministrator(page, own.setupURL, ADMIN);
 
   await nav(page).getByRole("link", { name: "Roles" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Roles" })).toBeVisible();
