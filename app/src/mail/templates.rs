@@ -103,10 +103,7 @@ pub async fn invitation(
     expires_at: i64,
     valid_ms: i64,
 ) -> AppResult<OutgoingEmail> {
-    let mut values = common(conn, settings, user_id, to, link).await?;
-    values.push(("expires", format_time(expires_at)));
-    values.push(("valid_for", duration_words(valid_ms)));
-    build(conn, TemplateKind::Invitation, user_id, to, &values).await
+    with_expiring_link(conn, settings, TemplateKind::Invitation, user_id, to, link, expires_at, valid_ms).await
 }
 
 pub async fn password_reset(
@@ -118,10 +115,25 @@ pub async fn password_reset(
     expires_at: i64,
     valid_ms: i64,
 ) -> AppResult<OutgoingEmail> {
+    with_expiring_link(conn, settings, TemplateKind::PasswordReset, user_id, to, link, expires_at, valid_ms).await
+}
+
+/// An email of `kind` around a link that works until `expires_at`, `valid_ms` from now.
+#[allow(clippy::too_many_arguments)]
+async fn with_expiring_link(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    kind: TemplateKind,
+    user_id: i64,
+    to: &str,
+    link: &str,
+    expires_at: i64,
+    valid_ms: i64,
+) -> AppResult<OutgoingEmail> {
     let mut values = common(conn, settings, user_id, to, link).await?;
     values.push(("expires", format_time(expires_at)));
     values.push(("valid_for", duration_words(valid_ms)));
-    build(conn, TemplateKind::PasswordReset, user_id, to, &values).await
+    build(conn, kind, user_id, to, &values).await
 }
 
 /// To the owner of an account that failed sign-ins just locked: what happened,
