@@ -1,6 +1,10 @@
 //! The Users application: the list, New user (which sends an invitation:
 //! `crate::invitations`), editing, enabling and disabling, sessions and unlock.
 
+#[cfg(feature = "ssr")]
+pub mod csv;
+#[cfg(feature = "ssr")]
+pub mod export;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
@@ -76,7 +80,10 @@ pub struct UserPage {
     pub smtp_configured: bool,
 }
 
+/// The Users list's search, filters, sort and page (each may be left out:
+/// the export link names only what is chosen).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UserQuery {
     pub search: String,
     pub status: String,

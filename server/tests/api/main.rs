@@ -10,6 +10,7 @@ mod account;
 mod audit;
 mod auth;
 mod email_queue;
+mod export;
 mod foundation;
 mod invitations;
 mod roles;
