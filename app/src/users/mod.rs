@@ -2,6 +2,9 @@
 //! `crate::invitations`), editing, enabling and disabling, sessions and unlock.
 
 #[cfg(feature = "ssr")]
+pub mod bulk;
+mod bulk_bar;
+#[cfg(feature = "ssr")]
 pub mod csv;
 #[cfg(feature = "ssr")]
 pub mod export;
@@ -182,4 +185,117 @@ pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
 #[server(prefix = "/api", endpoint = "unlock_user", output = crate::codec::JsonOut)]
 pub async fn unlock_user(id: i64) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::unlock(access, &state, id).await })
+}
+
+// ---- bulk actions ------------------------------------------------------------------
+
+/// Which users a bulk action is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BulkSelection {
+    /// The rows ticked on the page (at most [`BULK_MAX_IDS`]).
+    Ids(Vec<i64>),
+    /// Every user the list's search and filters match, however many: the
+    /// server reads them (`after` and `sort` are ignored).
+    Matching(UserQuery),
+}
+
+/// The most ticked rows one bulk action takes (select all matching for more).
+pub const BULK_MAX_IDS: usize = 1000;
+
+/// What a bulk action does to each selected user (the single actions' rules apply to each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BulkAction {
+    Enable,
+    Disable,
+    /// Give this role (by id).
+    AddRole(i64),
+    /// Take this role away (by id).
+    RemoveRole(i64),
+    ResendInvitation,
+    RevokeInvitation,
+    EndSessions,
+}
+
+impl BulkAction {
+    /// The verb the confirmation and the result use: "Disable 1,204 users?".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Enable => "Enable",
+            Self::Disable => "Disable",
+            Self::AddRole(_) => "Add a role to",
+            Self::RemoveRole(_) => "Remove a role from",
+            Self::ResendInvitation => "Resend the invitation to",
+            Self::RevokeInvitation => "Revoke the invitation of",
+            Self::EndSessions => "End the sessions of",
+        }
+    }
+}
+
+impl BulkAction {
+    /// What the result says was done: "Disabled".
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Enable => "Enabled",
+            Self::Disable => "Disabled",
+            Self::AddRole(_) => "Role added",
+            Self::RemoveRole(_) => "Role removed",
+            Self::ResendInvitation => "Invitation resent",
+            Self::RevokeInvitation => "Invitation revoked",
+            Self::EndSessions => "Sessions ended",
+        }
+    }
+
+    /// The confirmation's question: "Disable 1,204 users?" (`role`: the role's name).
+    pub fn question(self, n: u64, role: &str) -> String {
+        let people = format!("{} user{}", thousands(n), if n == 1 { "" } else { "s" });
+        match self {
+            Self::AddRole(_) => format!("Add the role {role} to {people}?"),
+            Self::RemoveRole(_) => format!("Remove the role {role} from {people}?"),
+            _ => format!("{} {people}?", self.verb()),
+        }
+    }
+}
+
+/// How many users were skipped for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub reason: String,
+    pub count: u64,
+}
+
+/// What a bulk action did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkOutcome {
+    /// Users selected (found when the action ran).
+    pub selected: u64,
+    /// Users changed (one audit entry each).
+    pub changed: u64,
+    /// The others, by reason, most frequent first.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Format a count with thousands separators: 1204 → "1,204".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How many users a bulk selection holds now (the confirmation names it).
+#[server(prefix = "/api", endpoint = "count_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+pub async fn count_users(selection: BulkSelection) -> Result<u64, AppError> {
+    crate::authorized!(Users, View, |access, state| { bulk::count(access, &state, &selection).await })
+}
+
+/// Apply `action` to every selected user, in batches; each user is checked
+/// against the same rules as the single action.
+#[server(prefix = "/api", endpoint = "bulk_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+pub async fn bulk_users(selection: BulkSelection, action: BulkAction) -> Result<BulkOutcome, AppError> {
+    crate::authorized!(Users, Update, |access, state| { bulk::run(access, &state, &selection, action).await })
 }

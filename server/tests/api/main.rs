@@ -9,6 +9,7 @@ mod helpers;
 mod account;
 mod audit;
 mod auth;
+mod bulk;
 mod email_queue;
 mod export;
 mod foundation;

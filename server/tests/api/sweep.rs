@@ -87,6 +87,8 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
             ("password_confirmation", "correct horse battery staple"),
         ]),
         "list_users" => Json(json!({ "query": query })),
+        "count_users" => Json(json!({ "selection": {"Matching": query} })),
+        "bulk_users" => Json(json!({ "selection": {"Matching": query}, "action": "Disable" })),
         "invite_user" => Json(json!({"email": "new@example.com", "role_ids": []})),
         "update_user" => Json(json!({
             "id": 1, "first_name": "A", "last_name": "B", "email": "a@example.com", "role_ids": []
