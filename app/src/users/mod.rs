@@ -8,10 +8,14 @@ mod bulk_bar;
 pub mod csv;
 #[cfg(feature = "ssr")]
 pub mod export;
+#[cfg(feature = "ssr")]
+pub mod import;
+mod import_page;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 
+pub use import_page::ImportUsersPage;
 pub use pages::{NewUserPage, UserDetailPage, UsersPage};
 
 use crate::email_queue::EmailStatus;
@@ -298,4 +302,68 @@ pub async fn count_users(selection: BulkSelection) -> Result<u64, AppError> {
 #[server(prefix = "/api", endpoint = "bulk_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
 pub async fn bulk_users(selection: BulkSelection, action: BulkAction) -> Result<BulkOutcome, AppError> {
     crate::authorized!(Users, Update, |access, state| { bulk::run(access, &state, &selection, action).await })
+}
+
+// ---- import (CSV) ------------------------------------------------------------------
+
+/// What the review found a row of an import file to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImportVerdict {
+    /// Not a user yet: will be invited.
+    New,
+    /// Already a user: skipped.
+    Existing,
+    /// Already a user: the file's roles they lack will be added (the admin ticked that).
+    AddRoles,
+    /// Cannot be imported; `note` says why.
+    Error,
+}
+
+/// One row of the review, or of the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRow {
+    /// The line of the file (the header is line 1).
+    pub line: u64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub roles: Vec<String>,
+    pub verdict: ImportVerdict,
+    /// Why an error, or what happens ("Roles to add: Editors").
+    pub note: String,
+}
+
+/// The review of a file, or what importing it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReview {
+    pub rows: Vec<ImportRow>,
+    /// Rows per verdict: new, existing (skipped), roles to add, errors.
+    pub new: u64,
+    pub existing: u64,
+    pub add_roles: u64,
+    pub errors: u64,
+    /// After an import: the rows with errors as CSV (the file's columns and
+    /// an Error column), to fix and upload again. Empty in a review.
+    pub errors_csv: String,
+}
+
+/// Read an uploaded file (field `file`; `add_roles` ticked or not) and say
+/// what importing it would do, row by row. Nothing is written.
+#[server(prefix = "/api", endpoint = "review_import", output = crate::codec::JsonOut, input = server_fn::codec::MultipartFormData)]
+pub async fn review_import(data: server_fn::codec::MultipartData) -> Result<ImportReview, AppError> {
+    crate::authorized!(Users, Create, |access, state| {
+        let upload = import::read_upload(data).await?;
+        import::review(access, &state, &upload).await
+    })
+}
+
+/// Import an uploaded file: the same review again (the database may have
+/// changed), then the new people are invited in batches, one transaction
+/// each, their invitations queued in the Email queue.
+#[server(prefix = "/api", endpoint = "run_import", output = crate::codec::JsonOut, input = server_fn::codec::MultipartFormData)]
+pub async fn run_import(data: server_fn::codec::MultipartData) -> Result<ImportReview, AppError> {
+    crate::authorized!(Users, Create, |access, state| {
+        let upload = import::read_upload(data).await?;
+        import::run(access, &state, &upload).await
+    })
 }

@@ -148,6 +148,7 @@ pub fn UsersPage() -> impl IntoView {
         <header class="page-header">
             <h1>"Users"</h1>
             <a class="button" href=move || export_href(&current.get())>"Export to CSV"</a>
+            <a class="button" href="/users/import">"Import"</a>
             <a class="button primary" href="/users/new">"New user"</a>
         </header>
         <FilterBar chips=chips clear_all=clear_all>

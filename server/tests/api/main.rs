@@ -13,6 +13,7 @@ mod bulk;
 mod email_queue;
 mod export;
 mod foundation;
+mod import;
 mod invitations;
 mod roles;
 mod scale;
