@@ -107,6 +107,103 @@ pub fn FormFooter(
     }
 }
 
+/// A page's tabs, kept in the address (`?tab=key`) so each can be linked and
+/// reloaded: the tab bar, then `panel` of the chosen tab. The first tab is the
+/// one shown without `?tab=` (its key is not used in its link).
+#[component]
+pub fn QueryTabs<T, F, V>(
+    /// The accessible name of the tab bar ("Account").
+    label: &'static str,
+    /// The page's path ("/account").
+    path: &'static str,
+    /// Each tab: its value, its `?tab=` key and its label.
+    tabs: &'static [(T, &'static str, &'static str)],
+    panel: F,
+) -> impl IntoView
+where
+    T: Copy + PartialEq + Send + Sync + 'static,
+    F: Fn(T) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let query = leptos_router::hooks::use_query_map();
+    let current = move || {
+        let key = query.read().get("tab");
+        tabs.iter().find(|(_, k, _)| Some(*k) == key.as_deref()).unwrap_or(&tabs[0]).0
+    };
+    view! {
+        <nav class="tabs" role="tablist" aria-label=label>
+            {tabs
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, key, text))| {
+                    let href = if i == 0 { path.to_string() } else { format!("{path}?tab={key}") };
+                    view! {
+                        <a href=href role="tab" aria-selected=move || (current() == t).to_string() class:active=move || current() == t>
+                            {text}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        <div role="tabpanel">{move || panel(current())}</div>
+    }
+}
+
+/// An email's HTML and plain-text bodies, one at a time with a switch (HTML
+/// first). The HTML is shown in a sandboxed frame: no scripts, no forms, no
+/// navigation, and the page's Content-Security-Policy applies inside it.
+#[component]
+pub fn EmailBodies(text: String, html: String, #[prop(optional)] heading_level: Option<u8>) -> impl IntoView {
+    let show_html = RwSignal::new(true);
+    let tab = move |is_html: bool, label: &'static str| {
+        view! {
+            <button type="button" role="tab" aria-selected=move || (show_html.get() == is_html).to_string()
+                class:active=move || show_html.get() == is_html on:click=move |_| show_html.set(is_html)>
+                {label}
+            </button>
+        }
+    };
+    let heading = "Body";
+    view! {
+        <div class="email-bodies">
+            {match heading_level.unwrap_or(2) {
+                3 => view! { <h3 class="email-bodies-title">{heading}</h3> }.into_any(),
+                _ => view! { <h2 class="email-bodies-title">{heading}</h2> }.into_any(),
+            }}
+            <div class="tabs switch" role="tablist" aria-label="Body format">
+                {tab(true, "HTML")}
+                {tab(false, "Plain text")}
+            </div>
+            <div role="tabpanel">
+                <iframe class="email-html" title="HTML body" sandbox="" srcdoc=html hidden=move || !show_html.get()></iframe>
+                <pre class="email-body" hidden=move || show_html.get()>{text}</pre>
+            </div>
+        </div>
+    }
+}
+
+/// First name and Last name, both optional, wherever a name is entered
+/// (setup, Sign up, Account, New user, a user's page). The inputs carry `name`
+/// for forms that post, and follow the signals for forms that call. A person
+/// entering their own name gets the browser's autofill; `for_someone_else`
+/// turns it off (New user, a user's page).
+#[component]
+pub fn PersonNameFields(
+    #[prop(optional)] first: RwSignal<String>,
+    #[prop(optional)] last: RwSignal<String>,
+    #[prop(optional)] for_someone_else: bool,
+) -> impl IntoView {
+    let (given, family) = if for_someone_else { ("off", "off") } else { ("given-name", "family-name") };
+    view! {
+        <label for="first_name">"First name"</label>
+        <input id="first_name" name="first_name" type="text" autocomplete=given
+            prop:value=move || first.get() on:input=move |ev| first.set(event_target_value(&ev)) />
+        <label for="last_name">"Last name"</label>
+        <input id="last_name" name="last_name" type="text" autocomplete=family
+            prop:value=move || last.get() on:input=move |ev| last.set(event_target_value(&ev)) />
+    }
+}
+
 /// The table every list uses: column headings, then the rows the page renders.
 #[component]
 pub fn DataTable(

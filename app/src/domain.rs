@@ -118,9 +118,47 @@ pub fn check_person_names(first_name: &str, last_name: &str) -> Result<(), Strin
     check_person_name("Last name", last_name)
 }
 
+/// A person's first and last name, trimmed and checked by
+/// [`check_person_names`]; either may be empty (names are optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonName {
+    first: String,
+    last: String,
+}
+
+impl PersonName {
+    pub fn parse(first_name: &str, last_name: &str) -> Result<Self, String> {
+        check_person_names(first_name, last_name)?;
+        Ok(Self { first: first_name.trim().to_string(), last: last_name.trim().to_string() })
+    }
+
+    pub fn first(&self) -> &str {
+        &self.first
+    }
+
+    pub fn last(&self) -> &str {
+        &self.last
+    }
+
+    /// "Laura Mills", "Laura", or "" when neither is known.
+    pub fn full(&self) -> String {
+        format!("{} {}", self.first, self.last).trim().to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn person_names_are_trimmed_optional_and_checked() {
+        let n = PersonName::parse("  Laura ", " Mills").unwrap();
+        assert_eq!((n.first(), n.last(), n.full().as_str()), ("Laura", "Mills", "Laura Mills"));
+        assert_eq!(PersonName::parse("", "").unwrap().full(), "");
+        assert_eq!(PersonName::parse("", "Mills").unwrap().full(), "Mills");
+        assert!(PersonName::parse("La\tura", "").unwrap_err().starts_with("First name"));
+        assert!(PersonName::parse("", &"x".repeat(NAME_MAX_CHARS + 1)).unwrap_err().starts_with("Last name"));
+    }
 
     #[test]
     fn accepts_ordinary_addresses() {

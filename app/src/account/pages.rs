@@ -1,8 +1,9 @@
 use super::*;
-use crate::components::{call, call_action, ActionResult, DataTable, ErrorView, FormFooter, Spinner};
+use crate::components::{
+    call, call_action, ActionResult, DataTable, ErrorView, FormFooter, PersonNameFields, QueryTabs, Spinner,
+};
 use crate::password::{rules, NewPasswordFields};
 use crate::time::LocalTime;
-use leptos_router::hooks::use_query_map;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
@@ -13,33 +14,15 @@ enum Tab {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let query = use_query_map();
-    let tab = move || match query.read().get("tab").as_deref() {
-        Some("password") => Tab::Password,
-        Some("sessions") => Tab::Sessions,
-        _ => Tab::General,
-    };
-    let tab_link = move |t: Tab, href: &'static str, label: &'static str| {
-        view! {
-            <a href=href role="tab" aria-selected=move || (tab() == t).to_string() class:active=move || tab() == t>
-                {label}
-            </a>
-        }
-    };
     view! {
         <header class="page-header"><h1>"Account"</h1></header>
-        <nav class="tabs" role="tablist" aria-label="Account">
-            {tab_link(Tab::General, "/account", "General")}
-            {tab_link(Tab::Password, "/account?tab=password", "Password")}
-            {tab_link(Tab::Sessions, "/account?tab=sessions", "Sessions")}
-        </nav>
-        <div role="tabpanel">
-            {move || match tab() {
+        <QueryTabs label="Account" path="/account"
+            tabs=&[(Tab::General, "general", "General"), (Tab::Password, "password", "Password"), (Tab::Sessions, "sessions", "Sessions")]
+            panel=|tab| match tab {
                 Tab::General => view! { <GeneralTab /> }.into_any(),
                 Tab::Password => view! { <PasswordTab /> }.into_any(),
                 Tab::Sessions => view! { <SessionsTab /> }.into_any(),
-            }}
-        </div>
+            } />
     }
 }
 
@@ -55,10 +38,7 @@ fn GeneralTab() -> impl IntoView {
                     Ok(i) => view! {
                         <ActionForm action=save attr:class="card form">
                             <p>"Email: " <strong>{i.email}</strong></p>
-                            <label for="first_name">"First name"</label>
-                            <input id="first_name" name="first_name" type="text" autocomplete="given-name" value=i.first_name />
-                            <label for="last_name">"Last name"</label>
-                            <input id="last_name" name="last_name" type="text" autocomplete="family-name" value=i.last_name />
+                            <PersonNameFields first=RwSignal::new(i.first_name) last=RwSignal::new(i.last_name) />
                             <ActionResult value=save.value() success="Saved." />
                             <FormFooter pending=save.pending() label="Save" />
                         </ActionForm>

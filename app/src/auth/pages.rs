@@ -1,5 +1,5 @@
 use super::{reset_info, setup_check, ForgotPassword, ResetPassword, Setup, SignIn};
-use crate::components::{AuthCard, FieldError, Spinner};
+use crate::components::{AuthCard, FieldError, PersonNameFields, Spinner};
 use crate::password::{rules, TokenPasswordForm};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -75,10 +75,7 @@ pub fn SetupPage() -> impl IntoView {
                                     submit="Create administrator">
                                     <label for="email">"Email"</label>
                                     <input id="email" name="email" type="email" autocomplete="username" required />
-                                    <label for="first_name">"First name"</label>
-                                    <input id="first_name" name="first_name" type="text" autocomplete="given-name" />
-                                    <label for="last_name">"Last name"</label>
-                                    <input id="last_name" name="last_name" type="text" autocomplete="family-name" />
+                                    <PersonNameFields />
                                 </TokenPasswordForm>
                             </ActionForm>
                         }

@@ -2,9 +2,11 @@
 
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
+use crate::mail::templates;
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::state::AppState;
+use crate::settings::template::TemplateKind;
 
 /// An account as sign-in sees it.
 #[derive(sqlx::FromRow)]
@@ -80,7 +82,7 @@ pub async fn record_failed_check(
         }
         record(&mut tx, actor, event).await?;
         if let Some(a) = account.filter(|a| a.enabled) {
-            let mail = crate::mail::templates::account_locked(
+            let mail = templates::account_locked(
                 &mut tx,
                 &state.settings,
                 a.id,
@@ -304,9 +306,9 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
     .bind(&ip)
     .execute(&mut *tx)
     .await?;
-    let link = settings.link(&format!("/reset/{}", token.expose()));
-    let mail =
-        crate::mail::templates::password_reset(&mut tx, settings, id, &to, &link, now + 3_600_000, 3_600_000).await?;
+    let url = settings.link(&format!("/reset/{}", token.expose()));
+    let link = templates::ExpiringLink { url: &url, expires_at: now + 3_600_000, valid_ms: 3_600_000 };
+    let mail = templates::with_expiring_link(&mut tx, settings, TemplateKind::PasswordReset, id, &to, &link).await?;
     crate::mail::enqueue(&mut tx, settings, &mail).await?;
     let actor = Actor { id: None, email: to.clone(), ip };
     record(&mut tx, &actor, Event::new("password.reset_requested").user(id, &to)).await?;

@@ -1,5 +1,7 @@
 use super::*;
-use crate::components::{call, call_action, ActionResult, Chip, DataTable, ErrorView, FilterBar, KeysetPager, Spinner};
+use crate::components::{
+    call, call_action, ActionResult, Chip, DataTable, EmailBodies, ErrorView, FilterBar, KeysetPager, Spinner,
+};
 use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map};
 
@@ -165,13 +167,8 @@ pub fn EmailDetailPage() -> impl IntoView {
                             <ActionResult value=resend.value() success="The email was queued again." />
                             <ActionResult value=delete.value() success="The email was deleted." />
                             {d.links_hidden.clone().map(|why| view! { <p class="notice links-hidden">{why}</p> })}
-                            <section class="card" aria-labelledby="text-title">
-                                <h2 id="text-title">"Plain text"</h2>
-                                <pre class="email-body">{d.body_text.clone()}</pre>
-                            </section>
-                            <section class="card" aria-labelledby="html-title">
-                                <h2 id="html-title">"HTML"</h2>
-                                <iframe class="email-html" title="HTML body" sandbox="" srcdoc=d.body_html.clone()></iframe>
+                            <section class="card">
+                                <EmailBodies text=d.body_text.clone() html=d.body_html.clone() />
                             </section>
                             <section class="card" aria-labelledby="attempts-title">
                                 <h2 id="attempts-title">"Attempts"</h2>

@@ -21,21 +21,46 @@ pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::revoke(access, &state, id).await })
 }
 
-/// Public (with the invitation token): the invited email address.
-#[server(prefix = "/api", endpoint = "invitation_info", output = crate::codec::JsonOut)]
-pub async fn invitation_info(token: String) -> Result<String, AppError> {
-    use crate::server::session::{app_state, respond};
-    respond(async move { service::invited_email(&app_state()?, &token).await }.await)
+/// Who an invitation is for, as the Sign up page shows it: the address, and
+/// the name New user was given (the new person may correct it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Invited {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
 }
 
-/// Public (with the invitation token): create the password and sign in.
+/// Public (with the invitation token): who the invitation is for.
+#[server(prefix = "/api", endpoint = "invitation_info", output = crate::codec::JsonOut)]
+pub async fn invitation_info(token: String) -> Result<Invited, AppError> {
+    use crate::server::session::{app_state, respond};
+    respond(async move { service::invited(&app_state()?, &token).await }.await)
+}
+
+/// Public (with the invitation token): create the password and sign in. The
+/// name, when sent, replaces the one New user was given.
 #[server(prefix = "/api", endpoint = "sign_up", output = crate::codec::JsonOut)]
-pub async fn sign_up(token: String, password: String, password_confirmation: String) -> Result<String, AppError> {
+pub async fn sign_up(
+    token: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    password: String,
+    password_confirmation: String,
+) -> Result<String, AppError> {
+    use crate::domain::PersonName;
     use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
     respond(
         async move {
             let state = app_state()?;
-            let user_id = service::accept(&state, &token, &password, &password_confirmation).await?;
+            let name = match (first_name, last_name) {
+                (None, None) => None,
+                (first, last) => Some(
+                    PersonName::parse(first.as_deref().unwrap_or(""), last.as_deref().unwrap_or(""))
+                        .map_err(AppError::Invalid)?,
+                ),
+            };
+            let user_id = service::accept(&state, &token, name.as_ref(), &password, &password_confirmation).await?;
             if let Some(old) = maybe_principal()? {
                 session::delete(&state.db, &old.session_hash).await?;
             }

@@ -1,7 +1,7 @@
 //! The Sign up page an invitation link opens.
 
 use super::*;
-use crate::components::AuthCard;
+use crate::components::{AuthCard, PersonNameFields};
 use crate::password::{rules, TokenPasswordForm};
 use leptos_router::hooks::use_params_map;
 
@@ -25,11 +25,13 @@ pub fn SignUpPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p role="status">"Checking your invitation…"</p> }>
                 {move || Suspend::new(async move {
                     match info.await {
-                        Ok(email) => { let for_email = email.clone(); view! {
+                        Ok(Invited { email, first_name, last_name }) => { let for_email = email.clone(); view! {
                             <p>"Create a password for " <strong class="invited-email">{email}</strong> "."</p>
                             <ActionForm action=action>
                                 <TokenPasswordForm token=Signal::derive(token) rules=password_rules password=password
-                                    email=Signal::derive(move || for_email.clone()) error=error pending=action.pending() submit="Sign up" />
+                                    email=Signal::derive(move || for_email.clone()) error=error pending=action.pending() submit="Sign up">
+                                    <PersonNameFields first=RwSignal::new(first_name) last=RwSignal::new(last_name) />
+                                </TokenPasswordForm>
                             </ActionForm>
                         }
                         .into_any() },

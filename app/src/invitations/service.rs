@@ -1,14 +1,17 @@
 //! The invitation life cycle: mint (with its email), resend, revoke, end on an
 //! email change, and the public sign-up that uses the link. No HTTP, no HTML.
 
+use super::Invited;
 use crate::audit::service::{record, Actor, Event};
+use crate::domain::PersonName;
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, user_gone};
 use crate::mail::{self, templates};
 use crate::server::access::{apps, perms, Access};
 use crate::server::crypto::Token;
-use crate::server::now_ms;
 use crate::server::state::{AppState, Settings};
+use crate::server::{name_sort, now_ms};
+use crate::settings::template::TemplateKind;
 use sqlx::AnyConnection;
 
 /// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
@@ -23,7 +26,8 @@ pub(crate) async fn mint(conn: &mut AnyConnection, settings: &Settings, user_id:
     let expires = now + settings.invitation_ttl.as_millis() as i64;
     let link = settings.link(&format!("/signup/{}", token.expose()));
     let ttl = settings.invitation_ttl.as_millis() as i64;
-    let mail = templates::invitation(conn, settings, user_id, email, &link, expires, ttl).await?;
+    let link = templates::ExpiringLink { url: &link, expires_at: expires, valid_ms: ttl };
+    let mail = templates::with_expiring_link(conn, settings, TemplateKind::Invitation, user_id, email, &link).await?;
     let email_id = mail::enqueue(conn, settings, &mail).await?;
     sqlx::query(
         "INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES ($1, $2, $3, $4, $5)",
@@ -118,11 +122,11 @@ fn invitation_gone() -> AppError {
     AppError::NotFound("This invitation is no longer valid. Ask your administrator to send a new one.".into())
 }
 
-/// The invited email for a valid token.
-pub async fn invited_email(state: &AppState, token: &str) -> AppResult<String> {
+/// Who a valid token invites.
+pub async fn invited(state: &AppState, token: &str) -> AppResult<Invited> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
-    sqlx::query_scalar(
-        "SELECT u.email FROM invitations i JOIN users u ON u.id = i.user_id \
+    sqlx::query_as(
+        "SELECT u.email, u.first_name, u.last_name FROM invitations i JOIN users u ON u.id = i.user_id \
          WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
          AND u.enabled AND u.password_hash IS NULL",
     )
@@ -133,11 +137,23 @@ pub async fn invited_email(state: &AppState, token: &str) -> AppResult<String> {
     .ok_or_else(invitation_gone)
 }
 
-/// Use the invitation: set the password and mark the link used, once.
-pub async fn accept(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<i64> {
+/// Use the invitation: set the password (and the name, when given) and mark
+/// the link used, once.
+pub async fn accept(
+    state: &AppState,
+    token: &str,
+    name: Option<&PersonName>,
+    password: &str,
+    confirmation: &str,
+) -> AppResult<i64> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
-    let email = invited_email(state, token.expose()).await?;
-    let password = crate::server::policy::parse(state, password, confirmation, &email, "", "")?;
+    let invited = invited(state, token.expose()).await?;
+    let name = match name {
+        Some(name) => name.clone(),
+        None => PersonName::parse(&invited.first_name, &invited.last_name).map_err(AppError::Invalid)?,
+    };
+    let email = invited.email;
+    let password = crate::server::policy::parse(state, password, confirmation, &email, name.first(), name.last())?;
     let hash = state.passwords.hash(password.expose()).await?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -151,9 +167,13 @@ pub async fn accept(state: &AppState, token: &str, password: &str, confirmation:
     .await?
     .ok_or_else(invitation_gone)?;
     let r = sqlx::query(
-        "UPDATE users SET password_hash = $1, invite_expires_at = NULL WHERE id = $2 AND password_hash IS NULL AND enabled",
+        "UPDATE users SET password_hash = $1, invite_expires_at = NULL, first_name = $2, last_name = $3, name_sort = $4 \
+         WHERE id = $5 AND password_hash IS NULL AND enabled",
     )
     .bind(&hash)
+    .bind(name.first())
+    .bind(name.last())
+    .bind(name_sort(name.first(), name.last()))
     .bind(user_id)
     .execute(&mut *tx)
     .await?;

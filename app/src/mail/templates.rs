@@ -46,12 +46,22 @@ async fn common(
         .bind(user_id)
         .fetch_optional(&mut *conn)
         .await?;
+    let first_name = first_name.unwrap_or_default();
     Ok(vec![
         ("site_name", settings.site_name.clone()),
-        ("first_name", first_name.unwrap_or_default()),
+        ("greeting", greeting(&first_name)),
+        ("first_name", first_name),
         ("email", to.to_string()),
         ("link", link.to_string()),
     ])
+}
+
+/// "Hello Laura," or, while the first name is unknown, "Hello,".
+pub fn greeting(first_name: &str) -> String {
+    match first_name.trim() {
+        "" => "Hello,".to_string(),
+        name => format!("Hello {name},"),
+    }
 }
 
 /// Render `kind` with `values` into an email to `to`. A saved template that no
@@ -93,46 +103,25 @@ pub fn duration_words(ms: i64) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-/// The invitation to `to`, whose link works until `expires_at` (Unix ms), `valid_ms` from now.
-pub async fn invitation(
-    conn: &mut AnyConnection,
-    settings: &Settings,
-    user_id: i64,
-    to: &str,
-    link: &str,
-    expires_at: i64,
-    valid_ms: i64,
-) -> AppResult<OutgoingEmail> {
-    with_expiring_link(conn, settings, TemplateKind::Invitation, user_id, to, link, expires_at, valid_ms).await
+/// A one-time link and how long it works: `expires_at` (Unix ms), `valid_ms` from now.
+pub struct ExpiringLink<'a> {
+    pub url: &'a str,
+    pub expires_at: i64,
+    pub valid_ms: i64,
 }
 
-pub async fn password_reset(
-    conn: &mut AnyConnection,
-    settings: &Settings,
-    user_id: i64,
-    to: &str,
-    link: &str,
-    expires_at: i64,
-    valid_ms: i64,
-) -> AppResult<OutgoingEmail> {
-    with_expiring_link(conn, settings, TemplateKind::PasswordReset, user_id, to, link, expires_at, valid_ms).await
-}
-
-/// An email of `kind` around a link that works until `expires_at`, `valid_ms` from now.
-#[allow(clippy::too_many_arguments)]
-async fn with_expiring_link(
+/// An email of `kind` (an invitation, a password reset) around a one-time link.
+pub async fn with_expiring_link(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: TemplateKind,
     user_id: i64,
     to: &str,
-    link: &str,
-    expires_at: i64,
-    valid_ms: i64,
+    link: &ExpiringLink<'_>,
 ) -> AppResult<OutgoingEmail> {
-    let mut values = common(conn, settings, user_id, to, link).await?;
-    values.push(("expires", format_time(expires_at)));
-    values.push(("valid_for", duration_words(valid_ms)));
+    let mut values = common(conn, settings, user_id, to, link.url).await?;
+    values.push(("expires", format_time(link.expires_at)));
+    values.push(("valid_for", duration_words(link.valid_ms)));
     build(conn, kind, user_id, to, &values).await
 }
 

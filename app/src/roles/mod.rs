@@ -208,13 +208,15 @@ pub async fn role_member_candidates(role_id: i64, search: String) -> Result<Vec<
 
 #[server(prefix = "/api", endpoint = "add_role_member", output = crate::codec::JsonOut)]
 pub async fn add_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
-    crate::authorized!(Roles, Update, |access, state| { service::add_member(access, &state, role_id, user_id).await })
+    crate::authorized!(Roles, Update, |access, state| {
+        service::set_member(access, &state, role_id, user_id, true).await
+    })
 }
 
 #[server(prefix = "/api", endpoint = "remove_role_member", output = crate::codec::JsonOut)]
 pub async fn remove_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
     crate::authorized!(Roles, Update, |access, state| {
-        service::remove_member(access, &state, role_id, user_id).await
+        service::set_member(access, &state, role_id, user_id, false).await
     })
 }
 

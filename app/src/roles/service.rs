@@ -303,71 +303,63 @@ pub async fn candidates(
     Ok(rows.into_iter().map(Member::from).collect())
 }
 
-pub async fn add_member(
+/// Give a role to a user (`member`) or take it away. The caller must be
+/// allowed to manage the user; giving needs the role to be one the caller may
+/// hand out; only an administrator takes the Administrator role away, and never
+/// from the last one. Nothing changes, and nothing is recorded, when the user
+/// already is (or is not) a member.
+pub async fn set_member(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
     role_id: i64,
     user_id: i64,
-) -> AppResult<()> {
-    let mut tx = state.db.begin_write().await?;
-    let (name, _) = role_head(&mut tx, role_id).await?;
-    let email = user_email(&mut tx, user_id).await?;
-    check_may_manage(&mut tx, access.principal(), user_id).await?;
-    check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
-    let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
-        .bind(user_id)
-        .bind(role_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if held.is_none() {
-        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(role_id)
-            .execute(&mut *tx)
-            .await?;
-        let event = Event::new("role.members_changed").target("role", role_id, name).details(format!("added {email}"));
-        record(&mut tx, &Actor::of(access.principal()), event).await?;
-    }
-    tx.commit().await?;
-    tracing::info!(role_id, user_id, by = access.principal().user_id, "role member added");
-    Ok(())
-}
-
-/// Take a role away from a user. Only an administrator takes the
-/// Administrator role away, and never from the last one.
-pub async fn remove_member(
-    access: Access<'_, apps::Roles, perms::Update>,
-    state: &AppState,
-    role_id: i64,
-    user_id: i64,
+    member: bool,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
     let (name, builtin) = role_head(&mut tx, role_id).await?;
+    let email = user_email(&mut tx, user_id).await?;
     check_may_manage(&mut tx, access.principal(), user_id).await?;
-    if builtin {
-        if !access.principal().is_admin {
-            return Err(AppError::Forbidden);
+    let changed = if member {
+        check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
+        let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
+            .bind(user_id)
+            .bind(role_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if held.is_none() {
+            sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(role_id)
+                .execute(&mut *tx)
+                .await?;
         }
-        if is_last_admin(&mut tx, user_id).await? {
-            return Err(AppError::Conflict(
-                "This is the last Global administrator. Give the Administrator role to someone else first.".into(),
-            ));
+        held.is_none()
+    } else {
+        if builtin {
+            if !access.principal().is_admin {
+                return Err(AppError::Forbidden);
+            }
+            if is_last_admin(&mut tx, user_id).await? {
+                return Err(AppError::Conflict(
+                    "This is the last Global administrator. Give the Administrator role to someone else first.".into(),
+                ));
+            }
         }
-    }
-    let removed = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
-        .bind(user_id)
-        .bind(role_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed > 0 {
-        let email = user_email(&mut tx, user_id).await?;
-        let event =
-            Event::new("role.members_changed").target("role", role_id, name).details(format!("removed {email}"));
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+            .bind(user_id)
+            .bind(role_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0
+    };
+    if changed {
+        let what = if member { "added" } else { "removed" };
+        let event = Event::new("role.members_changed").target("role", role_id, name).details(format!("{what} {email}"));
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     tx.commit().await?;
-    tracing::info!(role_id, user_id, by = access.principal().user_id, "role member removed");
+    tracing::info!(role_id, user_id, member, by = access.principal().user_id, "role membership changed");
     Ok(())
 }
 

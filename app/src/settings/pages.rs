@@ -1,8 +1,10 @@
 use super::template::{self, Template};
 use super::*;
-use crate::components::{call, call_action, ActionResult, DataTable, ErrorView, FormFooter, Spinner};
+use crate::components::{
+    call, call_action, ActionResult, DataTable, EmailBodies, ErrorView, FormFooter, QueryTabs, Spinner,
+};
 use crate::error::AppError;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
@@ -12,30 +14,14 @@ enum Tab {
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let query = use_query_map();
-    let tab = move || match query.read().get("tab").as_deref() {
-        Some("templates") => Tab::Templates,
-        _ => Tab::Server,
-    };
-    let tab_link = move |t: Tab, href: &'static str, label: &'static str| {
-        view! {
-            <a href=href role="tab" aria-selected=move || (tab() == t).to_string() class:active=move || tab() == t>
-                {label}
-            </a>
-        }
-    };
     view! {
         <header class="page-header"><h1>"Settings"</h1></header>
-        <nav class="tabs" role="tablist" aria-label="Settings">
-            {tab_link(Tab::Server, "/settings", "Email server")}
-            {tab_link(Tab::Templates, "/settings?tab=templates", "Email templates")}
-        </nav>
-        <div role="tabpanel">
-            {move || match tab() {
+        <QueryTabs label="Settings" path="/settings"
+            tabs=&[(Tab::Server, "server", "Email server"), (Tab::Templates, "templates", "Email templates")]
+            panel=|tab| match tab {
                 Tab::Server => view! { <EmailServerTab /> }.into_any(),
                 Tab::Templates => view! { <TemplatesTab /> }.into_any(),
-            }}
-        </div>
+            } />
     }
 }
 
@@ -371,10 +357,7 @@ fn TemplateEditor(t: TemplateView) -> impl IntoView {
                     <dl class="details">
                         <dt>"Subject"</dt><dd class="preview-subject">{r.subject}</dd>
                     </dl>
-                    <h3>"Plain text"</h3>
-                    <pre class="email-body preview-text">{r.text}</pre>
-                    <h3>"HTML"</h3>
-                    <iframe class="email-html" title="HTML preview" sandbox="" srcdoc=r.html></iframe>
+                    <EmailBodies text=r.text html=r.html heading_level=3 />
                 }.into_any(),
             }}
         </section>

@@ -32,47 +32,57 @@ const FIRST_NAME: Placeholder = Placeholder {
     meaning: "The person's first name; empty while nobody has entered one (a new invitation).",
     sample: "Laura",
 };
+const GREETING: Placeholder = Placeholder {
+    name: "greeting",
+    meaning: "“Hello Laura,” with the person's first name, or “Hello,” while nobody has entered one.",
+    sample: "Hello Laura,",
+};
 const EMAIL: Placeholder =
     Placeholder { name: "email", meaning: "The address the email is sent to.", sample: "lauram@kbank.com" };
 
-const INVITATION: &[Placeholder] = &[
-    Placeholder {
-        name: "link",
-        meaning: "The one-time sign-up link (required).",
-        sample: "https://people.example.com/signup/Xy3…",
-    },
-    SITE_NAME,
-    FIRST_NAME,
-    EMAIL,
-    Placeholder { name: "expires", meaning: "When the link stops working.", sample: "2026-12-06 09:30 UTC" },
-    Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "7 days" },
-];
+/// The placeholders of one kind of email: its link, what every email knows,
+/// when the link (or lockout) ends, and one more of its own.
+struct Placeholders {
+    link: (&'static str, &'static str),
+    expires: (&'static str, &'static str),
+    last: Placeholder,
+}
 
-const PASSWORD_RESET: &[Placeholder] = &[
-    Placeholder {
-        name: "link",
-        meaning: "The one-time link to choose a new password (required).",
-        sample: "https://people.example.com/reset/Xy3…",
-    },
-    SITE_NAME,
-    FIRST_NAME,
-    EMAIL,
-    Placeholder { name: "expires", meaning: "When the link stops working.", sample: "2026-11-29 10:30 UTC" },
-    Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "1 hour" },
-];
+impl Placeholders {
+    fn all(&self) -> Vec<Placeholder> {
+        let (meaning, sample) = self.link;
+        let (expires_meaning, expires_sample) = self.expires;
+        vec![
+            Placeholder { name: "link", meaning, sample },
+            SITE_NAME,
+            FIRST_NAME,
+            GREETING,
+            EMAIL,
+            Placeholder { name: "expires", meaning: expires_meaning, sample: expires_sample },
+            self.last,
+        ]
+    }
+}
 
-const ACCOUNT_LOCKED: &[Placeholder] = &[
-    Placeholder {
-        name: "link",
-        meaning: "The Forgot password page, to reset the password (required).",
-        sample: "https://people.example.com/forgot-password",
-    },
-    SITE_NAME,
-    FIRST_NAME,
-    EMAIL,
-    Placeholder { name: "expires", meaning: "When the lockout ends.", sample: "2026-11-29 09:45 UTC" },
-    Placeholder { name: "failures", meaning: "How many failed sign-ins locked the account.", sample: "20" },
-];
+const LINK_ENDS: &str = "When the link stops working.";
+
+const INVITATION: Placeholders = Placeholders {
+    link: ("The one-time sign-up link (required).", "https://people.example.com/signup/Xy3…"),
+    expires: (LINK_ENDS, "2026-12-06 09:30 UTC"),
+    last: Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "7 days" },
+};
+
+const PASSWORD_RESET: Placeholders = Placeholders {
+    link: ("The one-time link to choose a new password (required).", "https://people.example.com/reset/Xy3…"),
+    expires: (LINK_ENDS, "2026-11-29 10:30 UTC"),
+    last: Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "1 hour" },
+};
+
+const ACCOUNT_LOCKED: Placeholders = Placeholders {
+    link: ("The Forgot password page, to reset the password (required).", "https://people.example.com/forgot-password"),
+    expires: ("When the lockout ends.", "2026-11-29 09:45 UTC"),
+    last: Placeholder { name: "failures", meaning: "How many failed sign-ins locked the account.", sample: "20" },
+};
 
 /// The placeholder every template must use, in both bodies.
 pub const REQUIRED: &str = "link";
@@ -114,17 +124,17 @@ impl TemplateKind {
         }
     }
 
-    pub fn placeholders(self) -> &'static [Placeholder] {
+    pub fn placeholders(self) -> Vec<Placeholder> {
         match self {
-            Self::Invitation => INVITATION,
-            Self::PasswordReset => PASSWORD_RESET,
-            Self::AccountLocked => ACCOUNT_LOCKED,
+            Self::Invitation => INVITATION.all(),
+            Self::PasswordReset => PASSWORD_RESET.all(),
+            Self::AccountLocked => ACCOUNT_LOCKED.all(),
         }
     }
 
     /// The values the preview renders with.
     pub fn sample_values(self) -> Vec<(&'static str, String)> {
-        self.placeholders().iter().map(|p| (p.name, p.sample.to_string())).collect()
+        self.placeholders().into_iter().map(|p| (p.name, p.sample.to_string())).collect()
     }
 
     /// Roster's own wording, used until someone saves another and after Reset to default.
@@ -132,12 +142,12 @@ impl TemplateKind {
         let (subject, text, html) = match self {
             Self::Invitation => (
                 "You have been invited to join {{site_name}}",
-                "Hello,\n\nYou have been invited to join {{site_name}}.\n\n\
+                "{{greeting}}\n\nYou have been invited to join {{site_name}}.\n\n\
                  Open this link to create your password and sign up:\n{{link}}\n\n\
                  The link works once and expires in {{valid_for}} ({{expires}}). \
                  If you did not expect this email, you can ignore it.\n",
                 "<!DOCTYPE html><html><body>\n\
-                 <p>Hello,</p>\n<p>You have been invited to join <strong>{{site_name}}</strong>.</p>\n\
+                 <p>{{greeting}}</p>\n<p>You have been invited to join <strong>{{site_name}}</strong>.</p>\n\
                  <p><a href=\"{{link}}\">Create your password and sign up</a></p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n\
                  <p>The link works once and expires in {{valid_for}} ({{expires}}). \
@@ -145,12 +155,12 @@ impl TemplateKind {
             ),
             Self::PasswordReset => (
                 "Reset your {{site_name}} password",
-                "Hello,\n\nSomeone asked to reset the password of your {{site_name}} account.\n\n\
+                "{{greeting}}\n\nSomeone asked to reset the password of your {{site_name}} account.\n\n\
                  Open this link to choose a new password:\n{{link}}\n\n\
                  The link works once and expires in {{valid_for}}. If you did not ask for this, you can ignore \
                  this email; your password stays as it is.\n",
                 "<!DOCTYPE html><html><body>\n\
-                 <p>Hello,</p>\n<p>Someone asked to reset the password of your <strong>{{site_name}}</strong> account.</p>\n\
+                 <p>{{greeting}}</p>\n<p>Someone asked to reset the password of your <strong>{{site_name}}</strong> account.</p>\n\
                  <p><a href=\"{{link}}\">Choose a new password</a></p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n\
                  <p>The link works once and expires in {{valid_for}}. If you did not ask for this, you can ignore \
@@ -158,12 +168,12 @@ impl TemplateKind {
             ),
             Self::AccountLocked => (
                 "Your {{site_name}} account was locked",
-                "Hello,\n\nYour {{site_name}} account was locked after {{failures}} failed sign-ins. \
+                "{{greeting}}\n\nYour {{site_name}} account was locked after {{failures}} failed sign-ins. \
                  It unlocks at {{expires}}; until then nobody can sign in to it, not even with the right password.\n\n\
                  If this was not you, someone may be guessing your password: reset your password here:\n{{link}}\n\n\
                  If it was you, wait until the time above and sign in again, or reset your password.\n",
                 "<!DOCTYPE html><html><body>\n\
-                 <p>Hello,</p>\n<p>Your <strong>{{site_name}}</strong> account was locked after {{failures}} failed \
+                 <p>{{greeting}}</p>\n<p>Your <strong>{{site_name}}</strong> account was locked after {{failures}} failed \
                  sign-ins. It unlocks at {{expires}}; until then nobody can sign in to it, not even with the right \
                  password.</p>\n\
                  <p>If this was not you, someone may be guessing your password: \
@@ -228,7 +238,7 @@ fn parse(source: &str) -> Result<Vec<Piece<'_>>, String> {
 
 /// Every problem with a template, each in words a person can act on. Empty: it can be saved.
 pub fn problems(kind: TemplateKind, template: &Template) -> Vec<String> {
-    let known: Vec<&str> = kind.placeholders().iter().map(|p| p.name).collect();
+    let known: Vec<&str> = kind.placeholders().into_iter().map(|p| p.name).collect();
     let list = known.iter().map(|n| format!("{{{{{n}}}}}")).collect::<Vec<_>>().join(", ");
     let mut out = Vec::new();
     if template.subject.trim().is_empty() {

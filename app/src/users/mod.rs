@@ -147,11 +147,18 @@ pub async fn role_options() -> Result<Vec<RoleOption>, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "invite_user", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
-pub async fn invite_user(email: String, role_ids: Vec<i64>) -> Result<i64, AppError> {
-    use crate::domain::EmailAddress;
+pub async fn invite_user(
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    role_ids: Vec<i64>,
+) -> Result<i64, AppError> {
+    use crate::domain::{EmailAddress, PersonName};
     crate::authorized!(Users, Create, |access, state| {
         let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-        service::invite(access, &state, &email, &role_ids).await
+        let name = PersonName::parse(first_name.as_deref().unwrap_or(""), last_name.as_deref().unwrap_or(""))
+            .map_err(AppError::Invalid)?;
+        service::invite(access, &state, &email, &name, &role_ids).await
     })
 }
 

@@ -2,7 +2,7 @@ use super::bulk_bar::{export_href, page_checkbox, BulkBar, BulkState, RowCheckbo
 use super::*;
 use crate::components::{
     call, call_action, ActionResult, Chip, DataTable, ErrorView, FieldError, FilterBar, FormFooter, KeysetPager,
-    Spinner,
+    PersonNameFields, Spinner,
 };
 use crate::icons::{Icon, Svg};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
@@ -386,6 +386,8 @@ fn RolePicker(selected: RwSignal<Vec<i64>>, roles: RoleOptions) -> impl IntoView
 #[component]
 pub fn NewUserPage() -> impl IntoView {
     let email = RwSignal::new(String::new());
+    let first = RwSignal::new(String::new());
+    let last = RwSignal::new(String::new());
     let roles = RwSignal::new(Vec::<i64>::new());
     let action = call_action::<i64>();
     let navigate = use_navigate();
@@ -404,7 +406,12 @@ pub fn NewUserPage() -> impl IntoView {
             class="card form"
             on:submit=move |ev| {
                 ev.prevent_default();
-                action.dispatch(call(InviteUser { email: email.get(), role_ids: roles.get() }));
+                action.dispatch(call(InviteUser {
+                    email: email.get(),
+                    first_name: Some(first.get()),
+                    last_name: Some(last.get()),
+                    role_ids: roles.get(),
+                }));
             }
         >
             <p>"Roster emails an invitation link. The new user opens it, creates a password and signs up."</p>
@@ -417,6 +424,8 @@ pub fn NewUserPage() -> impl IntoView {
                 prop:value=move || email.get()
                 on:input=move |ev| email.set(event_target_value(&ev))
             />
+            <PersonNameFields first=first last=last for_someone_else=true />
+            <p class="hint">"Optional: the invitation greets the person by name, and they can correct it when they sign up."</p>
             <RolePicker selected=roles roles=role_list />
             <FieldError error=error />
             <FormFooter pending=action.pending() label="Send invitation" cancel="/users" />
@@ -518,10 +527,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                 }
                             >
                                 <h2 id="general-title">"General"</h2>
-                                <label for="first_name">"First name"</label>
-                                <input id="first_name" type="text" prop:value=move || first.get() on:input=move |ev| first.set(event_target_value(&ev)) />
-                                <label for="last_name">"Last name"</label>
-                                <input id="last_name" type="text" prop:value=move || last.get() on:input=move |ev| last.set(event_target_value(&ev)) />
+                                <PersonNameFields first=first last=last for_someone_else=true />
                                 <label for="email">"Email"</label>
                                 <input id="email" type="email" required prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
                                 <RolePicker selected=roles roles=role_list />

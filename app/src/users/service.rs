@@ -3,7 +3,7 @@
 
 use super::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, Event};
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, PersonName};
 use crate::email_queue::EmailStatus;
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, user_gone};
@@ -404,6 +404,7 @@ pub async fn invite(
     access: Access<'_, apps::Users, perms::Create>,
     state: &AppState,
     email: &EmailAddress,
+    name: &PersonName,
     role_ids: &[i64],
 ) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
@@ -416,10 +417,14 @@ pub async fn invite(
         return Err(duplicate(email));
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (email, email_norm, enabled, created_at, name_sort) VALUES ($1, $2, TRUE, $3, '') RETURNING id",
+        "INSERT INTO users (email, email_norm, first_name, last_name, name_sort, enabled, created_at) \
+         VALUES ($1, $2, $3, $4, $5, TRUE, $6) RETURNING id",
     )
     .bind(email.as_str())
     .bind(email.normalized())
+    .bind(name.first())
+    .bind(name.last())
+    .bind(name_sort(name.first(), name.last()))
     .bind(now_ms())
     .fetch_one(&mut *tx)
     .await
@@ -430,7 +435,10 @@ pub async fn invite(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("invitation.sent").user(id, email.as_str()).details(format!("roles: {roles}")),
+        Event::new("invitation.sent").user(id, email.as_str()).details(match name.full().as_str() {
+            "" => format!("roles: {roles}"),
+            full => format!("name: {full}; roles: {roles}"),
+        }),
     )
     .await?;
     tx.commit().await?;

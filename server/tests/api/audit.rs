@@ -46,7 +46,7 @@ async fn actions_write_audit_entries_and_only_audit_viewers_read_them(backend: B
     anon.sign_in(ADMIN_EMAIL, "definitely wrong password").await;
     let id = admin.invite("audited@example.com", &[]).await.body.as_i64().unwrap().to_string();
     admin.call("resend_invitation", &[("id", &id)]).await;
-    admin.call_json("update_user", json!({"id": id.parse::<i64>().unwrap(), "first_name": "Audrey", "last_name": "Ted", "email": "audited@example.com", "role_ids": []})).await;
+    admin.call_json("update_user", json!({"id": id.parse::<i64>().unwrap(), "first_name": "Audrey", "last_name": "Hale", "email": "audited@example.com", "role_ids": []})).await;
     admin.call("set_user_enabled", &[("id", &id), ("enabled", "false")]).await;
     admin.call("set_user_enabled", &[("id", &id), ("enabled", "true")]).await;
     admin.call("end_user_sessions", &[("id", &id)]).await;

@@ -12,6 +12,7 @@ on_both_backends!(
     revoke_and_expiry_kill_the_link,
     duplicate_email_queues_nothing,
     the_sign_up_page_states_the_configured_minimum,
+    names_given_on_new_user_greet_the_person_who_may_correct_them_at_sign_up,
 );
 
 pub(crate) async fn admin_role(admin: &mut Client) -> i64 {
@@ -52,7 +53,7 @@ async fn invitation_arrives_with_a_link_that_works_once(backend: Backend) {
 
     let mut laura = server.client();
     let r = laura.call("invitation_info", &[("token", &token)]).await;
-    assert_eq!(r.body, json!("lauram@kbank.com"));
+    assert_eq!(r.body["email"], json!("lauram@kbank.com"));
     let pw = "a long and lovely passphrase";
     let r = laura
         .call("sign_up", &[("token", &token), ("password", "too short"), ("password_confirmation", "too short")])
@@ -102,7 +103,7 @@ async fn resend_kills_the_old_link(backend: Backend) {
     assert_ne!(old, new);
     let mut anon = server.client();
     assert_eq!(anon.call("invitation_info", &[("token", &old)]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(anon.call("invitation_info", &[("token", &new)]).await.body, json!("sam@example.com"));
+    assert_eq!(anon.call("invitation_info", &[("token", &new)]).await.body["email"], json!("sam@example.com"));
     assert_eq!(sink.messages().len(), 2);
 }
 
@@ -176,4 +177,104 @@ async fn the_sign_up_page_states_the_configured_minimum(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert!(r.body.to_string().contains("at least 16 characters"), "{:?}", r.body);
+}
+
+/// New user takes an optional first and last name; the invitation greets the
+/// person by their first name; the Sign up page shows the names and the new
+/// person may correct them; a bad name is refused with its reason and changes nothing.
+async fn names_given_on_new_user_greet_the_person_who_may_correct_them_at_sign_up(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let mut admin = set_up_admin(&server).await;
+
+    // A bad name is refused with its reason, and nothing is created or queued.
+    let r = admin
+        .call_json(
+            "invite_user",
+            json!({"email": "lauram@kbank.com", "first_name": "Lau\tra", "last_name": "", "role_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body.to_string().contains("First name must not contain control characters"), "{:?}", r.body);
+    assert!(admin.emails("").await.is_empty());
+
+    let r = admin
+        .call_json(
+            "invite_user",
+            json!({"email": "lauram@kbank.com", "first_name": "  Laura ", "last_name": "Mills", "role_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body.as_i64().unwrap();
+    let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
+    assert_eq!((d.body["first_name"].clone(), d.body["last_name"].clone()), (json!("Laura"), json!("Mills")));
+    let sent = audit_entries(&mut admin, "invitation.sent").await;
+    assert!(sent[0]["details"].as_str().unwrap().contains("name: Laura Mills"), "{:?}", sent[0]);
+
+    // Someone invited without a name gets the plain greeting.
+    assert_eq!(admin.invite("sam@example.com", &[]).await.status, StatusCode::OK);
+    let mail = sink.wait_for(2, 20).await;
+    let to_laura = mail.iter().find(|m| m["to"] == json!(["lauram@kbank.com"])).unwrap();
+    let to_sam = mail.iter().find(|m| m["to"] == json!(["sam@example.com"])).unwrap();
+    assert_eq!(to_laura["text"].as_str().unwrap().lines().next(), Some("Hello Laura,"), "{}", to_laura["text"]);
+    assert_eq!(to_sam["text"].as_str().unwrap().lines().next(), Some("Hello,"), "{}", to_sam["text"]);
+    let queued = admin.emails("").await;
+    let laura_row = queued.iter().find(|e| e["to"] == json!("lauram@kbank.com")).unwrap();
+    let body = admin.call("email_detail", &[("id", &laura_row["id"].to_string())]).await;
+    assert!(body.body["body_html"].as_str().unwrap().contains("<p>Hello Laura,</p>"), "{:?}", body.body);
+
+    // The Sign up page knows the names; a bad correction is refused and the link still works.
+    let token = token_of(&signup_link(to_laura["text"].as_str().unwrap()));
+    let mut laura = server.client();
+    let info = laura.call("invitation_info", &[("token", &token)]).await;
+    assert_eq!(info.body, json!({"email": "lauram@kbank.com", "first_name": "Laura", "last_name": "Mills"}));
+    let pw = "a long and lovely passphrase";
+    let bad = "x".repeat(101);
+    let r = laura
+        .call(
+            "sign_up",
+            &[
+                ("token", &token),
+                ("first_name", "Laura"),
+                ("last_name", &bad),
+                ("password", pw),
+                ("password_confirmation", pw),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body.to_string().contains("Last name is too long"), "{:?}", r.body);
+    assert_eq!(laura.call("invitation_info", &[("token", &token)]).await.status, StatusCode::OK);
+    // The password rules know the name she signs up with.
+    let named = "mitchell rows the river at dawn";
+    let r = laura
+        .call(
+            "sign_up",
+            &[
+                ("token", &token),
+                ("first_name", "Laura"),
+                ("last_name", "Mitchell"),
+                ("password", named),
+                ("password_confirmation", named),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(r.body.to_string().contains("must not contain your last name"), "{:?}", r.body);
+    let r = laura
+        .call(
+            "sign_up",
+            &[
+                ("token", &token),
+                ("first_name", "Laura"),
+                ("last_name", "Mitchell"),
+                ("password", pw),
+                ("password_confirmation", pw),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
+    assert_eq!((d.body["first_name"].clone(), d.body["last_name"].clone()), (json!("Laura"), json!("Mitchell")));
 }
