@@ -141,10 +141,14 @@ pub async fn run(
     let ids = selected_ids(state, sel).await?;
     let started = std::time::Instant::now();
     let mut tally = Tally::default();
+    // The longest a batch held the write lock: what a sign-in may wait.
+    let mut longest = std::time::Duration::ZERO;
     for batch in ids.chunks(BATCH) {
         let mut tx = state.db.begin_write().await?;
+        let held = std::time::Instant::now();
         run_batch(&mut tx, state, caller, &actor, action, role.as_ref(), batch, &mut tally).await?;
         tx.commit().await?;
+        longest = longest.max(held.elapsed());
     }
     let mut skipped: Vec<Skipped> =
         tally.skipped.iter().map(|(reason, count)| Skipped { reason: reason.to_string(), count: *count }).collect();
@@ -175,6 +179,7 @@ pub async fn run(
         selected = outcome.selected,
         changed = outcome.changed,
         ms = started.elapsed().as_millis() as u64,
+        longest_batch_ms = longest.as_millis() as u64,
         "bulk action on users"
     );
     Ok(outcome)

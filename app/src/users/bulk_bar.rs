@@ -108,7 +108,8 @@ pub fn BulkBar(
     let choice = RwSignal::new(String::new());
     let role_choice = RwSignal::new(String::new());
     let confirming = RwSignal::new(None::<(BulkAction, u64, String)>);
-    let last = RwSignal::new(None::<BulkAction>);
+    // The last action dispatched, and its question without the "?" ("Disable 30 users").
+    let last = RwSignal::new(None::<(BulkAction, String)>);
     let count = move || {
         if state.all_matching.get() {
             counting.value().get().and_then(Result::ok)
@@ -157,8 +158,8 @@ pub fn BulkBar(
         }
     };
     let go = move |_| {
-        if let Some((action, _, _)) = confirming.get_untracked() {
-            last.set(Some(action));
+        if let Some((action, n, role)) = confirming.get_untracked() {
+            last.set(Some((action, action.question(n, &role).trim_end_matches('?').to_string())));
             running.dispatch(call(BulkUsers { selection: selection(), action }));
             confirming.set(None);
         }
@@ -174,7 +175,7 @@ pub fn BulkBar(
     });
     let needs_role = move || matches!(choice.get().as_str(), "add_role" | "remove_role");
     let result = move || {
-        let action = last.get()?;
+        let (action, _) = last.get()?;
         Some(match running.value().get()? {
             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             Ok(o) => {
@@ -277,7 +278,7 @@ pub fn BulkBar(
             {move || running.pending().get().then(|| view! {
                 <p class="bulk-progress" role="status">
                     <Spinner when=Signal::from(true) />
-                    {move || last.get().map(|a| format!("{}… This can take a while for many users; the result appears here.", a.done()))}
+                    {move || last.get().map(|(_, what)| format!("{what}: working. This can take a while for many users; the result appears here."))}
                 </p>
             })}
             {result}

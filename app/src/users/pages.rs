@@ -147,7 +147,10 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
-            <a class="button" href=move || export_href(&current.get())>"Export to CSV"</a>
+            // `download`: a file to save, not a page for the router to open.
+            <a class="button" href=move || export_href(&current.get()) download>
+                "Export to CSV"
+            </a>
             <a class="button" href="/users/import">"Import"</a>
             <a class="button primary" href="/users/new">"New user"</a>
         </header>
