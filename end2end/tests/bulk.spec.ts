@@ -86,7 +86,7 @@ test("select all users matching a search, disable them, and read the result and 
   await expect(confirm).toContainText("Disable 30 users?");
   expect(await axe(page), "axe-core on Users with a bulk action to confirm").toEqual([]);
   await confirm.getByRole("button", { name: "Disable 30 users" }).click();
-  await expect(page.getByRole("status").filter({ hasText: "Disabled: 30 of 30 changed." })).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Disable 30 users: done. 30 of 30 changed." })).toBeVisible();
   await expect(page.getByRole("row").filter({ hasText: "crew00@ship.test" })).toContainText("Disabled");
   await expect(page.getByRole("checkbox", { name: "Select crew00@ship.test" })).not.toBeChecked();
 
@@ -96,7 +96,7 @@ test("select all users matching a search, disable them, and read the result and 
   await page.getByLabel("Bulk action").selectOption({ label: "Disable" });
   await page.getByRole("button", { name: "Apply" }).click();
   await page.getByRole("button", { name: "Disable 2 users" }).click();
-  await expect(page.getByText("Disabled: 0 of 2 changed.")).toBeVisible();
+  await expect(page.getByText("Disable 2 users: done. 0 of 2 changed.")).toBeVisible();
   await expect(page.getByText("2 skipped: already disabled")).toBeVisible();
 
   await openHydrated(page, "/audit-log");

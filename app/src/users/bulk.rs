@@ -12,9 +12,13 @@
 //! administrator in turn, inside the batch), roles are given only within the
 //! hand-out rule ([`grants::hand_out_refusals`]). Everyone changed gets the
 //! single action's audit entry; the bulk action gets one more.
+//!
+//! The work is a job (`bulk_jobs`): [`start`] answers at once with its id,
+//! a task works through the batches and records the progress in each batch's
+//! transaction, and [`job`] reads it back from any server process.
 
 use super::service::selection;
-use super::{thousands, BulkAction, BulkOutcome, BulkSelection, Skipped, BULK_MAX_IDS};
+use super::{thousands, BulkAction, BulkJob, BulkJobState, BulkOutcome, BulkSelection, Skipped, BULK_MAX_IDS};
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants;
@@ -121,40 +125,119 @@ impl Tally {
     fn skip(&mut self, why: &'static str) {
         *self.skipped.entry(why).or_default() += 1;
     }
+
+    /// The outcome so far, skipped reasons most frequent first.
+    fn outcome(&self, selected: usize) -> BulkOutcome {
+        let mut skipped: Vec<Skipped> =
+            self.skipped.iter().map(|(reason, count)| Skipped { reason: reason.to_string(), count: *count }).collect();
+        skipped.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+        BulkOutcome { selected: selected as u64, changed: self.changed, skipped }
+    }
 }
 
-pub async fn run(
+/// Start a job: check what can be refused at once (the role, the number of
+/// ticked rows), read the ids, record the job, and work on it in the
+/// background. Answers the job's id.
+pub async fn start(
     access: Access<'_, apps::Users, perms::Update>,
     state: &AppState,
     sel: &BulkSelection,
     action: BulkAction,
-) -> AppResult<BulkOutcome> {
-    let caller = access.principal();
-    let actor = Actor::of(caller);
+) -> AppResult<i64> {
+    let caller = access.principal().clone();
+    let actor = Actor::of(&caller);
     let role = match action {
         BulkAction::AddRole(id) | BulkAction::RemoveRole(id) => {
             let mut conn = state.db.pool.acquire().await?;
-            Some(role_target(&mut conn, caller, id, matches!(action, BulkAction::AddRole(_))).await?)
+            Some(role_target(&mut conn, &caller, id, matches!(action, BulkAction::AddRole(_))).await?)
         }
         _ => None,
     };
     let ids = selected_ids(state, sel).await?;
+    let description = action
+        .question(ids.len() as u64, role.as_ref().map_or("", |r| r.name.as_str()))
+        .trim_end_matches('?')
+        .to_string();
+    let now = now_ms();
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (actor_id, description, total, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'running', $4, $4) RETURNING id",
+    )
+    .bind(caller.user_id)
+    .bind(&description)
+    .bind(ids.len() as i64)
+    .bind(now)
+    .fetch_one(&state.db.pool)
+    .await?;
+    let query = match sel {
+        BulkSelection::Matching(q) => {
+            format!(" (matching search \"{}\", status \"{}\", role \"{}\")", q.search.trim(), q.status, q.role)
+        }
+        BulkSelection::Ids(_) => String::new(),
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = work(&caller, &actor, &state, job, &ids, action, role.as_ref(), &query).await {
+            tracing::error!(job, error = %e, "bulk action failed");
+            let why = match e {
+                AppError::Internal => {
+                    "Something went wrong on the server; the users done so far stay done.".to_string()
+                }
+                e => e.to_string(),
+            };
+            let failed =
+                sqlx::query("UPDATE bulk_jobs SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
+                    .bind(why)
+                    .bind(now_ms())
+                    .bind(job)
+                    .execute(&state.db.pool)
+                    .await;
+            if let Err(e) = failed {
+                tracing::error!(job, error = %e, "could not record the bulk action's failure");
+            }
+        }
+    });
+    Ok(job)
+}
+
+/// The job's work, batch after batch; progress is written in each batch's transaction.
+#[allow(clippy::too_many_arguments)]
+async fn work(
+    caller: &Principal,
+    actor: &Actor,
+    state: &AppState,
+    job: i64,
+    ids: &[i64],
+    action: BulkAction,
+    role: Option<&RoleTarget>,
+    query: &str,
+) -> AppResult<()> {
+    // The request checked Users Update; the job acts with the same grants.
+    let access = caller.authorize::<apps::Users, perms::Update>()?;
     let started = std::time::Instant::now();
     let mut tally = Tally::default();
     // The longest a batch held the write lock: what a sign-in may wait.
     let mut longest = std::time::Duration::ZERO;
+    let mut done = 0usize;
     for batch in ids.chunks(BATCH) {
         let mut tx = state.db.begin_write().await?;
         let held = std::time::Instant::now();
-        run_batch(&mut tx, state, caller, &actor, action, role.as_ref(), batch, &mut tally).await?;
+        run_batch(&mut tx, state, access.principal(), actor, action, role, batch, &mut tally).await?;
+        done += batch.len();
+        let outcome = tally.outcome(ids.len());
+        sqlx::query("UPDATE bulk_jobs SET done = $1, changed = $2, skipped = $3, updated_at = $4 WHERE id = $5")
+            .bind(done as i64)
+            .bind(outcome.changed as i64)
+            .bind(skipped_json(&outcome.skipped))
+            .bind(now_ms())
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         longest = longest.max(held.elapsed());
     }
-    let mut skipped: Vec<Skipped> =
-        tally.skipped.iter().map(|(reason, count)| Skipped { reason: reason.to_string(), count: *count }).collect();
-    skipped.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
-    let outcome = BulkOutcome { selected: ids.len() as u64, changed: tally.changed, skipped };
-    let role_name = role.as_ref().map(|r| format!(" {}", r.name)).unwrap_or_default();
+    let outcome = tally.outcome(ids.len());
+    let role_name = role.map(|r| format!(" {}", r.name)).unwrap_or_default();
     let mut details = format!(
         "{}{role_name}: {} selected, {} changed",
         action.verb(),
@@ -164,25 +247,96 @@ pub async fn run(
     for s in &outcome.skipped {
         details.push_str(&format!(", {} skipped: {}", thousands(s.count), s.reason));
     }
-    if let BulkSelection::Matching(q) = sel {
-        details.push_str(&format!(
-            " (matching search \"{}\", status \"{}\", role \"{}\")",
-            q.search.trim(),
-            q.status,
-            q.role
-        ));
-    }
-    let mut conn = state.db.pool.acquire().await?;
-    record(&mut conn, &actor, Event::new("users.bulk").details(details)).await?;
+    details.push_str(query);
+    let mut tx = state.db.begin_write().await?;
+    record(&mut tx, actor, Event::new("users.bulk").details(details)).await?;
+    sqlx::query("UPDATE bulk_jobs SET status = 'finished', updated_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     tracing::info!(
         by = caller.user_id,
+        job,
         selected = outcome.selected,
         changed = outcome.changed,
         ms = started.elapsed().as_millis() as u64,
         longest_batch_ms = longest.as_millis() as u64,
         "bulk action on users"
     );
-    Ok(outcome)
+    Ok(())
+}
+
+fn skipped_json(skipped: &[Skipped]) -> String {
+    let pairs: Vec<(&str, u64)> = skipped.iter().map(|s| (s.reason.as_str(), s.count)).collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+/// A job that is still "running" but has not moved for this long was on a
+/// server process that stopped.
+const STALLED_MS: i64 = 120_000;
+
+pub fn job_gone() -> AppError {
+    AppError::NotFound("This bulk action is not one of yours, or it no longer exists.".into())
+}
+
+/// One of the caller's jobs (`id`), or their latest of the last hour (`None`).
+pub async fn job(
+    access: Access<'_, apps::Users, perms::View>,
+    state: &AppState,
+    id: Option<i64>,
+) -> AppResult<Option<BulkJob>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        description: String,
+        total: i64,
+        done: i64,
+        changed: i64,
+        skipped: String,
+        status: String,
+        error: Option<String>,
+        updated_at: i64,
+    }
+    let now = now_ms();
+    let columns = "id, description, total, done, changed, skipped, status, error, updated_at";
+    let row: Option<Row> = match id {
+        Some(id) => {
+            sqlx::query_as(&format!("SELECT {columns} FROM bulk_jobs WHERE id = $1 AND actor_id = $2"))
+                .bind(id)
+                .bind(access.principal().user_id)
+                .fetch_optional(&state.db.pool)
+                .await?
+        }
+        None => {
+            sqlx::query_as(&format!(
+                "SELECT {columns} FROM bulk_jobs WHERE actor_id = $1 AND created_at > $2 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(access.principal().user_id)
+            .bind(now - 3_600_000)
+            .fetch_optional(&state.db.pool)
+            .await?
+        }
+    };
+    let Some(r) = row else { return Ok(None) };
+    let pairs: Vec<(String, u64)> = serde_json::from_str(&r.skipped).unwrap_or_default();
+    let outcome = BulkOutcome {
+        selected: r.total.max(0) as u64,
+        changed: r.changed.max(0) as u64,
+        skipped: pairs.into_iter().map(|(reason, count)| Skipped { reason, count }).collect(),
+    };
+    let state = match r.status.as_str() {
+        "finished" => BulkJobState::Finished,
+        "running" if now - r.updated_at > STALLED_MS => BulkJobState::Failed(format!(
+            "The server stopped during this action after {} of {} users; those stay done. Run it again for the rest.",
+            thousands(r.done.max(0) as u64),
+            thousands(outcome.selected)
+        )),
+        "running" => BulkJobState::Running,
+        _ => BulkJobState::Failed(r.error.unwrap_or_else(|| "The action stopped.".into())),
+    };
+    Ok(Some(BulkJob { id: r.id, description: r.description, state, done: r.done.max(0) as u64, outcome }))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -104,12 +104,13 @@ pub fn BulkBar(
     on_done: Callback<()>,
 ) -> impl IntoView {
     let counting = call_action::<u64>();
-    let running = call_action::<BulkOutcome>();
+    let starting = call_action::<i64>();
+    // The job of the last action started here, or still running from before.
+    let job = RwSignal::new(None::<Result<BulkJob, AppError>>);
+    let latest = Resource::new(|| (), |_| latest_bulk_job());
     let choice = RwSignal::new(String::new());
     let role_choice = RwSignal::new(String::new());
     let confirming = RwSignal::new(None::<(BulkAction, u64, String)>);
-    // The last action dispatched, and its question without the "?" ("Disable 30 users").
-    let last = RwSignal::new(None::<(BulkAction, String)>);
     let count = move || {
         if state.all_matching.get() {
             counting.value().get().and_then(Result::ok)
@@ -158,46 +159,105 @@ pub fn BulkBar(
         }
     };
     let go = move |_| {
-        if let Some((action, n, role)) = confirming.get_untracked() {
-            last.set(Some((action, action.question(n, &role).trim_end_matches('?').to_string())));
-            running.dispatch(call(BulkUsers { selection: selection(), action }));
+        if let Some((action, _, _)) = confirming.get_untracked() {
+            job.set(None);
+            starting.dispatch(call(BulkUsers { selection: selection(), action }));
             confirming.set(None);
         }
     };
+    let finished = Callback::new(move |_| {
+        state.clear();
+        choice.set(String::new());
+        on_done.run(());
+    });
+    // A job started here: follow it.
     Effect::new(move |prev: Option<usize>| {
-        let v = running.version().get();
-        if prev.is_some_and(|p| p != v) && matches!(running.value().get_untracked(), Some(Ok(_))) {
-            state.clear();
-            choice.set(String::new());
-            on_done.run(());
+        let v = starting.version().get();
+        if prev.is_some_and(|p| p != v) {
+            match starting.value().get_untracked() {
+                Some(Ok(id)) => watch(id, job, finished),
+                Some(Err(e)) => job.set(Some(Err(e))),
+                None => {}
+            }
         }
         v
     });
+    // One still running from before the admin moved on: follow it too.
+    Effect::new(move |_| {
+        if let Some(Ok(Some(j))) = latest.get() {
+            if j.state == BulkJobState::Running && job.get_untracked().is_none() {
+                let id = j.id;
+                job.set(Some(Ok(j)));
+                watch(id, job, finished);
+            }
+        }
+    });
+    let job_running =
+        move || starting.pending().get() || job.with(|j| matches!(j, Some(Ok(j)) if j.state == BulkJobState::Running));
     let needs_role = move || matches!(choice.get().as_str(), "add_role" | "remove_role");
     let result = move || {
-        let (action, _) = last.get()?;
-        Some(match running.value().get()? {
+        Some(match job.get()? {
             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-            Ok(o) => {
+            Ok(j) => {
+                let o = &j.outcome;
                 let skipped = o
                     .skipped
                     .iter()
                     .map(|s| view! { <li>{format!("{} skipped: {}", thousands(s.count), s.reason)}</li> })
                     .collect_view();
-                let head = format!("{}: {} of {} changed.", action.done(), thousands(o.changed), thousands(o.selected));
-                view! {
-                    <div class="success bulk-result" role="status">
-                        <p>{head}</p>
-                        {(!o.skipped.is_empty()).then(|| view! { <ul>{skipped}</ul> })}
-                    </div>
+                let skipped = (!o.skipped.is_empty()).then(|| view! { <ul>{skipped}</ul> });
+                match &j.state {
+                    BulkJobState::Running => {
+                        let (done, total) = (j.done, o.selected);
+                        let text = format!("{}: {} of {} done…", j.description, thousands(done), thousands(total));
+                        let label = format!("Progress: {}", j.description);
+                        view! {
+                            <div class="bulk-progress" role="status">
+                                <p>{text}</p>
+                                <progress max=total.max(1) value=done aria-label=label></progress>
+                                <p class="hint">"You can leave this page: the action goes on, and Users shows how far it got when you come back."</p>
+                            </div>
+                        }
+                        .into_any()
+                    }
+                    BulkJobState::Finished => {
+                        let head = format!(
+                            "{}: done. {} of {} changed.",
+                            j.description,
+                            thousands(o.changed),
+                            thousands(o.selected)
+                        );
+                        view! {
+                            <div class="success bulk-result" role="status">
+                                <p>{head}</p>
+                                {skipped}
+                            </div>
+                        }
+                        .into_any()
+                    }
+                    BulkJobState::Failed(why) => {
+                        let head = format!(
+                            "{}: stopped. {} of {} changed before it stopped.",
+                            j.description,
+                            thousands(o.changed),
+                            thousands(o.selected)
+                        );
+                        view! {
+                            <div class="error bulk-result" role="alert">
+                                <p>{head}</p>
+                                <p>{why.clone()}</p>
+                                {skipped}
+                            </div>
+                        }
+                        .into_any()
+                    }
                 }
-                .into_any()
             }
         })
     };
     view! {
         <div class="bulk-bar" aria-live="polite">
-            {move || (state.is_empty() && !running.pending().get()).then(|| view! { <p class="hint">"Tick users to act on several at once."</p> })}
+            {move || (state.is_empty() && !job_running()).then(|| view! { <p class="hint">"Tick users to act on several at once."</p> })}
             {move || (page_full.get() && !state.all_matching.get()).then(|| view! {
                 <p class="bulk-scope">
                     {move || format!("All {} users on this page are selected. ", state.selected.with(BTreeSet::len))}
@@ -253,7 +313,7 @@ pub fn BulkBar(
                     })}
                     <button
                         type="button"
-                        disabled=move || chosen().is_none() || count().is_none() || running.pending().get()
+                        disabled=move || chosen().is_none() || count().is_none() || job_running()
                         on:click=ask
                     >
                         "Apply"
@@ -275,11 +335,8 @@ pub fn BulkBar(
                     </div>
                 }
             })}
-            {move || running.pending().get().then(|| view! {
-                <p class="bulk-progress" role="status">
-                    <Spinner when=Signal::from(true) />
-                    {move || last.get().map(|(_, what)| format!("{what}: working. This can take a while for many users; the result appears here."))}
-                </p>
+            {move || starting.pending().get().then(|| view! {
+                <p class="bulk-progress" role="status"><Spinner when=Signal::from(true) />"Starting…"</p>
             })}
             {result}
         </div>
@@ -334,4 +391,21 @@ mod tests {
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(999), "999");
     }
+}
+
+/// Ask how far job `id` got, and again shortly while it runs; `finished`
+/// once it stopped. Stops when the page that shows it is gone.
+fn watch(id: i64, job: RwSignal<Option<Result<BulkJob, AppError>>>, finished: Callback<()>) {
+    leptos::task::spawn_local(async move {
+        let answer = bulk_progress(id).await;
+        let running = matches!(&answer, Ok(j) if j.state == BulkJobState::Running);
+        if job.try_set(Some(answer)).is_some() {
+            return;
+        }
+        if running {
+            set_timeout(move || watch(id, job, finished), std::time::Duration::from_millis(400));
+        } else {
+            finished.run(());
+        }
+    });
 }

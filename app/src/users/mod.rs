@@ -304,11 +304,48 @@ pub async fn count_users(selection: BulkSelection) -> Result<u64, AppError> {
     crate::authorized!(Users, View, |access, state| { bulk::count(access, &state, &selection).await })
 }
 
-/// Apply `action` to every selected user, in batches; each user is checked
-/// against the same rules as the single action.
+/// Where a bulk action's job stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BulkJobState {
+    Running,
+    Finished,
+    /// Stopped before the end; the reason (the users done so far stay done).
+    Failed(String),
+}
+
+/// A bulk action run as a job: what it is, how far it got, and what it did so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkJob {
+    pub id: i64,
+    /// "Disable 1,204 users".
+    pub description: String,
+    pub state: BulkJobState,
+    /// Users looked at so far (`outcome.selected` is the total).
+    pub done: u64,
+    pub outcome: BulkOutcome,
+}
+
+/// Start `action` on every selected user and answer at once with the job's
+/// id: the server works through them in batches, each user checked against
+/// the same rules as the single action (`bulk_progress` says how far it got).
 #[server(prefix = "/api", endpoint = "bulk_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
-pub async fn bulk_users(selection: BulkSelection, action: BulkAction) -> Result<BulkOutcome, AppError> {
-    crate::authorized!(Users, Update, |access, state| { bulk::run(access, &state, &selection, action).await })
+pub async fn bulk_users(selection: BulkSelection, action: BulkAction) -> Result<i64, AppError> {
+    crate::authorized!(Users, Update, |access, state| { bulk::start(access, &state, &selection, action).await })
+}
+
+/// A bulk action job the caller started.
+#[server(prefix = "/api", endpoint = "bulk_progress", output = crate::codec::JsonOut)]
+pub async fn bulk_progress(id: i64) -> Result<BulkJob, AppError> {
+    crate::authorized!(Users, View, |access, state| {
+        bulk::job(access, &state, Some(id)).await?.ok_or_else(bulk::job_gone)
+    })
+}
+
+/// The caller's latest bulk action job of the last hour, if any (the Users
+/// page shows it again after the admin moved on and came back).
+#[server(prefix = "/api", endpoint = "latest_bulk_job", output = crate::codec::JsonOut)]
+pub async fn latest_bulk_job() -> Result<Option<BulkJob>, AppError> {
+    crate::authorized!(Users, View, |access, state| { bulk::job(access, &state, None).await })
 }
 
 // ---- import (CSV) ------------------------------------------------------------------

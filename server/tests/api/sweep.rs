@@ -89,6 +89,8 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
             ("password_confirmation", "correct horse battery staple"),
         ]),
         "list_users" => Json(json!({ "query": query })),
+        "bulk_progress" => Form(&[("id", "1")]),
+        "latest_bulk_job" => Form(&[]),
         "review_import" | "run_import" => Multipart(&[], b"email\nsneaky@example.com\n"),
         "count_users" => Json(json!({ "selection": {"Matching": query} })),
         "bulk_users" => Json(json!({ "selection": {"Matching": query}, "action": "Disable" })),
