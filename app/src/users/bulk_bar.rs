@@ -372,6 +372,23 @@ fn encode(v: &str) -> String {
     out
 }
 
+/// Ask how far job `id` got, and again shortly while it runs; `finished`
+/// once it stopped. Stops when the page that shows it is gone.
+fn watch(id: i64, job: RwSignal<Option<Result<BulkJob, AppError>>>, finished: Callback<()>) {
+    leptos::task::spawn_local(async move {
+        let answer = bulk_progress(id).await;
+        let running = matches!(&answer, Ok(j) if j.state == BulkJobState::Running);
+        if job.try_set(Some(answer)).is_some() {
+            return;
+        }
+        if running {
+            set_timeout(move || watch(id, job, finished), std::time::Duration::from_millis(400));
+        } else {
+            finished.run(());
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,21 +408,4 @@ mod tests {
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(999), "999");
     }
-}
-
-/// Ask how far job `id` got, and again shortly while it runs; `finished`
-/// once it stopped. Stops when the page that shows it is gone.
-fn watch(id: i64, job: RwSignal<Option<Result<BulkJob, AppError>>>, finished: Callback<()>) {
-    leptos::task::spawn_local(async move {
-        let answer = bulk_progress(id).await;
-        let running = matches!(&answer, Ok(j) if j.state == BulkJobState::Running);
-        if job.try_set(Some(answer)).is_some() {
-            return;
-        }
-        if running {
-            set_timeout(move || watch(id, job, finished), std::time::Duration::from_millis(400));
-        } else {
-            finished.run(());
-        }
-    });
 }

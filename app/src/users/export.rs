@@ -100,7 +100,7 @@ pub fn stream(
                     let cells = user.cells();
                     written = out.record(cells.iter().map(String::as_str));
                     rows += 1;
-                    if rows % ROWS_PER_PIECE == 0 {
+                    if rows.is_multiple_of(ROWS_PER_PIECE) {
                         match out.take() {
                             Ok(bytes) => {
                                 piece.extend(bytes);

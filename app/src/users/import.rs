@@ -58,7 +58,7 @@ pub async fn read_upload(data: server_fn::codec::MultipartData) -> AppResult<Upl
                     upload.file.extend_from_slice(&chunk);
                 }
             }
-            Some("add_roles") => upload.add_roles = field.text().await.map_err(|e| bad(&e))? != "",
+            Some("add_roles") => upload.add_roles = !field.text().await.map_err(|e| bad(&e))?.is_empty(),
             _ => {}
         }
     }
