@@ -4,6 +4,7 @@
 #   make test   install tools, Rust tests (SQLite + PostgreSQL), debug build,
 #               Playwright on SQLite, then on PostgreSQL
 #   make lint   clippy for the server (ssr) and the browser (hydrate, wasm32)
+#   make screenshots  debug build, then refresh the README's pictures in docs/screenshots
 #   make bench  generate 1M users (ROSTER_BENCH_USERS), measure through the release server, rewrite BENCHMARKS.md
 #
 # Tools come only from package registries: see scripts/install-tools.sh.
@@ -23,10 +24,10 @@ define step
 	@echo; echo "==> $(1)"; start=$$(date +%s); $(2); echo "==> $(1): done in $$(( $$(date +%s) - start ))s"
 endef
 
-.PHONY: help tools build build-release run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check bench
+.PHONY: help tools build build-release run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check bench screenshots
 
 help:
-	@echo "make run | make test | make lint | make bench | make tools | make build | make e2e"
+	@echo "make run | make test | make lint | make bench | make screenshots | make tools | make build | make e2e"
 
 tools:
 	$(call step,install tools,scripts/install-tools.sh)
@@ -72,6 +73,12 @@ e2e-sqlite:
 
 e2e-postgres:
 	scripts/e2e.sh postgres
+
+# The README's pictures: end2end/tests/screenshots.spec.ts alone, writing into
+# docs/screenshots (every run of the suite writes them under test-results/).
+screenshots: tools build
+	mkdir -p docs/screenshots
+	ROSTER_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots PLAYWRIGHT_ARGS=tests/screenshots.spec.ts scripts/e2e.sh sqlite
 
 # `--workspace` would unify app's ssr and hydrate features into one host
 # build, so each half is checked on its own.

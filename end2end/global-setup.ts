@@ -3,13 +3,13 @@
 // records its address and one-time setup link for the tests. The returned
 // function is Playwright's teardown: it stops the server and drops the
 // database.
-import { spawn, execFileSync, ChildProcess } from "child_process";
+import { execFileSync, ChildProcess } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as readline from "readline";
-import { backend, infoFile, runDir, ServerInfo } from "./server-info";
+import { backend, infoFile, runDir, ServerInfo, spawnRoster } from "./server-info";
 
 const REPO = path.resolve(__dirname, "..");
 const SETUP_INTRO =
@@ -84,19 +84,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   log(`backend ${b}: starting ${path.relative(REPO, bin)} on ${databaseURL}`);
   log(`server log: ${path.relative(process.cwd(), logFile)}`);
-  const server: ChildProcess = spawn(bin, [], {
-    cwd: workDir,
-    env: {
-      ...process.env,
-      ROSTER_LISTEN: "127.0.0.1:0",
-      ROSTER_SITE_ROOT: siteRoot,
-      ROSTER_DATABASE_URL: databaseURL,
-      // Never pick up a developer's roster.toml.
-      ROSTER_CONFIG: path.join(workDir, "no-roster.toml"),
-      ROSTER_LOG: process.env.ROSTER_LOG ?? "info,sqlx=warn,tower_http=debug",
-      NO_COLOR: "1",
-    },
-    stdio: ["ignore", "pipe", logFd],
+  const server: ChildProcess = spawnRoster(bin, workDir, siteRoot, databaseURL, logFd, {
+    ROSTER_LOG: process.env.ROSTER_LOG ?? "info,sqlx=warn,tower_http=debug",
   });
 
   let info: ServerInfo;

@@ -8,7 +8,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as readline from "readline";
-import { backend } from "./server-info";
+import { backend, spawnRoster } from "./server-info";
 
 export interface OwnServer {
   baseURL: string;
@@ -98,21 +98,10 @@ export async function startOwnServer(
   const sink = opts.smtp ? await startSink(workDir, opts.smtpAuth) : null;
   const logFile = path.join(workDir, "server.log");
   const logFd = fs.openSync(logFile, "a");
-  const server: ChildProcess = spawn(bin, [], {
-    cwd: workDir,
-    env: {
-      ...process.env,
-      ROSTER_LISTEN: "127.0.0.1:0",
-      ROSTER_SITE_ROOT: siteRoot,
-      ROSTER_DATABASE_URL: databaseURL,
-      ROSTER_CONFIG: path.join(workDir, "no-roster.toml"),
-      ROSTER_LOG: "info,sqlx=warn",
-      ROSTER_MAIL_POLL_INTERVAL: "100ms",
-      ...(sink && opts.smtpInConfig !== false ? { ROSTER_SMTP_URL: sink.url } : {}),
-      ...(opts.env ?? {}),
-      NO_COLOR: "1",
-    },
-    stdio: ["ignore", "pipe", logFd],
+  const server: ChildProcess = spawnRoster(bin, workDir, siteRoot, databaseURL, logFd, {
+    ROSTER_MAIL_POLL_INTERVAL: "100ms",
+    ...(sink && opts.smtpInConfig !== false ? { ROSTER_SMTP_URL: sink.url } : {}),
+    ...(opts.env ?? {}),
   });
   const stop = async () => {
     if (server.exitCode === null && server.signalCode === null) {

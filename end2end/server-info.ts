@@ -1,4 +1,5 @@
 // Where global-setup.ts records the server it started, and how tests read it.
+import { spawn, ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -38,4 +39,33 @@ export function readServerInfo(): ServerInfo {
     throw new Error(`${file} is missing: the Playwright globalSetup did not start the server`);
   }
   return JSON.parse(fs.readFileSync(file, "utf8")) as ServerInfo;
+}
+
+/**
+ * Start a Roster server under test: `bin` in `workDir`, on a free port, with
+ * the site cargo-leptos built and the given database, never a developer's
+ * roster.toml; `extra` adds or overrides variables. Its log goes to `logFd`.
+ */
+export function spawnRoster(
+  bin: string,
+  workDir: string,
+  siteRoot: string,
+  databaseURL: string,
+  logFd: number,
+  extra: Record<string, string> = {},
+): ChildProcess {
+  return spawn(bin, [], {
+    cwd: workDir,
+    env: {
+      ...process.env,
+      ROSTER_LISTEN: "127.0.0.1:0",
+      ROSTER_SITE_ROOT: siteRoot,
+      ROSTER_DATABASE_URL: databaseURL,
+      ROSTER_CONFIG: path.join(workDir, "no-roster.toml"),
+      ROSTER_LOG: "info,sqlx=warn",
+      ...extra,
+      NO_COLOR: "1",
+    },
+    stdio: ["ignore", "pipe", logFd],
+  });
 }

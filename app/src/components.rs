@@ -107,6 +107,60 @@ pub fn FormFooter(
     }
 }
 
+/// A form in a card that calls a server function instead of posting the
+/// page: the browser's own submit is prevented and `submit` runs. With a
+/// `title`, the card shows it as its heading, which names the form.
+#[component]
+pub fn CardForm<F>(#[prop(optional)] title: Option<&'static str>, submit: F, children: Children) -> impl IntoView
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let id = title.map(|t| format!("{}-title", t.to_lowercase().replace(' ', "-")));
+    let heading = title.map(|t| view! { <h2 id=id.clone()>{t}</h2> });
+    view! {
+        <form class="card form" aria-labelledby=id on:submit=move |ev| {
+            ev.prevent_default();
+            submit();
+        }>
+            {heading}
+            {children()}
+        </form>
+    }
+}
+
+/// One filter of a list as a labelled drop-down: `all` ("All statuses"), when
+/// given, comes first and means no filter; then `options` (value, label).
+/// Choosing one sets `value` and calls `changed` (back to the first page).
+#[component]
+pub fn FilterSelect<F>(
+    label: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] all: Option<&'static str>,
+    options: Vec<(String, String)>,
+    changed: F,
+) -> impl IntoView
+where
+    F: Fn() + Copy + Send + Sync + 'static,
+{
+    let options = all.map(|text| (String::new(), text.to_string())).into_iter().chain(options);
+    view! {
+        <label>
+            {label}
+            <select prop:value=move || value.get() on:change=move |ev| {
+                value.set(event_target_value(&ev));
+                changed();
+            }>
+                {options.map(|(v, text)| view! { <option value=v>{text}</option> }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// Options for [`FilterSelect`] from (value, label) pairs of static words.
+pub fn word_options<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    pairs.into_iter().map(|(v, l)| (v.to_string(), l.to_string())).collect()
+}
+
 /// A page's tabs, kept in the address (`?tab=key`) so each can be linked and
 /// reloaded: the tab bar, then `panel` of the chosen tab. The first tab is the
 /// one shown without `?tab=` (its key is not used in its link).

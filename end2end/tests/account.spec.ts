@@ -1,7 +1,7 @@
 // Account → Password, and Forgot password → email → reset → Sign in.
 // Runs on a server of its own, with a real SMTP server, so the reset email can
 // be checked both in the Email queue and at the SMTP server.
-import { test, expect, openHydrated, settle } from "./fixtures";
+import { test, expect, openHydrated, settle, ownPages } from "./fixtures";
 import type { Browser, BrowserContext, Page } from "@playwright/test";
 import { startOwnServer, OwnServer } from "../own-server";
 
@@ -12,13 +12,11 @@ test.describe.configure({ mode: "serial" });
 
 let own: OwnServer;
 const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
+const open = ownPages(() => own.baseURL);
 
 async function newPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext({ baseURL: own.baseURL });
+  const { context, page } = await open(browser);
   contexts.push(context);
-  const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(`uncaught error: ${e.message}`));
   return page;
 }
 
@@ -31,10 +29,6 @@ async function signIn(page: Page, password: string) {
 
 test.beforeAll(async () => {
   own = await startOwnServer({ smtp: true });
-});
-
-test.afterEach(() => {
-  expect(pageErrors.splice(0), "errors in the browser").toEqual([]);
 });
 
 test.afterAll(async () => {

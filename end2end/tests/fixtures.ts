@@ -1,5 +1,5 @@
 // Test fixtures: every test talks to the server that global-setup.ts started.
-import { test as base, expect, Page } from "@playwright/test";
+import { test as base, expect, Browser, BrowserContext, BrowserContextOptions, Page } from "@playwright/test";
 import { readServerInfo, ServerInfo } from "../server-info";
 
 export const test = base.extend<{ server: ServerInfo; pageProblems: void }>({
@@ -83,4 +83,29 @@ export async function signInToDashboard(page: Page, email: string, password: str
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await settle(page);
+}
+
+/** A browser context of its own and its page. */
+export interface Opened {
+  context: BrowserContext;
+  page: Page;
+}
+
+/**
+ * Pages on a server of a spec file's own (own-server.ts). Each records what
+ * the pageProblems fixture catches on the shared server's pages (an uncaught
+ * error: a panic in the WebAssembly, a broken hydration), and every test of
+ * the file fails on any. Call it at the top of the file.
+ */
+export function ownPages(baseURL: () => string) {
+  const errors: string[] = [];
+  test.afterEach(() => {
+    expect(errors.splice(0), "errors in the browser").toEqual([]);
+  });
+  return async function open(browser: Browser, options: BrowserContextOptions = {}): Promise<Opened> {
+    const context = await browser.newContext({ baseURL: baseURL(), ...options });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => errors.push(`uncaught error: ${e.message}`));
+    return { context, page };
+  };
 }

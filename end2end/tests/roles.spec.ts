@@ -8,8 +8,8 @@
 // invitation.spec.ts already invites lauram@kbank.com (as an administrator) on
 // the shared server, so this story runs on a server of its own: same binary,
 // same backend, a fresh database, its own first administrator.
-import { test, expect, openHydrated, settle, createFirstAdministrator } from "./fixtures";
-import type { Browser, BrowserContext, Page } from "@playwright/test";
+import { test, expect, openHydrated, settle, createFirstAdministrator, ownPages } from "./fixtures";
+import type { BrowserContext, Page } from "@playwright/test";
 import { startOwnServer, OwnServer } from "../own-server";
 
 const ADMIN = { email: "grace@kbank.com", first: "Grace", last: "Hopper", password: "cobol compilers since 1959" };
@@ -25,18 +25,8 @@ let invitationLink = "";
 
 // Like the pageProblems fixture, for this file's own pages: a panic in the
 // WebAssembly or a broken hydration fails the test.
-const pageErrors: string[] = [];
 
-async function newPage(browser: Browser) {
-  const context = await browser.newContext({ baseURL: own.baseURL });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(`uncaught error: ${e.message}`));
-  return { context, page };
-}
-
-test.afterEach(() => {
-  expect(pageErrors.splice(0), "errors in the browser").toEqual([]);
-});
+const newPage = ownPages(() => own.baseURL);
 
 test.beforeAll(async ({ browser }) => {
   own = await startOwnServer();
@@ -122,7 +112,7 @@ test("the admin invites lauram@kbank.com with the role and finds the link in the
   await nav(page).getByRole("link", { name: "Email queue" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Email queue" })).toBeVisible();
   await page.getByRole("row").filter({ hasText: LAURA.email }).getByRole("link", { name: /^You have been invited/ }).click();
-  await expect(page.getByRole("heading", { name: "Plain text" })).toBeVisible();
+  await page.getByRole("tab", { name: "Plain text" }).click();
   const body = await page.locator("pre.email-body").innerText();
   const match = body.match(/https?:\/\/\S+\/signup\/[A-Za-z0-9_-]{43}/);
   expect(match, `no sign-up link in:\n${body}`).not.toBeNull();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::components::{Chip, DataTable, ErrorView, FilterBar, KeysetPager};
+use crate::components::{word_options, Chip, DataTable, ErrorView, FilterBar, FilterSelect, KeysetPager};
 use crate::time::LocalTime;
 
 /// `YYYY-MM-DD` (UTC) to Unix ms at the start of that day.
@@ -77,13 +77,8 @@ pub fn AuditLogPage() -> impl IntoView {
         <FilterBar chips=chips clear_all=clear_all>
             {text_filter("Actor", actor)}
             {text_filter("Target", target)}
-            <label>
-                "Action"
-                <select prop:value=move || action.get() on:change=move |ev| { action.set(event_target_value(&ev)); before.set(None); }>
-                    <option value="">"All actions"</option>
-                    {ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
-                </select>
-            </label>
+            <FilterSelect label="Action" value=action all="All actions" changed=move || before.set(None)
+                options=word_options(ACTIONS.iter().map(|a| (*a, *a))) />
             {date_filter("From", from)}
             {date_filter("To", to)}
         </FilterBar>

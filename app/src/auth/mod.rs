@@ -56,16 +56,12 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
 /// Public: sign in with email and password. Returns where to go next.
 #[server(prefix = "/api", endpoint = "sign_in", output = crate::codec::JsonOut)]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
-    use crate::server::session::{self, app_state, maybe_principal, respond, safe_next, set_cookie};
+    use crate::server::session::{app_state, replace_session, respond, safe_next};
     respond(
         async move {
             let state = app_state()?;
             let service::SignedIn { user_id, cookie } = service::sign_in_checked(&state, &email, &password).await?;
-            // A new session id at every sign-in; the one presented (if any) ends.
-            if let Some(old) = maybe_principal()? {
-                session::delete(&state.db, &old.session_hash).await?;
-            }
-            set_cookie(&cookie);
+            replace_session(&state, &cookie).await?;
             tracing::info!(user_id, "signed in");
             Ok(safe_next(next.as_deref()))
         }
@@ -120,7 +116,7 @@ pub async fn setup(
     password_confirmation: String,
 ) -> Result<String, AppError> {
     use crate::server::crypto::Token;
-    use crate::server::session::{self, app_state, client, respond, set_cookie};
+    use crate::server::session::{self, app_state, respond};
     respond(
         async move {
             let state = app_state()?;
@@ -144,8 +140,7 @@ pub async fn setup(
             )
             .await?;
             state.setup.clear();
-            let cookie = session::create(&state.db, &state.settings, id, &client()).await?;
-            set_cookie(&cookie);
+            session::start(&state, id).await?;
             tracing::info!(user_id = id, "first administrator created");
             Ok("/".to_string())
         }

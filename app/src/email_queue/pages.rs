@@ -1,6 +1,7 @@
 use super::*;
 use crate::components::{
-    call, call_action, ActionResult, Chip, DataTable, EmailBodies, ErrorView, FilterBar, KeysetPager, Spinner,
+    call, call_action, word_options, ActionResult, Chip, DataTable, EmailBodies, ErrorView, FilterBar, FilterSelect,
+    KeysetPager, Spinner,
 };
 use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -33,19 +34,8 @@ pub fn EmailQueuePage() -> impl IntoView {
             <h1>"Email queue"</h1>
         </header>
         <FilterBar chips=chips clear_all=clear_all>
-            <label>
-                "Status"
-                <select prop:value=move || status.get() on:change=move |ev| {
-                    status.set(event_target_value(&ev));
-                    before.set(None);
-                }>
-                    <option value="">"All statuses"</option>
-                    {EmailStatus::FILTERS
-                        .into_iter()
-                        .map(|s| view! { <option value=s.key()>{s.label()}</option> })
-                        .collect_view()}
-                </select>
-            </label>
+            <FilterSelect label="Status" value=status all="All statuses" changed=reset
+                options=word_options(EmailStatus::FILTERS.into_iter().map(|s| (s.key(), s.label()))) />
         </FilterBar>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading emails…"</p> }>
             {move || Suspend::new(async move {

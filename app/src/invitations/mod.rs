@@ -49,7 +49,7 @@ pub async fn sign_up(
     password_confirmation: String,
 ) -> Result<String, AppError> {
     use crate::domain::PersonName;
-    use crate::server::session::{self, app_state, client, maybe_principal, respond, set_cookie};
+    use crate::server::session::{self, app_state, respond};
     respond(
         async move {
             let state = app_state()?;
@@ -61,10 +61,7 @@ pub async fn sign_up(
                 ),
             };
             let user_id = service::accept(&state, &token, name.as_ref(), &password, &password_confirmation).await?;
-            if let Some(old) = maybe_principal()? {
-                session::delete(&state.db, &old.session_hash).await?;
-            }
-            set_cookie(&session::create(&state.db, &state.settings, user_id, &client()).await?);
+            session::start(&state, user_id).await?;
             Ok("/".to_string())
         }
         .await,

@@ -1,7 +1,7 @@
 use super::*;
 use crate::auth::SignedInUser;
 use crate::components::{
-    call, call_action, ActionResult, CallAction, DataTable, ErrorView, FieldError, FormFooter, Spinner,
+    call, call_action, ActionResult, CallAction, CardForm, DataTable, ErrorView, FieldError, FormFooter, Spinner,
 };
 use crate::dashboard::AppTiles;
 use crate::shell::MeResource;
@@ -113,18 +113,14 @@ pub fn NewRolePage() -> impl IntoView {
         <header class="page-header">
             <h1>"New role"</h1>
         </header>
-        <form
-            class="card form"
-            on:submit=move |ev| {
-                ev.prevent_default();
-                action.dispatch(call(CreateRole { name: name.get(), description: description.get() }));
-            }
-        >
+        <CardForm submit=move || {
+            action.dispatch(call(CreateRole { name: name.get(), description: description.get() }));
+        }>
             <p>"A new role grants nothing until you tick its permissions, on the next page."</p>
             <RoleFields name=name description=description />
             <FieldError error=error />
             <FormFooter pending=action.pending() label="Create role" cancel="/roles" />
-        </form>
+        </CardForm>
     }
 }
 
@@ -295,19 +291,13 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
     let role_name = role.name.clone();
     let losing = role.members.len();
     view! {
-        <form
-            class="card form"
-            aria-labelledby="general-title"
-            on:submit=move |ev| {
-                ev.prevent_default();
-                save.dispatch(call(UpdateRole { id: rid, name: name.get(), description: description.get() }));
-            }
-        >
-            <h2 id="general-title">"General"</h2>
+        <CardForm title="General" submit=move || {
+            save.dispatch(call(UpdateRole { id: rid, name: name.get(), description: description.get() }));
+        }>
             <RoleFields name=name description=description />
             <ActionResult value=save.value() success="Saved." />
             <FormFooter pending=save.pending() label="Save" />
-        </form>
+        </CardForm>
         {may(Permission::Delete).then(|| view! { <DeletePanel id=rid name=role_name losing=losing /> })}
     }
     .into_any()
@@ -430,15 +420,9 @@ fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: CallActi
         })
         .collect_view();
     view! {
-        <form
-            class="card form"
-            aria-labelledby="permissions-title"
-            on:submit=move |ev| {
-                ev.prevent_default();
-                action.dispatch(call(SetRolePermissions { id: rid, grants: selected.get().into_iter().collect() }));
-            }
-        >
-            <h2 id="permissions-title">"Permissions"</h2>
+        <CardForm title="Permissions" submit=move || {
+            action.dispatch(call(SetRolePermissions { id: rid, grants: selected.get().into_iter().collect() }));
+        }>
             {if builtin {
                 view! {
                     <p>"The Administrator role has every permission of every application, including applications added later. It cannot be changed."</p>
@@ -463,7 +447,7 @@ fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: CallActi
                 <ActionResult value=action.value() success="Permissions saved. Members get them at their next page load." />
                 <FormFooter pending=action.pending() label="Save permissions" />
             })}
-        </form>
+        </CardForm>
     }
 }
 

@@ -515,6 +515,22 @@ pub fn set_cookie(value: &str) {
     }
 }
 
+/// Make `cookie` the browser's session: a new session id at every sign-in,
+/// and the one the browser presented (if any) ends.
+pub async fn replace_session(state: &AppState, cookie: &str) -> AppResult<()> {
+    if let Some(old) = maybe_principal()? {
+        delete(&state.db, &old.session_hash).await?;
+    }
+    set_cookie(cookie);
+    Ok(())
+}
+
+/// Sign the browser in as `user_id` with a new session (see [`replace_session`]).
+pub async fn start(state: &AppState, user_id: i64) -> AppResult<()> {
+    let cookie = create(&state.db, &state.settings, user_id, &client()).await?;
+    replace_session(state, &cookie).await
+}
+
 /// Give a server function's error its HTTP status (401, 403, 422, ...).
 pub fn respond<T>(result: AppResult<T>) -> AppResult<T> {
     if let Err(e) = &result {

@@ -1,7 +1,7 @@
 use super::template::{self, Template};
 use super::*;
 use crate::components::{
-    call, call_action, ActionResult, DataTable, EmailBodies, ErrorView, FormFooter, QueryTabs, Spinner,
+    call, call_action, ActionResult, CardForm, DataTable, EmailBodies, ErrorView, FormFooter, QueryTabs, Spinner,
 };
 use crate::error::AppError;
 use leptos_router::hooks::use_params_map;
@@ -77,8 +77,7 @@ fn EmailServerForm(
     } else {
         "No password is saved. Type one if the server asks for a user name and password.".to_string()
     };
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let on_submit = move || {
         let Ok(p) = port.get_untracked().trim().parse::<u16>() else {
             invalid_port.set(Some("The port must be a number between 1 and 65535.".into()));
             return;
@@ -121,8 +120,7 @@ fn EmailServerForm(
             })}
             <ActionResult value=revert.value() success="The saved settings were removed." />
         </section>
-        <form class="card form" aria-labelledby="server-title" on:submit=on_submit>
-            <h2 id="server-title">"SMTP server"</h2>
+        <CardForm title="SMTP server" submit=on_submit>
             {(!can_update).then(|| view! {
                 <p class="notice">"You can read these settings; changing them needs Settings Update."</p>
             })}
@@ -166,13 +164,11 @@ fn EmailServerForm(
             {move || invalid_port.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <ActionResult value=save.value() success="Saved. Every node sends with these settings from its next email on." />
             {can_update.then(|| view! { <FormFooter pending=save.pending() label="Save" /> })}
-        </form>
+        </CardForm>
         {can_update.then(|| view! {
-            <form class="card form" aria-labelledby="test-title" on:submit=move |ev| {
-                ev.prevent_default();
+            <CardForm title="Send a test email" submit=move || {
                 test.dispatch(call(SendTestEmail { to: test_to.get_untracked() }));
             }>
-                <h2 id="test-title">"Send a test email"</h2>
                 <p>"Sends one email now, through the settings in force (save changes first), and says what happened."</p>
                 <label for="test-to">"Send to"</label>
                 <input id="test-to" type="email" required placeholder="you@example.com"
@@ -187,7 +183,7 @@ fn EmailServerForm(
                     Err(e) => view! { <p class="error test-result" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
                 <FormFooter pending=test.pending() label="Send test email" />
-            </form>
+            </CardForm>
         })}
     }
 }

@@ -1,8 +1,8 @@
 use super::bulk_bar::{export_href, page_checkbox, BulkBar, BulkState, RowCheckbox};
 use super::*;
 use crate::components::{
-    call, call_action, ActionResult, Chip, DataTable, ErrorView, FieldError, FilterBar, FormFooter, KeysetPager,
-    PersonNameFields, Spinner,
+    call, call_action, word_options, ActionResult, CardForm, Chip, DataTable, ErrorView, FieldError, FilterBar,
+    FilterSelect, FormFooter, KeysetPager, PersonNameFields, Spinner,
 };
 use crate::icons::{Icon, Svg};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
@@ -44,10 +44,14 @@ fn delivery_view(d: Option<Delivery>) -> impl IntoView {
 #[component]
 fn SmtpBanner() -> impl IntoView {
     view! {
+        // One span: the banner is a flex row, and bare text beside a link would
+        // become separate columns.
         <p class="banner banner-warning" role="status">
-            "Email sending is not configured, so invitations are not sent. Copy invitation links from the "
-            <a href="/email-queue">"Email queue"</a>
-            "."
+            <span>
+                "Email sending is not configured, so invitations are not sent. Copy invitation links from the "
+                <a href="/email-queue">"Email queue"</a>
+                "."
+            </span>
         </p>
     }
 }
@@ -164,57 +168,27 @@ pub fn UsersPage() -> impl IntoView {
                     on:input=move |ev| search_after_pause(event_target_value(&ev))
                 />
             </label>
-            <label>
-                "Status"
-                <select prop:value=move || status.get() on:change=move |ev| {
-                    status.set(event_target_value(&ev));
-                    reset();
-                }>
-                    <option value="">"All statuses"</option>
-                    {UserStatus::ALL
-                        .into_iter()
-                        .map(|s| view! { <option value=s.key()>{s.label()}</option> })
-                        .collect_view()}
-                </select>
-            </label>
+            <FilterSelect label="Status" value=status all="All statuses" changed=reset
+                options=word_options(UserStatus::ALL.into_iter().map(|s| (s.key(), s.label()))) />
             // The whole select inside Suspense: its markers cannot live inside a
             // <select> (the HTML parser drops them and hydration fails).
             <Suspense fallback=|| view! {
                 <label>"Role" <select disabled><option value="">"All roles"</option></select></label>
             }>
                 {move || Suspend::new(async move {
-                    let options = roles.await.unwrap_or_default().into_iter()
-                        .map(|r| view! { <option value=r.id.to_string()>{r.name}</option> })
-                        .collect_view();
-                    view! {
-                        <label>
-                            "Role"
-                            <select prop:value=move || role.get() on:change=move |ev| {
-                                role.set(event_target_value(&ev));
-                                reset();
-                            }>
-                                <option value="">"All roles"</option>
-                                {options}
-                            </select>
-                        </label>
-                    }
+                    let options = roles.await.unwrap_or_default().into_iter().map(|r| (r.id.to_string(), r.name)).collect();
+                    view! { <FilterSelect label="Role" value=role all="All roles" options=options changed=reset /> }
                 })}
             </Suspense>
-            <label>
-                "Sort by"
-                <select on:change=move |ev| {
-                    sort.set(event_target_value(&ev));
-                    reset();
-                }>
-                    <option value="email">"Email (A–Z)"</option>
-                    <option value="-email">"Email (Z–A)"</option>
-                    <option value="name">"Name (A–Z)"</option>
-                    <option value="-name">"Name (Z–A)"</option>
-                    <option value="-last_sign_in">"Last sign-in (newest)"</option>
-                    <option value="-created">"Created (newest)"</option>
-                    <option value="created">"Created (oldest)"</option>
-                </select>
-            </label>
+            <FilterSelect label="Sort by" value=sort changed=reset options=word_options([
+                ("email", "Email (A–Z)"),
+                ("-email", "Email (Z–A)"),
+                ("name", "Name (A–Z)"),
+                ("-name", "Name (Z–A)"),
+                ("-last_sign_in", "Last sign-in (newest)"),
+                ("-created", "Created (newest)"),
+                ("created", "Created (oldest)"),
+            ]) />
         </FilterBar>
         <Suspense>
             {move || Suspend::new(async move {
@@ -405,18 +379,14 @@ pub fn NewUserPage() -> impl IntoView {
         <header class="page-header">
             <h1>"New user"</h1>
         </header>
-        <form
-            class="card form"
-            on:submit=move |ev| {
-                ev.prevent_default();
-                action.dispatch(call(InviteUser {
-                    email: email.get(),
-                    first_name: Some(first.get()),
-                    last_name: Some(last.get()),
-                    role_ids: roles.get(),
-                }));
-            }
-        >
+        <CardForm submit=move || {
+            action.dispatch(call(InviteUser {
+                email: email.get(),
+                first_name: Some(first.get()),
+                last_name: Some(last.get()),
+                role_ids: roles.get(),
+            }));
+        }>
             <p>"Roster emails an invitation link. The new user opens it, creates a password and signs up."</p>
             <label for="new-email">"Email"</label>
             <input
@@ -432,7 +402,7 @@ pub fn NewUserPage() -> impl IntoView {
             <RolePicker selected=roles roles=role_list />
             <FieldError error=error />
             <FormFooter pending=action.pending() label="Send invitation" cancel="/users" />
-        </form>
+        </CardForm>
     }
 }
 
@@ -515,21 +485,15 @@ pub fn UserDetailPage() -> impl IntoView {
                             })}
                             <ActionResult value=resend.value() success="A new invitation was queued; the old link no longer works." />
                             <ActionResult value=revoke.value() success="The invitation was revoked; its link no longer works." />
-                            <form
-                                class="card form"
-                                aria-labelledby="general-title"
-                                on:submit=move |ev| {
-                                    ev.prevent_default();
-                                    save.dispatch(call(UpdateUser {
-                                        id: uid,
-                                        first_name: first.get(),
-                                        last_name: last.get(),
-                                        email: email.get(),
-                                        role_ids: roles.get(),
-                                    }));
-                                }
-                            >
-                                <h2 id="general-title">"General"</h2>
+                            <CardForm title="General" submit=move || {
+                                save.dispatch(call(UpdateUser {
+                                    id: uid,
+                                    first_name: first.get(),
+                                    last_name: last.get(),
+                                    email: email.get(),
+                                    role_ids: roles.get(),
+                                }));
+                            }>
                                 <PersonNameFields first=first last=last for_someone_else=true />
                                 <label for="email">"Email"</label>
                                 <input id="email" type="email" required prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
@@ -546,7 +510,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                     })
                                 />
                                 <FormFooter pending=save.pending() label="Save" />
-                            </form>
+                            </CardForm>
                             <crate::roles::UserAccess access=access />
                             <section class="card" aria-labelledby="enabled-title">
                                 <h2 id="enabled-title">"Enabled"</h2>

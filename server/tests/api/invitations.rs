@@ -179,6 +179,12 @@ async fn the_sign_up_page_states_the_configured_minimum(backend: Backend) {
     assert!(r.body.to_string().contains("at least 16 characters"), "{:?}", r.body);
 }
 
+/// Sign up with a name and a password (typed twice alike).
+async fn sign_up_named(c: &mut Client, token: &str, first: &str, last: &str, password: &str) -> Reply {
+    let args = [("token", token), ("first_name", first), ("last_name", last)];
+    c.call("sign_up", &[&args[..], &[("password", password), ("password_confirmation", password)]].concat()).await
+}
+
 /// New user takes an optional first and last name; the invitation greets the
 /// person by their first name; the Sign up page shows the names and the new
 /// person may correct them; a bad name is refused with its reason and changes nothing.
@@ -231,49 +237,16 @@ async fn names_given_on_new_user_greet_the_person_who_may_correct_them_at_sign_u
     assert_eq!(info.body, json!({"email": "lauram@kbank.com", "first_name": "Laura", "last_name": "Mills"}));
     let pw = "a long and lovely passphrase";
     let bad = "x".repeat(101);
-    let r = laura
-        .call(
-            "sign_up",
-            &[
-                ("token", &token),
-                ("first_name", "Laura"),
-                ("last_name", &bad),
-                ("password", pw),
-                ("password_confirmation", pw),
-            ],
-        )
-        .await;
+    let r = sign_up_named(&mut laura, &token, "Laura", &bad, pw).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert!(r.body.to_string().contains("Last name is too long"), "{:?}", r.body);
     assert_eq!(laura.call("invitation_info", &[("token", &token)]).await.status, StatusCode::OK);
     // The password rules know the name she signs up with.
     let named = "mitchell rows the river at dawn";
-    let r = laura
-        .call(
-            "sign_up",
-            &[
-                ("token", &token),
-                ("first_name", "Laura"),
-                ("last_name", "Mitchell"),
-                ("password", named),
-                ("password_confirmation", named),
-            ],
-        )
-        .await;
+    let r = sign_up_named(&mut laura, &token, "Laura", "Mitchell", named).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert!(r.body.to_string().contains("must not contain your last name"), "{:?}", r.body);
-    let r = laura
-        .call(
-            "sign_up",
-            &[
-                ("token", &token),
-                ("first_name", "Laura"),
-                ("last_name", "Mitchell"),
-                ("password", pw),
-                ("password_confirmation", pw),
-            ],
-        )
-        .await;
+    let r = sign_up_named(&mut laura, &token, "Laura", "Mitchell", pw).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
     assert_eq!((d.body["first_name"].clone(), d.body["last_name"].clone()), (json!("Laura"), json!("Mitchell")));
