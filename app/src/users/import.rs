@@ -17,9 +17,11 @@ use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
+use crate::server::db::Backend;
 use crate::server::sql::{in_list, in_list_text, Args};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
+use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 
 /// New people invited per write transaction.
@@ -251,72 +253,18 @@ pub async fn run(
         .await?
         .into_iter()
         .collect();
-    let role_names = |ids: &[i64]| ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", ");
     let mut todo: Vec<&mut Reviewed> =
         reviewed.iter_mut().filter(|r| matches!(r.row.verdict, ImportVerdict::New | ImportVerdict::AddRoles)).collect();
-    for batch in todo.chunks_mut(BATCH) {
-        let mut tx = state.db.begin_write().await?;
-        // Someone may have invited one of them since the review.
-        let keys: Vec<String> = batch.iter().filter_map(|r| r.email.as_ref().map(EmailAddress::normalized)).collect();
-        let mut args = Args::default();
-        let list = in_list_text(&mut args, &keys);
-        let sql = format!("SELECT email_norm FROM users WHERE email_norm IN {list}");
-        let taken: HashSet<String> =
-            args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *tx).await?.into_iter().collect();
-        for r in batch.iter_mut() {
-            let Some(email) = r.email.clone() else { continue };
-            match r.row.verdict {
-                ImportVerdict::New if taken.contains(&email.normalized()) => {
-                    r.row.verdict = ImportVerdict::Existing;
-                    r.row.note = "Became a user since the review: skipped.".into();
-                }
-                ImportVerdict::New => {
-                    let (first, last) = (r.row.first_name.trim(), r.row.last_name.trim());
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO users (email, email_norm, first_name, last_name, enabled, created_at, name_sort) \
-                         VALUES ($1, $2, $3, $4, TRUE, $5, $6) RETURNING id",
-                    )
-                    .bind(email.as_str())
-                    .bind(email.normalized())
-                    .bind(first)
-                    .bind(last)
-                    .bind(now_ms())
-                    .bind(name_sort(first, last))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    for role in &r.role_ids {
-                        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-                            .bind(id)
-                            .bind(role)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    crate::invitations::service::mint(&mut tx, &state.settings, id, email.as_str()).await?;
-                    let details = format!("roles: {} (import, line {})", role_names(&r.role_ids), r.row.line);
-                    record(&mut tx, &actor, Event::new("invitation.sent").user(id, email.as_str()).details(details))
-                        .await?;
-                    r.row.note = "Invited: the invitation is in the Email queue.".into();
-                }
-                ImportVerdict::AddRoles => {
-                    let Some(id) = r.user_id else { continue };
-                    for role in &r.role_ids {
-                        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-                            .bind(id)
-                            .bind(role)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    let added = role_names(&r.role_ids);
-                    let details = format!("roles: added {added} (import, line {})", r.row.line);
-                    record(&mut tx, &actor, Event::new("user.updated").user(id, email.as_str()).details(details))
-                        .await?;
-                    r.row.note = format!("Given {added}.");
-                }
-                _ => {}
-            }
-        }
-        tx.commit().await?;
-    }
+    // PostgreSQL takes a few batches at once (each its own connection and
+    // transaction: the work is mostly waiting for the database); SQLite has
+    // one writer, so one batch at a time.
+    let parallel = match state.db.backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => PG_PARALLEL_BATCHES,
+    };
+    let batches: Vec<_> = todo.chunks_mut(BATCH).map(|batch| import_batch(state, &actor, batch, &names)).collect();
+    let results: Vec<AppResult<()>> = futures_util::stream::iter(batches).buffer_unordered(parallel).collect().await;
+    results.into_iter().collect::<AppResult<Vec<()>>>()?;
     let mut report = summary(reviewed);
     let mut errors = CsvOut::default();
     let written = errors.record(["email", "first name", "last name", "roles", "error"]).and_then(|()| {
@@ -347,4 +295,79 @@ pub async fn run(
         "users imported"
     );
     Ok(report)
+}
+
+/// Batches imported at once on PostgreSQL.
+const PG_PARALLEL_BATCHES: usize = 4;
+
+fn role_names(names: &HashMap<i64, String>, ids: &[i64]) -> String {
+    ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", ")
+}
+
+/// One batch of the import in one write transaction: invite the new, give roles to the existing.
+async fn import_batch(
+    state: &AppState,
+    actor: &Actor,
+    batch: &mut [&mut Reviewed],
+    names: &HashMap<i64, String>,
+) -> AppResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    // Someone may have invited one of them since the review.
+    let keys: Vec<String> = batch.iter().filter_map(|r| r.email.as_ref().map(EmailAddress::normalized)).collect();
+    let mut args = Args::default();
+    let list = in_list_text(&mut args, &keys);
+    let sql = format!("SELECT email_norm FROM users WHERE email_norm IN {list}");
+    let taken: HashSet<String> = args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *tx).await?.into_iter().collect();
+    for r in batch.iter_mut() {
+        let Some(email) = r.email.clone() else { continue };
+        match r.row.verdict {
+            ImportVerdict::New if taken.contains(&email.normalized()) => {
+                r.row.verdict = ImportVerdict::Existing;
+                r.row.note = "Became a user since the review: skipped.".into();
+            }
+            ImportVerdict::New => {
+                let (first, last) = (r.row.first_name.trim(), r.row.last_name.trim());
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO users (email, email_norm, first_name, last_name, enabled, created_at, name_sort) \
+                     VALUES ($1, $2, $3, $4, TRUE, $5, $6) RETURNING id",
+                )
+                .bind(email.as_str())
+                .bind(email.normalized())
+                .bind(first)
+                .bind(last)
+                .bind(now_ms())
+                .bind(name_sort(first, last))
+                .fetch_one(&mut *tx)
+                .await?;
+                for role in &r.role_ids {
+                    sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(role)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                crate::invitations::service::mint(&mut tx, &state.settings, id, email.as_str()).await?;
+                let details = format!("roles: {} (import, line {})", role_names(names, &r.role_ids), r.row.line);
+                record(&mut tx, actor, Event::new("invitation.sent").user(id, email.as_str()).details(details)).await?;
+                r.row.note = "Invited: the invitation is in the Email queue.".into();
+            }
+            ImportVerdict::AddRoles => {
+                let Some(id) = r.user_id else { continue };
+                for role in &r.role_ids {
+                    sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(role)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let added = role_names(names, &r.role_ids);
+                let details = format!("roles: added {added} (import, line {})", r.row.line);
+                record(&mut tx, actor, Event::new("user.updated").user(id, email.as_str()).details(details)).await?;
+                r.row.note = format!("Given {added}.");
+            }
+            _ => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
