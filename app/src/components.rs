@@ -265,15 +265,19 @@ pub fn DataTable(
     /// A class beside `data-table`, for a table that looks different.
     #[prop(optional)]
     class: Option<&'static str>,
+    /// A first heading cell before `columns` (the Users list's select-all checkbox).
+    #[prop(default = None)]
+    lead: Option<ViewFn>,
     children: Children,
 ) -> impl IntoView {
     let class = class.map_or("data-table".to_string(), |c| format!("data-table {c}"));
+    let lead = lead.map(|l| view! { <th scope="col" class="select-cell">{l.run()}</th> });
     view! {
         // Focusable, so that a keyboard can scroll a table wider than the screen.
         <div class="table-scroll" tabindex="0" role="region" aria-label=format!("Table: {}", columns.join(", "))>
             <table class=class>
                 <thead>
-                    <tr>{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr>
+                    <tr>{lead}{columns.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}</tr>
                 </thead>
                 <tbody>{children()}</tbody>
             </table>

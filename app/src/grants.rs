@@ -217,6 +217,46 @@ pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user
     Ok(())
 }
 
+/// [`check_may_manage`] for many people at once (bulk actions): for each of
+/// `user_ids` the caller may not act on, the reason, the same words the
+/// single actions answer with. The same two rules, read in two queries
+/// whatever the number of people: holders of the Administrator role are
+/// refused to non-administrators ([`ADMIN_PROTECTED`]), and so are holders
+/// of any role the caller could not hand out ([`hand_out_refusals`], the rule
+/// of [`check_can_hand_out`]; [`BEYOND_YOUR_ACCESS`]).
+pub async fn unmanageable(
+    conn: &mut AnyConnection,
+    caller: &Principal,
+    user_ids: &[i64],
+) -> AppResult<std::collections::HashMap<i64, &'static str>> {
+    let mut out = std::collections::HashMap::new();
+    if caller.is_admin || user_ids.is_empty() {
+        return Ok(out);
+    }
+    let refused = hand_out_refusals(conn, caller).await?;
+    #[derive(sqlx::FromRow)]
+    struct Held {
+        user_id: i64,
+        role_id: i64,
+        builtin: Option<Builtin>,
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, user_ids);
+    let sql = format!(
+        "SELECT ur.user_id, ur.role_id, r.builtin FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id IN {list}"
+    );
+    let held: Vec<Held> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    for h in held {
+        if h.builtin == Some(Builtin::Administrator) {
+            out.insert(h.user_id, ADMIN_PROTECTED);
+        } else if refused.contains_key(&h.role_id) {
+            out.entry(h.user_id).or_insert(BEYOND_YOUR_ACCESS);
+        }
+    }
+    Ok(out)
+}
+
 /// Could `caller` have given `user_id` every role they hold? (The hand-out
 /// rule, [`check_can_hand_out`], applied to that person's roles.)
 pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<bool> {

@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("/users") view=|| view! { <RequireView app=AppId::Users /> }>
                         <Route path=path!("") view=users::UsersPage />
                         <Route path=path!("/new") view=users::NewUserPage />
+                        <Route path=path!("/import") view=users::ImportUsersPage />
                         <Route path=path!("/:id") view=users::UserDetailPage />
                     </ParentRoute>
                     <ParentRoute path=path!("/roles") view=|| view! { <RequireView app=AppId::Roles /> }>

@@ -1,5 +1,5 @@
-//! Property tests for Roster's parsers: email addresses, secret tokens, and
-//! the post-sign-in destination (`next`).
+//! Property tests for Roster's parsers: email addresses, secret tokens, the
+//! post-sign-in destination (`next`), and the Users import file (CSV).
 //! (The password policy's properties live beside it, in `app/src/password_policy.rs`.)
 //!
 //! Run with `cargo test -p app --features ssr --test properties`.
@@ -242,5 +242,98 @@ proptest! {
         for public in publics() {
             prop_assert_eq!(next_destination(&public, Some(&next)), next.clone());
         }
+    }
+}
+
+// ---- the Users import file ---------------------------------------------------------
+
+use app::users::csv::{defuse, parse_import, ImportLine, MAX_IMPORT_BYTES};
+
+/// A cell: any text, separators, quotes and line breaks included.
+fn cell() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-zA-Z0-9 .@'-]{0,12}", "[a-z,;\"|\r\n\t é=+-]{0,12}", "\\PC{0,10}",]
+}
+
+/// A role name as people write them (no `;` or `|`, which separate roles).
+fn role_name() -> impl Strategy<Value = String> {
+    "[A-Za-z][A-Za-z0-9 ,\"é-]{0,10}"
+}
+
+/// (email, first name, last name, roles) of one person.
+fn person() -> impl Strategy<Value = (String, String, String, Vec<String>)> {
+    ("[a-z0-9.,;\" ]{0,8}@[a-z]{1,8}\\.[a-z]{2,3}", cell(), cell(), prop::collection::vec(role_name(), 0..4))
+}
+
+/// The file a spreadsheet would write for these people, and what reading it must give.
+fn written(
+    people: &[(String, String, String, Vec<String>)],
+    delimiter: u8,
+    bom: bool,
+    crlf: bool,
+    role_separator: &str,
+) -> (Vec<u8>, Vec<ImportLine>) {
+    let terminator = if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
+    let mut out = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+    {
+        let mut w = csv::WriterBuilder::new().delimiter(delimiter).terminator(terminator).from_writer(&mut out);
+        w.write_record(["Email", "First name", "Last name", "Roles"]).unwrap();
+        for (email, first, last, roles) in people {
+            w.write_record([email.as_str(), first, last, &roles.join(role_separator)]).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let expected = people
+        .iter()
+        .map(|(email, first, last, roles)| ImportLine {
+            line: 0,
+            email: email.trim().to_string(),
+            first_name: first.trim().to_string(),
+            last_name: last.trim().to_string(),
+            roles: roles.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+            problem: None,
+        })
+        .collect();
+    (out, expected)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever a spreadsheet writes (either separator, BOM or not, CRLF or
+    /// LF, quotes wherever needed), reading it gives back every cell.
+    #[test]
+    fn an_import_file_reads_back_what_was_written(
+        people in prop::collection::vec(person(), 1..12),
+        semicolons in any::<bool>(),
+        bom in any::<bool>(),
+        crlf in any::<bool>(),
+        pipes in any::<bool>(),
+    ) {
+        let delimiter = if semicolons { b';' } else { b',' };
+        let (file, expected) = written(&people, delimiter, bom, crlf, if pipes { " | " } else { ";" });
+        let rows = parse_import(&file).unwrap();
+        let got: Vec<ImportLine> = rows.iter().cloned().map(|r| ImportLine { line: 0, ..r }).collect();
+        prop_assert_eq!(got, expected);
+        // Lines count up from 2 (the header is line 1), whatever the cells hold.
+        prop_assert_eq!(rows[0].line, 2);
+        prop_assert!(rows.windows(2).all(|w| w[0].line < w[1].line));
+    }
+
+    /// No input makes the reader panic, and what it accepts is within its limits.
+    #[test]
+    fn any_bytes_are_read_or_refused_with_a_reason(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        match parse_import(&bytes) {
+            Ok(rows) => prop_assert!(!rows.is_empty() && bytes.len() <= MAX_IMPORT_BYTES),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+
+    /// An exported cell never starts a formula, and only a leading quote is added.
+    #[test]
+    fn exported_cells_never_start_a_formula(s in "\\PC{0,20}|[=+@\t\r-].{0,10}") {
+        let d = defuse(&s);
+        prop_assert!(!d.starts_with(['=', '+', '-', '@', '\t', '\r']));
+        let quoted = format!("'{s}");
+        prop_assert!(d == s || d == quoted);
     }
 }

@@ -250,6 +250,7 @@ fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/users/export.csv", get(app::users::export::download))
         .merge(static_files(&options.site_root))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();

@@ -25,6 +25,8 @@ pub const ACTIONS: &[&str] = &[
     "user.enabled",
     "user.disabled",
     "user.unlocked",
+    "users.bulk",
+    "users.imported",
     "role.created",
     "role.updated",
     "role.deleted",

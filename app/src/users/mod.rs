@@ -1,10 +1,21 @@
 //! The Users application: the list, New user (which sends an invitation:
 //! `crate::invitations`), editing, enabling and disabling, sessions and unlock.
 
+#[cfg(feature = "ssr")]
+pub mod bulk;
+mod bulk_bar;
+#[cfg(feature = "ssr")]
+pub mod csv;
+#[cfg(feature = "ssr")]
+pub mod export;
+#[cfg(feature = "ssr")]
+pub mod import;
+mod import_page;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 
+pub use import_page::ImportUsersPage;
 pub use pages::{NewUserPage, UserDetailPage, UsersPage};
 
 use crate::email_queue::EmailStatus;
@@ -76,7 +87,10 @@ pub struct UserPage {
     pub smtp_configured: bool,
 }
 
+/// The Users list's search, filters, sort and page (each may be left out:
+/// the export link names only what is chosen).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UserQuery {
     pub search: String,
     pub status: String,
@@ -182,4 +196,218 @@ pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
 #[server(prefix = "/api", endpoint = "unlock_user", output = crate::codec::JsonOut)]
 pub async fn unlock_user(id: i64) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::unlock(access, &state, id).await })
+}
+
+// ---- bulk actions ------------------------------------------------------------------
+
+/// Which users a bulk action is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BulkSelection {
+    /// The rows ticked on the page (at most [`BULK_MAX_IDS`]).
+    Ids(Vec<i64>),
+    /// Every user the list's search and filters match, however many: the
+    /// server reads them (`after` and `sort` are ignored).
+    Matching(UserQuery),
+}
+
+/// The most ticked rows one bulk action takes (select all matching for more).
+pub const BULK_MAX_IDS: usize = 1000;
+
+/// What a bulk action does to each selected user (the single actions' rules apply to each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BulkAction {
+    Enable,
+    Disable,
+    /// Give this role (by id).
+    AddRole(i64),
+    /// Take this role away (by id).
+    RemoveRole(i64),
+    ResendInvitation,
+    RevokeInvitation,
+    EndSessions,
+}
+
+impl BulkAction {
+    /// The verb the confirmation and the result use: "Disable 1,204 users?".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Enable => "Enable",
+            Self::Disable => "Disable",
+            Self::AddRole(_) => "Add a role to",
+            Self::RemoveRole(_) => "Remove a role from",
+            Self::ResendInvitation => "Resend the invitation to",
+            Self::RevokeInvitation => "Revoke the invitation of",
+            Self::EndSessions => "End the sessions of",
+        }
+    }
+}
+
+impl BulkAction {
+    /// What the result says was done: "Disabled".
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Enable => "Enabled",
+            Self::Disable => "Disabled",
+            Self::AddRole(_) => "Role added",
+            Self::RemoveRole(_) => "Role removed",
+            Self::ResendInvitation => "Invitation resent",
+            Self::RevokeInvitation => "Invitation revoked",
+            Self::EndSessions => "Sessions ended",
+        }
+    }
+
+    /// The confirmation's question: "Disable 1,204 users?" (`role`: the role's name).
+    pub fn question(self, n: u64, role: &str) -> String {
+        let people = format!("{} user{}", thousands(n), if n == 1 { "" } else { "s" });
+        match self {
+            Self::AddRole(_) => format!("Add the role {role} to {people}?"),
+            Self::RemoveRole(_) => format!("Remove the role {role} from {people}?"),
+            _ => format!("{} {people}?", self.verb()),
+        }
+    }
+}
+
+/// How many users were skipped for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub reason: String,
+    pub count: u64,
+}
+
+/// What a bulk action did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkOutcome {
+    /// Users selected (found when the action ran).
+    pub selected: u64,
+    /// Users changed (one audit entry each).
+    pub changed: u64,
+    /// The others, by reason, most frequent first.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Format a count with thousands separators: 1204 → "1,204".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How many users a bulk selection holds now (the confirmation names it).
+#[server(prefix = "/api", endpoint = "count_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+pub async fn count_users(selection: BulkSelection) -> Result<u64, AppError> {
+    crate::authorized!(Users, View, |access, state| { bulk::count(access, &state, &selection).await })
+}
+
+/// Where a bulk action's job stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BulkJobState {
+    Running,
+    Finished,
+    /// Stopped before the end; the reason (the users done so far stay done).
+    Failed(String),
+}
+
+/// A bulk action run as a job: what it is, how far it got, and what it did so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkJob {
+    pub id: i64,
+    /// "Disable 1,204 users".
+    pub description: String,
+    pub state: BulkJobState,
+    /// Users looked at so far (`outcome.selected` is the total).
+    pub done: u64,
+    pub outcome: BulkOutcome,
+}
+
+/// Start `action` on every selected user and answer at once with the job's
+/// id: the server works through them in batches, each user checked against
+/// the same rules as the single action (`bulk_progress` says how far it got).
+#[server(prefix = "/api", endpoint = "bulk_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+pub async fn bulk_users(selection: BulkSelection, action: BulkAction) -> Result<i64, AppError> {
+    crate::authorized!(Users, Update, |access, state| { bulk::start(access, &state, &selection, action).await })
+}
+
+/// A bulk action job the caller started.
+#[server(prefix = "/api", endpoint = "bulk_progress", output = crate::codec::JsonOut)]
+pub async fn bulk_progress(id: i64) -> Result<BulkJob, AppError> {
+    crate::authorized!(Users, View, |access, state| {
+        bulk::job(access, &state, Some(id)).await?.ok_or_else(bulk::job_gone)
+    })
+}
+
+/// The caller's latest bulk action job of the last hour, if any (the Users
+/// page shows it again after the admin moved on and came back).
+#[server(prefix = "/api", endpoint = "latest_bulk_job", output = crate::codec::JsonOut)]
+pub async fn latest_bulk_job() -> Result<Option<BulkJob>, AppError> {
+    crate::authorized!(Users, View, |access, state| { bulk::job(access, &state, None).await })
+}
+
+// ---- import (CSV) ------------------------------------------------------------------
+
+/// What the review found a row of an import file to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImportVerdict {
+    /// Not a user yet: will be invited.
+    New,
+    /// Already a user: skipped.
+    Existing,
+    /// Already a user: the file's roles they lack will be added (the admin ticked that).
+    AddRoles,
+    /// Cannot be imported; `note` says why.
+    Error,
+}
+
+/// One row of the review, or of the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRow {
+    /// The line of the file (the header is line 1).
+    pub line: u64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub roles: Vec<String>,
+    pub verdict: ImportVerdict,
+    /// Why an error, or what happens ("Roles to add: Editors").
+    pub note: String,
+}
+
+/// The review of a file, or what importing it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReview {
+    pub rows: Vec<ImportRow>,
+    /// Rows per verdict: new, existing (skipped), roles to add, errors.
+    pub new: u64,
+    pub existing: u64,
+    pub add_roles: u64,
+    pub errors: u64,
+    /// After an import: the rows with errors as CSV (the file's columns and
+    /// an Error column), to fix and upload again. Empty in a review.
+    pub errors_csv: String,
+}
+
+/// Read an uploaded file (field `file`; `add_roles` ticked or not) and say
+/// what importing it would do, row by row. Nothing is written.
+#[server(prefix = "/api", endpoint = "review_import", output = crate::codec::JsonOut, input = server_fn::codec::MultipartFormData)]
+pub async fn review_import(data: server_fn::codec::MultipartData) -> Result<ImportReview, AppError> {
+    crate::authorized!(Users, Create, |access, state| {
+        let upload = import::read_upload(data).await?;
+        import::review(access, &state, &upload).await
+    })
+}
+
+/// Import an uploaded file: the same review again (the database may have
+/// changed), then the new people are invited in batches, one transaction
+/// each, their invitations queued in the Email queue.
+#[server(prefix = "/api", endpoint = "run_import", output = crate::codec::JsonOut, input = server_fn::codec::MultipartFormData)]
+pub async fn run_import(data: server_fn::codec::MultipartData) -> Result<ImportReview, AppError> {
+    crate::authorized!(Users, Create, |access, state| {
+        let upload = import::read_upload(data).await?;
+        import::run(access, &state, &upload).await
+    })
 }

@@ -1,3 +1,4 @@
+use super::bulk_bar::{export_href, page_checkbox, BulkBar, BulkState, RowCheckbox};
 use super::*;
 use crate::components::{
     call, call_action, word_options, ActionResult, CardForm, Chip, DataTable, ErrorView, FieldError, FilterBar,
@@ -5,6 +6,7 @@ use crate::components::{
 };
 use crate::icons::{Icon, Svg};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
+use crate::registry::{AppId, Permission};
 use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
@@ -76,6 +78,27 @@ pub fn UsersPage() -> impl IntoView {
         list_users,
     );
     let reset = move || after.set(None);
+    let me = expect_context::<crate::shell::MeResource>();
+    let bulk = BulkState::new();
+    // Another search or filter is another set of users: start the selection again.
+    Effect::new(move |_| {
+        search.track();
+        status.track();
+        role.track();
+        bulk.clear();
+    });
+    let current = Signal::derive(move || UserQuery {
+        search: search.get(),
+        status: status.get(),
+        role: role.get(),
+        sort: sort.get(),
+        after: String::new(),
+    });
+    let page_full = Signal::derive(move || {
+        page.get().and_then(Result::ok).is_some_and(|p| {
+            p.next.is_some() && !p.rows.is_empty() && bulk.selected.with(|s| p.rows.iter().all(|r| s.contains(&r.id)))
+        })
+    });
     let chips = Signal::derive(move || {
         let role_name = |id: &str| {
             roles
@@ -128,6 +151,11 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <header class="page-header">
             <h1>"Users"</h1>
+            // `download`: a file to save, not a page for the router to open.
+            <a class="button" href=move || export_href(&current.get()) download>
+                "Export to CSV"
+            </a>
+            <a class="button" href="/users/import">"Import"</a>
             <a class="button primary" href="/users/new">"New user"</a>
         </header>
         <FilterBar chips=chips clear_all=clear_all>
@@ -162,8 +190,18 @@ pub fn UsersPage() -> impl IntoView {
                 ("created", "Created (oldest)"),
             ]) />
         </FilterBar>
+        <Suspense>
+            {move || Suspend::new(async move {
+                let may_update = me.await.ok().flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update));
+                may_update.then(|| {
+                    let on_done = Callback::new(move |_| page.refetch());
+                    view! { <BulkBar state=bulk query=current page_full=page_full roles=roles on_done=on_done /> }
+                })
+            })}
+        </Suspense>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading users…"</p> }>
             {move || Suspend::new(async move {
+                let may_update = me.await.ok().flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update));
                 match page.await {
                     Err(e) => view! { <ErrorView error=e /> }.into_any(),
                     Ok(p) => {
@@ -176,13 +214,19 @@ pub fn UsersPage() -> impl IntoView {
                             .into_any();
                         }
                         let next = p.next.clone();
+                        let page_ids: Vec<i64> = p.rows.iter().map(|u| u.id).collect();
                         let rows = p
                             .rows
                             .into_iter()
                             .map(|u| {
                                 let href = format!("/users/{}", u.id);
+                                let tick = may_update.then(|| {
+                                    let (id, email) = (u.id, u.email.clone());
+                                    view! { <td class="select-cell"><RowCheckbox state=bulk id=id email=email /></td> }
+                                });
                                 view! {
                                     <tr>
+                                        {tick}
                                         <td>
                                             <a href=href>{u.email}</a>
                                         </td>
@@ -200,7 +244,10 @@ pub fn UsersPage() -> impl IntoView {
                             .collect_view();
                         view! {
                             {banner}
-                            <DataTable columns=&["Email", "Full name", "Status", "Roles", "Last sign-in", "Invitation"]>
+                            <DataTable
+                                columns=&["Email", "Full name", "Status", "Roles", "Last sign-in", "Invitation"]
+                                lead=may_update.then(|| page_checkbox(bulk, page_ids))
+                            >
                                 {rows}
                             </DataTable>
                             <KeysetPager cursor=after next=next first="First page" more="Next page" />

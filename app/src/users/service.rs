@@ -105,6 +105,55 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// The status and role filters of `q` as conditions on `u` (`status`: the
+/// expression of [`status_sql`]).
+fn filter_conditions(args: &mut Args, q: &UserQuery, status: &str) -> String {
+    let mut sql = String::new();
+    if let Some(st) = UserStatus::parse(&q.status) {
+        let p = args.text(st.key());
+        sql.push_str(&format!(" AND {status} = {p}"));
+    }
+    if let Ok(role) = q.role.parse::<i64>() {
+        let p = args.int(role);
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = {p})"
+        ));
+    }
+    sql
+}
+
+/// Every user the Users list shows for `q` (its search, status and role
+/// filters; not its page), as one query for export and bulk actions.
+pub(crate) struct Selection {
+    pub args: Args,
+    /// `AND …` conditions on `users u`.
+    pub conditions: String,
+    /// The status expression (a column the query may select).
+    pub status: String,
+    /// `ORDER BY …`: the list's order (its sort key, then the id).
+    pub order: String,
+}
+
+/// The users `q` matches, in the list's order: the same search
+/// ([`search_filter`]) and filters ([`filter_conditions`]) as [`list`]. A
+/// prefix search is its two ranges joined by `OR`; a substring search the
+/// trigram condition.
+pub(crate) fn selection(backend: Backend, q: &UserQuery) -> Selection {
+    let mut args = Args::default();
+    let now_p = args.int(now_ms());
+    let status = status_sql(&now_p);
+    let mut conditions = match (!q.search.trim().is_empty()).then(|| search_filter(backend, &mut args, &q.search)) {
+        None => String::new(),
+        Some(Search::Prefix { email, name }) => format!(" AND ((1 = 1{email}) OR (1 = 1{name}))"),
+        Some(Search::Substring { cond, .. }) => cond,
+    };
+    conditions.push_str(&filter_conditions(&mut args, q, &status));
+    let (key, desc) = sort_key(&q.sort);
+    let (SortKey::Text(key_expr) | SortKey::Int(key_expr)) = key;
+    let dir = if desc { "DESC" } else { "ASC" };
+    Selection { args, conditions, status, order: format!(" ORDER BY {key_expr} {dir}, u.id {dir}") }
+}
+
 /// A row of the Users list as the query returns it.
 #[derive(sqlx::FromRow)]
 struct Listed {
@@ -150,18 +199,8 @@ pub async fn list(
          CAST({key_expr} AS TEXT) AS sort_key"
     );
     let search = (!q.search.trim().is_empty()).then(|| search_filter(state.db.backend, &mut args, &q.search));
+    let filters = filter_conditions(&mut args, q, &status);
     let mut sql = String::new();
-    if let Some(st) = UserStatus::parse(&q.status) {
-        let p = args.text(st.key());
-        sql.push_str(&format!(" AND {status} = {p}"));
-    }
-    if let Ok(role) = q.role.parse::<i64>() {
-        let p = args.int(role);
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = {p})"
-        ));
-    }
-    let filters = std::mem::take(&mut sql);
     if let Some((id, value)) = q.after.split_once(':') {
         let id: i64 = id.parse().map_err(|_| AppError::Invalid("The page link is not valid.".into()))?;
         let v = match key {

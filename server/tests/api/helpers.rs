@@ -562,3 +562,50 @@ pub async fn audit_entries(admin: &mut Client, action: &str) -> Vec<serde_json::
     assert!(r.status.is_success(), "{:?}", r.body);
     r.body["entries"].as_array().cloned().unwrap_or_default()
 }
+
+/// A `multipart/form-data` body with these text fields and one file field
+/// named `file` (if given): (Content-Type, body).
+pub fn multipart(fields: &[(&str, &str)], file: Option<&[u8]>) -> (String, Vec<u8>) {
+    let boundary = "roster-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    if let Some(file) = file {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\n\
+                 Content-Type: text/csv\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Client {
+    /// Call a server function that takes `multipart/form-data` (a file upload).
+    pub async fn call_multipart(&mut self, endpoint: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> Reply {
+        let (content_type, body) = multipart(fields, file);
+        let mut req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header(ORIGIN, &self.base)
+            .header("Accept", "application/json")
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("roster_session={c}"));
+        }
+        let resp = req.send().await.expect("request completes");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body, set_cookie: None }
+    }
+}

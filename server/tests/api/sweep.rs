@@ -34,6 +34,8 @@ const SELF_SERVICE: &[&str] =
 enum Body {
     Form(&'static [(&'static str, &'static str)]),
     Json(Value),
+    /// A file upload: these fields and a file.
+    Multipart(&'static [(&'static str, &'static str)], &'static [u8]),
 }
 
 /// Well-formed arguments for every server function, so that a refusal can
@@ -87,6 +89,11 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
             ("password_confirmation", "correct horse battery staple"),
         ]),
         "list_users" => Json(json!({ "query": query })),
+        "bulk_progress" => Form(&[("id", "1")]),
+        "latest_bulk_job" => Form(&[]),
+        "review_import" | "run_import" => Multipart(&[], b"email\nsneaky@example.com\n"),
+        "count_users" => Json(json!({ "selection": {"Matching": query} })),
+        "bulk_users" => Json(json!({ "selection": {"Matching": query}, "action": "Disable" })),
         "invite_user" => Json(json!({"email": "new@example.com", "role_ids": []})),
         "update_user" => Json(json!({
             "id": 1, "first_name": "A", "last_name": "B", "email": "a@example.com", "role_ids": []
@@ -133,6 +140,7 @@ async fn call_with(client: &mut Client, method: &str, endpoint: &str, body: &Bod
     match body {
         Body::Form(args) => client.call(endpoint, args).await,
         Body::Json(v) => client.call_json(endpoint, v.clone()).await,
+        Body::Multipart(fields, file) => client.call_multipart(endpoint, fields, Some(file)).await,
     }
 }
 

@@ -1,0 +1,561 @@
+//! Bulk actions on users: enable, disable, add or remove a role, resend or
+//! revoke the invitation, end sessions, for the ticked rows or for every
+//! user the list's search and filters match (read here, never sent by the
+//! browser).
+//!
+//! The users are taken in batches of [`BATCH`], each in its own short write
+//! transaction, so sign-ins and other writes wait at most one batch. Each user
+//! is checked against the single action's rules: administrators are changed
+//! only by administrators and nobody acts on someone holding more than they do
+//! ([`grants::unmanageable`], the set form of `check_may_manage`), the last
+//! enabled administrator stays ([`grants::is_last_admin`], asked for each
+//! administrator in turn, inside the batch), roles are given only within the
+//! hand-out rule ([`grants::hand_out_refusals`]). Everyone changed gets the
+//! single action's audit entry; the bulk action gets one more.
+//!
+//! The work is a job (`bulk_jobs`): [`start`] answers at once with its id,
+//! a task works through the batches and records the progress in each batch's
+//! transaction, and [`job`] reads it back from any server process.
+
+use super::service::selection;
+use super::{thousands, BulkAction, BulkJob, BulkJobState, BulkOutcome, BulkSelection, Skipped, BULK_MAX_IDS};
+use crate::audit::service::{record, Actor, Event};
+use crate::error::{AppError, AppResult};
+use crate::grants;
+use crate::server::access::{apps, perms, Access, Principal};
+use crate::server::now_ms;
+use crate::server::sql::{in_list, Args, Flag};
+use crate::server::state::AppState;
+use sqlx::AnyConnection;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Users per write transaction (see BENCHMARKS.md for how long one holds the lock).
+pub const BATCH: usize = 500;
+
+const OWN_ACCOUNT: &str = "your own account is changed from Account, not from a bulk action";
+const LAST_ADMIN: &str = "the last enabled Global administrator";
+const GONE: &str = "no longer exists";
+
+/// The ids a selection holds now, in id order.
+async fn selected_ids(state: &AppState, sel: &BulkSelection) -> AppResult<Vec<i64>> {
+    match sel {
+        BulkSelection::Ids(ids) => {
+            if ids.len() > BULK_MAX_IDS {
+                return Err(AppError::Invalid(format!(
+                    "Tick at most {} users, or use Select all matching.",
+                    thousands(BULK_MAX_IDS as u64)
+                )));
+            }
+            let mut ids = ids.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            Ok(ids)
+        }
+        BulkSelection::Matching(q) => {
+            let s = selection(state.db.backend, q);
+            let sql = format!("SELECT u.id FROM users u WHERE 1 = 1{} ORDER BY u.id", s.conditions);
+            Ok(s.args.bind(sqlx::query_scalar(&sql)).fetch_all(&state.db.pool).await?)
+        }
+    }
+}
+
+/// How many users the selection holds.
+pub async fn count(
+    _access: Access<'_, apps::Users, perms::View>,
+    state: &AppState,
+    sel: &BulkSelection,
+) -> AppResult<u64> {
+    match sel {
+        BulkSelection::Ids(_) => Ok(selected_ids(state, sel).await?.len() as u64),
+        BulkSelection::Matching(q) => {
+            let s = selection(state.db.backend, q);
+            let sql = format!("SELECT COUNT(*) AS n FROM users u WHERE 1 = 1{}", s.conditions);
+            let n: i64 = s.args.bind(sqlx::query_scalar(&sql)).fetch_one(&state.db.pool).await?;
+            Ok(n.max(0) as u64)
+        }
+    }
+}
+
+/// One selected user as a batch reads them.
+#[derive(sqlx::FromRow)]
+struct Target {
+    id: i64,
+    email: String,
+    #[sqlx(try_from = "Flag")]
+    enabled: bool,
+    #[sqlx(try_from = "Flag")]
+    signed_up: bool,
+    invite_expires_at: Option<i64>,
+}
+
+/// The role a role action is about.
+struct RoleTarget {
+    id: i64,
+    name: String,
+    administrator: bool,
+}
+
+async fn role_target(conn: &mut AnyConnection, caller: &Principal, id: i64, giving: bool) -> AppResult<RoleTarget> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        name: String,
+        builtin: Option<grants::Builtin>,
+    }
+    let row: Row = sqlx::query_as("SELECT name, builtin FROM roles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This role does not exist. It may have been deleted.".into()))?;
+    if giving {
+        if let Some(why) = grants::hand_out_refusals(conn, caller).await?.remove(&id) {
+            return Err(AppError::NotAllowed(format!("You cannot give the role {}: {why}", row.name)));
+        }
+    }
+    Ok(RoleTarget { id, name: row.name, administrator: row.builtin == Some(grants::Builtin::Administrator) })
+}
+
+/// Tally of one run.
+#[derive(Default)]
+struct Tally {
+    changed: u64,
+    skipped: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    fn skip(&mut self, why: &'static str) {
+        *self.skipped.entry(why).or_default() += 1;
+    }
+
+    /// The outcome so far, skipped reasons most frequent first.
+    fn outcome(&self, selected: usize) -> BulkOutcome {
+        let mut skipped: Vec<Skipped> =
+            self.skipped.iter().map(|(reason, count)| Skipped { reason: reason.to_string(), count: *count }).collect();
+        skipped.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+        BulkOutcome { selected: selected as u64, changed: self.changed, skipped }
+    }
+}
+
+/// Start a job: check what can be refused at once (the role, the number of
+/// ticked rows), read the ids, record the job, and work on it in the
+/// background. Answers the job's id.
+pub async fn start(
+    access: Access<'_, apps::Users, perms::Update>,
+    state: &AppState,
+    sel: &BulkSelection,
+    action: BulkAction,
+) -> AppResult<i64> {
+    let caller = access.principal().clone();
+    let actor = Actor::of(&caller);
+    let role = match action {
+        BulkAction::AddRole(id) | BulkAction::RemoveRole(id) => {
+            let mut conn = state.db.pool.acquire().await?;
+            Some(role_target(&mut conn, &caller, id, matches!(action, BulkAction::AddRole(_))).await?)
+        }
+        _ => None,
+    };
+    let ids = selected_ids(state, sel).await?;
+    let description = action
+        .question(ids.len() as u64, role.as_ref().map_or("", |r| r.name.as_str()))
+        .trim_end_matches('?')
+        .to_string();
+    let now = now_ms();
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (actor_id, description, total, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'running', $4, $4) RETURNING id",
+    )
+    .bind(caller.user_id)
+    .bind(&description)
+    .bind(ids.len() as i64)
+    .bind(now)
+    .fetch_one(&state.db.pool)
+    .await?;
+    let query = match sel {
+        BulkSelection::Matching(q) => {
+            format!(" (matching search \"{}\", status \"{}\", role \"{}\")", q.search.trim(), q.status, q.role)
+        }
+        BulkSelection::Ids(_) => String::new(),
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = work(&caller, &actor, &state, job, &ids, action, role.as_ref(), &query).await {
+            tracing::error!(job, error = %e, "bulk action failed");
+            let why = match e {
+                AppError::Internal => {
+                    "Something went wrong on the server; the users done so far stay done.".to_string()
+                }
+                e => e.to_string(),
+            };
+            let failed =
+                sqlx::query("UPDATE bulk_jobs SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
+                    .bind(why)
+                    .bind(now_ms())
+                    .bind(job)
+                    .execute(&state.db.pool)
+                    .await;
+            if let Err(e) = failed {
+                tracing::error!(job, error = %e, "could not record the bulk action's failure");
+            }
+        }
+    });
+    Ok(job)
+}
+
+/// The job's work, batch after batch; progress is written in each batch's transaction.
+#[allow(clippy::too_many_arguments)]
+async fn work(
+    caller: &Principal,
+    actor: &Actor,
+    state: &AppState,
+    job: i64,
+    ids: &[i64],
+    action: BulkAction,
+    role: Option<&RoleTarget>,
+    query: &str,
+) -> AppResult<()> {
+    // The request checked Users Update; the job acts with the same grants.
+    let access = caller.authorize::<apps::Users, perms::Update>()?;
+    let started = std::time::Instant::now();
+    let mut tally = Tally::default();
+    // The longest a batch held the write lock: what a sign-in may wait.
+    let mut longest = std::time::Duration::ZERO;
+    let mut done = 0usize;
+    for batch in ids.chunks(BATCH) {
+        let mut tx = state.db.begin_write().await?;
+        let held = std::time::Instant::now();
+        run_batch(&mut tx, state, access.principal(), actor, action, role, batch, &mut tally).await?;
+        done += batch.len();
+        let outcome = tally.outcome(ids.len());
+        sqlx::query("UPDATE bulk_jobs SET done = $1, changed = $2, skipped = $3, updated_at = $4 WHERE id = $5")
+            .bind(done as i64)
+            .bind(outcome.changed as i64)
+            .bind(skipped_json(&outcome.skipped))
+            .bind(now_ms())
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        longest = longest.max(held.elapsed());
+    }
+    let outcome = tally.outcome(ids.len());
+    let role_name = role.map(|r| format!(" {}", r.name)).unwrap_or_default();
+    let mut details = format!(
+        "{}{role_name}: {} selected, {} changed",
+        action.verb(),
+        thousands(outcome.selected),
+        thousands(outcome.changed)
+    );
+    for s in &outcome.skipped {
+        details.push_str(&format!(", {} skipped: {}", thousands(s.count), s.reason));
+    }
+    details.push_str(query);
+    let mut tx = state.db.begin_write().await?;
+    record(&mut tx, actor, Event::new("users.bulk").details(details)).await?;
+    sqlx::query("UPDATE bulk_jobs SET status = 'finished', updated_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(
+        by = caller.user_id,
+        job,
+        selected = outcome.selected,
+        changed = outcome.changed,
+        ms = started.elapsed().as_millis() as u64,
+        longest_batch_ms = longest.as_millis() as u64,
+        "bulk action on users"
+    );
+    Ok(())
+}
+
+fn skipped_json(skipped: &[Skipped]) -> String {
+    let pairs: Vec<(&str, u64)> = skipped.iter().map(|s| (s.reason.as_str(), s.count)).collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+/// A job that is still "running" but has not moved for this long was on a
+/// server process that stopped.
+const STALLED_MS: i64 = 120_000;
+
+pub fn job_gone() -> AppError {
+    AppError::NotFound("This bulk action is not one of yours, or it no longer exists.".into())
+}
+
+/// One of the caller's jobs (`id`), or their latest of the last hour (`None`).
+pub async fn job(
+    access: Access<'_, apps::Users, perms::View>,
+    state: &AppState,
+    id: Option<i64>,
+) -> AppResult<Option<BulkJob>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        description: String,
+        total: i64,
+        done: i64,
+        changed: i64,
+        skipped: String,
+        status: String,
+        error: Option<String>,
+        updated_at: i64,
+    }
+    let now = now_ms();
+    let columns = "id, description, total, done, changed, skipped, status, error, updated_at";
+    let row: Option<Row> = match id {
+        Some(id) => {
+            sqlx::query_as(&format!("SELECT {columns} FROM bulk_jobs WHERE id = $1 AND actor_id = $2"))
+                .bind(id)
+                .bind(access.principal().user_id)
+                .fetch_optional(&state.db.pool)
+                .await?
+        }
+        None => {
+            sqlx::query_as(&format!(
+                "SELECT {columns} FROM bulk_jobs WHERE actor_id = $1 AND created_at > $2 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(access.principal().user_id)
+            .bind(now - 3_600_000)
+            .fetch_optional(&state.db.pool)
+            .await?
+        }
+    };
+    let Some(r) = row else { return Ok(None) };
+    let pairs: Vec<(String, u64)> = serde_json::from_str(&r.skipped).unwrap_or_default();
+    let outcome = BulkOutcome {
+        selected: r.total.max(0) as u64,
+        changed: r.changed.max(0) as u64,
+        skipped: pairs.into_iter().map(|(reason, count)| Skipped { reason, count }).collect(),
+    };
+    let state = match r.status.as_str() {
+        "finished" => BulkJobState::Finished,
+        "running" if now - r.updated_at > STALLED_MS => BulkJobState::Failed(format!(
+            "The server stopped during this action after {} of {} users; those stay done. Run it again for the rest.",
+            thousands(r.done.max(0) as u64),
+            thousands(outcome.selected)
+        )),
+        "running" => BulkJobState::Running,
+        _ => BulkJobState::Failed(r.error.unwrap_or_else(|| "The action stopped.".into())),
+    };
+    Ok(Some(BulkJob { id: r.id, description: r.description, state, done: r.done.max(0) as u64, outcome }))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_batch(
+    conn: &mut AnyConnection,
+    state: &AppState,
+    caller: &Principal,
+    actor: &Actor,
+    action: BulkAction,
+    role: Option<&RoleTarget>,
+    batch: &[i64],
+    tally: &mut Tally,
+) -> AppResult<()> {
+    let mut args = Args::default();
+    let list = in_list(&mut args, batch);
+    let sql = format!(
+        "SELECT id, email, enabled, password_hash IS NOT NULL AS signed_up, invite_expires_at FROM users \
+         WHERE id IN {list} ORDER BY id"
+    );
+    let targets: Vec<Target> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    for _ in targets.len()..batch.len() {
+        tally.skip(GONE);
+    }
+    let found: Vec<i64> = targets.iter().map(|t| t.id).collect();
+    let refused = grants::unmanageable(conn, caller, &found).await?;
+    let admins = holders_of_admin(conn, &found).await?;
+    let with_role: HashSet<i64> = match role {
+        Some(r) => holders(conn, r.id, &found).await?,
+        None => HashSet::new(),
+    };
+    let sessions = match action {
+        BulkAction::Disable | BulkAction::EndSessions => session_counts(conn, &found).await?,
+        _ => HashMap::new(),
+    };
+    // Who this batch changes, after each rule.
+    let mut chosen: Vec<&Target> = Vec::new();
+    for t in &targets {
+        if t.id == caller.user_id {
+            tally.skip(OWN_ACCOUNT);
+            continue;
+        }
+        if let Some(why) = refused.get(&t.id) {
+            tally.skip(why);
+            continue;
+        }
+        let already = match action {
+            BulkAction::Enable => t.enabled.then_some("already enabled"),
+            BulkAction::Disable => (!t.enabled).then_some("already disabled"),
+            BulkAction::AddRole(_) => with_role.contains(&t.id).then_some("already have the role"),
+            BulkAction::RemoveRole(_) => (!with_role.contains(&t.id)).then_some("do not have the role"),
+            BulkAction::ResendInvitation | BulkAction::RevokeInvitation if t.signed_up => {
+                Some("already signed up: there is no invitation to change")
+            }
+            BulkAction::RevokeInvitation => t.invite_expires_at.is_none().then_some("no invitation to revoke"),
+            BulkAction::ResendInvitation => None,
+            BulkAction::EndSessions => (!sessions.contains_key(&t.id)).then_some("no sessions to end"),
+        };
+        if let Some(why) = already {
+            tally.skip(why);
+            continue;
+        }
+        // Taking away an administrator: one at a time, each asked after the
+        // previous one's change, so that two in one batch cannot both count
+        // on the other.
+        let takes_admin_away = match action {
+            BulkAction::Disable => admins.contains(&t.id),
+            BulkAction::RemoveRole(_) => role.is_some_and(|r| r.administrator),
+            _ => false,
+        };
+        if takes_admin_away {
+            if grants::is_last_admin(conn, t.id).await? {
+                tally.skip(LAST_ADMIN);
+                continue;
+            }
+            apply(conn, state, actor, action, role, &[t], &sessions).await?;
+            tally.changed += 1;
+            continue;
+        }
+        chosen.push(t);
+    }
+    apply(conn, state, actor, action, role, &chosen, &sessions).await?;
+    tally.changed += chosen.len() as u64;
+    Ok(())
+}
+
+/// Make the change for `targets` (already checked) and write each one's audit entry.
+async fn apply(
+    conn: &mut AnyConnection,
+    state: &AppState,
+    actor: &Actor,
+    action: BulkAction,
+    role: Option<&RoleTarget>,
+    targets: &[&Target],
+    sessions: &HashMap<i64, i64>,
+) -> AppResult<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = targets.iter().map(|t| t.id).collect();
+    let mut args = Args::default();
+    let list = in_list(&mut args, &ids);
+    let now = now_ms();
+    match action {
+        BulkAction::Enable | BulkAction::Disable => {
+            let enable = action == BulkAction::Enable;
+            let flag = if enable { "TRUE" } else { "FALSE" };
+            args.bind(sqlx::query(&format!("UPDATE users SET enabled = {flag} WHERE id IN {list}")))
+                .execute(&mut *conn)
+                .await?;
+            if !enable {
+                args.bind(sqlx::query(&format!("DELETE FROM sessions WHERE user_id IN {list}")))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for t in targets {
+                let e = if enable {
+                    Event::new("user.enabled").user(t.id, &t.email).details("bulk action")
+                } else {
+                    let n = sessions.get(&t.id).copied().unwrap_or(0);
+                    Event::new("user.disabled")
+                        .user(t.id, &t.email)
+                        .details(format!("{n} sessions ended (bulk action)"))
+                };
+                record(conn, actor, e).await?;
+            }
+        }
+        BulkAction::AddRole(_) | BulkAction::RemoveRole(_) => {
+            let Some(role) = role else { return Ok(()) };
+            let adding = matches!(action, BulkAction::AddRole(_));
+            for t in targets {
+                let sql = if adding {
+                    "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)"
+                } else {
+                    "DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2"
+                };
+                sqlx::query(sql).bind(t.id).bind(role.id).execute(&mut *conn).await?;
+                let change = if adding { "added" } else { "removed" };
+                let e = Event::new("user.updated")
+                    .user(t.id, &t.email)
+                    .details(format!("roles: {change} {} (bulk action)", role.name));
+                record(conn, actor, e).await?;
+            }
+        }
+        BulkAction::ResendInvitation => {
+            for t in targets {
+                crate::invitations::service::mint(conn, &state.settings, t.id, &t.email).await?;
+                record(conn, actor, Event::new("invitation.resent").user(t.id, &t.email).details("bulk action"))
+                    .await?;
+            }
+        }
+        BulkAction::RevokeInvitation => {
+            let nowp = args.int(now);
+            args.bind(sqlx::query(&format!(
+                "UPDATE invitations SET revoked_at = {nowp} WHERE user_id IN {list} AND used_at IS NULL \
+                 AND revoked_at IS NULL"
+            )))
+            .execute(&mut *conn)
+            .await?;
+            let mut users = Args::default();
+            let list = in_list(&mut users, &ids);
+            users
+                .bind(sqlx::query(&format!("UPDATE users SET invite_expires_at = NULL WHERE id IN {list}")))
+                .execute(&mut *conn)
+                .await?;
+            for t in targets {
+                record(conn, actor, Event::new("invitation.revoked").user(t.id, &t.email).details("bulk action"))
+                    .await?;
+            }
+        }
+        BulkAction::EndSessions => {
+            args.bind(sqlx::query(&format!("DELETE FROM sessions WHERE user_id IN {list}")))
+                .execute(&mut *conn)
+                .await?;
+            for t in targets {
+                let n = sessions.get(&t.id).copied().unwrap_or(0);
+                let e = Event::new("session.ended")
+                    .user(t.id, &t.email)
+                    .details(format!("{n} sessions ended by an administrator (bulk action)"));
+                record(conn, actor, e).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which of `ids` hold the Administrator role.
+async fn holders_of_admin(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashSet<i64>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, ids);
+    let sql = format!(
+        "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE r.builtin = 'administrator' AND ur.user_id IN {list}"
+    );
+    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
+/// Which of `ids` hold role `role_id`.
+async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut args = Args::default();
+    let role = args.int(role_id);
+    let list = in_list(&mut args, ids);
+    let sql = format!("SELECT user_id FROM user_roles WHERE role_id = {role} AND user_id IN {list}");
+    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
+/// How many sessions each of `ids` has (absent: none).
+async fn session_counts(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashMap<i64, i64>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, ids);
+    let sql = format!("SELECT user_id, COUNT(*) AS n FROM sessions WHERE user_id IN {list} GROUP BY user_id");
+    let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    Ok(rows.into_iter().collect())
+}

@@ -1,0 +1,411 @@
+//! The Users list's bulk actions: ticked rows or every user matching the
+//! search and filters, an action, a confirmation that names the count, the
+//! work in progress, and the result (changed, and skipped with reasons).
+
+use super::*;
+use crate::components::{call, call_action, Spinner};
+use std::collections::BTreeSet;
+
+/// What is selected on the Users page.
+#[derive(Clone, Copy)]
+pub struct BulkState {
+    /// Ticked rows (on any page).
+    pub selected: RwSignal<BTreeSet<i64>>,
+    /// Every user matching the search and filters instead of the ticked rows.
+    pub all_matching: RwSignal<bool>,
+}
+
+impl BulkState {
+    pub fn new() -> Self {
+        Self { selected: RwSignal::new(BTreeSet::new()), all_matching: RwSignal::new(false) }
+    }
+
+    pub fn clear(&self) {
+        self.selected.set(BTreeSet::new());
+        self.all_matching.set(false);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.all_matching.get() && self.selected.with(BTreeSet::is_empty)
+    }
+}
+
+/// The checkbox of one row.
+#[component]
+pub fn RowCheckbox(state: BulkState, id: i64, email: String) -> impl IntoView {
+    let label = format!("Select {email}");
+    view! {
+        <input
+            type="checkbox"
+            aria-label=label
+            prop:checked=move || state.all_matching.get() || state.selected.with(|s| s.contains(&id))
+            prop:disabled=move || state.all_matching.get()
+            on:change=move |ev| {
+                let on = event_target_checked(&ev);
+                state.selected.update(|s| {
+                    if on {
+                        s.insert(id);
+                    } else {
+                        s.remove(&id);
+                    }
+                });
+            }
+        />
+    }
+}
+
+/// The heading's checkbox: every row on this page.
+pub fn page_checkbox(state: BulkState, page_ids: Vec<i64>) -> ViewFn {
+    ViewFn::from(move || {
+        let ids = page_ids.clone();
+        let all = {
+            let ids = ids.clone();
+            move || {
+                state.all_matching.get()
+                    || (!ids.is_empty() && state.selected.with(|s| ids.iter().all(|i| s.contains(i))))
+            }
+        };
+        view! {
+            <input
+                type="checkbox"
+                aria-label="Select every user on this page"
+                prop:checked=all
+                prop:disabled=move || state.all_matching.get()
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    state.selected.update(|s| {
+                        for id in &ids {
+                            if on {
+                                s.insert(*id);
+                            } else {
+                                s.remove(id);
+                            }
+                        }
+                    });
+                }
+            />
+        }
+    })
+}
+
+/// The bulk action bar above the list: shown while something is selected,
+/// and for the result of the last action.
+#[component]
+pub fn BulkBar(
+    state: BulkState,
+    /// The list's search and filters (what "all matching" means).
+    #[prop(into)]
+    query: Signal<UserQuery>,
+    /// Every row of the page shown is ticked and there are more pages.
+    #[prop(into)]
+    page_full: Signal<bool>,
+    roles: Resource<Result<Vec<RoleOption>, AppError>>,
+    /// After an action ran: reload the list.
+    on_done: Callback<()>,
+) -> impl IntoView {
+    let counting = call_action::<u64>();
+    let starting = call_action::<i64>();
+    // The job of the last action started here, or still running from before.
+    let job = RwSignal::new(None::<Result<BulkJob, AppError>>);
+    let latest = Resource::new(|| (), |_| latest_bulk_job());
+    let choice = RwSignal::new(String::new());
+    let role_choice = RwSignal::new(String::new());
+    let confirming = RwSignal::new(None::<(BulkAction, u64, String)>);
+    let count = move || {
+        if state.all_matching.get() {
+            counting.value().get().and_then(Result::ok)
+        } else {
+            Some(state.selected.with(BTreeSet::len) as u64)
+        }
+    };
+    let chosen = move || -> Option<BulkAction> {
+        let role = role_choice.get().parse::<i64>().ok();
+        Some(match choice.get().as_str() {
+            "enable" => BulkAction::Enable,
+            "disable" => BulkAction::Disable,
+            "add_role" => BulkAction::AddRole(role?),
+            "remove_role" => BulkAction::RemoveRole(role?),
+            "resend" => BulkAction::ResendInvitation,
+            "revoke" => BulkAction::RevokeInvitation,
+            "end_sessions" => BulkAction::EndSessions,
+            _ => return None,
+        })
+    };
+    let role_name = move |id: i64| {
+        roles
+            .get()
+            .and_then(Result::ok)
+            .and_then(|rs| rs.into_iter().find(|r| r.id == id))
+            .map_or(String::new(), |r| r.name)
+    };
+    let selection = move || {
+        if state.all_matching.get_untracked() {
+            BulkSelection::Matching(query.get_untracked())
+        } else {
+            BulkSelection::Ids(state.selected.get_untracked().into_iter().collect())
+        }
+    };
+    let select_matching = move |_| {
+        state.all_matching.set(true);
+        counting.dispatch(call(CountUsers { selection: BulkSelection::Matching(query.get_untracked()) }));
+    };
+    let ask = move |_| {
+        if let (Some(action), Some(n)) = (chosen(), count()) {
+            let role = match action {
+                BulkAction::AddRole(id) | BulkAction::RemoveRole(id) => role_name(id),
+                _ => String::new(),
+            };
+            confirming.set(Some((action, n, role)));
+        }
+    };
+    let go = move |_| {
+        if let Some((action, _, _)) = confirming.get_untracked() {
+            job.set(None);
+            starting.dispatch(call(BulkUsers { selection: selection(), action }));
+            confirming.set(None);
+        }
+    };
+    let finished = Callback::new(move |_| {
+        state.clear();
+        choice.set(String::new());
+        on_done.run(());
+    });
+    // A job started here: follow it.
+    Effect::new(move |prev: Option<usize>| {
+        let v = starting.version().get();
+        if prev.is_some_and(|p| p != v) {
+            match starting.value().get_untracked() {
+                Some(Ok(id)) => watch(id, job, finished),
+                Some(Err(e)) => job.set(Some(Err(e))),
+                None => {}
+            }
+        }
+        v
+    });
+    // One still running from before the admin moved on: follow it too.
+    Effect::new(move |_| {
+        if let Some(Ok(Some(j))) = latest.get() {
+            if j.state == BulkJobState::Running && job.get_untracked().is_none() {
+                let id = j.id;
+                job.set(Some(Ok(j)));
+                watch(id, job, finished);
+            }
+        }
+    });
+    let job_running =
+        move || starting.pending().get() || job.with(|j| matches!(j, Some(Ok(j)) if j.state == BulkJobState::Running));
+    let needs_role = move || matches!(choice.get().as_str(), "add_role" | "remove_role");
+    let result = move || {
+        Some(match job.get()? {
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            Ok(j) => {
+                let o = &j.outcome;
+                let skipped = o
+                    .skipped
+                    .iter()
+                    .map(|s| view! { <li>{format!("{} skipped: {}", thousands(s.count), s.reason)}</li> })
+                    .collect_view();
+                let skipped = (!o.skipped.is_empty()).then(|| view! { <ul>{skipped}</ul> });
+                match &j.state {
+                    BulkJobState::Running => {
+                        let (done, total) = (j.done, o.selected);
+                        let text = format!("{}: {} of {} done…", j.description, thousands(done), thousands(total));
+                        let label = format!("Progress: {}", j.description);
+                        view! {
+                            <div class="bulk-progress" role="status">
+                                <p>{text}</p>
+                                <progress max=total.max(1) value=done aria-label=label></progress>
+                                <p class="hint">"You can leave this page: the action goes on, and Users shows how far it got when you come back."</p>
+                            </div>
+                        }
+                        .into_any()
+                    }
+                    BulkJobState::Finished => {
+                        let head = format!(
+                            "{}: done. {} of {} changed.",
+                            j.description,
+                            thousands(o.changed),
+                            thousands(o.selected)
+                        );
+                        view! {
+                            <div class="success bulk-result" role="status">
+                                <p>{head}</p>
+                                {skipped}
+                            </div>
+                        }
+                        .into_any()
+                    }
+                    BulkJobState::Failed(why) => {
+                        let head = format!(
+                            "{}: stopped. {} of {} changed before it stopped.",
+                            j.description,
+                            thousands(o.changed),
+                            thousands(o.selected)
+                        );
+                        view! {
+                            <div class="error bulk-result" role="alert">
+                                <p>{head}</p>
+                                <p>{why.clone()}</p>
+                                {skipped}
+                            </div>
+                        }
+                        .into_any()
+                    }
+                }
+            }
+        })
+    };
+    view! {
+        <div class="bulk-bar" aria-live="polite">
+            {move || (state.is_empty() && !job_running()).then(|| view! { <p class="hint">"Tick users to act on several at once."</p> })}
+            {move || (page_full.get() && !state.all_matching.get()).then(|| view! {
+                <p class="bulk-scope">
+                    {move || format!("All {} users on this page are selected. ", state.selected.with(BTreeSet::len))}
+                    <button type="button" class="link" on:click=select_matching>"Select all matching users"</button>
+                </p>
+            })}
+            {move || state.all_matching.get().then(|| view! {
+                <p class="bulk-scope">
+                    {move || match counting.value().get() {
+                        Some(Ok(n)) => format!("All {} matching users are selected. ", thousands(n)),
+                        Some(Err(e)) => e.to_string(),
+                        None => "Counting the matching users… ".to_string(),
+                    }}
+                    <button type="button" class="link" on:click=move |_| state.clear()>"Clear selection"</button>
+                </p>
+            })}
+            {move || (!state.is_empty()).then(|| view! {
+                <div class="bulk-controls">
+                    <span class="bulk-count">{move || count().map(|n| format!("{} selected", thousands(n)))}</span>
+                    <label>
+                        "Bulk action"
+                        <select prop:value=move || choice.get() on:change=move |ev| {
+                            choice.set(event_target_value(&ev));
+                            confirming.set(None);
+                        }>
+                            <option value="">"Choose an action"</option>
+                            <option value="enable">"Enable"</option>
+                            <option value="disable">"Disable"</option>
+                            <option value="add_role">"Add role…"</option>
+                            <option value="remove_role">"Remove role…"</option>
+                            <option value="resend">"Resend invitation"</option>
+                            <option value="revoke">"Revoke invitation"</option>
+                            <option value="end_sessions">"End sessions"</option>
+                        </select>
+                    </label>
+                    {move || needs_role().then(|| {
+                        let options = roles.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|r| {
+                            let refused = choice.get() == "add_role" && r.refusal.is_some();
+                            view! { <option value=r.id.to_string() disabled=refused>{r.name}</option> }
+                        }).collect_view();
+                        view! {
+                            <label>
+                                "Role"
+                                <select prop:value=move || role_choice.get() on:change=move |ev| {
+                                    role_choice.set(event_target_value(&ev));
+                                    confirming.set(None);
+                                }>
+                                    <option value="">"Choose a role"</option>
+                                    {options}
+                                </select>
+                            </label>
+                        }
+                    })}
+                    <button
+                        type="button"
+                        disabled=move || chosen().is_none() || count().is_none() || job_running()
+                        on:click=ask
+                    >
+                        "Apply"
+                    </button>
+                    {move || state.all_matching.get().then(|| {
+                        let href = export_href(&query.get());
+                        view! { <a class="button" href=href download>"Export to CSV"</a> }
+                    })}
+                </div>
+            })}
+            {move || confirming.get().map(|(action, n, role)| {
+                let question = action.question(n, &role);
+                let yes = question.trim_end_matches('?').to_string();
+                view! {
+                    <div class="bulk-confirm" role="alertdialog" aria-label="Confirm the bulk action">
+                        <p>{question}</p>
+                        <button type="button" class="primary" on:click=go>{yes}</button>
+                        <button type="button" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                    </div>
+                }
+            })}
+            {move || starting.pending().get().then(|| view! {
+                <p class="bulk-progress" role="status"><Spinner when=Signal::from(true) />"Starting…"</p>
+            })}
+            {result}
+        </div>
+    }
+}
+
+/// `/users/export.csv?…` for the list's search, filters and sort.
+pub fn export_href(q: &UserQuery) -> String {
+    let mut out = String::from("/users/export.csv");
+    let mut sep = '?';
+    for (k, v) in [("search", &q.search), ("status", &q.status), ("role", &q.role), ("sort", &q.sort)] {
+        if !v.is_empty() {
+            out.push(sep);
+            out.push_str(k);
+            out.push('=');
+            out.push_str(&encode(v));
+            sep = '&';
+        }
+    }
+    out
+}
+
+/// Percent-encode a query value (everything but unreserved characters).
+fn encode(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Ask how far job `id` got, and again shortly while it runs; `finished`
+/// once it stopped. Stops when the page that shows it is gone.
+fn watch(id: i64, job: RwSignal<Option<Result<BulkJob, AppError>>>, finished: Callback<()>) {
+    leptos::task::spawn_local(async move {
+        let answer = bulk_progress(id).await;
+        let running = matches!(&answer, Ok(j) if j.state == BulkJobState::Running);
+        if job.try_set(Some(answer)).is_some() {
+            return;
+        }
+        if running {
+            set_timeout(move || watch(id, job, finished), std::time::Duration::from_millis(400));
+        } else {
+            finished.run(());
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_links_carry_the_query_encoded() {
+        assert_eq!(export_href(&UserQuery::default()), "/users/export.csv");
+        let q = UserQuery { search: "zoë & co".into(), sort: "-email".into(), ..Default::default() };
+        assert_eq!(export_href(&q), "/users/export.csv?search=zo%C3%AB%20%26%20co&sort=-email");
+    }
+
+    #[test]
+    fn questions_name_the_count_and_the_action() {
+        assert_eq!(BulkAction::Disable.question(1204, ""), "Disable 1,204 users?");
+        assert_eq!(BulkAction::Enable.question(1, ""), "Enable 1 user?");
+        assert_eq!(BulkAction::AddRole(3).question(2, "Editors"), "Add the role Editors to 2 users?");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(999), "999");
+    }
+}

@@ -1,0 +1,350 @@
+//! Users → Import: read an uploaded CSV file ([`super::csv::parse_import`]),
+//! review every row against the database and the caller's rights (nothing
+//! written), then invite the new people in batches.
+//!
+//! A row is an error when its email is not an address, a name is not
+//! acceptable, a role does not exist or is one the caller may not hand out
+//! (the hand-out rule, `grants::hand_out_refusals`), or its email came earlier
+//! in the file. A person who is already a user is skipped, or, when the
+//! admin ticked it, given the file's roles they lack (Users Update and the
+//! `check_may_manage` rule on that person, `grants::unmanageable`).
+
+use super::csv::{parse_import, CsvOut, ImportLine, MAX_IMPORT_BYTES};
+use super::{ImportReview, ImportRow, ImportVerdict};
+use crate::audit::service::{record, Actor, Event};
+use crate::domain::{check_person_names, EmailAddress};
+use crate::error::{AppError, AppResult};
+use crate::grants;
+use crate::registry::{AppId, Permission};
+use crate::server::access::{apps, perms, Access, Principal};
+use crate::server::sql::{in_list, in_list_text, Args};
+use crate::server::state::AppState;
+use crate::server::{name_sort, now_ms};
+use std::collections::{HashMap, HashSet};
+
+/// New people invited per write transaction.
+pub const BATCH: usize = 500;
+
+/// What was uploaded.
+pub struct Upload {
+    pub file: Vec<u8>,
+    /// Add the file's roles to people who are already users.
+    pub add_roles: bool,
+}
+
+/// Read the multipart form: `file` (at most [`MAX_IMPORT_BYTES`]) and `add_roles`.
+pub async fn read_upload(data: server_fn::codec::MultipartData) -> AppResult<Upload> {
+    let Some(mut form) = data.into_inner() else {
+        return Err(AppError::Invalid("The upload could not be read.".into()));
+    };
+    let bad = |e: &dyn std::fmt::Display| {
+        tracing::info!(error = %e, "import upload unreadable");
+        AppError::Invalid("The upload could not be read. Try again.".into())
+    };
+    let mut upload = Upload { file: Vec::new(), add_roles: false };
+    let mut has_file = false;
+    while let Some(mut field) = form.next_field().await.map_err(|e| bad(&e))? {
+        match field.name() {
+            Some("file") => {
+                has_file = true;
+                while let Some(chunk) = field.chunk().await.map_err(|e| bad(&e))? {
+                    if upload.file.len() + chunk.len() > MAX_IMPORT_BYTES {
+                        return Err(AppError::Invalid(
+                            super::csv::FileError::TooLarge { size: upload.file.len() + chunk.len() }
+                                .to_string()
+                                .replace(" bytes;", " bytes or more;"),
+                        ));
+                    }
+                    upload.file.extend_from_slice(&chunk);
+                }
+            }
+            Some("add_roles") => upload.add_roles = !field.text().await.map_err(|e| bad(&e))?.is_empty(),
+            _ => {}
+        }
+    }
+    if !has_file {
+        return Err(AppError::Invalid("Choose a CSV file to import.".into()));
+    }
+    Ok(upload)
+}
+
+/// A role as the review matches names to it.
+struct RoleInfo {
+    id: i64,
+    name: String,
+    refusal: Option<String>,
+}
+
+/// One reviewed row, with what the import needs.
+struct Reviewed {
+    row: ImportRow,
+    email: Option<EmailAddress>,
+    role_ids: Vec<i64>,
+    /// The existing user's id (Existing, AddRoles).
+    user_id: Option<i64>,
+}
+
+async fn review_rows(
+    caller: &Principal,
+    state: &AppState,
+    lines: Vec<ImportLine>,
+    add_roles: bool,
+) -> AppResult<Vec<Reviewed>> {
+    let mut conn = state.db.pool.acquire().await?;
+    let mut refusals = grants::hand_out_refusals(&mut conn, caller).await?;
+    let roles: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM roles").fetch_all(&mut *conn).await?;
+    let roles: HashMap<String, RoleInfo> = roles
+        .into_iter()
+        .map(|(id, name)| (name.to_lowercase(), RoleInfo { id, refusal: refusals.remove(&id), name }))
+        .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for l in lines {
+        let mut row = ImportRow {
+            line: l.line,
+            email: l.email.clone(),
+            first_name: l.first_name.clone(),
+            last_name: l.last_name.clone(),
+            roles: l.roles.clone(),
+            verdict: ImportVerdict::New,
+            note: String::new(),
+        };
+        let mut role_ids = Vec::new();
+        let email = EmailAddress::parse(&l.email);
+        let problem = if let Some(p) = l.problem {
+            Some(p)
+        } else if let Err(why) = &email {
+            Some(if l.email.is_empty() { "No email address.".to_string() } else { why.clone() })
+        } else if let Err(why) = check_person_names(&l.first_name, &l.last_name) {
+            Some(why)
+        } else {
+            let mut why = None;
+            for name in &l.roles {
+                match roles.get(&name.to_lowercase()) {
+                    None => why = Some(format!("There is no role named \"{name}\".")),
+                    Some(r) => match &r.refusal {
+                        Some(refusal) => why = Some(format!("You cannot give the role {}: {refusal}", r.name)),
+                        None => {
+                            if !role_ids.contains(&r.id) {
+                                role_ids.push(r.id);
+                            }
+                        }
+                    },
+                }
+                if why.is_some() {
+                    break;
+                }
+            }
+            why
+        };
+        let email = email.ok();
+        let problem = problem.or_else(|| {
+            let key = email.as_ref()?.normalized();
+            match seen.get(&key) {
+                Some(first) => Some(format!("The same email as line {first}: each person once.")),
+                None => {
+                    seen.insert(key, row.line);
+                    None
+                }
+            }
+        });
+        if let Some(why) = problem {
+            row.verdict = ImportVerdict::Error;
+            row.note = why;
+        }
+        out.push(Reviewed { row, email, role_ids, user_id: None });
+    }
+    // Who is already a user, and which roles they hold.
+    let keys: Vec<String> = out
+        .iter()
+        .filter(|r| r.row.verdict != ImportVerdict::Error)
+        .filter_map(|r| r.email.as_ref().map(EmailAddress::normalized))
+        .collect();
+    let mut existing: HashMap<String, i64> = HashMap::new();
+    for chunk in keys.chunks(BATCH) {
+        let mut args = Args::default();
+        let list = in_list_text(&mut args, chunk);
+        let sql = format!("SELECT email_norm, id FROM users WHERE email_norm IN {list}");
+        let rows: Vec<(String, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+        existing.extend(rows);
+    }
+    let ids: Vec<i64> = existing.values().copied().collect();
+    let mut held: HashSet<(i64, i64)> = HashSet::new();
+    let mut refused: HashMap<i64, &'static str> = HashMap::new();
+    if add_roles {
+        for chunk in ids.chunks(BATCH) {
+            let mut args = Args::default();
+            let list = in_list(&mut args, chunk);
+            let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {list}");
+            let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+            held.extend(rows);
+            refused.extend(grants::unmanageable(&mut conn, caller, chunk).await?);
+        }
+    }
+    let may_update = caller.can(AppId::Users, Permission::Update);
+    let names: HashMap<i64, &str> = roles.values().map(|r| (r.id, r.name.as_str())).collect();
+    for r in &mut out {
+        let Some(id) = r.email.as_ref().and_then(|e| existing.get(&e.normalized())).copied() else { continue };
+        if r.row.verdict == ImportVerdict::Error {
+            continue;
+        }
+        r.user_id = Some(id);
+        r.row.verdict = ImportVerdict::Existing;
+        r.role_ids.retain(|role| !held.contains(&(id, *role)));
+        if !add_roles {
+            r.row.note = "Already a user: skipped.".into();
+        } else if r.role_ids.is_empty() {
+            r.row.note = "Already a user with these roles: skipped.".into();
+        } else if !may_update {
+            r.row.verdict = ImportVerdict::Error;
+            r.row.note = "Already a user: adding roles to users needs Users Update, which you do not have.".into();
+        } else if let Some(why) = refused.get(&id) {
+            r.row.verdict = ImportVerdict::Error;
+            r.row.note = format!("Already a user: {why}");
+        } else {
+            r.row.verdict = ImportVerdict::AddRoles;
+            let added: Vec<&str> = r.role_ids.iter().filter_map(|id| names.get(id).copied()).collect();
+            r.row.note = format!("Already a user: will be given {}.", added.join(", "));
+        }
+    }
+    Ok(out)
+}
+
+fn summary(reviewed: Vec<Reviewed>) -> ImportReview {
+    let count = |v: ImportVerdict| reviewed.iter().filter(|r| r.row.verdict == v).count() as u64;
+    ImportReview {
+        new: count(ImportVerdict::New),
+        existing: count(ImportVerdict::Existing),
+        add_roles: count(ImportVerdict::AddRoles),
+        errors: count(ImportVerdict::Error),
+        rows: reviewed.into_iter().map(|r| r.row).collect(),
+        errors_csv: String::new(),
+    }
+}
+
+fn parse(upload: &Upload) -> AppResult<Vec<ImportLine>> {
+    parse_import(&upload.file).map_err(|e| AppError::Invalid(e.to_string()))
+}
+
+/// What importing `upload` would do, row by row.
+pub async fn review(
+    access: Access<'_, apps::Users, perms::Create>,
+    state: &AppState,
+    upload: &Upload,
+) -> AppResult<ImportReview> {
+    let lines = parse(upload)?;
+    Ok(summary(review_rows(access.principal(), state, lines, upload.add_roles).await?))
+}
+
+/// Import `upload`: invite the new people, give roles where asked, and report every row.
+pub async fn run(
+    access: Access<'_, apps::Users, perms::Create>,
+    state: &AppState,
+    upload: &Upload,
+) -> AppResult<ImportReview> {
+    let caller = access.principal();
+    let actor = Actor::of(caller);
+    let started = std::time::Instant::now();
+    let mut reviewed = review_rows(caller, state, parse(upload)?, upload.add_roles).await?;
+    let names: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM roles")
+        .fetch_all(&state.db.pool)
+        .await?
+        .into_iter()
+        .collect();
+    let role_names = |ids: &[i64]| ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", ");
+    let mut todo: Vec<&mut Reviewed> =
+        reviewed.iter_mut().filter(|r| matches!(r.row.verdict, ImportVerdict::New | ImportVerdict::AddRoles)).collect();
+    for batch in todo.chunks_mut(BATCH) {
+        let mut tx = state.db.begin_write().await?;
+        // Someone may have invited one of them since the review.
+        let keys: Vec<String> = batch.iter().filter_map(|r| r.email.as_ref().map(EmailAddress::normalized)).collect();
+        let mut args = Args::default();
+        let list = in_list_text(&mut args, &keys);
+        let sql = format!("SELECT email_norm FROM users WHERE email_norm IN {list}");
+        let taken: HashSet<String> =
+            args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *tx).await?.into_iter().collect();
+        for r in batch.iter_mut() {
+            let Some(email) = r.email.clone() else { continue };
+            match r.row.verdict {
+                ImportVerdict::New if taken.contains(&email.normalized()) => {
+                    r.row.verdict = ImportVerdict::Existing;
+                    r.row.note = "Became a user since the review: skipped.".into();
+                }
+                ImportVerdict::New => {
+                    let (first, last) = (r.row.first_name.trim(), r.row.last_name.trim());
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO users (email, email_norm, first_name, last_name, enabled, created_at, name_sort) \
+                         VALUES ($1, $2, $3, $4, TRUE, $5, $6) RETURNING id",
+                    )
+                    .bind(email.as_str())
+                    .bind(email.normalized())
+                    .bind(first)
+                    .bind(last)
+                    .bind(now_ms())
+                    .bind(name_sort(first, last))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    for role in &r.role_ids {
+                        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+                            .bind(id)
+                            .bind(role)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    crate::invitations::service::mint(&mut tx, &state.settings, id, email.as_str()).await?;
+                    let details = format!("roles: {} (import, line {})", role_names(&r.role_ids), r.row.line);
+                    record(&mut tx, &actor, Event::new("invitation.sent").user(id, email.as_str()).details(details))
+                        .await?;
+                    r.row.note = "Invited: the invitation is in the Email queue.".into();
+                }
+                ImportVerdict::AddRoles => {
+                    let Some(id) = r.user_id else { continue };
+                    for role in &r.role_ids {
+                        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+                            .bind(id)
+                            .bind(role)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let added = role_names(&r.role_ids);
+                    let details = format!("roles: added {added} (import, line {})", r.row.line);
+                    record(&mut tx, &actor, Event::new("user.updated").user(id, email.as_str()).details(details))
+                        .await?;
+                    r.row.note = format!("Given {added}.");
+                }
+                _ => {}
+            }
+        }
+        tx.commit().await?;
+    }
+    let mut report = summary(reviewed);
+    let mut errors = CsvOut::default();
+    let written = errors.record(["email", "first name", "last name", "roles", "error"]).and_then(|()| {
+        for r in report.rows.iter().filter(|r| r.verdict == ImportVerdict::Error) {
+            let roles = r.roles.join("; ");
+            errors.record([r.email.as_str(), &r.first_name, &r.last_name, &roles, &r.note])?;
+        }
+        errors.take()
+    });
+    if report.errors > 0 {
+        let bytes = written.map_err(|e| AppError::internal("import errors csv", e))?;
+        report.errors_csv = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let details = format!(
+        "{} rows: {} invited, {} given roles, {} skipped, {} errors",
+        report.rows.len(),
+        report.new,
+        report.add_roles,
+        report.existing,
+        report.errors
+    );
+    let mut conn = state.db.pool.acquire().await?;
+    record(&mut conn, &actor, Event::new("users.imported").details(details)).await?;
+    tracing::info!(
+        by = caller.user_id,
+        rows = report.rows.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "users imported"
+    );
+    Ok(report)
+}
