@@ -193,16 +193,7 @@ impl Client {
 
     /// Call a server function by its endpoint with form-encoded arguments.
     pub async fn call(&mut self, endpoint: &str, args: &[(&str, &str)]) -> Reply {
-        let mut req = self
-            .http
-            .post(format!("{}/api/{endpoint}", self.base))
-            .header(ORIGIN, &self.base)
-            .header("Accept", "application/json")
-            .form(args);
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("roster_session={c}"));
-        }
-        let resp = req.send().await.expect("request completes");
+        let resp = self.api_post(endpoint).form(args).send().await.expect("request completes");
         let status = resp.status();
         let set_cookie = resp
             .headers()
@@ -276,15 +267,25 @@ pub async fn complete_setup(base: &str, setup_link: &str) -> Client {
 impl Client {
     /// Call a server function that takes a JSON body.
     pub async fn call_json(&mut self, endpoint: &str, args: Value) -> Reply {
-        let mut req = self
+        let req = self.api_post(endpoint).json(&args);
+        self.send_api(req).await
+    }
+
+    /// A POST to a server function, from Roster's own origin, with the session if any.
+    fn api_post(&self, endpoint: &str) -> reqwest::RequestBuilder {
+        let req = self
             .http
             .post(format!("{}/api/{endpoint}", self.base))
             .header(ORIGIN, &self.base)
-            .header("Accept", "application/json")
-            .json(&args);
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("roster_session={c}"));
+            .header("Accept", "application/json");
+        match &self.cookie {
+            Some(c) => req.header(COOKIE, format!("roster_session={c}")),
+            None => req,
         }
+    }
+
+    /// Send a server function call; the body as JSON (or as text when it is not JSON).
+    async fn send_api(&self, req: reqwest::RequestBuilder) -> Reply {
         let resp = req.send().await.expect("request completes");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -592,20 +593,7 @@ impl Client {
     /// Call a server function that takes `multipart/form-data` (a file upload).
     pub async fn call_multipart(&mut self, endpoint: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> Reply {
         let (content_type, body) = multipart(fields, file);
-        let mut req = self
-            .http
-            .post(format!("{}/api/{endpoint}", self.base))
-            .header(ORIGIN, &self.base)
-            .header("Accept", "application/json")
-            .header("Content-Type", content_type)
-            .body(body);
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("roster_session={c}"));
-        }
-        let resp = req.send().await.expect("request completes");
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body, set_cookie: None }
+        let req = self.api_post(endpoint).header("Content-Type", content_type).body(body);
+        self.send_api(req).await
     }
 }
