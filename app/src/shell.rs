@@ -90,7 +90,10 @@ fn Sidebar(
     // to the last.
     let first = NodeRef::<leptos::html::Button>::new();
     let last = NodeRef::<leptos::html::Summary>::new();
-    let sentinel_tabindex = move || if open.get() { "0" } else { "-1" };
+    // `try_get`: a server render abandoned part-way (the browser went away)
+    // disposes the drawer's signal before these closures are dropped.
+    let is_open = move || open.try_get().unwrap_or(false);
+    let sentinel_tabindex = move || if is_open() { "0" } else { "-1" };
     let links = APPLICATIONS
         .iter()
         .filter(|a| me.apps.contains(&a.id))
@@ -117,7 +120,7 @@ fn Sidebar(
                     class="drawer-close"
                     aria-label="Close navigation"
                     node_ref=first
-                    tabindex=move || if open.get() { "0" } else { "-1" }
+                    tabindex=move || if is_open() { "0" } else { "-1" }
                     on:click=move |_| on_close()
                 >
                     <Svg icon=Icon::Close />
