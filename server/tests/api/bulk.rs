@@ -182,10 +182,8 @@ async fn bulk_actions_protect_administrators_and_people_with_more_access(backend
     .await;
     let settings_role = create_role(&mut admin, "Mail admins", json!([["Settings", "Update"]])).await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
-    let mut grace = add_user(&mut admin, &server, "grace@example.com", &[admin_role]).await;
-    let grace_id = user_id(&mut grace).await;
-    let mut mailer = add_user(&mut admin, &server, "mailer@example.com", &[settings_role]).await;
-    let mailer_id = user_id(&mut mailer).await;
+    let (mut grace, grace_id) = add_user_and_id(&mut admin, &server, "grace@example.com", &[admin_role]).await;
+    let (mut mailer, mailer_id) = add_user_and_id(&mut admin, &server, "mailer@example.com", &[settings_role]).await;
     add_user(&mut admin, &server, "plain@example.com", &[]).await;
 
     // The single actions' words, for the same people.

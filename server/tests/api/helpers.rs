@@ -506,6 +506,13 @@ pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids
 }
 
 /// The signed-in user's id.
+/// [`add_user`], and the new user's id.
+pub async fn add_user_and_id(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> (Client, i64) {
+    let mut c = add_user(admin, server, email, role_ids).await;
+    let id = user_id(&mut c).await;
+    (c, id)
+}
+
 pub async fn user_id(c: &mut Client) -> i64 {
     c.call("me", &[]).await.body["user_id"].as_i64().unwrap()
 }

@@ -107,8 +107,7 @@ async fn last_administrator_keeps_the_role(backend: Backend) {
     assert!(admin.call("me", &[]).await.body["is_admin"] == json!(true));
 
     // With a second administrator, the first may go; then the second is the last.
-    let mut grace = add_user(&mut admin, &server, "grace@example.com", &[admin_role]).await;
-    let grace_id = user_id(&mut grace).await;
+    let (mut grace, grace_id) = add_user_and_id(&mut admin, &server, "grace@example.com", &[admin_role]).await;
     let r = grace.call("remove_role_member", &[("role_id", &id_arg(admin_role)), ("user_id", &id_arg(ada))]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(admin.call("list_roles", &[]).await.status, StatusCode::FORBIDDEN, "Ada lost it at her next request");
@@ -175,8 +174,7 @@ async fn no_privilege_escalation_through_roles_or_users(backend: Backend) {
     .await;
     let mailer = create_role(&mut admin, "Mailer", json!([["EmailQueue", "View"]])).await;
     let empty = create_role(&mut admin, "Empty", json!([])).await;
-    let mut rita = add_user(&mut admin, &server, "rita@example.com", &[editor]).await;
-    let rita_id = user_id(&mut rita).await;
+    let (mut rita, rita_id) = add_user_and_id(&mut admin, &server, "rita@example.com", &[editor]).await;
 
     // Grant what she does not hold: refused, and nothing changes.
     let r = rita.call_json("set_role_permissions", json!({"id": empty, "grants": [["Users", "Delete"]]})).await;
@@ -297,8 +295,7 @@ async fn effective_access_names_the_granting_roles(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     let a = create_role(&mut admin, "Alpha", json!([["Users", "View"], ["EmailQueue", "View"]])).await;
     let b = create_role(&mut admin, "Beta", json!([["Users", "Update"]])).await;
-    let mut u = add_user(&mut admin, &server, "both@example.com", &[a, b]).await;
-    let uid = user_id(&mut u).await;
+    let (mut u, uid) = add_user_and_id(&mut admin, &server, "both@example.com", &[a, b]).await;
 
     let r = admin.call("user_access", &[("user_id", &id_arg(uid))]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -355,8 +352,7 @@ async fn role_changes_are_audited(backend: Backend) {
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     let role = create_role(&mut admin, "Auditors", json!([["Users", "View"]])).await;
-    let mut ann = add_user(&mut admin, &server, "ann@example.com", &[]).await;
-    let ann_id = user_id(&mut ann).await;
+    let (_, ann_id) = add_user_and_id(&mut admin, &server, "ann@example.com", &[]).await;
     let both = [("role_id", id_arg(role)), ("user_id", id_arg(ann_id))];
     let both: Vec<(&str, &str)> = both.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(admin.call("add_role_member", &both).await.status, StatusCode::OK);

@@ -66,10 +66,8 @@ async fn administrators_are_protected_from_non_administrators(backend: Backend) 
     .await;
     let editors = create_role(&mut admin, "Editors", json!([["Users", "View"]])).await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
-    let mut grace = add_user(&mut admin, &server, "grace@example.com", &[admin_role]).await;
-    let grace_id = user_id(&mut grace).await;
-    let mut plain = add_user(&mut admin, &server, "plain@example.com", &[]).await;
-    let plain_id = user_id(&mut plain).await;
+    let (mut grace, grace_id) = add_user_and_id(&mut admin, &server, "grace@example.com", &[admin_role]).await;
+    let (_, plain_id) = add_user_and_id(&mut admin, &server, "plain@example.com", &[]).await;
     // Grace already has Editors, so that removing it is a real change.
     let r = admin.call("add_role_member", &[("role_id", &id_arg(editors)), ("user_id", &id_arg(grace_id))]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -125,10 +123,8 @@ async fn people_with_more_access_than_the_caller_are_protected_too(backend: Back
     let auditors = create_role(&mut admin, "Auditors", json!([["AuditLog", "View"]])).await;
     let viewers = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
-    let mut auditor = add_user(&mut admin, &server, "auditor@example.com", &[auditors]).await;
-    let auditor_id = user_id(&mut auditor).await;
-    let mut viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
-    let viewer_id = user_id(&mut viewer).await;
+    let (mut auditor, auditor_id) = add_user_and_id(&mut admin, &server, "auditor@example.com", &[auditors]).await;
+    let (_, viewer_id) = add_user_and_id(&mut admin, &server, "viewer@example.com", &[viewers]).await;
 
     for (endpoint, args) in actions(auditor_id, "manager@example.com", viewers) {
         let (status, body) = act(&mut manager, endpoint, &args).await;
@@ -157,8 +153,7 @@ async fn the_last_administrator_guard_holds_under_concurrency(backend: Backend) 
     let mut ada = set_up_admin(&server).await;
     let admin_role = administrator_role(&mut ada).await;
     let ada_id = user_id(&mut ada).await;
-    let mut grace = add_user(&mut ada, &server, "grace@example.com", &[admin_role]).await;
-    let grace_id = user_id(&mut grace).await;
+    let (mut grace, grace_id) = add_user_and_id(&mut ada, &server, "grace@example.com", &[admin_role]).await;
     let mut both_went_through = 0;
     for round in 0..50 {
         // Each administrator disables the other at the same moment.
