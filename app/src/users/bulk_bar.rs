@@ -220,32 +220,23 @@ pub fn BulkBar(
                         }
                         .into_any()
                     }
-                    BulkJobState::Finished => {
+                    ended => {
+                        // Done, or stopped on the way (its process went away).
+                        let (class, role, why) = match ended {
+                            BulkJobState::Failed(why) => ("error bulk-result", "alert", Some(why.clone())),
+                            _ => ("success bulk-result", "status", None),
+                        };
+                        let (how, until) = if why.is_some() { ("stopped", " before it stopped") } else { ("done", "") };
                         let head = format!(
-                            "{}: done. {} of {} changed.",
+                            "{}: {how}. {} of {} changed{until}.",
                             j.description,
                             thousands(o.changed),
                             thousands(o.selected)
                         );
                         view! {
-                            <div class="success bulk-result" role="status">
+                            <div class=class role=role>
                                 <p>{head}</p>
-                                {skipped}
-                            </div>
-                        }
-                        .into_any()
-                    }
-                    BulkJobState::Failed(why) => {
-                        let head = format!(
-                            "{}: stopped. {} of {} changed before it stopped.",
-                            j.description,
-                            thousands(o.changed),
-                            thousands(o.selected)
-                        );
-                        view! {
-                            <div class="error bulk-result" role="alert">
-                                <p>{head}</p>
-                                <p>{why.clone()}</p>
+                                {why.map(|why| view! { <p>{why}</p> })}
                                 {skipped}
                             </div>
                         }

@@ -165,10 +165,8 @@ async fn review_rows(
     let mut existing: HashMap<String, i64> = HashMap::new();
     for chunk in keys.chunks(BATCH) {
         let mut args = Args::default();
-        let list = in_list_text(&mut args, chunk);
-        let sql = format!("SELECT email_norm, id FROM users WHERE email_norm IN {list}");
-        let rows: Vec<(String, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
-        existing.extend(rows);
+        let sql = format!("SELECT email_norm, id FROM users WHERE email_norm IN {}", in_list_text(&mut args, chunk));
+        existing.extend(args.bind(sqlx::query_as::<_, (String, i64)>(&sql)).fetch_all(&mut *conn).await?);
     }
     let ids: Vec<i64> = existing.values().copied().collect();
     let mut held: HashSet<(i64, i64)> = HashSet::new();
@@ -176,10 +174,8 @@ async fn review_rows(
     if add_roles {
         for chunk in ids.chunks(BATCH) {
             let mut args = Args::default();
-            let list = in_list(&mut args, chunk);
-            let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {list}");
-            let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
-            held.extend(rows);
+            let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {}", in_list(&mut args, chunk));
+            held.extend(args.bind(sqlx::query_as::<_, (i64, i64)>(&sql)).fetch_all(&mut *conn).await?);
             refused.extend(grants::unmanageable(&mut conn, caller, chunk).await?);
         }
     }
