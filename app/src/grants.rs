@@ -278,6 +278,18 @@ pub fn user_gone() -> AppError {
     AppError::NotFound("This user does not exist. They may have been deleted.".into())
 }
 
+/// Give `user_id` the roles `role_ids` (none of which they hold yet), in the caller's transaction.
+pub async fn give_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
+    for role in role_ids {
+        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(role)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
     sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
         .bind(id)

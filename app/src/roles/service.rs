@@ -9,7 +9,8 @@ use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, Ro
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{
-    check_can_hand_out, check_may_manage, every_grant, grant_of, is_last_admin, user_email, Builtin, GrantRow,
+    check_can_hand_out, check_may_manage, every_grant, give_roles, grant_of, is_last_admin, user_email, Builtin,
+    GrantRow,
 };
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access};
@@ -327,11 +328,7 @@ pub async fn set_member(
             .fetch_optional(&mut *tx)
             .await?;
         if held.is_none() {
-            sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-                .bind(user_id)
-                .bind(role_id)
-                .execute(&mut *tx)
-                .await?;
+            give_roles(&mut tx, user_id, &[role_id]).await?;
         }
         held.is_none()
     } else {

@@ -335,13 +335,7 @@ async fn import_batch(
                 .bind(name_sort(first, last))
                 .fetch_one(&mut *tx)
                 .await?;
-                for role in &r.role_ids {
-                    sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-                        .bind(id)
-                        .bind(role)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                grants::give_roles(&mut tx, id, &r.role_ids).await?;
                 crate::invitations::service::mint(&mut tx, &state.settings, id, email.as_str()).await?;
                 let details = format!("roles: {} (import, line {})", role_names(names, &r.role_ids), r.row.line);
                 record(&mut tx, actor, Event::new("invitation.sent").user(id, email.as_str()).details(details)).await?;
@@ -349,13 +343,7 @@ async fn import_batch(
             }
             ImportVerdict::AddRoles => {
                 let Some(id) = r.user_id else { continue };
-                for role in &r.role_ids {
-                    sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-                        .bind(id)
-                        .bind(role)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                grants::give_roles(&mut tx, id, &r.role_ids).await?;
                 let added = role_names(names, &r.role_ids);
                 let details = format!("roles: added {added} (import, line {})", r.row.line);
                 record(&mut tx, actor, Event::new("user.updated").user(id, email.as_str()).details(details)).await?;

@@ -385,14 +385,7 @@ async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[i
 
 async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
-    for role in role_ids {
-        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(role)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    crate::grants::give_roles(conn, user_id, role_ids).await
 }
 
 fn duplicate(email: &EmailAddress) -> AppError {
