@@ -128,15 +128,18 @@ where
     }
 }
 
-/// One filter of a list as a labelled drop-down: `all` ("All statuses"), when
-/// given, comes first and means no filter; then `options` (value, label).
-/// Choosing one sets `value` and calls `changed` (back to the first page).
+/// A labelled drop-down: the filters of a list, the bulk action and its role.
+/// `all` ("All statuses", "Choose an action"), when given, comes first with
+/// the empty value; then `options` (value, label), of which those in
+/// `unavailable` are shown but cannot be chosen. Choosing one sets `value`
+/// and calls `changed` (a list goes back to its first page).
 #[component]
-pub fn FilterSelect<F>(
+pub fn LabelledSelect<F>(
     label: &'static str,
     value: RwSignal<String>,
     #[prop(optional)] all: Option<&'static str>,
     options: Vec<(String, String)>,
+    #[prop(optional)] unavailable: Vec<String>,
     changed: F,
 ) -> impl IntoView
 where
@@ -150,13 +153,16 @@ where
                 value.set(event_target_value(&ev));
                 changed();
             }>
-                {options.map(|(v, text)| view! { <option value=v>{text}</option> }).collect_view()}
+                {options.map(|(v, text)| {
+                    let off = unavailable.contains(&v);
+                    view! { <option value=v disabled=off>{text}</option> }
+                }).collect_view()}
             </select>
         </label>
     }
 }
 
-/// Options for [`FilterSelect`] from (value, label) pairs of static words.
+/// Options for [`LabelledSelect`] from (value, label) pairs of static words.
 pub fn word_options<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
     pairs.into_iter().map(|(v, l)| (v.to_string(), l.to_string())).collect()
 }

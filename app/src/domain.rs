@@ -93,8 +93,8 @@ pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
-/// The one check for a person's first or last name, wherever it is set
-/// (first-run setup, `create-admin`, Users, Account). `field` names it in the
+/// The one check for a name a person reads (a first or last name through
+/// [`PersonName`], the sender's name in Settings). `field` names it in the
 /// message ("First name"). Empty is allowed: names are optional.
 pub fn check_person_name(field: &str, value: &str) -> Result<(), String> {
     if value.chars().count() > NAME_MAX_CHARS {
@@ -112,14 +112,10 @@ pub fn check_person_name(field: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// [`check_person_name`] for a first and a last name, in that order.
-pub fn check_person_names(first_name: &str, last_name: &str) -> Result<(), String> {
-    check_person_name("First name", first_name)?;
-    check_person_name("Last name", last_name)
-}
-
-/// A person's first and last name, trimmed and checked by
-/// [`check_person_names`]; either may be empty (names are optional).
+/// A person's first and last name, trimmed, each checked by
+/// [`check_person_name`]; either may be empty (names are optional). Setup,
+/// `create-admin`, New user, Sign up, a user's page, Account and the import
+/// all read names through [`PersonName::parse`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersonName {
     first: String,
@@ -128,8 +124,18 @@ pub struct PersonName {
 
 impl PersonName {
     pub fn parse(first_name: &str, last_name: &str) -> Result<Self, String> {
-        check_person_names(first_name, last_name)?;
+        check_person_name("First name", first_name)?;
+        check_person_name("Last name", last_name)?;
         Ok(Self { first: first_name.trim().to_string(), last: last_name.trim().to_string() })
+    }
+
+    /// A name a form may leave out altogether: `None` when neither part was
+    /// sent (keep the one on record), else the name as [`parse`](Self::parse) reads it.
+    pub fn parse_sent(first_name: Option<String>, last_name: Option<String>) -> Result<Option<Self>, String> {
+        if first_name.is_none() && last_name.is_none() {
+            return Ok(None);
+        }
+        Self::parse(first_name.as_deref().unwrap_or(""), last_name.as_deref().unwrap_or("")).map(Some)
     }
 
     pub fn first(&self) -> &str {
@@ -158,6 +164,9 @@ mod tests {
         assert_eq!(PersonName::parse("", "Mills").unwrap().full(), "Mills");
         assert!(PersonName::parse("La\tura", "").unwrap_err().starts_with("First name"));
         assert!(PersonName::parse("", &"x".repeat(NAME_MAX_CHARS + 1)).unwrap_err().starts_with("Last name"));
+        assert_eq!(PersonName::parse_sent(None, None), Ok(None));
+        assert_eq!(PersonName::parse_sent(None, Some(" Mills ".into())).unwrap().unwrap().full(), "Mills");
+        assert!(PersonName::parse_sent(Some("\u{202e}x".into()), None).is_err());
     }
 
     #[test]

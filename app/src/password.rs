@@ -17,8 +17,7 @@ pub struct Rules {
 /// Public: the rules a new password must meet.
 #[server(prefix = "/api", endpoint = "password_rules", output = crate::codec::JsonOut)]
 pub async fn password_rules() -> Result<Rules, AppError> {
-    use crate::server::session::{app_state, respond};
-    respond(async move { Ok(Rules { min_chars: crate::server::policy::min_chars(&app_state()?) }) }.await)
+    crate::public!(|state| { Ok(Rules { min_chars: crate::server::policy::min_chars(&state) }) })
 }
 
 /// Public: live feedback for a new password (score 0–4 and what to improve).
@@ -26,18 +25,13 @@ pub async fn password_rules() -> Result<Rules, AppError> {
 /// signed-in caller is used otherwise.
 #[server(prefix = "/api", endpoint = "password_strength", output = crate::codec::JsonOut)]
 pub async fn password_strength(password: String, email: String) -> Result<StrengthReport, AppError> {
-    use crate::server::session::{app_state, maybe_principal, respond};
-    respond(
-        async move {
-            let state = app_state()?;
-            let (email, first, last) = match maybe_principal()? {
-                Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
-                None => (email, String::new(), String::new()),
-            };
-            Ok(crate::server::policy::strength(&state, &password, &email, &first, &last))
-        }
-        .await,
-    )
+    crate::public!(|state| {
+        let (email, first, last) = match crate::server::session::maybe_principal()? {
+            Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
+            None => (email, String::new(), String::new()),
+        };
+        Ok(crate::server::policy::strength(&state, &password, &email, &first, &last))
+    })
 }
 
 /// What the strength meter shows.

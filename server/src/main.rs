@@ -96,13 +96,14 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
         }
     }
     let email = email.ok_or_else(|| format!("--email is required\n{USAGE}"))?;
-    eprintln!("Password for {email} (at least 12 characters), then Enter:");
+    let name = app::domain::PersonName::parse(&first, &last)?;
+    eprintln!("Password for {email} (at least {} characters), then Enter:", config.password_min_chars);
     let mut password = String::new();
     std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
     let password = password.trim_end_matches(['\n', '\r']);
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     let state = build_state(&config, db, config.listen).await;
-    let id = app::auth::service::create_admin_with_password(&state, &email, password, password, &first, &last, false)
+    let id = app::auth::service::create_admin_with_password(&state, &email, &name, password, password, false)
         .await
         .map_err(|e| e.to_string())?;
     println!("Created Global administrator {email} (id {id}).");

@@ -62,14 +62,15 @@ pub fn describe_browser(user_agent: &str) -> String {
 
 #[server(prefix = "/api", endpoint = "account_info", output = crate::codec::JsonOut)]
 pub async fn account_info() -> Result<AccountDetails, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(async move { service::info(&app_state()?, &principal()?).await }.await)
+    crate::signed_in!(|me, state| { service::info(&state, &me).await })
 }
 
 #[server(prefix = "/api", endpoint = "update_my_name", output = crate::codec::JsonOut)]
 pub async fn update_my_name(first_name: String, last_name: String) -> Result<(), AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(async move { service::update_name(&app_state()?, &principal()?, &first_name, &last_name).await }.await)
+    crate::signed_in!(|me, state| {
+        let name = crate::domain::PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
+        service::update_name(&state, &me, &name).await
+    })
 }
 
 #[server(prefix = "/api", endpoint = "change_password", output = crate::codec::JsonOut)]
@@ -78,26 +79,19 @@ pub async fn change_password(
     password: String,
     password_confirmation: String,
 ) -> Result<u64, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(
-        async move {
-            service::change_password(&app_state()?, &principal()?, &current_password, &password, &password_confirmation)
-                .await
-        }
-        .await,
-    )
+    crate::signed_in!(|me, state| {
+        service::change_password(&state, &me, &current_password, &password, &password_confirmation).await
+    })
 }
 
 #[server(prefix = "/api", endpoint = "my_sessions", output = crate::codec::JsonOut)]
 pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(async move { service::sessions(&app_state()?, &principal()?).await }.await)
+    crate::signed_in!(|me, state| { service::sessions(&state, &me).await })
 }
 
 #[server(prefix = "/api", endpoint = "sign_out_other_sessions", output = crate::codec::JsonOut)]
 pub async fn sign_out_other_sessions() -> Result<u64, AppError> {
-    use crate::server::session::{app_state, principal, respond};
-    respond(async move { service::end_other_sessions(&app_state()?, &principal()?).await }.await)
+    crate::signed_in!(|me, state| { service::end_other_sessions(&state, &me).await })
 }
 
 #[cfg(test)]

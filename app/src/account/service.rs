@@ -2,6 +2,7 @@
 
 use super::{describe_browser, AccountDetails, SessionInfo};
 use crate::audit::service::{record, Actor, Event};
+use crate::domain::PersonName;
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::name_sort;
@@ -15,20 +16,18 @@ pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails>
     Ok(AccountDetails { email, first_name, last_name })
 }
 
-pub async fn update_name(state: &AppState, me: &Principal, first: &str, last: &str) -> AppResult<()> {
-    crate::domain::check_person_names(first, last).map_err(AppError::Invalid)?;
+pub async fn update_name(state: &AppState, me: &Principal, name: &PersonName) -> AppResult<()> {
+    let (first, last) = (name.first(), name.last());
     let mut tx = state.db.begin_write().await?;
     sqlx::query("UPDATE users SET first_name = $1, last_name = $2, name_sort = $3 WHERE id = $4")
-        .bind(first.trim())
-        .bind(last.trim())
+        .bind(first)
+        .bind(last)
         .bind(name_sort(first, last))
         .bind(me.user_id)
         .execute(&mut *tx)
         .await?;
-    let diff = crate::audit::service::diff(&[
-        ("first name", &me.first_name, first.trim()),
-        ("last name", &me.last_name, last.trim()),
-    ]);
+    let diff =
+        crate::audit::service::diff(&[("first name", &me.first_name, first), ("last name", &me.last_name, last)]);
     record(&mut tx, &Actor::of(me), Event::new("user.updated").user(me.user_id, &me.email).details(diff)).await?;
     tx.commit().await?;
     Ok(())

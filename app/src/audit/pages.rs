@@ -1,5 +1,5 @@
 use super::*;
-use crate::components::{word_options, Chip, DataTable, ErrorView, FilterBar, FilterSelect, KeysetPager};
+use crate::components::{word_options, Chip, DataTable, ErrorView, FilterBar, KeysetPager, LabelledSelect};
 use crate::time::LocalTime;
 
 /// `YYYY-MM-DD` (UTC) to Unix ms at the start of that day.
@@ -77,7 +77,7 @@ pub fn AuditLogPage() -> impl IntoView {
         <FilterBar chips=chips clear_all=clear_all>
             {text_filter("Actor", actor)}
             {text_filter("Target", target)}
-            <FilterSelect label="Action" value=action all="All actions" changed=move || before.set(None)
+            <LabelledSelect label="Action" value=action all="All actions" changed=move || before.set(None)
                 options=word_options(ACTIONS.iter().map(|a| (*a, *a))) />
             {date_filter("From", from)}
             {date_filter("To", to)}

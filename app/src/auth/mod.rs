@@ -56,53 +56,38 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
 /// Public: sign in with email and password. Returns where to go next.
 #[server(prefix = "/api", endpoint = "sign_in", output = crate::codec::JsonOut)]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
-    use crate::server::session::{app_state, replace_session, respond, safe_next};
-    respond(
-        async move {
-            let state = app_state()?;
-            let service::SignedIn { user_id, cookie } = service::sign_in_checked(&state, &email, &password).await?;
-            replace_session(&state, &cookie).await?;
-            tracing::info!(user_id, "signed in");
-            Ok(safe_next(next.as_deref()))
-        }
-        .await,
-    )
+    use crate::server::session::{replace_session, safe_next};
+    crate::public!(|state| {
+        let service::SignedIn { user_id, cookie } = service::sign_in_checked(&state, &email, &password).await?;
+        replace_session(&state, &cookie).await?;
+        tracing::info!(user_id, "signed in");
+        Ok(safe_next(next.as_deref()))
+    })
 }
 
 /// Self-service: end the caller's session.
 #[server(prefix = "/api", endpoint = "sign_out", output = crate::codec::JsonOut)]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::session::{self, app_state, principal, respond, set_cookie};
-    respond(
-        async move {
-            let state = app_state()?;
-            let p = principal()?;
-            session::delete(&state.db, &p.session_hash).await?;
-            set_cookie(&session::clear_cookie(&state.settings));
-            use crate::audit::service::{record_now, Actor, Event};
-            record_now(&state.db, &Actor::of(&p), Event::new("sign_out").user(p.user_id, &p.email)).await?;
-            tracing::info!(user_id = p.user_id, "signed out");
-            Ok(())
-        }
-        .await,
-    )
+    use crate::audit::service::{record_now, Actor, Event};
+    use crate::server::session::{self, set_cookie};
+    crate::signed_in!(|me, state| {
+        session::delete(&state.db, &me.session_hash).await?;
+        set_cookie(&session::clear_cookie(&state.settings));
+        record_now(&state.db, &Actor::of(&me), Event::new("sign_out").user(me.user_id, &me.email)).await?;
+        tracing::info!(user_id = me.user_id, "signed out");
+        Ok(())
+    })
 }
 
 /// Public: is this first-run setup token valid right now?
 #[server(prefix = "/api", endpoint = "setup_check", output = crate::codec::JsonOut)]
 pub async fn setup_check(token: String) -> Result<bool, AppError> {
-    use crate::server::crypto::Token;
-    use crate::server::session::{app_state, respond};
-    respond(
-        async move {
-            let state = app_state()?;
-            let Some(token) = Token::parse(&token) else {
-                return Ok(false);
-            };
-            Ok(state.setup.matches(&token) && service::user_count(&state.db).await? == 0)
-        }
-        .await,
-    )
+    crate::public!(|state| {
+        let Some(token) = crate::server::crypto::Token::parse(&token) else {
+            return Ok(false);
+        };
+        Ok(state.setup.matches(&token) && service::user_count(&state.db).await? == 0)
+    })
 }
 
 /// Public (with the one-time token): create the first Global administrator and sign them in.
@@ -115,37 +100,13 @@ pub async fn setup(
     password: String,
     password_confirmation: String,
 ) -> Result<String, AppError> {
-    use crate::server::crypto::Token;
-    use crate::server::session::{self, app_state, respond};
-    respond(
-        async move {
-            let state = app_state()?;
-            let invalid = || {
-                AppError::NotFound(
-                    "This setup link is no longer valid. Restart Roster to get a new one, or sign in.".into(),
-                )
-            };
-            let token = Token::parse(&token).ok_or_else(invalid)?;
-            if !state.setup.matches(&token) {
-                return Err(invalid());
-            }
-            let id = service::create_admin_with_password(
-                &state,
-                &email,
-                &password,
-                &password_confirmation,
-                &first_name,
-                &last_name,
-                true,
-            )
-            .await?;
-            state.setup.clear();
-            session::start(&state, id).await?;
-            tracing::info!(user_id = id, "first administrator created");
-            Ok("/".to_string())
-        }
-        .await,
-    )
+    crate::public!(|state| {
+        let name = crate::domain::PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
+        let id = service::set_up_first_admin(&state, &token, &email, &name, &password, &password_confirmation).await?;
+        crate::server::session::start(&state, id).await?;
+        tracing::info!(user_id = id, "first administrator created");
+        Ok("/".to_string())
+    })
 }
 
 /// Public: ask for a password reset email. Answers the same, at once, whether
@@ -154,31 +115,21 @@ pub async fn setup(
 /// answer, on a bounded number of background tasks.
 #[server(prefix = "/api", endpoint = "forgot_password", output = crate::codec::JsonOut)]
 pub async fn forgot_password(email: String) -> Result<String, AppError> {
-    use crate::domain::EmailAddress;
-    use crate::server::session::{app_state, client, respond};
-    respond(
-        async move {
-            let state = app_state()?;
-            let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-            service::request_reset_in_background(state, email, client().ip);
-            Ok(FORGOT_ANSWER.to_string())
-        }
-        .await,
-    )
+    crate::public!(|state| {
+        let email = crate::domain::EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+        service::request_reset_in_background(state, email, crate::server::session::client().ip);
+        Ok(FORGOT_ANSWER.to_string())
+    })
 }
 
 /// Public (with the reset token): the account's email, for the reset page.
 #[server(prefix = "/api", endpoint = "reset_info", output = crate::codec::JsonOut)]
 pub async fn reset_info(token: String) -> Result<String, AppError> {
-    use crate::server::session::{app_state, respond};
-    respond(async move { Ok(service::reset_account(&app_state()?, &token).await?.1) }.await)
+    crate::public!(|state| { Ok(service::reset_account(&state, &token).await?.1) })
 }
 
 /// Public (with the reset token): set a new password; every session of the user ends.
 #[server(prefix = "/api", endpoint = "reset_password", output = crate::codec::JsonOut)]
 pub async fn reset_password(token: String, password: String, password_confirmation: String) -> Result<(), AppError> {
-    use crate::server::session::{app_state, respond};
-    respond(
-        async move { service::reset_password(&app_state()?, &token, &password, &password_confirmation).await }.await,
-    )
+    crate::public!(|state| { service::reset_password(&state, &token, &password, &password_confirmation).await })
 }

@@ -1,6 +1,6 @@
 //! Sign-in and first-run setup, without any HTTP or HTML.
 
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, PersonName};
 use crate::error::{AppError, AppResult};
 use crate::mail::templates;
 use crate::server::db::Db;
@@ -110,8 +110,7 @@ pub async fn create_admin(
     db: &Db,
     password_hash: &str,
     email: &EmailAddress,
-    first_name: &str,
-    last_name: &str,
+    name: &PersonName,
     only_if_first: bool,
 ) -> AppResult<i64> {
     let mut tx = db.begin_write().await?;
@@ -134,11 +133,11 @@ pub async fn create_admin(
     )
     .bind(email.as_str())
     .bind(email.normalized())
-    .bind(first_name.trim())
-    .bind(last_name.trim())
+    .bind(name.first())
+    .bind(name.last())
     .bind(password_hash)
     .bind(now_ms())
-    .bind(crate::server::name_sort(first_name, last_name))
+    .bind(crate::server::name_sort(name.first(), name.last()))
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = 'administrator'")
@@ -153,17 +152,38 @@ pub async fn create_admin(
 pub async fn create_admin_with_password(
     state: &AppState,
     email: &str,
+    name: &PersonName,
     password: &str,
     confirmation: &str,
-    first_name: &str,
-    last_name: &str,
     only_if_first: bool,
 ) -> AppResult<i64> {
     let email = EmailAddress::parse(email).map_err(AppError::Invalid)?;
-    crate::domain::check_person_names(first_name, last_name).map_err(AppError::Invalid)?;
-    let password = crate::server::policy::parse(state, password, confirmation, email.as_str(), first_name, last_name)?;
+    let password =
+        crate::server::policy::parse(state, password, confirmation, email.as_str(), name.first(), name.last())?;
     let hash = state.passwords.hash(password.expose()).await?;
-    create_admin(&state.db, &hash, &email, first_name, last_name, only_if_first).await
+    create_admin(&state.db, &hash, &email, name, only_if_first).await
+}
+
+/// First-run setup: with this process's one-time setup token, create the
+/// first Global administrator; the token is spent once it worked.
+pub async fn set_up_first_admin(
+    state: &AppState,
+    token: &str,
+    email: &str,
+    name: &PersonName,
+    password: &str,
+    confirmation: &str,
+) -> AppResult<i64> {
+    let invalid = || {
+        AppError::NotFound("This setup link is no longer valid. Restart Roster to get a new one, or sign in.".into())
+    };
+    let token = crate::server::crypto::Token::parse(token).ok_or_else(invalid)?;
+    if !state.setup.matches(&token) {
+        return Err(invalid());
+    }
+    let id = create_admin_with_password(state, email, name, password, confirmation, true).await?;
+    state.setup.clear();
+    Ok(id)
 }
 
 /// A successful sign-in: who, and the new session's cookie.

@@ -1,7 +1,7 @@
 use super::*;
 use crate::components::{
-    call, call_action, word_options, ActionResult, Chip, DataTable, EmailBodies, ErrorView, FilterBar, FilterSelect,
-    KeysetPager, Spinner,
+    call, call_action, word_options, ActionResult, Chip, DataTable, EmailBodies, ErrorView, FilterBar, KeysetPager,
+    LabelledSelect, Spinner,
 };
 use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -34,7 +34,7 @@ pub fn EmailQueuePage() -> impl IntoView {
             <h1>"Email queue"</h1>
         </header>
         <FilterBar chips=chips clear_all=clear_all>
-            <FilterSelect label="Status" value=status all="All statuses" changed=reset
+            <LabelledSelect label="Status" value=status all="All statuses" changed=reset
                 options=word_options(EmailStatus::FILTERS.into_iter().map(|s| (s.key(), s.label()))) />
         </FilterBar>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading emails…"</p> }>

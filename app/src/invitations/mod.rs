@@ -34,8 +34,7 @@ pub struct Invited {
 /// Public (with the invitation token): who the invitation is for.
 #[server(prefix = "/api", endpoint = "invitation_info", output = crate::codec::JsonOut)]
 pub async fn invitation_info(token: String) -> Result<Invited, AppError> {
-    use crate::server::session::{app_state, respond};
-    respond(async move { service::invited(&app_state()?, &token).await }.await)
+    crate::public!(|state| { service::invited(&state, &token).await })
 }
 
 /// Public (with the invitation token): create the password and sign in. The
@@ -48,22 +47,10 @@ pub async fn sign_up(
     password: String,
     password_confirmation: String,
 ) -> Result<String, AppError> {
-    use crate::domain::PersonName;
-    use crate::server::session::{self, app_state, respond};
-    respond(
-        async move {
-            let state = app_state()?;
-            let name = match (first_name, last_name) {
-                (None, None) => None,
-                (first, last) => Some(
-                    PersonName::parse(first.as_deref().unwrap_or(""), last.as_deref().unwrap_or(""))
-                        .map_err(AppError::Invalid)?,
-                ),
-            };
-            let user_id = service::accept(&state, &token, name.as_ref(), &password, &password_confirmation).await?;
-            session::start(&state, user_id).await?;
-            Ok("/".to_string())
-        }
-        .await,
-    )
+    crate::public!(|state| {
+        let name = crate::domain::PersonName::parse_sent(first_name, last_name).map_err(AppError::Invalid)?;
+        let user_id = service::accept(&state, &token, name.as_ref(), &password, &password_confirmation).await?;
+        crate::server::session::start(&state, user_id).await?;
+        Ok("/".to_string())
+    })
 }

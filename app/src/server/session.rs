@@ -569,6 +569,48 @@ macro_rules! authorized {
     }};
 }
 
+/// The body of a public server function (sign-in, setup, sign-up, reset):
+/// run `$body` with the [`AppState`] and give any error its HTTP status.
+/// Whoever may call it is decided by what it asks for (a token, a password).
+///
+/// ```ignore
+/// public!(|state| { service::invited(&state, &token).await })
+/// ```
+#[macro_export]
+macro_rules! public {
+    (|$state:ident| $body:block) => {{
+        use $crate::server::session::{app_state, respond};
+        respond(
+            async move {
+                let $state = app_state()?;
+                $body
+            }
+            .await,
+        )
+    }};
+}
+
+/// The body of a self-service server function (Account, sign-out): the caller
+/// must be signed in (or 401) and acts only on their own account, so no
+/// permission is asked; `$me` is their [`Principal`].
+///
+/// ```ignore
+/// signed_in!(|me, state| { service::sessions(&state, &me).await })
+/// ```
+#[macro_export]
+macro_rules! signed_in {
+    (|$me:ident, $state:ident| $body:block) => {{
+        use $crate::server::session::{app_state, principal, respond};
+        respond(
+            async move {
+                let ($state, $me) = (app_state()?, principal()?);
+                $body
+            }
+            .await,
+        )
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

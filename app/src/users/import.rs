@@ -12,7 +12,7 @@
 use super::csv::{parse_import, CsvOut, ImportLine, MAX_IMPORT_BYTES};
 use super::{ImportReview, ImportRow, ImportVerdict};
 use crate::audit::service::{record, Actor, Event};
-use crate::domain::{check_person_names, EmailAddress};
+use crate::domain::{EmailAddress, PersonName};
 use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::registry::{AppId, Permission};
@@ -117,7 +117,7 @@ async fn review_rows(
             Some(p)
         } else if let Err(why) = &email {
             Some(if l.email.is_empty() { "No email address.".to_string() } else { why.clone() })
-        } else if let Err(why) = check_person_names(&l.first_name, &l.last_name) {
+        } else if let Err(why) = PersonName::parse(&l.first_name, &l.last_name) {
             Some(why)
         } else {
             let mut why = None;

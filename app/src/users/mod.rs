@@ -175,10 +175,11 @@ pub async fn update_user(
     email: String,
     role_ids: Vec<i64>,
 ) -> Result<UpdateOutcome, AppError> {
-    use crate::domain::EmailAddress;
+    use crate::domain::{EmailAddress, PersonName};
     crate::authorized!(Users, Update, |access, state| {
         let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-        let info = service::GeneralInfo { first_name: &first_name, last_name: &last_name, email: &email };
+        let name = PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
+        let info = service::GeneralInfo { name: &name, email: &email };
         service::update(access, &state, id, &info, &role_ids).await
     })
 }

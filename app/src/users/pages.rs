@@ -2,7 +2,7 @@ use super::bulk_bar::{export_href, page_checkbox, BulkBar, BulkState, RowCheckbo
 use super::*;
 use crate::components::{
     call, call_action, word_options, ActionResult, CardForm, Chip, DataTable, ErrorView, FieldError, FilterBar,
-    FilterSelect, FormFooter, KeysetPager, PersonNameFields, Spinner,
+    FormFooter, KeysetPager, LabelledSelect, PersonNameFields, Spinner,
 };
 use crate::icons::{Icon, Svg};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
@@ -168,7 +168,7 @@ pub fn UsersPage() -> impl IntoView {
                     on:input=move |ev| search_after_pause(event_target_value(&ev))
                 />
             </label>
-            <FilterSelect label="Status" value=status all="All statuses" changed=reset
+            <LabelledSelect label="Status" value=status all="All statuses" changed=reset
                 options=word_options(UserStatus::ALL.into_iter().map(|s| (s.key(), s.label()))) />
             // The whole select inside Suspense: its markers cannot live inside a
             // <select> (the HTML parser drops them and hydration fails).
@@ -177,10 +177,10 @@ pub fn UsersPage() -> impl IntoView {
             }>
                 {move || Suspend::new(async move {
                     let options = roles.await.unwrap_or_default().into_iter().map(|r| (r.id.to_string(), r.name)).collect();
-                    view! { <FilterSelect label="Role" value=role all="All roles" options=options changed=reset /> }
+                    view! { <LabelledSelect label="Role" value=role all="All roles" options=options changed=reset /> }
                 })}
             </Suspense>
-            <FilterSelect label="Sort by" value=sort changed=reset options=word_options([
+            <LabelledSelect label="Sort by" value=sort changed=reset options=word_options([
                 ("email", "Email (A–Z)"),
                 ("-email", "Email (Z–A)"),
                 ("name", "Name (A–Z)"),

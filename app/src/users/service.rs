@@ -476,8 +476,7 @@ async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
 }
 
 pub struct GeneralInfo<'a> {
-    pub first_name: &'a str,
-    pub last_name: &'a str,
+    pub name: &'a PersonName,
     pub email: &'a EmailAddress,
 }
 
@@ -488,7 +487,6 @@ pub async fn update(
     info: &GeneralInfo<'_>,
     role_ids: &[i64],
 ) -> AppResult<UpdateOutcome> {
-    crate::domain::check_person_names(info.first_name, info.last_name).map_err(AppError::Invalid)?;
     let mut tx = state.db.begin_write().await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
     let (first_before, last_before, email_before): (String, String, String) =
@@ -528,11 +526,11 @@ pub async fn update(
     sqlx::query(
         "UPDATE users SET first_name = $1, last_name = $2, email = $3, email_norm = $4, name_sort = $5 WHERE id = $6",
     )
-    .bind(info.first_name.trim())
-    .bind(info.last_name.trim())
+    .bind(info.name.first())
+    .bind(info.name.last())
     .bind(info.email.as_str())
     .bind(info.email.normalized())
-    .bind(name_sort(info.first_name, info.last_name))
+    .bind(name_sort(info.name.first(), info.name.last()))
     .bind(id)
     .execute(&mut *tx)
     .await
@@ -543,8 +541,8 @@ pub async fn update(
     set_roles(&mut tx, id, role_ids).await?;
     let (names_before, names_after) = (role_names(&mut tx, &roles_before).await?, role_names(&mut tx, role_ids).await?);
     let diff = crate::audit::service::diff(&[
-        ("first name", &first_before, info.first_name.trim()),
-        ("last name", &last_before, info.last_name.trim()),
+        ("first name", &first_before, info.name.first()),
+        ("last name", &last_before, info.name.last()),
         ("email", &email_before, info.email.as_str()),
         ("roles", &names_before, &names_after),
     ]);

@@ -172,17 +172,10 @@ async fn every_bulk_action_does_what_the_single_one_does(backend: Backend) {
 async fn bulk_actions_protect_administrators_and_people_with_more_access(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
-    let mut admin = set_up_admin(&server).await;
-    let admin_role = administrator_role(&mut admin).await;
-    let manager_role = create_role(
-        &mut admin,
-        "User manager",
-        json!([["Users", "View"], ["Users", "Create"], ["Users", "Update"], ["Roles", "View"]]),
-    )
-    .await;
+    let Cast { mut admin, admin_role, manager_role, mut manager, mut grace, grace_id } =
+        Cast::new(&server, json!([["Users", "View"], ["Users", "Create"], ["Users", "Update"], ["Roles", "View"]]))
+            .await;
     let settings_role = create_role(&mut admin, "Mail admins", json!([["Settings", "Update"]])).await;
-    let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
-    let (mut grace, grace_id) = add_user_and_id(&mut admin, &server, "grace@example.com", &[admin_role]).await;
     let (mut mailer, mailer_id) = add_user_and_id(&mut admin, &server, "mailer@example.com", &[settings_role]).await;
     add_user(&mut admin, &server, "plain@example.com", &[]).await;
 

@@ -505,7 +505,6 @@ pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids
     c
 }
 
-/// The signed-in user's id.
 /// [`add_user`], and the new user's id.
 pub async fn add_user_and_id(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> (Client, i64) {
     let mut c = add_user(admin, server, email, role_ids).await;
@@ -525,6 +524,29 @@ pub async fn create_role(admin: &mut Client, name: &str, grants: Value) -> i64 {
     let r = admin.call_json("set_role_permissions", serde_json::json!({"id": id, "grants": grants})).await;
     assert_eq!(r.status, StatusCode::OK, "set_role_permissions {name}: {:?}", r.body);
     id
+}
+
+/// The people of the administrator-protection tests: the first
+/// administrator, a "User manager" whose role grants `grants`, and Grace, a
+/// second administrator, both signed in.
+pub struct Cast {
+    pub admin: Client,
+    pub admin_role: i64,
+    pub manager: Client,
+    pub manager_role: i64,
+    pub grace: Client,
+    pub grace_id: i64,
+}
+
+impl Cast {
+    pub async fn new(server: &Server, grants: Value) -> Self {
+        let mut admin = set_up_admin(server).await;
+        let admin_role = administrator_role(&mut admin).await;
+        let manager_role = create_role(&mut admin, "User manager", grants).await;
+        let manager = add_user(&mut admin, server, "manager@example.com", &[manager_role]).await;
+        let (grace, grace_id) = add_user_and_id(&mut admin, server, "grace@example.com", &[admin_role]).await;
+        Self { admin, admin_role, manager, manager_role, grace, grace_id }
+    }
 }
 
 /// The built-in Administrator role's id.

@@ -55,18 +55,13 @@ async fn act(c: &mut Client, endpoint: &str, args: &Value) -> (StatusCode, Value
 async fn administrators_are_protected_from_non_administrators(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
-    let mut admin = set_up_admin(&server).await;
-    let admin_role = administrator_role(&mut admin).await;
     // Everything the Users and Roles applications offer, short of being an administrator.
-    let manager_role = create_role(
-        &mut admin,
-        "User manager",
+    let Cast { mut admin, admin_role, mut manager, mut grace, grace_id, .. } = Cast::new(
+        &server,
         json!([["Users", "View"], ["Users", "Create"], ["Users", "Update"], ["Roles", "View"], ["Roles", "Update"]]),
     )
     .await;
     let editors = create_role(&mut admin, "Editors", json!([["Users", "View"]])).await;
-    let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
-    let (mut grace, grace_id) = add_user_and_id(&mut admin, &server, "grace@example.com", &[admin_role]).await;
     let (_, plain_id) = add_user_and_id(&mut admin, &server, "plain@example.com", &[]).await;
     // Grace already has Editors, so that removing it is a real change.
     let r = admin.call("add_role_member", &[("role_id", &id_arg(editors)), ("user_id", &id_arg(grace_id))]).await;
