@@ -290,6 +290,17 @@ pub async fn give_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]
     Ok(())
 }
 
+/// [`give_roles`] for many (user, role) pairs in one statement.
+pub async fn give_roles_many(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> AppResult<()> {
+    for chunk in pairs.chunks(1000) {
+        let mut args = crate::server::sql::Args::default();
+        let values = args.rows(chunk, |a, &(user, role)| vec![a.int(user), a.int(role)]);
+        let sql = format!("INSERT INTO user_roles (user_id, role_id) VALUES {values}");
+        args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
     sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
         .bind(id)

@@ -85,6 +85,28 @@ pub async fn record(conn: &mut AnyConnection, actor: &Actor, e: Event) -> AppRes
     Ok(())
 }
 
+/// [`record`] for many events of one actor in one statement (the import
+/// writes one per person, hundreds in one transaction).
+pub async fn record_many(conn: &mut AnyConnection, actor: &Actor, events: &[Event]) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut args = Args::default();
+    let (at, id, email, ip) =
+        (args.int(now_ms()), args.opt_int(actor.id), args.text(&actor.email), args.text(&actor.ip));
+    let values = args.rows(events, |a, e| {
+        let (action, target_type) = (a.text(e.action), a.text(e.target_type));
+        let (target_id, label, details) = (a.opt_int(e.target_id), a.text(&e.target_label), a.text(&e.details));
+        vec![at.clone(), id.clone(), email.clone(), ip.clone(), action, target_type, target_id, label, details]
+    });
+    let sql = format!(
+        "INSERT INTO audit_log (at, actor_id, actor_email, ip, action, target_type, target_id, target_label, details) \
+         VALUES {values}"
+    );
+    args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Record on its own (for events with no other write, such as a failed sign-in).
 pub async fn record_now(db: &Db, actor: &Actor, e: Event) -> AppResult<()> {
     let mut conn = db.pool.acquire().await?;

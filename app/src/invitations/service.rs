@@ -9,6 +9,7 @@ use crate::grants::{check_may_manage, user_gone};
 use crate::mail::{self, templates};
 use crate::server::access::{apps, perms, Access};
 use crate::server::crypto::Token;
+use crate::server::sql::{in_list, Args};
 use crate::server::state::{AppState, Settings};
 use crate::server::{name_sort, now_ms};
 use crate::settings::template::TemplateKind;
@@ -45,6 +46,53 @@ pub(crate) async fn mint(conn: &mut AnyConnection, settings: &Settings, user_id:
         .execute(&mut *conn)
         .await?;
     Ok(email_id)
+}
+
+/// A person created in the caller's transaction, to invite.
+pub(crate) struct NewInvitee<'a> {
+    pub user_id: i64,
+    pub email: &'a str,
+    pub first_name: &'a str,
+}
+
+/// [`mint`] for people created in the caller's transaction (so none has an
+/// invitation to revoke), in a few statements for all of them: the import
+/// invites hundreds at once.
+pub(crate) async fn mint_for_new(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    people: &[NewInvitee<'_>],
+) -> AppResult<()> {
+    if people.is_empty() {
+        return Ok(());
+    }
+    let (now, ttl) = (now_ms(), settings.invitation_ttl.as_millis() as i64);
+    let template = templates::InForce::load(conn, TemplateKind::Invitation).await?;
+    let mut hashes = Vec::with_capacity(people.len());
+    let mut mails = Vec::with_capacity(people.len());
+    for p in people {
+        let token = Token::generate();
+        let url = settings.link(&format!("/signup/{}", token.expose()));
+        let link = templates::ExpiringLink { url: &url, expires_at: now + ttl, valid_ms: ttl };
+        mails.push(template.with_expiring_link(settings, p.user_id, p.email, p.first_name, &link)?);
+        hashes.push((p.user_id, token.hash()));
+    }
+    let email_ids = mail::enqueue_many(conn, settings, &mails).await?;
+    let mut args = Args::default();
+    let (created, expires) = (args.int(now), args.int(now + ttl));
+    let values = args.rows(&hashes, |a, (user, hash)| {
+        let email = a.opt_int(email_ids.get(user).copied());
+        vec![a.int(*user), a.text(hash.as_str()), created.clone(), expires.clone(), email]
+    });
+    let sql =
+        format!("INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES {values}");
+    args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
+    let mut args = Args::default();
+    let expires = args.int(now + ttl);
+    let ids: Vec<i64> = people.iter().map(|p| p.user_id).collect();
+    let sql = format!("UPDATE users SET invite_expires_at = {expires} WHERE id IN {}", in_list(&mut args, &ids));
+    args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// End every pending invitation and password-reset link of a user. Returns

@@ -33,8 +33,6 @@ pub struct OutgoingEmail {
 /// Queue an email inside the caller's transaction. Returns its id.
 pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &OutgoingEmail) -> AppResult<i64> {
     let now = now_ms();
-    let domain = settings.public_url.host_str().unwrap_or("roster.local").to_string();
-    let message_id = format!("{}@{domain}", Token::generate().hash()[..32].to_owned());
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
          attempts, max_attempts, created_at, next_attempt_at) \
@@ -46,13 +44,58 @@ pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &Outgo
     .bind(&mail.subject)
     .bind(&mail.text)
     .bind(&mail.html)
-    .bind(message_id)
+    .bind(message_id(settings))
     .bind(settings.mail_max_attempts)
     .bind(now)
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
+}
+
+/// A new, unique `Message-ID` on the public URL's host.
+fn message_id(settings: &Settings) -> String {
+    let domain = settings.public_url.host_str().unwrap_or("roster.local");
+    format!("{}@{domain}", &Token::generate().hash()[..32])
+}
+
+/// [`enqueue`] for many emails, one per user, in one statement (the import
+/// invites hundreds in one transaction). Returns each user's email id.
+pub async fn enqueue_many(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    mails: &[OutgoingEmail],
+) -> AppResult<std::collections::HashMap<i64, i64>> {
+    if mails.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut args = Args::default();
+    let (now, max) = (args.int(now_ms()), args.int(settings.mail_max_attempts));
+    let values = args.rows(mails, |a, m| {
+        let (kind, user) = (a.text(m.kind), a.opt_int(m.user_id));
+        let (to, subject, text, html) = (a.text(&m.to), a.text(&m.subject), a.text(&m.text), a.text(&m.html));
+        let id = a.text(message_id(settings));
+        vec![
+            kind,
+            user,
+            to,
+            subject,
+            text,
+            html,
+            id,
+            "'queued'".into(),
+            "0".into(),
+            max.clone(),
+            now.clone(),
+            now.clone(),
+        ]
+    });
+    let sql = format!(
+        "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
+         attempts, max_attempts, created_at, next_attempt_at) VALUES {values} RETURNING user_id, id"
+    );
+    let rows: Vec<(Option<i64>, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    Ok(rows.into_iter().filter_map(|(user, id)| Some((user?, id))).collect())
 }
 
 /// A claimed email, leased to this worker.

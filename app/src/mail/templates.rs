@@ -46,14 +46,17 @@ async fn common(
         .bind(user_id)
         .fetch_optional(&mut *conn)
         .await?;
-    let first_name = first_name.unwrap_or_default();
-    Ok(vec![
+    Ok(values(settings, &first_name.unwrap_or_default(), to, link))
+}
+
+fn values(settings: &Settings, first_name: &str, to: &str, link: &str) -> Vec<(&'static str, String)> {
+    vec![
         ("site_name", settings.site_name.clone()),
-        ("greeting", greeting(&first_name)),
-        ("first_name", first_name),
+        ("greeting", greeting(first_name)),
+        ("first_name", first_name.to_string()),
         ("email", to.to_string()),
         ("link", link.to_string()),
-    ])
+    ]
 }
 
 /// "Hello Laura," or, while the first name is unknown, "Hello,".
@@ -64,8 +67,7 @@ pub fn greeting(first_name: &str) -> String {
     }
 }
 
-/// Render `kind` with `values` into an email to `to`. A saved template that no
-/// longer renders (it can only have been valid when saved) falls back to the default.
+/// Render `kind` with `values` into an email to `to`, from the template in force now.
 async fn build(
     conn: &mut AnyConnection,
     kind: TemplateKind,
@@ -73,22 +75,56 @@ async fn build(
     to: &str,
     values: &[(&str, String)],
 ) -> AppResult<OutgoingEmail> {
-    let rendered = match saved(conn, kind).await? {
-        Some(t) => template::render(kind, &t, values).or_else(|problem| {
-            tracing::error!(kind = kind.key(), %problem, "saved email template does not render: default used");
-            template::render(kind, &kind.default_template(), values)
-        }),
-        None => template::render(kind, &kind.default_template(), values),
+    InForce::load(conn, kind).await?.render(user_id, to, values)
+}
+
+/// The template of one kind in force: read once, rendered for many people
+/// (the import invites hundreds in one transaction).
+pub struct InForce {
+    kind: TemplateKind,
+    saved: Option<Template>,
+}
+
+impl InForce {
+    pub async fn load(conn: &mut AnyConnection, kind: TemplateKind) -> AppResult<Self> {
+        Ok(Self { kind, saved: saved(conn, kind).await? })
     }
-    .map_err(|problem| crate::error::AppError::internal("default email template does not render", problem))?;
-    Ok(OutgoingEmail {
-        kind: kind.key(),
-        user_id: Some(user_id),
-        to: to.to_string(),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-    })
+
+    /// A saved template that no longer renders (it can only have been valid
+    /// when saved) falls back to the default.
+    fn render(&self, user_id: i64, to: &str, values: &[(&str, String)]) -> AppResult<OutgoingEmail> {
+        let kind = self.kind;
+        let rendered = match &self.saved {
+            Some(t) => template::render(kind, t, values).or_else(|problem| {
+                tracing::error!(kind = kind.key(), %problem, "saved email template does not render: default used");
+                template::render(kind, &kind.default_template(), values)
+            }),
+            None => template::render(kind, &kind.default_template(), values),
+        }
+        .map_err(|problem| crate::error::AppError::internal("default email template does not render", problem))?;
+        Ok(OutgoingEmail {
+            kind: kind.key(),
+            user_id: Some(user_id),
+            to: to.to_string(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        })
+    }
+
+    /// The email around a one-time link to a person whose first name is known.
+    pub fn with_expiring_link(
+        &self,
+        settings: &Settings,
+        user_id: i64,
+        to: &str,
+        first_name: &str,
+        link: &ExpiringLink<'_>,
+    ) -> AppResult<OutgoingEmail> {
+        let mut values = values(settings, first_name, to, link.url);
+        link.add_to(&mut values);
+        self.render(user_id, to, &values)
+    }
 }
 
 /// "7 days", "1 hour": how long a link works, as people say it.
@@ -110,6 +146,13 @@ pub struct ExpiringLink<'a> {
     pub valid_ms: i64,
 }
 
+impl ExpiringLink<'_> {
+    fn add_to(&self, values: &mut Vec<(&'static str, String)>) {
+        values.push(("expires", format_time(self.expires_at)));
+        values.push(("valid_for", duration_words(self.valid_ms)));
+    }
+}
+
 /// An email of `kind` (an invitation, a password reset) around a one-time link.
 pub async fn with_expiring_link(
     conn: &mut AnyConnection,
@@ -120,8 +163,7 @@ pub async fn with_expiring_link(
     link: &ExpiringLink<'_>,
 ) -> AppResult<OutgoingEmail> {
     let mut values = common(conn, settings, user_id, to, link.url).await?;
-    values.push(("expires", format_time(link.expires_at)));
-    values.push(("valid_for", duration_words(link.valid_ms)));
+    link.add_to(&mut values);
     build(conn, kind, user_id, to, &values).await
 }
 

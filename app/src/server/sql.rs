@@ -9,6 +9,8 @@ use sqlx::{Any, Decode, Type, ValueRef};
 #[derive(Debug, Clone)]
 pub enum Arg {
     Int(i64),
+    /// An integer or NULL.
+    OptInt(Option<i64>),
     Text(String),
 }
 
@@ -24,8 +26,18 @@ impl Args {
     pub fn int(&mut self, v: i64) -> String {
         self.push(Arg::Int(v))
     }
+    pub fn opt_int(&mut self, v: Option<i64>) -> String {
+        self.push(Arg::OptInt(v))
+    }
     pub fn text(&mut self, v: impl Into<String>) -> String {
         self.push(Arg::Text(v.into()))
+    }
+
+    /// The `VALUES` of a multi-row `INSERT`: `($1, $2), ($3, $4)`, one tuple
+    /// per item, its placeholders made by `row`.
+    pub fn rows<T>(&mut self, items: &[T], mut row: impl FnMut(&mut Self, &T) -> Vec<String>) -> String {
+        let tuples: Vec<String> = items.iter().map(|item| format!("({})", row(self, item).join(", "))).collect();
+        tuples.join(", ")
     }
 
     /// Bind every value, in order, to a query of any of sqlx's three shapes
@@ -34,6 +46,7 @@ impl Args {
         for a in &self.0 {
             q = match a {
                 Arg::Int(v) => q.bind_int(*v),
+                Arg::OptInt(v) => q.bind_opt_int(*v),
                 Arg::Text(v) => q.bind_text(v.clone()),
             };
         }
@@ -44,6 +57,7 @@ impl Args {
 /// What [`Args::bind`] needs of a query.
 pub trait Bind<'q> {
     fn bind_int(self, v: i64) -> Self;
+    fn bind_opt_int(self, v: Option<i64>) -> Self;
     fn bind_text(self, v: String) -> Self;
 }
 
@@ -51,6 +65,9 @@ macro_rules! bind_for {
     ($([$($generics:tt)*] $ty:ty),*) => {$(
         impl<$($generics)*> Bind<'q> for $ty {
             fn bind_int(self, v: i64) -> Self {
+                self.bind(v)
+            }
+            fn bind_opt_int(self, v: Option<i64>) -> Self {
                 self.bind(v)
             }
             fn bind_text(self, v: String) -> Self {
@@ -172,6 +189,14 @@ pub fn in_list_text(args: &mut Args, values: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_row_values_number_their_placeholders_in_order() {
+        let mut args = Args::default();
+        let first = args.int(7);
+        let rows = args.rows(&[(1, "a"), (2, "b")], |a, (n, t)| vec![a.int(*n), a.text(*t), a.opt_int(None)]);
+        assert_eq!((first.as_str(), rows.as_str()), ("$1", "($2, $3, $4), ($5, $6, $7)"));
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

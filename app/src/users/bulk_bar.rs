@@ -3,7 +3,7 @@
 //! work in progress, and the result (changed, and skipped with reasons).
 
 use super::*;
-use crate::components::{call, call_action, Spinner};
+use crate::components::{call, call_action, word_options, LabelledSelect, Spinner};
 use std::collections::BTreeSet;
 
 /// What is selected on the Users page.
@@ -111,6 +111,8 @@ pub fn BulkBar(
     let choice = RwSignal::new(String::new());
     let role_choice = RwSignal::new(String::new());
     let confirming = RwSignal::new(None::<(BulkAction, u64, String)>);
+    // Changing the action or the role asks for confirmation again.
+    let unconfirm = move || confirming.set(None);
     let count = move || {
         if state.all_matching.get() {
             counting.value().get().and_then(Result::ok)
@@ -268,38 +270,28 @@ pub fn BulkBar(
             {move || (!state.is_empty()).then(|| view! {
                 <div class="bulk-controls">
                     <span class="bulk-count">{move || count().map(|n| format!("{} selected", thousands(n)))}</span>
-                    <label>
-                        "Bulk action"
-                        <select prop:value=move || choice.get() on:change=move |ev| {
-                            choice.set(event_target_value(&ev));
-                            confirming.set(None);
-                        }>
-                            <option value="">"Choose an action"</option>
-                            <option value="enable">"Enable"</option>
-                            <option value="disable">"Disable"</option>
-                            <option value="add_role">"Add role…"</option>
-                            <option value="remove_role">"Remove role…"</option>
-                            <option value="resend">"Resend invitation"</option>
-                            <option value="revoke">"Revoke invitation"</option>
-                            <option value="end_sessions">"End sessions"</option>
-                        </select>
-                    </label>
+                    <LabelledSelect label="Bulk action" value=choice all="Choose an action" changed=unconfirm
+                        options=word_options([
+                            ("enable", "Enable"),
+                            ("disable", "Disable"),
+                            ("add_role", "Add role…"),
+                            ("remove_role", "Remove role…"),
+                            ("resend", "Resend invitation"),
+                            ("revoke", "Revoke invitation"),
+                            ("end_sessions", "End sessions"),
+                        ]) />
                     {move || needs_role().then(|| {
-                        let options = roles.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|r| {
-                            let refused = choice.get() == "add_role" && r.refusal.is_some();
-                            view! { <option value=r.id.to_string() disabled=refused>{r.name}</option> }
-                        }).collect_view();
+                        let roles = roles.get().and_then(Result::ok).unwrap_or_default();
+                        // Only the roles the admin may hand out can be added; any can be removed.
+                        let unavailable = roles
+                            .iter()
+                            .filter(|r| choice.get() == "add_role" && r.refusal.is_some())
+                            .map(|r| r.id.to_string())
+                            .collect();
+                        let options = roles.into_iter().map(|r| (r.id.to_string(), r.name)).collect();
                         view! {
-                            <label>
-                                "Role"
-                                <select prop:value=move || role_choice.get() on:change=move |ev| {
-                                    role_choice.set(event_target_value(&ev));
-                                    confirming.set(None);
-                                }>
-                                    <option value="">"Choose a role"</option>
-                                    {options}
-                                </select>
-                            </label>
+                            <LabelledSelect label="Role" value=role_choice all="Choose a role" changed=unconfirm
+                                options=options unavailable=unavailable />
                         }
                     })}
                     <button
@@ -309,10 +301,15 @@ pub fn BulkBar(
                     >
                         "Apply"
                     </button>
-                    {move || state.all_matching.get().then(|| {
-                        let href = export_href(&query.get());
+                    {move || {
+                        // Every matching user, or only the ticked ones.
+                        let href = if state.all_matching.get() {
+                            export_href(&query.get())
+                        } else {
+                            ticked_export_href(&query.get(), &state.selected.get())
+                        };
                         view! { <a class="button" href=href download>"Export to CSV"</a> }
-                    })}
+                    }}
                 </div>
             })}
             {move || confirming.get().map(|(action, n, role)| {
@@ -348,6 +345,15 @@ pub fn export_href(q: &UserQuery) -> String {
         }
     }
     out
+}
+
+/// `/users/export.csv?ids=…` for the ticked users, in the list's sort.
+pub fn ticked_export_href(q: &UserQuery, ids: &BTreeSet<i64>) -> String {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let sort = UserQuery { sort: q.sort.clone(), ..UserQuery::default() };
+    let base = export_href(&sort);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}ids={}", encode(&ids.join(",")))
 }
 
 /// Percent-encode a query value (everything but unreserved characters).
@@ -389,6 +395,9 @@ mod tests {
         assert_eq!(export_href(&UserQuery::default()), "/users/export.csv");
         let q = UserQuery { search: "zoë & co".into(), sort: "-email".into(), ..Default::default() };
         assert_eq!(export_href(&q), "/users/export.csv?search=zo%C3%AB%20%26%20co&sort=-email");
+        let ticked = BTreeSet::from([8, 3]);
+        assert_eq!(ticked_export_href(&q, &ticked), "/users/export.csv?sort=-email&ids=3%2C8");
+        assert_eq!(ticked_export_href(&UserQuery::default(), &ticked), "/users/export.csv?ids=3%2C8");
     }
 
     #[test]

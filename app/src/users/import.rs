@@ -11,7 +11,7 @@
 
 use super::csv::{parse_import, CsvOut, ImportLine, MAX_IMPORT_BYTES};
 use super::{ImportReview, ImportRow, ImportVerdict};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, record_many, Actor, Event};
 use crate::domain::{EmailAddress, PersonName};
 use crate::error::{AppError, AppResult};
 use crate::grants;
@@ -249,8 +249,7 @@ pub async fn run(
         .await?
         .into_iter()
         .collect();
-    let mut todo: Vec<&mut Reviewed> =
-        reviewed.iter_mut().filter(|r| matches!(r.row.verdict, ImportVerdict::New | ImportVerdict::AddRoles)).collect();
+    let mut todo: Vec<&mut Reviewed> = reviewed.iter_mut().filter(|r| r.changes()).collect();
     // PostgreSQL takes a few batches at once (each its own connection and
     // transaction: the work is mostly waiting for the database); SQLite has
     // one writer, so one batch at a time.
@@ -300,7 +299,9 @@ fn role_names(names: &HashMap<i64, String>, ids: &[i64]) -> String {
     ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", ")
 }
 
-/// One batch of the import in one write transaction: invite the new, give roles to the existing.
+/// One batch of the import in one write transaction: invite the new, give
+/// roles to the existing. A handful of multi-row statements per batch, not a
+/// handful per person (each statement is a round trip to PostgreSQL).
 async fn import_batch(
     state: &AppState,
     actor: &Actor,
@@ -315,43 +316,77 @@ async fn import_batch(
     let sql = format!("SELECT email_norm FROM users WHERE email_norm IN {list}");
     let taken: HashSet<String> = args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *tx).await?.into_iter().collect();
     for r in batch.iter_mut() {
-        let Some(email) = r.email.clone() else { continue };
-        match r.row.verdict {
-            ImportVerdict::New if taken.contains(&email.normalized()) => {
-                r.row.verdict = ImportVerdict::Existing;
-                r.row.note = "Became a user since the review: skipped.".into();
-            }
-            ImportVerdict::New => {
-                let (first, last) = (r.row.first_name.trim(), r.row.last_name.trim());
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO users (email, email_norm, first_name, last_name, enabled, created_at, name_sort) \
-                     VALUES ($1, $2, $3, $4, TRUE, $5, $6) RETURNING id",
-                )
-                .bind(email.as_str())
-                .bind(email.normalized())
-                .bind(first)
-                .bind(last)
-                .bind(now_ms())
-                .bind(name_sort(first, last))
-                .fetch_one(&mut *tx)
-                .await?;
-                grants::give_roles(&mut tx, id, &r.role_ids).await?;
-                crate::invitations::service::mint(&mut tx, &state.settings, id, email.as_str()).await?;
-                let details = format!("roles: {} (import, line {})", role_names(names, &r.role_ids), r.row.line);
-                record(&mut tx, actor, Event::new("invitation.sent").user(id, email.as_str()).details(details)).await?;
-                r.row.note = "Invited: the invitation is in the Email queue.".into();
-            }
-            ImportVerdict::AddRoles => {
-                let Some(id) = r.user_id else { continue };
-                grants::give_roles(&mut tx, id, &r.role_ids).await?;
-                let added = role_names(names, &r.role_ids);
-                let details = format!("roles: added {added} (import, line {})", r.row.line);
-                record(&mut tx, actor, Event::new("user.updated").user(id, email.as_str()).details(details)).await?;
-                r.row.note = format!("Given {added}.");
-            }
-            _ => {}
+        if r.row.verdict == ImportVerdict::New && r.email.as_ref().is_some_and(|e| taken.contains(&e.normalized())) {
+            r.row.verdict = ImportVerdict::Existing;
+            r.row.note = "Became a user since the review: skipped.".into();
         }
     }
+
+    // The new people, in one INSERT; their ids come back by address.
+    let new: Vec<&Reviewed> =
+        batch.iter().map(|r| &**r).filter(|r| r.row.verdict == ImportVerdict::New && r.email.is_some()).collect();
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    if !new.is_empty() {
+        let mut args = Args::default();
+        let now = args.int(now_ms());
+        let values = args.rows(&new, |a, r| {
+            let (email, (first, last)) = (r.email.as_ref().map(EmailAddress::as_str).unwrap_or(""), r.name());
+            let key = r.email.as_ref().map(EmailAddress::normalized).unwrap_or_default();
+            let sort = name_sort(first, last);
+            vec![a.text(email), a.text(key), a.text(first), a.text(last), "TRUE".into(), now.clone(), a.text(sort)]
+        });
+        let sql = format!(
+            "INSERT INTO users (email, email_norm, first_name, last_name, enabled, created_at, name_sort) \
+             VALUES {values} RETURNING email_norm, id"
+        );
+        ids = args.bind(sqlx::query_as::<_, (String, i64)>(&sql)).fetch_all(&mut *tx).await?.into_iter().collect();
+    }
+    for r in batch.iter_mut().filter(|r| r.row.verdict == ImportVerdict::New) {
+        r.user_id = r.email.as_ref().and_then(|e| ids.get(&e.normalized()).copied());
+    }
+
+    // Roles, invitations and audit entries for everyone the batch changes.
+    let mut pairs = Vec::new();
+    let mut invitees = Vec::new();
+    let mut events = Vec::new();
+    for r in batch.iter().filter(|r| r.changes()) {
+        let (Some(id), Some(email)) = (r.user_id, r.email.as_ref()) else { continue };
+        pairs.extend(r.role_ids.iter().map(|&role| (id, role)));
+        let (what, event) = if r.row.verdict == ImportVerdict::New {
+            invitees.push(crate::invitations::service::NewInvitee {
+                user_id: id,
+                email: email.as_str(),
+                first_name: r.name().0,
+            });
+            (format!("roles: {}", role_names(names, &r.role_ids)), "invitation.sent")
+        } else {
+            (format!("roles: added {}", role_names(names, &r.role_ids)), "user.updated")
+        };
+        let details = format!("{what} (import, line {})", r.row.line);
+        events.push(Event::new(event).user(id, email.as_str()).details(details));
+    }
+    grants::give_roles_many(&mut tx, &pairs).await?;
+    crate::invitations::service::mint_for_new(&mut tx, &state.settings, &invitees).await?;
+    record_many(&mut tx, actor, &events).await?;
     tx.commit().await?;
+
+    for r in batch.iter_mut().filter(|r| r.changes()) {
+        r.row.note = match r.row.verdict {
+            ImportVerdict::New => "Invited: the invitation is in the Email queue.".into(),
+            _ => format!("Given {}.", role_names(names, &r.role_ids)),
+        };
+    }
     Ok(())
+}
+
+impl Reviewed {
+    /// Will the import change this person (invite them, or give them roles)?
+    fn changes(&self) -> bool {
+        matches!(self.row.verdict, ImportVerdict::New | ImportVerdict::AddRoles)
+    }
+
+    /// The row's first and last name, trimmed.
+    fn name(&self) -> (&str, &str) {
+        (self.row.first_name.trim(), self.row.last_name.trim())
+    }
 }

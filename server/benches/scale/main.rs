@@ -11,6 +11,8 @@
 //!   (plus a domain matching ~5 % of users, and 1- and 2-character terms);
 //! - the server-rendered Dashboard (`GET /` with the session cookie),
 //!   requests per second and p95 with concurrent clients;
+//! - Users bulk actions (add a role to a fifth of the users and take it away,
+//!   with sign-ins alongside) and the import of 10,000 rows;
 //! - sign-ins per second with concurrent clients, beside the raw Argon2id
 //!   verify rate of the same cores (one verifying thread per core) measured
 //!   just before, in the same run.
@@ -25,7 +27,7 @@
 //! `ROSTER_BENCH_CLIENTS` (concurrent clients, default 4 × cores),
 //! `ROSTER_BENCH_DATA_DIR` (keep the generated databases there and reuse them
 //! on the next run; by default they are temporary), `ROSTER_BENCH_ONLY`
-//! (some of `list,search,dashboard,signin`; all by default).
+//! (some of `list,search,dashboard,bulk,signin`; all by default).
 
 // Test and benchmark code: a failed step panics with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -389,6 +391,19 @@ fn raw_argon2(hash: &str, cores: usize, secs: f64) -> (usize, f64, f64) {
 /// no cookie) as a different active user in turn, for `secs`, starting at
 /// user `offset`. Returns (the latencies, wall seconds).
 async fn sign_ins(base: &str, emails: &[String], clients: usize, secs: f64, offset: usize) -> (Vec<f64>, f64) {
+    let (lat, wall, ()) =
+        sign_ins_during(base, emails, clients, offset, tokio::time::sleep(Duration::from_secs_f64(secs))).await;
+    (lat, wall)
+}
+
+/// [`sign_ins`] for as long as `work` takes; also returns what `work` gave.
+async fn sign_ins_during<T>(
+    base: &str,
+    emails: &[String],
+    clients: usize,
+    offset: usize,
+    work: impl std::future::Future<Output = T>,
+) -> (Vec<f64>, f64, T) {
     let stop = Arc::new(AtomicBool::new(false));
     let emails = Arc::new(emails.to_vec());
     let start = Instant::now();
@@ -412,9 +427,10 @@ async fn sign_ins(base: &str, emails: &[String], clients: usize, secs: f64, offs
             lat
         });
     }
-    let all = stop_after(secs, &stop, tasks).await;
+    let done = work.await;
+    let all = stop_after(0.0, &stop, tasks).await;
     // Requests finishing after the stop flag count, and so does their time.
-    (all, start.elapsed().as_secs_f64())
+    (all, start.elapsed().as_secs_f64(), done)
 }
 
 /// Let the client tasks run for `secs`, raise `stop`, and gather their latencies.
@@ -426,6 +442,124 @@ async fn stop_after(secs: f64, stop: &AtomicBool, mut tasks: tokio::task::JoinSe
         all.extend(r.unwrap());
     }
     all
+}
+
+/// Run bulk `action` on every user `query` matches, following its progress
+/// as the Users page does (every 100 ms). Returns (seconds, the finished job).
+async fn bulk_job(admin: &mut Client, query: &Value, action: Value) -> (f64, Value) {
+    let t = Instant::now();
+    let r = admin.call_json("bulk_users", json!({"selection": {"Matching": query}, "action": action})).await;
+    assert_eq!(r.status.as_u16(), 200, "bulk_users: {:?}", r.body);
+    let id = r.body.as_i64().unwrap().to_string();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = admin.call("bulk_progress", &[("id", &id)]).await;
+        assert_eq!(r.status.as_u16(), 200, "bulk_progress: {:?}", r.body);
+        if r.body["state"] != json!("Running") {
+            assert_eq!(r.body["state"], json!("Finished"), "{:?}", r.body);
+            return (t.elapsed().as_secs_f64(), r.body);
+        }
+    }
+}
+
+/// Users → bulk actions and Import at scale: add a role to every user of the
+/// role Sales (about a fifth of them) and take it away again, with two
+/// clients signing in all along; then import 10,000 new people from a CSV.
+async fn bulk_and_import(b: &str, base: &str, admin: &mut Client, conn: &mut AnyConnection, report: &mut Report) {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // A role of its own, so that adding it and taking it away leaves the data as it was.
+    let r = admin.call("create_role", &[("name", &format!("Bench bulk {stamp}")), ("description", "")]).await;
+    assert_eq!(r.status.as_u16(), 200, "create_role: {:?}", r.body);
+    let role = r.body.as_i64().unwrap();
+    let sales: i64 = sqlx::query("SELECT id FROM roles WHERE name_norm = 'sales'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    let members: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM user_roles WHERE role_id = {sales}"))
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    let emails: Vec<String> = sqlx::query(
+        "SELECT email FROM users WHERE enabled AND password_hash IS NOT NULL AND id % 97 = 5 ORDER BY id LIMIT 2000",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String, _>(0).unwrap())
+    .filter(|e| e != ADMIN_EMAIL)
+    .collect();
+    let clients = 2;
+    let (before, _) = sign_ins(base, &emails, clients, 5.0, 0).await;
+    let before = stats(before);
+    let query = json!({"search": "", "status": "", "role": sales.to_string(), "sort": "", "after": ""});
+    for (what, action) in [("Add role", json!({ "AddRole": role })), ("Remove role", json!({ "RemoveRole": role }))] {
+        let (lat, _, (secs, job)) = sign_ins_during(base, &emails, clients, 500, bulk_job(admin, &query, action)).await;
+        let during = stats(lat);
+        let changed = job["outcome"]["changed"].as_u64().unwrap();
+        assert_eq!(changed as i64, members, "{what}: every member of Sales changed: {job:?}");
+        let per_100k = secs * 100_000.0 / changed as f64;
+        let stall = during.p95 - before.p95;
+        println!(
+            "[{b}] bulk {what} on {changed} users: {secs:.1} s ({:.0} users/s, {per_100k:.1} s per 100,000); \
+             sign-ins before p50 {} p95 {}, during p50 {} p95 {} max {}",
+            changed as f64 / secs,
+            ms(before.p50),
+            ms(before.p95),
+            ms(during.p50),
+            ms(during.p95),
+            ms(during.max)
+        );
+        report.bulk.push(format!(
+            "| {b} | {what} (every user of the role Sales) | {changed} | {secs:.1} s | {per_100k:.1} s | {} | {} / {} | {} / {} (max {}) | {} |",
+            at_most(per_100k, 30.0, "s"),
+            ms(before.p50),
+            ms(before.p95),
+            ms(during.p50),
+            ms(during.p95),
+            ms(during.max),
+            at_most(stall, 500.0, "ms")
+        ));
+    }
+    let r = admin.call("delete_role", &[("id", &role.to_string())]).await;
+    assert_eq!(r.status.as_u16(), 200, "delete_role: {:?}", r.body);
+
+    // Import: 10,000 new people, each with the role Sales.
+    let rows = 10_000;
+    let mut csv = String::from("email,first name,last name,roles\r\n");
+    for i in 0..rows {
+        let _ = write!(csv, "import{stamp}.{i}@import.example,Imported,Person {i},Sales\r\n");
+    }
+    let t = Instant::now();
+    let r = admin.call_multipart("review_import", &[], Some(csv.as_bytes())).await;
+    let review = t.elapsed().as_secs_f64();
+    assert_eq!(r.status.as_u16(), 200, "review_import: {:?}", r.body["errors"]);
+    assert_eq!(r.body["new"], json!(rows), "every row is new");
+    let t = Instant::now();
+    let r = admin.call_multipart("run_import", &[], Some(csv.as_bytes())).await;
+    let import = t.elapsed().as_secs_f64();
+    assert_eq!(r.status.as_u16(), 200, "run_import: {:?}", r.body["errors"]);
+    assert_eq!((r.body["new"].clone(), r.body["errors"].clone()), (json!(rows), json!(0)));
+    let invited: i64 = sqlx::query(&format!(
+        "SELECT COUNT(*) FROM users u JOIN invitations i ON i.user_id = u.id \
+         JOIN user_roles ur ON ur.user_id = u.id AND ur.role_id = {sales} WHERE u.email_norm LIKE 'import{stamp}.%'"
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
+    .try_get(0)
+    .unwrap();
+    assert_eq!(invited, rows as i64, "each imported person has the role and an invitation");
+    println!("[{b}] import of {rows} rows: review {review:.2} s, import {import:.2} s");
+    report.import.push(format!(
+        "| {b} | {rows} | {review:.2} s | {} | {import:.2} s | {} |",
+        at_most(review, 3.0, "s"),
+        at_most(import, 10.0, "s")
+    ));
 }
 
 /// Dashboard pages per second: `clients` concurrent clients with the session cookie.
@@ -470,6 +604,8 @@ struct Report {
     search_info: Vec<String>,
     signin: Vec<String>,
     dashboard: Vec<String>,
+    bulk: Vec<String>,
+    import: Vec<String>,
 }
 
 async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
@@ -699,6 +835,11 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         ));
     }
 
+    // ---- Users bulk actions and import.
+    if cfg.wants("bulk") {
+        bulk_and_import(b, &server.base, &mut admin, &mut conn, report).await;
+    }
+
     // ---- Sign-ins beside raw Argon2: alternating rounds, so that a change in
     // the machine's background load hits both alike.
     if !cfg.wants("signin") {
@@ -870,6 +1011,21 @@ fn markdown(cfg: &Config, r: &Report) -> String {
     let _ = writeln!(s, "`GET /` with the administrator's session cookie (the full server-side render of the Dashboard), concurrent clients for {} s. Target: reported.\n", cfg.secs);
     let _ = writeln!(s, "| backend | clients | requests | requests/s | p50 | p95 | server CPU per page | page size | load average |\n|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for l in &r.dashboard {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "\n#### Users bulk actions, {n} users\n");
+    let _ = writeln!(s, "`POST /api/bulk_users` with `{{\"selection\":{{\"Matching\":{{\"role\":\"<id of Sales>\",…}}}},\"action\":{{\"AddRole\":<id>}}}}` for a role made for the run, then `RemoveRole` (so the data ends as it began), as the administrator, following `bulk_progress` every 100 ms until the job is finished; the time is from the request to the finished job. Meanwhile 2 clients sign in as active users without pause (Argon2id on the same two cores); \"before\" is the same 2 clients for 5 s just before. Targets: 100,000 users in ≤ 30 s (the time scaled to 100,000), and the stated bound on what a bulk action does to other people's sign-ins: their p95 rises by at most 500 ms (a batch of 500 users is one write transaction; a sign-in waits for at most the one in progress).\n");
+    let _ = writeln!(s, "| backend | action | users changed | time | per 100,000 | verdict (≤ 30 s) | sign-ins before: p50 / p95 | during: p50 / p95 | verdict (p95 + ≤ 500 ms) |\n|---|---|---:|---:|---:|---|---|---|---|");
+    for l in &r.bulk {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "\n#### Users import, {n} users\n");
+    let _ = writeln!(s, "`POST /api/review_import`, then `POST /api/run_import` (multipart, as the Import page sends them) with a CSV of 10,000 new people (`email,first name,last name,roles`, each with the role Sales): the review reads every row against the database; the import invites them in batches of 500 (users, roles, invitations, their emails in the Email queue, audit entries), then the test checks every one has the role and an invitation. Time from request to answer.\n");
+    let _ = writeln!(
+        s,
+        "| backend | rows | review | verdict (≤ 3 s) | import | verdict (≤ 10 s) |\n|---|---:|---:|---|---:|---|"
+    );
+    for l in &r.import {
         let _ = writeln!(s, "{l}");
     }
     s

@@ -13,6 +13,7 @@ on_both_backends!(
     the_export_has_every_column_and_defuses_formulas,
     the_export_needs_users_view,
     a_long_export_is_streamed_in_pieces,
+    the_ticked_users_export_alone_in_the_lists_order,
 );
 
 /// The export's body for `query` (`search=…&sort=…`), checked to be a CSV download.
@@ -156,6 +157,36 @@ async fn the_export_needs_users_view(backend: Backend) {
     assert!(!r.text().await.unwrap().contains("admin@example.com"));
     let emails = emails_of(&export(&viewer, "").await);
     assert_eq!(emails, ["admin@example.com", "auditor@example.com", "viewer@example.com"]);
+}
+
+async fn the_ticked_users_export_alone_in_the_lists_order(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    invite_many(&admin, "zoe", 12).await;
+    let ids: std::collections::HashMap<String, i64> = {
+        let r = admin.call_json("list_users", json!({"query": {"search": "zoe", "sort": "email"}})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let rows = r.body["rows"].as_array().unwrap().iter();
+        rows.map(|u| (u["email"].as_str().unwrap().to_string(), u["id"].as_i64().unwrap())).collect()
+    };
+    let ticked = ["zoe7@example.com", "zoe10@example.com", "zoe2@example.com"];
+    let list = ticked.iter().map(|e| ids[*e].to_string()).collect::<Vec<_>>().join(",");
+    // In the list's sort, whatever order the ids come in; the search does not narrow ticked rows.
+    let csv = export(&admin, &format!("ids={list}&sort=email&search=nobody")).await;
+    assert_eq!(emails_of(&csv), ["zoe10@example.com", "zoe2@example.com", "zoe7@example.com"]);
+    let csv = export(&admin, &format!("ids={list}&sort=-email")).await;
+    assert_eq!(emails_of(&csv), ["zoe7@example.com", "zoe2@example.com", "zoe10@example.com"]);
+    assert_eq!(csv.lines().count(), 4, "the header and the three ticked users:\n{csv}");
+
+    // Ids that are not ids, and more than a page of ticks may hold, are refused with the reason.
+    let r = admin.get("/users/export.csv?ids=3,x").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("\"x\" is not a user id."));
+    let many = (1..=1001).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let r = admin.get(&format!("/users/export.csv?ids={many}")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Select all matching"));
 }
 
 async fn a_long_export_is_streamed_in_pieces(backend: Backend) {
