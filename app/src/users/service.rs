@@ -42,7 +42,7 @@ fn sort_key(sort: &str) -> (SortKey, bool) {
     (key, desc)
 }
 
-/// How a search term selects users (ARCHITECTURE.md, "Users search").
+/// How a search term selects users (docs/design.md, "Users search").
 enum Search {
     /// A case-insensitive substring of the email or the name, `%` and `_`
     /// literal, as a condition on `u`. It reads the trigram index (migration
