@@ -191,12 +191,31 @@ pub async fn mark_failed(db: &Db, settings: &Settings, email: &Claimed, error: &
     Ok(())
 }
 
-/// Delete sent emails older than the retention period.
+/// Emails deleted per statement by [`purge_sent`].
+const PURGE_BATCH: u64 = 500;
+
+/// Delete sent emails older than the retention period, [`PURGE_BATCH`] at a
+/// time: each batch is its own short write, so a sign-in never waits behind
+/// a large purge (the first one after an import or a long pause can be tens
+/// of thousands of rows, and SQLite has one writer).
 pub async fn purge_sent(db: &Db, retention: Duration) -> AppResult<u64> {
     let cutoff = now_ms() - retention.as_millis() as i64;
-    let r =
-        sqlx::query("DELETE FROM emails WHERE status = 'sent' AND sent_at < $1").bind(cutoff).execute(&db.pool).await?;
-    Ok(r.rows_affected())
+    let mut purged = 0;
+    loop {
+        let r = sqlx::query(
+            "DELETE FROM emails WHERE id IN \
+             (SELECT id FROM emails WHERE status = 'sent' AND sent_at < $1 ORDER BY id LIMIT $2)",
+        )
+        .bind(cutoff)
+        .bind(PURGE_BATCH as i64)
+        .execute(&db.pool)
+        .await?;
+        purged += r.rows_affected();
+        if r.rows_affected() < PURGE_BATCH {
+            return Ok(purged);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Build the MIME message (plain text plus HTML) for a claimed email.

@@ -543,7 +543,8 @@ pub async fn load(url: &str, n: usize, password_hash: &str, site: &str) -> Loade
                     let kind = TemplateKind::Invitation;
                     let values = [
                         ("site_name", "Roster".to_string()),
-                        ("first_name", String::new()),
+                        ("greeting", app::mail::templates::greeting(first)),
+                        ("first_name", first.to_string()),
                         ("email", email.clone()),
                         ("link", link),
                         ("expires", app::time::format_time(expires)),

@@ -15,6 +15,7 @@ on_both_backends!(
     after_the_last_attempt_mail_is_failed_and_resend_delivers_it,
     crash_mid_send_loses_nothing,
     sent_mail_is_purged_after_the_retention_period,
+    a_large_purge_takes_only_old_sent_mail,
     reset_links_are_never_shown_and_invitation_links_only_to_who_could_send_them,
     only_an_administrator_deletes_or_resends_an_unsent_reset_email,
 );
@@ -332,4 +333,34 @@ async fn sent_mail_is_purged_after_the_retention_period(backend: Backend) {
     }
     // The invitation itself survives its email.
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM invitations").await, 1);
+}
+
+/// 1,234 old sent emails (more than two of the purge's batches), one young
+/// sent email and an old queued one: one purge takes exactly the old sent ones.
+async fn a_large_purge_takes_only_old_sent_mail(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let _admin = set_up_admin(&server).await;
+    let roster_db = app::server::db::Db::connect(&db.url).await.unwrap();
+    let insert = |n: i64, status: &str, sent_at: &str, tag: &str| {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+             INSERT INTO emails (kind, to_addr, subject, body_text, body_html, message_id, status, attempts, \
+             max_attempts, created_at, next_attempt_at, sent_at) \
+             SELECT 'invitation', 'old@example.com', 'Old', 'text', '<p>html</p>', '{tag}-' || i, '{status}', 1, 8, \
+             1000, 1000, {sent_at} FROM n"
+        )
+    };
+    let far_future = 32_503_680_000_000i64.to_string();
+    for sql in [
+        insert(1234, "sent", "1000", "old"),
+        insert(1, "sent", &far_future, "young"),
+        insert(1, "queued", "NULL", "waiting"),
+    ] {
+        sqlx::query(&sql).execute(&roster_db.pool).await.unwrap();
+    }
+    let purged = app::mail::purge_sent(&roster_db, Duration::from_secs(86_400)).await.unwrap();
+    assert_eq!(purged, 1234);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM emails WHERE message_id LIKE 'old-%'").await, 0);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM emails WHERE message_id IN ('young-1', 'waiting-1')").await, 2);
 }
