@@ -7,6 +7,7 @@
 mod helpers;
 
 mod account;
+mod applications;
 mod audit;
 mod auth;
 mod bulk;
