@@ -32,6 +32,8 @@ pub mod grants;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
+pub mod oidc;
+#[cfg(feature = "ssr")]
 pub mod password_policy;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -49,6 +49,7 @@ pub const ACTIONS: &[&str] = &[
     "application.enabled",
     "application.disabled",
     "application.deleted",
+    "application.signed_in",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ mod export;
 mod foundation;
 mod import;
 mod invitations;
+mod oidc;
 mod roles;
 mod scale;
 mod schema;
