@@ -178,7 +178,7 @@ impl AppId {
 
     /// Does this application know `permission`? A registered application knows all four.
     pub fn declares(self, permission: Permission) -> bool {
-        self.builtin().map_or(true, |a| a.declares(permission))
+        self.builtin().is_none_or(|a| a.declares(permission))
     }
 
     /// The name of Roster's own application; a registered one's is its row's

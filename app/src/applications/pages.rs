@@ -236,9 +236,7 @@ fn copy_to_clipboard(text: &str) {
         .ok()
         .filter(|c| !c.is_undefined());
     if let Some(clipboard) = clipboard {
-        if let Ok(write) =
-            Reflect::get(&clipboard, &"writeText".into()).and_then(|f| f.dyn_into::<Function>().map_err(Into::into))
-        {
+        if let Ok(write) = Reflect::get(&clipboard, &"writeText".into()).and_then(|f| f.dyn_into::<Function>()) {
             let _ = write.call1(&clipboard, &text.into());
         }
     }
