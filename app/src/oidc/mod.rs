@@ -40,22 +40,34 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-/// A small page of Roster's own, for what cannot be sent back to the application.
-fn page(status: StatusCode, title: &str, text: &str) -> Response {
+/// A small page of Roster's own, in Roster's look, for what cannot be sent
+/// back to the application. Its policy allows Roster's stylesheet and nothing else.
+fn page(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
     let esc = |s: &str| html_escape::encode_text(s).to_string();
+    let stylesheet = crate::server::assets::stylesheet_href(&state.leptos_options);
     let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · Roster</title></head>\
-         <body><main><p>Roster</p><h1>{t}</h1><p>{x}</p><p><a href=\"/\">Go to the Dashboard</a></p></main></body></html>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t} · Roster</title><link rel=\"stylesheet\" href=\"{stylesheet}\"></head>\
+         <body><main class=\"auth-page\"><section class=\"auth-card error-view\" role=\"alert\">\
+         <p class=\"brand\">Roster</p><h1>{t}</h1><p>{x}</p><p><a href=\"/\">Go to the Dashboard</a></p>\
+         </section></main></body></html>",
         t = esc(title),
         x = esc(text)
     );
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
+    );
     no_store(r)
 }
 
-fn internal() -> Response {
+fn internal(state: &AppState) -> Response {
     page(
+        state,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
         "Something went wrong on the server. Please try again.",
@@ -89,11 +101,11 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     // Publish a key from the first request on, so clients can fetch it before the first sign-in.
     if let Err(e) = keys::current(&state.db).await {
         tracing::error!(?e, "no signing key");
-        return internal();
+        return internal(&state);
     }
     match keys::jwks(&state.db).await {
         Ok(set) => Json(set).into_response(),
-        Err(_) => internal(),
+        Err(_) => internal(&state),
     }
 }
 
@@ -111,7 +123,8 @@ pub struct AuthorizeParams {
 
 /// `redirect_uri` with these query parameters added (after any it has).
 fn redirect_with(uri: &str, params: &[(&str, Option<&str>)]) -> Response {
-    let Ok(mut url) = url::Url::parse(uri) else { return internal() };
+    // Registered URIs were parsed when saved: this cannot fail.
+    let Ok(mut url) = url::Url::parse(uri) else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
     {
         let mut q = url.query_pairs_mut();
         for (k, v) in params {
@@ -133,6 +146,7 @@ pub async fn authorize(
     // Client and redirect URI first: until both are known good, nothing is sent to the redirect URI.
     let Some(client_id) = q.client_id.as_deref() else {
         return page(
+            &state,
             StatusCode::BAD_REQUEST,
             "Sign-in request not valid",
             "The request names no application (client_id).",
@@ -142,16 +156,18 @@ pub async fn authorize(
         Ok(Some(c)) => c,
         Ok(None) => {
             return page(
+                &state,
                 StatusCode::BAD_REQUEST,
                 "Unknown application",
                 "This sign-in request comes from an application that is not registered in Roster.",
             )
         }
-        Err(_) => return internal(),
+        Err(_) => return internal(&state),
     };
     let Some(redirect_uri) = q.redirect_uri.clone().filter(|u| client.allows_redirect(u)) else {
         tracing::info!(application_id = client.id, "authorize with an unregistered redirect_uri");
         return page(
+            &state,
             StatusCode::BAD_REQUEST,
             "Sign-in request not valid",
             &format!("The address {} asked to return to is not one registered for it.", client.name),
@@ -166,6 +182,7 @@ pub async fn authorize(
     if !service::may_sign_in(&principal, &client) {
         tracing::info!(application_id = client.id, user_id = principal.user_id, "authorize refused: no access");
         return page(
+            &state,
             StatusCode::FORBIDDEN,
             "No access",
             &format!("You don't have access to {}. Ask an administrator.", client.name),
@@ -192,7 +209,7 @@ pub async fn authorize(
     let ip = client_info.map(|Extension(c)| c.ip).unwrap_or_default();
     match service::issue_code(&state.db, &principal, &client, &req, &ip).await {
         Ok(code) => redirect_with(&redirect_uri, &[("code", Some(&code)), ("state", st)]),
-        Err(_) => internal(),
+        Err(_) => internal(&state),
     }
 }
 
@@ -297,6 +314,7 @@ pub async fn end_session(
     if let Some(uri) = &q.post_logout_redirect_uri {
         if !client.as_ref().is_some_and(|c| c.allows_post_logout_redirect(uri)) {
             return page(
+                &state,
                 StatusCode::BAD_REQUEST,
                 "Sign-out request not valid",
                 "The address to return to after signing out is not one registered for this application.",
@@ -308,7 +326,7 @@ pub async fn end_session(
     if let (Some(p), Some((sub, _))) = (&principal, &hinted) {
         if p.user_id == *sub {
             if crate::server::session::delete(&state.db, &p.session_hash).await.is_err() {
-                return internal();
+                return internal(&state);
             }
             signed_out = true;
             tracing::info!(user_id = p.user_id, "signed out by an application");
@@ -318,6 +336,7 @@ pub async fn end_session(
         Some(uri) => redirect_with(uri, &[("state", q.state.as_deref())]),
         None if signed_out || principal.is_none() => no_store(Redirect::to("/signin").into_response()),
         None => page(
+            &state,
             StatusCode::OK,
             "Still signed in",
             "You are still signed in to Roster. To sign out, use Sign out in the User menu.",
