@@ -21,9 +21,18 @@ use std::collections::BTreeSet;
 /// The `roles.builtin` value of the Administrator role.
 pub const ADMINISTRATOR: &str = "administrator";
 
-/// Every (application, permission) the registry declares: what the Administrator holds.
+/// Every (application, permission) the registry declares: what the Administrator
+/// holds of Roster's own (see [`every_grant_with_registered`] for all of it).
 pub fn every_grant() -> Vec<Grant> {
     APPLICATIONS.iter().flat_map(|a| a.permissions.iter().map(|p| (a.id, *p))).collect()
+}
+
+/// Everything the Administrator holds: Roster's own applications and every
+/// registered one, all four permissions.
+pub async fn every_grant_with_registered(conn: &mut AnyConnection) -> AppResult<Vec<Grant>> {
+    let mut all = every_grant();
+    all.extend(crate::applications::service::every_registered_grant(conn).await?);
+    Ok(all)
 }
 
 /// A role and one of its permissions (none for a role that grants nothing),
@@ -104,7 +113,7 @@ pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal,
             if !principal.can(app, permission) {
                 tracing::info!(
                     user_id = principal.user_id,
-                    app = app.key(),
+                    app = %app.key(),
                     "refused to hand out a role beyond the caller's own access"
                 );
                 return Err(AppError::Forbidden);
@@ -137,6 +146,7 @@ pub async fn hand_out_refusals(
     )
     .fetch_all(&mut *conn)
     .await?;
+    let names = crate::applications::service::names(conn).await?;
     for RoleGrant { id, grant } in rows {
         let why = if grant.builtin == Some(Builtin::Administrator) {
             Some("Only a Global administrator can give the Administrator role.".to_string())
@@ -144,7 +154,7 @@ pub async fn hand_out_refusals(
             grant
                 .grant()
                 .filter(|(app, p)| !caller.can(*app, *p))
-                .map(|(app, p)| format!("It grants {}: {}, which you do not have.", app.app().name, p.label()))
+                .map(|(app, p)| format!("It grants {}: {}, which you do not have.", app.name(&names), p.label()))
         };
         if let Some(why) = why {
             out.entry(id).or_insert(why);

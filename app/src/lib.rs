@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod account;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod codec;
@@ -30,6 +31,8 @@ pub mod users;
 pub mod grants;
 #[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod oidc;
 #[cfg(feature = "ssr")]
 pub mod password_policy;
 #[cfg(feature = "ssr")]
@@ -106,6 +109,11 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <ParentRoute path=path!("/audit-log") view=|| view! { <RequireView app=AppId::AuditLog /> }>
                         <Route path=path!("") view=audit::AuditLogPage />
+                    </ParentRoute>
+                    <ParentRoute path=path!("/applications") view=|| view! { <RequireView app=AppId::Applications /> }>
+                        <Route path=path!("") view=applications::ApplicationsPage />
+                        <Route path=path!("/new") view=applications::NewApplicationPage />
+                        <Route path=path!("/:id") view=applications::ApplicationDetailPage />
                     </ParentRoute>
                     <ParentRoute path=path!("/settings") view=|| view! { <RequireView app=AppId::Settings /> }>
                         <Route path=path!("") view=settings::SettingsPage />

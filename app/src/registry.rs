@@ -3,6 +3,7 @@
 //! authorization checks all read from here.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Every admin application Roster has. Adding one starts here.
@@ -13,6 +14,11 @@ pub enum AppId {
     EmailQueue,
     AuditLog,
     Settings,
+    Applications,
+    /// An application the organization registered in Applications (its
+    /// `applications.id`): granted, shown on the Dashboard and signed in to
+    /// like Roster's own, but described by its row, not by [`APPLICATIONS`].
+    Registered(i64),
 }
 
 /// What a role can be granted on an application.
@@ -123,6 +129,16 @@ pub const APPLICATIONS: &[Application] = &[
         route: "/settings",
         permissions: &[Permission::View, Permission::Update],
     },
+    Application {
+        id: AppId::Applications,
+        key: "applications",
+        name: "Applications",
+        icon: crate::icons::Icon::AppWindow,
+        description:
+            "Register the organization's own applications: their Dashboard tiles and single sign-on with Roster.",
+        route: "/applications",
+        permissions: &Permission::ALL,
+    },
 ];
 
 /// The application whose pages live at `path` (its route, or below it).
@@ -133,18 +149,45 @@ pub fn app_at(path: &str) -> Option<AppId> {
         .map(|a| a.id)
 }
 
+/// The prefix of a registered application's key in `role_permissions`
+/// (`app:42`); no built-in key contains a colon.
+pub const REGISTERED_PREFIX: &str = "app:";
+
 impl AppId {
-    #[allow(clippy::expect_used, reason = "every AppId has an entry: the registry's tests look each one up")]
-    pub fn app(self) -> &'static Application {
-        APPLICATIONS.iter().find(|a| a.id == self).expect("every AppId is registered in APPLICATIONS")
+    /// Roster's own application, or `None` for a registered one.
+    pub fn builtin(self) -> Option<&'static Application> {
+        APPLICATIONS.iter().find(|a| a.id == self)
     }
 
-    pub fn key(self) -> &'static str {
-        self.app().key
+    /// The key stored in `role_permissions.application`.
+    pub fn key(self) -> Cow<'static, str> {
+        match self {
+            Self::Registered(id) => Cow::Owned(format!("{REGISTERED_PREFIX}{id}")),
+            // Every other AppId has an entry: the registry's tests look each one up.
+            _ => Cow::Borrowed(self.builtin().map_or("", |a| a.key)),
+        }
     }
 
     pub fn from_key(key: &str) -> Option<Self> {
+        if let Some(digits) = key.strip_prefix(REGISTERED_PREFIX) {
+            // Only the form `key` writes: no sign, no leading zero.
+            return digits.parse::<i64>().ok().filter(|id| *id > 0 && id.to_string() == digits).map(Self::Registered);
+        }
         APPLICATIONS.iter().find(|a| a.key == key).map(|a| a.id)
+    }
+
+    /// Does this application know `permission`? A registered application knows all four.
+    pub fn declares(self, permission: Permission) -> bool {
+        self.builtin().is_none_or(|a| a.declares(permission))
+    }
+
+    /// The name of Roster's own application; a registered one's is its row's
+    /// (`names` maps registered ids to names; an unknown one is "a deleted application").
+    pub fn name(self, names: &std::collections::HashMap<i64, String>) -> String {
+        match self {
+            Self::Registered(id) => names.get(&id).cloned().unwrap_or_else(|| "a deleted application".into()),
+            _ => self.builtin().map_or_else(String::new, |a| a.name.to_string()),
+        }
     }
 }
 
@@ -170,8 +213,21 @@ mod tests {
         assert_eq!(routes.len(), APPLICATIONS.len());
         for a in APPLICATIONS {
             assert_eq!(AppId::from_key(a.key), Some(a.id));
+            assert_eq!(a.id.key(), a.key);
+            assert!(!a.key.contains(':'));
             assert!(a.permissions.contains(&Permission::View), "{} must know View", a.name);
         }
+    }
+
+    #[test]
+    fn registered_applications_have_their_own_keys() {
+        assert_eq!(AppId::Registered(42).key(), "app:42");
+        assert_eq!(AppId::from_key("app:42"), Some(AppId::Registered(42)));
+        for bad in ["app:", "app:0", "app:-1", "app:042", "app:4x", "app: 4"] {
+            assert_eq!(AppId::from_key(bad), None, "{bad}");
+        }
+        assert!(AppId::Registered(1).declares(Permission::Delete));
+        assert!(!AppId::AuditLog.declares(Permission::Delete));
     }
 
     #[test]

@@ -196,7 +196,7 @@ pub fn RequireView(app: AppId) -> impl IntoView {
 /// user is known here.)
 #[component]
 fn AccessDenied(app: AppId) -> impl IntoView {
-    let name = app.app().name;
+    let name = app.builtin().map_or("this application", |a| a.name);
     view! {
         <section class="error-view" role="alert">
             <p class="error-code">"403 Forbidden"</p>

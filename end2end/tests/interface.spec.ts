@@ -68,6 +68,8 @@ async function shellPages(page: Page): Promise<[string, string][]> {
     ["/settings", "Settings"],
     ["/settings?tab=templates", "Settings"],
     ["/settings/templates/invitation", "Invitation"],
+    ["/applications", "Applications"],
+    ["/applications/new", "New application"],
     ["/account", "Account"],
     ["/account?tab=password", "Account"],
     ["/account?tab=sessions", "Account"],

@@ -75,7 +75,7 @@ test("pictures of the administrator's pages", async ({ browser }) => {
   }
 
   await openHydrated(page, "/");
-  await expect(page.getByRole("list", { name: "Applications" }).getByRole("link")).toHaveCount(5);
+  await expect(page.getByRole("list", { name: "Applications" }).getByRole("link")).toHaveCount(6);
   await shoot(page, "dashboard-administrator");
 
   await openHydrated(page, "/users/new");

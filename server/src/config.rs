@@ -28,6 +28,7 @@ const KEYS: &[&str] = &[
     "mail_lease",
     "mail_retention",
     "mail_poll_interval",
+    "access_token_ttl",
     "password_min_chars",
     "signin_free_failures",
     "signin_failure_window",
@@ -80,6 +81,9 @@ pub struct Config {
     /// How often an idle worker looks for due mail.
     #[serde(with = "humantime_serde")]
     pub mail_poll_interval: Duration,
+    /// How long an access token issued to a registered application works (at userinfo).
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
     /// Minimum password length in characters (at least 8).
     pub password_min_chars: usize,
     /// Failed sign-ins per account allowed in the window before each attempt must wait.
@@ -159,6 +163,7 @@ impl Default for Config {
             mail_lease: Duration::from_secs(60),
             mail_retention: Duration::from_secs(30 * 86_400),
             mail_poll_interval: Duration::from_millis(500),
+            access_token_ttl: Duration::from_secs(5 * 60),
             password_min_chars: 12,
             signin_free_failures: 5,
             signin_failure_window: Duration::from_secs(15 * 60),
@@ -237,6 +242,7 @@ impl Config {
             ("mail_lease", self.mail_lease),
             ("mail_retention", self.mail_retention),
             ("mail_poll_interval", self.mail_poll_interval),
+            ("access_token_ttl", self.access_token_ttl),
         ] {
             if d.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));

@@ -30,9 +30,10 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [--first-name NAME] [--last-name NAME] | server seed-demo
+const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [--first-name NAME] [--last-name NAME] | server seed-demo | server rotate-signing-key
   create-admin reads the password from standard input (first line).
   seed-demo creates the demo roles Digital Channel Manager and Content Editor (once).
+  rotate-signing-key adds a new signing key for the ID tokens given to registered applications.
   Configuration: roster.toml and ROSTER_* environment variables (see README).";
 
 #[tokio::main]
@@ -58,6 +59,7 @@ async fn main() -> ExitCode {
         None | Some("serve") => serve(config).await,
         Some("create-admin") => create_admin(config, &args[1..]).await,
         Some("seed-demo") => seed_demo(config).await,
+        Some("rotate-signing-key") => rotate_signing_key(config).await,
         Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
     };
     match result {
@@ -107,6 +109,15 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     println!("Created Global administrator {email} (id {id}).");
+    Ok(())
+}
+
+/// `server rotate-signing-key`: a new OpenID Connect signing key; every node
+/// signs with it from its next token on; the older keys stay published in the JWKS.
+async fn rotate_signing_key(config: Config) -> Result<(), String> {
+    let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    let kid = app::oidc::keys::rotate(&db).await.map_err(|e| e.to_string())?;
+    println!("New signing key {kid}: ID tokens are signed with it from now on; the older keys stay published.");
     Ok(())
 }
 
@@ -163,6 +174,7 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         reset_emails_per_ip: config.password_reset_emails_per_ip,
         // Validated when the configuration was loaded.
         trusted_proxies: config.trusted_proxies().unwrap_or_default(),
+        oidc_access_token_ttl: config.access_token_ttl,
     };
     let mut leptos_options = LeptosOptions::builder()
         .output_name("roster")
@@ -252,6 +264,13 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/users/export.csv", get(app::users::export::download))
+        // OpenID Connect provider (app::oidc): thin handlers, logic in its service.
+        .route(app::oidc::DISCOVERY, get(app::oidc::discovery))
+        .route(app::oidc::JWKS, get(app::oidc::jwks))
+        .route(app::oidc::AUTHORIZE, get(app::oidc::authorize))
+        .route(app::oidc::TOKEN, axum::routing::post(app::oidc::token))
+        .route(app::oidc::USERINFO, get(app::oidc::userinfo).post(app::oidc::userinfo))
+        .route(app::oidc::END_SESSION, get(app::oidc::end_session))
         .merge(static_files(&options.site_root))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();

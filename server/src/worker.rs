@@ -79,6 +79,10 @@ pub async fn run(db: Db, settings: Arc<Settings>, poll: Duration) {
                 Ok(_) => {}
                 Err(_) => tracing::warn!("purging sent emails failed"),
             }
+            // Sign-in codes and access tokens a day past their expiry, with the same hourly beat.
+            if app::oidc::service::purge(&db).await.is_err() {
+                tracing::warn!("purging expired sign-in codes failed");
+            }
             last_purge = Some(Instant::now());
         }
         let Ok(mut free) = slots.clone().acquire_many_owned(CLAIM_AT as u32).await else {

@@ -43,6 +43,13 @@ pub const ACTIONS: &[&str] = &[
     "settings.test_email",
     "settings.email_template_saved",
     "settings.email_template_reset",
+    "application.created",
+    "application.updated",
+    "application.secret_rotated",
+    "application.enabled",
+    "application.disabled",
+    "application.deleted",
+    "application.signed_in",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -31,7 +31,7 @@ pub fn UserAccess(access: Resource<Result<EffectiveAccess, AppError>>) -> impl I
                                 .map(|l| {
                                     view! {
                                         <tr>
-                                            <td>{l.app.app().name}</td>
+                                            <td>{l.app_name}</td>
                                             <td>{l.permission.label()}</td>
                                             <td>{l.granted_by.join(", ")}</td>
                                         </tr>

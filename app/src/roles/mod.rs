@@ -98,9 +98,9 @@ pub fn parse_description(input: &str) -> Result<String, String> {
 pub fn normalize_grants(grants: &[Grant]) -> Result<Vec<Grant>, String> {
     let mut out = std::collections::BTreeSet::new();
     for &(app, permission) in grants {
-        let a = app.app();
-        if !a.declares(permission) {
-            return Err(format!("{} has no {} permission.", a.name, permission.label()));
+        if !app.declares(permission) {
+            let name = app.builtin().map_or("This application", |a| a.name);
+            return Err(format!("{name} has no {} permission.", permission.label()));
         }
         out.insert((app, permission));
         out.insert((app, Permission::View));
@@ -140,12 +140,16 @@ pub struct RoleDetail {
     /// What the role grants; for the Administrator, every declared permission.
     pub grants: Vec<Grant>,
     pub members: Vec<Member>,
+    /// Every registered application, for the permission matrix and the preview.
+    pub applications: Vec<crate::applications::AppTile>,
 }
 
 /// One line of a user's effective access: a permission and the roles that grant it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessLine {
     pub app: AppId,
+    /// The application's name (a registered one's is its row's).
+    pub app_name: String,
     pub permission: Permission,
     pub granted_by: Vec<String>,
 }

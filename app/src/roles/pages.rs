@@ -363,23 +363,32 @@ fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: CallActi
     let me_is_admin = me.as_ref().is_some_and(|m| m.is_admin);
     let may_save = me.as_ref().is_some_and(|m| m.can(AppId::Roles, Permission::Update)) && !builtin;
     let header = Permission::ALL.into_iter().map(|p| view! { <th scope="col">{p.label()}</th> }).collect_view();
-    let rows = APPLICATIONS
+    // Roster's own applications, then the registered ones.
+    let apps: Vec<(AppId, String)> = APPLICATIONS
         .iter()
-        .map(|app| {
+        .map(|a| (a.id, a.name.to_string()))
+        .chain(role.applications.iter().map(|t| {
+            let name = if t.enabled { t.name.clone() } else { format!("{} (disabled)", t.name) };
+            (AppId::Registered(t.id), name)
+        }))
+        .collect();
+    let rows = apps
+        .into_iter()
+        .map(|(app, app_name)| {
             let cells = Permission::ALL
                 .into_iter()
                 .map(|perm| {
                     if !app.declares(perm) {
                         return view! {
-                            <td class="not-applicable" title=format!("{} has no {} permission", app.name, perm.label())>
+                            <td class="not-applicable" title=format!("{} has no {} permission", app_name, perm.label())>
                                 "—"
                             </td>
                         }
                         .into_any();
                     }
-                    let grant = (app.id, perm);
+                    let grant = (app, perm);
                     // Non-administrators may clear anything but tick only what they hold.
-                    let may_tick = me.as_ref().is_some_and(|m| m.can(app.id, perm));
+                    let may_tick = me.as_ref().is_some_and(|m| m.can(app, perm));
                     let held_before = saved.contains(&grant);
                     let disabled = builtin || !may_save || (!may_tick && !held_before && !me_is_admin);
                     let title = (!builtin && may_save && !may_tick && !me_is_admin)
@@ -388,7 +397,7 @@ fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: CallActi
                         <td>
                             <input
                                 type="checkbox"
-                                aria-label=format!("{}: {}", app.name, perm.label())
+                                aria-label=format!("{}: {}", app_name, perm.label())
                                 title=title
                                 disabled=disabled
                                 prop:checked=move || selected.with(|s| s.contains(&grant))
@@ -413,7 +422,7 @@ fn PermissionMatrix(role: RoleDetail, me: Option<SignedInUser>, action: CallActi
                 .collect_view();
             view! {
                 <tr>
-                    <th scope="row">{app.name}</th>
+                    <th scope="row">{app_name}</th>
                     {cells}
                 </tr>
             }
@@ -569,7 +578,13 @@ fn AddMember(role_id: i64, actions: RoleActions) -> impl IntoView {
 #[component]
 fn PreviewPanel(role: RoleDetail) -> impl IntoView {
     let apps = visible_apps(role.builtin, &role.grants);
-    let empty = apps.is_empty();
+    let registered: Vec<_> = role
+        .applications
+        .iter()
+        .filter(|t| t.enabled && (role.builtin || role.grants.contains(&(AppId::Registered(t.id), Permission::View))))
+        .cloned()
+        .collect();
+    let empty = apps.is_empty() && registered.is_empty();
     view! {
         <section class="card" aria-labelledby="preview-title">
             <h2 id="preview-title">"Preview dashboard"</h2>
@@ -583,7 +598,7 @@ fn PreviewPanel(role: RoleDetail) -> impl IntoView {
                 }
                 .into_any()
             } else {
-                view! { <AppTiles apps=apps preview=true /> }.into_any()
+                view! { <AppTiles apps=apps registered=registered preview=true /> }.into_any()
             }}
         </section>
     }

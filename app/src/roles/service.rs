@@ -9,8 +9,8 @@ use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, Ro
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{
-    check_can_hand_out, check_may_manage, every_grant, give_roles, grant_of, is_last_admin, user_email, Builtin,
-    GrantRow,
+    check_can_hand_out, check_may_manage, every_grant_with_registered, give_roles, grant_of, is_last_admin, user_email,
+    Builtin, GrantRow,
 };
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access};
@@ -20,7 +20,7 @@ use crate::server::now_ms;
 use crate::server::sql::{like_pattern, Args, Flag};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const CANDIDATES_LIMIT: i64 = 20;
 
@@ -40,11 +40,11 @@ fn duplicate(name: &RoleName) -> AppError {
 }
 
 /// "Users: View, Email queue: View", for the audit log.
-fn describe(grants: &[Grant]) -> String {
+fn describe(grants: &[Grant], names: &HashMap<i64, String>) -> String {
     if grants.is_empty() {
         return "nothing".into();
     }
-    grants.iter().map(|(a, p)| format!("{}: {}", a.app().name, p.label())).collect::<Vec<_>>().join(", ")
+    grants.iter().map(|(a, p)| format!("{}: {}", a.name(names), p.label())).collect::<Vec<_>>().join(", ")
 }
 
 /// The role's name and whether it is the built-in Administrator, or NotFound.
@@ -71,7 +71,7 @@ async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> A
     for (app, permission) in grants {
         sqlx::query("INSERT INTO role_permissions (role_id, application, permission) VALUES ($1, $2, $3)")
             .bind(id)
-            .bind(app.key())
+            .bind(app.key().into_owned())
             .bind(permission.as_str())
             .execute(&mut *conn)
             .await?;
@@ -99,7 +99,12 @@ pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppSt
             .await?
             .ok_or_else(role_gone)?;
     let builtin = builtin == Some(Builtin::Administrator);
-    let grants = if builtin { every_grant() } else { stored_grants(&mut conn, id).await?.into_iter().collect() };
+    let grants = if builtin {
+        every_grant_with_registered(&mut conn).await?
+    } else {
+        stored_grants(&mut conn, id).await?.into_iter().collect()
+    };
+    let applications = crate::applications::service::all_tiles(&mut conn).await?;
     let members: Vec<MemberRow> = sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled FROM user_roles ur \
          JOIN users u ON u.id = ur.user_id WHERE ur.role_id = $1 ORDER BY u.email_norm",
@@ -108,7 +113,7 @@ pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppSt
     .fetch_all(&mut *conn)
     .await?;
     let members = members.into_iter().map(Member::from).collect();
-    Ok(RoleDetail { id, name, description, builtin, grants, members })
+    Ok(RoleDetail { id, name, description, builtin, grants, members, applications })
 }
 
 /// A user as the member lists read them.
@@ -230,10 +235,17 @@ pub async fn set_permissions(
         return Err(builtin_refused());
     }
     let before = stored_grants(&mut tx, id).await?;
+    let registered: Vec<i64> =
+        grants.iter().filter_map(|(app, _)| if let AppId::Registered(a) = app { Some(*a) } else { None }).collect();
+    if !crate::applications::service::unknown(&mut tx, &registered).await?.is_empty() {
+        return Err(AppError::Invalid(
+            "One of these applications does not exist any more. Reload the page and try again.".into(),
+        ));
+    }
     if let Some((app, permission)) = grants.iter().find(|g| !before.contains(g) && !principal.can(g.0, g.1)) {
         tracing::info!(
             user_id = principal.user_id,
-            app = app.key(),
+            app = %app.key(),
             permission = permission.as_str(),
             "refused to grant a permission the caller does not hold"
         );
@@ -242,7 +254,8 @@ pub async fn set_permissions(
     sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
     insert_grants(&mut tx, id, grants).await?;
     let before: Vec<Grant> = before.into_iter().collect();
-    let details = format!("{} → {}", describe(&before), describe(grants));
+    let names = crate::applications::service::names(&mut tx).await?;
+    let details = format!("{} → {}", describe(&before, &names), describe(grants, &names));
     record(
         &mut tx,
         &Actor::of(principal),
@@ -384,12 +397,14 @@ pub async fn effective_access(
     .bind(user_id)
     .fetch_all(&mut *conn)
     .await?;
+    let everything = every_grant_with_registered(&mut conn).await?;
+    let app_names = crate::applications::service::names(&mut conn).await?;
     let mut by: BTreeMap<Grant, Vec<String>> = BTreeMap::new();
     let mut is_admin = false;
     for NamedGrant { name, grant: r } in rows {
         let grants = if r.builtin == Some(Builtin::Administrator) {
             is_admin = true;
-            every_grant()
+            everything.clone()
         } else {
             r.grant().into_iter().collect()
         };
@@ -400,8 +415,17 @@ pub async fn effective_access(
             }
         }
     }
-    let lines =
-        by.into_iter().map(|((app, permission), granted_by)| AccessLine { app, permission, granted_by }).collect();
+    let lines = by
+        .into_iter()
+        // A grant of an application deleted since is no access at all.
+        .filter(|((app, _), _)| !matches!(app, AppId::Registered(id) if !app_names.contains_key(id)))
+        .map(|((app, permission), granted_by)| AccessLine {
+            app,
+            app_name: app.name(&app_names),
+            permission,
+            granted_by,
+        })
+        .collect();
     Ok(EffectiveAccess { is_admin, lines })
 }
 
@@ -432,7 +456,8 @@ pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
         let id = insert_role(&mut tx, &name, description).await?;
         insert_grants(&mut tx, id, &grants).await?;
         let actor = Actor { email: "server seed-demo".into(), ..Actor::default() };
-        let event = Event::new("role.created").target("role", id, name.as_str()).details(describe(&grants));
+        let event =
+            Event::new("role.created").target("role", id, name.as_str()).details(describe(&grants, &HashMap::new()));
         record(&mut tx, &actor, event).await?;
         tx.commit().await?;
         out.push((name.to_string(), true));

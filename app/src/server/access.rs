@@ -67,7 +67,7 @@ impl Principal {
         if self.can(A::ID, P::PERMISSION) {
             Ok(Access { principal: self, proof: PhantomData })
         } else {
-            tracing::info!(user_id = self.user_id, app = A::ID.key(), permission = P::PERMISSION.as_str(), "forbidden");
+            tracing::info!(user_id = self.user_id, app = %A::ID.key(), permission = P::PERMISSION.as_str(), "forbidden");
             Err(AppError::Forbidden)
         }
     }
@@ -101,7 +101,7 @@ macro_rules! markers {
 
 /// One type per application of the registry.
 pub mod apps {
-    markers!(App, ID, AppId, Users, Roles, EmailQueue, AuditLog, Settings);
+    markers!(App, ID, AppId, Users, Roles, EmailQueue, AuditLog, Settings, Applications);
 }
 
 /// One type per permission.

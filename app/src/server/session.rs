@@ -287,6 +287,19 @@ fn is_public_page(path: &str) -> bool {
         || path.starts_with("/reset/")
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
+        // The OpenID Connect endpoints answer for themselves: authorize
+        // sends a signed-out person to Sign in only once the client and its
+        // redirect URI are known good.
+        || path.starts_with("/oidc/")
+        || path == "/.well-known/openid-configuration"
+}
+
+/// The OpenID Connect endpoints a relying party calls from its server: no
+/// Origin, form-encoded. They never read the session cookie (the client
+/// authenticates with its secret or PKCE, userinfo with a bearer token), so a
+/// cross-site form posting to them gains nothing from the browser.
+fn is_server_to_server(path: &str) -> bool {
+    path == crate::oidc::TOKEN || path == crate::oidc::USERINFO
 }
 
 /// Is this state-changing request from Roster's own pages? Browsers send
@@ -378,7 +391,7 @@ pub async fn check_host(State(state): State<AppState>, req: Request, next: Next)
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let safe = method == Method::GET || method == Method::HEAD || method == Method::OPTIONS;
-    if !safe && !same_origin(req.headers(), &state.settings.origin()) {
+    if !safe && !is_server_to_server(req.uri().path()) && !same_origin(req.headers(), &state.settings.origin()) {
         tracing::warn!(path = req.uri().path(), "cross-origin request refused");
         return (
             StatusCode::FORBIDDEN,

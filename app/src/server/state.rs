@@ -53,6 +53,8 @@ pub struct Settings {
     /// Reverse proxies and load balancers whose `X-Forwarded-For` / `Forwarded`
     /// headers are believed (empty: none, the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long an access token Roster issues to a registered application works (at userinfo).
+    pub oidc_access_token_ttl: Duration,
 }
 
 impl Settings {

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod account;
+mod applications;
 mod audit;
 mod auth;
 mod bulk;
@@ -15,6 +16,7 @@ mod export;
 mod foundation;
 mod import;
 mod invitations;
+mod oidc;
 mod roles;
 mod scale;
 mod schema;

@@ -303,9 +303,9 @@ async fn effective_access_names_the_granting_roles(backend: Backend) {
     assert_eq!(
         r.body["lines"],
         json!([
-            {"app": "Users", "permission": "View", "granted_by": ["Alpha", "Beta"]},
-            {"app": "Users", "permission": "Update", "granted_by": ["Beta"]},
-            {"app": "EmailQueue", "permission": "View", "granted_by": ["Alpha"]},
+            {"app": "Users", "app_name": "Users", "permission": "View", "granted_by": ["Alpha", "Beta"]},
+            {"app": "Users", "app_name": "Users", "permission": "Update", "granted_by": ["Beta"]},
+            {"app": "EmailQueue", "app_name": "Email queue", "permission": "View", "granted_by": ["Alpha"]},
         ])
     );
     let ada = user_id(&mut admin).await;

@@ -28,8 +28,15 @@ const PUBLIC: &[&str] = &[
 
 /// Reviewed: any signed-in user, whatever their roles, acts on their own
 /// account, password and sessions.
-const SELF_SERVICE: &[&str] =
-    &["sign_out", "account_info", "update_my_name", "change_password", "my_sessions", "sign_out_other_sessions"];
+const SELF_SERVICE: &[&str] = &[
+    "sign_out",
+    "account_info",
+    "update_my_name",
+    "change_password",
+    "my_sessions",
+    "sign_out_other_sessions",
+    "my_applications",
+];
 
 enum Body {
     Form(&'static [(&'static str, &'static str)]),
@@ -55,7 +62,13 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         | "password_rules"
         | "email_server_settings"
         | "use_configured_email_server"
-        | "email_templates" => Form(&[]),
+        | "email_templates"
+        | "list_applications"
+        | "my_applications" => Form(&[]),
+        "application_detail" | "rotate_application_secret" | "delete_application" => Form(&[("id", "1")]),
+        "set_application_enabled" => Form(&[("id", "1"), ("enabled", "false")]),
+        "create_application" => Json(json!({"input": crate::applications::crm("Sneaky")})),
+        "update_application" => Json(json!({"id": 1, "input": crate::applications::crm("Sneaky")})),
         "save_email_server" => Json(json!({"settings": {
             "host": "smtp.example.com", "port": 587, "security": "StartTls", "username": "u",
             "password": {"Set": "secret"}, "from_name": "X", "from_address": "x@example.com"
