@@ -43,6 +43,12 @@ pub const ACTIONS: &[&str] = &[
     "settings.test_email",
     "settings.email_template_saved",
     "settings.email_template_reset",
+    "two_factor.totp_enabled",
+    "two_factor.totp_disabled",
+    "two_factor.recovery_codes_generated",
+    "two_factor.recovery_code_used",
+    "two_factor.reset",
+    "role.two_factor_required",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

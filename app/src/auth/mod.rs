@@ -29,6 +29,9 @@ pub struct SignedInUser {
     /// Every (application, permission) the user holds, so pages can hide or
     /// disable what the server would refuse anyway.
     pub grants: Vec<(AppId, Permission)>,
+    /// A role requires a second factor and none is set up: only Account →
+    /// Security (and Sign out) works until one is.
+    pub two_factor_setup_owed: bool,
 }
 
 impl SignedInUser {
@@ -49,6 +52,7 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
             is_admin: p.is_admin,
             apps: p.visible_apps(),
             grants: p.grants.iter().copied().collect(),
+            two_factor_setup_owed: p.two_factor_setup_owed,
         })
     }))
 }
@@ -60,10 +64,20 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     respond(
         async move {
             let state = app_state()?;
-            let service::SignedIn { user_id, cookie } = service::sign_in_checked(&state, &email, &password).await?;
-            replace_session(&state, &cookie).await?;
-            tracing::info!(user_id, "signed in");
-            Ok(safe_next(next.as_deref()))
+            match service::sign_in_checked(&state, &email, &password).await? {
+                service::SignInOutcome::Session(service::SignedIn { user_id, cookie }) => {
+                    replace_session(&state, &cookie).await?;
+                    tracing::info!(user_id, "signed in");
+                    Ok(safe_next(next.as_deref()))
+                }
+                service::SignInOutcome::SecondStep(token) => {
+                    use crate::server::session::set_cookie;
+                    set_cookie(&crate::two_factor::service::pending_cookie(&state.settings, &token));
+                    let next = safe_next(next.as_deref());
+                    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                    Ok(format!("/signin/verify?next={next}"))
+                }
+            }
         }
         .await,
     )
@@ -72,11 +86,11 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 /// Self-service: end the caller's session.
 #[server(prefix = "/api", endpoint = "sign_out", output = crate::codec::JsonOut)]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::session::{self, app_state, principal, respond, set_cookie};
+    use crate::server::session::{self, app_state, principal_for_setup, respond, set_cookie};
     respond(
         async move {
             let state = app_state()?;
-            let p = principal()?;
+            let p = principal_for_setup()?;
             session::delete(&state.db, &p.session_hash).await?;
             set_cookie(&session::clear_cookie(&state.settings));
             use crate::audit::service::{record_now, Actor, Event};

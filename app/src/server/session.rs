@@ -252,6 +252,7 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
             .await?;
     }
     let (is_admin, grants) = crate::grants::load(db, row.user_id).await?;
+    let two_factor_setup_owed = crate::two_factor::service::setup_owed(db, row.user_id).await?;
     Ok(Some(Principal {
         user_id: row.user_id,
         session_hash: hash,
@@ -260,6 +261,7 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
         last_name: row.last_name,
         is_admin,
         grants,
+        two_factor_setup_owed,
     }))
 }
 
@@ -279,6 +281,7 @@ struct Live {
 /// Pages anyone may load without a session.
 fn is_public_page(path: &str) -> bool {
     path == "/signin"
+        || path == "/signin/verify"
         || path == "/healthz"
         || path == "/favicon.ico"
         || path.starts_with("/setup/")
@@ -421,6 +424,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         return resp;
     }
+    // A member of a role that requires a second factor, without one, is
+    // taken to set one up, whatever page they asked for.
+    if safe && !path.starts_with("/api/") && !path.starts_with("/pkg/") && path != "/account" && path != "/favicon.ico" {
+        if principal.as_ref().is_some_and(|p| p.two_factor_setup_owed) {
+            return Redirect::to("/account?tab=security").into_response();
+        }
+    }
     // An application's page without View renders as the 403 page
     // (`shell::RequireView`); say so in the status too.
     let forbidden_page = method == Method::GET
@@ -485,9 +495,25 @@ fn request_parts() -> AppResult<axum::http::request::Parts> {
         .ok_or_else(|| AppError::internal("context", "request parts missing"))
 }
 
-/// The signed-in caller, or `Unauthorized`.
+/// The signed-in caller, or `Unauthorized`; `TwoFactorSetupRequired` while a
+/// role requires a second factor the caller has not set up.
 pub fn principal() -> AppResult<Principal> {
+    let p = principal_for_setup()?;
+    if p.two_factor_setup_owed {
+        return Err(AppError::TwoFactorSetupRequired);
+    }
+    Ok(p)
+}
+
+/// The signed-in caller, or `Unauthorized`, even while a second factor is
+/// owed: only for setting one up (`two_factor`) and signing out.
+pub fn principal_for_setup() -> AppResult<Principal> {
     request_parts()?.extensions.get::<RequestAuth>().and_then(|a| a.0.clone()).ok_or(AppError::Unauthorized)
+}
+
+/// The token in the request's cookie `name`, if it is shaped like one.
+pub fn request_cookie_token(name: &str) -> Option<Token> {
+    cookie_token(&request_parts().ok()?.headers, name)
 }
 
 /// The signed-in caller, if any.

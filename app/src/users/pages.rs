@@ -553,6 +553,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                     })
                                 />
                             </section>
+                            <crate::two_factor::UserTwoFactorPanel id=uid />
                             <p class="meta">
                                 "Created " <LocalTime ms=u.created_at /> " · Last sign-in "
                                 <OptionalTime ms=u.last_sign_in_at none="never" />

@@ -24,12 +24,24 @@ const PUBLIC: &[&str] = &[
     "reset_password",
     "password_strength",
     "password_rules",
+    "sign_in_second_step",
 ];
 
 /// Reviewed: any signed-in user, whatever their roles, acts on their own
 /// account, password and sessions.
-const SELF_SERVICE: &[&str] =
-    &["sign_out", "account_info", "update_my_name", "change_password", "my_sessions", "sign_out_other_sessions"];
+const SELF_SERVICE: &[&str] = &[
+    "sign_out",
+    "account_info",
+    "update_my_name",
+    "change_password",
+    "my_sessions",
+    "sign_out_other_sessions",
+    "two_factor_status",
+    "begin_totp_setup",
+    "enable_totp",
+    "disable_totp",
+    "generate_recovery_codes",
+];
 
 enum Body {
     Form(&'static [(&'static str, &'static str)]),
@@ -55,7 +67,13 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         | "password_rules"
         | "email_server_settings"
         | "use_configured_email_server"
-        | "email_templates" => Form(&[]),
+        | "email_templates"
+        | "two_factor_status"
+        | "begin_totp_setup" => Form(&[]),
+        "enable_totp" => Form(&[("code", "000000")]),
+        "disable_totp" | "generate_recovery_codes" => Form(&[("password", "not the password")]),
+        "sign_in_second_step" => Form(&[("code", "000000"), ("next", "")]),
+        "user_two_factor" | "reset_two_factor" => Form(&[("id", "1")]),
         "save_email_server" => Json(json!({"settings": {
             "host": "smtp.example.com", "port": 587, "security": "StartTls", "username": "u",
             "password": {"Set": "secret"}, "from_name": "X", "from_address": "x@example.com"

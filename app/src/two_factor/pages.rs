@@ -1,0 +1,210 @@
+use super::*;
+use crate::components::{call, call_action, ActionResult, AuthCard, ErrorView, FieldError, FormFooter, Spinner};
+
+/// The recovery codes just made, shown once with what to do with them.
+#[component]
+fn RecoveryCodes(codes: Vec<String>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="recovery-codes-title">
+            <h2 id="recovery-codes-title">"Your recovery codes"</h2>
+            <p>
+                "Each code signs you in once when your authenticator app is not at hand. Keep them somewhere \
+                 safe: they are shown only now."
+            </p>
+            <ul class="recovery-codes" aria-label="Recovery codes">
+                {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// Account → Security: the authenticator app and the recovery codes.
+#[component]
+pub fn SecurityTab() -> impl IntoView {
+    let begin = call_action::<TotpSetup>();
+    let enable = ServerAction::<EnableTotp>::new();
+    let disable = ServerAction::<DisableTotp>::new();
+    let regenerate = ServerAction::<GenerateRecoveryCodes>::new();
+    let status = Resource::new(
+        move || (enable.version().get(), disable.version().get(), regenerate.version().get()),
+        |_| two_factor_status(),
+    );
+    let enabled_now = move || matches!(enable.value().get(), Some(Ok(_)));
+    view! {
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match status.await {
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                    Ok(s) => view! {
+                        {(s.required && !s.totp_enabled).then(|| view! {
+                            <p class="error" role="alert">
+                                "A role of yours requires two-factor sign-in. Set up an authenticator app to go on \
+                                 using Roster."
+                            </p>
+                        })}
+                        <section class="card" aria-labelledby="totp-title">
+                            <h2 id="totp-title">"Authenticator app"</h2>
+                            {if s.totp_enabled {
+                                view! {
+                                    <p>"On. Signing in asks for a code from your authenticator app after your password."</p>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <p>"Not set up. With an authenticator app, a stolen password is not enough to sign in as you."</p>
+                                    <div class="actions">
+                                        <button type="button" class="primary" on:click=move |_| { begin.dispatch(call(BeginTotpSetup {})); }>
+                                            <Spinner when=begin.pending() />
+                                            "Set up an authenticator app"
+                                        </button>
+                                    </div>
+                                }.into_any()
+                            }}
+                        </section>
+                        {(!s.totp_enabled).then(|| view! { <TotpSetupForm begin=begin enable=enable /> })}
+                        {s.totp_enabled.then(|| view! {
+                            <ActionForm action=disable attr:class="card form" attr:aria-labelledby="disable-totp-title">
+                                <h2 id="disable-totp-title">"Remove the authenticator app"</h2>
+                                <label for="disable_password">"Your password"</label>
+                                <input id="disable_password" name="password" type="password" autocomplete="current-password" required />
+                                <ActionResult value=disable.value() success="The authenticator app was removed." />
+                                <FormFooter pending=disable.pending() label="Remove" />
+                            </ActionForm>
+                            <ActionForm action=regenerate attr:class="card form" attr:aria-labelledby="regenerate-title">
+                                <h2 id="regenerate-title">"Recovery codes"</h2>
+                                <p>{format!("{} unused recovery codes. New codes replace them all.", s.recovery_codes_left)}</p>
+                                <label for="regenerate_password">"Your password"</label>
+                                <input id="regenerate_password" name="password" type="password" autocomplete="current-password" required />
+                                <ActionResult value=regenerate.value() success="New recovery codes were made; the old ones no longer work." />
+                                <FormFooter pending=regenerate.pending() label="Generate new codes" />
+                            </ActionForm>
+                        })}
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        {move || enabled_now().then(|| view! {
+            <p class="success" role="status">"The authenticator app is on."</p>
+        })}
+        {move || match enable.value().get() {
+            Some(Ok(codes)) if !codes.is_empty() => Some(view! { <RecoveryCodes codes=codes /> }),
+            _ => None,
+        }}
+        {move || match regenerate.value().get() {
+            Some(Ok(codes)) => Some(view! { <RecoveryCodes codes=codes /> }),
+            _ => None,
+        }}
+    }
+}
+
+/// The QR code, the secret as text, and the code that enables the app.
+#[component]
+fn TotpSetupForm(begin: crate::components::CallAction<TotpSetup>, enable: ServerAction<EnableTotp>) -> impl IntoView {
+    move || match begin.value().get() {
+        None => None,
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
+        Some(Ok(setup)) => Some(
+            view! {
+                <ActionForm action=enable attr:class="card form" attr:aria-labelledby="totp-setup-title">
+                    <h2 id="totp-setup-title">"Scan the QR code"</h2>
+                    <p>"Scan it with your authenticator app, or type the secret key into it. Then enter the code the app shows."</p>
+                    <div class="qr-code" role="img" aria-label="QR code of the authenticator secret" inner_html=setup.qr_svg></div>
+                    <p>"Secret key: " <code id="totp-secret" class="secret">{setup.secret}</code></p>
+                    <label for="totp_code">"Code from the app"</label>
+                    <input id="totp_code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
+                        pattern="[0-9 ]{6,7}" maxlength="7" required />
+                    <ActionResult value=enable.value() success="" />
+                    <FormFooter pending=enable.pending() label="Turn on" />
+                </ActionForm>
+            }
+            .into_any(),
+        ),
+    }
+}
+
+/// After a right password: the code from the authenticator app or a recovery code.
+#[component]
+pub fn SecondStepPage() -> impl IntoView {
+    let action = ServerAction::<SignInSecondStep>::new();
+    let query = leptos_router::hooks::use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    Effect::new(move |_| {
+        if let Some(Ok(target)) = action.value().get() {
+            let _ = window().location().set_href(&target);
+        }
+    });
+    let error = move || action.value().get().and_then(|r| r.err());
+    view! {
+        <AuthCard id="second-step-title" title="Two-step sign-in">
+            <p>"Enter the 6-digit code your authenticator app shows, or one of your recovery codes."</p>
+            <ActionForm action=action>
+                <input type="hidden" name="next" prop:value=next />
+                <label for="code">"Code"</label>
+                <input id="code" name="code" type="text" autocomplete="one-time-code" autocapitalize="none"
+                    spellcheck="false" required />
+                <FieldError error=Signal::derive(error) />
+                <button type="submit" class="primary" disabled=move || action.pending().get()>
+                    <Spinner when=action.pending() />
+                    "Sign in"
+                </button>
+            </ActionForm>
+            <p class="aside"><a href="/signin">"Start again"</a></p>
+        </AuthCard>
+    }
+}
+
+/// A user's second factors on their page in Users, and Reset two-factor.
+#[component]
+pub fn UserTwoFactorPanel(id: i64) -> impl IntoView {
+    use crate::registry::{AppId, Permission};
+    let me = expect_context::<crate::shell::MeResource>();
+    let can_reset = move || {
+        me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update))
+    };
+    let reset = call_action::<()>();
+    let confirming = RwSignal::new(false);
+    let factors = Resource::new(move || (id, reset.version().get()), |(id, _)| user_two_factor(id));
+    view! {
+        <section class="card" aria-labelledby="two-factor-title">
+            <h2 id="two-factor-title">"Two-factor sign-in"</h2>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match factors.await {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(f) => view! {
+                            <ul>
+                                <li>{if f.totp_enabled { "Authenticator app: on" } else { "Authenticator app: not set up" }}</li>
+                                <li>{format!("Unused recovery codes: {}", f.recovery_codes_left)}</li>
+                                {f.required.then(|| view! { <li>"A role of theirs requires two-factor sign-in."</li> })}
+                            </ul>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+            {move || can_reset().then(|| view! {
+                {move || if confirming.get() {
+                    view! {
+                        <p role="alert">
+                            "Reset removes their authenticator app and recovery codes, signs out every session \
+                             and emails them. Reset two-factor sign-in?"
+                        </p>
+                        <div class="actions">
+                            <button type="button" class="danger" on:click=move |_| {
+                                confirming.set(false);
+                                reset.dispatch(call(ResetTwoFactor { id }));
+                            }>
+                                <Spinner when=reset.pending() />
+                                "Yes, reset"
+                            </button>
+                            <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        </div>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button type="button" class="danger" on:click=move |_| confirming.set(true)>"Reset two-factor…"</button>
+                    }.into_any()
+                }}
+                <ActionResult value=reset.value() success="Two-factor sign-in was reset, their sessions ended, and they were emailed." />
+            })}
+        </section>
+    }
+}
