@@ -140,6 +140,8 @@ pub struct RoleDetail {
     /// What the role grants; for the Administrator, every declared permission.
     pub grants: Vec<Grant>,
     pub members: Vec<Member>,
+    /// Members must use a second factor (`two_factor`).
+    pub require_two_factor: bool,
 }
 
 /// One line of a user's effective access: a permission and the roles that grant it.

@@ -12,7 +12,7 @@ mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 
-pub use pages::{SecurityTab, SecondStepPage, UserTwoFactorPanel};
+pub use pages::{RoleTwoFactorPanel, SecondStepPage, SecurityTab, UserTwoFactorPanel};
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -116,4 +116,13 @@ pub async fn user_two_factor(id: i64) -> Result<UserFactors, AppError> {
 #[server(prefix = "/api", endpoint = "reset_two_factor", output = crate::codec::JsonOut)]
 pub async fn reset_two_factor(id: i64) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::reset(access, &state, id).await })
+}
+
+/// Roles Update: whether a role's members must use a second factor. On the
+/// built-in Administrator role only an administrator may change it.
+#[server(prefix = "/api", endpoint = "set_role_two_factor", output = crate::codec::JsonOut)]
+pub async fn set_role_two_factor(id: i64, required: bool) -> Result<(), AppError> {
+    crate::authorized!(Roles, Update, |access, state| {
+        service::set_role_requirement(access, &state, id, required).await
+    })
 }

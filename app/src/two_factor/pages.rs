@@ -99,7 +99,8 @@ pub fn SecurityTab() -> impl IntoView {
 /// The QR code, the secret as text, and the code that enables the app.
 #[component]
 fn TotpSetupForm(begin: crate::components::CallAction<TotpSetup>, enable: ServerAction<EnableTotp>) -> impl IntoView {
-    move || match begin.value().get() {
+    move || {
+        match begin.value().get() {
         None => None,
         Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
         Some(Ok(setup)) => Some(
@@ -118,6 +119,7 @@ fn TotpSetupForm(begin: crate::components::CallAction<TotpSetup>, enable: Server
             }
             .into_any(),
         ),
+    }
     }
 }
 
@@ -157,9 +159,8 @@ pub fn SecondStepPage() -> impl IntoView {
 pub fn UserTwoFactorPanel(id: i64) -> impl IntoView {
     use crate::registry::{AppId, Permission};
     let me = expect_context::<crate::shell::MeResource>();
-    let can_reset = move || {
-        me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update))
-    };
+    let can_reset =
+        move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update));
     let reset = call_action::<()>();
     let confirming = RwSignal::new(false);
     let factors = Resource::new(move || (id, reset.version().get()), |(id, _)| user_two_factor(id));
@@ -204,6 +205,38 @@ pub fn UserTwoFactorPanel(id: i64) -> impl IntoView {
                     }.into_any()
                 }}
                 <ActionResult value=reset.value() success="Two-factor sign-in was reset, their sessions ended, and they were emailed." />
+            })}
+        </section>
+    }
+}
+
+/// A role's "Members must use a passkey or an authenticator app", on its
+/// page in Roles. `editable`: the caller may change it.
+#[component]
+pub fn RoleTwoFactorPanel(id: i64, required: bool, editable: bool) -> impl IntoView {
+    let save = call_action::<()>();
+    let checked = RwSignal::new(required);
+    view! {
+        <section class="card" aria-labelledby="role-two-factor-title">
+            <h2 id="role-two-factor-title">"Two-factor sign-in"</h2>
+            <label class="checkbox">
+                <input type="checkbox" id="require_two_factor" disabled=!editable
+                    prop:checked=move || checked.get()
+                    on:change=move |ev| checked.set(event_target_checked(&ev)) />
+                "Members must use a passkey or an authenticator app"
+            </label>
+            <p class="muted">
+                "A member without one is taken to set it up when they sign in, and can do nothing else until it is done."
+            </p>
+            {editable.then(|| view! {
+                <div class="actions">
+                    <button type="button" class="primary" disabled=move || save.pending().get()
+                        on:click=move |_| { save.dispatch(call(SetRoleTwoFactor { id, required: checked.get_untracked() })); }>
+                        <Spinner when=save.pending() />
+                        "Save"
+                    </button>
+                </div>
+                <ActionResult value=save.value() success="Saved." />
             })}
         </section>
     }

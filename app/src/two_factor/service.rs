@@ -13,7 +13,7 @@
 //!   names the user; every attempt is counted in the sign-in throttle on the
 //!   account's key before it is checked, exactly like a password.
 
-use super::{TotpSetup, SecurityStatus, UserFactors};
+use super::{SecurityStatus, TotpSetup, UserFactors};
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::server::access::{apps, perms, Access, Principal};
@@ -329,8 +329,7 @@ pub async fn enable_totp(state: &AppState, me: &Principal, code: &str) -> AppRes
     record(&mut tx, &actor, Event::new("two_factor.totp_enabled").user(me.user_id, &me.email)).await?;
     let codes = if first {
         let codes = replace_codes(&mut tx, me.user_id).await?;
-        record(&mut tx, &actor, Event::new("two_factor.recovery_codes_generated").user(me.user_id, &me.email))
-            .await?;
+        record(&mut tx, &actor, Event::new("two_factor.recovery_codes_generated").user(me.user_id, &me.email)).await?;
         codes
     } else {
         Vec::new()
@@ -376,13 +375,17 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
     confirm_password(state, me, password).await?;
     let mut tx = state.db.begin_write().await?;
     if !has_second_factor(&mut tx, me.user_id).await? {
-        return Err(AppError::Conflict("Recovery codes come with a second factor: set up an authenticator app first.".into()));
+        return Err(AppError::Conflict(
+            "Recovery codes come with a second factor: set up an authenticator app first.".into(),
+        ));
     }
     let codes = replace_codes(&mut tx, me.user_id).await?;
     record(
         &mut tx,
         &Actor::of(me),
-        Event::new("two_factor.recovery_codes_generated").user(me.user_id, &me.email).details("the old codes stopped working"),
+        Event::new("two_factor.recovery_codes_generated")
+            .user(me.user_id, &me.email)
+            .details("the old codes stopped working"),
     )
     .await?;
     tx.commit().await?;
@@ -390,7 +393,13 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
 }
 
 /// Queue a security notice to the owner (`kind`: authenticator added, recovery code used, reset).
-async fn notify(conn: &mut AnyConnection, settings: &Settings, kind: TemplateKind, user_id: i64, to: &str) -> AppResult<()> {
+async fn notify(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    kind: TemplateKind,
+    user_id: i64,
+    to: &str,
+) -> AppResult<()> {
     let link = settings.link("/account?tab=security");
     let mail = crate::mail::templates::security_notice(conn, settings, kind, user_id, to, &link).await?;
     crate::mail::enqueue(conn, settings, &mail).await?;
@@ -587,10 +596,70 @@ async fn complete(
     Ok(Some(crate::auth::service::SignedIn { user_id: pending.user_id, cookie }))
 }
 
+// ---- roles ----------------------------------------------------------------------
+
+/// Does role `id` require its members to use a second factor?
+pub async fn role_requires(conn: &mut AnyConnection, id: i64) -> AppResult<bool> {
+    let flag: Option<crate::server::sql::Flag> =
+        sqlx::query_scalar("SELECT require_two_factor FROM roles WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(flag.is_some_and(bool::from))
+}
+
+/// Require (or stop requiring) a second factor of role `id`'s members. The
+/// built-in Administrator role is an administrator's to change.
+pub async fn set_role_requirement(
+    access: Access<'_, apps::Roles, perms::Update>,
+    state: &AppState,
+    id: i64,
+    required: bool,
+) -> AppResult<()> {
+    let caller = access.principal();
+    let mut tx = state.db.begin_write().await?;
+    #[derive(sqlx::FromRow)]
+    struct Head {
+        name: String,
+        builtin: Option<crate::grants::Builtin>,
+    }
+    let head: Head = sqlx::query_as("SELECT name, builtin FROM roles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This role no longer exists.".into()))?;
+    if head.builtin.is_some() && !caller.is_admin {
+        return Err(AppError::NotAllowed(
+            "Only an administrator may change what the Administrator role requires.".into(),
+        ));
+    }
+    sqlx::query("UPDATE roles SET require_two_factor = $1 WHERE id = $2")
+        .bind(required)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut tx,
+        &Actor::of(caller),
+        Event::new("role.two_factor_required").target("role", id, head.name).details(if required {
+            "members must use a second factor"
+        } else {
+            "no longer required"
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 // ---- administrators --------------------------------------------------------------
 
 /// Which factors user `id` has (never a secret).
-pub async fn factors_of(_access: Access<'_, apps::Users, perms::View>, state: &AppState, id: i64) -> AppResult<UserFactors> {
+pub async fn factors_of(
+    _access: Access<'_, apps::Users, perms::View>,
+    state: &AppState,
+    id: i64,
+) -> AppResult<UserFactors> {
     let mut conn = state.db.pool.acquire().await?;
     crate::grants::user_email(&mut conn, id).await?;
     Ok(UserFactors {

@@ -204,8 +204,12 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .find(|v| v.starts_with("roster_session="))
             .map(str::to_string);
-        if let Some(pending) =
-            resp.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with("roster_pending="))
+        if let Some(pending) = resp
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("roster_pending="))
         {
             let value = pending.trim_start_matches("roster_pending=").split(';').next().unwrap_or("");
             self.pending = (!value.is_empty()).then(|| value.to_string());

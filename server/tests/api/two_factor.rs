@@ -23,10 +23,17 @@ on_both_backends!(
     new_recovery_codes_need_the_password,
     disabling_needs_the_password,
     disabling_ends_the_second_step,
+    a_role_requiring_two_factor_sends_its_member_to_setup,
+    a_member_of_a_requiring_role_cannot_remove_the_last_factor,
+    only_an_administrator_changes_the_administrator_roles_requirement,
+    an_administrator_sees_factors_but_never_secrets,
+    an_administrator_resets_two_factor,
+    only_an_administrator_resets_an_administrator,
+    viewing_users_is_not_enough_to_reset,
 );
 
 /// The code of `secret` (base32) for the time step `offset` steps from now.
-fn code(secret: &str, offset: i64) -> String {
+pub fn code(secret: &str, offset: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
     let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes, None, String::new());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
@@ -44,7 +51,7 @@ async fn begin(c: &mut Client) -> String {
 
 /// Set up and enable an authenticator app, spending the previous step's code;
 /// returns the secret and the recovery codes.
-async fn enable(c: &mut Client) -> (String, Vec<String>) {
+pub async fn enable(c: &mut Client) -> (String, Vec<String>) {
     let secret = begin(c).await;
     let r = c.call("enable_totp", &[("code", &code(&secret, -1))]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -105,7 +112,11 @@ async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Ba
     let sealed = scalar(&db, "SELECT COUNT(*) FROM totp_credentials WHERE secret LIKE 'install:v1:%'").await;
     assert_eq!(sealed, 1, "the secret is sealed with the install key without encryption_key");
     let mails = admin.emails("").await;
-    assert!(mails.iter().any(|m| m["to"] == json!(USER) && m["subject"] == json!("An authenticator app was added to your Roster account")), "{mails:?}");
+    assert!(
+        mails.iter().any(|m| m["to"] == json!(USER)
+            && m["subject"] == json!("An authenticator app was added to your Roster account")),
+        "{mails:?}"
+    );
     assert_eq!(audit_entries(&mut admin, "two_factor.totp_enabled").await.len(), 1);
     assert_eq!(audit_entries(&mut admin, "two_factor.recovery_codes_generated").await.len(), 1);
 }
@@ -245,7 +256,12 @@ async fn a_recovery_code_works_once_and_emails_the_owner(backend: Backend) {
     assert_eq!(again.whoami().await, None);
     assert_eq!(audit_entries(&mut admin, "two_factor.recovery_code_used").await.len(), 1);
     let mails = admin.emails("").await;
-    assert!(mails.iter().any(|m| m["to"] == json!(USER) && m["subject"] == json!("A recovery code was used to sign in to Roster")), "{mails:?}");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m["to"] == json!(USER) && m["subject"] == json!("A recovery code was used to sign in to Roster")),
+        "{mails:?}"
+    );
 }
 
 async fn new_recovery_codes_invalidate_the_old_ones(backend: Backend) {
@@ -290,3 +306,128 @@ async fn disabling_ends_the_second_step(backend: Backend) {
     assert_eq!(audit_entries(&mut admin, "two_factor.totp_disabled").await.len(), 1);
 }
 
+async fn require(admin: &mut Client, role_id: i64, required: bool) {
+    let r =
+        admin.call("set_role_two_factor", &[("id", &role_id.to_string()), ("required", &required.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+async fn a_role_requiring_two_factor_sends_its_member_to_setup(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let role = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    require(&mut admin, role, true).await;
+    assert_eq!(admin.call("role_detail", &[("id", &role.to_string())]).await.body["require_two_factor"], json!(true));
+    let mut user = add_user(&mut admin, &server, USER, &[role]).await;
+    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(true));
+    let r = user
+        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(r.body, json!("TwoFactorSetupRequired"));
+    assert_eq!(user.call("account_info", &[]).await.status, StatusCode::FORBIDDEN);
+    // Pages lead to the setup.
+    let page = user.get("/users").await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER, "{:?}", page.status());
+    assert_eq!(page.headers()["location"], "/account?tab=security");
+    assert_eq!(user.get("/account?tab=security").await.status(), StatusCode::OK);
+    // Setting one up lifts the gate.
+    assert_eq!(user.call("two_factor_status", &[]).await.body["required"], json!(true));
+    enable(&mut user).await;
+    let r = user
+        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+    let entries = audit_entries(&mut admin, "role.two_factor_required").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+}
+
+async fn a_member_of_a_requiring_role_cannot_remove_the_last_factor(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let role = create_role(&mut admin, "Careful", json!([])).await;
+    require(&mut admin, role, true).await;
+    let uid = user_id(&mut user).await;
+    let r = admin.call("add_role_member", &[("role_id", &role.to_string()), ("user_id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = user.call("disable_totp", &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+}
+
+async fn only_an_administrator_changes_the_administrator_roles_requirement(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let editors = create_role(&mut admin, "Role editors", json!([["Roles", "Update"]])).await;
+    let mut editor = add_user(&mut admin, &server, "editor@example.com", &[editors]).await;
+    let admin_role = administrator_role(&mut admin).await;
+    let r = editor.call("set_role_two_factor", &[("id", &admin_role.to_string()), ("required", "false")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    // Their own kind of role they may change.
+    let r = editor.call("set_role_two_factor", &[("id", &editors.to_string()), ("required", "true")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // An administrator may require it of administrators (having a factor first).
+    enable(&mut admin).await;
+    require(&mut admin, admin_role, true).await;
+    assert_eq!(admin.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+}
+
+async fn an_administrator_sees_factors_but_never_secrets(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, secret, codes) = with_totp_user(&db).await;
+    let uid = user_id(&mut user).await;
+    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!({"totp_enabled": true, "recovery_codes_left": 10, "required": false}));
+    let all = r.body.to_string() + &admin.call("user_detail", &[("id", &uid.to_string())]).await.body.to_string();
+    assert!(!all.contains(&secret) && !all.contains(&codes[0]), "{all}");
+}
+
+async fn an_administrator_resets_two_factor(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let uid = user_id(&mut user).await;
+    let r = admin.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(user.whoami().await, None, "their sessions ended");
+    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.body, json!({"totp_enabled": false, "recovery_codes_left": 0, "required": false}));
+    let mut c = server.client();
+    assert_eq!(c.sign_in(USER, PASSWORD).await.body, json!("/"), "the password alone signs in again");
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+    let entries = audit_entries(&mut admin, "two_factor.reset").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["actor_email"], json!(ADMIN_EMAIL));
+    let mails = admin.emails("").await;
+    let reset = json!("Your Roster two-factor sign-in was reset");
+    assert!(mails.iter().any(|m| m["to"] == json!(USER) && m["subject"] == reset), "{mails:?}");
+}
+
+async fn only_an_administrator_resets_an_administrator(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    enable(&mut admin).await;
+    let managers = create_role(&mut admin, "Managers", json!([["Users", "Update"]])).await;
+    let mut manager = add_user(&mut admin, &server, "manager@example.com", &[managers]).await;
+    let admin_id = user_id(&mut admin).await;
+    let r = manager.call("reset_two_factor", &[("id", &admin_id.to_string())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(admin.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+    assert!(admin.whoami().await.is_some(), "the administrator's session goes on");
+}
+
+async fn viewing_users_is_not_enough_to_reset(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let viewers = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    let mut viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
+    let uid = user_id(&mut user).await;
+    assert_eq!(viewer.call("user_two_factor", &[("id", &uid.to_string())]).await.status, StatusCode::OK);
+    let r = viewer.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+}
