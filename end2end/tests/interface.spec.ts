@@ -71,6 +71,7 @@ async function shellPages(page: Page): Promise<[string, string][]> {
     ["/account", "Account"],
     ["/account?tab=password", "Account"],
     ["/account?tab=sessions", "Account"],
+    ["/account?tab=security", "Account"],
   ];
 }
 

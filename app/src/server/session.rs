@@ -251,8 +251,10 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
             .execute(&db.pool)
             .await?;
     }
-    let (is_admin, grants) = crate::grants::load(db, row.user_id).await?;
-    let two_factor_setup_owed = crate::two_factor::service::setup_owed(db, row.user_id).await?;
+    let crate::grants::Held { is_admin, grants, two_factor_required } = crate::grants::load(db, row.user_id).await?;
+    // Only members of a role that requires a second factor pay for this query.
+    let two_factor_setup_owed = two_factor_required
+        && !crate::two_factor::service::has_second_factor(&mut *db.pool.acquire().await?, row.user_id).await?;
     Ok(Some(Principal {
         user_id: row.user_id,
         session_hash: hash,

@@ -155,15 +155,19 @@ pub fn SecondStepPage() -> impl IntoView {
 }
 
 /// A user's second factors on their page in Users, and Reset two-factor.
+/// The page makes `factors` (refetched after `reset`) outside its own
+/// `Suspend`, so that it hydrates.
 #[component]
-pub fn UserTwoFactorPanel(id: i64) -> impl IntoView {
+pub fn UserTwoFactorPanel(
+    id: i64,
+    factors: Resource<Result<UserFactors, AppError>>,
+    reset: crate::components::CallAction<()>,
+) -> impl IntoView {
     use crate::registry::{AppId, Permission};
     let me = expect_context::<crate::shell::MeResource>();
     let can_reset =
         move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update));
-    let reset = call_action::<()>();
     let confirming = RwSignal::new(false);
-    let factors = Resource::new(move || (id, reset.version().get()), |(id, _)| user_two_factor(id));
     view! {
         <section class="card" aria-labelledby="two-factor-title">
             <h2 id="two-factor-title">"Two-factor sign-in"</h2>

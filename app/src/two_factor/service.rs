@@ -225,20 +225,6 @@ async fn required(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
     Ok(n > 0)
 }
 
-/// Must this user set up a second factor before anything else? (A role
-/// requires one and they have none.) One query, run for every request.
-pub async fn setup_owed(db: &Db, user_id: i64) -> AppResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) AS n FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 AND r.require_two_factor \
-         AND NOT EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = $1 AND t.enabled_at IS NOT NULL)",
-    )
-    .bind(user_id)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(n > 0)
-}
-
 async fn codes_left(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
         .bind(user_id)
