@@ -428,11 +428,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     }
     // A member of a role that requires a second factor, without one, is
     // taken to set one up, whatever page they asked for.
-    if safe && !path.starts_with("/api/") && !path.starts_with("/pkg/") && path != "/account" && path != "/favicon.ico"
-    {
-        if principal.as_ref().is_some_and(|p| p.two_factor_setup_owed) {
-            return Redirect::to("/account?tab=security").into_response();
-        }
+    let setup_page_or_asset =
+        path.starts_with("/api/") || path.starts_with("/pkg/") || path == "/account" || path == "/favicon.ico";
+    if safe && !setup_page_or_asset && principal.as_ref().is_some_and(|p| p.two_factor_setup_owed) {
+        return Redirect::to("/account?tab=security").into_response();
     }
     // An application's page without View renders as the 403 page
     // (`shell::RequireView`); say so in the status too.
