@@ -29,7 +29,12 @@ pub fn SecurityTab() -> impl IntoView {
         move || (enable.version().get(), disable.version().get(), regenerate.version().get()),
         |_| two_factor_status(),
     );
-    let enabled_now = move || matches!(enable.value().get(), Some(Ok(_)));
+    // Read with try_get in the closures below: a server render abandoned
+    // part-way (the browser went away) disposes the actions first.
+    let (enabled, regenerated) = (enable.value(), regenerate.value());
+    let (begin_pending, disabled, disable_pending) = (begin.pending(), disable.value(), disable.pending());
+    let regenerate_pending = regenerate.pending();
+    let enabled_now = move || matches!(enabled.try_get().flatten(), Some(Ok(_)));
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -53,43 +58,44 @@ pub fn SecurityTab() -> impl IntoView {
                                     <p>"Not set up. With an authenticator app, a stolen password is not enough to sign in as you."</p>
                                     <div class="actions">
                                         <button type="button" class="primary" on:click=move |_| { begin.dispatch(call(BeginTotpSetup {})); }>
-                                            <Spinner when=begin.pending() />
+                                            <Spinner when=begin_pending />
                                             "Set up an authenticator app"
                                         </button>
                                     </div>
                                 }.into_any()
                             }}
                         </section>
-                        {(!s.totp_enabled).then(|| view! { <TotpSetupForm begin=begin enable=enable /> })}
                         {s.totp_enabled.then(|| view! {
                             <ActionForm action=disable attr:class="card form" attr:aria-labelledby="disable-totp-title">
                                 <h2 id="disable-totp-title">"Remove the authenticator app"</h2>
                                 <label for="disable_password">"Your password"</label>
                                 <input id="disable_password" name="password" type="password" autocomplete="current-password" required />
-                                <ActionResult value=disable.value() success="The authenticator app was removed." />
-                                <FormFooter pending=disable.pending() label="Remove" />
+                                <ActionResult value=disabled success="The authenticator app was removed." />
+                                <FormFooter pending=disable_pending label="Remove" />
                             </ActionForm>
                             <ActionForm action=regenerate attr:class="card form" attr:aria-labelledby="regenerate-title">
                                 <h2 id="regenerate-title">"Recovery codes"</h2>
                                 <p>{format!("{} unused recovery codes. New codes replace them all.", s.recovery_codes_left)}</p>
                                 <label for="regenerate_password">"Your password"</label>
                                 <input id="regenerate_password" name="password" type="password" autocomplete="current-password" required />
-                                <ActionResult value=regenerate.value() success="New recovery codes were made; the old ones no longer work." />
-                                <FormFooter pending=regenerate.pending() label="Generate new codes" />
+                                <ActionResult value=regenerated success="New recovery codes were made; the old ones no longer work." />
+                                <FormFooter pending=regenerate_pending label="Generate new codes" />
                             </ActionForm>
                         })}
                     }.into_any(),
                 }
             })}
         </Transition>
+        // Outside the Suspend above (its actions' signals are read as it is made).
+        <TotpSetupForm begin=begin enable=enable />
         {move || enabled_now().then(|| view! {
             <p class="success" role="status">"The authenticator app is on."</p>
         })}
-        {move || match enable.value().get() {
+        {move || match enabled.try_get().flatten() {
             Some(Ok(codes)) if !codes.is_empty() => Some(view! { <RecoveryCodes codes=codes /> }),
             _ => None,
         }}
-        {move || match regenerate.value().get() {
+        {move || match regenerated.try_get().flatten() {
             Some(Ok(codes)) => Some(view! { <RecoveryCodes codes=codes /> }),
             _ => None,
         }}
@@ -99,8 +105,10 @@ pub fn SecurityTab() -> impl IntoView {
 /// The QR code, the secret as text, and the code that enables the app.
 #[component]
 fn TotpSetupForm(begin: crate::components::CallAction<TotpSetup>, enable: ServerAction<EnableTotp>) -> impl IntoView {
+    let (begun, enable_value, enable_pending) = (begin.value(), enable.value(), enable.pending());
+    let enabled = move || matches!(enable_value.try_get().flatten(), Some(Ok(_)));
     move || {
-        match begin.value().get() {
+        match begun.try_get().flatten().filter(|_| !enabled()) {
         None => None,
         Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
         Some(Ok(setup)) => Some(
@@ -113,8 +121,8 @@ fn TotpSetupForm(begin: crate::components::CallAction<TotpSetup>, enable: Server
                     <label for="totp_code">"Code from the app"</label>
                     <input id="totp_code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
                         pattern="[0-9 ]{6,7}" maxlength="7" required />
-                    <ActionResult value=enable.value() success="" />
-                    <FormFooter pending=enable.pending() label="Turn on" />
+                    <ActionResult value=enable_value success="" />
+                    <FormFooter pending=enable_pending label="Turn on" />
                 </ActionForm>
             }
             .into_any(),
@@ -134,7 +142,9 @@ pub fn SecondStepPage() -> impl IntoView {
             let _ = window().location().set_href(&target);
         }
     });
-    let error = move || action.value().get().and_then(|r| r.err());
+    let value = action.value();
+    let error = move || value.try_get().flatten().and_then(|r| r.err());
+    let pending = action.pending();
     view! {
         <AuthCard id="second-step-title" title="Two-step sign-in">
             <p>"Enter the 6-digit code your authenticator app shows, or one of your recovery codes."</p>
@@ -144,8 +154,8 @@ pub fn SecondStepPage() -> impl IntoView {
                 <input id="code" name="code" type="text" autocomplete="one-time-code" autocapitalize="none"
                     spellcheck="false" required />
                 <FieldError error=Signal::derive(error) />
-                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                    <Spinner when=action.pending() />
+                <button type="submit" class="primary" disabled=move || pending.try_get().unwrap_or(false)>
+                    <Spinner when=pending />
                     "Sign in"
                 </button>
             </ActionForm>
@@ -165,8 +175,9 @@ pub fn UserTwoFactorPanel(
 ) -> impl IntoView {
     use crate::registry::{AppId, Permission};
     let me = expect_context::<crate::shell::MeResource>();
-    let can_reset =
-        move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update));
+    let can_reset = move || {
+        me.try_get().flatten().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update))
+    };
     let confirming = RwSignal::new(false);
     view! {
         <section class="card" aria-labelledby="two-factor-title">
@@ -186,7 +197,7 @@ pub fn UserTwoFactorPanel(
                 })}
             </Transition>
             {move || can_reset().then(|| view! {
-                {move || if confirming.get() {
+                {move || if confirming.try_get().unwrap_or(false) {
                     view! {
                         <p role="alert">
                             "Reset removes their authenticator app and recovery codes, signs out every session \
@@ -219,13 +230,14 @@ pub fn UserTwoFactorPanel(
 #[component]
 pub fn RoleTwoFactorPanel(id: i64, required: bool, editable: bool) -> impl IntoView {
     let save = call_action::<()>();
+    let saving = save.pending();
     let checked = RwSignal::new(required);
     view! {
         <section class="card" aria-labelledby="role-two-factor-title">
             <h2 id="role-two-factor-title">"Two-factor sign-in"</h2>
             <label class="checkbox">
                 <input type="checkbox" id="require_two_factor" disabled=!editable
-                    prop:checked=move || checked.get()
+                    prop:checked=move || checked.try_get().unwrap_or(false)
                     on:change=move |ev| checked.set(event_target_checked(&ev)) />
                 "Members must use a passkey or an authenticator app"
             </label>
@@ -234,7 +246,7 @@ pub fn RoleTwoFactorPanel(id: i64, required: bool, editable: bool) -> impl IntoV
             </p>
             {editable.then(|| view! {
                 <div class="actions">
-                    <button type="button" class="primary" disabled=move || save.pending().get()
+                    <button type="button" class="primary" disabled=move || saving.try_get().unwrap_or(false)
                         on:click=move |_| { save.dispatch(call(SetRoleTwoFactor { id, required: checked.get_untracked() })); }>
                         <Spinner when=save.pending() />
                         "Save"
