@@ -23,6 +23,10 @@ pub enum AppError {
     /// Sign-in failed. One message for every cause, so nobody learns which accounts exist.
     #[error("The email or password is incorrect.")]
     BadCredentials,
+    /// A role of the caller's requires two-factor sign-in and they have no
+    /// second factor yet: only setting one up (and signing out) is allowed.
+    #[error("A role of yours requires two-factor sign-in. Set up an authenticator app in Account → Security first.")]
+    TwoFactorSetupRequired,
     /// Input that cannot be accepted; the message says exactly why.
     #[error("{0}")]
     Invalid(String),
@@ -51,7 +55,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Unauthorized | AppError::BadCredentials => 401,
-            AppError::Forbidden | AppError::NotAllowed(_) => 403,
+            AppError::Forbidden | AppError::NotAllowed(_) | AppError::TwoFactorSetupRequired => 403,
             AppError::Invalid(_) => 422,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,

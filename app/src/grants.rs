@@ -66,10 +66,26 @@ impl Builtin {
 
 crate::words_column!(Builtin, "built-in role", Builtin::parse);
 
-/// One indexed query: the user's roles and what they grant.
-pub async fn load(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<Grant>)> {
-    let rows: Vec<GrantRow> = sqlx::query_as(
-        "SELECT r.builtin, rp.application, rp.permission FROM user_roles ur \
+/// What [`load`] reads of one user.
+pub struct Held {
+    pub is_admin: bool,
+    pub grants: BTreeSet<Grant>,
+    /// One of their roles requires two-factor sign-in (`two_factor`).
+    pub two_factor_required: bool,
+}
+
+/// One indexed query: the user's roles, what they grant, and whether one
+/// requires two-factor sign-in.
+pub async fn load(db: &Db, user_id: i64) -> AppResult<Held> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        grant: GrantRow,
+        #[sqlx(try_from = "crate::server::sql::Flag")]
+        require_two_factor: bool,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT r.builtin, rp.application, rp.permission, r.require_two_factor FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id \
          LEFT JOIN role_permissions rp ON rp.role_id = r.id \
          WHERE ur.user_id = $1",
@@ -77,13 +93,13 @@ pub async fn load(db: &Db, user_id: i64) -> AppResult<(bool, BTreeSet<Grant>)> {
     .bind(user_id)
     .fetch_all(&db.pool)
     .await?;
-    let mut is_admin = false;
-    let mut grants = BTreeSet::new();
+    let mut held = Held { is_admin: false, grants: BTreeSet::new(), two_factor_required: false };
     for row in rows {
-        is_admin |= row.builtin == Some(Builtin::Administrator);
-        grants.extend(row.grant());
+        held.is_admin |= row.grant.builtin == Some(Builtin::Administrator);
+        held.two_factor_required |= row.require_two_factor;
+        held.grants.extend(row.grant.grant());
     }
-    Ok((is_admin, grants))
+    Ok(held)
 }
 
 /// A stored (application, permission) pair, if the registry still knows both.

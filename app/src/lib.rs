@@ -25,6 +25,7 @@ pub mod settings;
 pub mod shell;
 pub mod theme;
 pub mod time;
+pub mod two_factor;
 pub mod users;
 
 #[cfg(feature = "ssr")]
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=components::NotFound>
                 <Route path=path!("/signin") view=auth::SignInPage />
+                <Route path=path!("/signin/verify") view=two_factor::SecondStepPage />
                 <Route path=path!("/setup/:token") view=auth::SetupPage />
                 <Route path=path!("/signup/:token") view=invitations::SignUpPage />
                 <Route path=path!("/forgot-password") view=auth::ForgotPasswordPage />

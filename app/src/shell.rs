@@ -36,6 +36,17 @@ pub fn Shell() -> impl IntoView {
 /// link closes it.
 #[component]
 fn Layout(me: SignedInUser) -> impl IntoView {
+    // A role requires a second factor and none is set up: only Account →
+    // Security until one is (the server refuses everything else anyway).
+    if me.two_factor_setup_owed {
+        let location = leptos_router::hooks::use_location();
+        let navigate = leptos_router::hooks::use_navigate();
+        Effect::new(move |_| {
+            if location.pathname.get() != "/account" {
+                navigate("/account?tab=security", Default::default());
+            }
+        });
+    }
     let open = RwSignal::new(false);
     let menu_button = NodeRef::<leptos::html::Button>::new();
     let close = move || {

@@ -73,6 +73,7 @@ async function shellPages(page: Page): Promise<[string, string][]> {
     ["/account", "Account"],
     ["/account?tab=password", "Account"],
     ["/account?tab=sessions", "Account"],
+    ["/account?tab=security", "Account"],
   ];
 }
 

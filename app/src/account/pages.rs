@@ -10,6 +10,7 @@ enum Tab {
     General,
     Password,
     Sessions,
+    Security,
 }
 
 #[component]
@@ -17,11 +18,12 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <header class="page-header"><h1>"Account"</h1></header>
         <QueryTabs label="Account" path="/account"
-            tabs=&[(Tab::General, "general", "General"), (Tab::Password, "password", "Password"), (Tab::Sessions, "sessions", "Sessions")]
+            tabs=&[(Tab::General, "general", "General"), (Tab::Password, "password", "Password"), (Tab::Sessions, "sessions", "Sessions"), (Tab::Security, "security", "Security")]
             panel=|tab| match tab {
                 Tab::General => view! { <GeneralTab /> }.into_any(),
                 Tab::Password => view! { <PasswordTab /> }.into_any(),
                 Tab::Sessions => view! { <SessionsTab /> }.into_any(),
+                Tab::Security => view! { <crate::two_factor::SecurityTab /> }.into_any(),
             } />
     }
 }

@@ -44,32 +44,9 @@ pub async fn change_password(
     password: &str,
     confirmation: &str,
 ) -> AppResult<u64> {
-    use crate::auth::throttle::{self, Verdict};
-    let key = me.email.to_lowercase();
-    let actor = Actor::of(me);
-    state.passwords.ready()?;
-    let reservation = match throttle::check_and_reserve(&state.db, &state.settings.throttle, &key, &actor.ip).await? {
-        Verdict::Allow(r) => r,
-        Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
-    };
-    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(me.user_id)
-        .fetch_one(&state.db.pool)
-        .await?;
-    if !crate::auth::service::verify_counted(state, &reservation, current, stored.as_deref()).await? {
-        let account = crate::auth::service::Account {
-            id: me.user_id,
-            email: me.email.clone(),
-            password_hash: None,
-            enabled: true,
-        };
-        crate::auth::service::record_failed_check(state, &actor, None, &reservation, Some(&account)).await?;
+    if !verify_own_password(state, me, current).await? {
         return Err(AppError::Invalid("The current password is incorrect.".into()));
     }
-    // The right password: this check and earlier failures no longer count.
-    let mut conn = state.db.pool.acquire().await?;
-    throttle::clear(&mut conn, &key).await?;
-    drop(conn);
     if current == password {
         return Err(AppError::Invalid("The new password must differ from the current one.".into()));
     }
@@ -84,6 +61,39 @@ pub async fn change_password(
     let ended = end_others_recorded(&mut tx, me, "password.changed", "other sessions ended").await?;
     tx.commit().await?;
     Ok(ended)
+}
+
+/// Is `password` the caller's? Counted and throttled like a sign-in, on the
+/// same account key, so a stolen session gets no more guesses than the sign-in
+/// page gives; a wrong one is recorded (and may lock the account), a right
+/// one clears the count. Used by Change password and by the Security tab.
+pub async fn verify_own_password(state: &AppState, me: &Principal, password: &str) -> AppResult<bool> {
+    use crate::auth::throttle::{self, Verdict};
+    let key = me.email.to_lowercase();
+    let actor = Actor::of(me);
+    state.passwords.ready()?;
+    let reservation = match throttle::check_and_reserve(&state.db, &state.settings.throttle, &key, &actor.ip).await? {
+        Verdict::Allow(r) => r,
+        Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
+    };
+    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(me.user_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    if !crate::auth::service::verify_counted(state, &reservation, password, stored.as_deref()).await? {
+        let account = crate::auth::service::Account {
+            id: me.user_id,
+            email: me.email.clone(),
+            password_hash: None,
+            enabled: true,
+        };
+        crate::auth::service::record_failed_check(state, &actor, None, &reservation, Some(&account)).await?;
+        return Ok(false);
+    }
+    // The right password: this check and earlier failures no longer count.
+    let mut conn = state.db.pool.acquire().await?;
+    throttle::clear(&mut conn, &key).await?;
+    Ok(true)
 }
 
 /// End every session of the caller but this one, and record it, in the caller's transaction.

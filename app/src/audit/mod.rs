@@ -50,6 +50,12 @@ pub const ACTIONS: &[&str] = &[
     "application.disabled",
     "application.deleted",
     "application.signed_in",
+    "two_factor.totp_enabled",
+    "two_factor.totp_disabled",
+    "two_factor.recovery_codes_generated",
+    "two_factor.recovery_code_used",
+    "two_factor.reset",
+    "role.two_factor_required",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

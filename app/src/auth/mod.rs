@@ -29,6 +29,9 @@ pub struct SignedInUser {
     /// Every (application, permission) the user holds, so pages can hide or
     /// disable what the server would refuse anyway.
     pub grants: Vec<(AppId, Permission)>,
+    /// A role requires a second factor and none is set up: only Account →
+    /// Security (and Sign out) works until one is.
+    pub two_factor_setup_owed: bool,
 }
 
 impl SignedInUser {
@@ -49,6 +52,7 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
             is_admin: p.is_admin,
             apps: p.visible_apps(),
             grants: p.grants.iter().copied().collect(),
+            two_factor_setup_owed: p.two_factor_setup_owed,
         })
     }))
 }
@@ -58,10 +62,20 @@ pub async fn me() -> Result<Option<SignedInUser>, AppError> {
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
     use crate::server::session::{replace_session, safe_next};
     crate::public!(|state| {
-        let service::SignedIn { user_id, cookie } = service::sign_in_checked(&state, &email, &password).await?;
-        replace_session(&state, &cookie).await?;
-        tracing::info!(user_id, "signed in");
-        Ok(safe_next(next.as_deref()))
+        match service::sign_in_checked(&state, &email, &password).await? {
+            service::SignInOutcome::Session(service::SignedIn { user_id, cookie }) => {
+                replace_session(&state, &cookie).await?;
+                tracing::info!(user_id, "signed in");
+                Ok(safe_next(next.as_deref()))
+            }
+            service::SignInOutcome::SecondStep(token) => {
+                use crate::server::session::set_cookie;
+                set_cookie(&crate::two_factor::service::pending_cookie(&state.settings, &token));
+                let next = safe_next(next.as_deref());
+                let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                Ok(format!("/signin/verify?next={next}"))
+            }
+        }
     })
 }
 
@@ -70,13 +84,16 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 pub async fn sign_out() -> Result<(), AppError> {
     use crate::audit::service::{record_now, Actor, Event};
     use crate::server::session::{self, set_cookie};
-    crate::signed_in!(|me, state| {
-        session::delete(&state.db, &me.session_hash).await?;
-        set_cookie(&session::clear_cookie(&state.settings));
-        record_now(&state.db, &Actor::of(&me), Event::new("sign_out").user(me.user_id, &me.email)).await?;
-        tracing::info!(user_id = me.user_id, "signed out");
-        Ok(())
-    })
+    crate::signed_in!(
+        setup | me,
+        state | {
+            session::delete(&state.db, &me.session_hash).await?;
+            set_cookie(&session::clear_cookie(&state.settings));
+            record_now(&state.db, &Actor::of(&me), Event::new("sign_out").user(me.user_id, &me.email)).await?;
+            tracing::info!(user_id = me.user_id, "signed out");
+            Ok(())
+        }
+    )
 }
 
 /// Public: is this first-run setup token valid right now?

@@ -192,13 +192,23 @@ pub struct SignedIn {
     pub cookie: String,
 }
 
+/// What a right password leads to: a session, or (with a second factor) the
+/// second step, named by this pending sign-in's token.
+pub enum SignInOutcome {
+    Session(SignedIn),
+    SecondStep(crate::server::crypto::Token),
+}
+
 /// Sign in with throttling and audit. The attempt is counted first (see
 /// `throttle::reserve`), then one Argon2 verification runs, against a dummy
 /// hash when the account does not exist, so timing tells nothing; a locked
 /// account answers exactly like a wrong password, after the same Argon2 work.
 /// On success the failures are cleared, the sign-in recorded and a new session
 /// started in one write transaction; on failure the attempt stays counted.
-pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<SignedIn> {
+/// With a second factor the session waits for the second step: only this
+/// attempt's own count is taken back, earlier failures stay until the second
+/// step succeeds (so a stolen password cannot reset the count of code guesses).
+pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<SignInOutcome> {
     use super::throttle::{self, Verdict};
     use crate::audit::service::{record, record_now, Actor, Event};
     use crate::server::session::{self, client};
@@ -228,13 +238,22 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
     match account {
         Some(a) if verified && a.enabled => {
             let mut tx = state.db.begin_write().await?;
+            if crate::two_factor::service::has_second_factor(&mut tx, a.id).await? {
+                sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+                    .bind(reservation.id)
+                    .execute(&mut *tx)
+                    .await?;
+                let token = crate::two_factor::service::start_pending(&mut tx, a.id).await?;
+                tx.commit().await?;
+                return Ok(SignInOutcome::SecondStep(token));
+            }
             // This attempt's reservation and any earlier failures.
             throttle::clear(&mut tx, &key).await?;
             record(&mut tx, &Actor { id: Some(a.id), ..actor.clone() }, Event::new("sign_in.success").user(a.id, &key))
                 .await?;
             let cookie = session::create_in(&mut tx, &state.settings, a.id, &client()).await?;
             tx.commit().await?;
-            Ok(SignedIn { user_id: a.id, cookie })
+            Ok(SignInOutcome::Session(SignedIn { user_id: a.id, cookie }))
         }
         account => {
             tracing::info!(known = account.is_some(), "sign-in refused");

@@ -184,6 +184,21 @@ pub async fn account_locked(
     build(conn, TemplateKind::AccountLocked, user_id, to, &values).await
 }
 
+/// A security notice to an account's owner (an authenticator app added, a
+/// recovery code used, two-factor sign-in reset): `link` is Account → Security.
+pub async fn security_notice(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    kind: TemplateKind,
+    user_id: i64,
+    to: &str,
+    link: &str,
+) -> AppResult<OutgoingEmail> {
+    let mut values = common(conn, settings, user_id, to, link).await?;
+    values.push(("time", format_time(crate::server::now_ms())));
+    build(conn, kind, user_id, to, &values).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

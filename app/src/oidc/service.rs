@@ -132,7 +132,9 @@ fn is_challenge(c: &str) -> bool {
 
 /// May `p` sign in to `client` now? (Enabled application, View on it.)
 pub fn may_sign_in(p: &Principal, client: &Client) -> bool {
-    client.enabled && p.can(AppId::Registered(client.id), Permission::View)
+    // Someone who owes a second factor is sent to set it up before anything
+    // (the middleware redirects their page loads); this says no as well.
+    client.enabled && !p.two_factor_setup_owed && p.can(AppId::Registered(client.id), Permission::View)
 }
 
 /// Issue a code for `p` (already allowed): returns the code, shown once in the redirect.
@@ -336,7 +338,7 @@ pub async fn exchange(
         tx.commit().await?;
         return Err(TokenError::InvalidGrant("The person can no longer sign in."));
     };
-    let (is_admin, grants) = crate::grants::load(db, row.user_id).await?;
+    let crate::grants::Held { is_admin, grants, .. } = crate::grants::load(db, row.user_id).await?;
     let app = AppId::Registered(client.id);
     if !(is_admin || grants.contains(&(app, Permission::View))) {
         tx.commit().await?;
@@ -521,7 +523,7 @@ pub async fn userinfo(db: &Db, bearer: &str) -> Result<UserInfo, TokenError> {
         return Err(TokenError::InvalidToken);
     };
     drop(conn);
-    let (is_admin, grants) = crate::grants::load(db, row.user_id).await?;
+    let crate::grants::Held { is_admin, grants, .. } = crate::grants::load(db, row.user_id).await?;
     if !(is_admin || grants.contains(&(AppId::Registered(row.application_id), Permission::View))) {
         return Err(TokenError::InvalidToken);
     }

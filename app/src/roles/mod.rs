@@ -142,6 +142,8 @@ pub struct RoleDetail {
     pub members: Vec<Member>,
     /// Every registered application, for the permission matrix and the preview.
     pub applications: Vec<crate::applications::AppTile>,
+    /// Members must use a second factor (`two_factor`).
+    pub require_two_factor: bool,
 }
 
 /// One line of a user's effective access: a permission and the roles that grant it.

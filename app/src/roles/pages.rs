@@ -261,6 +261,11 @@ struct RoleActions {
 #[component]
 fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions) -> impl IntoView {
     let may = |p: Permission| me.as_ref().is_some_and(|m| m.can(AppId::Roles, p));
+    let is_admin = me.as_ref().is_some_and(|m| m.is_admin);
+    let two_factor = view! {
+        <crate::two_factor::RoleTwoFactorPanel id=role.id required=role.require_two_factor
+            editable=if role.builtin { is_admin } else { may(Permission::Update) } />
+    };
     if !role.builtin && !may(Permission::Update) {
         let description = if role.description.is_empty() { "No description.".to_string() } else { role.description };
         return view! {
@@ -269,6 +274,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
                 <p>{description}</p>
                 <p class="muted">"You may look at this role; changing it needs the Roles Update permission."</p>
             </section>
+            {two_factor}
         }
         .into_any();
     }
@@ -281,6 +287,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
                     "This is the built-in Administrator role (the Global administrator). It has every permission of every application, including applications added later, and cannot be renamed, changed or deleted. Give it to someone on the Members tab."
                 </p>
             </section>
+            {two_factor}
         }
         .into_any();
     }
@@ -298,6 +305,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
             <ActionResult value=save.value() success="Saved." />
             <FormFooter pending=save.pending() label="Save" />
         </CardForm>
+        {two_factor}
         {may(Permission::Delete).then(|| view! { <DeletePanel id=rid name=role_name losing=losing /> })}
     }
     .into_any()

@@ -113,7 +113,8 @@ pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppSt
     .fetch_all(&mut *conn)
     .await?;
     let members = members.into_iter().map(Member::from).collect();
-    Ok(RoleDetail { id, name, description, builtin, grants, members, applications })
+    let require_two_factor = crate::two_factor::service::role_requires(&mut conn, id).await?;
+    Ok(RoleDetail { id, name, description, builtin, grants, members, applications, require_two_factor })
 }
 
 /// A user as the member lists read them.

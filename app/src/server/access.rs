@@ -45,6 +45,9 @@ pub struct Principal {
     /// applications added later.
     pub is_admin: bool,
     pub grants: BTreeSet<(AppId, Permission)>,
+    /// A role requires a second factor and the user has none: nothing is
+    /// authorized until they set one up (`two_factor`).
+    pub two_factor_setup_owed: bool,
 }
 
 impl Principal {
@@ -64,6 +67,9 @@ impl Principal {
 
     /// The only way to obtain an [`Access`].
     pub fn authorize<A: App, P: Perm>(&self) -> Result<Access<'_, A, P>, AppError> {
+        if self.two_factor_setup_owed {
+            return Err(AppError::TwoFactorSetupRequired);
+        }
         if self.can(A::ID, P::PERMISSION) {
             Ok(Access { principal: self, proof: PhantomData })
         } else {

@@ -251,7 +251,10 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
             .execute(&db.pool)
             .await?;
     }
-    let (is_admin, grants) = crate::grants::load(db, row.user_id).await?;
+    let crate::grants::Held { is_admin, grants, two_factor_required } = crate::grants::load(db, row.user_id).await?;
+    // Only members of a role that requires a second factor pay for this query.
+    let two_factor_setup_owed = two_factor_required
+        && !crate::two_factor::service::has_second_factor(&mut *db.pool.acquire().await?, row.user_id).await?;
     Ok(Some(Principal {
         user_id: row.user_id,
         session_hash: hash,
@@ -260,6 +263,7 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
         last_name: row.last_name,
         is_admin,
         grants,
+        two_factor_setup_owed,
     }))
 }
 
@@ -279,6 +283,7 @@ struct Live {
 /// Pages anyone may load without a session.
 fn is_public_page(path: &str) -> bool {
     path == "/signin"
+        || path == "/signin/verify"
         || path == "/healthz"
         || path == "/favicon.ico"
         || path.starts_with("/setup/")
@@ -434,6 +439,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         return resp;
     }
+    // A member of a role that requires a second factor, without one, is
+    // taken to set one up, whatever page they asked for.
+    let setup_page_or_asset =
+        path.starts_with("/api/") || path.starts_with("/pkg/") || path == "/account" || path == "/favicon.ico";
+    if safe && !setup_page_or_asset && principal.as_ref().is_some_and(|p| p.two_factor_setup_owed) {
+        return Redirect::to("/account?tab=security").into_response();
+    }
     // An application's page without View renders as the 403 page
     // (`shell::RequireView`); say so in the status too.
     let forbidden_page = method == Method::GET
@@ -498,9 +510,25 @@ fn request_parts() -> AppResult<axum::http::request::Parts> {
         .ok_or_else(|| AppError::internal("context", "request parts missing"))
 }
 
-/// The signed-in caller, or `Unauthorized`.
+/// The signed-in caller, or `Unauthorized`; `TwoFactorSetupRequired` while a
+/// role requires a second factor the caller has not set up.
 pub fn principal() -> AppResult<Principal> {
+    let p = principal_for_setup()?;
+    if p.two_factor_setup_owed {
+        return Err(AppError::TwoFactorSetupRequired);
+    }
+    Ok(p)
+}
+
+/// The signed-in caller, or `Unauthorized`, even while a second factor is
+/// owed: only for setting one up (`two_factor`) and signing out.
+pub fn principal_for_setup() -> AppResult<Principal> {
     request_parts()?.extensions.get::<RequestAuth>().and_then(|a| a.0.clone()).ok_or(AppError::Unauthorized)
+}
+
+/// The token in the request's cookie `name`, if it is shaped like one.
+pub fn request_cookie_token(name: &str) -> Option<Token> {
+    cookie_token(&request_parts().ok()?.headers, name)
 }
 
 /// The signed-in caller, if any.
@@ -609,6 +637,7 @@ macro_rules! public {
 ///
 /// ```ignore
 /// signed_in!(|me, state| { service::sessions(&state, &me).await })
+/// signed_in!(setup |me, state| { service::begin_totp(&state, &me).await })
 /// ```
 #[macro_export]
 macro_rules! signed_in {
@@ -617,6 +646,17 @@ macro_rules! signed_in {
         respond(
             async move {
                 let ($state, $me) = (app_state()?, principal()?);
+                $body
+            }
+            .await,
+        )
+    }};
+    // Also for someone who still owes a second factor: setting one up, and Sign out.
+    (setup |$me:ident, $state:ident| $body:block) => {{
+        use $crate::server::session::{app_state, principal_for_setup, respond};
+        respond(
+            async move {
+                let ($state, $me) = (app_state()?, principal_for_setup()?);
                 $body
             }
             .await,

@@ -73,6 +73,16 @@ impl Settings {
         }
     }
 
+    /// The cookie naming a half-finished sign-in (password right, second step
+    /// owed): `__Host-roster_pending` over https, `roster_pending` over http.
+    pub fn pending_cookie_name(&self) -> &'static str {
+        if self.cookie_secure() {
+            "__Host-roster_pending"
+        } else {
+            "roster_pending"
+        }
+    }
+
     /// `public_url` joined with `path`, for links that leave Roster (emails, the console).
     pub fn link(&self, path: &str) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');

@@ -15,6 +15,9 @@ pub enum TemplateKind {
     Invitation,
     PasswordReset,
     AccountLocked,
+    AuthenticatorAdded,
+    RecoveryCodeUsed,
+    TwoFactorReset,
 }
 
 /// A placeholder a template may use, what it holds, and the value the preview shows.
@@ -84,6 +87,23 @@ const ACCOUNT_LOCKED: Placeholders = Placeholders {
     last: Placeholder { name: "failures", meaning: "How many failed sign-ins locked the account.", sample: "20" },
 };
 
+/// The placeholders of a security notice (two-factor sign-in): the Security
+/// tab, what every email knows, and when it happened.
+fn security_notice_placeholders() -> Vec<Placeholder> {
+    vec![
+        Placeholder {
+            name: "link",
+            meaning: "Account → Security, where the person sees their second factors (required).",
+            sample: "https://people.example.com/account?tab=security",
+        },
+        SITE_NAME,
+        FIRST_NAME,
+        GREETING,
+        EMAIL,
+        Placeholder { name: "time", meaning: "When it happened.", sample: "2026-11-29 09:30 UTC" },
+    ]
+}
+
 /// The placeholder every template must use, in both bodies.
 pub const REQUIRED: &str = "link";
 
@@ -93,7 +113,14 @@ pub const SUBJECT_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 100_000;
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 3] = [Self::Invitation, Self::PasswordReset, Self::AccountLocked];
+    pub const ALL: [TemplateKind; 6] = [
+        Self::Invitation,
+        Self::PasswordReset,
+        Self::AccountLocked,
+        Self::AuthenticatorAdded,
+        Self::RecoveryCodeUsed,
+        Self::TwoFactorReset,
+    ];
 
     /// `emails.kind` and `email_templates.kind`.
     pub fn key(self) -> &'static str {
@@ -101,6 +128,9 @@ impl TemplateKind {
             Self::Invitation => "invitation",
             Self::PasswordReset => "password_reset",
             Self::AccountLocked => "account_locked",
+            Self::AuthenticatorAdded => "authenticator_added",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::TwoFactorReset => "two_factor_reset",
         }
     }
 
@@ -113,6 +143,9 @@ impl TemplateKind {
             Self::Invitation => "Invitation",
             Self::PasswordReset => "Password reset",
             Self::AccountLocked => "Account locked",
+            Self::AuthenticatorAdded => "Authenticator app added",
+            Self::RecoveryCodeUsed => "Recovery code used",
+            Self::TwoFactorReset => "Two-factor sign-in reset",
         }
     }
 
@@ -121,6 +154,9 @@ impl TemplateKind {
             Self::Invitation => "Sent by New user and Resend invitation: the link to sign up.",
             Self::PasswordReset => "Sent by Forgot password: the link to choose a new password.",
             Self::AccountLocked => "Sent to the owner when failed sign-ins lock their account.",
+            Self::AuthenticatorAdded => "Sent to the owner when an authenticator app is added to their account.",
+            Self::RecoveryCodeUsed => "Sent to the owner when a recovery code is used to sign in to their account.",
+            Self::TwoFactorReset => "Sent to the person whose two-factor sign-in an administrator reset.",
         }
     }
 
@@ -129,6 +165,7 @@ impl TemplateKind {
             Self::Invitation => INVITATION.all(),
             Self::PasswordReset => PASSWORD_RESET.all(),
             Self::AccountLocked => ACCOUNT_LOCKED.all(),
+            Self::AuthenticatorAdded | Self::RecoveryCodeUsed | Self::TwoFactorReset => security_notice_placeholders(),
         }
     }
 
@@ -181,6 +218,46 @@ impl TemplateKind {
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n\
                  <p>If it was you, wait until the time above and sign in again, or reset your password.</p>\n\
                  </body></html>\n",
+            ),
+            Self::AuthenticatorAdded => (
+                "An authenticator app was added to your {{site_name}} account",
+                "{{greeting}}\n\nAn authenticator app was added to your {{site_name}} account at {{time}}. \
+                 From now on, signing in asks for a code from it after your password.\n\n\
+                 If this was not you, someone else can sign in to your account: reset your password and tell \
+                 an administrator. Your second factors are listed here:\n{{link}}\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>An authenticator app was added to your <strong>{{site_name}}</strong> \
+                 account at {{time}}. From now on, signing in asks for a code from it after your password.</p>\n\
+                 <p>If this was not you, someone else can sign in to your account: reset your password and tell \
+                 an administrator. <a href=\"{{link}}\">See your second factors</a>.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
+            ),
+            Self::RecoveryCodeUsed => (
+                "A recovery code was used to sign in to {{site_name}}",
+                "{{greeting}}\n\nA recovery code was used to sign in to your {{site_name}} account at {{time}}. \
+                 Each code works once.\n\n\
+                 If this was not you, someone has your password and a recovery code: reset your password, \
+                 generate new recovery codes and tell an administrator:\n{{link}}\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>A recovery code was used to sign in to your <strong>{{site_name}}</strong> \
+                 account at {{time}}. Each code works once.</p>\n\
+                 <p>If this was not you, someone has your password and a recovery code: reset your password, \
+                 <a href=\"{{link}}\">generate new recovery codes</a> and tell an administrator.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
+            ),
+            Self::TwoFactorReset => (
+                "Your {{site_name}} two-factor sign-in was reset",
+                "{{greeting}}\n\nAn administrator reset the two-factor sign-in of your {{site_name}} account at \
+                 {{time}}: your authenticator app and recovery codes no longer work, and every session was \
+                 signed out. Sign in with your password and set up a second factor again:\n{{link}}\n\n\
+                 If you did not ask for this, tell an administrator.\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>An administrator reset the two-factor sign-in of your \
+                 <strong>{{site_name}}</strong> account at {{time}}: your authenticator app and recovery codes no \
+                 longer work, and every session was signed out.</p>\n\
+                 <p><a href=\"{{link}}\">Sign in and set up a second factor again</a>.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n\
+                 <p>If you did not ask for this, tell an administrator.</p>\n</body></html>\n",
             ),
         };
         Template { subject: subject.into(), text: text.into(), html: html.into() }

@@ -417,7 +417,12 @@ pub fn UserDetailPage() -> impl IntoView {
     let revoke = call_action::<()>();
     let end_sessions = call_action::<u64>();
     let unlock = call_action::<()>();
+    let reset_two_factor = call_action::<()>();
     // Made here, outside the Suspend below, so that they hydrate.
+    let two_factor = Resource::new(
+        move || (id(), reset_two_factor.version().get()),
+        |(id, _)| crate::two_factor::user_two_factor(id),
+    );
     let role_list = Resource::new(|| (), |_| role_options());
     let access = Resource::new(move || (id(), save.version().get()), |(id, _)| crate::roles::user_access(id));
     let detail = Resource::new(
@@ -553,6 +558,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                     })
                                 />
                             </section>
+                            <crate::two_factor::UserTwoFactorPanel id=uid factors=two_factor reset=reset_two_factor />
                             <p class="meta">
                                 "Created " <LocalTime ms=u.created_at /> " · Last sign-in "
                                 <OptionalTime ms=u.last_sign_in_at none="never" />

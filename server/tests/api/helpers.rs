@@ -177,6 +177,8 @@ pub struct Client {
     pub base: String,
     pub cookie: Option<String>,
     pub last_set_cookie: Option<String>,
+    /// The pending sign-in cookie (`roster_pending`): a right password owed its second step.
+    pub pending: Option<String>,
 }
 
 pub struct Reply {
@@ -188,7 +190,7 @@ pub struct Reply {
 impl Client {
     pub fn new(base: &str) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { http, base: base.to_string(), cookie: None, last_set_cookie: None }
+        Self { http, base: base.to_string(), cookie: None, last_set_cookie: None, pending: None }
     }
 
     /// Call a server function by its endpoint with form-encoded arguments.
@@ -202,6 +204,16 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .find(|v| v.starts_with("roster_session="))
             .map(str::to_string);
+        if let Some(pending) = resp
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("roster_pending="))
+        {
+            let value = pending.trim_start_matches("roster_pending=").split(';').next().unwrap_or("");
+            self.pending = (!value.is_empty()).then(|| value.to_string());
+        }
         if let Some(sc) = &set_cookie {
             let value = sc.trim_start_matches("roster_session=").split(';').next().unwrap_or("");
             self.cookie = (!value.is_empty()).then(|| value.to_string());
@@ -278,9 +290,14 @@ impl Client {
             .post(format!("{}/api/{endpoint}", self.base))
             .header(ORIGIN, &self.base)
             .header("Accept", "application/json");
-        match &self.cookie {
-            Some(c) => req.header(COOKIE, format!("roster_session={c}")),
-            None => req,
+        let cookies: Vec<String> = [("roster_session", &self.cookie), ("roster_pending", &self.pending)]
+            .into_iter()
+            .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
+            .collect();
+        if cookies.is_empty() {
+            req
+        } else {
+            req.header(COOKIE, cookies.join("; "))
         }
     }
 

@@ -22,4 +22,5 @@ mod scale;
 mod schema;
 mod settings;
 mod sweep;
+mod two_factor;
 mod users;

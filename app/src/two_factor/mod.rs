@@ -1,0 +1,119 @@
+//! Two-factor sign-in: an authenticator app (TOTP, RFC 6238, by `totp-rs`),
+//! single-use recovery codes, the second step of signing in, roles that
+//! require a second factor, and an administrator's reset.
+//!
+//! The ceremonies' server side is `service.rs`; the Security tab of Account
+//! and the second-step page are `pages.rs`. The half-signed-in state between
+//! a right password and the second step is a `pending_sign_ins` row (5
+//! minutes, only its token's hash stored) named by the `roster_pending`
+//! cookie: it is not a session and opens nothing but [`sign_in_second_step`].
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+pub use pages::{RoleTwoFactorPanel, SecondStepPage, SecurityTab, UserTwoFactorPanel};
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the Security tab shows of the caller's own second factors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityStatus {
+    pub totp_enabled: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i64,
+    /// A role of the caller's requires a second factor.
+    pub required: bool,
+}
+
+/// An authenticator app being set up: shown once, never again after it is enabled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    /// The secret in base32, for typing into the app.
+    pub secret: String,
+    /// The `otpauth://` address the QR code holds.
+    pub uri: String,
+    /// The QR code, an SVG rendered on the server.
+    pub qr_svg: String,
+}
+
+/// Which factors a user has, for the user's page in Users (never a secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserFactors {
+    pub totp_enabled: bool,
+    pub recovery_codes_left: i64,
+    /// A role of theirs requires a second factor.
+    pub required: bool,
+}
+
+/// Self-service: the caller's second factors. Allowed while setup is owed.
+#[server(prefix = "/api", endpoint = "two_factor_status", output = crate::codec::JsonOut)]
+pub async fn two_factor_status() -> Result<SecurityStatus, AppError> {
+    crate::signed_in!(setup | me, state | { service::status(&state, me.user_id).await })
+}
+
+/// Self-service: a new authenticator secret (replacing one not yet enabled),
+/// with its QR code. Allowed while setup is owed.
+#[server(prefix = "/api", endpoint = "begin_totp_setup", output = crate::codec::JsonOut)]
+pub async fn begin_totp_setup() -> Result<TotpSetup, AppError> {
+    crate::signed_in!(setup | me, state | { service::begin_totp(&state, &me).await })
+}
+
+/// Self-service: enable the authenticator being set up with one valid code.
+/// Returns the new recovery codes when this is the first second factor
+/// (shown once), else nothing. Allowed while setup is owed.
+#[server(prefix = "/api", endpoint = "enable_totp", output = crate::codec::JsonOut)]
+pub async fn enable_totp(code: String) -> Result<Vec<String>, AppError> {
+    crate::signed_in!(setup | me, state | { service::enable_totp(&state, &me, &code).await })
+}
+
+/// Self-service: remove the authenticator app; asks for the password.
+#[server(prefix = "/api", endpoint = "disable_totp", output = crate::codec::JsonOut)]
+pub async fn disable_totp(password: String) -> Result<(), AppError> {
+    crate::signed_in!(|me, state| { service::disable_totp(&state, &me, &password).await })
+}
+
+/// Self-service: 10 new recovery codes (the old ones stop working); asks for the password.
+#[server(prefix = "/api", endpoint = "generate_recovery_codes", output = crate::codec::JsonOut)]
+pub async fn generate_recovery_codes(password: String) -> Result<Vec<String>, AppError> {
+    crate::signed_in!(|me, state| { service::regenerate_codes(&state, &me, &password).await })
+}
+
+/// Public (with the pending sign-in cookie): the second step of signing in,
+/// with an authenticator code or a recovery code. Returns where to go next.
+#[server(prefix = "/api", endpoint = "sign_in_second_step", output = crate::codec::JsonOut)]
+pub async fn sign_in_second_step(code: String, next: Option<String>) -> Result<String, AppError> {
+    use crate::server::session::{replace_session, request_cookie_token, safe_next, set_cookie};
+    crate::public!(|state| {
+        let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
+        let signed_in = service::second_step(&state, &token, &code).await?;
+        replace_session(&state, &signed_in.cookie).await?;
+        set_cookie(&service::clear_pending_cookie(&state.settings));
+        tracing::info!(user_id = signed_in.user_id, "signed in with a second step");
+        Ok(safe_next(next.as_deref()))
+    })
+}
+
+/// Users View: which second factors a user has.
+#[server(prefix = "/api", endpoint = "user_two_factor", output = crate::codec::JsonOut)]
+pub async fn user_two_factor(id: i64) -> Result<UserFactors, AppError> {
+    crate::authorized!(Users, View, |access, state| { service::factors_of(access, &state, id).await })
+}
+
+/// Users Update: remove a user's second factors and recovery codes, end their
+/// sessions, and email them. Only an administrator resets an administrator.
+#[server(prefix = "/api", endpoint = "reset_two_factor", output = crate::codec::JsonOut)]
+pub async fn reset_two_factor(id: i64) -> Result<(), AppError> {
+    crate::authorized!(Users, Update, |access, state| { service::reset(access, &state, id).await })
+}
+
+/// Roles Update: whether a role's members must use a second factor. On the
+/// built-in Administrator role only an administrator may change it.
+#[server(prefix = "/api", endpoint = "set_role_two_factor", output = crate::codec::JsonOut)]
+pub async fn set_role_two_factor(id: i64, required: bool) -> Result<(), AppError> {
+    crate::authorized!(Roles, Update, |access, state| {
+        service::set_role_requirement(access, &state, id, required).await
+    })
+}

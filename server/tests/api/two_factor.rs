@@ -1,0 +1,433 @@
+//! Two-factor sign-in: the authenticator app, recovery codes, the second
+//! step, roles that require a second factor, and an administrator's reset.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::json;
+
+on_both_backends!(
+    enabling_needs_a_valid_code,
+    enabling_gives_ten_recovery_codes_once_and_emails_the_owner,
+    the_secret_is_never_shown_again_once_enabled,
+    a_right_password_starts_no_session_before_the_second_step,
+    the_second_step_with_a_code_starts_the_session,
+    a_totp_code_is_accepted_once,
+    a_wrong_code_is_refused_and_recorded,
+    second_step_attempts_count_in_the_sign_in_throttle,
+    second_step_without_a_pending_sign_in_is_refused,
+    an_expired_pending_sign_in_is_refused,
+    a_wrong_password_answers_as_for_an_unknown_account,
+    a_recovery_code_works_once_and_emails_the_owner,
+    new_recovery_codes_invalidate_the_old_ones,
+    new_recovery_codes_need_the_password,
+    disabling_needs_the_password,
+    disabling_ends_the_second_step,
+    a_role_requiring_two_factor_sends_its_member_to_setup,
+    a_member_of_a_requiring_role_cannot_remove_the_last_factor,
+    only_an_administrator_changes_the_administrator_roles_requirement,
+    an_administrator_sees_factors_but_never_secrets,
+    an_administrator_resets_two_factor,
+    only_an_administrator_resets_an_administrator,
+    viewing_users_is_not_enough_to_reset,
+);
+
+/// The code of `secret` (base32) for the time step `offset` steps from now.
+pub fn code(secret: &str, offset: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes, None, String::new());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    totp.generate((now + offset * 30) as u64)
+}
+
+/// Start setting up an authenticator app; returns its secret.
+async fn begin(c: &mut Client) -> String {
+    let r = c.call("begin_totp_setup", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["qr_svg"].as_str().unwrap().contains("<svg"), "{:?}", r.body);
+    assert!(r.body["uri"].as_str().unwrap().starts_with("otpauth://totp/"), "{:?}", r.body);
+    r.body["secret"].as_str().unwrap().to_string()
+}
+
+/// Set up and enable an authenticator app, spending the previous step's code;
+/// returns the secret and the recovery codes.
+pub async fn enable(c: &mut Client) -> (String, Vec<String>) {
+    let secret = begin(c).await;
+    let r = c.call("enable_totp", &[("code", &code(&secret, -1))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let codes = r.body.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    (secret, codes)
+}
+
+const USER: &str = "tfa@example.com";
+
+/// A server, its admin and a user with an authenticator app enabled: (server, admin, user, secret, codes).
+async fn with_totp_user(db: &TestDb) -> (Server, Client, Client, String, Vec<String>) {
+    let server = Server::start(db).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut user = add_user(&mut admin, &server, USER, &[]).await;
+    let (secret, codes) = enable(&mut user).await;
+    (server, admin, user, secret, codes)
+}
+
+/// Sign in with the right password: the answer sends to the second step.
+async fn password_step(server: &Server) -> Client {
+    let mut c = server.client();
+    let r = c.sign_in(USER, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!("/signin/verify?next=%2F"));
+    assert!(c.pending.is_some(), "the pending sign-in cookie is set");
+    c
+}
+
+async fn second(c: &mut Client, code: &str) -> Reply {
+    c.call("sign_in_second_step", &[("code", code), ("next", "/account")]).await
+}
+
+async fn enabling_needs_a_valid_code(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let secret = begin(&mut admin).await;
+    let wrong = if code(&secret, 0) == "000000" { "111111" } else { "000000" };
+    let r = admin.call("enable_totp", &[("code", wrong)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(admin.call("two_factor_status", &[]).await.body["totp_enabled"], json!(false));
+    let r = admin.call("enable_totp", &[("code", &code(&secret, 0))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(admin.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+}
+
+async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, _secret, codes) = with_totp_user(&db).await;
+    assert_eq!(codes.len(), 10);
+    let status = user.call("two_factor_status", &[]).await.body;
+    assert_eq!(status, json!({"totp_enabled": true, "recovery_codes_left": 10, "required": false}));
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 10);
+    for c in &codes {
+        let n = scalar(&db, &format!("SELECT COUNT(*) FROM recovery_codes WHERE code_hash LIKE '%{c}%'")).await;
+        assert_eq!(n, 0, "only hashes are stored");
+    }
+    let sealed = scalar(&db, "SELECT COUNT(*) FROM totp_credentials WHERE secret LIKE 'install:v1:%'").await;
+    assert_eq!(sealed, 1, "the secret is sealed with the install key without encryption_key");
+    let mails = admin.emails("").await;
+    assert!(
+        mails.iter().any(|m| m["to"] == json!(USER)
+            && m["subject"] == json!("An authenticator app was added to your Roster account")),
+        "{mails:?}"
+    );
+    assert_eq!(audit_entries(&mut admin, "two_factor.totp_enabled").await.len(), 1);
+    assert_eq!(audit_entries(&mut admin, "two_factor.recovery_codes_generated").await.len(), 1);
+}
+
+async fn the_secret_is_never_shown_again_once_enabled(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, _admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let r = user.call("begin_totp_setup", &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert!(r.body.get("secret").is_none());
+    let status = user.call("two_factor_status", &[]).await.body.to_string();
+    assert!(!status.contains("secret"), "{status}");
+}
+
+async fn a_right_password_starts_no_session_before_the_second_step(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, _secret, _codes) = with_totp_user(&db).await;
+    let mut c = password_step(&server).await;
+    assert!(c.cookie.is_none(), "no session cookie");
+    assert_eq!(c.whoami().await, None);
+    let r = c.call("account_info", &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    let r = c.call("two_factor_status", &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM pending_sign_ins").await, 1);
+}
+
+async fn the_second_step_with_a_code_starts_the_session(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, _user, secret, _codes) = with_totp_user(&db).await;
+    let mut c = password_step(&server).await;
+    let r = second(&mut c, &code(&secret, 0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!("/account"));
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM pending_sign_ins").await, 0, "the pending sign-in is spent");
+    let entries = audit_entries(&mut admin, "sign_in.success").await;
+    assert!(entries.iter().any(|e| e["details"] == json!("second step: authenticator app")), "{entries:?}");
+}
+
+async fn a_totp_code_is_accepted_once(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, secret, _codes) = with_totp_user(&db).await;
+    let now = code(&secret, 0);
+    let mut c = password_step(&server).await;
+    assert_eq!(second(&mut c, &now).await.status, StatusCode::OK);
+    let mut again = password_step(&server).await;
+    let r = second(&mut again, &now).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a replayed code: {:?}", r.body);
+    assert_eq!(again.whoami().await, None);
+    // The code enabling the app (the previous step) is spent too.
+    let r = second(&mut again, &code(&secret, -1)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+}
+
+async fn a_wrong_code_is_refused_and_recorded(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, _user, secret, _codes) = with_totp_user(&db).await;
+    let mut c = password_step(&server).await;
+    let wrong = if code(&secret, 0) == "123456" || code(&secret, 1) == "123456" { "654321" } else { "123456" };
+    let r = second(&mut c, wrong).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(c.whoami().await, None);
+    let r = second(&mut c, "abcde-fghjk").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown recovery code: {:?}", r.body);
+    let entries = audit_entries(&mut admin, "sign_in.failure").await;
+    assert_eq!(entries.iter().filter(|e| e["details"] == json!("wrong second-step code")).count(), 2, "{entries:?}");
+    // The pending sign-in still works with the right code.
+    assert_eq!(second(&mut c, &code(&secret, 0)).await.status, StatusCode::OK);
+}
+
+async fn second_step_attempts_count_in_the_sign_in_throttle(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, _secret, _codes) = with_totp_user(&db).await;
+    let mut c = password_step(&server).await;
+    for _ in 0..5 {
+        let r = second(&mut c, "zzzzz-zzzzz").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    }
+    let r = second(&mut c, "zzzzz-zzzzz").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the sixth guess waits: {:?}", r.body);
+    // The same count as passwords: signing in again waits too (a right
+    // password would not have cleared it, see sign_in_checked).
+    let r = server.client().sign_in(USER, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+    let failures = scalar(&db, &format!("SELECT COUNT(*) FROM sign_in_failures WHERE account_key = '{USER}'")).await;
+    assert_eq!(failures, 5);
+}
+
+async fn second_step_without_a_pending_sign_in_is_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, secret, _codes) = with_totp_user(&db).await;
+    let mut none = server.client();
+    let a = second(&mut none, &code(&secret, 0)).await;
+    let mut forged = server.client();
+    forged.pending = Some("A".repeat(43));
+    let b = second(&mut forged, &code(&secret, 0)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.body);
+    assert_eq!((a.status, &a.body), (b.status, &b.body), "no cookie and an unknown one answer alike");
+    assert_eq!(none.whoami().await, None);
+    assert_eq!(forged.whoami().await, None);
+}
+
+async fn an_expired_pending_sign_in_is_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, secret, _codes) = with_totp_user(&db).await;
+    let mut c = password_step(&server).await;
+    scalar(&db, "UPDATE pending_sign_ins SET expires_at = 1 RETURNING 1").await;
+    let r = second(&mut c, &code(&secret, 0)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    assert_eq!(c.whoami().await, None);
+}
+
+async fn a_wrong_password_answers_as_for_an_unknown_account(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, _secret, _codes) = with_totp_user(&db).await;
+    let mut c = server.client();
+    let wrong = c.sign_in(USER, "not the password at all").await;
+    let unknown = c.sign_in("nobody-here@example.com", "not the password at all").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!((wrong.status, &wrong.body), (unknown.status, &unknown.body));
+    assert!(c.pending.is_none(), "no pending sign-in for a wrong password");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM pending_sign_ins").await, 0);
+}
+
+async fn a_recovery_code_works_once_and_emails_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, _user, _secret, codes) = with_totp_user(&db).await;
+    let mut c = password_step(&server).await;
+    let r = second(&mut c, &codes[3].to_uppercase()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+    assert_eq!(c.call("two_factor_status", &[]).await.body["recovery_codes_left"], json!(9));
+    let mut again = password_step(&server).await;
+    let r = second(&mut again, &codes[3]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a spent recovery code: {:?}", r.body);
+    assert_eq!(again.whoami().await, None);
+    assert_eq!(audit_entries(&mut admin, "two_factor.recovery_code_used").await.len(), 1);
+    let mails = admin.emails("").await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m["to"] == json!(USER) && m["subject"] == json!("A recovery code was used to sign in to Roster")),
+        "{mails:?}"
+    );
+}
+
+async fn new_recovery_codes_invalidate_the_old_ones(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, mut user, _secret, old) = with_totp_user(&db).await;
+    let r = user.call("generate_recovery_codes", &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let new: Vec<String> = r.body.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    assert_eq!(new.len(), 10);
+    let mut c = password_step(&server).await;
+    assert_eq!(second(&mut c, &old[0]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(second(&mut c, &new[0]).await.status, StatusCode::OK);
+}
+
+async fn new_recovery_codes_need_the_password(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, _admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let before = scalar(&db, "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL").await;
+    let r = user.call("generate_recovery_codes", &[("password", "not my password")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL").await, before);
+}
+
+async fn disabling_needs_the_password(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, _admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let r = user.call("disable_totp", &[("password", "not my password")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+}
+
+async fn disabling_ends_the_second_step(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let r = user.call("disable_totp", &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 0, "no factor left, no recovery codes");
+    let mut c = server.client();
+    let r = c.sign_in(USER, PASSWORD).await;
+    assert_eq!(r.body, json!("/"), "{:?}", r.body);
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+    assert_eq!(audit_entries(&mut admin, "two_factor.totp_disabled").await.len(), 1);
+}
+
+async fn require(admin: &mut Client, role_id: i64, required: bool) {
+    let r =
+        admin.call("set_role_two_factor", &[("id", &role_id.to_string()), ("required", &required.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+async fn a_role_requiring_two_factor_sends_its_member_to_setup(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let role = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    require(&mut admin, role, true).await;
+    assert_eq!(admin.call("role_detail", &[("id", &role.to_string())]).await.body["require_two_factor"], json!(true));
+    let mut user = add_user(&mut admin, &server, USER, &[role]).await;
+    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(true));
+    let r = user
+        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(r.body, json!("TwoFactorSetupRequired"));
+    assert_eq!(user.call("account_info", &[]).await.status, StatusCode::FORBIDDEN);
+    // Pages lead to the setup.
+    let page = user.get("/users").await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER, "{:?}", page.status());
+    assert_eq!(page.headers()["location"], "/account?tab=security");
+    assert_eq!(user.get("/account?tab=security").await.status(), StatusCode::OK);
+    // Setting one up lifts the gate.
+    assert_eq!(user.call("two_factor_status", &[]).await.body["required"], json!(true));
+    enable(&mut user).await;
+    let r = user
+        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+    let entries = audit_entries(&mut admin, "role.two_factor_required").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+}
+
+async fn a_member_of_a_requiring_role_cannot_remove_the_last_factor(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let role = create_role(&mut admin, "Careful", json!([])).await;
+    require(&mut admin, role, true).await;
+    let uid = user_id(&mut user).await;
+    let r = admin.call("add_role_member", &[("role_id", &role.to_string()), ("user_id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = user.call("disable_totp", &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+}
+
+async fn only_an_administrator_changes_the_administrator_roles_requirement(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let editors = create_role(&mut admin, "Role editors", json!([["Roles", "Update"]])).await;
+    let mut editor = add_user(&mut admin, &server, "editor@example.com", &[editors]).await;
+    let admin_role = administrator_role(&mut admin).await;
+    let r = editor.call("set_role_two_factor", &[("id", &admin_role.to_string()), ("required", "false")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    // Their own kind of role they may change.
+    let r = editor.call("set_role_two_factor", &[("id", &editors.to_string()), ("required", "true")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // An administrator may require it of administrators (having a factor first).
+    enable(&mut admin).await;
+    require(&mut admin, admin_role, true).await;
+    assert_eq!(admin.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+}
+
+async fn an_administrator_sees_factors_but_never_secrets(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, secret, codes) = with_totp_user(&db).await;
+    let uid = user_id(&mut user).await;
+    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!({"totp_enabled": true, "recovery_codes_left": 10, "required": false}));
+    let all = r.body.to_string() + &admin.call("user_detail", &[("id", &uid.to_string())]).await.body.to_string();
+    assert!(!all.contains(&secret) && !all.contains(&codes[0]), "{all}");
+}
+
+async fn an_administrator_resets_two_factor(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let uid = user_id(&mut user).await;
+    let r = admin.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(user.whoami().await, None, "their sessions ended");
+    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.body, json!({"totp_enabled": false, "recovery_codes_left": 0, "required": false}));
+    let mut c = server.client();
+    assert_eq!(c.sign_in(USER, PASSWORD).await.body, json!("/"), "the password alone signs in again");
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+    let entries = audit_entries(&mut admin, "two_factor.reset").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["actor_email"], json!(ADMIN_EMAIL));
+    let mails = admin.emails("").await;
+    let reset = json!("Your Roster two-factor sign-in was reset");
+    assert!(mails.iter().any(|m| m["to"] == json!(USER) && m["subject"] == reset), "{mails:?}");
+}
+
+async fn only_an_administrator_resets_an_administrator(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    enable(&mut admin).await;
+    let managers = create_role(&mut admin, "Managers", json!([["Users", "Update"]])).await;
+    let mut manager = add_user(&mut admin, &server, "manager@example.com", &[managers]).await;
+    let admin_id = user_id(&mut admin).await;
+    let r = manager.call("reset_two_factor", &[("id", &admin_id.to_string())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(admin.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+    assert!(admin.whoami().await.is_some(), "the administrator's session goes on");
+}
+
+async fn viewing_users_is_not_enough_to_reset(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let viewers = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    let mut viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
+    let uid = user_id(&mut user).await;
+    assert_eq!(viewer.call("user_two_factor", &[("id", &uid.to_string())]).await.status, StatusCode::OK);
+    let r = viewer.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+}
