@@ -1,7 +1,8 @@
 // Two-factor sign-in with an authenticator app: set up on Account → Security
 // (the secret read from the page, codes computed here as an authenticator app
 // would, RFC 6238 with Node's crypto), sign in with a code, a reused and a
-// wrong code refused, a recovery code accepted once. On a server of its own,
+// wrong code refused, a recovery code accepted once; a role that requires it
+// sends its new member to set it up first. On a server of its own,
 // so that the shared server's administrator keeps signing in with a password.
 import { test, expect, openHydrated, settle, ownPages } from "./fixtures";
 import type { Browser, BrowserContext, Page } from "@playwright/test";
@@ -153,4 +154,51 @@ test("a recovery code signs in once", async ({ browser }) => {
   await expect(again.getByRole("alert")).toContainText("That code is not right.");
   await secondStep(again, recoveryCodes[1]);
   await expect(again.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+});
+
+test("a role that requires two-factor sign-in takes its new member to set it up before anything else", async ({ browser }) => {
+  const admin = await newPage(browser);
+  await passwordStep(admin);
+  await secondStep(admin, recoveryCodes[2]);
+  await expect(admin.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  const api = async (endpoint: string, options: { form?: Record<string, string>; data?: unknown }) => {
+    const r = await admin.request.post(`/api/${endpoint}`, { ...options, headers: { Origin: own.baseURL } });
+    expect(r.status(), `${endpoint}: ${await r.text()}`).toBe(200);
+    return r.json();
+  };
+  const roleId: number = await api("create_role", { form: { name: "Reviewers", description: "" } });
+
+  // The checkbox on the role's page.
+  await openHydrated(admin, `/roles/${roleId}`);
+  const card = admin.locator("section", { has: admin.getByRole("heading", { name: "Two-factor sign-in" }) });
+  await card.getByLabel("Members must use a passkey or an authenticator app").check();
+  await card.getByRole("button", { name: "Save" }).click();
+  await expect(card.getByRole("status")).toHaveText("Saved.");
+
+  // A new member signs up from their invitation.
+  const email = "ada@example.com";
+  await api("invite_user", { data: { email, role_ids: [roleId] } });
+  const rows = (await api("list_emails", { form: { status: "" } })).rows as { id: number; to: string }[];
+  const detail = await api("email_detail", { form: { id: String(rows.find((r) => r.to === email)!.id) } });
+  const link = (detail.body_text as string).match(/https?:\/\/\S+\/signup\/[A-Za-z0-9_-]{43}/)![0];
+  const member = await newPage(browser);
+  await openHydrated(member, link);
+  const password = "analytical engine punched cards";
+  await member.getByLabel("Password", { exact: true }).fill(password);
+  await member.getByLabel("Confirm password").fill(password);
+  await member.getByRole("button", { name: "Sign up" }).click();
+
+  // Taken to Account → Security; other pages lead back there.
+  await expect(member).toHaveURL(/\/account\?tab=security$/);
+  await expect(member.getByRole("alert")).toContainText("A role of yours requires two-factor sign-in.");
+  await openHydrated(member, "/users");
+  await expect(member).toHaveURL(/\/account\?tab=security$/);
+
+  await member.getByRole("button", { name: "Set up an authenticator app" }).click();
+  const memberSecret = (await member.locator("#totp-secret").textContent())!.trim();
+  await member.getByLabel("Code from the app").fill(totp(memberSecret));
+  await member.getByRole("button", { name: "Turn on" }).click();
+  await expect(member.getByRole("status").filter({ hasText: "The authenticator app is on." })).toBeVisible();
+  await openHydrated(member, "/");
+  await expect(member.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
 });
