@@ -6,7 +6,8 @@
 #   1. cargo leptos build --release, then the release WASM/JS/CSS sizes (bench/sizes.sh)
 #   2. cargo bench --bench scale: N generated users (ROSTER_BENCH_USERS, default
 #      1,000,000) on SQLite and PostgreSQL, Users list/search, bulk actions and
-#      import, sign-ins beside raw Argon2id, Dashboard (server/benches/scale/)
+#      import, single sign-on, sign-ins beside raw Argon2id, Dashboard
+#      (server/benches/scale/)
 #   3. in the browser: Debian's Chromium through the DevTools Protocol against
 #      the release server on the scale bench's SQLite database (bench/browser.sh)
 #   4. cargo bench --bench mail_throughput, --bench enumeration_timing
@@ -139,6 +140,7 @@ section=$(mktemp)
   grep -E '^\| (SQLite|PostgreSQL) \| [0-9]+ \| [0-9]+ \| [0-9]+ \| ' "$OUT/scale.md" | grep -F 'KiB' | awk -F'|' '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $5); gsub(/^ +| +$/, "", $7); printf "| Dashboard (server-rendered), %s | reported | %s requests/s, p95 %s |\n", $2, $5, $7 }'
   grep -E '^\| (SQLite|PostgreSQL) \| (Add|Remove) role' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 10; i++) gsub(/^ +| +$/, "", $i); sub(/ \(.*/, "", $3); printf "| Users bulk action (%s, %s users), %s | 100,000 in ≤ 30 s; sign-in p95 + ≤ 500 ms | %s per 100,000: %s; sign-ins (p50 / p95) %s before, %s during: %s |\n", $3, $4, $2, $6, $7, $8, $9, $10 }'
   grep -E '^\| (SQLite|PostgreSQL) \| 10000 \| [0-9.]+ s \|' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 7; i++) gsub(/^ +| +$/, "", $i); printf "| Users import of 10,000 rows, %s | review ≤ 3 s, import ≤ 10 s | review %s: %s; import %s: %s |\n", $2, $4, $5, $6, $7 }'
+  grep -E '^\| (SQLite|PostgreSQL) \| (code flow|userinfo)' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 11; i++) gsub(/^ +| +$/, "", $i); sub(/ \(.*/, "", $3); printf "| Single sign-on, %s per second, %s | %s | %s: %s |\n", $3, $2, $10, $6, $11 }'
   echo "| Release WASM + JS + CSS, brotli | ≤ 300 KB | $br_kib KiB: $size_verdict |"
   python3 bench/browser_md.py "$OUT/browser.json" "$browser_users" --glance
   echo

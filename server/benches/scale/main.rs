@@ -13,6 +13,7 @@
 //!   requests per second and p95 with concurrent clients;
 //! - Users bulk actions (add a role to a fifth of the users and take it away,
 //!   with sign-ins alongside) and the import of 10,000 rows;
+//! - single sign-on: OpenID Connect code flows and userinfo calls per second;
 //! - sign-ins per second with concurrent clients, beside the raw Argon2id
 //!   verify rate of the same cores (one verifying thread per core) measured
 //!   just before, in the same run.
@@ -27,7 +28,7 @@
 //! `ROSTER_BENCH_CLIENTS` (concurrent clients, default 4 × cores),
 //! `ROSTER_BENCH_DATA_DIR` (keep the generated databases there and reuse them
 //! on the next run; by default they are temporary), `ROSTER_BENCH_ONLY`
-//! (some of `list,search,dashboard,bulk,signin`; all by default).
+//! (some of `list,search,dashboard,bulk,sso,signin`; all by default).
 
 // Test and benchmark code: a failed step panics with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -282,6 +283,15 @@ fn at_most(value: f64, target: f64, unit: &str) -> String {
     }
 }
 
+/// "met" or "missed by …" for a value that must reach `target`.
+fn at_least(value: f64, target: f64, unit: &str) -> String {
+    if value >= target {
+        format!("met ({:.0} % of the target)", 100.0 * value / target)
+    } else {
+        format!("**missed** by {:.0} {unit} ({:.0} % of the target)", target - value, 100.0 * value / target)
+    }
+}
+
 // ---- CPU time and load ----------------------------------------------------------------
 
 /// User + system CPU seconds used so far by process `pid` ("self" for this one).
@@ -462,6 +472,153 @@ async fn bulk_job(admin: &mut Client, query: &Value, action: Value) -> (f64, Val
     }
 }
 
+/// One code flow as a relying party runs it: the signed-in browser opens
+/// authorize (PKCE S256), then the application's server exchanges the code
+/// (`client_secret_basic`). Returns the access token.
+async fn code_flow(browser: &Client, http: &reqwest::Client, sso: &Sso) -> String {
+    let r = browser.get(&sso.authorize).await;
+    let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+    let location = location.unwrap_or_else(|| panic!("authorize answered {} without a redirect", r.status()));
+    let url = url::Url::parse(&location).unwrap();
+    let code = url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
+    let r = http
+        .post(format!("{}/oidc/token", browser.base))
+        .basic_auth(&sso.client_id, Some(&sso.secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SSO_REDIRECT),
+            ("code_verifier", &sso.verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "token exchange");
+    let body: Value = r.json().await.unwrap();
+    assert!(body["id_token"].is_string(), "an ID token: {body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+const SSO_REDIRECT: &str = "https://crm.example.com/oidc/callback";
+
+/// A registered application and what its relying party needs.
+struct Sso {
+    client_id: String,
+    secret: String,
+    verifier: String,
+    /// The authorize path with every parameter.
+    authorize: String,
+}
+
+/// Single sign-on at scale: `clients` concurrent relying parties run code
+/// flows (authorize + token exchange) for `secs`, then call userinfo with
+/// their access tokens for `secs`.
+async fn sso(b: &str, admin: &mut Client, cfg: &Config, server_pid: &str, report: &mut Report) {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let input = json!({
+        "name": format!("Bench CRM {stamp}"),
+        "description": "",
+        "mark": "Letter",
+        "colour": "Blue",
+        "launch_url": "https://crm.example.com/",
+        "redirect_uris": SSO_REDIRECT,
+        "post_logout_redirect_uris": "",
+        "client_type": "Confidential",
+    });
+    let r = admin.call_json("create_application", json!({ "input": input })).await;
+    assert_eq!(r.status.as_u16(), 200, "create_application: {:?}", r.body);
+    let (challenge, verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
+    let client_id = r.body["client_id"].as_str().unwrap().to_string();
+    let redirect: String = url::form_urlencoded::byte_serialize(SSO_REDIRECT.as_bytes()).collect();
+    let sso = Arc::new(Sso {
+        authorize: format!(
+            "/oidc/authorize?response_type=code&client_id={client_id}&redirect_uri={redirect}\
+             &scope=openid%20email%20profile&state=bench&nonce=bench&code_challenge={}&code_challenge_method=S256",
+            challenge.as_str()
+        ),
+        client_id,
+        secret: r.body["client_secret"].as_str().unwrap().to_string(),
+        verifier: verifier.secret().to_string(),
+    });
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for _ in 0..20 {
+        code_flow(admin, &http, &sso).await;
+    }
+    let clients = cfg.clients;
+    let secs = cfg.secs as f64;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu0, start) = (cpu_secs(server_pid), Instant::now());
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (stop, browser, http, sso) = (stop.clone(), admin.clone(), http.clone(), sso.clone());
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                code_flow(&browser, &http, &sso).await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        });
+    }
+    let flows = stop_after(secs, &stop, tasks).await;
+    let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_secs(server_pid) - cpu0);
+    let n = flows.len();
+    let (rate, flow_cpu) = (n as f64 / wall, 1000.0 * cpu / n as f64);
+    let f = stats(flows);
+    println!(
+        "[{b}] single sign-on code flows: {rate:.0}/s ({clients} clients), p50 {} p95 {}; server CPU {flow_cpu:.2} ms per flow",
+        ms(f.p50),
+        ms(f.p95)
+    );
+    report.sso.push(format!(
+        "| {b} | code flow (authorize + token exchange) | {clients} | {n} | {rate:.0} /s | {} | {} | {flow_cpu:.2} ms | ≥ 1,000 /s | {} |",
+        ms(f.p50),
+        ms(f.p95),
+        at_least(rate, 1000.0, "/s")
+    ));
+
+    let mut tokens = Vec::new();
+    for _ in 0..clients {
+        tokens.push(code_flow(admin, &http, &sso).await);
+    }
+    let userinfo = format!("{}/oidc/userinfo", admin.base);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu0, start) = (cpu_secs(server_pid), Instant::now());
+    let mut tasks = tokio::task::JoinSet::new();
+    for token in tokens {
+        let (stop, http, url) = (stop.clone(), http.clone(), userinfo.clone());
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                let status = r.status().as_u16();
+                let _ = r.bytes().await.unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(status, 200, "userinfo");
+            }
+            lat
+        });
+    }
+    let calls = stop_after(secs, &stop, tasks).await;
+    let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_secs(server_pid) - cpu0);
+    let n = calls.len();
+    let (rate, call_cpu) = (n as f64 / wall, 1000.0 * cpu / n as f64);
+    let u = stats(calls);
+    println!(
+        "[{b}] userinfo: {rate:.0}/s ({clients} clients), p50 {} p95 {}; server CPU {call_cpu:.2} ms per call",
+        ms(u.p50),
+        ms(u.p95)
+    );
+    report.sso.push(format!(
+        "| {b} | userinfo | {clients} | {n} | {rate:.0} /s | {} | {} | {call_cpu:.2} ms | ≥ 3,000 /s | {} |",
+        ms(u.p50),
+        ms(u.p95),
+        at_least(rate, 3000.0, "/s")
+    ));
+}
+
 /// Users → bulk actions and Import at scale: add a role to every user of the
 /// role Sales (about a fifth of them) and take it away again, with two
 /// clients signing in all along; then import 10,000 new people from a CSV.
@@ -606,6 +763,7 @@ struct Report {
     dashboard: Vec<String>,
     bulk: Vec<String>,
     import: Vec<String>,
+    sso: Vec<String>,
 }
 
 async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
@@ -840,6 +998,11 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         bulk_and_import(b, &server.base, &mut admin, &mut conn, report).await;
     }
 
+    // ---- Single sign-on.
+    if cfg.wants("sso") {
+        sso(b, &mut admin, cfg, &pid, report).await;
+    }
+
     // ---- Sign-ins beside raw Argon2: alternating rounds, so that a change in
     // the machine's background load hits both alike.
     if !cfg.wants("signin") {
@@ -1026,6 +1189,12 @@ fn markdown(cfg: &Config, r: &Report) -> String {
         "| backend | rows | review | verdict (≤ 3 s) | import | verdict (≤ 10 s) |\n|---|---:|---:|---|---:|---|"
     );
     for l in &r.import {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "\n#### Single sign-on (OpenID Connect), {n} users\n");
+    let _ = writeln!(s, "An application registered for the run; the administrator's browser session opens `GET /oidc/authorize` (code flow, PKCE S256, `openid email profile`) and the relying party exchanges the code at `POST /oidc/token` (`client_secret_basic`, the ID token is checked to be there): one \"code flow\". Then `GET /oidc/userinfo` with the access tokens (bearer). Concurrent clients for {} s each, after 20 warm-up flows; client and server share the machine's cores. The CPU column is the server process's CPU time per request.\n", cfg.secs);
+    let _ = writeln!(s, "| backend | what | clients | requests | rate | p50 | p95 | server CPU per request | target | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|");
+    for l in &r.sso {
         let _ = writeln!(s, "{l}");
     }
     s
