@@ -128,6 +128,83 @@ where
     }
 }
 
+/// An action that cannot be undone, behind a question: `ask` ("Delete role…")
+/// opens the question (`question` in bold, then `detail`), whose button `act`
+/// runs `confirm`; Cancel closes it. The error of the last try shows inside.
+#[component]
+pub fn Confirm<F>(
+    /// Names the question for assistive technology ("delete-question").
+    id: &'static str,
+    ask: &'static str,
+    #[prop(optional)] ask_class: &'static str,
+    question: String,
+    detail: String,
+    act: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    confirm: F,
+    /// Close the question once `act` is clicked (when the result shows elsewhere).
+    #[prop(optional)]
+    close: bool,
+) -> impl IntoView
+where
+    F: Fn() + Copy + Send + Sync + 'static,
+{
+    let confirming = RwSignal::new(false);
+    view! {
+        <Show
+            when=move || confirming.get()
+            fallback=move || view! {
+                <button type="button" class=ask_class on:click=move |_| confirming.set(true)>{ask}</button>
+            }
+        >
+            <div class="confirm" role="alertdialog" aria-labelledby=id>
+                <p id=id><strong>{question.clone()}</strong>" "{detail.clone()}</p>
+                <FieldError error=error />
+                <div class="actions">
+                    <button type="button" class="danger" disabled=move || pending.get() on:click=move |_| {
+                        if close {
+                            confirming.set(false);
+                        }
+                        confirm();
+                    }>
+                        <Spinner when=pending />
+                        {act}
+                    </button>
+                    <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </div>
+            </div>
+        </Show>
+    }
+}
+
+/// The header of an application's list page: its title, the "New …" button
+/// for those whose roles grant Create on `app`, and the page's one-line intro.
+#[component]
+pub fn ListHeader(
+    title: &'static str,
+    app: crate::registry::AppId,
+    /// Where "New …" goes, and its label ("/roles/new", "New role").
+    new: (&'static str, &'static str),
+    intro: &'static str,
+) -> impl IntoView {
+    use crate::registry::Permission;
+    let me = expect_context::<crate::shell::MeResource>();
+    let (href, label) = new;
+    view! {
+        <header class="page-header">
+            <h1>{title}</h1>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let can = me.await.ok().flatten().is_some_and(|m| m.can(app, Permission::Create));
+                    can.then(|| view! { <a class="button primary" href=href>{label}</a> })
+                })}
+            </Suspense>
+        </header>
+        <p class="intro">{intro}</p>
+    }
+}
+
 /// A labelled drop-down: the filters of a list, the bulk action and its role.
 /// `all` ("All statuses", "Choose an action"), when given, comes first with
 /// the empty value; then `options` (value, label), of which those in

@@ -292,6 +292,17 @@ pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user
 
 // ---- the person a rule is about ---------------------------------------------------
 
+/// A person as the rules and lists read them: who, and whether they are enabled.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PersonRow {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[sqlx(try_from = "crate::server::sql::Flag")]
+    pub enabled: bool,
+}
+
 /// The roles a user holds.
 pub async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<i64>> {
     Ok(sqlx::query_scalar("SELECT role_id FROM user_roles WHERE user_id = $1")

@@ -1,24 +1,13 @@
 // Account → Password, and Forgot password → email → reset → Sign in.
 // Runs on a server of its own, with a real SMTP server, so the reset email can
 // be checked both in the Email queue and at the SMTP server.
-import { test, expect, openHydrated, settle, ownPages } from "./fixtures";
-import type { Browser, BrowserContext, Page } from "@playwright/test";
-import { startOwnServer, OwnServer } from "../own-server";
+import { test, expect, openHydrated, settle, withOwnServer } from "./fixtures";
+import type { Page } from "@playwright/test";
 
 const USER = { email: "margaret@example.com", first: "Margaret", last: "Hamilton" };
 const PASSWORDS = ["apollo guidance computer", "lunar module software 1969", "rope memory woven by hand"];
 
-test.describe.configure({ mode: "serial" });
-
-let own: OwnServer;
-const contexts: BrowserContext[] = [];
-const open = ownPages(() => own.baseURL);
-
-async function newPage(browser: Browser): Promise<Page> {
-  const { context, page } = await open(browser);
-  contexts.push(context);
-  return page;
-}
+const { own, newPage } = withOwnServer({ smtp: true });
 
 async function signIn(page: Page, password: string) {
   await openHydrated(page, "/signin");
@@ -27,20 +16,11 @@ async function signIn(page: Page, password: string) {
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
-test.beforeAll(async () => {
-  own = await startOwnServer({ smtp: true });
-});
-
-test.afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await own?.stop();
-});
-
 let first: Page;
 
 test("changing the password on Account → Password signs out the other browser", async ({ browser }) => {
   first = await newPage(browser);
-  await openHydrated(first, own.setupURL);
+  await openHydrated(first, own().setupURL);
   await first.getByLabel("Email").fill(USER.email);
   await first.getByLabel("First name").fill(USER.first);
   await first.getByLabel("Last name").fill(USER.last);
@@ -103,8 +83,8 @@ test("forgot password → the email in the Email queue and at the SMTP server �
   await expect(first.locator(".links-hidden")).toContainText("password-reset link is hidden");
 
   // Only the SMTP server received the live link.
-  await expect.poll(() => own.mail().filter((m) => m.subject === "Reset your Roster password").length, { timeout: 15_000 }).toBe(1);
-  const sent = own.mail().find((m) => m.subject === "Reset your Roster password")!;
+  await expect.poll(() => own().mail().filter((m) => m.subject === "Reset your Roster password").length, { timeout: 15_000 }).toBe(1);
+  const sent = own().mail().find((m) => m.subject === "Reset your Roster password")!;
   expect(sent.to).toEqual([USER.email]);
   const link = sent.text.match(/https?:\/\/\S+\/reset\/[A-Za-z0-9_-]{43}/)?.[0];
   expect(link, sent.text).toBeTruthy();

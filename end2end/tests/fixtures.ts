@@ -1,6 +1,7 @@
 // Test fixtures: every test talks to the server that global-setup.ts started.
 import { test as base, expect, Browser, BrowserContext, BrowserContextOptions, Page } from "@playwright/test";
 import { readServerInfo, ServerInfo } from "../server-info";
+import { startOwnServer, OwnServer } from "../own-server";
 
 export const test = base.extend<{ server: ServerInfo; pageProblems: void }>({
   server: async ({}, use) => {
@@ -108,4 +109,33 @@ export function ownPages(baseURL: () => string) {
     page.on("pageerror", (e) => errors.push(`uncaught error: ${e.message}`));
     return { context, page };
   };
+}
+
+/**
+ * A serial spec with a server of its own (`startOwnServer(options)`): started
+ * before the spec's tests, stopped after them with every browser context
+ * `newPage` opened (each page's uncaught errors fail its test).
+ */
+export function withOwnServer(options?: Parameters<typeof startOwnServer>[0]) {
+  test.describe.configure({ mode: "serial" });
+  let server: OwnServer | undefined;
+  const contexts: BrowserContext[] = [];
+  const open = ownPages(() => own().baseURL);
+  const own = (): OwnServer => {
+    if (!server) throw new Error("the spec's own server has not started");
+    return server;
+  };
+  test.beforeAll(async () => {
+    server = await startOwnServer(options);
+  });
+  test.afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await server?.stop();
+  });
+  async function newPage(browser: Browser): Promise<Page> {
+    const { context, page } = await open(browser);
+    contexts.push(context);
+    return page;
+  }
+  return { own, newPage };
 }

@@ -4,33 +4,13 @@
 // wrong code refused, a recovery code accepted once; a role that requires it
 // sends its new member to set it up first. On a server of its own,
 // so that the shared server's administrator keeps signing in with a password.
-import { test, expect, openHydrated, settle, ownPages } from "./fixtures";
-import type { Browser, BrowserContext, Page } from "@playwright/test";
+import { test, expect, openHydrated, settle, withOwnServer } from "./fixtures";
+import type { Page } from "@playwright/test";
 import { createHmac } from "node:crypto";
-import { startOwnServer, OwnServer } from "../own-server";
 
 const ADMIN = { email: "grace@example.com", first: "Grace", last: "Hopper", password: "nanoseconds on a wire 11.8 inches" };
 
-test.describe.configure({ mode: "serial" });
-
-let own: OwnServer;
-const contexts: BrowserContext[] = [];
-const open = ownPages(() => own.baseURL);
-
-async function newPage(browser: Browser): Promise<Page> {
-  const { context, page } = await open(browser);
-  contexts.push(context);
-  return page;
-}
-
-test.beforeAll(async () => {
-  own = await startOwnServer();
-});
-
-test.afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await own?.stop();
-});
+const { own, newPage } = withOwnServer();
 
 /** RFC 4648 base32 to bytes. */
 function base32(text: string): Buffer {
@@ -78,7 +58,7 @@ test("an authenticator app is set up on Account → Security with one code, and 
   browser,
 }) => {
   const page = await newPage(browser);
-  await openHydrated(page, own.setupURL);
+  await openHydrated(page, own().setupURL);
   await page.getByLabel("Email").fill(ADMIN.email);
   await page.getByLabel("First name").fill(ADMIN.first);
   await page.getByLabel("Last name").fill(ADMIN.last);
@@ -162,7 +142,7 @@ test("a role that requires two-factor sign-in takes its new member to set it up 
   await secondStep(admin, recoveryCodes[2]);
   await expect(admin.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   const api = async (endpoint: string, options: { form?: Record<string, string>; data?: unknown }) => {
-    const r = await admin.request.post(`/api/${endpoint}`, { ...options, headers: { Origin: own.baseURL } });
+    const r = await admin.request.post(`/api/${endpoint}`, { ...options, headers: { Origin: own().baseURL } });
     expect(r.status(), `${endpoint}: ${await r.text()}`).toBe(200);
     return r.json();
   };

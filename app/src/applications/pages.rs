@@ -1,6 +1,7 @@
 use super::*;
 use crate::components::{
-    call, call_action, ActionResult, CardForm, DataTable, ErrorView, FieldError, FormFooter, Spinner,
+    call, call_action, ActionResult, CardForm, Confirm, DataTable, ErrorView, FieldError, FormFooter, ListHeader,
+    Spinner,
 };
 use crate::icons::Svg;
 use crate::registry::{AppId, Permission};
@@ -37,21 +38,10 @@ fn type_word(t: ClientType) -> &'static str {
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
-    let me = expect_context::<MeResource>();
     let list = Resource::new(|| (), |_| list_applications());
     view! {
-        <header class="page-header">
-            <h1>"Applications"</h1>
-            <Suspense>
-                {move || Suspend::new(async move {
-                    let can = me.await.ok().flatten().is_some_and(|m| m.can(AppId::Applications, Permission::Create));
-                    can.then(|| view! { <a class="button primary" href="/applications/new">"New application"</a> })
-                })}
-            </Suspense>
-        </header>
-        <p class="intro">
-            "The organization's own applications. Each one is a tile on the Dashboard of the people whose roles grant View on it, and signs them in with Roster (OpenID Connect)."
-        </p>
+        <ListHeader title="Applications" app=AppId::Applications new=("/applications/new", "New application")
+            intro="The organization's own applications. Each one is a tile on the Dashboard of the people whose roles grant View on it, and signs them in with Roster (OpenID Connect)." />
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading applications…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
@@ -388,38 +378,16 @@ fn EnabledPanel(id: i64, name: String, enabled: bool, action: crate::components:
 /// Rotate secret, after a confirmation; the new one is shown once.
 #[component]
 fn RotatePanel(id: i64, action: crate::components::CallAction<Credentials>) -> impl IntoView {
-    let confirming = RwSignal::new(false);
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
         <section class="card" aria-labelledby="secret-title">
             <h2 id="secret-title">"Client secret"</h2>
             <p>"Roster keeps only a hash of the secret: it cannot show it again. Rotate it if it was lost or exposed."</p>
             {move || action.value().get().and_then(Result::ok).map(|c| view! { <CredentialsView c=c rotated=true /> })}
-            <Show
-                when=move || confirming.get()
-                fallback=move || view! {
-                    <button type="button" on:click=move |_| confirming.set(true)>"Rotate secret…"</button>
-                }
-            >
-                <div class="confirm" role="alertdialog" aria-labelledby="rotate-question">
-                    <p id="rotate-question">
-                        <strong>"Rotate the client secret?"</strong>
-                        " The current secret stops working at once: the application cannot sign anyone in until it is given the new one."
-                    </p>
-                    <FieldError error=error />
-                    <div class="actions">
-                        <button type="button" class="danger" disabled=move || action.pending().get()
-                            on:click=move |_| {
-                                confirming.set(false);
-                                action.dispatch(call(RotateApplicationSecret { id }));
-                            }>
-                            <Spinner when=action.pending() />
-                            "Rotate secret"
-                        </button>
-                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                    </div>
-                </div>
-            </Show>
+            <Confirm id="rotate-question" ask="Rotate secret…" question="Rotate the client secret?".to_string()
+                detail="The current secret stops working at once: the application cannot sign anyone in until it is given the new one.".to_string()
+                act="Rotate secret" pending=action.pending() error=error close=true
+                confirm=move || { action.dispatch(call(RotateApplicationSecret { id })); } />
         </section>
     }
 }
@@ -428,7 +396,6 @@ fn RotatePanel(id: i64, action: crate::components::CallAction<Credentials>) -> i
 #[component]
 fn DeletePanel(id: i64, name: String) -> impl IntoView {
     let delete = call_action::<()>();
-    let confirming = RwSignal::new(false);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {
@@ -439,28 +406,11 @@ fn DeletePanel(id: i64, name: String) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="delete-title">
             <h2 id="delete-title">"Delete application"</h2>
-            <Show
-                when=move || confirming.get()
-                fallback=move || view! {
-                    <button type="button" class="danger" on:click=move |_| confirming.set(true)>"Delete application…"</button>
-                }
-            >
-                <div class="confirm" role="alertdialog" aria-labelledby="delete-question">
-                    <p id="delete-question">
-                        <strong>{format!("Delete {name}?")}</strong>
-                        {format!(" Its tile disappears from every Dashboard, nobody can sign in to {name} with Roster any more, its client ID and secret stop working, and every role loses its permissions on it. This cannot be undone.")}
-                    </p>
-                    <FieldError error=error />
-                    <div class="actions">
-                        <button type="button" class="danger" disabled=move || delete.pending().get()
-                            on:click=move |_| { delete.dispatch(call(DeleteApplication { id })); }>
-                            <Spinner when=delete.pending() />
-                            "Delete application"
-                        </button>
-                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                    </div>
-                </div>
-            </Show>
+            <Confirm id="delete-question" ask="Delete application…" ask_class="danger"
+                question=format!("Delete {name}?")
+                detail=format!("Its tile disappears from every Dashboard, nobody can sign in to {name} with Roster any more, its client ID and secret stop working, and every role loses its permissions on it. This cannot be undone.")
+                act="Delete application" pending=delete.pending() error=error
+                confirm=move || { delete.dispatch(call(DeleteApplication { id })); } />
         </section>
     }
 }

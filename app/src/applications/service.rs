@@ -122,12 +122,8 @@ pub async fn detail(
 }
 
 async fn name_taken(conn: &mut AnyConnection, name: &AppName, except: i64) -> AppResult<bool> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM applications WHERE name_norm = $1 AND id <> $2")
-        .bind(name.normalized())
-        .bind(except)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some())
+    Ok(crate::server::sql::name_taken(conn, crate::server::sql::Named::Applications, &name.normalized(), except)
+        .await?)
 }
 
 /// Register an application; a confidential one gets its secret, returned here once.

@@ -405,15 +405,7 @@ fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-#[derive(sqlx::FromRow)]
-struct Person {
-    id: i64,
-    email: String,
-    first_name: String,
-    last_name: String,
-    #[sqlx(try_from = "Flag")]
-    enabled: bool,
-}
+use crate::grants::PersonRow as Person;
 
 async fn person(conn: &mut sqlx::AnyConnection, user_id: i64) -> AppResult<Option<Person>> {
     Ok(sqlx::query_as("SELECT id, email, first_name, last_name, enabled FROM users WHERE id = $1")

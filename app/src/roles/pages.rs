@@ -1,7 +1,8 @@
 use super::*;
 use crate::auth::SignedInUser;
 use crate::components::{
-    call, call_action, ActionResult, CallAction, CardForm, DataTable, ErrorView, FieldError, FormFooter, Spinner,
+    call, call_action, ActionResult, CallAction, CardForm, Confirm, DataTable, ErrorView, FieldError, FormFooter,
+    ListHeader,
 };
 use crate::dashboard::AppTiles;
 use crate::shell::MeResource;
@@ -21,21 +22,10 @@ fn users_count(n: usize) -> String {
 
 #[component]
 pub fn RolesPage() -> impl IntoView {
-    let me = expect_context::<MeResource>();
     let roles = Resource::new(|| (), |_| list_roles());
     view! {
-        <header class="page-header">
-            <h1>"Roles"</h1>
-            <Suspense>
-                {move || Suspend::new(async move {
-                    let can_create = me.await.ok().flatten().is_some_and(|m| m.can(AppId::Roles, Permission::Create));
-                    can_create.then(|| view! { <a class="button primary" href="/roles/new">"New role"</a> })
-                })}
-            </Suspense>
-        </header>
-        <p class="intro">
-            "A role grants permissions on applications. A user holds every permission of every role they have."
-        </p>
+        <ListHeader title="Roles" app=AppId::Roles new=("/roles/new", "New role")
+            intro="A role grants permissions on applications. A user holds every permission of every role they have." />
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading roles…"</p> }>
             {move || Suspend::new(async move {
                 match roles.await {
@@ -315,7 +305,6 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
 #[component]
 fn DeletePanel(id: i64, name: String, losing: usize) -> impl IntoView {
     let delete = call_action::<i64>();
-    let confirming = RwSignal::new(false);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {
@@ -330,32 +319,10 @@ fn DeletePanel(id: i64, name: String, losing: usize) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="delete-title">
             <h2 id="delete-title">"Delete role"</h2>
-            <Show
-                when=move || confirming.get()
-                fallback=move || view! {
-                    <button type="button" class="danger" on:click=move |_| confirming.set(true)>"Delete role…"</button>
-                }
-            >
-                <div class="confirm" role="alertdialog" aria-labelledby="delete-question">
-                    <p id="delete-question">
-                        <strong>{format!("Delete the role “{name}”?")}</strong> " " {consequence.clone()}
-                        " This cannot be undone."
-                    </p>
-                    <FieldError error=error />
-                    <div class="actions">
-                        <button
-                            type="button"
-                            class="danger"
-                            disabled=move || delete.pending().get()
-                            on:click=move |_| { delete.dispatch(call(DeleteRole { id })); }
-                        >
-                            <Spinner when=delete.pending() />
-                            "Delete role"
-                        </button>
-                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                    </div>
-                </div>
-            </Show>
+            <Confirm id="delete-question" ask="Delete role…" ask_class="danger"
+                question=format!("Delete the role “{name}”?") detail=format!("{consequence} This cannot be undone.")
+                act="Delete role" pending=delete.pending() error=error
+                confirm=move || { delete.dispatch(call(DeleteRole { id })); } />
         </section>
     }
 }

@@ -17,7 +17,7 @@ use crate::server::access::{apps, perms, Access};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Db;
 use crate::server::now_ms;
-use crate::server::sql::{like_pattern, Args, Flag};
+use crate::server::sql::{like_pattern, Args};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -118,15 +118,7 @@ pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppSt
 }
 
 /// A user as the member lists read them.
-#[derive(sqlx::FromRow)]
-struct MemberRow {
-    id: i64,
-    email: String,
-    first_name: String,
-    last_name: String,
-    #[sqlx(try_from = "Flag")]
-    enabled: bool,
-}
+type MemberRow = crate::grants::PersonRow;
 
 impl From<MemberRow> for Member {
     fn from(r: MemberRow) -> Self {
@@ -140,12 +132,7 @@ impl From<MemberRow> for Member {
 }
 
 async fn name_taken(conn: &mut AnyConnection, name: &RoleName, except: i64) -> AppResult<bool> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM roles WHERE name_norm = $1 AND id <> $2")
-        .bind(name.normalized())
-        .bind(except)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some())
+    Ok(crate::server::sql::name_taken(conn, crate::server::sql::Named::Roles, &name.normalized(), except).await?)
 }
 
 /// A new role that grants nothing yet.
