@@ -165,15 +165,23 @@ pub async fn create(
         app.launch_url.as_str(),
         join(&app.redirect_uris).replace('\n', ", ")
     );
-    record(
-        &mut tx,
-        &Actor::of(access.principal()),
-        Event::new("application.created").target("application", id, app.name.as_str()).details(details),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(application_id = id, by = access.principal().user_id, "application registered");
+    let event = Event::new("application.created").target("application", id, app.name.as_str()).details(details);
+    commit_with(tx, access.principal(), event, "application registered").await?;
     Ok(Credentials { id, client_id, client_secret: secret.map(|s| s.expose().to_string()) })
+}
+
+/// Record `event` (about an application) as the caller's, commit, and log `what`.
+async fn commit_with(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    by: &crate::server::access::Principal,
+    event: Event,
+    what: &'static str,
+) -> AppResult<()> {
+    let id = event.target_id;
+    record(&mut tx, &Actor::of(by), event).await?;
+    tx.commit().await?;
+    tracing::info!(application_id = id, by = by.user_id, "{what}");
+    Ok(())
 }
 
 /// Change an application's details. The client type stays what it was
@@ -215,15 +223,8 @@ pub async fn update(
         ("redirect URIs", &old.redirect_uris, &join(&app.redirect_uris)),
         ("post-logout redirect URIs", &old.post_logout_redirect_uris, &join(&app.post_logout_redirect_uris)),
     ]);
-    record(
-        &mut tx,
-        &Actor::of(access.principal()),
-        Event::new("application.updated").target("application", id, app.name.as_str()).details(details),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(application_id = id, by = access.principal().user_id, "application changed");
-    Ok(())
+    let event = Event::new("application.updated").target("application", id, app.name.as_str()).details(details);
+    commit_with(tx, access.principal(), event, "application changed").await
 }
 
 /// Disable or enable. Disabled: no tile, and sign-ins to it are refused at

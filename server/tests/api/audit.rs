@@ -27,7 +27,8 @@ async fn every_application_page_opens_for_its_viewers_only(backend: Backend) {
 
         let page = viewer.get(app.route).await;
         assert_eq!(page.status(), StatusCode::OK, "{} at {} for a viewer", app.name, app.route);
-        let html = page.text().await.unwrap();
+        // (Hydration markers `<!>` may follow a heading's text when it comes from a prop.)
+        let html = page.text().await.unwrap().replace("<!>", "");
         assert!(html.contains(&format!("<h1>{}</h1>", app.name)), "{} heading in the page: {html}", app.name);
         assert!(!html.contains("Access denied"), "{}: {html}", app.name);
 
