@@ -76,12 +76,14 @@ pub fn LocalTime(ms: i64) -> impl IntoView {
     view! { <time datetime=iso_time(ms) title=move || exact.get()>{move || text.get()}</time> }
 }
 
-/// [`LocalTime`], or `none` ("Never", "—") when there is no time.
+/// [`LocalTime`], or `none` ("Never", "—") when there is no time. Both are
+/// an element holding a text, so that a page whose data changed between the
+/// server's render and the browser's (an email sent meanwhile) still hydrates.
 #[component]
 pub fn OptionalTime(ms: Option<i64>, none: &'static str) -> impl IntoView {
     match ms {
         Some(ms) => view! { <LocalTime ms=ms /> }.into_any(),
-        None => none.into_any(),
+        None => view! { <span>{none}</span> }.into_any(),
     }
 }
 
