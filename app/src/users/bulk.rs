@@ -4,7 +4,8 @@
 //! browser).
 //!
 //! The users are taken in batches of [`BATCH`], each in its own short write
-//! transaction, so sign-ins and other writes wait at most one batch. Each user
+//! transaction, with a pause as long between two on SQLite, so that sign-ins
+//! and other writes get the lock between batches. Each user
 //! is checked against the single action's rules: administrators are changed
 //! only by administrators and nobody acts on someone holding more than they do
 //! ([`grants::unmanageable`], the set form of `check_may_manage`), the last
@@ -234,7 +235,15 @@ async fn work(
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        longest = longest.max(held.elapsed());
+        let took = held.elapsed();
+        longest = longest.max(took);
+        // SQLite has one writer, and a writer waiting for it (a sign-in) polls
+        // with growing sleeps: batches back to back kept it waiting for
+        // seconds at 1M users (BENCHMARKS.md). Leave the lock free for as
+        // long as the batch held it, so others get in between two batches.
+        if state.db.backend == crate::server::db::Backend::Sqlite {
+            tokio::time::sleep(took).await;
+        }
     }
     let outcome = tally.outcome(ids.len());
     let role_name = role.map(|r| format!(" {}", r.name)).unwrap_or_default();
