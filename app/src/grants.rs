@@ -77,6 +77,14 @@ pub struct Held {
 /// One indexed query: the user's roles, what they grant, and whether one
 /// requires two-factor sign-in.
 pub async fn load(db: &Db, user_id: i64) -> AppResult<Held> {
+    let mut conn = db.pool.acquire().await?;
+    load_on(&mut conn, user_id).await
+}
+
+/// [`load`] on a connection the caller holds (inside its transaction: taking
+/// a second connection from the pool while holding SQLite's write lock let
+/// concurrent callers exhaust the pool, each waiting for the other).
+pub async fn load_on(conn: &mut AnyConnection, user_id: i64) -> AppResult<Held> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -91,7 +99,7 @@ pub async fn load(db: &Db, user_id: i64) -> AppResult<Held> {
          WHERE ur.user_id = $1",
     )
     .bind(user_id)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut held = Held { is_admin: false, grants: BTreeSet::new(), two_factor_required: false };
     for row in rows {

@@ -338,7 +338,7 @@ pub async fn exchange(
         tx.commit().await?;
         return Err(TokenError::InvalidGrant("The person can no longer sign in."));
     };
-    let crate::grants::Held { is_admin, grants, .. } = crate::grants::load(db, row.user_id).await?;
+    let crate::grants::Held { is_admin, grants, .. } = crate::grants::load_on(&mut tx, row.user_id).await?;
     let app = AppId::Registered(client.id);
     if !(is_admin || grants.contains(&(app, Permission::View))) {
         tx.commit().await?;
