@@ -408,12 +408,17 @@ impl fmt::Display for AppName {
 /// An application's details, every field checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidApplication {
+    /// Unique, case-insensitively.
     pub name: AppName,
     pub description: String,
+    /// The tile: a letter or one of Roster's icons, on a colour.
     pub mark: Mark,
     pub colour: Colour,
+    /// Where the tile leads.
     pub launch_url: LaunchUrl,
+    /// Where sign-ins may return, compared byte for byte.
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where RP-initiated logout may return.
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub client_type: ClientType,
 }

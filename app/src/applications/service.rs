@@ -126,6 +126,19 @@ async fn name_taken(conn: &mut AnyConnection, name: &AppName, except: i64) -> Ap
         .await?)
 }
 
+/// The values of the first six columns both the INSERT and the UPDATE name:
+/// name, name_norm, description, icon, color, launch_url.
+fn detail_values(app: &ValidApplication) -> [String; 6] {
+    [
+        app.name.as_str().to_string(),
+        app.name.normalized(),
+        app.description.clone(),
+        app.mark.key().to_string(),
+        app.colour.key().to_string(),
+        app.launch_url.as_str().to_string(),
+    ]
+}
+
 /// Register an application; a confidential one gets its secret, returned here once.
 pub async fn create(
     access: Access<'_, apps::Applications, perms::Create>,
@@ -139,26 +152,24 @@ pub async fn create(
     if name_taken(&mut tx, &app.name, 0).await? {
         return Err(duplicate(&app.name));
     }
-    let id: i64 = sqlx::query_scalar(
+    let mut insert = sqlx::query_scalar::<_, i64>(
         "INSERT INTO applications (name, name_norm, description, icon, color, launch_url, protocol, client_type, \
          client_id, secret_hash, redirect_uris, post_logout_redirect_uris, enabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'oidc', $7, $8, $9, $10, $11, TRUE, $12, $12) RETURNING id",
-    )
-    .bind(app.name.as_str())
-    .bind(app.name.normalized())
-    .bind(&app.description)
-    .bind(app.mark.key())
-    .bind(app.colour.key())
-    .bind(app.launch_url.as_str())
-    .bind(app.client_type.key())
-    .bind(&client_id)
-    .bind(secret.as_ref().map(Token::hash))
-    .bind(join(&app.redirect_uris))
-    .bind(join(&app.post_logout_redirect_uris))
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| if is_unique_violation(&e) { duplicate(&app.name) } else { e.into() })?;
+    );
+    for value in detail_values(app) {
+        insert = insert.bind(value);
+    }
+    let id = insert
+        .bind(app.client_type.key())
+        .bind(&client_id)
+        .bind(secret.as_ref().map(Token::hash))
+        .bind(join(&app.redirect_uris))
+        .bind(join(&app.post_logout_redirect_uris))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { duplicate(&app.name) } else { e.into() })?;
     let details = format!(
         "{} client; launch URL {}; redirect URIs: {}",
         app.client_type.key(),
@@ -197,23 +208,21 @@ pub async fn update(
     if name_taken(&mut tx, &app.name, id).await? {
         return Err(duplicate(&app.name));
     }
-    sqlx::query(
+    let mut update = sqlx::query(
         "UPDATE applications SET name = $1, name_norm = $2, description = $3, icon = $4, color = $5, \
          launch_url = $6, redirect_uris = $7, post_logout_redirect_uris = $8, updated_at = $9 WHERE id = $10",
-    )
-    .bind(app.name.as_str())
-    .bind(app.name.normalized())
-    .bind(&app.description)
-    .bind(app.mark.key())
-    .bind(app.colour.key())
-    .bind(app.launch_url.as_str())
-    .bind(join(&app.redirect_uris))
-    .bind(join(&app.post_logout_redirect_uris))
-    .bind(now_ms())
-    .bind(id)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| if is_unique_violation(&e) { duplicate(&app.name) } else { e.into() })?;
+    );
+    for value in detail_values(app) {
+        update = update.bind(value);
+    }
+    update
+        .bind(join(&app.redirect_uris))
+        .bind(join(&app.post_logout_redirect_uris))
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { duplicate(&app.name) } else { e.into() })?;
     let details = diff(&[
         ("name", &old.name, app.name.as_str()),
         ("description", &old.description, &app.description),

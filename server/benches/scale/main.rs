@@ -644,6 +644,17 @@ fn thousands(v: f64) -> String {
     out
 }
 
+/// Up to `limit` users who can sign in (not the administrator): every
+/// `every`-th by id, from `offset`, so they are spread over the table.
+async fn active_emails(conn: &mut AnyConnection, every: i64, offset: i64, limit: i64) -> Vec<String> {
+    let sql = format!(
+        "SELECT email FROM users WHERE enabled AND password_hash IS NOT NULL AND id % {every} = {offset} \
+         ORDER BY id LIMIT {limit}"
+    );
+    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await.unwrap();
+    rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()).filter(|e| e != ADMIN_EMAIL).collect()
+}
+
 /// Users → bulk actions and Import at scale: add a role to every user of the
 /// role Sales (about a fifth of them) and take it away again, with two
 /// clients signing in all along; then import 10,000 new people from a CSV.
@@ -665,16 +676,7 @@ async fn bulk_and_import(b: &str, base: &str, admin: &mut Client, conn: &mut Any
         .unwrap()
         .try_get(0)
         .unwrap();
-    let emails: Vec<String> = sqlx::query(
-        "SELECT email FROM users WHERE enabled AND password_hash IS NOT NULL AND id % 97 = 5 ORDER BY id LIMIT 2000",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String, _>(0).unwrap())
-    .filter(|e| e != ADMIN_EMAIL)
-    .collect();
+    let emails = active_emails(conn, 97, 5, 2000).await;
     let clients = 2;
     let (before, _) = sign_ins(base, &emails, clients, 5.0, 0).await;
     let before = stats(before);
@@ -752,28 +754,20 @@ async fn dashboard_rate(admin: &Client, clients: usize, secs: u64, server_pid: &
     for _ in 0..20 {
         assert_eq!(admin.get("/").await.status().as_u16(), 200);
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let cpu0 = cpu_secs(server_pid);
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..clients {
-        let (stop, c) = (stop.clone(), admin.clone());
-        tasks.spawn(async move {
-            let mut lat = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
+    let page = {
+        let c = admin.clone();
+        move |_| {
+            let c = c.clone();
+            async move {
                 let r = c.get("/").await;
                 let status = r.status().as_u16();
                 let _ = r.bytes().await.unwrap();
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
                 assert_eq!(status, 200);
             }
-            lat
-        });
-    }
-    let all = stop_after(secs as f64, &stop, tasks).await;
-    let cpu_ms = 1000.0 * (cpu_secs(server_pid) - cpu0) / all.len() as f64;
-    (all.len() as f64 / start.elapsed().as_secs_f64(), stats(all), size, cpu_ms)
+        }
+    };
+    let t = for_a_while(clients, secs as f64, server_pid, page).await;
+    (t.rate, t.lat, size, t.cpu_ms)
 }
 
 // ---- one backend ----------------------------------------------------------------------
@@ -1037,17 +1031,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
     }
     // Every m-th user, spread over the whole table (m is 1 below 10,000 users).
     let m = (total / 5000).max(1);
-    let emails: Vec<String> = sqlx::query(&format!(
-        "SELECT email FROM users WHERE enabled AND password_hash IS NOT NULL AND id % {m} = {} ORDER BY id LIMIT 5000",
-        3 % m
-    ))
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String, _>(0).unwrap())
-    .filter(|e| e != ADMIN_EMAIL)
-    .collect();
+    let emails = active_emails(&mut conn, m, 3 % m, 5000).await;
     let rounds = 3;
     let round_secs = cfg.secs as f64 / rounds as f64;
     let (mut raw_n, mut raw_wall, mut raw_cpu) = (0usize, 0.0, 0.0);
@@ -1161,6 +1145,13 @@ fn main() {
     }
 }
 
+/// A table's rows, one line each.
+fn rows<'a>(s: &mut String, lines: impl IntoIterator<Item = &'a String>) {
+    for l in lines {
+        let _ = writeln!(s, "{l}");
+    }
+}
+
 fn markdown(cfg: &Config, r: &Report) -> String {
     let n = cfg.users;
     let cmd = format!(
@@ -1171,56 +1162,40 @@ fn markdown(cfg: &Config, r: &Report) -> String {
     let _ = writeln!(s, "All figures in this part come from one run of `{cmd}` (`server/benches/scale/`), against the release `server` binary over HTTP on 127.0.0.1, client and server on the same machine.\n");
     let _ = writeln!(s, "#### Generated data\n");
     let _ = writeln!(s, "| backend | users | load time | mix | database size |\n|---|---:|---|---|---:|");
-    for l in &r.loads {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, &r.loads);
     let _ = writeln!(s, "\nThe generator (`server/benches/scale/generate.rs`) writes after the server's own first start has migrated the database and `server seed-demo` has added the demo roles: multi-row INSERTs (1,000 rows), 50,000 users per transaction; rows as Roster writes them (lower-case `email_norm`, `name_sort`, one Argon2id hash from the app's hasher shared by all users with a password, invitations with SHA-256 token hashes and their rendered invitation emails). On PostgreSQL it then runs `VACUUM ANALYZE` and `CHECKPOINT`, as autovacuum and the checkpointer would shortly after.\n");
 
     let _ = writeln!(s, "#### Users list (keyset paging), {n} users\n");
     let _ = writeln!(s, "`POST /api/list_users` with `{{\"query\":{{\"search\":\"\",\"status\":\"\",\"role\":\"\",\"sort\":\"email\",\"after\":\"\"}}}}` (and `\"sort\":\"name\"`), the `roster_session` cookie and `Origin`; the deep page's `after` is the `{{id}}:{{sort key}}` cursor of the row at position N/2. Sequential requests, first and deep page alternating (so background load on the machine hits both alike), after 20 warm-up requests.\n");
     let _ =
         writeln!(s, "| backend | page | requests | p50 | p95 | target | verdict |\n|---|---|---:|---:|---:|---|---|");
-    for l in &r.list {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, &r.list);
     let _ = writeln!(s, "\n#### Users search, {n} users\n");
     let _ = writeln!(s, "The same endpoint with `\"search\":\"<fragment>\"`, sorted by email, fragments taken from rows spread over the table and cycled. \"Matches\" is the number of users matching each of the first three fragments.\n");
     let _ = writeln!(s, "| backend | search by | matches | requests | p50 | p95 | verdict (target p95 ≤ 50 ms) |\n|---|---|---|---:|---:|---:|---|");
-    for l in r.search.iter().chain(&r.search_info) {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, r.search.iter().chain(&r.search_info));
     let _ = writeln!(s, "\n#### Sign-ins per second, all cores busy\n");
     let _ = writeln!(s, "`POST /api/sign_in` (form: email, password, next) with the right password, each request as the next of 5,000 active users, from concurrent clients, throttling disabled (`ROSTER_SIGNIN_FREE_FAILURES=1000000 ROSTER_SIGNIN_LOCKOUT_FAILURES=1000001 ROSTER_SIGNIN_IP_FREE_FAILURES=1000000`). Beside it, in the same process: the argon2 crate verifying the same hash (Argon2id, m=19456, t=2, p=1), one thread per core. The two alternate in 3 rounds of {:.0} s each ({} s of each in all), so a change in the machine's background load hits both alike. Target: Roster reaches ≥ 90 % of the raw rate. The CPU column (server process CPU time per sign-in, from /proc, against this process's CPU time per raw verify) does not depend on the machine's other load; the next one says where the two cores' time went during the sign-in rounds (/proc/stat; \"other\" is mostly PostgreSQL's backends on that backend).\n", cfg.secs as f64 / 3.0, cfg.secs);
     let _ = writeln!(s, "| backend | clients | sign-ins | rate | p50 / p95 | raw Argon2id verify | Roster / raw | verdict | CPU per sign-in vs per raw verify | the cores during the sign-ins | load average |\n|---|---:|---:|---:|---|---:|---:|---|---|---|---|");
-    for l in &r.signin {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, &r.signin);
     let _ = writeln!(s, "\n#### Server-rendered Dashboard\n");
     let _ = writeln!(s, "`GET /` with the administrator's session cookie (the full server-side render of the Dashboard), concurrent clients for {} s. Target: reported.\n", cfg.secs);
     let _ = writeln!(s, "| backend | clients | requests | requests/s | p50 | p95 | server CPU per page | page size | load average |\n|---|---:|---:|---:|---:|---:|---:|---:|---|");
-    for l in &r.dashboard {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, &r.dashboard);
     let _ = writeln!(s, "\n#### Users bulk actions, {n} users\n");
     let _ = writeln!(s, "`POST /api/bulk_users` with `{{\"selection\":{{\"Matching\":{{\"role\":\"<id of Sales>\",…}}}},\"action\":{{\"AddRole\":<id>}}}}` for a role made for the run, then `RemoveRole` (so the data ends as it began), as the administrator, following `bulk_progress` every 100 ms until the job is finished; the time is from the request to the finished job. Meanwhile 2 clients sign in as active users without pause (Argon2id on the same two cores); \"before\" is the same 2 clients for 5 s just before. Targets: 100,000 users in ≤ 30 s (the time scaled to 100,000), and the stated bound on what a bulk action does to other people's sign-ins: their p95 rises by at most 500 ms (a batch of 500 users is one write transaction; a sign-in waits for at most the one in progress).\n");
     let _ = writeln!(s, "| backend | action | users changed | time | per 100,000 | verdict (≤ 30 s) | sign-ins before: p50 / p95 | during: p50 / p95 | verdict (p95 + ≤ 500 ms) |\n|---|---|---:|---:|---:|---|---|---|---|");
-    for l in &r.bulk {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, &r.bulk);
     let _ = writeln!(s, "\n#### Users import, {n} users\n");
     let _ = writeln!(s, "`POST /api/review_import`, then `POST /api/run_import` (multipart, as the Import page sends them) with a CSV of 10,000 new people (`email,first name,last name,roles`, each with the role Sales): the review reads every row against the database; the import invites them in batches of 500 (users, roles, invitations, their emails in the Email queue, audit entries), then the test checks every one has the role and an invitation. Time from request to answer.\n");
     let _ = writeln!(
         s,
         "| backend | rows | review | verdict (≤ 3 s) | import | verdict (≤ 10 s) |\n|---|---:|---:|---|---:|---|"
     );
-    for l in &r.import {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, &r.import);
     let _ = writeln!(s, "\n#### Single sign-on (OpenID Connect), {n} users\n");
     let _ = writeln!(s, "An application registered for the run; the administrator's browser session opens `GET /oidc/authorize` (code flow, PKCE S256, `openid email profile`) and the relying party exchanges the code at `POST /oidc/token` (`client_secret_basic`, the ID token is checked to be there): one \"code flow\". Then `GET /oidc/userinfo` with the access tokens (bearer). Concurrent clients for {} s each, after 20 warm-up flows; client and server share the machine's cores. The CPU column is the server process's CPU time per request.\n", cfg.secs);
     let _ = writeln!(s, "| backend | what | clients | requests | rate | p50 | p95 | server CPU per request | target | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|");
-    for l in &r.sso {
-        let _ = writeln!(s, "{l}");
-    }
+    rows(&mut s, &r.sso);
     s
 }
