@@ -325,14 +325,8 @@ pub fn user_gone() -> AppError {
 
 /// Give `user_id` the roles `role_ids` (none of which they hold yet), in the caller's transaction.
 pub async fn give_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
-    for role in role_ids {
-        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(role)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    let pairs: Vec<(i64, i64)> = role_ids.iter().map(|&role| (user_id, role)).collect();
+    give_roles_many(conn, &pairs).await
 }
 
 /// [`give_roles`] for many (user, role) pairs in one statement.

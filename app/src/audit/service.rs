@@ -67,22 +67,7 @@ impl Event {
 
 /// Record inside the caller's transaction, so the entry and the change commit together.
 pub async fn record(conn: &mut AnyConnection, actor: &Actor, e: Event) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor_id, actor_email, ip, action, target_type, target_id, target_label, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(now_ms())
-    .bind(actor.id)
-    .bind(&actor.email)
-    .bind(&actor.ip)
-    .bind(e.action)
-    .bind(e.target_type)
-    .bind(e.target_id)
-    .bind(&e.target_label)
-    .bind(&e.details)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    record_many(conn, actor, std::slice::from_ref(&e)).await
 }
 
 /// [`record`] for many events of one actor in one statement (the import

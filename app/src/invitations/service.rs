@@ -17,54 +17,38 @@ use sqlx::AnyConnection;
 
 /// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
 pub(crate) async fn mint(conn: &mut AnyConnection, settings: &Settings, user_id: i64, email: &str) -> AppResult<i64> {
-    let now = now_ms();
     sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
-        .bind(now)
+        .bind(now_ms())
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    let token = Token::generate();
-    let expires = now + settings.invitation_ttl.as_millis() as i64;
-    let link = settings.link(&format!("/signup/{}", token.expose()));
-    let ttl = settings.invitation_ttl.as_millis() as i64;
-    let link = templates::ExpiringLink { url: &link, expires_at: expires, valid_ms: ttl };
-    let mail = templates::with_expiring_link(conn, settings, TemplateKind::Invitation, user_id, email, &link).await?;
-    let email_id = mail::enqueue(conn, settings, &mail).await?;
-    sqlx::query(
-        "INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(user_id)
-    .bind(token.hash())
-    .bind(now)
-    .bind(expires)
-    .bind(email_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE users SET invite_expires_at = $1 WHERE id = $2")
-        .bind(expires)
+    let first_name: Option<String> = sqlx::query_scalar("SELECT first_name FROM users WHERE id = $1")
         .bind(user_id)
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(email_id)
+    let first_name = first_name.unwrap_or_default();
+    let email_ids = mint_for_new(conn, settings, &[NewInvitee { user_id, email, first_name: &first_name }]).await?;
+    email_ids.get(&user_id).copied().ok_or_else(|| AppError::internal("mint", "no invitation email queued"))
 }
 
-/// A person created in the caller's transaction, to invite.
+/// A person to invite who has no pending invitation.
 pub(crate) struct NewInvitee<'a> {
     pub user_id: i64,
     pub email: &'a str,
     pub first_name: &'a str,
 }
 
-/// [`mint`] for people created in the caller's transaction (so none has an
-/// invitation to revoke), in a few statements for all of them: the import
-/// invites hundreds at once.
+/// Mint invitations and queue their emails for people with no pending
+/// invitation (created in the caller's transaction, or whose pending one
+/// [`mint`] just revoked), in a few statements for all of them: the import
+/// invites hundreds at once. Returns each person's invitation email id.
 pub(crate) async fn mint_for_new(
     conn: &mut AnyConnection,
     settings: &Settings,
     people: &[NewInvitee<'_>],
-) -> AppResult<()> {
+) -> AppResult<std::collections::HashMap<i64, i64>> {
     if people.is_empty() {
-        return Ok(());
+        return Ok(Default::default());
     }
     let (now, ttl) = (now_ms(), settings.invitation_ttl.as_millis() as i64);
     let template = templates::InForce::load(conn, TemplateKind::Invitation).await?;
@@ -92,7 +76,7 @@ pub(crate) async fn mint_for_new(
     let ids: Vec<i64> = people.iter().map(|p| p.user_id).collect();
     let sql = format!("UPDATE users SET invite_expires_at = {expires} WHERE id IN {}", in_list(&mut args, &ids));
     args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
-    Ok(())
+    Ok(email_ids)
 }
 
 /// End every pending invitation and password-reset link of a user. Returns

@@ -32,25 +32,8 @@ pub struct OutgoingEmail {
 
 /// Queue an email inside the caller's transaction. Returns its id.
 pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &OutgoingEmail) -> AppResult<i64> {
-    let now = now_ms();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
-         attempts, max_attempts, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9, $10) RETURNING id",
-    )
-    .bind(mail.kind)
-    .bind(mail.user_id)
-    .bind(&mail.to)
-    .bind(&mail.subject)
-    .bind(&mail.text)
-    .bind(&mail.html)
-    .bind(message_id(settings))
-    .bind(settings.mail_max_attempts)
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
+    let inserted = insert(conn, settings, std::slice::from_ref(mail)).await?;
+    inserted.first().map(|&(_, id)| id).ok_or_else(|| crate::error::AppError::internal("enqueue", "no row inserted"))
 }
 
 /// A new, unique `Message-ID` on the public URL's host.
@@ -66,8 +49,18 @@ pub async fn enqueue_many(
     settings: &Settings,
     mails: &[OutgoingEmail],
 ) -> AppResult<std::collections::HashMap<i64, i64>> {
+    let inserted = insert(conn, settings, mails).await?;
+    Ok(inserted.into_iter().filter_map(|(user, id)| Some((user?, id))).collect())
+}
+
+/// Insert `mails` as queued emails in one statement: (user, id) of each row.
+async fn insert(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    mails: &[OutgoingEmail],
+) -> AppResult<Vec<(Option<i64>, i64)>> {
     if mails.is_empty() {
-        return Ok(Default::default());
+        return Ok(Vec::new());
     }
     let mut args = Args::default();
     let (now, max) = (args.int(now_ms()), args.int(settings.mail_max_attempts));
@@ -94,8 +87,7 @@ pub async fn enqueue_many(
         "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
          attempts, max_attempts, created_at, next_attempt_at) VALUES {values} RETURNING user_id, id"
     );
-    let rows: Vec<(Option<i64>, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
-    Ok(rows.into_iter().filter_map(|(user, id)| Some((user?, id))).collect())
+    Ok(args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?)
 }
 
 /// A claimed email, leased to this worker.
