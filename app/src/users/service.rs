@@ -55,7 +55,10 @@ enum Search {
     /// *begins* with the term, as two ranges of the `email_norm` and
     /// `name_sort` indexes (`>= term`, `< term` with its last character
     /// incremented: both columns are lower case, compared by code point).
-    Prefix { email: String, name: String },
+    /// `initial` (PostgreSQL, 1 character): the same two matches written on
+    /// the first character (`substr(u.email_norm, 1, 1) = $n`), which the
+    /// initials' indexes (migration 0017) read in another sort key's order.
+    Prefix { email: String, name: String, initial: Option<(String, String)> },
 }
 
 fn search_filter(backend: Backend, args: &mut Args, search: &str) -> Search {
@@ -64,9 +67,14 @@ fn search_filter(backend: Backend, args: &mut Args, search: &str) -> Search {
     if chars <= 2 {
         if let Some(upper) = prefix_upper_bound(&term) {
             let (lo, hi) = (args.text(term.clone()), args.text(upper));
+            let initial = (backend == Backend::Postgres && chars == 1).then(|| {
+                let (e, n) = (args.text(term.clone()), args.text(term.clone()));
+                (format!(" AND substr(u.email_norm, 1, 1) = {e}"), format!(" AND substr(u.name_sort, 1, 1) = {n}"))
+            });
             return Search::Prefix {
                 email: format!(" AND u.email_norm >= {lo} AND u.email_norm < {hi}"),
                 name: format!(" AND u.name_sort >= {lo} AND u.name_sort < {hi}"),
+                initial,
             };
         }
     }
@@ -144,7 +152,7 @@ pub(crate) fn selection(backend: Backend, q: &UserQuery) -> Selection {
     let status = status_sql(&now_p);
     let mut conditions = match (!q.search.trim().is_empty()).then(|| search_filter(backend, &mut args, &q.search)) {
         None => String::new(),
-        Some(Search::Prefix { email, name }) => format!(" AND ((1 = 1{email}) OR (1 = 1{name}))"),
+        Some(Search::Prefix { email, name, .. }) => format!(" AND ((1 = 1{email}) OR (1 = 1{name}))"),
         Some(Search::Substring { cond, .. }) => cond,
     };
     conditions.push_str(&filter_conditions(&mut args, q, &status));
@@ -235,23 +243,29 @@ pub async fn list(
         // 0010) and sorted. Its sort key is written `|| ''` / `+ 0` so that
         // the planner cannot walk the sort key's index filtering rows instead:
         // when the matches sit together (`zo…` emails are all near the end by
-        // email), that reads most of the table to find a few of them.
-        Some(Search::Prefix { email, name }) => {
-            let branch = |range: &str, column: &str| {
-                let key = match key {
-                    _ if key_expr == column => key_expr.to_string(),
-                    SortKey::Text(e) => format!("{e} || ''"),
-                    SortKey::Int(e) => format!("{e} + 0"),
+        // email), that reads most of the table to find a few of them. One
+        // character on PostgreSQL matches up to an eighth of the users (`j`):
+        // there the other range is read in page order from an index on its
+        // first character and the sort key (migration 0017), 26 entries
+        // instead of the whole range.
+        Some(Search::Prefix { email, name, initial }) => {
+            let branch = |range: &str, column: &str, initial: Option<&str>| {
+                let (range, key) = match (initial, &key) {
+                    _ if key_expr == column => (range, key_expr.to_string()),
+                    (Some(initial), _) if INDEXED_KEYS.contains(&key_expr) => (initial, key_expr.to_string()),
+                    (_, SortKey::Text(e)) => (range, format!("{e} || ''")),
+                    (_, SortKey::Int(e)) => (range, format!("{e} + 0")),
                 };
                 format!(
                     "SELECT id FROM (SELECT u.id FROM users u WHERE 1 = 1{range}{filters}{cursor} \
                      ORDER BY {key} {dir}, u.id {dir} LIMIT {limit}) AS b"
                 )
             };
+            let (email_initial, name_initial) = initial.as_ref().map(|(e, n)| (e.as_str(), n.as_str())).unzip();
             let sql = format!(
                 "SELECT {columns} FROM users u WHERE u.id IN ({} UNION ALL {}){order}",
-                branch(email, "u.email_norm"),
-                branch(name, "u.name_sort")
+                branch(email, "u.email_norm", email_initial),
+                branch(name, "u.name_sort", name_initial)
             );
             args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?
         }
@@ -649,7 +663,7 @@ mod tests {
             panic!("3 characters or more: a substring, on SQLite with a LIKE for the probe")
         };
         assert!(cond.contains("users_fts MATCH $1") && like.contains("LIKE $2"), "{cond} {like}");
-        let Search::Prefix { email, name } = search_filter(Backend::Sqlite, &mut args, "La") else {
+        let Search::Prefix { email, name, initial: None } = search_filter(Backend::Sqlite, &mut args, "La") else {
             panic!("2 characters: a prefix")
         };
         assert!(email.contains("u.email_norm >= $3 AND u.email_norm < $4"), "{email}");
@@ -658,6 +672,20 @@ mod tests {
             panic!("PostgreSQL: the trigram LIKE alone")
         };
         assert!(cond.contains("LIKE $5"), "{cond}");
+        let Search::Prefix { initial: None, .. } = search_filter(Backend::Postgres, &mut args, "ja") else {
+            panic!("PostgreSQL, 2 characters: the ranges alone")
+        };
+        let Search::Prefix { email, initial: Some((by_email, by_name)), .. } =
+            search_filter(Backend::Postgres, &mut args, " J")
+        else {
+            panic!("PostgreSQL, 1 character: the ranges and the initials")
+        };
+        assert!(email.contains("u.email_norm >= $8 AND u.email_norm < $9"), "{email}");
+        assert_eq!(by_email, " AND substr(u.email_norm, 1, 1) = $10");
+        assert_eq!(by_name, " AND substr(u.name_sort, 1, 1) = $11");
+        let Search::Prefix { initial: None, .. } = search_filter(Backend::Sqlite, &mut args, "j") else {
+            panic!("SQLite, 1 character: the ranges alone")
+        };
     }
 
     #[test]

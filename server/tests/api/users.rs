@@ -490,7 +490,13 @@ async fn short_searches_match_the_beginning_of_an_email_or_a_name(backend: Backe
     assert_eq!(created.first().map(String::as_str), Some("b.person@example.com"), "{created:?}");
     assert_eq!(created.len(), expected.len());
 
+    // One character (on PostgreSQL read through the initials' indexes, 0017)
+    // pages like two, in every order.
     assert_eq!(all_pages(&mut admin, "z", "email").await, expected, "one character");
+    assert_eq!(all_pages(&mut admin, "Z", "-email").await, desc, "one character, by email descending");
+    assert_eq!(all_pages(&mut admin, "z", "name").await, by_name, "one character, by name");
+    assert_eq!(all_pages(&mut admin, "z", "-name").await, by_name.iter().rev().cloned().collect::<Vec<_>>());
+    assert_eq!(all_pages(&mut admin, "z", "-created").await, created, "one character, newest first");
     assert_eq!(all_pages(&mut admin, "an", "email").await, vec!["c@example.com".to_string()], "a name's beginning");
     assert!(all_pages(&mut admin, "nz", "email").await.is_empty(), "lorenzo: not the beginning");
     assert!(all_pages(&mut admin, "_", "email").await.is_empty(), "_ is literal");
