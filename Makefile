@@ -37,13 +37,17 @@ tools:
 # with exactly `--cfg erase_components`: the flags the Rust tests use
 # (TEST_RUSTFLAGS), whatever .cargo/config.toml says. Equal flags let both
 # share one set of compiled dependencies in target/.
+#
+# --split: every lazy route (app/src/lazy_pages.rs) becomes its own WASM
+# chunk, loaded when the page is first opened; without it those routes do not
+# link. Every build of the site passes it.
 build:
-	$(call step,cargo leptos build (debug),RUSTFLAGS= cargo leptos build)
+	$(call step,cargo leptos build --split (debug),RUSTFLAGS= cargo leptos build --split)
 
 # --precompress: a brotli (quality 11) and a gzip copy beside every file of
 # target/site, which the server sends to browsers that accept them.
 build-release:
-	$(call step,cargo leptos build --release --precompress,cargo leptos build --release --precompress)
+	$(call step,cargo leptos build --release --split --precompress,cargo leptos build --release --split --precompress)
 
 run: tools build-release
 	@mkdir -p data

@@ -43,9 +43,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 dirty=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo ' (the working tree had uncommitted changes)' || true)
 
-banner "release build (cargo leptos build --release --precompress)"
+banner "release build (cargo leptos build --release --split --precompress)"
 t=$(date +%s)
-cargo leptos build --release --precompress 2>&1 | tail -n 3
+cargo leptos build --release --split --precompress 2>&1 | tail -n 3
 echo "build_secs=$(( $(date +%s) - t ))" > "$OUT/times"
 
 banner "release WASM + JS + CSS sizes (SKIP_BUILD=1 bench/sizes.sh)"
@@ -91,12 +91,19 @@ kernel=$(uname -r)
 pg=$(psql -h 127.0.0.1 -U postgres -qAtc 'show server_version' 2>/dev/null || echo '?')
 rustc_v=$(rustc --version)
 
-# Sizes: the total line of sizes.sh, "| **total** | **A KiB** | **B KiB** |".
-br_kib=$(grep -F '**total**' "$OUT/sizes.md" | sed -E 's/.*\*\*([0-9.]+) KiB\*\* \|$/\1/')
-size_verdict=$(awk -v k="$br_kib" 'BEGIN {
-  b = k * 1024; lim = 300000;
-  if (b <= lim) printf "met (%.0f bytes, %.0f %% of 300,000)", b, 100 * b / lim;
-  else printf "**missed** by %.0f bytes (+%.0f %%); the profile and what was tried: \"Release build size (WASM, JS, CSS): what was tried\" above", b - lim, 100 * (b - lim) / lim }')
+# Sizes: the last column of sizes.sh's total and first-visit lines,
+# "| **total** | … | **A KiB** | **B KiB** |", against their limits in bytes.
+brotli_of() { grep -F "$1" "$OUT/sizes.md" | sed -E 's/.*\*\*([0-9.]+) KiB\*\* \|$/\1/'; }
+size_verdict() {
+  awk -v k="$1" -v lim="$2" 'BEGIN {
+    b = k * 1024;
+    if (b <= lim) printf "met (%.0f bytes, %.0f %% of %d)", b, 100 * b / lim, lim;
+    else printf "**missed** by %.0f bytes (+%.0f %%); the profile and what was tried: \"Release build size (WASM, JS, CSS): what was tried\" above", b - lim, 100 * (b - lim) / lim }'
+}
+br_kib=$(brotli_of '**total**')
+size_verdict=$(size_verdict "$br_kib" 300000)
+first_kib=$(brotli_of '**first visit')
+first_verdict=$(size_verdict "$first_kib" 150000)
 
 # Mail: the bench prints the loop's rate and each backend's rate with its share.
 mail_rows=$(awk '
@@ -141,7 +148,8 @@ section=$(mktemp)
   grep -E '^\| (SQLite|PostgreSQL) \| (Add|Remove) role' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 10; i++) gsub(/^ +| +$/, "", $i); sub(/ \(.*/, "", $3); printf "| Users bulk action (%s, %s users), %s | 100,000 in ≤ 30 s; sign-in p95 + ≤ 500 ms | %s per 100,000: %s; sign-ins (p50 / p95) %s before, %s during: %s |\n", $3, $4, $2, $6, $7, $8, $9, $10 }'
   grep -E '^\| (SQLite|PostgreSQL) \| 10000 \| [0-9.]+ s \|' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 7; i++) gsub(/^ +| +$/, "", $i); printf "| Users import of 10,000 rows, %s | review ≤ 3 s, import ≤ 10 s | review %s: %s; import %s: %s |\n", $2, $4, $5, $6, $7 }'
   grep -E '^\| (SQLite|PostgreSQL) \| (code flow|userinfo)' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 11; i++) gsub(/^ +| +$/, "", $i); sub(/ \(.*/, "", $3); printf "| Single sign-on, %s per second, %s | %s | %s: %s |\n", $3, $2, $10, $6, $11 }'
-  echo "| Release WASM + JS + CSS, brotli | ≤ 300 KB | $br_kib KiB: $size_verdict |"
+  echo "| Release WASM + JS + CSS, brotli, every chunk | ≤ 300 KB | $br_kib KiB: $size_verdict |"
+  echo "| Release WASM + JS + CSS, brotli, the sign-in page's first visit | ≤ 150 KB | $first_kib KiB: $first_verdict |"
   python3 bench/browser_md.py "$OUT/browser.json" "$browser_users" --glance
   echo
   echo "### Users, search, sign-ins, Dashboard at scale"
@@ -174,7 +182,7 @@ section=$(mktemp)
   echo
   echo "### Release WASM + JS + CSS"
   echo
-  echo "Command: \`cargo leptos build --release && SKIP_BUILD=1 bench/sizes.sh\` (brotli quality 11, as a server would precompress them). Target ≤ 300 KB, read as 300,000 bytes (292.97 KiB)."
+  echo "Command: \`cargo leptos build --release --split && SKIP_BUILD=1 bench/sizes.sh\` (brotli quality 11, as \`--precompress\` writes them and the server sends them). Targets: everything ≤ 300 KB, the sign-in page's first visit ≤ 150 KB (300,000 and 150,000 bytes)."
   echo
   cat "$OUT/sizes.md"
   echo

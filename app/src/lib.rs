@@ -18,6 +18,7 @@ pub mod email_queue;
 pub mod error;
 pub mod icons;
 pub mod invitations;
+mod lazy_pages;
 pub mod password;
 pub mod registry;
 pub mod roles;
@@ -39,10 +40,11 @@ pub mod password_policy;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+use lazy_pages as lazy;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 use registry::AppId;
 use shell::RequireView;
 
@@ -91,35 +93,35 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=auth::ForgotPasswordPage />
                 <Route path=path!("/reset/:token") view=auth::ResetPasswordPage />
                 <ParentRoute path=path!("") view=shell::Shell>
-                    <Route path=path!("") view=dashboard::DashboardPage />
-                    <Route path=path!("/account") view=account::AccountPage />
+                    <Route path=path!("") view={Lazy::<lazy::Dashboard>::new()} />
+                    <Route path=path!("/account") view={Lazy::<lazy::Account>::new()} />
                     // Each application states the permission its pages need.
                     <ParentRoute path=path!("/users") view=|| view! { <RequireView app=AppId::Users /> }>
-                        <Route path=path!("") view=users::UsersPage />
-                        <Route path=path!("/new") view=users::NewUserPage />
-                        <Route path=path!("/import") view=users::ImportUsersPage />
-                        <Route path=path!("/:id") view=users::UserDetailPage />
+                        <Route path=path!("") view={Lazy::<lazy::Users>::new()} />
+                        <Route path=path!("/new") view={Lazy::<lazy::NewUser>::new()} />
+                        <Route path=path!("/import") view={Lazy::<lazy::ImportUsers>::new()} />
+                        <Route path=path!("/:id") view={Lazy::<lazy::UserDetail>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/roles") view=|| view! { <RequireView app=AppId::Roles /> }>
-                        <Route path=path!("") view=roles::RolesPage />
-                        <Route path=path!("/new") view=roles::NewRolePage />
-                        <Route path=path!("/:id") view=roles::RoleDetailPage />
+                        <Route path=path!("") view={Lazy::<lazy::Roles>::new()} />
+                        <Route path=path!("/new") view={Lazy::<lazy::NewRole>::new()} />
+                        <Route path=path!("/:id") view={Lazy::<lazy::RoleDetail>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/email-queue") view=|| view! { <RequireView app=AppId::EmailQueue /> }>
-                        <Route path=path!("") view=email_queue::EmailQueuePage />
-                        <Route path=path!("/:id") view=email_queue::EmailDetailPage />
+                        <Route path=path!("") view={Lazy::<lazy::EmailQueue>::new()} />
+                        <Route path=path!("/:id") view={Lazy::<lazy::EmailDetail>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/audit-log") view=|| view! { <RequireView app=AppId::AuditLog /> }>
-                        <Route path=path!("") view=audit::AuditLogPage />
+                        <Route path=path!("") view={Lazy::<lazy::AuditLog>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/applications") view=|| view! { <RequireView app=AppId::Applications /> }>
-                        <Route path=path!("") view=applications::ApplicationsPage />
-                        <Route path=path!("/new") view=applications::NewApplicationPage />
-                        <Route path=path!("/:id") view=applications::ApplicationDetailPage />
+                        <Route path=path!("") view={Lazy::<lazy::Applications>::new()} />
+                        <Route path=path!("/new") view={Lazy::<lazy::NewApplication>::new()} />
+                        <Route path=path!("/:id") view={Lazy::<lazy::ApplicationDetail>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/settings") view=|| view! { <RequireView app=AppId::Settings /> }>
-                        <Route path=path!("") view=settings::SettingsPage />
-                        <Route path=path!("/templates/:kind") view=settings::TemplateEditorPage />
+                        <Route path=path!("") view={Lazy::<lazy::Settings>::new()} />
+                        <Route path=path!("/templates/:kind") view={Lazy::<lazy::TemplateEditor>::new()} />
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

@@ -3,5 +3,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // The lazy routes (app/src/lazy_pages.rs) hydrate after their chunk has
+    // loaded, which `hydrate_body` cannot wait for.
+    leptos::mount::hydrate_lazy(app::App);
 }
