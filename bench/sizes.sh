@@ -11,7 +11,7 @@ export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo leptos build --release --split >&2
 fi
-node - target/site/pkg "${CARGO_TARGET_DIR:-target}/release/hash.txt" <<'JS'
+node - "${LEPTOS_SITE_ROOT:-target/site}/pkg" "${CARGO_TARGET_DIR:-target}/release/hash.txt" <<'JS'
 const fs = require("fs"), path = require("path"), zlib = require("zlib");
 const [dir, hashFile] = process.argv.slice(2);
 // The build's own files: hash.txt names the main ones (older builds' files

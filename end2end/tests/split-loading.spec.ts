@@ -45,7 +45,7 @@ test("the sign-in page loads the main module alone; the Dashboard's code comes a
   // Typed and sent by the hydrated form (a server function), not a page post.
   await page.getByLabel("Email").fill(ADMIN.email);
   await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await settle(page);
   expect(wasm.filter((n) => !isMain(n)).length, `chunks after sign-in: ${wasm.join(", ")}`).toBeGreaterThan(0);
