@@ -12,8 +12,6 @@ mod js {
 
     #[wasm_bindgen(module = "/js/passkeys.js")]
     extern "C" {
-        #[wasm_bindgen(js_name = passkeysSupported)]
-        pub fn supported() -> bool;
         #[wasm_bindgen(js_name = conditionalMediationAvailable)]
         pub async fn conditional_available() -> JsValue;
         #[wasm_bindgen(catch, js_name = passkeyCreate)]
@@ -53,14 +51,6 @@ fn answer(result: Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>, creating
             Some(e) => Err(e),
         },
     }
-}
-
-/// Can this browser do passkeys?
-pub fn supported() -> bool {
-    #[cfg(feature = "hydrate")]
-    return js::supported();
-    #[cfg(not(feature = "hydrate"))]
-    false
 }
 
 /// Does the browser offer passkeys in the email field's autofill?

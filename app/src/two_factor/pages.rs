@@ -174,6 +174,7 @@ fn PasskeysSection(
     let password = RwSignal::new(String::new());
     let (added, adding) = (add.value(), add.pending());
     let busy = move || adding.try_get().unwrap_or(false);
+    let empty = passkeys.is_empty();
     let rows = passkeys
         .into_iter()
         .map(|p| {
@@ -237,7 +238,6 @@ fn PasskeysSection(
             }
         })
     };
-    let empty = rows.is_empty();
     view! {
         <section class="card" aria-labelledby="passkeys-title">
             <h2 id="passkeys-title">"Passkeys"</h2>

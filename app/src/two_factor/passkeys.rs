@@ -37,7 +37,7 @@ use base64::Engine;
 use sqlx::AnyConnection;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, ResidentKeyRequirement, Url, Uuid, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 /// How long a ceremony may take, start to finish.
@@ -299,14 +299,14 @@ pub async fn begin_registration(state: &AppState, me: &Principal, name: &str) ->
         None => Uuid::new_v4(),
     };
     let exclude = existing.iter().map(|p| p.cred_id().clone()).collect();
-    let (mut options, registration): (CreationChallengeResponse, PasskeyRegistration) = webauthn
+    let (options, registration): (CreationChallengeResponse, PasskeyRegistration) = webauthn
         .start_passkey_registration(handle, &me.email, &me.display_name(), Some(exclude))
         .map_err(|e| AppError::internal("passkeys: start registration", e))?;
-    // Discoverable, so that Sign in with a passkey needs no email.
-    if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
-        selection.resident_key = Some(ResidentKeyRequirement::Required);
-        selection.require_resident_key = true;
-    }
+    // Discoverable (a resident key), so that Sign in with a passkey needs no
+    // email. webauthn-rs checks neither way; its passkey options say "discouraged".
+    let mut options = serde_json::to_value(&options).map_err(|e| AppError::internal("passkeys: options", e))?;
+    options["publicKey"]["authenticatorSelection"]["residentKey"] = "required".into();
+    options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = true.into();
     let mut tx = state.db.begin_write().await?;
     let token =
         store(&mut tx, REGISTER, Some(me.user_id), None, Some(&name), &Registration { handle, state: registration })
@@ -340,7 +340,7 @@ pub async fn finish_registration(
                 .into(),
         )
     })?;
-    let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id().as_ref());
+    let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
     let stored = serde_json::to_string(&passkey).map_err(|e| AppError::internal("passkeys: passkey", e))?;
     let mut tx = state.db.begin_write().await?;
     let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM passkeys WHERE credential_id = $1")
