@@ -43,7 +43,10 @@ fn refusal(name: &str, creating: bool) -> Option<AppError> {
 }
 
 #[cfg(feature = "hydrate")]
-fn answer(result: Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>, creating: bool) -> Result<Option<String>, AppError> {
+fn answer(
+    result: Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>,
+    creating: bool,
+) -> Result<Option<String>, AppError> {
     match result {
         Ok(json) => json.as_string().map(Some).ok_or_else(|| AppError::Invalid("The passkey did not work.".into())),
         Err(name) => match refusal(&name.as_string().unwrap_or_default(), creating) {

@@ -144,9 +144,7 @@ pub async fn begin_passkey_registration(name: String) -> Result<PasskeyCeremony,
 /// first second factor (shown once), else nothing. Allowed while setup is owed.
 #[server(prefix = "/api", endpoint = "finish_passkey_registration", output = crate::codec::JsonOut)]
 pub async fn finish_passkey_registration(ceremony: String, credential: String) -> Result<Vec<String>, AppError> {
-    crate::signed_in!(setup | me, state | {
-        passkeys::finish_registration(&state, &me, &ceremony, &credential).await
-    })
+    crate::signed_in!(setup | me, state | { passkeys::finish_registration(&state, &me, &ceremony, &credential).await })
 }
 
 /// Self-service: rename one of the caller's passkeys.

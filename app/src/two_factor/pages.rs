@@ -69,11 +69,14 @@ pub fn SecurityTab() -> impl IntoView {
     let add: LocalAction<String, Vec<String>> = Action::new_local(|name: &String| add_passkey(name.clone()));
     let rename = call_action::<()>();
     let remove = call_action::<()>();
+    // Their version signals read with try_get: a server render abandoned
+    // part-way disposes these actions before the resource lets go.
+    let passkey_versions = [add.version(), rename.version(), remove.version()];
     let status = Resource::new(
         move || {
             (
                 (enable.version().get(), disable.version().get(), regenerate.version().get()),
-                (add.version().get(), rename.version().get(), remove.version().get()),
+                passkey_versions.map(|v| v.try_get().unwrap_or_default()),
             )
         },
         |_| two_factor_status(),
@@ -317,7 +320,8 @@ pub fn SecondStepPage() -> impl IntoView {
     let value = action.value();
     let error = move || value.try_get().flatten().and_then(|r| r.err());
     let pending = action.pending();
-    let with_passkey: LocalAction<String, String> = Action::new_local(|next: &String| passkey_second_step(next.clone()));
+    let with_passkey: LocalAction<String, String> =
+        Action::new_local(|next: &String| passkey_second_step(next.clone()));
     Effect::new(move |_| {
         if let Some(Ok(target)) = with_passkey.value().get() {
             let _ = window().location().set_href(&target);

@@ -70,17 +70,18 @@ pub fn relying_party(settings: &Settings) -> AppResult<Webauthn> {
     if loopback {
         origin.set_host(Some("localhost")).map_err(|e| AppError::internal("passkeys: origin", e))?;
     }
-    let rp_id = match origin.host() {
-        Some(url::Host::Domain(d)) => d.to_string(),
-        _ => {
-            return Err(AppError::Conflict(
+    let rp_id =
+        match origin.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            _ => return Err(AppError::Conflict(
                 "Passkeys need Roster's public_url to be a domain name: browsers refuse passkeys for an IP address."
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     WebauthnBuilder::new(&rp_id, &origin)
-        .and_then(|b| b.rp_name(&settings.site_name).timeout(std::time::Duration::from_millis(CEREMONY_MS as u64)).build())
+        .and_then(|b| {
+            b.rp_name(&settings.site_name).timeout(std::time::Duration::from_millis(CEREMONY_MS as u64)).build()
+        })
         .map_err(|e| AppError::internal("passkeys: relying party", e))
 }
 
@@ -323,7 +324,8 @@ pub async fn finish_registration(
     token: &str,
     credential: &str,
 ) -> AppResult<Vec<String>> {
-    let expired = || AppError::Conflict("Adding this passkey took too long or was already finished. Start again.".into());
+    let expired =
+        || AppError::Conflict("Adding this passkey took too long or was already finished. Start again.".into());
     let credential: RegisterPublicKeyCredential = serde_json::from_str(credential)
         .map_err(|_| AppError::Invalid("The browser's answer could not be read. Try again.".into()))?;
     let ceremony = take(state, token, REGISTER).await?.ok_or_else(expired)?;
@@ -422,7 +424,8 @@ pub async fn remove(state: &AppState, me: &Principal, id: i64, password: &str) -
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(not_found)?;
-    let others = count(&mut tx, me.user_id).await? - 1 + i64::from(two_factor::totp_enabled(&mut tx, me.user_id).await?);
+    let others =
+        count(&mut tx, me.user_id).await? - 1 + i64::from(two_factor::totp_enabled(&mut tx, me.user_id).await?);
     if others == 0 && two_factor::required(&mut tx, me.user_id).await? {
         return Err(AppError::NotAllowed(
             "A role of yours requires two-factor sign-in, so your last second factor cannot be removed. \
@@ -561,12 +564,14 @@ pub async fn begin_second_step(state: &AppState, token: &Token) -> AppResult<Pas
     drop(conn);
     if keys.is_empty() {
         return Err(AppError::Conflict(
-            "No passkey is set up for this account. Enter a code from your authenticator app or a recovery code.".into(),
+            "No passkey is set up for this account. Enter a code from your authenticator app or a recovery code."
+                .into(),
         ));
     }
     let webauthn = relying_party(&state.settings)?;
-    let (options, auth): (_, PasskeyAuthentication) =
-        webauthn.start_passkey_authentication(&keys).map_err(|e| AppError::internal("passkeys: start second step", e))?;
+    let (options, auth): (_, PasskeyAuthentication) = webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|e| AppError::internal("passkeys: start second step", e))?;
     let mut tx = state.db.begin_write().await?;
     let ceremony_token = store(&mut tx, SECOND_STEP, Some(pending.user_id), Some(&token.hash()), None, &auth).await?;
     tx.commit().await?;
@@ -602,7 +607,8 @@ pub async fn finish_second_step(
         password_hash: None,
         enabled: true,
     };
-    let event = Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("second step: passkey refused");
+    let event =
+        Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("second step: passkey refused");
     crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, Some(&account)).await?;
     Err(refused())
 }

@@ -198,10 +198,9 @@ async fn adding_a_passkey_gives_recovery_codes_and_emails_the_owner(backend: Bac
     assert_eq!(status["recovery_codes_left"], json!(10));
     assert_eq!(status["totp_enabled"], json!(false));
     // The same device cannot be added twice (its passkey is excluded).
-    let options: Value = serde_json::from_str(
-        &started(&user.call("begin_passkey_registration", &[("name", "Phone again")]).await).1,
-    )
-    .unwrap();
+    let options: Value =
+        serde_json::from_str(&started(&user.call("begin_passkey_registration", &[("name", "Phone again")]).await).1)
+            .unwrap();
     assert_eq!(options["publicKey"]["excludeCredentials"].as_array().unwrap().len(), 2, "{options}");
     let mails = admin.emails("").await;
     let added: Vec<_> = mails
