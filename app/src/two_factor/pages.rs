@@ -28,13 +28,22 @@ async fn passkey_second_step(next: String) -> Result<String, AppError> {
 
 /// Sign in with a passkey alone, from the button (`autofill` false) or from
 /// the email field's suggestions; where to go next, or `None` when the
-/// request was aborted (the button replaced the autofill request).
+/// request was aborted (the button replaced the autofill request). The
+/// autofill is offered quietly: until a passkey is picked, what goes wrong
+/// (no passkeys at this address, none offered) is not the person's business.
 pub async fn passkey_sign_in(next: String, autofill: bool) -> Result<Option<String>, AppError> {
-    let started = begin_passkey_sign_in().await?;
-    let Some(credential) = super::browser::get(&started.options, autofill).await? else {
-        return Ok(None);
+    let chosen = async {
+        let started = begin_passkey_sign_in().await?;
+        let credential = super::browser::get(&started.options, autofill).await?;
+        Ok::<_, AppError>(credential.map(|c| (started.ceremony, c)))
     };
-    finish_passkey_sign_in(started.ceremony, credential, Some(next)).await.map(Some)
+    let (ceremony, credential) = match chosen.await {
+        Ok(Some(chosen)) => chosen,
+        Ok(None) => return Ok(None),
+        Err(_) if autofill => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    finish_passkey_sign_in(ceremony, credential, Some(next)).await.map(Some)
 }
 
 /// Does the browser offer passkeys in the email field's autofill?
