@@ -25,8 +25,15 @@ pub enum AppError {
     BadCredentials,
     /// A role of the caller's requires two-factor sign-in and they have no
     /// second factor yet: only setting one up (and signing out) is allowed.
-    #[error("A role of yours requires two-factor sign-in. Set up an authenticator app in Account → Security first.")]
+    #[error(
+        "A role of yours requires two-factor sign-in. Add a passkey or set up an authenticator app in Account → Security first."
+    )]
     TwoFactorSetupRequired,
+    /// A passkey did not sign in. One message for every cause (an unknown or
+    /// removed passkey, another account's, an expired or spent challenge, a
+    /// disabled account), so nobody learns which accounts or passkeys exist.
+    #[error("That passkey did not sign you in. Try again, or sign in with your email and password.")]
+    PasskeyRefused,
     /// Input that cannot be accepted; the message says exactly why.
     #[error("{0}")]
     Invalid(String),
@@ -54,7 +61,7 @@ impl AppError {
     /// The HTTP status a server function answers with for this error.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::Unauthorized | AppError::BadCredentials => 401,
+            AppError::Unauthorized | AppError::BadCredentials | AppError::PasskeyRefused => 401,
             AppError::Forbidden | AppError::NotAllowed(_) | AppError::TwoFactorSetupRequired => 403,
             AppError::Invalid(_) => 422,
             AppError::NotFound(_) => 404,

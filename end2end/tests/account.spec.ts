@@ -13,7 +13,7 @@ async function signIn(page: Page, password: string) {
   await openHydrated(page, "/signin");
   await page.getByLabel("Email").fill(USER.email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 let first: Page;
@@ -96,7 +96,7 @@ test("forgot password â†’ the email in the Email queue and at the SMTP server â†
   await visitor.getByLabel("Confirm password").fill(PASSWORDS[2]);
   await visitor.getByRole("button", { name: "Save" }).click();
   await expect(visitor.getByRole("status")).toContainText("Your password was changed");
-  await visitor.getByRole("link", { name: "Sign in" }).click();
+  await visitor.getByRole("link", { name: "Sign in", exact: true }).click();
   await settle(visitor);
   await signIn(visitor, PASSWORDS[2]);
   await expect(visitor.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();

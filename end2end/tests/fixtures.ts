@@ -81,7 +81,7 @@ export async function signInToDashboard(page: Page, email: string, password: str
   await openHydrated(page, "/signin");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await settle(page);
 }

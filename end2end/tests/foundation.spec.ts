@@ -22,10 +22,10 @@ async function expectDashboard(page: Page) {
 }
 
 async function signIn(page: Page, email: string, password: string) {
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Sign in", exact: true })).toBeVisible();
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 async function signOut(page: Page) {
@@ -72,7 +72,7 @@ test("the setup link creates the first administrator, who can sign out and sign 
   await signIn(page, ADMIN.email, "not the right password");
   await expect(page.getByRole("alert")).toHaveText("The email or password is incorrect.");
   await expect(page).toHaveURL(/\/signin$/);
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Sign in", exact: true })).toBeVisible();
 });
 
 test("a wrong password is refused with a message, then the right one signs in", async ({ page }) => {
@@ -82,7 +82,7 @@ test("a wrong password is refused with a message, then the right one signs in", 
   await expect(page).toHaveURL(/\/signin$/);
 
   await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expectDashboard(page);
 });
 

@@ -114,7 +114,7 @@ test("pictures of the administrator's pages", async ({ browser }) => {
   await settle(phone.page);
   await phone.page.getByLabel("Email").fill(ADMIN.email);
   await phone.page.getByLabel("Password").fill(ADMIN.password);
-  await phone.page.getByRole("button", { name: "Sign in" }).click();
+  await phone.page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(phone.page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await openHydrated(phone.page, "/users");
   await expect(phone.page.getByRole("row").filter({ hasText: LAURA.email })).toBeVisible();
@@ -125,7 +125,7 @@ test("pictures of the administrator's pages", async ({ browser }) => {
   await openHydrated(dark.page, "/signin");
   await dark.page.getByLabel("Email").fill(ADMIN.email);
   await dark.page.getByLabel("Password").fill(ADMIN.password);
-  await dark.page.getByRole("button", { name: "Sign in" }).click();
+  await dark.page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(dark.page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await openHydrated(dark.page, "/users");
   await expect(dark.page.getByRole("row").filter({ hasText: LAURA.email })).toBeVisible();

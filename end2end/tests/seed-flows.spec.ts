@@ -44,7 +44,7 @@ test("on a phone: invite Laura, find the email, sign up with its link, see the D
   await openHydrated(page, "/signin");
   await page.getByLabel("Email").fill(ADMIN.email);
   await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).tap();
+  await page.getByRole("button", { name: "Sign in", exact: true }).tap();
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await settle(page);
   await expectNoSidewaysScroll(page, "the Dashboard");

@@ -39,7 +39,7 @@ async function passwordStep(page: Page) {
   await openHydrated(page, "/signin");
   await page.getByLabel("Email").fill(ADMIN.email);
   await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Two-step sign-in" })).toBeVisible();
   await expect(page).toHaveURL(/\/signin\/verify/);
   await settle(page);
@@ -47,7 +47,7 @@ async function passwordStep(page: Page) {
 
 async function secondStep(page: Page, code: string) {
   await page.getByLabel("Code").fill(code);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
 let secret = "";

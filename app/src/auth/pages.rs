@@ -21,12 +21,30 @@ pub fn SignInPage() -> impl IntoView {
         }
     });
     let error = move || action.value().get().and_then(|r| r.err());
+    // Sign in with a passkey: from the button, or from the email field's
+    // autofill (conditional mediation) where the browser offers it.
+    let passkey: Action<bool, Result<Option<String>, crate::error::AppError>> =
+        Action::new_local(move |autofill: &bool| crate::two_factor::passkey_sign_in(next(), *autofill));
+    Effect::new(move |_| {
+        if let Some(Ok(Some(target))) = passkey.value().get() {
+            go_to(&target);
+        }
+    });
+    // Once, in the browser: offer passkeys in the autofill when it can.
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if crate::two_factor::passkey_autofill_available().await {
+                passkey.dispatch_local(true);
+            }
+        });
+    });
+    let passkey_error = move || passkey.value().get().and_then(|r| r.err());
     view! {
         <AuthCard id="signin-title" title="Sign in">
             <ActionForm action=action>
                 <input type="hidden" name="next" prop:value=next />
                 <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required />
+                <input id="email" name="email" type="email" autocomplete="username webauthn" required />
                 <label for="password">"Password"</label>
                 <input
                     id="password"
@@ -41,6 +59,12 @@ pub fn SignInPage() -> impl IntoView {
                     "Sign in"
                 </button>
             </ActionForm>
+            <div class="actions passkey-sign-in">
+                <button type="button" id="passkey-sign-in" on:click=move |_| { passkey.dispatch_local(false); }>
+                    "Sign in with a passkey"
+                </button>
+            </div>
+            <FieldError error=Signal::derive(passkey_error) />
             <p class="aside">
                 <a href="/forgot-password">"Forgot password?"</a>
             </p>

@@ -16,6 +16,7 @@ pub enum TemplateKind {
     PasswordReset,
     AccountLocked,
     AuthenticatorAdded,
+    PasskeyAdded,
     RecoveryCodeUsed,
     TwoFactorReset,
 }
@@ -113,11 +114,12 @@ pub const SUBJECT_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 100_000;
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 6] = [
+    pub const ALL: [TemplateKind; 7] = [
         Self::Invitation,
         Self::PasswordReset,
         Self::AccountLocked,
         Self::AuthenticatorAdded,
+        Self::PasskeyAdded,
         Self::RecoveryCodeUsed,
         Self::TwoFactorReset,
     ];
@@ -129,6 +131,7 @@ impl TemplateKind {
             Self::PasswordReset => "password_reset",
             Self::AccountLocked => "account_locked",
             Self::AuthenticatorAdded => "authenticator_added",
+            Self::PasskeyAdded => "passkey_added",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::TwoFactorReset => "two_factor_reset",
         }
@@ -144,6 +147,7 @@ impl TemplateKind {
             Self::PasswordReset => "Password reset",
             Self::AccountLocked => "Account locked",
             Self::AuthenticatorAdded => "Authenticator app added",
+            Self::PasskeyAdded => "Passkey added",
             Self::RecoveryCodeUsed => "Recovery code used",
             Self::TwoFactorReset => "Two-factor sign-in reset",
         }
@@ -155,6 +159,7 @@ impl TemplateKind {
             Self::PasswordReset => "Sent by Forgot password: the link to choose a new password.",
             Self::AccountLocked => "Sent to the owner when failed sign-ins lock their account.",
             Self::AuthenticatorAdded => "Sent to the owner when an authenticator app is added to their account.",
+            Self::PasskeyAdded => "Sent to the owner when a passkey is added to their account.",
             Self::RecoveryCodeUsed => "Sent to the owner when a recovery code is used to sign in to their account.",
             Self::TwoFactorReset => "Sent to the person whose two-factor sign-in an administrator reset.",
         }
@@ -165,7 +170,9 @@ impl TemplateKind {
             Self::Invitation => INVITATION.all(),
             Self::PasswordReset => PASSWORD_RESET.all(),
             Self::AccountLocked => ACCOUNT_LOCKED.all(),
-            Self::AuthenticatorAdded | Self::RecoveryCodeUsed | Self::TwoFactorReset => security_notice_placeholders(),
+            Self::AuthenticatorAdded | Self::PasskeyAdded | Self::RecoveryCodeUsed | Self::TwoFactorReset => {
+                security_notice_placeholders()
+            }
         }
     }
 
@@ -232,6 +239,19 @@ impl TemplateKind {
                  an administrator. <a href=\"{{link}}\">See your second factors</a>.</p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
             ),
+            Self::PasskeyAdded => (
+                "A passkey was added to your {{site_name}} account",
+                "{{greeting}}\n\nA passkey was added to your {{site_name}} account at {{time}}. \
+                 It signs in to your account on its own, without your password.\n\n\
+                 If this was not you, someone else can sign in to your account: reset your password and tell \
+                 an administrator. Your passkeys are listed here:\n{{link}}\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>A passkey was added to your <strong>{{site_name}}</strong> \
+                 account at {{time}}. It signs in to your account on its own, without your password.</p>\n\
+                 <p>If this was not you, someone else can sign in to your account: reset your password and tell \
+                 an administrator. <a href=\"{{link}}\">See your passkeys</a>.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
+            ),
             Self::RecoveryCodeUsed => (
                 "A recovery code was used to sign in to {{site_name}}",
                 "{{greeting}}\n\nA recovery code was used to sign in to your {{site_name}} account at {{time}}. \
@@ -248,12 +268,12 @@ impl TemplateKind {
             Self::TwoFactorReset => (
                 "Your {{site_name}} two-factor sign-in was reset",
                 "{{greeting}}\n\nAn administrator reset the two-factor sign-in of your {{site_name}} account at \
-                 {{time}}: your authenticator app and recovery codes no longer work, and every session was \
+                 {{time}}: your passkeys, authenticator app and recovery codes no longer work, and every session was \
                  signed out. Sign in with your password and set up a second factor again:\n{{link}}\n\n\
                  If you did not ask for this, tell an administrator.\n",
                 "<!DOCTYPE html><html><body>\n\
                  <p>{{greeting}}</p>\n<p>An administrator reset the two-factor sign-in of your \
-                 <strong>{{site_name}}</strong> account at {{time}}: your authenticator app and recovery codes no \
+                 <strong>{{site_name}}</strong> account at {{time}}: your passkeys, authenticator app and recovery codes no \
                  longer work, and every session was signed out.</p>\n\
                  <p><a href=\"{{link}}\">Sign in and set up a second factor again</a>.</p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n\

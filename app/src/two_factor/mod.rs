@@ -1,18 +1,26 @@
-//! Two-factor sign-in: an authenticator app (TOTP, RFC 6238, by `totp-rs`),
-//! single-use recovery codes, the second step of signing in, roles that
-//! require a second factor, and an administrator's reset.
+//! Two-factor sign-in: passkeys (WebAuthn, by `webauthn-rs`), an
+//! authenticator app (TOTP, RFC 6238, by `totp-rs`), single-use recovery
+//! codes, the second step of signing in, roles that require a second factor,
+//! and an administrator's reset.
 //!
-//! The ceremonies' server side is `service.rs`; the Security tab of Account
-//! and the second-step page are `pages.rs`. The half-signed-in state between
+//! The server side is `service.rs` (TOTP, recovery codes, the second step)
+//! and `passkeys.rs` (the WebAuthn ceremonies); the browser's half of those
+//! is `app/js/passkeys.js`, called through `browser.rs`. The Security tab of
+//! Account and the second-step page are `pages.rs`. The half-signed-in state between
 //! a right password and the second step is a `pending_sign_ins` row (5
 //! minutes, only its token's hash stored) named by the `roster_pending`
 //! cookie: it is not a session and opens nothing but [`sign_in_second_step`].
 
+mod browser;
 mod pages;
+#[cfg(feature = "ssr")]
+pub mod passkeys;
 #[cfg(feature = "ssr")]
 pub mod service;
 
-pub use pages::{RoleTwoFactorPanel, SecondStepPage, SecurityTab, UserTwoFactorPanel};
+pub use pages::{
+    passkey_autofill_available, passkey_sign_in, RoleTwoFactorPanel, SecondStepPage, SecurityTab, UserTwoFactorPanel,
+};
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -22,6 +30,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecurityStatus {
     pub totp_enabled: bool,
+    /// The caller's passkeys, oldest first.
+    pub passkeys: Vec<PasskeyInfo>,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
     /// A role of the caller's requires a second factor.
@@ -39,10 +49,36 @@ pub struct TotpSetup {
     pub qr_svg: String,
 }
 
+/// One of the caller's passkeys, as the Security tab lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasskeyInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A WebAuthn ceremony under way: the token that names it (sent back with
+/// the browser's answer) and the options for `navigator.credentials`, as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasskeyCeremony {
+    pub ceremony: String,
+    pub options: String,
+}
+
+impl SecurityStatus {
+    /// Has the caller a second factor (a passkey or an authenticator app)?
+    pub fn has_factor(&self) -> bool {
+        self.totp_enabled || !self.passkeys.is_empty()
+    }
+}
+
 /// Which factors a user has, for the user's page in Users (never a secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserFactors {
     pub totp_enabled: bool,
+    /// How many passkeys they have.
+    pub passkeys: i64,
     pub recovery_codes_left: i64,
     /// A role of theirs requires a second factor.
     pub required: bool,
@@ -92,6 +128,86 @@ pub async fn sign_in_second_step(code: String, next: Option<String>) -> Result<S
         replace_session(&state, &signed_in.cookie).await?;
         set_cookie(&service::clear_pending_cookie(&state.settings));
         tracing::info!(user_id = signed_in.user_id, "signed in with a second step");
+        Ok(safe_next(next.as_deref()))
+    })
+}
+
+/// Self-service: start adding a passkey named `name`: the options for the
+/// browser. Allowed while setup is owed.
+#[server(prefix = "/api", endpoint = "begin_passkey_registration", output = crate::codec::JsonOut)]
+pub async fn begin_passkey_registration(name: String) -> Result<PasskeyCeremony, AppError> {
+    crate::signed_in!(setup | me, state | { passkeys::begin_registration(&state, &me, &name).await })
+}
+
+/// Self-service: finish adding a passkey with the browser's answer
+/// (`credential`, JSON). Returns the new recovery codes when this is the
+/// first second factor (shown once), else nothing. Allowed while setup is owed.
+#[server(prefix = "/api", endpoint = "finish_passkey_registration", output = crate::codec::JsonOut)]
+pub async fn finish_passkey_registration(ceremony: String, credential: String) -> Result<Vec<String>, AppError> {
+    crate::signed_in!(setup | me, state | { passkeys::finish_registration(&state, &me, &ceremony, &credential).await })
+}
+
+/// Self-service: rename one of the caller's passkeys.
+#[server(prefix = "/api", endpoint = "rename_passkey", output = crate::codec::JsonOut)]
+pub async fn rename_passkey(id: i64, name: String) -> Result<(), AppError> {
+    crate::signed_in!(|me, state| { passkeys::rename(&state, &me, id, &name).await })
+}
+
+/// Self-service: remove one of the caller's passkeys; asks for the password.
+#[server(prefix = "/api", endpoint = "remove_passkey", output = crate::codec::JsonOut)]
+pub async fn remove_passkey(id: i64, password: String) -> Result<(), AppError> {
+    crate::signed_in!(|me, state| { passkeys::remove(&state, &me, id, &password).await })
+}
+
+/// Public: start signing in with a passkey (no email: a discoverable credential).
+#[server(prefix = "/api", endpoint = "begin_passkey_sign_in", output = crate::codec::JsonOut)]
+pub async fn begin_passkey_sign_in() -> Result<PasskeyCeremony, AppError> {
+    crate::public!(|state| { passkeys::begin_sign_in(&state).await })
+}
+
+/// Public: sign in with a passkey alone. Returns where to go next. Every
+/// refusal answers the same (`PasskeyRefused`).
+#[server(prefix = "/api", endpoint = "finish_passkey_sign_in", output = crate::codec::JsonOut)]
+pub async fn finish_passkey_sign_in(
+    ceremony: String,
+    credential: String,
+    next: Option<String>,
+) -> Result<String, AppError> {
+    use crate::server::session::{replace_session, safe_next};
+    crate::public!(|state| {
+        let signed_in = passkeys::finish_sign_in(&state, &ceremony, &credential).await?;
+        replace_session(&state, &signed_in.cookie).await?;
+        tracing::info!(user_id = signed_in.user_id, "signed in with a passkey");
+        Ok(safe_next(next.as_deref()))
+    })
+}
+
+/// Public (with the pending sign-in cookie): start the second step with one
+/// of the pending person's passkeys.
+#[server(prefix = "/api", endpoint = "begin_passkey_second_step", output = crate::codec::JsonOut)]
+pub async fn begin_passkey_second_step() -> Result<PasskeyCeremony, AppError> {
+    use crate::server::session::request_cookie_token;
+    crate::public!(|state| {
+        let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
+        passkeys::begin_second_step(&state, &token).await
+    })
+}
+
+/// Public (with the pending sign-in cookie): the second step of signing in,
+/// with a passkey. Returns where to go next.
+#[server(prefix = "/api", endpoint = "finish_passkey_second_step", output = crate::codec::JsonOut)]
+pub async fn finish_passkey_second_step(
+    ceremony: String,
+    credential: String,
+    next: Option<String>,
+) -> Result<String, AppError> {
+    use crate::server::session::{replace_session, request_cookie_token, safe_next, set_cookie};
+    crate::public!(|state| {
+        let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
+        let signed_in = passkeys::finish_second_step(&state, &token, &ceremony, &credential).await?;
+        replace_session(&state, &signed_in.cookie).await?;
+        set_cookie(&service::clear_pending_cookie(&state.settings));
+        tracing::info!(user_id = signed_in.user_id, "signed in with a passkey as the second step");
         Ok(safe_next(next.as_deref()))
     })
 }

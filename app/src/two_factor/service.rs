@@ -185,7 +185,7 @@ fn recovery_hash(typed: &str) -> Option<String> {
 }
 
 /// Replace the user's recovery codes with 10 new ones; returns them (shown once).
-async fn replace_codes(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<String>> {
+pub(super) async fn replace_codes(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<String>> {
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     let now = now_ms();
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
@@ -203,18 +203,25 @@ async fn replace_codes(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<
 
 // ---- status ----------------------------------------------------------------------
 
-/// Has the user a second factor in use?
+/// Has the user a second factor in use (an authenticator app or a passkey)?
 pub async fn has_second_factor(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) AS n FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL")
-            .bind(user_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL) \
+              + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS n",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(n > 0)
 }
 
+/// Has the user an authenticator app in use?
+pub(super) async fn totp_enabled(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    Ok(totp_row(conn, user_id, true).await?.is_some())
+}
+
 /// Does one of the user's roles require a second factor?
-async fn required(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+pub(super) async fn required(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 AND r.require_two_factor",
@@ -235,7 +242,8 @@ async fn codes_left(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
 pub async fn status(state: &AppState, user_id: i64) -> AppResult<SecurityStatus> {
     let mut conn = state.db.pool.acquire().await?;
     Ok(SecurityStatus {
-        totp_enabled: has_second_factor(&mut conn, user_id).await?,
+        totp_enabled: totp_enabled(&mut conn, user_id).await?,
+        passkeys: super::passkeys::list(&mut conn, user_id).await?,
         recovery_codes_left: codes_left(&mut conn, user_id).await?,
         required: required(&mut conn, user_id).await?,
     })
@@ -254,7 +262,7 @@ pub async fn begin_totp(state: &AppState, me: &Principal) -> AppResult<TotpSetup
     let uri = totp.get_url();
     let sealed = seal(state, &SecretString::new(secret.clone())).await?;
     let mut tx = state.db.begin_write().await?;
-    if has_second_factor(&mut tx, me.user_id).await? {
+    if totp_enabled(&mut tx, me.user_id).await? {
         return Err(AppError::Conflict(
             "An authenticator app is already set up. Remove it first to set up another.".into(),
         ));
@@ -326,7 +334,7 @@ pub async fn enable_totp(state: &AppState, me: &Principal, code: &str) -> AppRes
 }
 
 /// Refuse unless `password` is the caller's (counted in the sign-in throttle).
-async fn confirm_password(state: &AppState, me: &Principal, password: &str) -> AppResult<()> {
+pub(super) async fn confirm_password(state: &AppState, me: &Principal, password: &str) -> AppResult<()> {
     if crate::account::service::verify_own_password(state, me, password).await? {
         Ok(())
     } else {
@@ -335,22 +343,25 @@ async fn confirm_password(state: &AppState, me: &Principal, password: &str) -> A
 }
 
 /// Remove the caller's authenticator app (and, with no second factor left, the
-/// recovery codes). Refused while a role requires a second factor: it would be the last.
+/// recovery codes). Refused while a role requires a second factor and it is the last one.
 pub async fn disable_totp(state: &AppState, me: &Principal, password: &str) -> AppResult<()> {
     confirm_password(state, me, password).await?;
     let mut tx = state.db.begin_write().await?;
-    if !has_second_factor(&mut tx, me.user_id).await? {
+    if !totp_enabled(&mut tx, me.user_id).await? {
         return Err(AppError::Conflict("No authenticator app is set up.".into()));
     }
-    if required(&mut tx, me.user_id).await? {
+    let last = super::passkeys::count(&mut tx, me.user_id).await? == 0;
+    if last && required(&mut tx, me.user_id).await? {
         return Err(AppError::NotAllowed(
             "A role of yours requires two-factor sign-in, so the authenticator app cannot be removed. \
-             An administrator can reset it if you lost it."
+             Add a passkey first, or ask an administrator to reset it if you lost it."
                 .into(),
         ));
     }
     sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
+    if last {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
+    }
     record(&mut tx, &Actor::of(me), Event::new("two_factor.totp_disabled").user(me.user_id, &me.email)).await?;
     tx.commit().await?;
     Ok(())
@@ -362,7 +373,7 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
     let mut tx = state.db.begin_write().await?;
     if !has_second_factor(&mut tx, me.user_id).await? {
         return Err(AppError::Conflict(
-            "Recovery codes come with a second factor: set up an authenticator app first.".into(),
+            "Recovery codes come with a second factor: add a passkey or set up an authenticator app first.".into(),
         ));
     }
     let codes = replace_codes(&mut tx, me.user_id).await?;
@@ -378,8 +389,8 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
     Ok(codes)
 }
 
-/// Queue a security notice to the owner (`kind`: authenticator added, recovery code used, reset).
-async fn notify(
+/// Queue a security notice to the owner (`kind`: passkey or authenticator added, recovery code used, reset).
+pub(super) async fn notify(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: TemplateKind,
@@ -436,16 +447,30 @@ pub fn clear_pending_cookie(settings: &Settings) -> String {
 
 /// A pending sign-in still owed its second step.
 #[derive(sqlx::FromRow)]
-struct Pending {
-    user_id: i64,
-    email: String,
-    email_norm: String,
+pub(super) struct Pending {
+    pub(super) user_id: i64,
+    pub(super) email: String,
+    pub(super) email_norm: String,
+}
+
+/// The pending sign-in `token` names, unexpired, of an enabled account.
+pub(super) async fn pending(state: &AppState, token: &Token) -> AppResult<Pending> {
+    sqlx::query_as(
+        "SELECT p.user_id, u.email, u.email_norm FROM pending_sign_ins p JOIN users u ON u.id = p.user_id \
+         WHERE p.token_hash = $1 AND p.expires_at > $2 AND u.enabled",
+    )
+    .bind(token.hash())
+    .bind(now_ms())
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(expired)
 }
 
 /// Which second factor proved the sign-in.
-enum Proof {
+pub(super) enum Proof {
     Totp(i64),
     Recovery(i64),
+    Passkey(Box<super::passkeys::Use>),
 }
 
 /// The second step: `code` is an authenticator code or a recovery code. The
@@ -456,15 +481,7 @@ enum Proof {
 pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResult<crate::auth::service::SignedIn> {
     use crate::auth::throttle::{self, Verdict};
     let now = now_ms();
-    let pending: Pending = sqlx::query_as(
-        "SELECT p.user_id, u.email, u.email_norm FROM pending_sign_ins p JOIN users u ON u.id = p.user_id \
-         WHERE p.token_hash = $1 AND p.expires_at > $2 AND u.enabled",
-    )
-    .bind(token.hash())
-    .bind(now)
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or_else(expired)?;
+    let pending = pending(state, token).await?;
     let actor = Actor::anonymous(&pending.email);
     let s = &state.settings.throttle;
     let reservation = match throttle::check_and_reserve(&state.db, s, &pending.email_norm, &actor.ip).await? {
@@ -516,7 +533,7 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
 
 /// Spend the proof and start the session, or `None` when another request
 /// spent the code first (a replay).
-async fn complete(
+pub(super) async fn complete(
     state: &AppState,
     token: &Token,
     pending: &Pending,
@@ -526,25 +543,26 @@ async fn complete(
     use crate::server::session::{self, client};
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let (spent, how) = match proof {
+    let (spent, how) = match &proof {
         Proof::Totp(step) => {
             let r = sqlx::query(
                 "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
             )
-            .bind(step)
+            .bind(*step)
             .bind(pending.user_id)
             .execute(&mut *tx)
             .await?;
-            (r.rows_affected() == 1, "authenticator app")
+            (r.rows_affected() == 1, "authenticator app".to_string())
         }
         Proof::Recovery(id) => {
             let r = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
                 .bind(now)
-                .bind(id)
+                .bind(*id)
                 .execute(&mut *tx)
                 .await?;
-            (r.rows_affected() == 1, "recovery code")
+            (r.rows_affected() == 1, "recovery code".to_string())
         }
+        Proof::Passkey(used) => (used.record(&mut tx).await?, used.label()),
     };
     if !spent {
         return Ok(None);
@@ -649,7 +667,8 @@ pub async fn factors_of(
     let mut conn = state.db.pool.acquire().await?;
     crate::grants::user_email(&mut conn, id).await?;
     Ok(UserFactors {
-        totp_enabled: has_second_factor(&mut conn, id).await?,
+        totp_enabled: totp_enabled(&mut conn, id).await?,
+        passkeys: super::passkeys::count(&mut conn, id).await?,
         recovery_codes_left: codes_left(&mut conn, id).await?,
         required: required(&mut conn, id).await?,
     })
@@ -665,14 +684,17 @@ pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppSt
     crate::grants::check_may_manage(&mut tx, caller, id).await?;
     let totp = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM webauthn_challenges WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM pending_sign_ins WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     record(
         &mut tx,
         &Actor::of(caller),
         Event::new("two_factor.reset").user(id, &email).details(format!(
-            "authenticator app removed: {}; {} recovery codes removed; {} sessions ended",
+            "authenticator app removed: {}; {} passkeys removed; {} recovery codes removed; {} sessions ended",
             if totp.rows_affected() > 0 { "yes" } else { "none set up" },
+            passkeys.rows_affected(),
             codes.rows_affected(),
             ended.rows_affected()
         )),

@@ -17,6 +17,7 @@ mod foundation;
 mod import;
 mod invitations;
 mod oidc;
+mod passkeys;
 mod roles;
 mod scale;
 mod schema;

@@ -15,7 +15,14 @@ on_both_backends!(
 
 /// Reviewed: what a member of a role that requires two-factor sign-in may
 /// call before they have a second factor (besides the public functions).
-const SECOND_FACTOR_SETUP: &[&str] = &["sign_out", "two_factor_status", "begin_totp_setup", "enable_totp"];
+const SECOND_FACTOR_SETUP: &[&str] = &[
+    "sign_out",
+    "two_factor_status",
+    "begin_totp_setup",
+    "enable_totp",
+    "begin_passkey_registration",
+    "finish_passkey_registration",
+];
 
 /// Reviewed: callable without a session. Each one checks its own token or
 /// credentials (or, for `me`, answers "nobody").
@@ -32,6 +39,10 @@ const PUBLIC: &[&str] = &[
     "password_strength",
     "password_rules",
     "sign_in_second_step",
+    "begin_passkey_sign_in",
+    "finish_passkey_sign_in",
+    "begin_passkey_second_step",
+    "finish_passkey_second_step",
 ];
 
 /// Reviewed: any signed-in user, whatever their roles, acts on their own
@@ -49,6 +60,10 @@ const SELF_SERVICE: &[&str] = &[
     "enable_totp",
     "disable_totp",
     "generate_recovery_codes",
+    "begin_passkey_registration",
+    "finish_passkey_registration",
+    "rename_passkey",
+    "remove_passkey",
 ];
 
 enum Body {
@@ -79,7 +94,16 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         | "list_applications"
         | "my_applications"
         | "two_factor_status"
-        | "begin_totp_setup" => Form(&[]),
+        | "begin_totp_setup"
+        | "begin_passkey_sign_in"
+        | "begin_passkey_second_step" => Form(&[]),
+        "begin_passkey_registration" => Form(&[("name", "Sneaky")]),
+        "finish_passkey_registration" => Form(&[("ceremony", "not-a-ceremony"), ("credential", "{}")]),
+        "finish_passkey_sign_in" | "finish_passkey_second_step" => {
+            Form(&[("ceremony", "not-a-ceremony"), ("credential", "{}"), ("next", "")])
+        }
+        "rename_passkey" => Form(&[("id", "1"), ("name", "Sneaky")]),
+        "remove_passkey" => Form(&[("id", "1"), ("password", "not the password")]),
         "application_detail" | "rotate_application_secret" | "delete_application" => Form(&[("id", "1")]),
         "set_application_enabled" => Form(&[("id", "1"), ("enabled", "false")]),
         "create_application" => Json(json!({"input": crate::applications::crm("Sneaky")})),

@@ -103,7 +103,7 @@ async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Ba
     let (_server, mut admin, mut user, _secret, codes) = with_totp_user(&db).await;
     assert_eq!(codes.len(), 10);
     let status = user.call("two_factor_status", &[]).await.body;
-    assert_eq!(status, json!({"totp_enabled": true, "recovery_codes_left": 10, "required": false}));
+    assert_eq!(status, json!({"totp_enabled": true, "passkeys": [], "recovery_codes_left": 10, "required": false}));
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 10);
     for c in &codes {
         let n = scalar(&db, &format!("SELECT COUNT(*) FROM recovery_codes WHERE code_hash LIKE '%{c}%'")).await;
@@ -381,7 +381,7 @@ async fn an_administrator_sees_factors_but_never_secrets(backend: Backend) {
     let uid = user_id(&mut user).await;
     let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!({"totp_enabled": true, "recovery_codes_left": 10, "required": false}));
+    assert_eq!(r.body, json!({"totp_enabled": true, "passkeys": 0, "recovery_codes_left": 10, "required": false}));
     let all = r.body.to_string() + &admin.call("user_detail", &[("id", &uid.to_string())]).await.body.to_string();
     assert!(!all.contains(&secret) && !all.contains(&codes[0]), "{all}");
 }
@@ -394,7 +394,7 @@ async fn an_administrator_resets_two_factor(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(user.whoami().await, None, "their sessions ended");
     let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
-    assert_eq!(r.body, json!({"totp_enabled": false, "recovery_codes_left": 0, "required": false}));
+    assert_eq!(r.body, json!({"totp_enabled": false, "passkeys": 0, "recovery_codes_left": 0, "required": false}));
     let mut c = server.client();
     assert_eq!(c.sign_in(USER, PASSWORD).await.body, json!("/"), "the password alone signs in again");
     assert_eq!(c.whoami().await.as_deref(), Some(USER));

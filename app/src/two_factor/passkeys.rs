@@ -1,0 +1,688 @@
+//! Passkeys (WebAuthn), the server side of the ceremonies. No HTTP, no HTML;
+//! the signatures, challenges and origins are checked by `webauthn-rs`.
+//!
+//! - **State in the database**: every ceremony's webauthn-rs state is a
+//!   `webauthn_challenges` row (5 minutes, only its token's SHA-256 stored),
+//!   bound to the user (registration), to the pending sign-in (second step)
+//!   or to nobody (a discoverable sign-in), and deleted by the step that
+//!   finishes it (`DELETE … RETURNING`), so each step may land on another
+//!   node and no challenge is answered twice.
+//! - **Registration** asks for a discoverable credential (resident key) with
+//!   user verification; its WebAuthn user id is one random UUID per person
+//!   (`passkeys.user_handle`).
+//! - **Sign in with a passkey** (discoverable, user verification required)
+//!   is a whole sign-in: the authenticator proved possession and the person.
+//!   It is counted in the sign-in throttle like a password (on the account's
+//!   key when the credential is known, and the client's IP), refuses disabled
+//!   accounts, and answers every refusal with the one
+//!   [`AppError::PasskeyRefused`], so it tells nothing about which accounts
+//!   or credentials exist.
+//! - **Second step**: a person with a passkey may use it after their password,
+//!   in place of a code; only their own passkeys are offered and accepted.
+//! - **Signature counters**: a counter that does not go up (a cloned
+//!   authenticator, a replay) is refused, by webauthn-rs against the stored
+//!   credential and again by the conditional `UPDATE` that records the use.
+
+use super::service::{self as two_factor, Pending};
+use super::{PasskeyCeremony, PasskeyInfo};
+use crate::audit::service::{record, Actor, Event};
+use crate::error::{AppError, AppResult};
+use crate::server::access::Principal;
+use crate::server::crypto::Token;
+use crate::server::now_ms;
+use crate::server::state::{AppState, Settings};
+use crate::settings::template::TemplateKind;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sqlx::AnyConnection;
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+};
+
+/// How long a ceremony may take, start to finish.
+pub const CEREMONY_MS: i64 = 5 * 60_000;
+/// Longest passkey name, in characters.
+pub const NAME_MAX_CHARS: usize = 100;
+
+const REGISTER: &str = "register";
+const SIGN_IN: &str = "sign_in";
+const SECOND_STEP: &str = "second_step";
+
+/// The one answer to a passkey that did not sign in, whatever the cause.
+fn refused() -> AppError {
+    AppError::PasskeyRefused
+}
+
+// ---- the relying party -------------------------------------------------------------
+
+/// The relying party: `public_url`'s host and origin. Browsers refuse an IP
+/// address as a relying party id, so a loopback address (a developer's or a
+/// test's server) is served as `localhost` on the same port.
+pub fn relying_party(settings: &Settings) -> AppResult<Webauthn> {
+    let public = &settings.public_url;
+    let loopback = match public.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    let mut origin = Url::parse(&settings.origin()).map_err(|e| AppError::internal("passkeys: origin", e))?;
+    if loopback {
+        origin.set_host(Some("localhost")).map_err(|e| AppError::internal("passkeys: origin", e))?;
+    }
+    let rp_id =
+        match origin.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            _ => return Err(AppError::Conflict(
+                "Passkeys need Roster's public_url to be a domain name: browsers refuse passkeys for an IP address."
+                    .into(),
+            )),
+        };
+    WebauthnBuilder::new(&rp_id, &origin)
+        .and_then(|b| {
+            b.rp_name(&settings.site_name).timeout(std::time::Duration::from_millis(CEREMONY_MS as u64)).build()
+        })
+        .map_err(|e| AppError::internal("passkeys: relying party", e))
+}
+
+// ---- ceremonies ----------------------------------------------------------------------
+
+/// What a finished ceremony had stored.
+#[derive(sqlx::FromRow)]
+struct Ceremony {
+    user_id: Option<i64>,
+    pending_hash: Option<String>,
+    name: Option<String>,
+    state: String,
+    expires_at: i64,
+}
+
+/// A registration's state and the WebAuthn user id it gave the authenticator.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Registration {
+    handle: Uuid,
+    state: PasskeyRegistration,
+}
+
+/// Record a ceremony's state (expired ones are purged) and return its token.
+async fn store(
+    conn: &mut AnyConnection,
+    purpose: &str,
+    user_id: Option<i64>,
+    pending_hash: Option<&str>,
+    name: Option<&str>,
+    state: &impl serde::Serialize,
+) -> AppResult<Token> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM webauthn_challenges WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    let state = serde_json::to_string(state).map_err(|e| AppError::internal("passkeys: state", e))?;
+    let token = Token::generate();
+    sqlx::query(
+        "INSERT INTO webauthn_challenges (token_hash, purpose, user_id, pending_hash, name, state, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(token.hash())
+    .bind(purpose)
+    .bind(user_id)
+    .bind(pending_hash)
+    .bind(name)
+    .bind(state)
+    .bind(now)
+    .bind(now + CEREMONY_MS)
+    .execute(&mut *conn)
+    .await?;
+    Ok(token)
+}
+
+/// Spend the ceremony `token` names, if it is one of `purpose` and has not
+/// expired. Deleted whether or not what follows succeeds: a challenge is
+/// answered once.
+async fn take(state: &AppState, token: &str, purpose: &str) -> AppResult<Option<Ceremony>> {
+    let Some(token) = Token::parse(token) else { return Ok(None) };
+    let mut tx = state.db.begin_write().await?;
+    let row: Option<Ceremony> = sqlx::query_as(
+        "DELETE FROM webauthn_challenges WHERE token_hash = $1 AND purpose = $2 \
+         RETURNING user_id, pending_hash, name, state, expires_at",
+    )
+    .bind(token.hash())
+    .bind(purpose)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.filter(|c| c.expires_at > now_ms()))
+}
+
+fn state_of<T: serde::de::DeserializeOwned>(ceremony: &Ceremony) -> AppResult<T> {
+    serde_json::from_str(&ceremony.state).map_err(|e| AppError::internal("passkeys: stored state", e))
+}
+
+fn to_json(value: &impl serde::Serialize) -> AppResult<String> {
+    serde_json::to_string(value).map_err(|e| AppError::internal("passkeys: options", e))
+}
+
+fn ceremony(token: Token, options: String) -> PasskeyCeremony {
+    PasskeyCeremony { ceremony: token.expose().to_string(), options }
+}
+
+// ---- stored passkeys -----------------------------------------------------------------
+
+/// A stored passkey, with its owner.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    id: i64,
+    user_id: i64,
+    user_handle: String,
+    name: String,
+    passkey: String,
+    sign_count: i64,
+    email: String,
+    email_norm: String,
+    #[sqlx(try_from = "crate::server::sql::Flag")]
+    enabled: bool,
+}
+
+impl Stored {
+    fn passkey(&self) -> AppResult<Passkey> {
+        serde_json::from_str(&self.passkey).map_err(|e| AppError::internal("passkeys: stored passkey", e))
+    }
+}
+
+/// The passkey whose credential id (raw bytes) is `id`, if any.
+async fn by_credential(conn: &mut AnyConnection, id: &[u8]) -> AppResult<Option<Stored>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.user_id, p.user_handle, p.name, p.passkey, p.sign_count, u.email, u.email_norm, u.enabled \
+         FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1",
+    )
+    .bind(URL_SAFE_NO_PAD.encode(id))
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// How many passkeys the user has.
+pub async fn count(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM passkeys WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+/// The user's passkeys as the Security tab lists them, oldest first.
+pub async fn list(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<PasskeyInfo>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        name: String,
+        created_at: i64,
+        last_used_at: Option<i64>,
+    }
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT id, name, created_at, last_used_at FROM passkeys WHERE user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PasskeyInfo { id: r.id, name: r.name, created_at: r.created_at, last_used_at: r.last_used_at })
+        .collect())
+}
+
+/// The user's passkeys as webauthn-rs reads them, and their WebAuthn user id (if they have any).
+async fn passkeys_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<(Vec<Passkey>, Option<String>)> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT passkey, user_handle FROM passkeys WHERE user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let handle = rows.first().map(|(_, h)| h.clone());
+    let keys = rows
+        .iter()
+        .map(|(p, _)| serde_json::from_str(p).map_err(|e| AppError::internal("passkeys: stored passkey", e)))
+        .collect::<AppResult<Vec<Passkey>>>()?;
+    Ok((keys, handle))
+}
+
+/// A passkey's name: trimmed, 1 to 100 characters, no control characters.
+fn parse_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::Invalid("Give the passkey a name, such as \"Work laptop\".".into()));
+    }
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(AppError::Invalid(format!("A passkey name has at most {NAME_MAX_CHARS} characters.")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::Invalid("A passkey name cannot hold control characters.".into()));
+    }
+    Ok(name.to_string())
+}
+
+/// Is `new` a signature counter that may follow `stored`? Authenticators
+/// that keep no counter always say 0; any other must go up.
+fn counter_advances(stored: i64, new: u32) -> bool {
+    (new == 0 && stored == 0) || i64::from(new) > stored
+}
+
+/// Record a use of passkey `row` (its counter and backup state, from
+/// `result`), unless another request recorded one since it was read.
+async fn record_use(
+    conn: &mut AnyConnection,
+    row: &Stored,
+    result: &webauthn_rs::prelude::AuthenticationResult,
+) -> AppResult<bool> {
+    let mut passkey = row.passkey()?;
+    passkey.update_credential(result);
+    let updated = sqlx::query(
+        "UPDATE passkeys SET passkey = $1, sign_count = $2, last_used_at = $3 WHERE id = $4 AND sign_count = $5",
+    )
+    .bind(serde_json::to_string(&passkey).map_err(|e| AppError::internal("passkeys: passkey", e))?)
+    .bind(i64::from(result.counter()))
+    .bind(now_ms())
+    .bind(row.id)
+    .bind(row.sign_count)
+    .execute(&mut *conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+// ---- the Security tab ------------------------------------------------------------------
+
+/// Start adding a passkey named `name` for the caller: the options for
+/// `navigator.credentials.create`. Their existing passkeys are excluded (one
+/// per authenticator).
+pub async fn begin_registration(state: &AppState, me: &Principal, name: &str) -> AppResult<PasskeyCeremony> {
+    let name = parse_name(name)?;
+    let webauthn = relying_party(&state.settings)?;
+    let mut conn = state.db.pool.acquire().await?;
+    let (existing, handle) = passkeys_of(&mut conn, me.user_id).await?;
+    drop(conn);
+    let handle = match handle {
+        Some(h) => Uuid::parse_str(&h).map_err(|e| AppError::internal("passkeys: user handle", e))?,
+        None => Uuid::new_v4(),
+    };
+    let exclude = existing.iter().map(|p| p.cred_id().clone()).collect();
+    let (options, registration): (CreationChallengeResponse, PasskeyRegistration) = webauthn
+        .start_passkey_registration(handle, &me.email, &me.display_name(), Some(exclude))
+        .map_err(|e| AppError::internal("passkeys: start registration", e))?;
+    // Discoverable (a resident key), so that Sign in with a passkey needs no
+    // email. webauthn-rs checks neither way; its passkey options say "discouraged".
+    let mut options = serde_json::to_value(&options).map_err(|e| AppError::internal("passkeys: options", e))?;
+    options["publicKey"]["authenticatorSelection"]["residentKey"] = "required".into();
+    options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = true.into();
+    let mut tx = state.db.begin_write().await?;
+    let token =
+        store(&mut tx, REGISTER, Some(me.user_id), None, Some(&name), &Registration { handle, state: registration })
+            .await?;
+    tx.commit().await?;
+    Ok(ceremony(token, to_json(&options)?))
+}
+
+/// Finish adding a passkey with the browser's answer (`credential.toJSON()`).
+/// The first second factor also gets 10 recovery codes, returned here and never again.
+pub async fn finish_registration(
+    state: &AppState,
+    me: &Principal,
+    token: &str,
+    credential: &str,
+) -> AppResult<Vec<String>> {
+    let expired =
+        || AppError::Conflict("Adding this passkey took too long or was already finished. Start again.".into());
+    let credential: RegisterPublicKeyCredential = serde_json::from_str(credential)
+        .map_err(|_| AppError::Invalid("The browser's answer could not be read. Try again.".into()))?;
+    let ceremony = take(state, token, REGISTER).await?.ok_or_else(expired)?;
+    if ceremony.user_id != Some(me.user_id) {
+        return Err(expired());
+    }
+    let Registration { handle, state: registration } = state_of(&ceremony)?;
+    let name = ceremony.name.clone().unwrap_or_default();
+    let webauthn = relying_party(&state.settings)?;
+    let passkey = webauthn.finish_passkey_registration(&credential, &registration).map_err(|e| {
+        tracing::info!(user_id = me.user_id, cause = %e, "passkey registration refused");
+        AppError::Invalid(
+            "The passkey was not accepted. Use an authenticator that verifies you (a PIN, fingerprint or face) and try again."
+                .into(),
+        )
+    })?;
+    let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
+    let stored = serde_json::to_string(&passkey).map_err(|e| AppError::internal("passkeys: passkey", e))?;
+    let mut tx = state.db.begin_write().await?;
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM passkeys WHERE credential_id = $1")
+        .bind(&credential_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::Conflict("This passkey is already registered.".into()));
+    }
+    let first = !two_factor::has_second_factor(&mut tx, me.user_id).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO passkeys (user_id, credential_id, user_handle, name, passkey, sign_count, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(me.user_id)
+    .bind(&credential_id)
+    .bind(handle.to_string())
+    .bind(&name)
+    .bind(stored)
+    .bind(0i64)
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
+    .await?;
+    let actor = Actor::of(me);
+    record(
+        &mut tx,
+        &actor,
+        Event::new("two_factor.passkey_added").user(me.user_id, &me.email).details(format!("passkey {id}: {name}")),
+    )
+    .await?;
+    let codes = if first {
+        let codes = two_factor::replace_codes(&mut tx, me.user_id).await?;
+        record(&mut tx, &actor, Event::new("two_factor.recovery_codes_generated").user(me.user_id, &me.email)).await?;
+        codes
+    } else {
+        Vec::new()
+    };
+    two_factor::notify(&mut tx, &state.settings, TemplateKind::PasskeyAdded, me.user_id, &me.email).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("This passkey no longer exists.".into())
+}
+
+/// Rename one of the caller's passkeys.
+pub async fn rename(state: &AppState, me: &Principal, id: i64, name: &str) -> AppResult<()> {
+    let name = parse_name(name)?;
+    let mut tx = state.db.begin_write().await?;
+    let old: String = sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(me.user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(not_found)?;
+    sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2").bind(&name).bind(id).execute(&mut *tx).await?;
+    record(
+        &mut tx,
+        &Actor::of(me),
+        Event::new("two_factor.passkey_renamed")
+            .user(me.user_id, &me.email)
+            .details(format!("passkey {id}: {old} → {name}")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Remove one of the caller's passkeys; asks for the password. Refused when
+/// a role requires a second factor and it is the last one. With no second
+/// factor left, the recovery codes go too.
+pub async fn remove(state: &AppState, me: &Principal, id: i64, password: &str) -> AppResult<()> {
+    two_factor::confirm_password(state, me, password).await?;
+    let mut tx = state.db.begin_write().await?;
+    let name: String = sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(me.user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(not_found)?;
+    let others =
+        count(&mut tx, me.user_id).await? - 1 + i64::from(two_factor::totp_enabled(&mut tx, me.user_id).await?);
+    if others == 0 && two_factor::required(&mut tx, me.user_id).await? {
+        return Err(AppError::NotAllowed(
+            "A role of yours requires two-factor sign-in, so your last second factor cannot be removed. \
+             Add another passkey or an authenticator app first."
+                .into(),
+        ));
+    }
+    sqlx::query("DELETE FROM passkeys WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    if others == 0 {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
+    }
+    record(
+        &mut tx,
+        &Actor::of(me),
+        Event::new("two_factor.passkey_removed").user(me.user_id, &me.email).details(format!("passkey {id}: {name}")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- signing in --------------------------------------------------------------------------
+
+/// Start a sign-in with a discoverable passkey: the options for
+/// `navigator.credentials.get` (no email: the authenticator offers its
+/// passkeys for this site).
+pub async fn begin_sign_in(state: &AppState) -> AppResult<PasskeyCeremony> {
+    let webauthn = relying_party(&state.settings)?;
+    let (options, auth) =
+        webauthn.start_discoverable_authentication().map_err(|e| AppError::internal("passkeys: start sign-in", e))?;
+    let mut tx = state.db.begin_write().await?;
+    let token = store(&mut tx, SIGN_IN, None, None, None, &auth).await?;
+    tx.commit().await?;
+    Ok(ceremony(token, to_json(&options)?))
+}
+
+/// Finish a sign-in with a passkey alone. Every refusal (unknown credential,
+/// another account's user id, a disabled account, an expired or spent
+/// challenge, a bad signature, a counter that went back) answers
+/// [`AppError::PasskeyRefused`] and is counted in the sign-in throttle.
+pub async fn finish_sign_in(
+    state: &AppState,
+    token: &str,
+    credential: &str,
+) -> AppResult<crate::auth::service::SignedIn> {
+    use crate::auth::throttle::{self, Verdict};
+    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(credential) else {
+        return Err(refused());
+    };
+    let mut conn = state.db.pool.acquire().await?;
+    let row = by_credential(&mut conn, credential.get_credential_id()).await?;
+    drop(conn);
+    // Counted on the account's key when the credential is known, else on the
+    // credential's own; always on the client's IP.
+    let key = match &row {
+        Some(r) => r.email_norm.clone(),
+        None => format!("passkey:{}", URL_SAFE_NO_PAD.encode(credential.get_credential_id()).get(..43).unwrap_or("")),
+    };
+    let actor = Actor::anonymous(row.as_ref().map(|r| r.email.as_str()).unwrap_or("(unknown passkey)"));
+    let reservation = match throttle::check_and_reserve(&state.db, &state.settings.throttle, &key, &actor.ip).await? {
+        Verdict::Allow(r) => r,
+        Verdict::Wait(secs) => return Err(AppError::Throttled(secs)),
+        Verdict::Locked(_) => return Err(refused()),
+    };
+    let ceremony = take(state, token, SIGN_IN).await?;
+    let verified = match (row.as_ref(), ceremony) {
+        (Some(row), Some(ceremony)) if row.enabled => verify_discoverable(state, row, &ceremony, &credential)?,
+        _ => None,
+    };
+    if let (Some(row), Some(result)) = (row.as_ref(), verified) {
+        use crate::server::session::{self, client};
+        let mut tx = state.db.begin_write().await?;
+        if record_use(&mut tx, row, &result).await? {
+            throttle::clear(&mut tx, &key).await?;
+            let me = Actor { id: Some(row.user_id), ..actor.clone() };
+            record(
+                &mut tx,
+                &me,
+                Event::new("sign_in.success")
+                    .user(row.user_id, &row.email_norm)
+                    .details(format!("passkey {}: {}", row.id, row.name)),
+            )
+            .await?;
+            let cookie = session::create_in(&mut tx, &state.settings, row.user_id, &client()).await?;
+            tx.commit().await?;
+            return Ok(crate::auth::service::SignedIn { user_id: row.user_id, cookie });
+        }
+    }
+    tracing::info!(known = row.is_some(), "passkey sign-in refused");
+    let account = row.as_ref().map(|r| crate::auth::service::Account {
+        id: r.user_id,
+        email: r.email.clone(),
+        password_hash: None,
+        enabled: r.enabled,
+    });
+    let mut event = Event::new("sign_in.failure").details("passkey refused");
+    if let Some(r) = &row {
+        event = event.user(r.user_id, &r.email);
+    }
+    crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, account.as_ref()).await?;
+    Err(refused())
+}
+
+/// The checks of a discoverable sign-in: the user id the authenticator
+/// holds is the one given at registration, and webauthn-rs accepts the
+/// signature, challenge, origin, user verification and counter.
+fn verify_discoverable(
+    state: &AppState,
+    row: &Stored,
+    ceremony: &Ceremony,
+    credential: &PublicKeyCredential,
+) -> AppResult<Option<webauthn_rs::prelude::AuthenticationResult>> {
+    let webauthn = relying_party(&state.settings)?;
+    let Ok((handle, _)) = webauthn.identify_discoverable_authentication(credential) else { return Ok(None) };
+    if handle.to_string() != row.user_handle {
+        return Ok(None);
+    }
+    let auth = state_of(ceremony)?;
+    let passkey = row.passkey()?;
+    match webauthn.finish_discoverable_authentication_v2(credential, auth, &passkey) {
+        Ok(result) if result.user_verified() && counter_advances(row.sign_count, result.counter()) => Ok(Some(result)),
+        Ok(_) => Ok(None),
+        Err(e) => {
+            tracing::info!(cause = %e, "passkey assertion refused");
+            Ok(None)
+        }
+    }
+}
+
+/// Start the second step with a passkey: the options name the pending
+/// person's passkeys only.
+pub async fn begin_second_step(state: &AppState, token: &Token) -> AppResult<PasskeyCeremony> {
+    let pending = two_factor::pending(state, token).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let (keys, _) = passkeys_of(&mut conn, pending.user_id).await?;
+    drop(conn);
+    if keys.is_empty() {
+        return Err(AppError::Conflict(
+            "No passkey is set up for this account. Enter a code from your authenticator app or a recovery code."
+                .into(),
+        ));
+    }
+    let webauthn = relying_party(&state.settings)?;
+    let (options, auth): (_, PasskeyAuthentication) = webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|e| AppError::internal("passkeys: start second step", e))?;
+    let mut tx = state.db.begin_write().await?;
+    let ceremony_token = store(&mut tx, SECOND_STEP, Some(pending.user_id), Some(&token.hash()), None, &auth).await?;
+    tx.commit().await?;
+    Ok(ceremony(ceremony_token, to_json(&options)?))
+}
+
+/// The second step with a passkey: counted in the sign-in throttle before it
+/// is checked, like a code; only a passkey of the pending person's is
+/// accepted. A right one ends the pending sign-in and starts the session.
+pub async fn finish_second_step(
+    state: &AppState,
+    token: &Token,
+    ceremony_token: &str,
+    credential: &str,
+) -> AppResult<crate::auth::service::SignedIn> {
+    use crate::auth::throttle::{self, Verdict};
+    let pending = two_factor::pending(state, token).await?;
+    let actor = Actor::anonymous(&pending.email);
+    let reservation =
+        match throttle::check_and_reserve(&state.db, &state.settings.throttle, &pending.email_norm, &actor.ip).await? {
+            Verdict::Allow(r) => r,
+            Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
+        };
+    if let Some(proof) = verify_second_step(state, token, &pending, ceremony_token, credential).await? {
+        if let Some(signed_in) = two_factor::complete(state, token, &pending, &actor, proof).await? {
+            return Ok(signed_in);
+        }
+    }
+    tracing::info!(user_id = pending.user_id, "second sign-in step with a passkey refused");
+    let account = crate::auth::service::Account {
+        id: pending.user_id,
+        email: pending.email.clone(),
+        password_hash: None,
+        enabled: true,
+    };
+    let event =
+        Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("second step: passkey refused");
+    crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, Some(&account)).await?;
+    Err(refused())
+}
+
+/// A passkey that proves the pending sign-in: the ceremony was started for
+/// it, the credential is the pending person's, and webauthn-rs accepts it.
+async fn verify_second_step(
+    state: &AppState,
+    token: &Token,
+    pending: &Pending,
+    ceremony_token: &str,
+    credential: &str,
+) -> AppResult<Option<two_factor::Proof>> {
+    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(credential) else { return Ok(None) };
+    let Some(ceremony) = take(state, ceremony_token, SECOND_STEP).await? else { return Ok(None) };
+    if ceremony.user_id != Some(pending.user_id) || ceremony.pending_hash.as_deref() != Some(token.hash().as_str()) {
+        return Ok(None);
+    }
+    let mut conn = state.db.pool.acquire().await?;
+    let row = by_credential(&mut conn, credential.get_credential_id()).await?;
+    drop(conn);
+    let Some(row) = row.filter(|r| r.user_id == pending.user_id) else { return Ok(None) };
+    let auth: PasskeyAuthentication = state_of(&ceremony)?;
+    let webauthn = relying_party(&state.settings)?;
+    match webauthn.finish_passkey_authentication(&credential, &auth) {
+        Ok(result) if result.user_verified() && counter_advances(row.sign_count, result.counter()) => {
+            Ok(Some(two_factor::Proof::Passkey(Box::new(Use { row, result }))))
+        }
+        Ok(_) => Ok(None),
+        Err(e) => {
+            tracing::info!(cause = %e, "passkey assertion refused");
+            Ok(None)
+        }
+    }
+}
+
+/// A verified use of a passkey, to record when the second step completes.
+pub struct Use {
+    row: Stored,
+    result: webauthn_rs::prelude::AuthenticationResult,
+}
+
+impl Use {
+    /// Record it (in the second step's transaction); false when another
+    /// request used the passkey since it was read (a replay).
+    pub async fn record(&self, conn: &mut AnyConnection) -> AppResult<bool> {
+        record_use(conn, &self.row, &self.result).await
+    }
+
+    /// How the audit entry names it.
+    pub fn label(&self) -> String {
+        format!("passkey {}: {}", self.row.id, self.row.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(parse_name("  Work laptop ").unwrap(), "Work laptop");
+        assert!(parse_name("   ").is_err());
+        assert!(parse_name(&"x".repeat(NAME_MAX_CHARS + 1)).is_err());
+        assert!(parse_name("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn counters_must_go_up_unless_never_kept() {
+        assert!(counter_advances(0, 0));
+        assert!(counter_advances(0, 1));
+        assert!(counter_advances(4, 5));
+        assert!(!counter_advances(5, 5));
+        assert!(!counter_advances(5, 4));
+        assert!(!counter_advances(5, 0), "a counter that was kept cannot go back to none");
+    }
+}

@@ -1,0 +1,482 @@
+//! Passkeys (WebAuthn): adding, renaming and removing them, signing in with
+//! one alone, and using one as the second step. The other side of every
+//! ceremony is a real software authenticator (1Password's `passkey` crates),
+//! fed the very JSON the browser would get and answering what
+//! `credential.toJSON()` would.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use passkey::authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
+use passkey::client::{Client as WebAuthnClient, DefaultClientData};
+use passkey::crypto::rust_crypto::RustCryptoBackend;
+use passkey::types::ctap2::{Aaguid, Ctap2Error};
+use passkey::types::webauthn::{CredentialCreationOptions, CredentialRequestOptions};
+use passkey::types::Passkey;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    a_passkey_signs_in_alone,
+    adding_a_passkey_gives_recovery_codes_and_emails_the_owner,
+    an_expired_challenge_is_refused,
+    a_challenge_is_answered_once,
+    a_replayed_assertion_is_refused,
+    a_counter_that_goes_back_is_refused,
+    a_passkey_is_a_second_factor_after_the_password,
+    another_users_passkey_is_refused_in_the_second_step,
+    removing_a_passkey_needs_the_password,
+    renaming_a_passkey_is_recorded,
+    passkey_sign_in_tells_nothing_about_accounts,
+    passkey_sign_in_counts_in_the_sign_in_throttle,
+    a_member_owing_a_second_factor_may_add_a_passkey,
+    an_administrator_sees_and_resets_passkeys,
+);
+
+/// The authenticator's user check: present always, verified when `0`.
+struct Person(bool);
+
+#[async_trait::async_trait]
+impl UserValidationMethod for Person {
+    type PasskeyItem = Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: UiHint<'a, Passkey>,
+        presence: bool,
+        verification: bool,
+    ) -> Result<UserCheck, Ctap2Error> {
+        Ok(UserCheck { presence, verification: verification && self.0 })
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(true)
+    }
+}
+
+/// A device holding at most one passkey (discoverable), with a signature counter.
+#[derive(Clone)]
+pub struct Device {
+    store: Option<Passkey>,
+}
+
+impl Device {
+    pub fn new() -> Self {
+        Self { store: None }
+    }
+
+    /// The page's origin as the browser sees it: Roster serves a loopback
+    /// address's passkeys as `localhost` (browsers refuse an IP address).
+    fn origin(base: &str) -> url::Url {
+        let mut url = url::Url::parse(base).unwrap();
+        url.set_host(Some("localhost")).unwrap();
+        url
+    }
+
+    /// `navigator.credentials.create` with the server's options; the answer as JSON.
+    pub async fn create(&mut self, base: &str, options: &str) -> String {
+        let options: CredentialCreationOptions = serde_json::from_str(options).unwrap();
+        let mut client = WebAuthnClient::new(self.authenticator()).allows_insecure_localhost(true);
+        let created = client.register(Self::origin(base), options, DefaultClientData).await;
+        self.store = client.authenticator().store().clone();
+        serde_json::to_string(&created.expect("the authenticator makes a passkey")).unwrap()
+    }
+
+    /// `navigator.credentials.get` with the server's options; the answer as JSON.
+    pub async fn get(&mut self, base: &str, options: &str) -> String {
+        let options: CredentialRequestOptions = serde_json::from_str(options).unwrap();
+        let mut client = WebAuthnClient::new(self.authenticator()).allows_insecure_localhost(true);
+        let asserted = client.authenticate(Self::origin(base), options, DefaultClientData).await;
+        self.store = client.authenticator().store().clone();
+        serde_json::to_string(&asserted.expect("the authenticator signs")).unwrap()
+    }
+
+    /// The authenticator over this device's store (which it takes; put back after use).
+    fn authenticator(&mut self) -> Authenticator<Option<Passkey>, Person, RustCryptoBackend> {
+        let mut authenticator =
+            Authenticator::new(Aaguid::new_empty(), self.store.take(), Person(true), RustCryptoBackend);
+        authenticator.set_make_credentials_with_signature_counter(true);
+        authenticator
+    }
+}
+
+const USER: &str = "pk@example.com";
+
+/// The ceremony token and options of a `begin_*` answer.
+fn started(r: &Reply) -> (String, String) {
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    (r.body["ceremony"].as_str().unwrap().to_string(), r.body["options"].as_str().unwrap().to_string())
+}
+
+/// Add a passkey named `name` with `device`; returns the recovery codes (if first).
+pub async fn add_passkey(c: &mut Client, device: &mut Device, name: &str) -> Vec<String> {
+    let (ceremony, options) = started(&c.call("begin_passkey_registration", &[("name", name)]).await);
+    let options_json: Value = serde_json::from_str(&options).unwrap();
+    let selection = &options_json["publicKey"]["authenticatorSelection"];
+    assert_eq!(selection["residentKey"], json!("required"), "{options}");
+    assert_eq!(selection["userVerification"], json!("required"), "{options}");
+    let credential = device.create(&c.base, &options).await;
+    let r = c.call("finish_passkey_registration", &[("ceremony", &ceremony), ("credential", &credential)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect()
+}
+
+/// Start a passkey sign-in on a fresh client: (client, ceremony, options).
+async fn begin_sign_in(server: &Server) -> (Client, String, String) {
+    let mut c = server.client();
+    let (ceremony, options) = started(&c.call("begin_passkey_sign_in", &[]).await);
+    let json: Value = serde_json::from_str(&options).unwrap();
+    assert_eq!(json["publicKey"]["userVerification"], json!("required"), "{options}");
+    assert_eq!(json["mediation"], json!("conditional"), "the options suit the autofill too: {options}");
+    (c, ceremony, options)
+}
+
+async fn finish_sign_in(c: &mut Client, ceremony: &str, credential: &str) -> Reply {
+    c.call("finish_passkey_sign_in", &[("ceremony", ceremony), ("credential", credential), ("next", "/account")]).await
+}
+
+/// Sign in with `device`'s passkey alone on a fresh client.
+async fn sign_in_with(server: &Server, device: &mut Device) -> (Client, Reply) {
+    let (mut c, ceremony, options) = begin_sign_in(server).await;
+    let credential = device.get(&server.base, &options).await;
+    let r = finish_sign_in(&mut c, &ceremony, &credential).await;
+    (c, r)
+}
+
+/// A server, its admin, and a user with one passkey: (server, admin, user, device).
+async fn with_passkey_user(db: &TestDb) -> (Server, Client, Client, Device) {
+    let server = Server::start(db).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut user = add_user(&mut admin, &server, USER, &[]).await;
+    let mut device = Device::new();
+    add_passkey(&mut user, &mut device, "Work laptop").await;
+    (server, admin, user, device)
+}
+
+fn assert_refused(r: &Reply) {
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    assert_eq!(r.body, json!("PasskeyRefused"));
+}
+
+async fn a_passkey_signs_in_alone(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, mut device) = with_passkey_user(&db).await;
+    let status = user.call("two_factor_status", &[]).await.body;
+    assert_eq!(status["passkeys"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(status["passkeys"][0]["name"], json!("Work laptop"));
+    assert_eq!(status["passkeys"][0]["last_used_at"], Value::Null);
+    let (mut c, r) = sign_in_with(&server, &mut device).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!("/account"));
+    assert!(c.pending.is_none(), "no second step after a passkey");
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+    let status = c.call("two_factor_status", &[]).await.body;
+    assert!(status["passkeys"][0]["last_used_at"].is_i64(), "{status}");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM webauthn_challenges").await, 0, "every challenge was spent");
+    let entries = audit_entries(&mut admin, "sign_in.success").await;
+    assert!(
+        entries.iter().any(|e| e["target_label"] == json!(USER)
+            && e["details"].as_str().unwrap_or("").starts_with("passkey ")
+            && e["details"].as_str().unwrap_or("").ends_with(": Work laptop")),
+        "{entries:?}"
+    );
+}
+
+async fn adding_a_passkey_gives_recovery_codes_and_emails_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut user = add_user(&mut admin, &server, USER, &[]).await;
+    let codes = add_passkey(&mut user, &mut Device::new(), "Phone").await;
+    assert_eq!(codes.len(), 10, "the first second factor comes with recovery codes");
+    let again = add_passkey(&mut user, &mut Device::new(), "Laptop").await;
+    assert!(again.is_empty(), "a second one does not: {again:?}");
+    let status = user.call("two_factor_status", &[]).await.body;
+    assert_eq!(status["recovery_codes_left"], json!(10));
+    assert_eq!(status["totp_enabled"], json!(false));
+    // The same device cannot be added twice (its passkey is excluded).
+    let options: Value =
+        serde_json::from_str(&started(&user.call("begin_passkey_registration", &[("name", "Phone again")]).await).1)
+            .unwrap();
+    assert_eq!(options["publicKey"]["excludeCredentials"].as_array().unwrap().len(), 2, "{options}");
+    let mails = admin.emails("").await;
+    let added: Vec<_> = mails
+        .iter()
+        .filter(|m| m["to"] == json!(USER) && m["subject"] == json!("A passkey was added to your Roster account"))
+        .collect();
+    assert_eq!(added.len(), 2, "{mails:?}");
+    let entries = audit_entries(&mut admin, "two_factor.passkey_added").await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(audit_entries(&mut admin, "two_factor.recovery_codes_generated").await.len(), 1);
+    // A name is needed.
+    let r = user.call("begin_passkey_registration", &[("name", "  ")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+}
+
+async fn an_expired_challenge_is_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, mut device) = with_passkey_user(&db).await;
+    let (mut c, ceremony, options) = begin_sign_in(&server).await;
+    let credential = device.get(&server.base, &options).await;
+    scalar(&db, "UPDATE webauthn_challenges SET expires_at = 1 RETURNING 1").await;
+    let r = finish_sign_in(&mut c, &ceremony, &credential).await;
+    assert_refused(&r);
+    assert_eq!(c.whoami().await, None);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM webauthn_challenges").await, 0, "spent all the same");
+}
+
+async fn a_challenge_is_answered_once(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut user = add_user(&mut admin, &server, USER, &[]).await;
+    let mut device = Device::new();
+    let (ceremony, options) = started(&user.call("begin_passkey_registration", &[("name", "Laptop")]).await);
+    let credential = device.create(&user.base, &options).await;
+    let args = [("ceremony", ceremony.as_str()), ("credential", credential.as_str())];
+    assert_eq!(user.call("finish_passkey_registration", &args).await.status, StatusCode::OK);
+    let r = user.call("finish_passkey_registration", &args).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "a registration's challenge is spent: {:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
+    // Another person cannot finish someone's registration ceremony.
+    let mut other = add_user(&mut admin, &server, "other@example.com", &[]).await;
+    let (ceremony, options) = started(&user.call("begin_passkey_registration", &[("name", "Phone")]).await);
+    let credential = Device::new().create(&user.base, &options).await;
+    let r = other.call("finish_passkey_registration", &[("ceremony", &ceremony), ("credential", &credential)]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
+}
+
+async fn a_replayed_assertion_is_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, mut device) = with_passkey_user(&db).await;
+    let (mut c, ceremony, options) = begin_sign_in(&server).await;
+    let credential = device.get(&server.base, &options).await;
+    assert_eq!(finish_sign_in(&mut c, &ceremony, &credential).await.status, StatusCode::OK);
+    // The same answer again, with its spent ceremony…
+    let mut thief = server.client();
+    assert_refused(&finish_sign_in(&mut thief, &ceremony, &credential).await);
+    // …and with a fresh one (the signed challenge is not the fresh one's).
+    let (mut thief, fresh, _) = begin_sign_in(&server).await;
+    assert_refused(&finish_sign_in(&mut thief, &fresh, &credential).await);
+    assert_eq!(thief.whoami().await, None);
+}
+
+async fn a_counter_that_goes_back_is_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, mut device) = with_passkey_user(&db).await;
+    let mut clone = device.clone();
+    let (_, r) = sign_in_with(&server, &mut device).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT sign_count FROM passkeys").await, 1);
+    // A copy of the authenticator as it was: its counter says 1 again.
+    let (mut c, r) = sign_in_with(&server, &mut clone).await;
+    assert_refused(&r);
+    assert_eq!(c.whoami().await, None);
+    assert_eq!(scalar(&db, "SELECT sign_count FROM passkeys").await, 1);
+    // The real one goes on.
+    let (_, r) = sign_in_with(&server, &mut device).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT sign_count FROM passkeys").await, 2);
+}
+
+/// Sign in with the right password: the answer sends to the second step.
+async fn password_step(server: &Server, email: &str) -> Client {
+    let mut c = server.client();
+    let r = c.sign_in(email, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!("/signin/verify?next=%2F"));
+    c
+}
+
+async fn finish_second_step(c: &mut Client, ceremony: &str, credential: &str) -> Reply {
+    c.call("finish_passkey_second_step", &[("ceremony", ceremony), ("credential", credential), ("next", "/account")])
+        .await
+}
+
+async fn a_passkey_is_a_second_factor_after_the_password(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, _user, mut device) = with_passkey_user(&db).await;
+    let mut c = password_step(&server, USER).await;
+    assert_eq!(c.whoami().await, None);
+    let (ceremony, options) = started(&c.call("begin_passkey_second_step", &[]).await);
+    let json: Value = serde_json::from_str(&options).unwrap();
+    assert_eq!(json["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1, "only their passkeys: {options}");
+    let credential = device.get(&server.base, &options).await;
+    let r = finish_second_step(&mut c, &ceremony, &credential).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!("/account"));
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM pending_sign_ins").await, 0, "the pending sign-in is spent");
+    let entries = audit_entries(&mut admin, "sign_in.success").await;
+    assert!(
+        entries.iter().any(|e| e["details"].as_str().unwrap_or("").starts_with("second step: passkey ")),
+        "{entries:?}"
+    );
+    // Without a pending sign-in there is no second step to start.
+    let r = server.client().call("begin_passkey_second_step", &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+}
+
+async fn another_users_passkey_is_refused_in_the_second_step(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, _user, mut device) = with_passkey_user(&db).await;
+    let mut other = add_user(&mut admin, &server, "other@example.com", &[]).await;
+    let mut others_device = Device::new();
+    add_passkey(&mut other, &mut others_device, "Theirs").await;
+    let mut c = password_step(&server, USER).await;
+    let (ceremony, options) = started(&c.call("begin_passkey_second_step", &[]).await);
+    // The other person's authenticator signs this challenge (the list of
+    // allowed credentials taken out, as a forged page would).
+    let mut forged: Value = serde_json::from_str(&options).unwrap();
+    forged["publicKey"]["allowCredentials"] = json!([]);
+    let credential = others_device.get(&server.base, &forged.to_string()).await;
+    let r = finish_second_step(&mut c, &ceremony, &credential).await;
+    assert_refused(&r);
+    assert_eq!(c.whoami().await, None);
+    let failures = audit_entries(&mut admin, "sign_in.failure").await;
+    assert!(failures.iter().any(|e| e["details"] == json!("second step: passkey refused")), "{failures:?}");
+    // Their own passkey still completes this pending sign-in.
+    let (ceremony, options) = started(&c.call("begin_passkey_second_step", &[]).await);
+    let credential = device.get(&server.base, &options).await;
+    assert_eq!(finish_second_step(&mut c, &ceremony, &credential).await.status, StatusCode::OK);
+    assert_eq!(c.whoami().await.as_deref(), Some(USER));
+}
+
+async fn removing_a_passkey_needs_the_password(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, mut device) = with_passkey_user(&db).await;
+    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap();
+    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", "not my password")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
+    // Nobody removes another person's passkey.
+    let mut other = add_user(&mut admin, &server, "other@example.com", &[]).await;
+    let r = other.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 0);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 0, "no factor left, no recovery codes");
+    assert_eq!(audit_entries(&mut admin, "two_factor.passkey_removed").await.len(), 1);
+    // It signs in no more; the password alone does again.
+    let (_, r) = sign_in_with(&server, &mut device).await;
+    assert_refused(&r);
+    assert_eq!(server.client().sign_in(USER, PASSWORD).await.body, json!("/"));
+}
+
+async fn renaming_a_passkey_is_recorded(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, _device) = with_passkey_user(&db).await;
+    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap();
+    let r = user.call("rename_passkey", &[("id", &id.to_string()), ("name", " Home desktop ")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(user.call("two_factor_status", &[]).await.body["passkeys"][0]["name"], json!("Home desktop"));
+    let r = user.call("rename_passkey", &[("id", &id.to_string()), ("name", &"x".repeat(101))]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let entries = audit_entries(&mut admin, "two_factor.passkey_renamed").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0]["details"].as_str().unwrap().ends_with("Work laptop → Home desktop"), "{entries:?}");
+}
+
+async fn passkey_sign_in_tells_nothing_about_accounts(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, mut device) = with_passkey_user(&db).await;
+    let mut answers = Vec::new();
+    // A credential the server does not know (its passkey was removed).
+    let mut gone = Device::new();
+    add_passkey(&mut user, &mut gone, "Soon gone").await;
+    let gone_id = scalar(&db, "SELECT MAX(id) FROM passkeys").await;
+    user.call("remove_passkey", &[("id", &gone_id.to_string()), ("password", PASSWORD)]).await;
+    answers.push(("unknown credential", sign_in_with(&server, &mut gone).await.1));
+    // A spent or unknown ceremony.
+    let (mut c, _, options) = begin_sign_in(&server).await;
+    let credential = device.get(&server.base, &options).await;
+    answers.push(("unknown ceremony", finish_sign_in(&mut c, &"A".repeat(43), &credential).await));
+    // An answer that is not a credential at all.
+    let (mut c, ceremony, _) = begin_sign_in(&server).await;
+    answers.push(("not a credential", finish_sign_in(&mut c, &ceremony, "{\"id\": 1}").await));
+    // A credential whose user id is not the one it was registered with.
+    scalar(&db, "UPDATE passkeys SET user_handle = user_handle || '-x' RETURNING 1").await;
+    answers.push(("another user id", sign_in_with(&server, &mut device.clone()).await.1));
+    scalar(&db, "UPDATE passkeys SET user_handle = substr(user_handle, 1, length(user_handle) - 2) RETURNING 1").await;
+    // A disabled account.
+    let uid = user_id(&mut user).await;
+    let r = admin.call("set_user_enabled", &[("id", &uid.to_string()), ("enabled", "false")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    answers.push(("disabled account", sign_in_with(&server, &mut device).await.1));
+    for (what, r) in &answers {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {:?}", r.body);
+        assert_eq!(r.body, json!("PasskeyRefused"), "{what}");
+    }
+    // Enabled again, the same passkey signs in: the refusals were not its fault.
+    admin.call("set_user_enabled", &[("id", &uid.to_string()), ("enabled", "true")]).await;
+    let (_, r) = sign_in_with(&server, &mut device).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+async fn passkey_sign_in_counts_in_the_sign_in_throttle(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, _admin, _user, mut device) = with_passkey_user(&db).await;
+    // Right passkey, spent ceremonies: five counted failures on the account.
+    for _ in 0..5 {
+        let (mut c, _, options) = begin_sign_in(&server).await;
+        let credential = device.get(&server.base, &options).await;
+        assert_refused(&finish_sign_in(&mut c, &"B".repeat(43), &credential).await);
+    }
+    let failures = scalar(&db, &format!("SELECT COUNT(*) FROM sign_in_failures WHERE account_key = '{USER}'")).await;
+    assert_eq!(failures, 5);
+    let (_, r) = sign_in_with(&server, &mut device).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the sixth attempt waits: {:?}", r.body);
+    // The same count as passwords.
+    let r = server.client().sign_in(USER, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+}
+
+async fn a_member_owing_a_second_factor_may_add_a_passkey(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let role = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    let r = admin.call("set_role_two_factor", &[("id", &role.to_string()), ("required", "true")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut user = add_user(&mut admin, &server, USER, &[role]).await;
+    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(true));
+    let mut device = Device::new();
+    let codes = add_passkey(&mut user, &mut device, "Laptop").await;
+    assert_eq!(codes.len(), 10);
+    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+    let r = user
+        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Their only factor cannot be removed while the role requires one.
+    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap();
+    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
+    // With an authenticator app beside it, it can.
+    crate::two_factor::enable(&mut user).await;
+    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 10, "a factor is left: codes stay");
+}
+
+async fn an_administrator_sees_and_resets_passkeys(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (server, mut admin, mut user, mut device) = with_passkey_user(&db).await;
+    let uid = user_id(&mut user).await;
+    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!({"totp_enabled": false, "passkeys": 1, "recovery_codes_left": 10, "required": false}));
+    let r = admin.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 0);
+    let entries = audit_entries(&mut admin, "two_factor.reset").await;
+    assert!(entries[0]["details"].as_str().unwrap().contains("1 passkeys removed"), "{entries:?}");
+    let (_, r) = sign_in_with(&server, &mut device).await;
+    assert_refused(&r);
+}
