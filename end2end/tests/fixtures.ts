@@ -114,13 +114,16 @@ export function ownPages(baseURL: () => string) {
 /**
  * A serial spec with a server of its own (`startOwnServer(options)`): started
  * before the spec's tests, stopped after them with every browser context
- * `newPage` opened (each page's uncaught errors fail its test).
+ * `newPage` opened (each page's uncaught errors fail its test). `host`: the
+ * name its pages open it by instead of 127.0.0.1 (`baseURL()` gives the
+ * address they use).
  */
-export function withOwnServer(options?: Parameters<typeof startOwnServer>[0]) {
+export function withOwnServer(options?: Parameters<typeof startOwnServer>[0], host?: string) {
   test.describe.configure({ mode: "serial" });
   let server: OwnServer | undefined;
   const contexts: BrowserContext[] = [];
-  const open = ownPages(() => own().baseURL);
+  const baseURL = () => (host ? own().baseURL.replace("//127.0.0.1:", `//${host}:`) : own().baseURL);
+  const open = ownPages(baseURL);
   const own = (): OwnServer => {
     if (!server) throw new Error("the spec's own server has not started");
     return server;
@@ -137,5 +140,5 @@ export function withOwnServer(options?: Parameters<typeof startOwnServer>[0]) {
     contexts.push(context);
     return page;
   }
-  return { own, newPage };
+  return { own, newPage, baseURL };
 }

@@ -7,35 +7,12 @@
 // clear message. On a server of its own, opened as
 // `localhost` (browsers hold passkeys for domain names, never for an IP
 // address; Roster serves a loopback public URL's passkeys as localhost).
-import { test, expect, openHydrated, settle, ownPages } from "./fixtures";
-import { startOwnServer, OwnServer } from "../own-server";
-import type { Browser, BrowserContext, CDPSession, Page } from "@playwright/test";
+import { test, expect, openHydrated, settle, withOwnServer } from "./fixtures";
+import type { CDPSession, Page } from "@playwright/test";
 
 const ADMIN = { email: "ada@example.com", first: "Ada", last: "Lovelace", password: "analytical engine notes 1843" };
 
-test.describe.configure({ mode: "serial" });
-let server: OwnServer | undefined;
-const own = (): OwnServer => {
-  if (!server) throw new Error("the spec's own server has not started");
-  return server;
-};
-const base = () => own().baseURL.replace("//127.0.0.1:", "//localhost:");
-const open = ownPages(base);
-const contexts: BrowserContext[] = [];
-
-test.beforeAll(async () => {
-  server = await startOwnServer();
-});
-test.afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await server?.stop();
-});
-
-async function newPage(browser: Browser): Promise<Page> {
-  const { context, page } = await open(browser);
-  contexts.push(context);
-  return page;
-}
+const { own, newPage, baseURL: base } = withOwnServer(undefined, "localhost");
 
 interface Virtual {
   cdp: CDPSession;
