@@ -1,7 +1,7 @@
 // Split loading (issue 16): the pages a new person sees first load only the
-// main WebAssembly module; each admin page's code is a chunk of its own
-// (app/src/lazy_pages.rs, `cargo leptos build --split`), fetched when the
-// page is first opened. Every page still hydrates when it is loaded directly
+// main WebAssembly module; each application's pages are a module of their
+// own (app/src/lazy_pages.rs, `cargo leptos build --split`), fetched when one
+// of them is first opened. Every page still hydrates when it is loaded directly
 // and after client-side navigation.
 //
 // Runs after foundation.spec.ts (files run in order, one worker), which
@@ -21,6 +21,13 @@ function wasmRequests(page: Page): string[] {
     if (name.endsWith(".wasm")) seen.push(name);
   });
   return seen;
+}
+
+/** The split module (app/src/lazy_pages.rs) that holds the page at `path`. */
+function applicationModule(path: string): string {
+  const first = path.split("/")[1] ?? "";
+  if (first === "") return "dashboard";
+  return first.replace(/-/g, "_");
 }
 
 const isMain = (name: string) => /^roster(\.[A-Za-z0-9_-]{22}|_bg)?\.wasm$/.test(name);
@@ -100,6 +107,11 @@ test("every page an administrator can open hydrates when loaded directly, and lo
     await expect(fresh.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
     chunks.set(path, wasm.filter((n) => !isMain(n)));
     expect(chunks.get(path)!.length, `${path} loads a chunk of its own: ${wasm.join(", ")}`).toBeGreaterThan(0);
+    const module = applicationModule(path);
+    expect(
+      wasm.some((n) => n.startsWith(`split_${module}.`)),
+      `${path} loads its application's module split_${module}: ${wasm.join(", ")}`,
+    ).toBe(true);
     await expectHydrated(fresh, path);
     expect(errors, `${path}: errors in the browser`).toEqual([]);
     await fresh.close();
