@@ -119,7 +119,7 @@ async function signIn(page) {
   page.on("request", listener);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor({ timeout: 120000 });
   page.off("request", listener);
   // Hydrated: the form went to the server function (fetch), not as a page post.
