@@ -38,9 +38,9 @@ tools:
 # (TEST_RUSTFLAGS), whatever .cargo/config.toml says. Equal flags let both
 # share one set of compiled dependencies in target/.
 #
-# --split: every lazy route (app/src/lazy_pages.rs) becomes its own WASM
-# chunk, loaded when the page is first opened; without it those routes do not
-# link. Every build of the site passes it.
+# --split: each application's pages (app/src/lazy_pages.rs) become a WASM
+# module of their own, loaded when one of them is first opened; without it
+# those routes do not link. Every build of the site passes it.
 build:
 	$(call step,cargo leptos build --split (debug),RUSTFLAGS= cargo leptos build --split)
 

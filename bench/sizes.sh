@@ -3,8 +3,9 @@
 # (quality 11, as `--precompress` writes them and the server sends them).
 # Builds first unless SKIP_BUILD=1. Prints a Markdown table: what every page
 # loads (the main module, its JS, the split loader, the stylesheet), each
-# chunk that `--split` made of a lazy route (app/src/lazy_pages.rs), loaded
-# when its page is first opened, then the first visit and the total.
+# application's module and shared chunk that `--split` made
+# (app/src/lazy_pages.rs), loaded when a page needs it first, then the first
+# visit and the total.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -54,5 +55,5 @@ for (const f of chunks) {
   console.log(`| ${short(f)} | when its page is first opened | ${kb(r)} | ${kb(b)} |`);
 }
 console.log(`| **first visit (the sign-in page)** | | **${kb(first[0])}** | **${kb(first[1])}** |`);
-console.log(`| **total** | ${chunks.length} chunks | **${kb(all[0])}** | **${kb(all[1])}** |`);
+console.log(`| **total** | ${chunks.length} lazily loaded files | **${kb(all[0])}** | **${kb(all[1])}** |`);
 JS

@@ -57,7 +57,7 @@ enum Search {
     /// incremented: both columns are lower case, compared by code point).
     /// `initial` (PostgreSQL, 1 character): the same two matches written on
     /// the first character (`substr(u.email_norm, 1, 1) = $n`), which the
-    /// initials' indexes (migration 0017) read in another sort key's order.
+    /// initials' indexes (migrations 0017, 0018) read in another sort key's order.
     Prefix { email: String, name: String, initial: Option<(String, String)> },
 }
 
@@ -246,7 +246,7 @@ pub async fn list(
         // email), that reads most of the table to find a few of them. One
         // character on PostgreSQL matches up to an eighth of the users (`j`):
         // there the other range is read in page order from an index on its
-        // first character and the sort key (migration 0017), 26 entries
+        // first character and the sort key (migrations 0017, 0018), 26 entries
         // instead of the whole range.
         Some(Search::Prefix { email, name, initial }) => {
             let branch = |range: &str, column: &str, initial: Option<&str>| {
