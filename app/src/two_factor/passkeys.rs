@@ -6,7 +6,9 @@
 //!   bound to the user (registration), to the pending sign-in (second step)
 //!   or to nobody (a discoverable sign-in), and deleted by the step that
 //!   finishes it (`DELETE … RETURNING`), so each step may land on another
-//!   node and no challenge is answered twice.
+//!   node and no challenge is answered twice. Each owner (the client's
+//!   address for a sign-in, which anyone may start; the user; the pending
+//!   sign-in) keeps only its newest few ([`OPEN_PER_OWNER`]).
 //! - **Registration** asks for a discoverable credential (resident key) with
 //!   user verification; its WebAuthn user id is one random UUID per person
 //!   (`passkeys.user_handle`).
@@ -104,10 +106,23 @@ struct Registration {
     state: PasskeyRegistration,
 }
 
-/// Record a ceremony's state (expired ones are purged) and return its token.
+/// How many unfinished ceremonies one owner keeps: a sign-in with a passkey
+/// is started by anyone, so its owner is the client's address, which many
+/// people behind one network share; a registration's owner is the user and
+/// a second step's the pending sign-in, one person each. Starting one more
+/// drops the owner's oldest, so asking again and again cannot fill the table.
+pub const OPEN_PER_OWNER: [(&str, i64); 3] = [(SIGN_IN, 100), (REGISTER, 5), (SECOND_STEP, 5)];
+
+fn open_limit(purpose: &str) -> i64 {
+    OPEN_PER_OWNER.iter().find(|(p, _)| *p == purpose).map_or(1, |(_, n)| *n)
+}
+
+/// Record a ceremony's state and return its token. Expired ceremonies are
+/// purged, and the owner's oldest beyond [`OPEN_PER_OWNER`].
 async fn store(
     conn: &mut AnyConnection,
     purpose: &str,
+    owner: &str,
     user_id: Option<i64>,
     pending_hash: Option<&str>,
     name: Option<&str>,
@@ -115,14 +130,25 @@ async fn store(
 ) -> AppResult<Token> {
     let now = now_ms();
     sqlx::query("DELETE FROM webauthn_challenges WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    sqlx::query(
+        "DELETE FROM webauthn_challenges WHERE purpose = $1 AND owner = $2 AND token_hash NOT IN \
+         (SELECT token_hash FROM webauthn_challenges WHERE purpose = $1 AND owner = $2 \
+          ORDER BY created_at DESC, token_hash LIMIT $3)",
+    )
+    .bind(purpose)
+    .bind(owner)
+    .bind(open_limit(purpose) - 1)
+    .execute(&mut *conn)
+    .await?;
     let state = serde_json::to_string(state).map_err(|e| AppError::internal("passkeys: state", e))?;
     let token = Token::generate();
     sqlx::query(
-        "INSERT INTO webauthn_challenges (token_hash, purpose, user_id, pending_hash, name, state, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO webauthn_challenges (token_hash, purpose, owner, user_id, pending_hash, name, state, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(token.hash())
     .bind(purpose)
+    .bind(owner)
     .bind(user_id)
     .bind(pending_hash)
     .bind(name)
@@ -309,9 +335,16 @@ pub async fn begin_registration(state: &AppState, me: &Principal, name: &str) ->
     options["publicKey"]["authenticatorSelection"]["residentKey"] = "required".into();
     options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = true.into();
     let mut tx = state.db.begin_write().await?;
-    let token =
-        store(&mut tx, REGISTER, Some(me.user_id), None, Some(&name), &Registration { handle, state: registration })
-            .await?;
+    let token = store(
+        &mut tx,
+        REGISTER,
+        &format!("user:{}", me.user_id),
+        Some(me.user_id),
+        None,
+        Some(&name),
+        &Registration { handle, state: registration },
+    )
+    .await?;
     tx.commit().await?;
     Ok(ceremony(token, to_json(&options)?))
 }
@@ -457,7 +490,8 @@ pub async fn begin_sign_in(state: &AppState) -> AppResult<PasskeyCeremony> {
     let (options, auth) =
         webauthn.start_discoverable_authentication().map_err(|e| AppError::internal("passkeys: start sign-in", e))?;
     let mut tx = state.db.begin_write().await?;
-    let token = store(&mut tx, SIGN_IN, None, None, None, &auth).await?;
+    let owner = format!("ip:{}", crate::server::session::client().ip);
+    let token = store(&mut tx, SIGN_IN, &owner, None, None, None, &auth).await?;
     tx.commit().await?;
     Ok(ceremony(token, to_json(&options)?))
 }
@@ -573,7 +607,16 @@ pub async fn begin_second_step(state: &AppState, token: &Token) -> AppResult<Pas
         .start_passkey_authentication(&keys)
         .map_err(|e| AppError::internal("passkeys: start second step", e))?;
     let mut tx = state.db.begin_write().await?;
-    let ceremony_token = store(&mut tx, SECOND_STEP, Some(pending.user_id), Some(&token.hash()), None, &auth).await?;
+    let ceremony_token = store(
+        &mut tx,
+        SECOND_STEP,
+        &format!("pending:{}", token.hash()),
+        Some(pending.user_id),
+        Some(&token.hash()),
+        None,
+        &auth,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ceremony(ceremony_token, to_json(&options)?))
 }

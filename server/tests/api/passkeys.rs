@@ -30,6 +30,7 @@ on_both_backends!(
     passkey_sign_in_counts_in_the_sign_in_throttle,
     a_member_owing_a_second_factor_may_add_a_passkey,
     an_administrator_sees_and_resets_passkeys,
+    anonymous_sign_in_ceremonies_are_capped_per_client,
 );
 
 /// The authenticator's user check: present always, verified when `0`.
@@ -479,4 +480,50 @@ async fn an_administrator_sees_and_resets_passkeys(backend: Backend) {
     assert!(entries[0]["details"].as_str().unwrap().contains("1 passkeys removed"), "{entries:?}");
     let (_, r) = sign_in_with(&server, &mut device).await;
     assert_refused(&r);
+}
+
+/// Start a passkey sign-in from the client address `ip` (the server trusts
+/// the loopback proxy): (ceremony, options).
+async fn begin_sign_in_from(c: &Client, ip: &str) -> (String, String) {
+    let resp =
+        c.post_form_with("begin_passkey_sign_in", &[], &[("Origin", c.base.as_str()), ("X-Forwarded-For", ip)]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    (body["ceremony"].as_str().unwrap().to_string(), body["options"].as_str().unwrap().to_string())
+}
+
+async fn anonymous_sign_in_ceremonies_are_capped_per_client(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start_with(&db, &[("ROSTER_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut user = add_user(&mut admin, &server, USER, &[]).await;
+    let mut device = Device::new();
+    add_passkey(&mut user, &mut device, "Work laptop").await;
+    let count = || scalar(&db, "SELECT COUNT(*) FROM webauthn_challenges WHERE purpose = 'sign_in'");
+
+    // Someone else, behind another address, starts signing in first.
+    let mut other = server.client();
+    let (other_ceremony, other_options) = begin_sign_in_from(&other, "198.51.100.7").await;
+
+    // One address asks again and again without an account: it keeps its
+    // newest 100 ceremonies, no more.
+    let spammer = server.client();
+    let (first, _) = begin_sign_in_from(&spammer, "203.0.113.9").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await; // strictly the oldest
+    let mut newest = (String::new(), String::new());
+    for _ in 0..110 {
+        newest = begin_sign_in_from(&spammer, "203.0.113.9").await;
+    }
+    assert_eq!(count().await, 101, "100 for the busy address, 1 for the other");
+
+    // Its oldest is gone, its newest works, and so does the other person's.
+    let mut c = server.client();
+    let credential = device.get(&server.base, &newest.1).await;
+    assert_refused(&finish_sign_in(&mut c, &first, &credential).await);
+    let r = finish_sign_in(&mut c, &newest.0, &credential).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let credential = device.get(&server.base, &other_options).await;
+    let r = finish_sign_in(&mut other, &other_ceremony, &credential).await;
+    assert_eq!(r.status, StatusCode::OK, "the other address's ceremony survived: {:?}", r.body);
+    assert_eq!(other.whoami().await.as_deref(), Some(USER));
 }
