@@ -10,6 +10,17 @@ use leptos::prelude::*;
 pub fn DashboardPage() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let registered = Resource::new(|| (), |_| my_applications());
+    // In the browser, once the tiles are known, and a moment after the page
+    // is up: fetch the code of the applications they open, while the person
+    // reads the Dashboard, so the first click on one does not wait for it.
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        let Some(Ok(Some(me))) = me.get() else { return false };
+        set_timeout(move || crate::lazy_pages::prefetch(&me.apps), std::time::Duration::from_millis(300));
+        true
+    });
     view! {
         <h1>"Dashboard"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -12,8 +12,11 @@
 //! application's module instead of a shared chunk, so opening a page fetches
 //! fewer files. A page loaded directly still hydrates: the server names the
 //! application's files in `<link rel="preload">` while it renders the page,
-//! and the router awaits the module before hydrating.
+//! and the router awaits the module before hydrating. Once the Dashboard
+//! shows a person's tiles, [`prefetch`] fetches the modules of those
+//! applications in the background, so the first click on one does not wait.
 
+use crate::registry::AppId;
 use leptos::prelude::*;
 use leptos_router::LazyRoute;
 
@@ -108,4 +111,31 @@ lazy_pages! {
         Settings => crate::settings::SettingsPage,
         TemplateEditor => crate::settings::TemplateEditorPage,
     }
+}
+
+/// Fetch, in the background, the modules of the applications in `apps` and
+/// Account's, so that opening one of them later does not wait for its code.
+/// The Dashboard calls it once it shows the person's tiles: only the
+/// applications their roles let them open, and nothing on the sign-in pages.
+/// Each module is fetched once, whoever asks for it first (this or a route).
+pub fn prefetch(apps: &[AppId]) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::task::spawn_local;
+        spawn_local(<Account as LazyRoute>::preload());
+        for app in apps {
+            match app {
+                AppId::Users => spawn_local(<Users as LazyRoute>::preload()),
+                AppId::Roles => spawn_local(<Roles as LazyRoute>::preload()),
+                AppId::EmailQueue => spawn_local(<EmailQueue as LazyRoute>::preload()),
+                AppId::AuditLog => spawn_local(<AuditLog as LazyRoute>::preload()),
+                AppId::Settings => spawn_local(<Settings as LazyRoute>::preload()),
+                AppId::Applications => spawn_local(<Applications as LazyRoute>::preload()),
+                // Opened at their own address, by single sign-on: no code here.
+                AppId::Registered(_) => {}
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = apps;
 }

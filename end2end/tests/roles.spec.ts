@@ -123,6 +123,11 @@ test("Laura signs up and her Dashboard shows exactly Users and Email queue", asy
   expect(invitationLink).not.toBe("");
   laura = await newPage(browser);
   const { page } = laura;
+  const modules = new Set<string>();
+  page.on("request", (r) => {
+    const name = new URL(r.url()).pathname.split("/").pop() ?? "";
+    if (/^split_.*\.wasm$/.test(name)) modules.add(name.replace(/^split_(.*?)\..*$/, "$1"));
+  });
   await openHydrated(page, invitationLink);
   await expect(page.getByRole("heading", { name: "Sign up" })).toBeVisible();
   await page.getByLabel("Password", { exact: true }).fill(LAURA.password);
@@ -132,6 +137,10 @@ test("Laura signs up and her Dashboard shows exactly Users and Email queue", asy
   await settle(page);
   expect(await tiles(page)).toEqual(["users", "email-queue"]);
   await expect(nav(page).getByRole("link", { name: "Roles" })).toHaveCount(0);
+  // The Dashboard fetches the code of her applications ahead, and no other's.
+  await expect.poll(() => [...modules].sort()).toEqual(["account", "dashboard", "email_queue", "users"]);
+  await settle(page);
+  expect([...modules].sort()).toEqual(["account", "dashboard", "email_queue", "users"]);
 });
 
 test("opening Roles by its address shows the 403 page with a way back", async () => {

@@ -1,8 +1,9 @@
 // Split loading (issue 16): the pages a new person sees first load only the
 // main WebAssembly module; each application's pages are a module of their
 // own (app/src/lazy_pages.rs, `cargo leptos build --split`), fetched when one
-// of them is first opened. Every page still hydrates when it is loaded directly
-// and after client-side navigation.
+// of them is first opened, or ahead, in the background, by the Dashboard (only
+// the applications the person may open). Every page still hydrates when it is
+// loaded directly and after client-side navigation.
 //
 // Runs after foundation.spec.ts (files run in order, one worker), which
 // created the first administrator.
@@ -121,13 +122,21 @@ test("every page an administrator can open hydrates when loaded directly, and lo
   expect(chunks.get("/roles")!.some((n) => !users.has(n)), "Roles has code Users does not load").toBe(true);
 });
 
-test("client-side navigation loads a page's chunk on first use, and the page works", async ({ page }) => {
-  await signInToDashboard(page, ADMIN.email, ADMIN.password);
+/** The split modules among `wasm` (file names), by application: `split_users.…wasm` → `users`. */
+function modules(wasm: string[]): string[] {
+  return [...new Set(wasm.filter((n) => n.startsWith("split_")).map((n) => n.replace(/^split_(.*?)\..*$/, "$1")))].sort();
+}
+
+test("the Dashboard fetches the code of the person's applications in the background; opening them then waits for none", async ({ page }) => {
   const wasm = wasmRequests(page);
+  await signInToDashboard(page, ADMIN.email, ADMIN.password);
+  const everyApplication = ["account", "applications", "audit_log", "dashboard", "email_queue", "roles", "settings", "users"];
+  await expect.poll(() => modules(wasm), "every module an administrator can open").toEqual(everyApplication);
+  await settle(page);
+  const fetched = wasm.length;
   const nav = page.getByRole("navigation", { name: "Applications" });
   await nav.getByRole("link", { name: "Roles", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Roles" })).toBeVisible();
-  await expect.poll(() => wasm.length, "the Roles chunk was fetched").toBeGreaterThan(0);
   await nav.getByRole("link", { name: "Users", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Users" })).toBeVisible();
   // The Users page's own controls work: its search asks the server.
@@ -135,4 +144,5 @@ test("client-side navigation loads a page's chunk on first use, and the page wor
   await page.getByRole("searchbox").first().fill("ada");
   await search;
   await expect(page.locator("main")).toContainText(ADMIN.email);
+  expect(wasm.slice(fetched), "no WebAssembly fetched on the way: it was all there").toEqual([]);
 });
