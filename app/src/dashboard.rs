@@ -13,13 +13,11 @@ pub fn DashboardPage() -> impl IntoView {
     // In the browser, once the tiles are known, and a moment after the page
     // is up: fetch the code of the applications they open, while the person
     // reads the Dashboard, so the first click on one does not wait for it.
-    Effect::new(move |done: Option<bool>| {
-        if done == Some(true) {
-            return true;
+    // (`Shell` renders its pages only once `me` has loaded: it is here.)
+    Effect::new(move |_| {
+        if let Some(Ok(Some(me))) = me.get_untracked() {
+            set_timeout(move || crate::lazy_pages::prefetch(&me.apps), std::time::Duration::from_millis(300));
         }
-        let Some(Ok(Some(me))) = me.get() else { return false };
-        set_timeout(move || crate::lazy_pages::prefetch(&me.apps), std::time::Duration::from_millis(300));
-        true
     });
     view! {
         <h1>"Dashboard"</h1>

@@ -55,6 +55,21 @@ export async function settle(page: Page): Promise<void> {
   await page.waitForLoadState("networkidle");
 }
 
+/** The WebAssembly files the page fetches from now on, by file name. */
+export function wasmRequests(page: Page): string[] {
+  const seen: string[] = [];
+  page.on("request", (r) => {
+    const name = new URL(r.url()).pathname.split("/").pop() ?? "";
+    if (name.endsWith(".wasm")) seen.push(name);
+  });
+  return seen;
+}
+
+/** The split modules (app/src/lazy_pages.rs) among WebAssembly file names, by application: `split_users.….wasm` → `users`. */
+export function splitModules(wasm: string[]): string[] {
+  return [...new Set(wasm.filter((n) => n.startsWith("split_")).map((n) => n.replace(/^split_(.*?)\..*$/, "$1")))].sort();
+}
+
 /** A person as the specs sign them up or in. */
 export interface Person {
   email: string;

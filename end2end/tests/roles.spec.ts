@@ -8,7 +8,7 @@
 // invitation.spec.ts already invites lauram@kbank.com (as an administrator) on
 // the shared server, so this story runs on a server of its own: same binary,
 // same backend, a fresh database, its own first administrator.
-import { test, expect, openHydrated, settle, createFirstAdministrator, ownPages } from "./fixtures";
+import { test, expect, openHydrated, settle, createFirstAdministrator, ownPages, splitModules, wasmRequests } from "./fixtures";
 import type { BrowserContext, Page } from "@playwright/test";
 import { startOwnServer, OwnServer } from "../own-server";
 
@@ -123,11 +123,7 @@ test("Laura signs up and her Dashboard shows exactly Users and Email queue", asy
   expect(invitationLink).not.toBe("");
   laura = await newPage(browser);
   const { page } = laura;
-  const modules = new Set<string>();
-  page.on("request", (r) => {
-    const name = new URL(r.url()).pathname.split("/").pop() ?? "";
-    if (/^split_.*\.wasm$/.test(name)) modules.add(name.replace(/^split_(.*?)\..*$/, "$1"));
-  });
+  const wasm = wasmRequests(page);
   await openHydrated(page, invitationLink);
   await expect(page.getByRole("heading", { name: "Sign up" })).toBeVisible();
   await page.getByLabel("Password", { exact: true }).fill(LAURA.password);
@@ -138,9 +134,9 @@ test("Laura signs up and her Dashboard shows exactly Users and Email queue", asy
   expect(await tiles(page)).toEqual(["users", "email-queue"]);
   await expect(nav(page).getByRole("link", { name: "Roles" })).toHaveCount(0);
   // The Dashboard fetches the code of her applications ahead, and no other's.
-  await expect.poll(() => [...modules].sort()).toEqual(["account", "dashboard", "email_queue", "users"]);
+  await expect.poll(() => splitModules(wasm)).toEqual(["account", "dashboard", "email_queue", "users"]);
   await settle(page);
-  expect([...modules].sort()).toEqual(["account", "dashboard", "email_queue", "users"]);
+  expect(splitModules(wasm)).toEqual(["account", "dashboard", "email_queue", "users"]);
 });
 
 test("opening Roles by its address shows the 403 page with a way back", async () => {

@@ -7,22 +7,12 @@
 //
 // Runs after foundation.spec.ts (files run in order, one worker), which
 // created the first administrator.
-import { test, expect, openHydrated, settle, signInToDashboard } from "./fixtures";
+import { test, expect, openHydrated, settle, signInToDashboard, splitModules, wasmRequests } from "./fixtures";
 import type { Page } from "@playwright/test";
 
 const ADMIN = { email: "ada@example.com", password: "analytical engine 1843" };
 
 test.describe.configure({ mode: "serial" });
-
-/** The WebAssembly files the page fetches from now on, by file name. */
-function wasmRequests(page: Page): string[] {
-  const seen: string[] = [];
-  page.on("request", (r) => {
-    const name = new URL(r.url()).pathname.split("/").pop() ?? "";
-    if (name.endsWith(".wasm")) seen.push(name);
-  });
-  return seen;
-}
 
 /** The split module (app/src/lazy_pages.rs) that holds the page at `path`. */
 function applicationModule(path: string): string {
@@ -122,16 +112,11 @@ test("every page an administrator can open hydrates when loaded directly, and lo
   expect(chunks.get("/roles")!.some((n) => !users.has(n)), "Roles has code Users does not load").toBe(true);
 });
 
-/** The split modules among `wasm` (file names), by application: `split_users.…wasm` → `users`. */
-function modules(wasm: string[]): string[] {
-  return [...new Set(wasm.filter((n) => n.startsWith("split_")).map((n) => n.replace(/^split_(.*?)\..*$/, "$1")))].sort();
-}
-
 test("the Dashboard fetches the code of the person's applications in the background; opening them then waits for none", async ({ page }) => {
   const wasm = wasmRequests(page);
   await signInToDashboard(page, ADMIN.email, ADMIN.password);
   const everyApplication = ["account", "applications", "audit_log", "dashboard", "email_queue", "roles", "settings", "users"];
-  await expect.poll(() => modules(wasm), "every module an administrator can open").toEqual(everyApplication);
+  await expect.poll(() => splitModules(wasm), "every module an administrator can open").toEqual(everyApplication);
   await settle(page);
   const fetched = wasm.length;
   const nav = page.getByRole("navigation", { name: "Applications" });

@@ -8,7 +8,7 @@
 //!   finishes it (`DELETE … RETURNING`), so each step may land on another
 //!   node and no challenge is answered twice. Each owner (the client's
 //!   address for a sign-in, which anyone may start; the user; the pending
-//!   sign-in) keeps only its newest few ([`OPEN_PER_OWNER`]).
+//!   sign-in) keeps only its newest few ([`open_per_owner`]).
 //! - **Registration** asks for a discoverable credential (resident key) with
 //!   user verification; its WebAuthn user id is one random UUID per person
 //!   (`passkeys.user_handle`).
@@ -111,14 +111,15 @@ struct Registration {
 /// people behind one network share; a registration's owner is the user and
 /// a second step's the pending sign-in, one person each. Starting one more
 /// drops the owner's oldest, so asking again and again cannot fill the table.
-pub const OPEN_PER_OWNER: [(&str, i64); 3] = [(SIGN_IN, 100), (REGISTER, 5), (SECOND_STEP, 5)];
-
-fn open_limit(purpose: &str) -> i64 {
-    OPEN_PER_OWNER.iter().find(|(p, _)| *p == purpose).map_or(1, |(_, n)| *n)
+fn open_per_owner(purpose: &str) -> i64 {
+    match purpose {
+        SIGN_IN => 100,
+        _ => 5,
+    }
 }
 
 /// Record a ceremony's state and return its token. Expired ceremonies are
-/// purged, and the owner's oldest beyond [`OPEN_PER_OWNER`].
+/// purged, and the owner's oldest beyond [`open_per_owner`].
 async fn store(
     conn: &mut AnyConnection,
     purpose: &str,
@@ -137,7 +138,7 @@ async fn store(
     )
     .bind(purpose)
     .bind(owner)
-    .bind(open_limit(purpose) - 1)
+    .bind(open_per_owner(purpose) - 1)
     .execute(&mut *conn)
     .await?;
     let state = serde_json::to_string(state).map_err(|e| AppError::internal("passkeys: state", e))?;
