@@ -4,6 +4,7 @@
 # <!-- bench:end -->; anything outside the markers is kept as it is).
 #
 #   1. cargo leptos build --release, then the release WASM/JS/CSS sizes (bench/sizes.sh)
+#      and the framework's floor: a one-form Leptos app built the same way (bench/floor.sh)
 #   2. cargo bench --bench scale: N generated users (ROSTER_BENCH_USERS, default
 #      1,000,000) on SQLite and PostgreSQL, Users list/search, bulk actions and
 #      import, single sign-on, sign-ins beside raw Argon2id, Dashboard
@@ -50,6 +51,9 @@ echo "build_secs=$(( $(date +%s) - t ))" > "$OUT/times"
 
 banner "release WASM + JS + CSS sizes (SKIP_BUILD=1 bench/sizes.sh)"
 SKIP_BUILD=1 bench/sizes.sh | tee "$OUT/sizes.md"
+
+banner "the framework's floor: a one-form Leptos app, built as Roster is (bench/floor.sh)"
+bench/floor.sh | tee "$OUT/floor.md"
 
 banner "Roster at scale: $ROSTER_BENCH_USERS users (cargo bench -p server --bench scale)"
 t=$(date +%s)
@@ -185,6 +189,10 @@ section=$(mktemp)
   echo "Command: \`cargo leptos build --release --split && SKIP_BUILD=1 bench/sizes.sh\` (brotli quality 11, as \`--precompress\` writes them and the server sends them). Targets: everything ≤ 300 KB, the sign-in page's first visit ≤ 150 KB (300,000 and 150,000 bytes)."
   echo
   cat "$OUT/sizes.md"
+  echo
+  echo "The framework's floor: what a page built with Leptos 0.8 downloads before any code of Roster's own. Command: \`bench/floor.sh\` (\`bench/floor/\`: one sign-in form, a server function and a result, built with Roster's profile, wasm-bindgen and wasm-opt flags; brotli quality 11)."
+  echo
+  if [ -s "$OUT/floor.md" ]; then cat "$OUT/floor.md"; else echo "(not measured in this run)"; fi
   echo
   echo "### Sign-in and forgot-password timing, existing vs unknown email"
   echo
