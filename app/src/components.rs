@@ -19,8 +19,14 @@ pub type Call<T> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, AppErro
 pub type CallAction<T> = Action<Call<T>, Result<T, AppError>>;
 
 /// A new [`CallAction`].
+/// A call the server refuses for want of a fresh sign-in asks "Confirm it's
+/// you" and is made again once the person has ([`crate::confirm`]).
 pub fn call_action<T: Send + Sync + 'static>() -> CallAction<T> {
-    Action::new(|call: &Call<T>| call())
+    let gate = crate::confirm::use_gate();
+    Action::new(move |call: &Call<T>| {
+        let call = call.clone();
+        async move { crate::confirm::confirmed(gate, || call()).await }
+    })
 }
 
 /// The call of server function `S` with these arguments, for [`CallAction::dispatch`].

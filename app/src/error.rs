@@ -29,6 +29,12 @@ pub enum AppError {
         "A role of yours requires two-factor sign-in. Add a passkey or set up an authenticator app in Account → Security first."
     )]
     TwoFactorSetupRequired,
+    /// What was asked changes how this person signs in (or is one of the most
+    /// powerful administrator actions), and their last sign-in or confirmation
+    /// is older than `fresh_sign_in`: the page asks "Confirm it's you", then
+    /// carries on.
+    #[error("Confirm it's you: enter your password or a code from your authenticator app, then try again.")]
+    ConfirmIdentity,
     /// A passkey did not sign in. One message for every cause (an unknown or
     /// removed passkey, another account's, an expired or spent challenge, a
     /// disabled account), so nobody learns which accounts or passkeys exist.
@@ -62,7 +68,10 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Unauthorized | AppError::BadCredentials | AppError::PasskeyRefused => 401,
-            AppError::Forbidden | AppError::NotAllowed(_) | AppError::TwoFactorSetupRequired => 403,
+            AppError::Forbidden
+            | AppError::NotAllowed(_)
+            | AppError::TwoFactorSetupRequired
+            | AppError::ConfirmIdentity => 403,
             AppError::Invalid(_) => 422,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,

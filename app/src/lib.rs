@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod codec;
 pub mod components;
+pub mod confirm;
 pub mod dashboard;
 pub mod domain;
 pub mod email_queue;
@@ -82,6 +83,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let gate = confirm::ConfirmGate::provide();
     view! {
         <Title text="Roster" />
         <Router>
@@ -126,5 +128,6 @@ pub fn App() -> impl IntoView {
                 </ParentRoute>
             </Routes>
         </Router>
+        <confirm::ConfirmIdentityDialog gate />
     }
 }

@@ -29,6 +29,9 @@ const KEYS: &[&str] = &[
     "mail_retention",
     "mail_poll_interval",
     "access_token_ttl",
+    "fresh_sign_in",
+    "bulk_batch_size",
+    "bulk_batch_pause",
     "password_min_chars",
     "signin_free_failures",
     "signin_failure_window",
@@ -84,6 +87,17 @@ pub struct Config {
     /// How long an access token issued to a registered application works (at userinfo).
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
+    /// What changes how someone signs in (a passkey, an authenticator app,
+    /// recovery codes, their email) and the most powerful administrator
+    /// actions need a sign-in or confirmation at most this old.
+    #[serde(with = "humantime_serde")]
+    pub fresh_sign_in: Duration,
+    /// Users per batch of a bulk action (each batch is one short write).
+    pub bulk_batch_size: usize,
+    /// A pause between two batches of a bulk action, beyond the one SQLite
+    /// always leaves: more room for other writers on a busy installation.
+    #[serde(with = "humantime_serde")]
+    pub bulk_batch_pause: Duration,
     /// Minimum password length in characters (at least 8).
     pub password_min_chars: usize,
     /// Failed sign-ins per account allowed in the window before each attempt must wait.
@@ -164,6 +178,9 @@ impl Default for Config {
             mail_retention: Duration::from_secs(30 * 86_400),
             mail_poll_interval: Duration::from_millis(500),
             access_token_ttl: Duration::from_secs(5 * 60),
+            fresh_sign_in: Duration::from_secs(10 * 60),
+            bulk_batch_size: 500,
+            bulk_batch_pause: Duration::ZERO,
             password_min_chars: 12,
             signin_free_failures: 5,
             signin_failure_window: Duration::from_secs(15 * 60),
@@ -233,6 +250,9 @@ impl Config {
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(invalid("mail_from", format!("`{}` is not an email address", self.mail_from)));
         }
+        if !(1..=10_000).contains(&self.bulk_batch_size) {
+            return Err(invalid("bulk_batch_size", "must be between 1 and 10000"));
+        }
         if !(1..=100).contains(&self.mail_max_attempts) {
             return Err(invalid("mail_max_attempts", "must be between 1 and 100"));
         }
@@ -243,6 +263,7 @@ impl Config {
             ("mail_retention", self.mail_retention),
             ("mail_poll_interval", self.mail_poll_interval),
             ("access_token_ttl", self.access_token_ttl),
+            ("fresh_sign_in", self.fresh_sign_in),
         ] {
             if d.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));

@@ -4,6 +4,7 @@
 //! creates a Global administrator for headless installs (password on stdin);
 //! `server seed-demo` creates demo roles to try the restricted Dashboard.
 
+mod bodies;
 mod config;
 mod worker;
 
@@ -175,6 +176,9 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         // Validated when the configuration was loaded.
         trusted_proxies: config.trusted_proxies().unwrap_or_default(),
         oidc_access_token_ttl: config.access_token_ttl,
+        fresh_sign_in: config.fresh_sign_in,
+        bulk_batch_size: config.bulk_batch_size,
+        bulk_batch_pause: config.bulk_batch_pause,
     };
     let mut leptos_options = LeptosOptions::builder()
         .output_name("roster")
@@ -278,6 +282,8 @@ fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        // A server-function body its function cannot read: 4xx before any decoding.
+        .layer(axum::middleware::from_fn(bodies::check))
         // Outside `authenticate`: a request for another host reaches nothing.
         .layer(axum::middleware::from_fn_with_state(state.clone(), check_host))
         .layer(SetResponseHeaderLayer::overriding(

@@ -518,7 +518,7 @@ pub async fn set_application_enabled(id: i64, enabled: bool) -> Result<(), AppEr
 /// A new client secret, shown once; the old one stops working at once.
 #[server(prefix = "/api", endpoint = "rotate_application_secret", output = crate::codec::JsonOut)]
 pub async fn rotate_application_secret(id: i64) -> Result<Credentials, AppError> {
-    crate::authorized!(Applications, Update, |access, state| { service::rotate_secret(access, &state.db, id).await })
+    crate::authorized!(fresh Applications, Update, |access, state| { service::rotate_secret(access, &state.db, id).await })
 }
 
 #[server(prefix = "/api", endpoint = "delete_application", output = crate::codec::JsonOut)]

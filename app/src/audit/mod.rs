@@ -27,6 +27,7 @@ pub const ACTIONS: &[&str] = &[
     "user.unlocked",
     "users.bulk",
     "users.imported",
+    "users.exported",
     "role.created",
     "role.updated",
     "role.deleted",

@@ -66,6 +66,31 @@ pub async fn record_failed_check(
     reservation: &super::throttle::Reservation,
     account: Option<&Account>,
 ) -> AppResult<()> {
+    record_failed(state, actor, audit, reservation, account, None).await
+}
+
+/// [`record_failed_check`] for a second step: a lockout it causes lasts longer
+/// each time ([`super::throttle::escalate_second_step_lock`]); `account_key`
+/// is the account's throttle key.
+pub async fn record_failed_second_step(
+    state: &AppState,
+    actor: &crate::audit::service::Actor,
+    audit: crate::audit::service::Event,
+    reservation: &super::throttle::Reservation,
+    account: &Account,
+    account_key: &str,
+) -> AppResult<()> {
+    record_failed(state, actor, Some(audit), reservation, Some(account), Some(account_key)).await
+}
+
+async fn record_failed(
+    state: &AppState,
+    actor: &crate::audit::service::Actor,
+    audit: Option<crate::audit::service::Event>,
+    reservation: &super::throttle::Reservation,
+    account: Option<&Account>,
+    second_step_of: Option<&str>,
+) -> AppResult<()> {
     use crate::audit::service::{record, Event};
     let s = &state.settings.throttle;
     let mut tx = state.db.begin_write().await?;
@@ -74,7 +99,10 @@ pub async fn record_failed_check(
         record(&mut tx, actor, event).await?;
     }
     if reservation.locks(s) {
-        let unlocks_at = reservation.unlocks_at(s);
+        let unlocks_at = match second_step_of {
+            Some(key) => super::throttle::escalate_second_step_lock(&mut tx, s, key).await?,
+            None => reservation.unlocks_at(s),
+        };
         let mut event = Event::new("sign_in.lockout")
             .details(format!("account locked after {} failed attempts", reservation.failures));
         if let Some(a) = account {

@@ -233,6 +233,58 @@ pub async fn clear(conn: &mut AnyConnection, account_key: &str) -> AppResult<()>
     Ok(())
 }
 
+/// How much longer each lockout caused by failed second steps lasts than the
+/// sign-in lockout: once, then 4 times, then 96 times as long (15 minutes,
+/// 1 hour, 24 hours by default). Whoever fails second steps knows the
+/// password already; the flat lockout would give them a fresh set of guesses
+/// at the second factor every 15 minutes.
+const SECOND_STEP_LADDER: [i64; 3] = [1, 4, 96];
+
+/// Seconds left of a lock that failed second steps put on `account_key`, if any.
+pub async fn second_step_locked(db: &Db, account_key: &str) -> AppResult<Option<u64>> {
+    let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM second_step_lockouts WHERE account_key = $1")
+        .bind(account_key)
+        .fetch_optional(&db.pool)
+        .await?;
+    let now = now_ms();
+    Ok(until.filter(|&u| u > now).map(|u| secs_until(now, u)))
+}
+
+/// A failed second step locked `account_key`: lock it for the next rung of
+/// [`SECOND_STEP_LADDER`] from now; returns when the lock ends (Unix ms).
+pub async fn escalate_second_step_lock(
+    conn: &mut AnyConnection,
+    s: &ThrottleSettings,
+    account_key: &str,
+) -> AppResult<i64> {
+    let before: Option<i64> = sqlx::query_scalar("SELECT lockouts FROM second_step_lockouts WHERE account_key = $1")
+        .bind(account_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let lockouts = before.unwrap_or(0);
+    let rung = SECOND_STEP_LADDER[(lockouts.max(0) as usize).min(SECOND_STEP_LADDER.len() - 1)];
+    let until = now_ms() + s.lockout.as_millis() as i64 * rung;
+    sqlx::query(
+        "INSERT INTO second_step_lockouts (account_key, lockouts, locked_until) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_key) DO UPDATE SET lockouts = excluded.lockouts, locked_until = excluded.locked_until",
+    )
+    .bind(account_key)
+    .bind(lockouts + 1)
+    .bind(until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(until)
+}
+
+/// A completed sign-in (or an administrator's unlock) starts the ladder again.
+pub async fn clear_second_step_locks(conn: &mut AnyConnection, account_key: &str) -> AppResult<()> {
+    sqlx::query("DELETE FROM second_step_lockouts WHERE account_key = $1")
+        .bind(account_key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Which of these accounts (by normalized email) are locked right now.
 pub async fn locked(db: &Db, s: &ThrottleSettings, keys: &[String]) -> AppResult<HashSet<String>> {
     if keys.is_empty() {
@@ -253,6 +305,15 @@ pub async fn locked(db: &Db, s: &ThrottleSettings, keys: &[String]) -> AppResult
             out.insert(account_key);
         }
     }
+    // Locks that failed second steps made longer.
+    let mut args = Args::default();
+    let now_arg = args.int(now);
+    let list = in_list_text(&mut args, keys);
+    let sql = format!(
+        "SELECT account_key FROM second_step_lockouts WHERE locked_until > {now_arg} AND account_key IN {list}"
+    );
+    let longer: Vec<String> = args.bind(sqlx::query_scalar(&sql)).fetch_all(&db.pool).await?;
+    out.extend(longer);
     Ok(out)
 }
 

@@ -48,6 +48,9 @@ pub struct Principal {
     /// A role requires a second factor and the user has none: nothing is
     /// authorized until they set one up (`two_factor`).
     pub two_factor_setup_owed: bool,
+    /// When this session's person last proved who they are (ms since the
+    /// epoch): the sign-in, its second step, or a confirmation since.
+    pub authenticated_at: i64,
 }
 
 impl Principal {
@@ -63,6 +66,19 @@ impl Principal {
 
     pub fn can(&self, app: AppId, permission: Permission) -> bool {
         self.is_admin || self.grants.contains(&(app, permission))
+    }
+
+    /// Refuse with [`AppError::ConfirmIdentity`] unless this session's last
+    /// authentication is at most `window` old: what changes how someone signs
+    /// in must not be done with a session cookie alone.
+    pub fn require_fresh(&self, window: std::time::Duration) -> Result<(), AppError> {
+        let age = super::now_ms().saturating_sub(self.authenticated_at);
+        if age >= 0 && age <= window.as_millis() as i64 {
+            Ok(())
+        } else {
+            tracing::info!(user_id = self.user_id, age_ms = age, "a fresh sign-in is required");
+            Err(AppError::ConfirmIdentity)
+        }
     }
 
     /// The only way to obtain an [`Access`].

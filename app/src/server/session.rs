@@ -154,8 +154,8 @@ pub async fn create_in(
     let now = now_ms();
     let absolute = now + settings.session_absolute_timeout.as_millis() as i64;
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, absolute_expires_at, user_agent, ip) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, absolute_expires_at, user_agent, ip, \
+         authenticated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(token.hash())
     .bind(user_id)
@@ -164,6 +164,7 @@ pub async fn create_in(
     .bind(absolute)
     .bind(&client.user_agent)
     .bind(&client.ip)
+    .bind(now)
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
@@ -172,6 +173,17 @@ pub async fn create_in(
         .execute(&mut *conn)
         .await?;
     Ok(session_cookie(settings, token.expose()))
+}
+
+/// The session's person proved who they are just now (a confirmation, or a
+/// password typed with the request): the fresh-sign-in rule counts from here.
+pub async fn mark_authenticated(db: &Db, session_hash: &str) -> AppResult<()> {
+    sqlx::query("UPDATE sessions SET authenticated_at = $1 WHERE id_hash = $2")
+        .bind(now_ms())
+        .bind(session_hash)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 pub async fn delete(db: &Db, session_hash: &str) -> AppResult<()> {
@@ -229,7 +241,7 @@ fn cookie_token(headers: &HeaderMap, name: &str) -> Option<Token> {
 pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<Option<Principal>> {
     let hash = token.hash();
     let row: Option<Live> = sqlx::query_as(
-        "SELECT s.user_id, s.last_seen_at, s.absolute_expires_at, u.email, u.first_name, u.last_name, u.enabled \
+        "SELECT s.user_id, s.last_seen_at, s.absolute_expires_at, s.authenticated_at, u.email, u.first_name, u.last_name, u.enabled \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
     )
     .bind(&hash)
@@ -264,6 +276,7 @@ pub async fn resolve(db: &Db, settings: &Settings, token: &Token) -> AppResult<O
         is_admin,
         grants,
         two_factor_setup_owed,
+        authenticated_at: row.authenticated_at,
     }))
 }
 
@@ -273,6 +286,7 @@ struct Live {
     user_id: i64,
     last_seen_at: i64,
     absolute_expires_at: i64,
+    authenticated_at: i64,
     email: String,
     first_name: String,
     last_name: String,
@@ -608,6 +622,21 @@ macro_rules! authorized {
             .await,
         )
     }};
+    // One of the most powerful administrator actions: also a sign-in or
+    // confirmation within `fresh_sign_in` (`Principal::require_fresh`).
+    (fresh $app:ident, $perm:ident, |$access:ident, $state:ident| $body:block) => {{
+        use $crate::server::session::{app_state, principal, respond};
+        respond(
+            async move {
+                let ($state, caller) = (app_state()?, principal()?);
+                let $access =
+                    caller.authorize::<$crate::server::access::apps::$app, $crate::server::access::perms::$perm>()?;
+                caller.require_fresh($state.settings.fresh_sign_in)?;
+                $body
+            }
+            .await,
+        )
+    }};
 }
 
 /// The body of a public server function (sign-in, setup, sign-up, reset):
@@ -657,6 +686,19 @@ macro_rules! signed_in {
         respond(
             async move {
                 let ($state, $me) = (app_state()?, principal_for_setup()?);
+                $body
+            }
+            .await,
+        )
+    }};
+    // Adding a second factor, also while one is owed: only with a sign-in or
+    // confirmation within `fresh_sign_in`, never with a session cookie alone.
+    (setup fresh |$me:ident, $state:ident| $body:block) => {{
+        use $crate::server::session::{app_state, principal_for_setup, respond};
+        respond(
+            async move {
+                let ($state, $me) = (app_state()?, principal_for_setup()?);
+                $me.require_fresh($state.settings.fresh_sign_in)?;
                 $body
             }
             .await,

@@ -55,6 +55,13 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long an access token Roster issues to a registered application works (at userinfo).
     pub oidc_access_token_ttl: Duration,
+    /// How recent the last authentication of a session must be for what
+    /// changes how someone signs in (`Principal::require_fresh`).
+    pub fresh_sign_in: Duration,
+    /// Users per batch of a bulk action.
+    pub bulk_batch_size: usize,
+    /// An extra pause between two batches of a bulk action.
+    pub bulk_batch_pause: Duration,
 }
 
 impl Settings {

@@ -144,7 +144,7 @@ pub async fn email_server_settings() -> Result<EmailServer, AppError> {
 
 #[server(prefix = "/api", endpoint = "save_email_server", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
 pub async fn save_email_server(settings: EmailServerInput) -> Result<(), AppError> {
-    crate::authorized!(Settings, Update, |access, state| { service::save_email_server(access, &state, settings).await })
+    crate::authorized!(fresh Settings, Update, |access, state| { service::save_email_server(access, &state, settings).await })
 }
 
 /// Forget the saved settings: the configuration's `smtp_url` is in force again.

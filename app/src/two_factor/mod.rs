@@ -94,7 +94,7 @@ pub async fn two_factor_status() -> Result<SecurityStatus, AppError> {
 /// with its QR code. Allowed while setup is owed.
 #[server(prefix = "/api", endpoint = "begin_totp_setup", output = crate::codec::JsonOut)]
 pub async fn begin_totp_setup() -> Result<TotpSetup, AppError> {
-    crate::signed_in!(setup | me, state | { service::begin_totp(&state, &me).await })
+    crate::signed_in!(setup fresh | me, state | { service::begin_totp(&state, &me).await })
 }
 
 /// Self-service: enable the authenticator being set up with one valid code.
@@ -102,7 +102,7 @@ pub async fn begin_totp_setup() -> Result<TotpSetup, AppError> {
 /// (shown once), else nothing. Allowed while setup is owed.
 #[server(prefix = "/api", endpoint = "enable_totp", output = crate::codec::JsonOut)]
 pub async fn enable_totp(code: String) -> Result<Vec<String>, AppError> {
-    crate::signed_in!(setup | me, state | { service::enable_totp(&state, &me, &code).await })
+    crate::signed_in!(setup fresh | me, state | { service::enable_totp(&state, &me, &code).await })
 }
 
 /// Self-service: remove the authenticator app; asks for the password.
@@ -115,6 +115,16 @@ pub async fn disable_totp(password: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "generate_recovery_codes", output = crate::codec::JsonOut)]
 pub async fn generate_recovery_codes(password: String) -> Result<Vec<String>, AppError> {
     crate::signed_in!(|me, state| { service::regenerate_codes(&state, &me, &password).await })
+}
+
+/// Self-service: "Confirm it's you". The caller's password, or a current code
+/// from their authenticator app, makes this session's sign-in fresh again, so
+/// what needs a fresh sign-in (adding a factor, the most powerful
+/// administrator actions) works for `fresh_sign_in`. Counted in the sign-in
+/// throttle like a sign-in. Allowed while setup is owed.
+#[server(prefix = "/api", endpoint = "confirm_identity", output = crate::codec::JsonOut)]
+pub async fn confirm_identity(password: String, code: String) -> Result<(), AppError> {
+    crate::signed_in!(setup | me, state | { service::confirm_identity(&state, &me, &password, &code).await })
 }
 
 /// Public (with the pending sign-in cookie): the second step of signing in,
@@ -136,7 +146,7 @@ pub async fn sign_in_second_step(code: String, next: Option<String>) -> Result<S
 /// browser. Allowed while setup is owed.
 #[server(prefix = "/api", endpoint = "begin_passkey_registration", output = crate::codec::JsonOut)]
 pub async fn begin_passkey_registration(name: String) -> Result<PasskeyCeremony, AppError> {
-    crate::signed_in!(setup | me, state | { passkeys::begin_registration(&state, &me, &name).await })
+    crate::signed_in!(setup fresh | me, state | { passkeys::begin_registration(&state, &me, &name).await })
 }
 
 /// Self-service: finish adding a passkey with the browser's answer
@@ -144,7 +154,7 @@ pub async fn begin_passkey_registration(name: String) -> Result<PasskeyCeremony,
 /// first second factor (shown once), else nothing. Allowed while setup is owed.
 #[server(prefix = "/api", endpoint = "finish_passkey_registration", output = crate::codec::JsonOut)]
 pub async fn finish_passkey_registration(ceremony: String, credential: String) -> Result<Vec<String>, AppError> {
-    crate::signed_in!(setup | me, state | { passkeys::finish_registration(&state, &me, &ceremony, &credential).await })
+    crate::signed_in!(setup fresh | me, state | { passkeys::finish_registration(&state, &me, &ceremony, &credential).await })
 }
 
 /// Self-service: rename one of the caller's passkeys.
@@ -222,7 +232,7 @@ pub async fn user_two_factor(id: i64) -> Result<UserFactors, AppError> {
 /// sessions, and email them. Only an administrator resets an administrator.
 #[server(prefix = "/api", endpoint = "reset_two_factor", output = crate::codec::JsonOut)]
 pub async fn reset_two_factor(id: i64) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::reset(access, &state, id).await })
+    crate::authorized!(fresh Users, Update, |access, state| { service::reset(access, &state, id).await })
 }
 
 /// Roles Update: whether a role's members must use a second factor. On the

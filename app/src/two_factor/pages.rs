@@ -2,6 +2,7 @@ use super::*;
 use crate::components::{
     call, call_action, ActionResult, AuthCard, CallAction, DataTable, ErrorView, FieldError, FormFooter, Spinner,
 };
+use crate::confirm::{confirmed, use_gate, ConfirmGate};
 use crate::time::OptionalTime;
 
 /// A browser-side action (it awaits `navigator.credentials`, which is not `Send`).
@@ -9,12 +10,13 @@ type LocalAction<I, O> = Action<I, Result<O, AppError>>;
 
 /// Add a passkey named `name`: the server's options, the browser's
 /// ceremony, the server's check. The recovery codes when it is the first factor.
-async fn add_passkey(name: String) -> Result<Vec<String>, AppError> {
-    let started = begin_passkey_registration(name).await?;
+async fn add_passkey(gate: Option<ConfirmGate>, name: String) -> Result<Vec<String>, AppError> {
+    let started = confirmed(gate, || begin_passkey_registration(name.clone())).await?;
     let Some(credential) = super::browser::create(&started.options).await? else {
         return Err(AppError::Invalid("Adding the passkey was cancelled.".into()));
     };
-    finish_passkey_registration(started.ceremony, credential).await
+    // Confirmed above; still, a ceremony longer than the fresh-sign-in time asks again.
+    confirmed(gate, || finish_passkey_registration(started.ceremony.clone(), credential.clone())).await
 }
 
 /// The second step with a passkey; where to go next.
@@ -75,7 +77,8 @@ pub fn SecurityTab() -> impl IntoView {
     let enable = ServerAction::<EnableTotp>::new();
     let disable = ServerAction::<DisableTotp>::new();
     let regenerate = ServerAction::<GenerateRecoveryCodes>::new();
-    let add: LocalAction<String, Vec<String>> = Action::new_local(|name: &String| add_passkey(name.clone()));
+    let gate = use_gate();
+    let add: LocalAction<String, Vec<String>> = Action::new_local(move |name: &String| add_passkey(gate, name.clone()));
     let rename = call_action::<()>();
     let remove = call_action::<()>();
     // Their version signals read with try_get: a server render abandoned

@@ -634,6 +634,9 @@ pub async fn finish_second_step(
     use crate::auth::throttle::{self, Verdict};
     let pending = two_factor::pending(state, token).await?;
     let actor = Actor::anonymous(&pending.email);
+    if let Some(secs) = throttle::second_step_locked(&state.db, &pending.email_norm).await? {
+        return Err(AppError::Throttled(secs));
+    }
     let reservation =
         match throttle::check_and_reserve(&state.db, &state.settings.throttle, &pending.email_norm, &actor.ip).await? {
             Verdict::Allow(r) => r,
@@ -653,7 +656,8 @@ pub async fn finish_second_step(
     };
     let event =
         Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("second step: passkey refused");
-    crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, Some(&account)).await?;
+    crate::auth::service::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
+        .await?;
     Err(refused())
 }
 

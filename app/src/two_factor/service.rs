@@ -336,10 +336,66 @@ pub async fn enable_totp(state: &AppState, me: &Principal, code: &str) -> AppRes
 /// Refuse unless `password` is the caller's (counted in the sign-in throttle).
 pub(super) async fn confirm_password(state: &AppState, me: &Principal, password: &str) -> AppResult<()> {
     if crate::account::service::verify_own_password(state, me, password).await? {
+        // A password typed with the request is a fresh authentication.
+        crate::server::session::mark_authenticated(&state.db, &me.session_hash).await?;
         Ok(())
     } else {
         Err(AppError::Invalid("The password is incorrect.".into()))
     }
+}
+
+/// "Confirm it's you": `password`, or else `code` from the caller's
+/// authenticator app, each counted in the sign-in throttle on the account's
+/// key like a sign-in (a stolen session gets no more guesses than the sign-in
+/// page gives). A right one makes the session's authentication fresh; an
+/// authenticator code spends its time step, as at sign-in.
+pub async fn confirm_identity(state: &AppState, me: &Principal, password: &str, code: &str) -> AppResult<()> {
+    use crate::auth::throttle::{self, Verdict};
+    if !password.is_empty() {
+        return confirm_password(state, me, password).await;
+    }
+    if code.trim().is_empty() {
+        return Err(AppError::Invalid("Enter your password, or a code from your authenticator app.".into()));
+    }
+    let key = me.email.to_lowercase();
+    let actor = Actor::of(me);
+    let reservation = match throttle::check_and_reserve(&state.db, &state.settings.throttle, &key, &actor.ip).await? {
+        Verdict::Allow(r) => r,
+        Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
+    };
+    let mut conn = state.db.pool.acquire().await?;
+    let step = match totp_row(&mut conn, me.user_id, true).await? {
+        Some(row) => {
+            let secret = open(state, &row.secret).await?;
+            let totp = totp_of(&state.settings.site_name, secret.expose(), &me.email)?;
+            matching_step(&totp, code, now_ms()).filter(|step| *step > row.last_step)
+        }
+        None => None,
+    };
+    drop(conn);
+    if let Some(step) = step {
+        let mut tx = state.db.begin_write().await?;
+        let spent = sqlx::query(
+            "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
+        )
+        .bind(step)
+        .bind(me.user_id)
+        .execute(&mut *tx)
+        .await?;
+        if spent.rows_affected() == 1 {
+            crate::auth::throttle::clear(&mut tx, &key).await?;
+            tx.commit().await?;
+            crate::server::session::mark_authenticated(&state.db, &me.session_hash).await?;
+            return Ok(());
+        }
+    }
+    let account =
+        crate::auth::service::Account { id: me.user_id, email: me.email.clone(), password_hash: None, enabled: true };
+    let event = Event::new("sign_in.failure").user(me.user_id, &me.email).details("wrong confirmation code");
+    crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, Some(&account)).await?;
+    Err(AppError::Invalid(
+        "That code is not right. Enter the current code from your authenticator app, or your password.".into(),
+    ))
 }
 
 /// Remove the caller's authenticator app (and, with no second factor left, the
@@ -484,6 +540,9 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
     let pending = pending(state, token).await?;
     let actor = Actor::anonymous(&pending.email);
     let s = &state.settings.throttle;
+    if let Some(secs) = throttle::second_step_locked(&state.db, &pending.email_norm).await? {
+        return Err(AppError::Throttled(secs));
+    }
     let reservation = match throttle::check_and_reserve(&state.db, s, &pending.email_norm, &actor.ip).await? {
         Verdict::Allow(r) => r,
         Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
@@ -527,7 +586,8 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
         enabled: true,
     };
     let event = Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("wrong second-step code");
-    crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, Some(&account)).await?;
+    crate::auth::service::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
+        .await?;
     Err(wrong_code())
 }
 
@@ -576,6 +636,7 @@ pub(super) async fn complete(
         return Err(expired());
     }
     crate::auth::throttle::clear(&mut tx, &pending.email_norm).await?;
+    crate::auth::throttle::clear_second_step_locks(&mut tx, &pending.email_norm).await?;
     let me = Actor { id: Some(pending.user_id), ..actor.clone() };
     if matches!(proof, Proof::Recovery(_)) {
         let left = codes_left(&mut tx, pending.user_id).await?;
@@ -613,7 +674,8 @@ pub async fn role_requires(conn: &mut AnyConnection, id: i64) -> AppResult<bool>
 }
 
 /// Require (or stop requiring) a second factor of role `id`'s members. The
-/// built-in Administrator role is an administrator's to change.
+/// built-in Administrator role is an administrator's to change, and a role
+/// that grants more than the caller holds too (the hand-out rule).
 pub async fn set_role_requirement(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
@@ -635,6 +697,13 @@ pub async fn set_role_requirement(
     if head.builtin.is_some() && !caller.is_admin {
         return Err(AppError::NotAllowed(
             "Only an administrator may change what the Administrator role requires.".into(),
+        ));
+    }
+    // The hand-out rule: a role that grants more than the caller holds is not
+    // theirs to loosen (nor to tighten on its members).
+    if crate::grants::check_can_hand_out(&mut tx, caller, &[id]).await.is_err() {
+        return Err(AppError::NotAllowed(
+            "This role grants something you do not have, so only an administrator may change what it requires.".into(),
         ));
     }
     sqlx::query("UPDATE roles SET require_two_factor = $1 WHERE id = $2")

@@ -3,7 +3,8 @@
 //! user the list's search and filters match (read here, never sent by the
 //! browser).
 //!
-//! The users are taken in batches of [`BATCH`], each in its own short write
+//! The users are taken in batches (`bulk_batch_size`, 500 by default; see
+//! BENCHMARKS.md for how long one holds the lock), each in its own short write
 //! transaction, with a pause as long between two on SQLite, so that sign-ins
 //! and other writes get the lock between batches. Each user
 //! is checked against the single action's rules: administrators are changed
@@ -11,7 +12,8 @@
 //! ([`grants::unmanageable`], the set form of `check_may_manage`), the last
 //! enabled administrator stays ([`grants::is_last_admin`], asked for each
 //! administrator in turn, inside the batch), roles are given only within the
-//! hand-out rule ([`grants::hand_out_refusals`]). Everyone changed gets the
+//! hand-out rule ([`grants::hand_out_refusals`]), and before every batch the
+//! starter's own right is read again ([`still_allowed`]). Everyone changed gets the
 //! single action's audit entry; the bulk action gets one more.
 //!
 //! The work is a job (`bulk_jobs`): [`start`] answers at once with its id,
@@ -29,9 +31,6 @@ use crate::server::sql::{in_list, Args, Flag};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-/// Users per write transaction (see BENCHMARKS.md for how long one holds the lock).
-pub const BATCH: usize = 500;
 
 const OWN_ACCOUNT: &str = "your own account is changed from Account, not from a bulk action";
 const LAST_ADMIN: &str = "the last enabled Global administrator";
@@ -213,16 +212,20 @@ async fn work(
     role: Option<&RoleTarget>,
     query: &str,
 ) -> AppResult<()> {
-    // The request checked Users Update; the job acts with the same grants.
-    let access = caller.authorize::<apps::Users, perms::Update>()?;
     let started = std::time::Instant::now();
     let mut tally = Tally::default();
     // The longest a batch held the write lock: what a sign-in may wait.
     let mut longest = std::time::Duration::ZERO;
     let mut done = 0usize;
-    for batch in ids.chunks(BATCH) {
+    for batch in ids.chunks(state.settings.bulk_batch_size.max(1)) {
         let mut tx = state.db.begin_write().await?;
         let held = std::time::Instant::now();
+        // The request checked Users Update; every batch checks it again, with
+        // the starter's grants as they are now, so a job stops when its
+        // starter is disabled or loses the right, and hands out roles only
+        // within what they still hold.
+        let now = still_allowed(&mut tx, caller, done, ids.len()).await?;
+        let access = now.authorize::<apps::Users, perms::Update>().map_err(|_| lost_right(done, ids.len()))?;
         run_batch(&mut tx, state, access.principal(), actor, action, role, batch, &mut tally).await?;
         done += batch.len();
         let outcome = tally.outcome(ids.len());
@@ -243,6 +246,9 @@ async fn work(
         // long as the batch held it, so others get in between two batches.
         if state.db.backend == crate::server::db::Backend::Sqlite {
             tokio::time::sleep(took).await;
+        }
+        if !state.settings.bulk_batch_pause.is_zero() {
+            tokio::time::sleep(state.settings.bulk_batch_pause).await;
         }
     }
     let outcome = tally.outcome(ids.len());
@@ -275,6 +281,35 @@ async fn work(
         "bulk action on users"
     );
     Ok(())
+}
+
+/// The job's starter as they are now: their grants read again, or
+/// [`lost_right`] when they were disabled (or deleted) meanwhile.
+async fn still_allowed(
+    conn: &mut AnyConnection,
+    caller: &Principal,
+    done: usize,
+    total: usize,
+) -> AppResult<Principal> {
+    let enabled: Option<Flag> = sqlx::query_scalar("SELECT enabled FROM users WHERE id = $1")
+        .bind(caller.user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if !enabled.is_some_and(bool::from) {
+        return Err(lost_right(done, total));
+    }
+    let held = crate::grants::load_on(conn, caller.user_id).await?;
+    Ok(Principal { is_admin: held.is_admin, grants: held.grants, ..caller.clone() })
+}
+
+/// A job stopped because its starter may no longer change users.
+fn lost_right(done: usize, total: usize) -> AppError {
+    AppError::NotAllowed(format!(
+        "Stopped after {} of {} users: whoever started this action was disabled or no longer has Users Update. \
+         The users done so far stay done.",
+        thousands(done as u64),
+        thousands(total as u64)
+    ))
 }
 
 fn skipped_json(skipped: &[Skipped]) -> String {

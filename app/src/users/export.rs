@@ -8,10 +8,11 @@
 use super::csv::CsvOut;
 use super::service::selection;
 use super::{thousands, UserQuery, UserStatus, BULK_MAX_IDS};
+use crate::audit::service::{record_now, Actor, Event};
 use crate::error::AppError;
 use crate::server::access::{apps, perms, Access};
 use crate::server::db::Backend;
-use crate::server::session::RequestAuth;
+use crate::server::session::{ClientInfo, RequestAuth};
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -47,6 +48,27 @@ pub enum ExportSet {
         ids: Vec<i64>,
         sort: String,
     },
+}
+
+impl ExportSet {
+    /// Which users, in words, for the audit log.
+    fn describe(&self) -> String {
+        match self {
+            ExportSet::Ticked { ids, .. } => format!("{} ticked users", ids.len()),
+            ExportSet::Matching(q) => {
+                let filters: Vec<String> = [("search", &q.search), ("status", &q.status), ("role", &q.role)]
+                    .into_iter()
+                    .filter(|(_, v)| !v.trim().is_empty())
+                    .map(|(k, v)| format!("{k} \"{v}\""))
+                    .collect();
+                if filters.is_empty() {
+                    "every user".to_string()
+                } else {
+                    format!("users matching {}", filters.join(", "))
+                }
+            }
+        }
+    }
 }
 
 impl ExportQuery {
@@ -104,10 +126,15 @@ impl Exported {
 /// on its own task, a few pieces ahead of the network; it stops when the
 /// download is abandoned.
 pub fn stream(
-    _access: Access<'_, apps::Users, perms::View>,
+    access: Access<'_, apps::Users, perms::View>,
     state: &AppState,
     what: &ExportSet,
+    ip: String,
 ) -> impl Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    let me = access.principal();
+    let actor = Actor { id: Some(me.user_id), email: me.email.clone(), ip };
+    let described = what.describe();
+    let db = state.db.clone();
     let mut sel = match what {
         ExportSet::Matching(q) => selection(state.db.backend, q),
         ExportSet::Ticked { ids, sort } => {
@@ -158,6 +185,7 @@ pub fn stream(
                                 piece.extend(bytes);
                                 if tx.send(Ok(std::mem::take(&mut piece))).await.is_err() {
                                     tracing::info!(rows, "users export abandoned by the browser");
+                                    audit(&db, &actor, &described, rows, "; the download was abandoned").await;
                                     return;
                                 }
                             }
@@ -173,16 +201,28 @@ pub fn stream(
         });
         if last.is_ok() {
             tracing::info!(rows, "users exported");
+            audit(&db, &actor, &described, rows, "").await;
+        } else {
+            audit(&db, &actor, &described, rows, "; the export failed part-way").await;
         }
         let _ = tx.send(last).await;
     });
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|piece| (piece, rx)) })
 }
 
+/// Record an export: who, which users, how many rows left Roster.
+async fn audit(db: &crate::server::db::Db, actor: &Actor, described: &str, rows: usize, how: &str) {
+    let event = Event::new("users.exported").details(format!("{rows} rows: {described}{how}"));
+    if let Err(e) = record_now(db, actor, event).await {
+        tracing::error!(error = %e, "users export: the audit entry could not be written");
+    }
+}
+
 /// `GET /users/export.csv`: the download, named after today's date.
 pub async fn download(
     State(state): State<AppState>,
     auth: Option<Extension<RequestAuth>>,
+    client: Option<Extension<ClientInfo>>,
     Query(q): Query<ExportQuery>,
 ) -> Response {
     let Some(principal) = auth.and_then(|Extension(RequestAuth(p))| p) else {
@@ -196,7 +236,8 @@ pub async fn download(
         Ok(what) => what,
         Err(why) => return (StatusCode::UNPROCESSABLE_ENTITY, AppError::Invalid(why).to_string()).into_response(),
     };
-    let body = axum::body::Body::from_stream(stream(access, &state, &what));
+    let ip = client.map(|Extension(c)| c.ip).unwrap_or_default();
+    let body = axum::body::Body::from_stream(stream(access, &state, &what, ip));
     let day: String = crate::time::iso_time(crate::server::now_ms()).chars().take(10).collect();
     let disposition = format!("attachment; filename=\"users-{day}.csv\"");
     let mut res = body.into_response();

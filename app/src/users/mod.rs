@@ -392,6 +392,16 @@ pub struct ImportReview {
     pub errors_csv: String,
 }
 
+/// The paths of the server functions that take `multipart/form-data` (the
+/// import uploads). server_fn reads their bodies by a boundary it assumes is
+/// there, so the router refuses any other body for them before decoding
+/// (`server/src/bodies.rs`).
+#[cfg(feature = "ssr")]
+pub fn upload_paths() -> [&'static str; 2] {
+    use server_fn::ServerFn;
+    [<ReviewImport as ServerFn>::PATH, <RunImport as ServerFn>::PATH]
+}
+
 /// Read an uploaded file (field `file`; `add_roles` ticked or not) and say
 /// what importing it would do, row by row. Nothing is written.
 #[server(prefix = "/api", endpoint = "review_import", output = crate::codec::JsonOut, input = server_fn::codec::MultipartFormData)]

@@ -509,6 +509,12 @@ pub async fn update(
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(user_gone)?;
+    // Changing one's own email changes where one's password resets go: like
+    // adding a factor, it needs a recent sign-in or confirmation.
+    let me = access.principal();
+    if id == me.user_id && !email_before.eq_ignore_ascii_case(info.email.as_str()) {
+        me.require_fresh(state.settings.fresh_sign_in)?;
+    }
     let roles_before = role_ids_of(&mut tx, id).await?;
     let clash: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_norm = $1 AND id <> $2")
         .bind(info.email.normalized())
@@ -646,6 +652,7 @@ pub async fn unlock(access: Access<'_, apps::Users, perms::Update>, state: &AppS
     let email = user_email(&mut conn, id).await?;
     check_may_manage(&mut conn, access.principal(), id).await?;
     crate::auth::throttle::clear(&mut conn, &email.to_lowercase()).await?;
+    crate::auth::throttle::clear_second_step_locks(&mut conn, &email.to_lowercase()).await?;
     record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
     Ok(())
 }

@@ -14,7 +14,35 @@ on_both_backends!(
     the_export_needs_users_view,
     a_long_export_is_streamed_in_pieces,
     the_ticked_users_export_alone_in_the_lists_order,
+    an_export_is_recorded_in_the_audit_log,
 );
+
+/// Who exported, which users and how many rows: an export takes people's
+/// data out of Roster, so it leaves a trace like every change does.
+async fn an_export_is_recorded_in_the_audit_log(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    invite_many(&admin, "exported", 3).await;
+    assert!(audit_entries(&mut admin, "users.exported").await.is_empty());
+    let csv = export(&admin, "search=exported&sort=email").await;
+    assert_eq!(emails_of(&csv).len(), 3);
+    export(&admin, "").await;
+    // The entry is written once the last row has left.
+    let mut entries = vec![];
+    for _ in 0..50 {
+        entries = audit_entries(&mut admin, "users.exported").await;
+        if entries.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(text.contains("3 rows: users matching search \\\"exported\\\""), "{text}");
+    assert!(text.contains("4 rows: every user"), "{text}");
+    assert!(text.contains(ADMIN_EMAIL), "who exported: {text}");
+}
 
 /// The export's body for `query` (`search=…&sort=…`), checked to be a CSV download.
 async fn export(c: &Client, query: &str) -> String {

@@ -643,3 +643,18 @@ impl Client {
         self.send_api(req).await
     }
 }
+
+/// Run one statement directly on the database (to set up states the HTTP API
+/// cannot reach, such as a sign-in that happened minutes ago).
+pub async fn execute(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
+}
+
+/// Make every session's last authentication `minutes` older, as if its
+/// person had signed in that long ago.
+pub async fn age_sign_ins(db: &TestDb, minutes: i64) {
+    execute(db, &format!("UPDATE sessions SET authenticated_at = authenticated_at - {}", minutes * 60_000)).await;
+}

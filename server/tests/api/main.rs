@@ -14,6 +14,7 @@ mod bulk;
 mod email_queue;
 mod export;
 mod foundation;
+mod fresh_sign_in;
 mod import;
 mod invitations;
 mod oidc;

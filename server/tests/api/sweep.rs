@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 
 on_both_backends!(
     every_server_function_refuses_callers_without_permission,
-    a_member_owing_a_second_factor_may_only_set_one_up
+    a_member_owing_a_second_factor_may_only_set_one_up,
+    every_server_function_answers_an_unreadable_body_with_4xx_and_no_panic
 );
 
 /// Reviewed: what a member of a role that requires two-factor sign-in may
@@ -22,6 +23,7 @@ const SECOND_FACTOR_SETUP: &[&str] = &[
     "enable_totp",
     "begin_passkey_registration",
     "finish_passkey_registration",
+    "confirm_identity",
 ];
 
 /// Reviewed: callable without a session. Each one checks its own token or
@@ -64,6 +66,7 @@ const SELF_SERVICE: &[&str] = &[
     "finish_passkey_registration",
     "rename_passkey",
     "remove_passkey",
+    "confirm_identity",
 ];
 
 enum Body {
@@ -109,6 +112,7 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         "create_application" => Json(json!({"input": crate::applications::crm("Sneaky")})),
         "update_application" => Json(json!({"id": 1, "input": crate::applications::crm("Sneaky")})),
         "enable_totp" => Form(&[("code", "000000")]),
+        "confirm_identity" => Form(&[("password", "not the password"), ("code", "")]),
         "disable_totp" | "generate_recovery_codes" => Form(&[("password", "not the password")]),
         "sign_in_second_step" => Form(&[("code", "000000"), ("next", "")]),
         "user_two_factor" | "reset_two_factor" => Form(&[("id", "1")]),
@@ -284,4 +288,53 @@ async fn a_member_owing_a_second_factor_may_only_set_one_up(backend: Backend) {
         }
     }
     assert!(wrong.is_empty(), "server functions that did not refuse as expected:\n{}", wrong.join("\n"));
+}
+
+/// Bodies a server function cannot read: each gets a 4xx with a reason,
+/// never a dropped connection, a 5xx or a panic in the server's log. A form
+/// or JSON body may reach a public function that takes no arguments (it reads
+/// them as "no arguments"), so those may also answer 2xx.
+async fn every_server_function_answers_an_unreadable_body_with_4xx_and_no_panic(backend: Backend) {
+    let fns = registered_server_fns();
+    let db = TestDb::new(backend);
+    let log = std::env::temp_dir().join(unique("roster_bodies_log"));
+    let server = Server::start_logging(&db, &[("ROSTER_LOG", "info")], Some(&log)).await;
+    set_up_admin(&server).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let bodies: [(&str, Option<&str>, &str); 5] = [
+        ("form", Some("application/x-www-form-urlencoded"), "nonsense=%ZZ&id=not-a-number"),
+        ("json", Some("application/json"), r#"{"nonsense": [1, 2"#),
+        ("empty", None, ""),
+        ("text", Some("text/plain"), "hello"),
+        ("multipart without a boundary", Some("multipart/form-data; boundary="), "--\r\n\r\n--"),
+    ];
+    let mut wrong = Vec::new();
+    for (_, endpoint) in &fns {
+        for (label, content_type, body) in &bodies {
+            let mut req = http
+                .post(format!("{}/api/{endpoint}", server.base))
+                .header("Origin", &server.base)
+                .body(body.to_string());
+            if let Some(ct) = content_type {
+                req = req.header("Content-Type", *ct);
+            }
+            match req.send().await {
+                Err(e) => wrong.push(format!("{endpoint}, {label} body: no answer ({e})")),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    let may_succeed = matches!(*label, "form" | "json") && PUBLIC.contains(&endpoint.as_str());
+                    let fine = status.is_client_error() || (may_succeed && status.is_success());
+                    if !fine || text.trim().is_empty() {
+                        wrong.push(format!("{endpoint}, {label} body: {status} {text:?}"));
+                    }
+                }
+            }
+        }
+    }
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(wrong.is_empty(), "unreadable bodies not refused with 4xx:\n{}", wrong.join("\n"));
+    assert!(!logged.contains("panicked"), "the server panicked:\n{logged}");
+    assert!(fns.len() >= 30, "only {} server functions listed", fns.len());
 }

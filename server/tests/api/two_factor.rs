@@ -15,6 +15,7 @@ on_both_backends!(
     a_totp_code_is_accepted_once,
     a_wrong_code_is_refused_and_recorded,
     second_step_attempts_count_in_the_sign_in_throttle,
+    failed_second_steps_lock_for_longer_each_time,
     second_step_without_a_pending_sign_in_is_refused,
     an_expired_pending_sign_in_is_refused,
     a_wrong_password_answers_as_for_an_unknown_account,
@@ -26,6 +27,7 @@ on_both_backends!(
     a_role_requiring_two_factor_sends_its_member_to_setup,
     a_member_of_a_requiring_role_cannot_remove_the_last_factor,
     only_an_administrator_changes_the_administrator_roles_requirement,
+    a_role_granting_more_than_the_caller_holds_keeps_its_requirement,
     an_administrator_sees_factors_but_never_secrets,
     an_administrator_resets_two_factor,
     only_an_administrator_resets_an_administrator,
@@ -206,6 +208,59 @@ async fn second_step_attempts_count_in_the_sign_in_throttle(backend: Backend) {
     assert_eq!(failures, 5);
 }
 
+/// Whoever fails second steps knows the password: each lockout they cause
+/// lasts longer than the one before (the lockout, 4 times it, 96 times it:
+/// 15 minutes, 1 hour, 24 hours by default; 1 s, 4 s, 96 s here). A
+/// completed sign-in starts the ladder again.
+async fn failed_second_steps_lock_for_longer_each_time(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = [
+        ("ROSTER_SIGNIN_FREE_FAILURES", "2"),
+        ("ROSTER_SIGNIN_LOCKOUT_FAILURES", "3"),
+        ("ROSTER_SIGNIN_LOCKOUT_DURATION", "1s"),
+    ];
+    let server = Server::start_with(&db, &env).await;
+    let mut admin = set_up_admin(&server).await;
+    let mut user = add_user(&mut admin, &server, USER, &[]).await;
+    let (secret, _) = enable(&mut user).await;
+    let mut c = password_step(&server).await;
+    let locked_for = |r: &Reply| -> u64 {
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+        r.body["Throttled"].as_u64().unwrap()
+    };
+    // Each failure moved two minutes into the past: past the waits between
+    // attempts and past the flat 1 s lockout, still inside the 15 min window.
+    let fail = |c: &mut Client| {
+        let mut c = c.clone();
+        let db = &db;
+        async move {
+            assert_eq!(second(&mut c, "zzzzz-zzzzz").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+            execute(db, "UPDATE sign_in_failures SET at = at - 120000").await;
+        }
+    };
+    for _ in 0..3 {
+        fail(&mut c).await;
+    }
+    assert!(locked_for(&second(&mut c, &code(&secret, 0)).await) <= 1, "first lockout: the configured one");
+    execute(&db, "UPDATE second_step_lockouts SET locked_until = 1").await;
+    fail(&mut c).await;
+    let second_lock = locked_for(&second(&mut c, &code(&secret, 0)).await);
+    assert!((3..=4).contains(&second_lock), "second lockout: 4 times as long, {second_lock} s");
+    execute(&db, "UPDATE second_step_lockouts SET locked_until = 1").await;
+    fail(&mut c).await;
+    let third_lock = locked_for(&second(&mut c, &code(&secret, 0)).await);
+    assert!((90..=96).contains(&third_lock), "third lockout: 96 times as long, {third_lock} s");
+    // The flat lockout is long over; the longer one holds.
+    assert!(locked_for(&second(&mut c, &code(&secret, 0)).await) > 60);
+    // An administrator's unlock lifts it; a completed sign-in starts the ladder again.
+    let id = scalar(&db, &format!("SELECT id FROM users WHERE email = '{USER}'")).await;
+    let r = admin.call("unlock_user", &[("id", &id.to_string())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = second(&mut c, &code(&secret, 1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM second_step_lockouts").await, 0);
+}
+
 async fn second_step_without_a_pending_sign_in_is_refused(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, _admin, _user, secret, _codes) = with_totp_user(&db).await;
@@ -373,6 +428,31 @@ async fn only_an_administrator_changes_the_administrator_roles_requirement(backe
     enable(&mut admin).await;
     require(&mut admin, admin_role, true).await;
     assert_eq!(admin.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+}
+
+/// The hand-out rule: Roles Update alone does not reach a role that grants
+/// more than the caller holds (here Users Delete), whether to loosen or to
+/// tighten what it requires.
+async fn a_role_granting_more_than_the_caller_holds_keeps_its_requirement(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let editors = create_role(&mut admin, "Role editors", json!([["Roles", "Update"]])).await;
+    let mut editor = add_user(&mut admin, &server, "editor@example.com", &[editors]).await;
+    let powerful = create_role(&mut admin, "User removers", json!([["Users", "Delete"]])).await;
+    require(&mut admin, powerful, true).await;
+    for required in ["false", "true"] {
+        let r = editor.call("set_role_two_factor", &[("id", &powerful.to_string()), ("required", required)]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{required}: {:?}", r.body);
+        assert!(r.body.to_string().contains("grants something you do not have"), "{:?}", r.body);
+    }
+    assert_eq!(
+        scalar(&db, &format!("SELECT COUNT(*) FROM roles WHERE id = {powerful} AND require_two_factor")).await,
+        1
+    );
+    // A role within the editor's own grants stays theirs to change.
+    let r = editor.call("set_role_two_factor", &[("id", &editors.to_string()), ("required", "true")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
 async fn an_administrator_sees_factors_but_never_secrets(backend: Backend) {

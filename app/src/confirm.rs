@@ -1,0 +1,124 @@
+//! "Confirm it's you". What changes how someone signs in, and the most
+//! powerful administrator actions, need a recent sign-in; when the server
+//! answers [`AppError::ConfirmIdentity`], the page asks for the password (or a
+//! code from the authenticator app) in a dialog, then carries on with what the
+//! person was doing: the call is made again, once, after the confirmation.
+//!
+//! [`App`](crate::App) provides one [`ConfirmGate`] and renders its dialog;
+//! `components::call_action` and the passkey ceremony go through
+//! [`confirmed`].
+
+use crate::components::FieldError;
+use crate::error::AppError;
+use futures_channel::oneshot;
+use leptos::prelude::*;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// The dialog's state, shared by the dialog and every call that may need it.
+/// `Copy` (its parts live in the page's reactive arena): closures that hold
+/// it have nothing to drop, which matters for local actions, whose closures
+/// must be dropped on the thread that made them.
+#[derive(Clone, Copy)]
+pub struct ConfirmGate {
+    open: RwSignal<bool>,
+    /// The call waiting for the person's answer (true: confirmed).
+    waiting: StoredValue<Arc<Mutex<Option<oneshot::Sender<bool>>>>>,
+}
+
+impl ConfirmGate {
+    /// Make the page's gate and provide it to everything below.
+    pub fn provide() -> Self {
+        let gate = Self { open: RwSignal::new(false), waiting: StoredValue::new(Arc::new(Mutex::new(None))) };
+        provide_context(gate);
+        gate
+    }
+
+    /// Open the dialog and wait for the person: true once they confirmed,
+    /// false when they cancelled (or another call asked meanwhile).
+    async fn ask(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        let Some(waiting) = self.waiting.try_get_value() else { return false };
+        if let Ok(mut waiting) = waiting.lock() {
+            *waiting = Some(tx);
+        }
+        self.open.set(true);
+        rx.await.unwrap_or(false)
+    }
+
+    fn answer(&self, confirmed: bool) {
+        self.open.set(false);
+        let Some(waiting) = self.waiting.try_get_value() else { return };
+        if let Some(tx) = waiting.lock().ok().and_then(|mut w| w.take()) {
+            let _ = tx.send(confirmed);
+        }
+    }
+}
+
+/// The page's gate, if the page has one.
+pub fn use_gate() -> Option<ConfirmGate> {
+    use_context::<ConfirmGate>()
+}
+
+/// Run `call`; when the server asks for a fresh sign-in, ask the person to
+/// confirm and, once they have, run it again.
+pub async fn confirmed<T, Fut>(gate: Option<ConfirmGate>, call: impl Fn() -> Fut) -> Result<T, AppError>
+where
+    Fut: Future<Output = Result<T, AppError>>,
+{
+    match call().await {
+        Err(AppError::ConfirmIdentity) => match gate {
+            Some(gate) if gate.ask().await => call().await,
+            _ => Err(AppError::ConfirmIdentity),
+        },
+        done => done,
+    }
+}
+
+/// The "Confirm it's you" dialog of `gate`.
+#[component]
+pub fn ConfirmIdentityDialog(gate: ConfirmGate) -> impl IntoView {
+    let submit = ServerAction::<crate::two_factor::ConfirmIdentity>::new();
+    let value = submit.value();
+    let error = Signal::derive(move || value.try_get().flatten().and_then(Result::err));
+    let pending = submit.pending();
+    Effect::new(move |_| {
+        if matches!(value.try_get().flatten(), Some(Ok(()))) {
+            value.set(None);
+            gate.answer(true);
+        }
+    });
+    let open = gate.open;
+    let cancel = Callback::new(move |()| {
+        value.set(None);
+        gate.answer(false);
+    });
+    view! {
+        <Show when=move || open.try_get().unwrap_or(false)>
+            <dialog open class="confirm-identity" aria-modal="true" aria-labelledby="confirm-identity-title">
+                <h2 id="confirm-identity-title">"Confirm it's you"</h2>
+                <p>
+                    "This changes how you or others sign in, so Roster asks who you are once more. Enter your \
+                     password, or a code from your authenticator app."
+                </p>
+                <ActionForm action=submit>
+                    <label>
+                        "Password"
+                        <input type="password" name="password" autocomplete="current-password" autofocus />
+                    </label>
+                    <label>
+                        "Or a code from your authenticator app"
+                        <input type="text" name="code" inputmode="numeric" autocomplete="one-time-code" />
+                    </label>
+                    <FieldError error=error />
+                    <div class="dialog-actions">
+                        <button type="button" on:click=move |_| cancel.run(())>"Cancel"</button>
+                        <button type="submit" class="primary" disabled=move || pending.get()>
+                            "Confirm"
+                        </button>
+                    </div>
+                </ActionForm>
+            </dialog>
+        </Show>
+    }
+}

@@ -1,0 +1,66 @@
+// "Confirm it's you": adding a passkey with a sign-in older than
+// fresh_sign_in (2 s on this spec's own server) asks for the password in a
+// dialog, then carries on and adds the passkey; cancelling adds nothing. In
+// Chromium's virtual authenticator, on a server opened as `localhost`.
+import { test, expect, openHydrated, settle, withOwnServer } from "./fixtures";
+import type { Page } from "@playwright/test";
+
+const ADMIN = { email: "ada@example.com", first: "Ada", last: "Lovelace", password: "analytical engine notes 1843" };
+
+const { own, newPage } = withOwnServer({ env: { ROSTER_FRESH_SIGN_IN: "2s" } }, "localhost");
+
+async function addAuthenticator(page: Page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+}
+
+test("adding a passkey with an old sign-in asks to confirm, then adds it", async ({ browser }) => {
+  const page = await newPage(browser);
+  const held = await addAuthenticator(page);
+  await openHydrated(page, new URL(own().setupURL).pathname);
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("First name").fill(ADMIN.first);
+  await page.getByLabel("Last name").fill(ADMIN.last);
+  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+  await page.getByLabel("Confirm password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Create administrator" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await settle(page);
+  await openHydrated(page, "/account?tab=security");
+  // The sign-in is older than the 2 s this server allows.
+  await page.waitForTimeout(2500);
+
+  const dialog = page.getByRole("dialog", { name: "Confirm it's you" });
+  await page.getByLabel("Name of the new passkey").fill("Planted");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByRole("alert").filter({ hasText: "Confirm it's you" })).toBeVisible();
+  expect(await held(), "cancelled: no passkey was made").toHaveLength(0);
+
+  await page.getByLabel("Name of the new passkey").fill("Work laptop");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(dialog).toBeVisible();
+  await dialog.getByLabel("Password").fill("not my password");
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await expect(dialog.getByRole("alert")).toContainText("password is incorrect");
+  await dialog.getByLabel("Password").fill(ADMIN.password);
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await expect(dialog).toBeHidden();
+  // It carried on with what was asked.
+  await expect(page.getByRole("status").filter({ hasText: "The passkey was added." })).toBeVisible();
+  await expect(page.getByRole("region", { name: "Passkeys" }).getByRole("cell", { name: "Work laptop", exact: true })).toBeVisible();
+  expect(await held()).toHaveLength(1);
+});
