@@ -269,8 +269,10 @@ where
     V: IntoView + 'static,
 {
     let query = leptos_router::hooks::use_query_map();
+    // try_with: a server render the browser abandoned disposes the query
+    // before these closures stop being asked (a panic, seen in the tests' log).
     let current = move || {
-        let key = query.read().get("tab");
+        let key = query.try_with(|q| q.get("tab")).flatten();
         tabs.iter().find(|(_, k, _)| Some(*k) == key.as_deref()).unwrap_or(&tabs[0]).0
     };
     view! {

@@ -1,7 +1,8 @@
 // "Confirm it's you": adding a passkey with a sign-in older than
 // fresh_sign_in (2 s on this spec's own server) asks for the password in a
-// dialog, then carries on and adds the passkey; cancelling adds nothing. In
-// Chromium's virtual authenticator, on a server opened as `localhost`.
+// dialog, then carries on and adds the passkey, and the owner gets one email
+// saying so; cancelling adds nothing. In Chromium's virtual authenticator, on
+// a server opened as `localhost`.
 import { test, expect, openHydrated, settle, withOwnServer } from "./fixtures";
 import type { Page } from "@playwright/test";
 
@@ -63,4 +64,8 @@ test("adding a passkey with an old sign-in asks to confirm, then adds it", async
   await expect(page.getByRole("status").filter({ hasText: "The passkey was added." })).toBeVisible();
   await expect(page.getByRole("region", { name: "Passkeys" }).getByRole("cell", { name: "Work laptop", exact: true })).toBeVisible();
   expect(await held()).toHaveLength(1);
+
+  // The owner is told, once: the cancelled attempt added nothing and told nothing.
+  await openHydrated(page, "/email-queue");
+  await expect(page.getByRole("cell", { name: "A passkey was added to your Roster account" })).toHaveCount(1);
 });
