@@ -389,7 +389,8 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
     Ok(codes)
 }
 
-/// Queue a security notice to the owner (`kind`: passkey or authenticator added, recovery code used, reset).
+/// Queue a security notice to the owner (`kind`: a second factor added or
+/// removed, new recovery codes, a recovery code used, reset).
 pub(super) async fn notify(
     conn: &mut AnyConnection,
     settings: &Settings,
@@ -397,10 +398,7 @@ pub(super) async fn notify(
     user_id: i64,
     to: &str,
 ) -> AppResult<()> {
-    let link = settings.link("/account?tab=security");
-    let mail = crate::mail::templates::security_notice(conn, settings, kind, user_id, to, &link).await?;
-    crate::mail::enqueue(conn, settings, &mail).await?;
-    Ok(())
+    crate::mail::notify_owner(conn, settings, kind, user_id, to, &[]).await
 }
 
 // ---- signing in ------------------------------------------------------------------
