@@ -363,6 +363,7 @@ pub async fn disable_totp(state: &AppState, me: &Principal, password: &str) -> A
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
     }
     record(&mut tx, &Actor::of(me), Event::new("two_factor.totp_disabled").user(me.user_id, &me.email)).await?;
+    notify(&mut tx, &state.settings, TemplateKind::AuthenticatorRemoved, me.user_id, &me.email).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -385,6 +386,7 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
             .details("the old codes stopped working"),
     )
     .await?;
+    notify(&mut tx, &state.settings, TemplateKind::RecoveryCodesGenerated, me.user_id, &me.email).await?;
     tx.commit().await?;
     Ok(codes)
 }
