@@ -7,6 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::name_sort;
 use crate::server::state::AppState;
+use crate::settings::template::TemplateKind;
 
 pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails> {
     let (email, first_name, last_name) = sqlx::query_as("SELECT email, first_name, last_name FROM users WHERE id = $1")
@@ -59,6 +60,8 @@ pub async fn change_password(
         .execute(&mut *tx)
         .await?;
     let ended = end_others_recorded(&mut tx, me, "password.changed", "other sessions ended").await?;
+    crate::mail::notify_owner(&mut tx, &state.settings, TemplateKind::PasswordChanged, me.user_id, &me.email, &[])
+        .await?;
     tx.commit().await?;
     Ok(ended)
 }

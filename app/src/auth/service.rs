@@ -429,6 +429,7 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
     )
     .await?;
     super::throttle::clear(&mut tx, &email.to_lowercase()).await?;
+    crate::mail::notify_owner(&mut tx, &state.settings, TemplateKind::PasswordChanged, id, &email, &[]).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -36,6 +36,23 @@ pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &Outgo
     inserted.first().map(|&(_, id)| id).ok_or_else(|| crate::error::AppError::internal("enqueue", "no row inserted"))
 }
 
+/// Tell an account's owner, at `to`, what just happened to their account (a
+/// security notice of `kind`: when, where from, what to do if it was not
+/// them), inside the caller's transaction: the change and its notice commit
+/// together or not at all. `extra`: the values of the kind's own placeholders.
+pub async fn notify_owner(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    kind: crate::settings::template::TemplateKind,
+    user_id: i64,
+    to: &str,
+    extra: &[(&'static str, String)],
+) -> AppResult<()> {
+    let mail = templates::security_notice(conn, settings, kind, user_id, to, extra).await?;
+    enqueue(conn, settings, &mail).await?;
+    Ok(())
+}
+
 /// A new, unique `Message-ID` on the public URL's host.
 fn message_id(settings: &Settings) -> String {
     let domain = settings.public_url.host_str().unwrap_or("roster.local");

@@ -184,19 +184,41 @@ pub async fn account_locked(
     build(conn, TemplateKind::AccountLocked, user_id, to, &values).await
 }
 
-/// A security notice to an account's owner (an authenticator app added, a
-/// recovery code used, two-factor sign-in reset): `link` is Account → Security.
+/// A security notice to an account's owner: what happened (`kind`), when,
+/// where from (the client's address and browser), and the page to go to if
+/// it was not them ([`notice_path`]: never a token, every one asks to sign
+/// in). `extra`: the values of the kind's own placeholders.
 pub async fn security_notice(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: TemplateKind,
     user_id: i64,
     to: &str,
-    link: &str,
+    extra: &[(&'static str, String)],
 ) -> AppResult<OutgoingEmail> {
-    let mut values = common(conn, settings, user_id, to, link).await?;
+    let link = settings.link(notice_path(kind));
+    let mut values = common(conn, settings, user_id, to, &link).await?;
     values.push(("time", format_time(crate::server::now_ms())));
+    values.push(("from", from_where(&crate::server::session::client())));
+    values.extend_from_slice(extra);
     build(conn, kind, user_id, to, &values).await
+}
+
+/// The page a security notice's link opens: the Forgot password page after a
+/// password change, the Sign in page at the old address of a changed email,
+/// else Account → Security.
+fn notice_path(kind: TemplateKind) -> &'static str {
+    match kind {
+        TemplateKind::PasswordChanged => "/forgot-password",
+        TemplateKind::EmailChanged => "/signin",
+        _ => "/account?tab=security",
+    }
+}
+
+/// "203.0.113.7 (Firefox on Windows)": where a request came from, as a notice says it.
+pub fn from_where(client: &crate::server::session::ClientInfo) -> String {
+    let ip = if client.ip.is_empty() { "an unknown address" } else { client.ip.as_str() };
+    format!("{ip} ({})", crate::account::describe_browser(&client.user_agent))
 }
 
 #[cfg(test)]
@@ -217,5 +239,17 @@ mod tests {
         assert_eq!(duration_words(90 * 60_000), "1 hour");
         assert_eq!(duration_words(30 * 60_000), "30 minutes");
         assert_eq!(duration_words(86_400_000), "1 day");
+    }
+
+    #[test]
+    fn a_notice_says_where_from_and_links_to_no_token() {
+        use crate::server::session::ClientInfo;
+        let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        let client = ClientInfo { ip: "203.0.113.7".into(), user_agent: firefox.into() };
+        assert_eq!(from_where(&client), "203.0.113.7 (Firefox on Windows)");
+        assert_eq!(from_where(&ClientInfo::default()), "an unknown address (Unknown browser)");
+        for kind in TemplateKind::ALL {
+            assert!(!notice_path(kind).contains("/reset/") && !notice_path(kind).contains("/signup/"), "{kind:?}");
+        }
     }
 }

@@ -15,8 +15,13 @@ pub enum TemplateKind {
     Invitation,
     PasswordReset,
     AccountLocked,
+    PasswordChanged,
+    EmailChanged,
     AuthenticatorAdded,
+    AuthenticatorRemoved,
     PasskeyAdded,
+    PasskeyRemoved,
+    RecoveryCodesGenerated,
     RecoveryCodeUsed,
     TwoFactorReset,
 }
@@ -88,21 +93,36 @@ const ACCOUNT_LOCKED: Placeholders = Placeholders {
     last: Placeholder { name: "failures", meaning: "How many failed sign-ins locked the account.", sample: "20" },
 };
 
-/// The placeholders of a security notice (two-factor sign-in): the Security
-/// tab, what every email knows, and when it happened.
-fn security_notice_placeholders() -> Vec<Placeholder> {
-    vec![
-        Placeholder {
-            name: "link",
-            meaning: "Account → Security, where the person sees their second factors (required).",
-            sample: "https://people.example.com/account?tab=security",
-        },
+/// Where a security notice's link leads (its meaning, its sample): what the
+/// owner does if it was not them. Never a token: each page asks to sign in.
+const SECURITY_TAB: (&str, &str) = (
+    "Account → Security, where the person sees their second factors (required).",
+    "https://people.example.com/account?tab=security",
+);
+const FORGOT_PASSWORD_PAGE: (&str, &str) =
+    ("The Forgot password page, to choose a new password (required).", "https://people.example.com/forgot-password");
+const SIGN_IN_PAGE: (&str, &str) = ("The Sign in page (required).", "https://people.example.com/signin");
+
+/// The placeholders of a security notice to an account's owner: the page to
+/// go to, what every email knows, when it happened and where from, and the
+/// kind's own (`extra`).
+fn security_notice_placeholders(link: (&'static str, &'static str), extra: Option<Placeholder>) -> Vec<Placeholder> {
+    let (meaning, sample) = link;
+    let mut out = vec![
+        Placeholder { name: "link", meaning, sample },
         SITE_NAME,
         FIRST_NAME,
         GREETING,
         EMAIL,
         Placeholder { name: "time", meaning: "When it happened.", sample: "2026-11-29 09:30 UTC" },
-    ]
+        Placeholder {
+            name: "from",
+            meaning: "Where it was done from: the network address and the browser.",
+            sample: "203.0.113.7 (Firefox on Windows)",
+        },
+    ];
+    out.extend(extra);
+    out
 }
 
 /// The placeholder every template must use, in both bodies.
@@ -114,12 +134,17 @@ pub const SUBJECT_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 100_000;
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 7] = [
+    pub const ALL: [TemplateKind; 12] = [
         Self::Invitation,
         Self::PasswordReset,
         Self::AccountLocked,
+        Self::PasswordChanged,
+        Self::EmailChanged,
         Self::AuthenticatorAdded,
+        Self::AuthenticatorRemoved,
         Self::PasskeyAdded,
+        Self::PasskeyRemoved,
+        Self::RecoveryCodesGenerated,
         Self::RecoveryCodeUsed,
         Self::TwoFactorReset,
     ];
@@ -130,8 +155,13 @@ impl TemplateKind {
             Self::Invitation => "invitation",
             Self::PasswordReset => "password_reset",
             Self::AccountLocked => "account_locked",
+            Self::PasswordChanged => "password_changed",
+            Self::EmailChanged => "email_changed",
             Self::AuthenticatorAdded => "authenticator_added",
+            Self::AuthenticatorRemoved => "authenticator_removed",
             Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::RecoveryCodesGenerated => "recovery_codes_generated",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::TwoFactorReset => "two_factor_reset",
         }
@@ -146,8 +176,13 @@ impl TemplateKind {
             Self::Invitation => "Invitation",
             Self::PasswordReset => "Password reset",
             Self::AccountLocked => "Account locked",
+            Self::PasswordChanged => "Password changed",
+            Self::EmailChanged => "Email address changed",
             Self::AuthenticatorAdded => "Authenticator app added",
+            Self::AuthenticatorRemoved => "Authenticator app removed",
             Self::PasskeyAdded => "Passkey added",
+            Self::PasskeyRemoved => "Passkey removed",
+            Self::RecoveryCodesGenerated => "New recovery codes",
             Self::RecoveryCodeUsed => "Recovery code used",
             Self::TwoFactorReset => "Two-factor sign-in reset",
         }
@@ -158,8 +193,15 @@ impl TemplateKind {
             Self::Invitation => "Sent by New user and Resend invitation: the link to sign up.",
             Self::PasswordReset => "Sent by Forgot password: the link to choose a new password.",
             Self::AccountLocked => "Sent to the owner when failed sign-ins lock their account.",
+            Self::PasswordChanged => {
+                "Sent to the owner when their password is changed, on the Account page or through a reset link."
+            }
+            Self::EmailChanged => "Sent to the old address when an account's email address is changed.",
             Self::AuthenticatorAdded => "Sent to the owner when an authenticator app is added to their account.",
+            Self::AuthenticatorRemoved => "Sent to the owner when the authenticator app is removed from their account.",
             Self::PasskeyAdded => "Sent to the owner when a passkey is added to their account.",
+            Self::PasskeyRemoved => "Sent to the owner when a passkey is removed from their account.",
+            Self::RecoveryCodesGenerated => "Sent to the owner when new recovery codes replace their old ones.",
             Self::RecoveryCodeUsed => "Sent to the owner when a recovery code is used to sign in to their account.",
             Self::TwoFactorReset => "Sent to the person whose two-factor sign-in an administrator reset.",
         }
@@ -170,9 +212,22 @@ impl TemplateKind {
             Self::Invitation => INVITATION.all(),
             Self::PasswordReset => PASSWORD_RESET.all(),
             Self::AccountLocked => ACCOUNT_LOCKED.all(),
-            Self::AuthenticatorAdded | Self::PasskeyAdded | Self::RecoveryCodeUsed | Self::TwoFactorReset => {
-                security_notice_placeholders()
-            }
+            Self::PasswordChanged => security_notice_placeholders(FORGOT_PASSWORD_PAGE, None),
+            Self::EmailChanged => security_notice_placeholders(
+                SIGN_IN_PAGE,
+                Some(Placeholder {
+                    name: "new_email",
+                    meaning: "The account's new email address.",
+                    sample: "laura.m@kbank.com",
+                }),
+            ),
+            Self::AuthenticatorAdded
+            | Self::AuthenticatorRemoved
+            | Self::PasskeyAdded
+            | Self::PasskeyRemoved
+            | Self::RecoveryCodesGenerated
+            | Self::RecoveryCodeUsed
+            | Self::TwoFactorReset => security_notice_placeholders(SECURITY_TAB, None),
         }
     }
 
@@ -226,41 +281,109 @@ impl TemplateKind {
                  <p>If it was you, wait until the time above and sign in again, or reset your password.</p>\n\
                  </body></html>\n",
             ),
+            Self::PasswordChanged => (
+                "Your {{site_name}} password was changed",
+                "{{greeting}}\n\nThe password of your {{site_name}} account was changed at {{time}}, from {{from}}.\n\n\
+                 If this was not you, someone else may be able to sign in to your account: choose a new password \
+                 on the Forgot password page at once, and tell an administrator:\n{{link}}\n\n\
+                 If it was you, there is nothing to do.\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>The password of your <strong>{{site_name}}</strong> account was changed \
+                 at {{time}}, from {{from}}.</p>\n\
+                 <p>If this was not you, someone else may be able to sign in to your account: \
+                 <a href=\"{{link}}\">choose a new password</a> at once, and tell an administrator.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n\
+                 <p>If it was you, there is nothing to do.</p>\n</body></html>\n",
+            ),
+            Self::EmailChanged => (
+                "The email address of your {{site_name}} account was changed",
+                "{{greeting}}\n\nThe email address of your {{site_name}} account was changed from {{email}} to \
+                 {{new_email}} at {{time}}, from {{from}}. Emails from {{site_name}}, password resets included, \
+                 now go to the new address.\n\n\
+                 If you did not ask for this, tell an administrator at once: whoever reads the new address can \
+                 reset your password and sign in. {{site_name}} is here:\n{{link}}\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>The email address of your <strong>{{site_name}}</strong> account was \
+                 changed from {{email}} to {{new_email}} at {{time}}, from {{from}}. Emails from {{site_name}}, \
+                 password resets included, now go to the new address.</p>\n\
+                 <p>If you did not ask for this, tell an administrator at once: whoever reads the new address can \
+                 reset your password and sign in. <a href=\"{{link}}\">Go to {{site_name}}</a>.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
+            ),
             Self::AuthenticatorAdded => (
                 "An authenticator app was added to your {{site_name}} account",
-                "{{greeting}}\n\nAn authenticator app was added to your {{site_name}} account at {{time}}. \
+                "{{greeting}}\n\nAn authenticator app was added to your {{site_name}} account at {{time}}, from {{from}}. \
                  From now on, signing in asks for a code from it after your password.\n\n\
                  If this was not you, someone else can sign in to your account: reset your password and tell \
                  an administrator. Your second factors are listed here:\n{{link}}\n",
                 "<!DOCTYPE html><html><body>\n\
                  <p>{{greeting}}</p>\n<p>An authenticator app was added to your <strong>{{site_name}}</strong> \
-                 account at {{time}}. From now on, signing in asks for a code from it after your password.</p>\n\
+                 account at {{time}}, from {{from}}. From now on, signing in asks for a code from it after your password.</p>\n\
                  <p>If this was not you, someone else can sign in to your account: reset your password and tell \
                  an administrator. <a href=\"{{link}}\">See your second factors</a>.</p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
             ),
             Self::PasskeyAdded => (
                 "A passkey was added to your {{site_name}} account",
-                "{{greeting}}\n\nA passkey was added to your {{site_name}} account at {{time}}. \
+                "{{greeting}}\n\nA passkey was added to your {{site_name}} account at {{time}}, from {{from}}. \
                  It signs in to your account on its own, without your password.\n\n\
                  If this was not you, someone else can sign in to your account: reset your password and tell \
                  an administrator. Your passkeys are listed here:\n{{link}}\n",
                 "<!DOCTYPE html><html><body>\n\
                  <p>{{greeting}}</p>\n<p>A passkey was added to your <strong>{{site_name}}</strong> \
-                 account at {{time}}. It signs in to your account on its own, without your password.</p>\n\
+                 account at {{time}}, from {{from}}. It signs in to your account on its own, without your password.</p>\n\
                  <p>If this was not you, someone else can sign in to your account: reset your password and tell \
                  an administrator. <a href=\"{{link}}\">See your passkeys</a>.</p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
             ),
+            Self::AuthenticatorRemoved => (
+                "An authenticator app was removed from your {{site_name}} account",
+                "{{greeting}}\n\nThe authenticator app was removed from your {{site_name}} account at {{time}}, \
+                 from {{from}}. Its codes no longer sign in.\n\n\
+                 If this was not you, someone else is signed in to your account: reset your password and tell \
+                 an administrator. Your second factors are listed here:\n{{link}}\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>The authenticator app was removed from your <strong>{{site_name}}</strong> \
+                 account at {{time}}, from {{from}}. Its codes no longer sign in.</p>\n\
+                 <p>If this was not you, someone else is signed in to your account: reset your password and tell \
+                 an administrator. <a href=\"{{link}}\">See your second factors</a>.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
+            ),
+            Self::PasskeyRemoved => (
+                "A passkey was removed from your {{site_name}} account",
+                "{{greeting}}\n\nA passkey was removed from your {{site_name}} account at {{time}}, from {{from}}. \
+                 It no longer signs in.\n\n\
+                 If this was not you, someone else is signed in to your account: reset your password and tell \
+                 an administrator. Your passkeys are listed here:\n{{link}}\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>A passkey was removed from your <strong>{{site_name}}</strong> \
+                 account at {{time}}, from {{from}}. It no longer signs in.</p>\n\
+                 <p>If this was not you, someone else is signed in to your account: reset your password and tell \
+                 an administrator. <a href=\"{{link}}\">See your passkeys</a>.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
+            ),
+            Self::RecoveryCodesGenerated => (
+                "New recovery codes for your {{site_name}} account",
+                "{{greeting}}\n\nNew recovery codes were made for your {{site_name}} account at {{time}}, \
+                 from {{from}}. The old codes no longer work.\n\n\
+                 If this was not you, someone else is signed in to your account and holds the new codes: reset \
+                 your password, generate new recovery codes and tell an administrator:\n{{link}}\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>New recovery codes were made for your <strong>{{site_name}}</strong> \
+                 account at {{time}}, from {{from}}. The old codes no longer work.</p>\n\
+                 <p>If this was not you, someone else is signed in to your account and holds the new codes: reset \
+                 your password, <a href=\"{{link}}\">generate new recovery codes</a> and tell an administrator.</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
+            ),
             Self::RecoveryCodeUsed => (
                 "A recovery code was used to sign in to {{site_name}}",
-                "{{greeting}}\n\nA recovery code was used to sign in to your {{site_name}} account at {{time}}. \
+                "{{greeting}}\n\nA recovery code was used to sign in to your {{site_name}} account at {{time}}, from {{from}}. \
                  Each code works once.\n\n\
                  If this was not you, someone has your password and a recovery code: reset your password, \
                  generate new recovery codes and tell an administrator:\n{{link}}\n",
                 "<!DOCTYPE html><html><body>\n\
                  <p>{{greeting}}</p>\n<p>A recovery code was used to sign in to your <strong>{{site_name}}</strong> \
-                 account at {{time}}. Each code works once.</p>\n\
+                 account at {{time}}, from {{from}}. Each code works once.</p>\n\
                  <p>If this was not you, someone has your password and a recovery code: reset your password, \
                  <a href=\"{{link}}\">generate new recovery codes</a> and tell an administrator.</p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n</body></html>\n",
@@ -268,12 +391,12 @@ impl TemplateKind {
             Self::TwoFactorReset => (
                 "Your {{site_name}} two-factor sign-in was reset",
                 "{{greeting}}\n\nAn administrator reset the two-factor sign-in of your {{site_name}} account at \
-                 {{time}}: your passkeys, authenticator app and recovery codes no longer work, and every session was \
+                 {{time}}, from {{from}}: your passkeys, authenticator app and recovery codes no longer work, and every session was \
                  signed out. Sign in with your password and set up a second factor again:\n{{link}}\n\n\
                  If you did not ask for this, tell an administrator.\n",
                 "<!DOCTYPE html><html><body>\n\
                  <p>{{greeting}}</p>\n<p>An administrator reset the two-factor sign-in of your \
-                 <strong>{{site_name}}</strong> account at {{time}}: your passkeys, authenticator app and recovery codes no \
+                 <strong>{{site_name}}</strong> account at {{time}}, from {{from}}: your passkeys, authenticator app and recovery codes no \
                  longer work, and every session was signed out.</p>\n\
                  <p><a href=\"{{link}}\">Sign in and set up a second factor again</a>.</p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n\

@@ -477,6 +477,7 @@ pub async fn remove(state: &AppState, me: &Principal, id: i64, password: &str) -
         Event::new("two_factor.passkey_removed").user(me.user_id, &me.email).details(format!("passkey {id}: {name}")),
     )
     .await?;
+    two_factor::notify(&mut tx, &state.settings, TemplateKind::PasskeyRemoved, me.user_id, &me.email).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -419,6 +419,7 @@ pub async fn disable_totp(state: &AppState, me: &Principal, password: &str) -> A
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
     }
     record(&mut tx, &Actor::of(me), Event::new("two_factor.totp_disabled").user(me.user_id, &me.email)).await?;
+    notify(&mut tx, &state.settings, TemplateKind::AuthenticatorRemoved, me.user_id, &me.email).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -441,11 +442,13 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
             .details("the old codes stopped working"),
     )
     .await?;
+    notify(&mut tx, &state.settings, TemplateKind::RecoveryCodesGenerated, me.user_id, &me.email).await?;
     tx.commit().await?;
     Ok(codes)
 }
 
-/// Queue a security notice to the owner (`kind`: passkey or authenticator added, recovery code used, reset).
+/// Queue a security notice to the owner (`kind`: a second factor added or
+/// removed, new recovery codes, a recovery code used, reset).
 pub(super) async fn notify(
     conn: &mut AnyConnection,
     settings: &Settings,
@@ -453,10 +456,7 @@ pub(super) async fn notify(
     user_id: i64,
     to: &str,
 ) -> AppResult<()> {
-    let link = settings.link("/account?tab=security");
-    let mail = crate::mail::templates::security_notice(conn, settings, kind, user_id, to, &link).await?;
-    crate::mail::enqueue(conn, settings, &mail).await?;
-    Ok(())
+    crate::mail::notify_owner(conn, settings, kind, user_id, to, &[]).await
 }
 
 // ---- signing in ------------------------------------------------------------------

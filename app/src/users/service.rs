@@ -13,6 +13,7 @@ use crate::server::db::Backend;
 use crate::server::sql::{in_list, like_pattern, Args, Flag};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
+use crate::settings::template::TemplateKind;
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 
@@ -576,9 +577,26 @@ pub async fn update(
         let event = Event::new("invitation.revoked").user(id, info.email.as_str()).details("the email changed");
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
+    // The old address hears of it, so its owner can act if they did not ask
+    // for it. Not while the person has not signed up: their account is not
+    // in use yet, and the old address was likely a mistake.
+    if email_changed && signed_up(&mut tx, id).await? {
+        let new_email = [("new_email", info.email.as_str().to_string())];
+        crate::mail::notify_owner(&mut tx, &state.settings, TemplateKind::EmailChanged, id, &email_before, &new_email)
+            .await?;
+    }
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "user updated");
     Ok(UpdateOutcome { invitation_revoked })
+}
+
+/// Has user `id` signed up (chosen a password)?
+async fn signed_up(conn: &mut AnyConnection, id: i64) -> AppResult<bool> {
+    let found = sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE id = $1 AND password_hash IS NOT NULL")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Enable or disable a user. Disabling ends every session of theirs at once,

@@ -8,6 +8,7 @@ use serde_json::json;
 on_both_backends!(
     each_password_rule_refuses_with_its_own_message,
     changing_the_password_ends_other_sessions,
+    changing_the_password_emails_the_owner,
     sessions_tab_lists_and_signs_out_other_sessions,
 );
 
@@ -95,6 +96,25 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
     let mut c = server.client();
     assert_eq!(c.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.status, StatusCode::UNAUTHORIZED, "old password fails");
     assert_eq!(c.sign_in(ADMIN_EMAIL, NEW_PASSWORD).await.status, StatusCode::OK, "new password works");
+}
+
+async fn changing_the_password_emails_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let subject = "Your Roster password was changed";
+    let change = |current: &'static str| {
+        [("current_password", current), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)]
+    };
+    let r = admin.call("change_password", &change("wrong one here")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(count_emails(&mut admin, ADMIN_EMAIL, subject).await, 0, "refused, nothing to tell");
+    let since = now_ms();
+    let r = admin.call("change_password", &change(ADMIN_PASSWORD)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let text = notice(&mut admin, ADMIN_EMAIL, subject, "password of your", since).await;
+    assert!(text.contains(&format!("{}/forgot-password", server.base)), "what to do, where: {text}");
+    assert!(!text.contains(NEW_PASSWORD), "{text}");
 }
 
 async fn sessions_tab_lists_and_signs_out_other_sessions(backend: Backend) {

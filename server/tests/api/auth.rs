@@ -19,6 +19,7 @@ on_both_backends!(
     a_flood_of_change_password_calls_does_not_delay_another_sign_in,
     a_full_password_queue_answers_503_with_retry_after,
     forgot_password_answers_the_same_and_reset_works_once,
+    a_password_set_through_a_reset_link_emails_the_owner,
     throttling_counts_across_processes_and_locks_then_unlocks,
 );
 
@@ -347,6 +348,32 @@ async fn forgot_password_answers_the_same_and_reset_works_once(backend: Backend)
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "single use");
+}
+
+async fn a_password_set_through_a_reset_link_emails_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    set_up_admin(&server).await;
+    let mut anon = server.client();
+    assert_eq!(anon.call("forgot_password", &[("email", ADMIN_EMAIL)]).await.status, StatusCode::OK);
+    let mail = sink.wait_for(1, 20).await;
+    let token = token_of(&signup_link(mail[0]["text"].as_str().unwrap()));
+    let since = now_ms();
+    let r = anon
+        .call(
+            "reset_password",
+            &[("token", &token), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mail = sink.wait_for(2, 20).await;
+    assert_eq!(mail[1]["to"], json!([ADMIN_EMAIL]));
+    assert_eq!(mail[1]["subject"], json!("Your Roster password was changed"));
+    let text = mail[1]["text"].as_str().unwrap();
+    assert_notice(text, text, "The password of your Roster account was changed", since);
+    assert!(text.contains(&format!("{}/forgot-password", server.base)), "what to do, where: {text}");
+    assert!(!text.contains(&token), "{text}");
 }
 
 async fn throttling_counts_across_processes_and_locks_then_unlocks(backend: Backend) {

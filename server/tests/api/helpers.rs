@@ -658,3 +658,44 @@ pub async fn execute(db: &TestDb, sql: &str) {
 pub async fn age_sign_ins(db: &TestDb, minutes: i64) {
     execute(db, &format!("UPDATE sessions SET authenticated_at = authenticated_at - {}", minutes * 60_000)).await;
 }
+
+/// Now, in Unix milliseconds: take it before an action whose notice [`assert_notice`] checks.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Check a security notice's plain text (and HTML): it says when (a minute
+/// between `since` and now, as `2026-11-29 09:30 UTC`), where from (the test
+/// client's address), and `what`; and it holds no link that grants access.
+pub fn assert_notice(text: &str, html: &str, what: &str, since: i64) {
+    let minutes = since / 60_000..=now_ms() / 60_000;
+    let when: Vec<String> = minutes.map(|m| app::time::format_time(m * 60_000)).collect();
+    for body in [text, html] {
+        assert!(body.contains(what), "it says what happened ({what}): {body}");
+        assert!(when.iter().any(|t| body.contains(t.as_str())), "it says when ({when:?}): {body}");
+        assert!(body.contains("127.0.0.1"), "it says where from: {body}");
+        assert!(!body.contains("/reset/") && !body.contains("/signup/"), "no link that grants access: {body}");
+    }
+}
+
+/// The one queued email to `to` whose subject is `subject` (as `admin` reads
+/// the Email queue), checked by [`assert_notice`]; returns its plain text.
+pub async fn notice(admin: &mut Client, to: &str, subject: &str, what: &str, since: i64) -> String {
+    let rows = admin.emails("").await;
+    let found: Vec<&Value> = rows
+        .iter()
+        .filter(|m| m["to"] == serde_json::json!(to) && m["subject"] == serde_json::json!(subject))
+        .collect();
+    assert_eq!(found.len(), 1, "one “{subject}” to {to}: {rows:?}");
+    let d = admin.call("email_detail", &[("id", &found[0]["id"].as_i64().unwrap().to_string())]).await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    let (text, html) = (d.body["body_text"].as_str().unwrap(), d.body["body_html"].as_str().unwrap());
+    assert_notice(text, html, what, since);
+    text.to_string()
+}
+
+/// How many queued emails to `to` have this subject.
+pub async fn count_emails(admin: &mut Client, to: &str, subject: &str) -> usize {
+    let rows = admin.emails("").await;
+    rows.iter().filter(|m| m["to"] == serde_json::json!(to) && m["subject"] == serde_json::json!(subject)).count()
+}

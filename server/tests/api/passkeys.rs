@@ -25,6 +25,7 @@ on_both_backends!(
     a_passkey_is_a_second_factor_after_the_password,
     another_users_passkey_is_refused_in_the_second_step,
     removing_a_passkey_needs_the_password,
+    removing_a_passkey_emails_the_owner,
     renaming_a_passkey_is_recorded,
     passkey_sign_in_tells_nothing_about_accounts,
     passkey_sign_in_counts_in_the_sign_in_throttle,
@@ -191,6 +192,7 @@ async fn adding_a_passkey_gives_recovery_codes_and_emails_the_owner(backend: Bac
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     let mut user = add_user(&mut admin, &server, USER, &[]).await;
+    let since = now_ms();
     let codes = add_passkey(&mut user, &mut Device::new(), "Phone").await;
     assert_eq!(codes.len(), 10, "the first second factor comes with recovery codes");
     let again = add_passkey(&mut user, &mut Device::new(), "Laptop").await;
@@ -209,6 +211,9 @@ async fn adding_a_passkey_gives_recovery_codes_and_emails_the_owner(backend: Bac
         .filter(|m| m["to"] == json!(USER) && m["subject"] == json!("A passkey was added to your Roster account"))
         .collect();
     assert_eq!(added.len(), 2, "{mails:?}");
+    let d = admin.call("email_detail", &[("id", &added[0]["id"].as_i64().unwrap().to_string())]).await;
+    let (text, html) = (d.body["body_text"].as_str().unwrap(), d.body["body_html"].as_str().unwrap());
+    assert_notice(text, html, "A passkey was added to your", since);
     let entries = audit_entries(&mut admin, "two_factor.passkey_added").await;
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(audit_entries(&mut admin, "two_factor.recovery_codes_generated").await.len(), 1);
@@ -367,6 +372,21 @@ async fn removing_a_passkey_needs_the_password(backend: Backend) {
     let (_, r) = sign_in_with(&server, &mut device).await;
     assert_refused(&r);
     assert_eq!(server.client().sign_in(USER, PASSWORD).await.body, json!("/"));
+}
+
+async fn removing_a_passkey_emails_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, _device) = with_passkey_user(&db).await;
+    let subject = "A passkey was removed from your Roster account";
+    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap().to_string();
+    let r = user.call("remove_passkey", &[("id", &id), ("password", "not my password")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(count_emails(&mut admin, USER, subject).await, 0, "refused, nothing to tell");
+    let since = now_ms();
+    let r = user.call("remove_passkey", &[("id", &id), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let text = notice(&mut admin, USER, subject, "A passkey was removed from your", since).await;
+    assert!(text.contains("/account?tab=security"), "what to do, where: {text}");
 }
 
 async fn renaming_a_passkey_is_recorded(backend: Backend) {

@@ -14,6 +14,7 @@ on_both_backends!(
     a_missing_or_different_key_refuses_or_cannot_read_the_password,
     a_changed_template_is_what_the_next_invitation_contains_on_another_node,
     templates_without_link_are_refused_and_names_are_escaped_in_html,
+    security_notices_are_listed_and_their_saved_wording_is_sent,
     only_settings_holders_read_or_change_the_settings,
 );
 
@@ -68,6 +69,40 @@ async fn newest_email(admin: &mut Client) -> Value {
     let d = admin.call("email_detail", &[("id", &id)]).await;
     assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
     d.body
+}
+
+async fn security_notices_are_listed_and_their_saved_wording_is_sent(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let list = admin.call("email_templates", &[]).await;
+    assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+    let kinds: Vec<&str> = list.body.as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap()).collect();
+    for kind in ["PasswordChanged", "EmailChanged", "AuthenticatorRemoved", "PasskeyRemoved", "RecoveryCodesGenerated"]
+    {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    let r = admin
+        .call(
+            "save_email_template",
+            &[
+                ("kind", "password_changed"),
+                ("subject", "Password changed"),
+                ("body_text", "Changed at {{time}} from {{from}}. Not you? {{link}}"),
+                ("body_html", "<p>Changed at {{time}} from {{from}}. <a href=\"{{link}}\">Not you?</a></p>"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let since = now_ms();
+    let change = [
+        ("current_password", ADMIN_PASSWORD),
+        ("password", "quilted lantern ferry orbit"),
+        ("password_confirmation", "quilted lantern ferry orbit"),
+    ];
+    assert_eq!(admin.call("change_password", &change).await.status, StatusCode::OK);
+    let text = notice(&mut admin, ADMIN_EMAIL, "Password changed", "Changed at ", since).await;
+    assert!(text.ends_with(&format!("Not you? {}/forgot-password", server.base)), "{text}");
 }
 
 async fn settings_saved_on_one_node_are_used_by_the_worker_of_another(backend: Backend) {

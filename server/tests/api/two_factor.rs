@@ -22,7 +22,9 @@ on_both_backends!(
     a_recovery_code_works_once_and_emails_the_owner,
     new_recovery_codes_invalidate_the_old_ones,
     new_recovery_codes_need_the_password,
+    new_recovery_codes_email_the_owner,
     disabling_needs_the_password,
+    removing_the_authenticator_app_emails_the_owner,
     disabling_ends_the_second_step,
     a_role_requiring_two_factor_sends_its_member_to_setup,
     a_member_of_a_requiring_role_cannot_remove_the_last_factor,
@@ -102,6 +104,7 @@ async fn enabling_needs_a_valid_code(backend: Backend) {
 
 async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Backend) {
     let db = TestDb::new(backend);
+    let since = now_ms();
     let (_server, mut admin, mut user, _secret, codes) = with_totp_user(&db).await;
     assert_eq!(codes.len(), 10);
     let status = user.call("two_factor_status", &[]).await.body;
@@ -113,12 +116,8 @@ async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Ba
     }
     let sealed = scalar(&db, "SELECT COUNT(*) FROM totp_credentials WHERE secret LIKE 'install:v1:%'").await;
     assert_eq!(sealed, 1, "the secret is sealed with the install key without encryption_key");
-    let mails = admin.emails("").await;
-    assert!(
-        mails.iter().any(|m| m["to"] == json!(USER)
-            && m["subject"] == json!("An authenticator app was added to your Roster account")),
-        "{mails:?}"
-    );
+    let subject = "An authenticator app was added to your Roster account";
+    notice(&mut admin, USER, subject, "An authenticator app was added to your", since).await;
     assert_eq!(audit_entries(&mut admin, "two_factor.totp_enabled").await.len(), 1);
     assert_eq!(audit_entries(&mut admin, "two_factor.recovery_codes_generated").await.len(), 1);
 }
@@ -300,6 +299,7 @@ async fn a_wrong_password_answers_as_for_an_unknown_account(backend: Backend) {
 async fn a_recovery_code_works_once_and_emails_the_owner(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, mut admin, _user, _secret, codes) = with_totp_user(&db).await;
+    let since = now_ms();
     let mut c = password_step(&server).await;
     let r = second(&mut c, &codes[3].to_uppercase()).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -310,13 +310,8 @@ async fn a_recovery_code_works_once_and_emails_the_owner(backend: Backend) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a spent recovery code: {:?}", r.body);
     assert_eq!(again.whoami().await, None);
     assert_eq!(audit_entries(&mut admin, "two_factor.recovery_code_used").await.len(), 1);
-    let mails = admin.emails("").await;
-    assert!(
-        mails
-            .iter()
-            .any(|m| m["to"] == json!(USER) && m["subject"] == json!("A recovery code was used to sign in to Roster")),
-        "{mails:?}"
-    );
+    let subject = "A recovery code was used to sign in to Roster";
+    notice(&mut admin, USER, subject, "A recovery code was used to sign in to your", since).await;
 }
 
 async fn new_recovery_codes_invalidate_the_old_ones(backend: Backend) {
@@ -338,6 +333,37 @@ async fn new_recovery_codes_need_the_password(backend: Backend) {
     let r = user.call("generate_recovery_codes", &[("password", "not my password")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL").await, before);
+}
+
+async fn new_recovery_codes_email_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let subject = "New recovery codes for your Roster account";
+    let r = user.call("generate_recovery_codes", &[("password", "not my password")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(count_emails(&mut admin, USER, subject).await, 0, "refused, nothing to tell");
+    let since = now_ms();
+    let r = user.call("generate_recovery_codes", &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let text = notice(&mut admin, USER, subject, "New recovery codes were made for your", since).await;
+    assert!(text.contains("The old codes no longer work."), "{text}");
+    for code in r.body.as_array().unwrap() {
+        assert!(!text.contains(code.as_str().unwrap()), "never a code: {text}");
+    }
+}
+
+async fn removing_the_authenticator_app_emails_the_owner(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (_server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
+    let subject = "An authenticator app was removed from your Roster account";
+    let r = user.call("disable_totp", &[("password", "not my password")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(count_emails(&mut admin, USER, subject).await, 0, "refused, nothing to tell");
+    let since = now_ms();
+    let r = user.call("disable_totp", &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let text = notice(&mut admin, USER, subject, "The authenticator app was removed from your", since).await;
+    assert!(text.contains("/account?tab=security"), "what to do, where: {text}");
 }
 
 async fn disabling_needs_the_password(backend: Backend) {
@@ -470,6 +496,7 @@ async fn an_administrator_resets_two_factor(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
     let uid = user_id(&mut user).await;
+    let since = now_ms();
     let r = admin.call("reset_two_factor", &[("id", &uid.to_string())]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(user.whoami().await, None, "their sessions ended");
@@ -481,9 +508,8 @@ async fn an_administrator_resets_two_factor(backend: Backend) {
     let entries = audit_entries(&mut admin, "two_factor.reset").await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["actor_email"], json!(ADMIN_EMAIL));
-    let mails = admin.emails("").await;
-    let reset = json!("Your Roster two-factor sign-in was reset");
-    assert!(mails.iter().any(|m| m["to"] == json!(USER) && m["subject"] == reset), "{mails:?}");
+    let subject = "Your Roster two-factor sign-in was reset";
+    notice(&mut admin, USER, subject, "An administrator reset the two-factor sign-in of your", since).await;
 }
 
 async fn only_an_administrator_resets_an_administrator(backend: Backend) {

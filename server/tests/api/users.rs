@@ -18,6 +18,7 @@ on_both_backends!(
     people_with_more_access_than_the_caller_are_protected_too,
     the_last_administrator_guard_holds_under_concurrency,
     changing_the_email_ends_pending_invitation_and_reset_links,
+    changing_the_email_emails_the_old_address,
     the_role_picker_says_which_roles_the_caller_cannot_hand_out_and_why,
 );
 
@@ -231,6 +232,34 @@ async fn changing_the_email_ends_pending_invitation_and_reset_links(backend: Bac
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["invitation_revoked"], json!(false), "{:?}", r.body);
     assert_eq!(server.client().call("reset_info", &[("token", &reset)]).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn changing_the_email_emails_the_old_address(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let (_user, id) = add_user_and_id(&mut admin, &server, "old@example.com", &[]).await;
+    let subject = "The email address of your Roster account was changed";
+    let edit = |email: &str| json!({"id": id, "first_name": "Olga", "last_name": "", "email": email, "role_ids": []});
+    // A refused change tells nobody.
+    admin.invite("taken@example.com", &[]).await;
+    let r = admin.call_json("update_user", edit("taken@example.com")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    // A new name alone is no email change.
+    assert_eq!(admin.call_json("update_user", edit("old@example.com")).await.status, StatusCode::OK);
+    assert_eq!(count_emails(&mut admin, "old@example.com", subject).await, 0);
+    let since = now_ms();
+    assert_eq!(admin.call_json("update_user", edit("new@example.com")).await.status, StatusCode::OK);
+    let text = notice(&mut admin, "old@example.com", subject, "was changed from old@example.com to", since).await;
+    assert!(text.starts_with("Hello Olga,"), "{text}");
+    assert!(text.contains("to new@example.com at "), "{text}");
+    assert!(text.contains(&format!("{}/signin", server.base)), "what to do, where: {text}");
+    assert_eq!(count_emails(&mut admin, "new@example.com", subject).await, 0, "the notice goes to the old address");
+    // An invitation not yet answered: the person has no account in use, nobody is told.
+    let invited = admin.invite("tpyo@example.com", &[]).await.body.as_i64().unwrap();
+    let fix = json!({"id": invited, "first_name": "", "last_name": "", "email": "typo@example.com", "role_ids": []});
+    assert_eq!(admin.call_json("update_user", fix).await.status, StatusCode::OK);
+    assert_eq!(count_emails(&mut admin, "tpyo@example.com", subject).await, 0);
 }
 
 // ---- the list and disabling ---------------------------------------------------------
