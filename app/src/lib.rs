@@ -15,6 +15,7 @@ pub mod components;
 pub mod confirm;
 pub mod dashboard;
 pub mod domain;
+pub mod email_confirmation;
 pub mod email_queue;
 pub mod error;
 pub mod icons;
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup/:token") view=invitations::SignUpPage />
                 <Route path=path!("/forgot-password") view=auth::ForgotPasswordPage />
                 <Route path=path!("/reset/:token") view=auth::ResetPasswordPage />
+                <Route path=path!("/confirm-email/:token") view=email_confirmation::ConfirmEmailPage />
                 <ParentRoute path=path!("") view=shell::Shell>
                     <Route path=path!("") view={Lazy::<lazy::Dashboard>::new()} />
                     <Route path=path!("/account") view={Lazy::<lazy::Account>::new()} />

@@ -354,7 +354,7 @@ fn compression() -> CompressionLayer<impl Predicate> {
 
 /// Paths that carry a secret token are logged without it.
 fn redact_path(path: &str) -> String {
-    for prefix in ["/setup/", "/signup/", "/reset/"] {
+    for prefix in ["/setup/", "/signup/", "/reset/", app::email_confirmation::PATH] {
         if let Some(rest) = path.strip_prefix(prefix) {
             if !rest.is_empty() {
                 return format!("{prefix}[redacted]");
@@ -393,6 +393,7 @@ mod tests {
     fn token_paths_are_redacted_in_logs() {
         assert_eq!(super::redact_path("/setup/abc"), "/setup/[redacted]");
         assert_eq!(super::redact_path("/signup/abc"), "/signup/[redacted]");
+        assert_eq!(super::redact_path("/confirm-email/abc"), "/confirm-email/[redacted]");
         assert_eq!(super::redact_path("/users"), "/users");
     }
 }

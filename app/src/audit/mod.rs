@@ -37,6 +37,8 @@ pub const ACTIONS: &[&str] = &[
     "password.changed",
     "password.reset_requested",
     "password.reset",
+    "email.confirmation_sent",
+    "email.confirmed",
     "email.resent",
     "email.deleted",
     "settings.email_server_saved",

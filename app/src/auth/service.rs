@@ -193,7 +193,12 @@ pub async fn create_admin_with_password(
 }
 
 /// First-run setup: with this process's one-time setup token, create the
-/// first Global administrator; the token is spent once it worked.
+/// first Global administrator; the token is spent once it worked. The setup
+/// link is printed on the console, not sent to the address typed here, so it
+/// proves nothing about that mailbox: the administrator's address starts
+/// unconfirmed (`email_verified: false` in ID tokens) until they confirm it
+/// (Send confirmation link on their page in Users) or reset the password
+/// through an emailed link. The same holds for `server create-admin`.
 pub async fn set_up_first_admin(
     state: &AppState,
     token: &str,
@@ -402,6 +407,8 @@ pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, Str
 }
 
 /// Set a new password with a reset token, once; ends every session of the user.
+/// The link went to the account's address (an email change ends it), so
+/// using it proves the address: `email_verified`.
 pub async fn reset_password(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<()> {
     use crate::audit::service::{record, Actor, Event};
     let (id, email, first, last) = reset_account(state, token).await?;
@@ -420,7 +427,11 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
     if used.rows_affected() != 1 {
         return Err(reset_gone());
     }
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(&hash).bind(id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE users SET password_hash = $1, email_verified = TRUE WHERE id = $2")
+        .bind(&hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     record(
         &mut tx,

@@ -143,22 +143,30 @@ pub const RESET_LINK_HIDDEN: &str = "The password-reset link is hidden (••�
      set the account's password, so nobody sees it here, administrators included. The person can ask for a new \
      one from the Sign in page.";
 
+pub const CONFIRMATION_LINK_HIDDEN: &str = "The confirmation link is hidden (••••••): it is for the owner of \
+     the address alone, so nobody sees it here, administrators included. A new one can be sent from the person's page \
+     in Users.";
+
 pub const INVITATION_LINK_HIDDEN: &str = "The invitation link is hidden (••••••): it is shown only to someone who \
      could have sent this invitation themselves (Users Create, and able to give every role it carries).";
 
 /// Password-reset links are never shown. An invitation link is shown only to
 /// a caller who could have sent that invitation: Users Create and able to hand
 /// out every role the invited person holds (an administrator always can).
-/// Links to the reset page are hidden in every email whatever its kind.
+/// Links to the reset page and email confirmation links are hidden in every
+/// email whatever its kind.
 async fn hidden_links(
     conn: &mut AnyConnection,
     caller: &Principal,
     kind: &str,
     user_id: Option<i64>,
 ) -> AppResult<HiddenLinks> {
-    let mut hidden = HiddenLinks { paths: vec![RESET_PATH], reason: None };
+    let mut hidden = HiddenLinks { paths: vec![RESET_PATH, CONFIRM_PATH], reason: None };
     if kind == templates::KIND_PASSWORD_RESET {
         hidden.reason = Some(RESET_LINK_HIDDEN);
+    }
+    if kind == templates::KIND_EMAIL_CONFIRMATION {
+        hidden.reason = Some(CONFIRMATION_LINK_HIDDEN);
     }
     let may_see_invitation = caller.is_admin
         || (caller.can(AppId::Users, Permission::Create)
@@ -177,6 +185,7 @@ async fn hidden_links(
 
 const RESET_PATH: &str = "/reset/";
 const SIGNUP_PATH: &str = "/signup/";
+const CONFIRM_PATH: &str = crate::email_confirmation::PATH;
 
 /// Replace the token after every `path` (`/reset/…`) with `••••••`.
 fn mask_links(body: &str, path: &str) -> String {
@@ -288,5 +297,7 @@ mod tests {
         assert!(masked.ends_with("\">go</a>"), "{masked}");
         assert_eq!(mask_links("see /signup/ later", SIGNUP_PATH), "see /signup/ later");
         assert_eq!(mask_links(&body, SIGNUP_PATH), body);
+        let confirm = format!("Open https://x.example/confirm-email/{token} once");
+        assert_eq!(mask_links(&confirm, CONFIRM_PATH), "Open https://x.example/confirm-email/•••••• once");
     }
 }

@@ -170,7 +170,8 @@ pub async fn invited(state: &AppState, token: &str) -> AppResult<Invited> {
 }
 
 /// Use the invitation: set the password (and the name, when given) and mark
-/// the link used, once.
+/// the link used, once. The invitation went to the account's address (an
+/// email change revokes it), so using it proves the address: `email_verified`.
 pub async fn accept(
     state: &AppState,
     token: &str,
@@ -199,8 +200,8 @@ pub async fn accept(
     .await?
     .ok_or_else(invitation_gone)?;
     let r = sqlx::query(
-        "UPDATE users SET password_hash = $1, invite_expires_at = NULL, first_name = $2, last_name = $3, name_sort = $4 \
-         WHERE id = $5 AND password_hash IS NULL AND enabled",
+        "UPDATE users SET password_hash = $1, invite_expires_at = NULL, first_name = $2, last_name = $3, name_sort = $4, \
+         email_verified = TRUE WHERE id = $5 AND password_hash IS NULL AND enabled",
     )
     .bind(&hash)
     .bind(name.first())

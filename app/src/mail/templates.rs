@@ -16,6 +16,8 @@ pub const KIND_INVITATION: &str = "invitation";
 pub const KIND_PASSWORD_RESET: &str = "password_reset";
 /// `emails.kind` of the email to an account's owner when failed sign-ins locked it.
 pub const KIND_ACCOUNT_LOCKED: &str = "account_locked";
+/// `emails.kind` of the link that confirms a changed email address.
+pub const KIND_EMAIL_CONFIRMATION: &str = "email_confirmation";
 
 #[derive(sqlx::FromRow)]
 struct StoredTemplate {
@@ -230,6 +232,7 @@ mod tests {
         assert_eq!(TemplateKind::Invitation.key(), KIND_INVITATION);
         assert_eq!(TemplateKind::PasswordReset.key(), KIND_PASSWORD_RESET);
         assert_eq!(TemplateKind::AccountLocked.key(), KIND_ACCOUNT_LOCKED);
+        assert_eq!(TemplateKind::EmailConfirmation.key(), KIND_EMAIL_CONFIRMATION);
     }
 
     #[test]

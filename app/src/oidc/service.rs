@@ -405,10 +405,22 @@ fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-use crate::grants::PersonRow as Person;
+/// The person the claims are about.
+#[derive(sqlx::FromRow)]
+struct Person {
+    id: i64,
+    email: String,
+    first_name: String,
+    last_name: String,
+    #[sqlx(try_from = "crate::server::sql::Flag")]
+    enabled: bool,
+    /// Whether they proved control of `email` (see `email_confirmation::service`).
+    #[sqlx(try_from = "crate::server::sql::Flag")]
+    email_verified: bool,
+}
 
 async fn person(conn: &mut sqlx::AnyConnection, user_id: i64) -> AppResult<Option<Person>> {
-    Ok(sqlx::query_as("SELECT id, email, first_name, last_name, enabled FROM users WHERE id = $1")
+    Ok(sqlx::query_as("SELECT id, email, first_name, last_name, enabled, email_verified FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut *conn)
         .await?)
@@ -465,9 +477,10 @@ async fn claims(
     let name = format!("{} {}", person.first_name.trim(), person.last_name.trim()).trim().to_string();
     Ok(PersonClaims {
         email: person.email.clone(),
-        // Roster's addresses are verified: an account exists only once its
-        // invitation or setup link, sent to that address, was used.
-        email_verified: true,
+        // True only once the person proved control of this very address:
+        // signed up from the invitation or reset the password through a link
+        // sent to it, or confirmed it after it changed.
+        email_verified: person.email_verified,
         name: if name.is_empty() { person.email.clone() } else { name },
         given_name: person.first_name.trim().to_string(),
         family_name: person.last_name.trim().to_string(),

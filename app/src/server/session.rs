@@ -304,6 +304,7 @@ fn is_public_page(path: &str) -> bool {
         || path.starts_with("/signup/")
         || path == "/forgot-password"
         || path.starts_with("/reset/")
+        || path.starts_with(crate::email_confirmation::PATH)
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
         // The OpenID Connect endpoints answer for themselves: authorize

@@ -24,6 +24,7 @@ pub enum TemplateKind {
     RecoveryCodesGenerated,
     RecoveryCodeUsed,
     TwoFactorReset,
+    EmailConfirmation,
 }
 
 /// A placeholder a template may use, what it holds, and the value the preview shows.
@@ -87,6 +88,15 @@ const PASSWORD_RESET: Placeholders = Placeholders {
     last: Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "1 hour" },
 };
 
+const EMAIL_CONFIRMATION: Placeholders = Placeholders {
+    link: (
+        "The one-time link that confirms the new address (required).",
+        "https://people.example.com/confirm-email/Xy3…",
+    ),
+    expires: (LINK_ENDS, "2026-12-06 09:30 UTC"),
+    last: Placeholder { name: "valid_for", meaning: "How long the link works.", sample: "7 days" },
+};
+
 const ACCOUNT_LOCKED: Placeholders = Placeholders {
     link: ("The Forgot password page, to reset the password (required).", "https://people.example.com/forgot-password"),
     expires: ("When the lockout ends.", "2026-11-29 09:45 UTC"),
@@ -134,7 +144,7 @@ pub const SUBJECT_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 100_000;
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 12] = [
+    pub const ALL: [TemplateKind; 13] = [
         Self::Invitation,
         Self::PasswordReset,
         Self::AccountLocked,
@@ -147,6 +157,7 @@ impl TemplateKind {
         Self::RecoveryCodesGenerated,
         Self::RecoveryCodeUsed,
         Self::TwoFactorReset,
+        Self::EmailConfirmation,
     ];
 
     /// `emails.kind` and `email_templates.kind`.
@@ -164,6 +175,7 @@ impl TemplateKind {
             Self::RecoveryCodesGenerated => "recovery_codes_generated",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::TwoFactorReset => "two_factor_reset",
+            Self::EmailConfirmation => "email_confirmation",
         }
     }
 
@@ -185,6 +197,7 @@ impl TemplateKind {
             Self::RecoveryCodesGenerated => "New recovery codes",
             Self::RecoveryCodeUsed => "Recovery code used",
             Self::TwoFactorReset => "Two-factor sign-in reset",
+            Self::EmailConfirmation => "Email confirmation",
         }
     }
 
@@ -204,6 +217,9 @@ impl TemplateKind {
             Self::RecoveryCodesGenerated => "Sent to the owner when new recovery codes replace their old ones.",
             Self::RecoveryCodeUsed => "Sent to the owner when a recovery code is used to sign in to their account.",
             Self::TwoFactorReset => "Sent to the person whose two-factor sign-in an administrator reset.",
+            Self::EmailConfirmation => {
+                "Sent to a person's new address when their email changes: the link to confirm it."
+            }
         }
     }
 
@@ -228,6 +244,7 @@ impl TemplateKind {
             | Self::RecoveryCodesGenerated
             | Self::RecoveryCodeUsed
             | Self::TwoFactorReset => security_notice_placeholders(SECURITY_TAB, None),
+            Self::EmailConfirmation => EMAIL_CONFIRMATION.all(),
         }
     }
 
@@ -401,6 +418,22 @@ impl TemplateKind {
                  <p><a href=\"{{link}}\">Sign in and set up a second factor again</a>.</p>\n\
                  <p>Or copy this link into your browser:<br>{{link}}</p>\n\
                  <p>If you did not ask for this, tell an administrator.</p>\n</body></html>\n",
+            ),
+            Self::EmailConfirmation => (
+                "Confirm your email address for {{site_name}}",
+                "{{greeting}}\n\nThe email address of your {{site_name}} account is now {{email}}.\n\n\
+                 Open this link and confirm it (sign in to your account if asked):\n{{link}}\n\n\
+                 Until you do, the applications you sign in to with {{site_name}} are told this address is not \
+                 verified. The link works once and expires in {{valid_for}} ({{expires}}). If you do not have a \
+                 {{site_name}} account, you can ignore this email.\n",
+                "<!DOCTYPE html><html><body>\n\
+                 <p>{{greeting}}</p>\n<p>The email address of your <strong>{{site_name}}</strong> account is now \
+                 {{email}}.</p>\n\
+                 <p><a href=\"{{link}}\">Confirm your email address</a> (sign in to your account if asked).</p>\n\
+                 <p>Or copy this link into your browser:<br>{{link}}</p>\n\
+                 <p>Until you do, the applications you sign in to with {{site_name}} are told this address is not \
+                 verified. The link works once and expires in {{valid_for}} ({{expires}}). If you do not have a \
+                 {{site_name}} account, you can ignore this email.</p>\n</body></html>\n",
             ),
         };
         Template { subject: subject.into(), text: text.into(), html: html.into() }

@@ -77,6 +77,8 @@ pub struct UserRow {
     pub delivery: Option<Delivery>,
     /// Locked after too many failed sign-ins.
     pub locked: bool,
+    /// The person proved control of the address (ID tokens say `email_verified`).
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +120,9 @@ pub struct UpdateOutcome {
     /// The email changed while an invitation was pending: its link was
     /// revoked, and a new one goes to the new address only when asked.
     pub invitation_revoked: bool,
+    /// The email of someone who has signed up changed: a confirmation link
+    /// went to the new address, unconfirmed until it is followed.
+    pub confirmation_sent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +139,8 @@ pub struct UserDetail {
     pub invitation_expires_at: Option<i64>,
     pub delivery: Option<Delivery>,
     pub locked: bool,
+    /// The person proved control of the address (ID tokens say `email_verified`).
+    pub email_verified: bool,
 }
 
 #[server(prefix = "/api", endpoint = "list_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]

@@ -4,6 +4,7 @@ use crate::components::{
     call, call_action, word_options, ActionResult, CardForm, Chip, DataTable, ErrorView, FieldError, FilterBar,
     FormFooter, KeysetPager, LabelledSelect, PersonNameFields, Spinner,
 };
+use crate::email_confirmation::SendEmailConfirmation;
 use crate::icons::{Icon, Svg};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
 use crate::registry::{AppId, Permission};
@@ -18,6 +19,17 @@ fn status_badge(status: UserStatus) -> impl IntoView {
         UserStatus::Disabled => "badge badge-disabled",
     };
     view! { <span class=class>{status.label()}</span> }
+}
+
+/// "Email unconfirmed" beside the status of someone who signed up but has not
+/// confirmed their current address (applications are told it is unverified).
+fn unconfirmed_badge(status: UserStatus, email_verified: bool) -> impl IntoView {
+    (status == UserStatus::Active && !email_verified).then(|| {
+        view! {
+            " "
+            <span class="badge badge-expired">"Email unconfirmed"</span>
+        }
+    })
 }
 
 fn delivery_view(d: Option<Delivery>) -> impl IntoView {
@@ -233,6 +245,7 @@ pub fn UsersPage() -> impl IntoView {
                                         <td>{u.full_name}</td>
                                         <td>
                                             {status_badge(u.status)}
+                                            {unconfirmed_badge(u.status, u.email_verified)}
                                             {u.locked.then(|| view! { " " <span class="badge badge-failed">"Locked"</span> })}
                                         </td>
                                         <td>{u.roles.join(", ")}</td>
@@ -417,6 +430,7 @@ pub fn UserDetailPage() -> impl IntoView {
     let revoke = call_action::<()>();
     let end_sessions = call_action::<u64>();
     let unlock = call_action::<()>();
+    let send_confirmation = call_action::<i64>();
     let reset_two_factor = call_action::<()>();
     // Made here, outside the Suspend below, so that they hydrate.
     let two_factor = Resource::new(
@@ -456,10 +470,12 @@ pub fn UserDetailPage() -> impl IntoView {
                         let pending = matches!(u.status, UserStatus::Invited | UserStatus::InvitationExpired);
                         let enabled = u.enabled;
                         let shown_email = u.email.clone();
+                        let unconfirmed = (u.status == UserStatus::Active && !u.email_verified).then(|| u.email.clone());
                         view! {
                             <header class="page-header">
                                 <h1>{u.email.clone()}</h1>
                                 {status_badge(u.status)}
+                                {unconfirmed_badge(u.status, u.email_verified)}
                             </header>
                             {invited().then(|| view! {
                                 <p class="success" role="status">{format!("Invitation queued for {shown_email}.")}</p>
@@ -506,7 +522,12 @@ pub fn UserDetailPage() -> impl IntoView {
                                 <ActionResult
                                     value=save.value()
                                     success=Signal::derive(move || match save.value().get() {
-                                        Some(Ok(UpdateOutcome { invitation_revoked: true })) => format!(
+                                        Some(Ok(UpdateOutcome { confirmation_sent: true, .. })) => format!(
+                                            "Saved. A confirmation link was sent to {}: until its owner follows it, \
+                                             applications are told the address is unverified.",
+                                            email.get_untracked()
+                                        ),
+                                        Some(Ok(UpdateOutcome { invitation_revoked: true, .. })) => format!(
                                             "Saved. The email changed, so the pending invitation was revoked: \
                                              choose Resend invitation to send a new one to {}.",
                                             email.get_untracked()
@@ -516,6 +537,26 @@ pub fn UserDetailPage() -> impl IntoView {
                                 />
                                 <FormFooter pending=save.pending() label="Save" />
                             </CardForm>
+                            {unconfirmed.map(|address| view! {
+                                <section class="card" aria-labelledby="confirmation-title">
+                                    <h2 id="confirmation-title">"Email confirmation"</h2>
+                                    <p>
+                                        "The address " <strong>{address}</strong> " is not confirmed. Applications that \
+                                         sign in with Roster are told it is unverified until its owner follows the \
+                                         confirmation link sent to it, signed in to this account."
+                                    </p>
+                                    <button type="button" on:click=move |_| {
+                                        send_confirmation.dispatch(call(SendEmailConfirmation { id: uid }));
+                                    }>
+                                        <Spinner when=send_confirmation.pending() />
+                                        "Send confirmation link"
+                                    </button>
+                                    <ActionResult
+                                        value=send_confirmation.value()
+                                        success="A new confirmation link was queued; earlier links no longer work."
+                                    />
+                                </section>
+                            })}
                             <crate::roles::UserAccess access=access />
                             <section class="card" aria-labelledby="enabled-title">
                                 <h2 id="enabled-title">"Enabled"</h2>

@@ -172,6 +172,8 @@ struct Listed {
     last_name: String,
     last_sign_in_at: Option<i64>,
     status: UserStatus,
+    #[sqlx(try_from = "Flag")]
+    email_verified: bool,
     /// The sort column as text, for the keyset cursor.
     sort_key: String,
 }
@@ -188,6 +190,8 @@ struct Record {
     created_at: i64,
     invite_expires_at: Option<i64>,
     status: UserStatus,
+    #[sqlx(try_from = "Flag")]
+    email_verified: bool,
 }
 
 pub async fn list(
@@ -204,7 +208,7 @@ pub async fn list(
         SortKey::Text(e) | SortKey::Int(e) => e,
     };
     let columns = format!(
-        "u.id, u.email, u.first_name, u.last_name, u.last_sign_in_at, {status} AS status, \
+        "u.id, u.email, u.first_name, u.last_name, u.last_sign_in_at, {status} AS status, u.email_verified, \
          CAST({key_expr} AS TEXT) AS sort_key"
     );
     let search = (!q.search.trim().is_empty()).then(|| search_filter(state.db.backend, &mut args, &q.search));
@@ -308,6 +312,7 @@ pub async fn list(
             last_sign_in_at: r.last_sign_in_at,
             delivery: None,
             locked: false,
+            email_verified: r.email_verified,
         });
     }
     let next = if rows.len() as i64 > PAGE_SIZE { cursor_of_last } else { None };
@@ -460,7 +465,7 @@ pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppSt
     let idp = args.int(id);
     let sql = format!(
         "SELECT u.email, u.first_name, u.last_name, u.enabled, u.last_sign_in_at, u.created_at, \
-         u.invite_expires_at, {} AS status FROM users u WHERE u.id = {idp}",
+         u.invite_expires_at, {} AS status, u.email_verified FROM users u WHERE u.id = {idp}",
         status_sql(&now_p)
     );
     let r: Record = args.bind(sqlx::query_as(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(user_gone)?;
@@ -483,6 +488,7 @@ pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppSt
         created_at: r.created_at,
         invitation_expires_at: r.invite_expires_at,
         delivery,
+        email_verified: r.email_verified,
     })
 }
 
@@ -559,6 +565,12 @@ pub async fn update(
     // A link sent to the old address must not keep working for whoever reads that mailbox.
     let email_changed = email_before.to_lowercase() != info.email.normalized();
     let invitation_revoked = email_changed && crate::invitations::service::end_pending_links(&mut tx, id).await?;
+    // The new address is unconfirmed until its owner follows the link sent to it.
+    let confirmation_sent = email_changed && {
+        let actor = Actor::of(access.principal());
+        crate::email_confirmation::service::email_changed(&mut tx, &state.settings, &actor, id, info.email.as_str())
+            .await?
+    };
     set_roles(&mut tx, id, role_ids).await?;
     let (names_before, names_after) = (role_names(&mut tx, &roles_before).await?, role_names(&mut tx, role_ids).await?);
     let diff = crate::audit::service::diff(&[
@@ -587,7 +599,7 @@ pub async fn update(
     }
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "user updated");
-    Ok(UpdateOutcome { invitation_revoked })
+    Ok(UpdateOutcome { invitation_revoked, confirmation_sent })
 }
 
 /// Has user `id` signed up (chosen a password)?

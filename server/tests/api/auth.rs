@@ -21,6 +21,7 @@ on_both_backends!(
     forgot_password_answers_the_same_and_reset_works_once,
     a_password_set_through_a_reset_link_emails_the_owner,
     throttling_counts_across_processes_and_locks_then_unlocks,
+    a_reset_through_the_emailed_link_confirms_the_address,
 );
 
 const PASSWORD: &str = "quilted lantern ferry orbit";
@@ -430,4 +431,43 @@ async fn throttling_counts_across_processes_and_locks_then_unlocks(backend: Back
     let r = admin.call("unlock_user", &[("id", &id.to_string())]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(on_b.sign_in("target@example.com", NEW_PASSWORD).await.status, StatusCode::OK, "unlocked");
+}
+
+/// Reset `email`'s password through the link Forgot password sends to it (the `n`th such email to it).
+async fn reset_through_link(server: &Server, sink: &SmtpSink, email: &str, n: usize) {
+    let mut anon = server.client();
+    assert_eq!(anon.call("forgot_password", &[("email", email)]).await.status, StatusCode::OK);
+    let mail = mail_to(sink, email, "Reset your Roster password", n).await;
+    let token = token_of(&signup_link(mail[n - 1]["text"].as_str().unwrap()));
+    let r = anon
+        .call(
+            "reset_password",
+            &[("token", &token), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+async fn a_reset_through_the_emailed_link_confirms_the_address(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let mut admin = set_up_admin(&server).await;
+    let admin_id = crate::helpers::user_id(&mut admin).await;
+    let (_laura, laura_id) = add_user_and_id(&mut admin, &server, "laura@example.com", &[]).await;
+    let r = change_email(&mut admin, laura_id, "laura.new@example.com").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(email_verified(&mut admin, laura_id).await, json!(false));
+    // The first administrator's address came with the setup link: unconfirmed too.
+    assert_eq!(email_verified(&mut admin, admin_id).await, json!(false));
+
+    // Laura sets a new password through the link sent to her new address.
+    reset_through_link(&server, &sink, "laura.new@example.com", 1).await;
+    assert_eq!(email_verified(&mut admin, laura_id).await, json!(true));
+
+    // So does the administrator (every session ends: sign in again).
+    reset_through_link(&server, &sink, ADMIN_EMAIL, 1).await;
+    let mut admin = server.client();
+    assert_eq!(admin.sign_in(ADMIN_EMAIL, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(email_verified(&mut admin, admin_id).await, json!(true));
 }

@@ -698,4 +698,48 @@ pub async fn notice(admin: &mut Client, to: &str, subject: &str, what: &str, sin
 pub async fn count_emails(admin: &mut Client, to: &str, subject: &str) -> usize {
     let rows = admin.emails("").await;
     rows.iter().filter(|m| m["to"] == serde_json::json!(to) && m["subject"] == serde_json::json!(subject)).count()
+/// The subject of the email that confirms a changed address.
+pub const CONFIRM_SUBJECT: &str = "Confirm your email address for Roster";
+
+/// Change user `id`'s email as `admin` (their name and roles as they are).
+pub async fn change_email(admin: &mut Client, id: i64, email: &str) -> Reply {
+    let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
+    assert_eq!(d.status, StatusCode::OK, "user_detail: {:?}", d.body);
+    let (first, last, roles) = (&d.body["first_name"], &d.body["last_name"], &d.body["role_ids"]);
+    let args = serde_json::json!({"id": id, "first_name": first, "last_name": last, "email": email, "role_ids": roles});
+    admin.call_json("update_user", args).await
+}
+
+/// The messages `sink` received for `to` whose subject is `subject`, once
+/// there are at least `n` (or panic after 20 s).
+pub async fn mail_to(sink: &SmtpSink, to: &str, subject: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found: Vec<Value> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| m["to"] == serde_json::json!([to]) && m["subject"] == serde_json::json!(subject))
+            .collect();
+        if found.len() >= n {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "{n} × {subject:?} to {to}: got {:?}", sink.messages());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The token of the `n`th (1-based) email confirmation link sent to `to`, read
+/// from the SMTP server as its owner reads it (the Email queue masks it).
+pub async fn confirmation_token(sink: &SmtpSink, to: &str, n: usize) -> String {
+    let mail = mail_to(sink, to, CONFIRM_SUBJECT, n).await;
+    let link = signup_link(mail[n - 1]["text"].as_str().unwrap());
+    assert!(link.contains("/confirm-email/"), "{link}");
+    token_of(&link)
+}
+
+/// Whether Users says user `id` proved control of their address (`null` where Users does not say).
+pub async fn email_verified(admin: &mut Client, id: i64) -> Value {
+    let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
+    assert_eq!(d.status, StatusCode::OK, "user_detail: {:?}", d.body);
+    d.body["email_verified"].clone()
 }

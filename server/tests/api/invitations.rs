@@ -13,6 +13,7 @@ on_both_backends!(
     duplicate_email_queues_nothing,
     the_sign_up_page_states_the_configured_minimum,
     names_given_on_new_user_greet_the_person_who_may_correct_them_at_sign_up,
+    signing_up_from_the_invitation_confirms_the_address,
 );
 
 pub(crate) async fn admin_role(admin: &mut Client) -> i64 {
@@ -250,4 +251,29 @@ async fn names_given_on_new_user_greet_the_person_who_may_correct_them_at_sign_u
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
     assert_eq!((d.body["first_name"].clone(), d.body["last_name"].clone()), (json!("Laura"), json!("Mitchell")));
+}
+
+async fn signing_up_from_the_invitation_confirms_the_address(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let mut admin = set_up_admin(&server).await;
+    let (id, _) = invite_and_get_token(&mut admin, &sink, "ivy@example.com", 1).await;
+    assert_eq!(email_verified(&mut admin, id).await, json!(false), "not before sign-up");
+    // Changed before sign-up: no confirmation link; the invitation sent to
+    // the new address proves it.
+    let r = change_email(&mut admin, id, "ivy.new@example.com").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["confirmation_sent"], json!(false), "{:?}", r.body);
+    assert_eq!(admin.call("resend_invitation", &[("id", &id_arg(id))]).await.status, StatusCode::OK);
+    let mail = sink.wait_for(2, 20).await;
+    assert_eq!(mail[1]["to"], json!(["ivy.new@example.com"]));
+    let token = token_of(&signup_link(mail[1]["text"].as_str().unwrap()));
+    let pw = "a long and lovely passphrase";
+    let r =
+        server.client().call("sign_up", &[("token", &token), ("password", pw), ("password_confirmation", pw)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(email_verified(&mut admin, id).await, json!(true));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!sink.messages().iter().any(|m| m["subject"] == json!(CONFIRM_SUBJECT)), "{:?}", sink.messages());
 }

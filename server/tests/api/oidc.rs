@@ -34,6 +34,7 @@ on_both_backends!(
     signing_key_rotation_keeps_old_tokens_verifiable,
     authorize_on_one_node_exchange_on_another,
     end_session_returns_only_to_registered_uris,
+    email_verified_is_true_only_for_an_address_its_owner_proved,
 );
 
 const REDIRECT: &str = "https://crm.example.com/oidc/callback";
@@ -492,4 +493,40 @@ async fn end_session_returns_only_to_registered_uris(backend: Backend) {
     assert_eq!(r.headers()["location"], "https://crm.example.com/bye?state=s1");
     assert!(w.laura.whoami().await.is_none(), "signed out of Roster");
     let _ = w.admin.call("me", &[]).await;
+}
+
+/// Sign `browser` in to the application: the ID token's email and
+/// `email_verified`, userinfo's `email_verified`, and the access token.
+async fn email_claims(rp: &Rp, browser: &Client) -> (String, Option<bool>, Option<bool>, AccessToken) {
+    let s = authorize(rp, browser, true).await;
+    let tokens = exchange(rp, &s.code.expect("a code"), Some(s.verifier)).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &s.nonce).unwrap().clone();
+    let info = userinfo(rp, tokens.access_token()).await.unwrap();
+    (claims.email().unwrap().to_string(), claims.email_verified(), info.email_verified(), tokens.access_token().clone())
+}
+
+async fn email_verified_is_true_only_for_an_address_its_owner_proved(backend: Backend) {
+    let sink = SmtpSink::start();
+    let mut w = world_with(backend, &as_refs(&mail_env(&sink))).await;
+    let laura_id = user_id(&mut w.laura).await;
+    let rp = relying_party(&w.server.base, &w.creds).await;
+
+    // Laura signed up from the invitation sent to her address.
+    let (email, id_token, info, first_access) = email_claims(&rp, &w.laura).await;
+    assert_eq!((email.as_str(), id_token, info), ("laura@example.com", Some(true), Some(true)));
+
+    // An administrator changes it: an address nobody proved, in the ID token
+    // and at userinfo, also for the token issued before the change.
+    let r = change_email(&mut w.admin, laura_id, "laura.new@example.com").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (email, id_token, info, _) = email_claims(&rp, &w.laura).await;
+    assert_eq!((email.as_str(), id_token, info), ("laura.new@example.com", Some(false), Some(false)));
+    assert_eq!(userinfo(&rp, &first_access).await.unwrap().email_verified(), Some(false));
+
+    // Laura follows the link sent to the new address, signed in: proved.
+    let token = confirmation_token(&sink, "laura.new@example.com", 1).await;
+    let r = w.laura.call("confirm_email", &[("token", &token)]).await;
+    assert_eq!((r.status, &r.body), (StatusCode::OK, &json!("laura.new@example.com")));
+    let (email, id_token, info, _) = email_claims(&rp, &w.laura).await;
+    assert_eq!((email.as_str(), id_token, info), ("laura.new@example.com", Some(true), Some(true)));
 }

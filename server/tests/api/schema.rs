@@ -69,3 +69,98 @@ async fn sqlite_and_postgres_schemas_agree() {
         assert_eq!(cols, &pg_schema[table], "{table}: the same columns and nullability (column → nullable)");
     }
 }
+
+crate::on_both_backends!(existing_accounts_keep_a_verified_address_only_if_proved_since_its_last_change);
+
+/// Migration 0022 on a database that already has people: only an address
+/// proved (a sign-up from the invitation, a reset through the emailed link)
+/// after its last change stays verified.
+async fn existing_accounts_keep_a_verified_address_only_if_proved_since_its_last_change(backend: Backend) {
+    let db = TestDb::new(backend);
+    let dialect = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    // The migrations before 0022, applied as a release before it did.
+    let before = std::env::temp_dir().join(unique("roster_migrations"));
+    let _cleanup = TempDir(before.clone());
+    std::fs::create_dir_all(&before).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(dialect);
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.as_str() < "0022" {
+            std::fs::copy(&path, before.join(&name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        Backend::Sqlite => format!("{}?mode=rwc", db.url),
+        Backend::Postgres => db.url.clone(),
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
+    // (email, signed up, audit entries about them, oldest first)
+    let people: &[(&str, bool, &[(&str, &str)])] = &[
+        ("invited@example.com", true, &[("invitation.accepted", "")]),
+        (
+            "changed@example.com",
+            true,
+            &[("invitation.accepted", ""), ("user.updated", "email: \"a@example.com\" → \"changed@example.com\"")],
+        ),
+        (
+            "renamed-and-changed@example.com",
+            true,
+            &[("invitation.accepted", ""), ("user.updated", "first name: \"A\" → \"B\"; email: \"a\" → \"b\"")],
+        ),
+        ("renamed@example.com", true, &[("invitation.accepted", ""), ("user.updated", "first name: \"A\" → \"B\"")]),
+        (
+            "reset-after-change@example.com",
+            true,
+            &[("invitation.accepted", ""), ("user.updated", "email: \"a\" → \"b\""), ("password.reset", "")],
+        ),
+        ("first-admin@example.com", true, &[]),
+        ("pending@example.com", false, &[("invitation.sent", "")]),
+    ];
+    for (email, signed_up, events) in people {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, email_norm, first_name, last_name, password_hash, enabled, created_at) \
+             VALUES ($1, $1, '', '', $2, TRUE, 1) RETURNING id",
+        )
+        .bind(*email)
+        .bind(signed_up.then_some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        for (action, details) in *events {
+            sqlx::query(
+                "INSERT INTO audit_log (at, action, target_type, target_id, target_label, details) \
+                 VALUES (1, $1, 'user', $2, $3, $4)",
+            )
+            .bind(*action)
+            .bind(id)
+            .bind(*email)
+            .bind(*details)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    pool.close().await;
+
+    let _server = Server::start(&db).await;
+    let verified =
+        |email: &str| format!("SELECT CASE WHEN email_verified THEN 1 ELSE 0 END FROM users WHERE email = '{email}'");
+    for (email, expected) in [
+        ("invited@example.com", 1),
+        ("changed@example.com", 0),
+        ("renamed-and-changed@example.com", 0),
+        ("renamed@example.com", 1),
+        ("reset-after-change@example.com", 1),
+        ("first-admin@example.com", 0),
+        ("pending@example.com", 0),
+    ] {
+        assert_eq!(scalar(&db, &verified(email)).await, expected, "{email}");
+    }
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM email_confirmations").await, 0);
+}

@@ -38,6 +38,7 @@ const PUBLIC: &[&str] = &[
     "forgot_password",
     "reset_info",
     "reset_password",
+    "email_confirmation_info",
     "password_strength",
     "password_rules",
     "sign_in_second_step",
@@ -67,6 +68,7 @@ const SELF_SERVICE: &[&str] = &[
     "rename_passkey",
     "remove_passkey",
     "confirm_identity",
+    "confirm_email",
 ];
 
 enum Body {
@@ -127,7 +129,9 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         }
         "reset_email_template" => Form(&[("kind", "invitation")]),
         "sign_in" => Form(&[("email", "nobody@example.com"), ("password", "not the password"), ("next", "")]),
-        "setup_check" | "invitation_info" | "reset_info" => Form(&[("token", "not-a-token")]),
+        "setup_check" | "invitation_info" | "reset_info" | "email_confirmation_info" | "confirm_email" => {
+            Form(&[("token", "not-a-token")])
+        }
         "setup" => Form(&[
             ("token", "not-a-token"),
             ("email", "x@example.com"),
@@ -159,8 +163,17 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         "update_user" => Json(json!({
             "id": 1, "first_name": "A", "last_name": "B", "email": "a@example.com", "role_ids": []
         })),
-        "user_detail" | "resend_invitation" | "revoke_invitation" | "email_detail" | "resend_email"
-        | "delete_email" | "role_detail" | "delete_role" | "end_user_sessions" | "unlock_user" => Form(&[("id", "1")]),
+        "user_detail"
+        | "resend_invitation"
+        | "revoke_invitation"
+        | "email_detail"
+        | "resend_email"
+        | "delete_email"
+        | "role_detail"
+        | "delete_role"
+        | "end_user_sessions"
+        | "unlock_user"
+        | "send_email_confirmation" => Form(&[("id", "1")]),
         "set_user_enabled" => Form(&[("id", "1"), ("enabled", "false")]),
         "list_emails" => Form(&[("status", "")]),
         "list_audit" => {

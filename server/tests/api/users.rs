@@ -20,6 +20,7 @@ on_both_backends!(
     changing_the_email_ends_pending_invitation_and_reset_links,
     changing_the_email_emails_the_old_address,
     the_role_picker_says_which_roles_the_caller_cannot_hand_out_and_why,
+    a_changed_email_is_unconfirmed_until_the_link_sent_to_it_is_followed,
 );
 
 const PROTECTED: &str = "Only a Global administrator";
@@ -260,6 +261,86 @@ async fn changing_the_email_emails_the_old_address(backend: Backend) {
     let fix = json!({"id": invited, "first_name": "", "last_name": "", "email": "typo@example.com", "role_ids": []});
     assert_eq!(admin.call_json("update_user", fix).await.status, StatusCode::OK);
     assert_eq!(count_emails(&mut admin, "tpyo@example.com", subject).await, 0);
+/// Laura's row in the Users list.
+async fn listed(admin: &mut Client, email: &str) -> Value {
+    let q = json!({"query": {"search": email, "status": "", "role": "", "sort": "", "after": ""}});
+    let r = admin.call_json("list_users", q).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["rows"].as_array().unwrap().iter().find(|u| u["email"] == json!(email)).cloned().expect("listed")
+}
+
+async fn a_changed_email_is_unconfirmed_until_the_link_sent_to_it_is_followed(backend: Backend) {
+    let db = TestDb::new(backend);
+    let sink = SmtpSink::start();
+    let server = Server::start_with(&db, &as_refs(&mail_env(&sink))).await;
+    let mut admin = set_up_admin(&server).await;
+    // The setup link was printed, not sent to the address: it proves nothing.
+    let admin_id = user_id(&mut admin).await;
+    assert_eq!(email_verified(&mut admin, admin_id).await, json!(false));
+    let (mut laura, id) = add_user_and_id(&mut admin, &server, "laura@example.com", &[]).await;
+    assert_eq!(email_verified(&mut admin, id).await, json!(true), "signed up from the invitation sent to it");
+    assert_eq!(listed(&mut admin, "laura@example.com").await["email_verified"], json!(true));
+
+    let (old, new) = ("laura@example.com", "laura.new@example.com");
+    let r = change_email(&mut admin, id, new).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["confirmation_sent"], json!(true), "{:?}", r.body);
+    assert_eq!(listed(&mut admin, new).await["email_verified"], json!(false), "the list shows it unconfirmed");
+    let page = admin.get(&format!("/users/{id}")).await.text().await.unwrap();
+    assert!(page.contains("Email unconfirmed") && page.contains("Send confirmation link"), "{page}");
+
+    // The link goes to the new address, never the old one, and the queue hides it.
+    let token = confirmation_token(&sink, new, 1).await;
+    assert!(!sink.messages().iter().any(|m| m["to"] == json!([old]) && m["subject"] == json!(CONFIRM_SUBJECT)));
+    let row = admin.emails("").await.into_iter().find(|e| e["to"] == json!(new)).expect("queued");
+    assert_eq!(row["subject"], json!(CONFIRM_SUBJECT));
+    let d = admin.call("email_detail", &[("id", &row["id"].to_string())]).await;
+    for part in ["body_text", "body_html"] {
+        let body = d.body[part].as_str().unwrap();
+        assert!(!body.contains(&token) && body.contains("/confirm-email/••••••"), "{part}: {body}");
+    }
+    assert!(d.body["links_hidden"].as_str().unwrap().contains("confirmation link is hidden"), "{:?}", d.body);
+
+    // Only the account's owner, signed in, confirms it.
+    let mut anonymous = server.client();
+    let r = anonymous.call("email_confirmation_info", &[("token", &token)]).await;
+    assert_eq!(r.body, json!({"email": new, "owner_signed_in": false}));
+    assert_eq!(anonymous.call("confirm_email", &[("token", &token)]).await.status, StatusCode::UNAUTHORIZED);
+    let r = admin.call("confirm_email", &[("token", &token)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "another account's link: {:?}", r.body);
+    assert_eq!(email_verified(&mut admin, id).await, json!(false));
+    let r = laura.call("email_confirmation_info", &[("token", &token)]).await;
+    assert_eq!(r.body, json!({"email": new, "owner_signed_in": true}));
+    let r = laura.call("confirm_email", &[("token", &token)]).await;
+    assert_eq!((r.status, &r.body), (StatusCode::OK, &json!(new)));
+    assert_eq!(listed(&mut admin, new).await["email_verified"], json!(true));
+    let page = admin.get(&format!("/users/{id}")).await.text().await.unwrap();
+    assert!(!page.contains("Send confirmation link"), "{page}");
+    // Once.
+    let r = laura.call("confirm_email", &[("token", &token)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = admin.call("send_email_confirmation", &[("id", &id_arg(id))]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "already confirmed: {:?}", r.body);
+
+    // Another change, and its link expires unused.
+    let third = "laura.third@example.com";
+    assert_eq!(change_email(&mut admin, id, third).await.status, StatusCode::OK);
+    let expired = confirmation_token(&sink, third, 1).await;
+    scalar(&db, "UPDATE email_confirmations SET expires_at = 1 WHERE used_at IS NULL RETURNING 1").await;
+    let r = laura.call("confirm_email", &[("token", &expired)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "expired: {:?}", r.body);
+    assert!(r.body.to_string().contains("no longer valid"), "{:?}", r.body);
+    assert_eq!(email_verified(&mut admin, id).await, json!(false));
+    // Send confirmation link: a new one works; the one it replaces does not.
+    let r = admin.call("send_email_confirmation", &[("id", &id_arg(id))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let fresh = confirmation_token(&sink, third, 2).await;
+    assert_ne!(fresh, expired);
+    assert_eq!(laura.call("confirm_email", &[("token", &expired)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(laura.call("confirm_email", &[("token", &fresh)]).await.status, StatusCode::OK);
+    assert_eq!(email_verified(&mut admin, id).await, json!(true));
+    let confirmed = audit_entries(&mut admin, "email.confirmed").await;
+    assert_eq!(confirmed.len(), 2, "{confirmed:?}");
 }
 
 // ---- the list and disabling ---------------------------------------------------------

@@ -1,0 +1,54 @@
+//! Email confirmation: when a person's email changes, a link goes to the new
+//! address, and until its owner follows it (signed in to their account), the
+//! address is unconfirmed: ID tokens and userinfo say `email_verified: false`,
+//! and Users shows "Email unconfirmed". Send confirmation link (on a user's
+//! page in Users, with Users Update) sends a new one; the public Confirm
+//! email page is what the link opens.
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+pub use pages::ConfirmEmailPage;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The path of a confirmation link; the token follows it.
+pub const PATH: &str = "/confirm-email/";
+
+/// What the Confirm email page shows before the person confirms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingConfirmation {
+    /// The address the link confirms.
+    pub email: String,
+    /// The account the link belongs to is the one signed in here: only its
+    /// owner confirms, so that following a link nobody expected cannot tie
+    /// the reader's address to someone else's account.
+    pub owner_signed_in: bool,
+}
+
+/// Public (with the link's token): which address the link confirms, and
+/// whether its account's owner is the one signed in.
+#[server(prefix = "/api", endpoint = "email_confirmation_info", output = crate::codec::JsonOut)]
+pub async fn email_confirmation_info(token: String) -> Result<PendingConfirmation, AppError> {
+    crate::public!(|state| {
+        let me = crate::server::session::maybe_principal()?;
+        service::pending_info(&state, me.as_ref(), &token).await
+    })
+}
+
+/// Self-service (with the link's token): confirm the signed-in person's own
+/// email address, once. Returns the address confirmed.
+#[server(prefix = "/api", endpoint = "confirm_email", output = crate::codec::JsonOut)]
+pub async fn confirm_email(token: String) -> Result<String, AppError> {
+    crate::signed_in!(|me, state| { service::confirm(&state, &me, &token).await })
+}
+
+/// Users Update: send a new confirmation link to a user's unconfirmed
+/// address (the earlier links stop working). Returns the email's id.
+#[server(prefix = "/api", endpoint = "send_email_confirmation", output = crate::codec::JsonOut)]
+pub async fn send_email_confirmation(id: i64) -> Result<i64, AppError> {
+    crate::authorized!(Users, Update, |access, state| { service::resend(access, &state, id).await })
+}
