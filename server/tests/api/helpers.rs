@@ -698,6 +698,8 @@ pub async fn notice(admin: &mut Client, to: &str, subject: &str, what: &str, sin
 pub async fn count_emails(admin: &mut Client, to: &str, subject: &str) -> usize {
     let rows = admin.emails("").await;
     rows.iter().filter(|m| m["to"] == serde_json::json!(to) && m["subject"] == serde_json::json!(subject)).count()
+}
+
 /// The subject of the email that confirms a changed address.
 pub const CONFIRM_SUBJECT: &str = "Confirm your email address for Roster";
 

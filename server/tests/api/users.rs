@@ -261,6 +261,8 @@ async fn changing_the_email_emails_the_old_address(backend: Backend) {
     let fix = json!({"id": invited, "first_name": "", "last_name": "", "email": "typo@example.com", "role_ids": []});
     assert_eq!(admin.call_json("update_user", fix).await.status, StatusCode::OK);
     assert_eq!(count_emails(&mut admin, "tpyo@example.com", subject).await, 0);
+}
+
 /// Laura's row in the Users list.
 async fn listed(admin: &mut Client, email: &str) -> Value {
     let q = json!({"query": {"search": email, "status": "", "role": "", "sort": "", "after": ""}});
