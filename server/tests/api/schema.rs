@@ -100,8 +100,9 @@ async fn existing_accounts_keep_a_verified_address_only_if_proved_since_its_last
     };
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
-    // (email, signed up, audit entries about them, oldest first)
-    let people: &[(&str, bool, &[(&str, &str)])] = &[
+    // (email, signed up, audit entries about them (action, details), oldest first)
+    type Person<'a> = (&'a str, bool, &'a [(&'a str, &'a str)]);
+    let people: &[Person] = &[
         ("invited@example.com", true, &[("invitation.accepted", "")]),
         (
             "changed@example.com",
