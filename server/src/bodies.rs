@@ -39,7 +39,8 @@ fn readable(path: &str, headers: &HeaderMap) -> Result<(), (StatusCode, &'static
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "This function takes application/x-www-form-urlencoded or application/json, not multipart/form-data.",
         )),
-        MULTIPART if multer::parse_boundary(content_type).is_err() => {
+        // An empty boundary parses, then fails in the decoder: refuse it here too.
+        MULTIPART if !multer::parse_boundary(content_type).is_ok_and(|b| !b.is_empty()) => {
             Err((StatusCode::BAD_REQUEST, "The multipart/form-data body has no readable boundary in its Content-Type."))
         }
         MULTIPART => Ok(()),
