@@ -109,7 +109,10 @@ pub struct Config {
     #[serde(deserialize_with = "list_or_string")]
     pub trusted_proxies: Vec<String>,
     /// 32 random bytes, base64: encrypts the secrets Roster stores (the SMTP
-    /// password of Settings → Email server). The same on every node.
+    /// password of Settings → Email server, the authenticator secrets, the ID
+    /// token signing keys). The same on every node. Required with PostgreSQL;
+    /// with SQLite, when it is not set, Roster keeps one in `roster.key`
+    /// beside the database file (`key_file`).
     pub encryption_key: Option<Secret>,
 }
 

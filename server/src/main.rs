@@ -5,6 +5,7 @@
 //! `server seed-demo` creates demo roles to try the restricted Dashboard.
 
 mod config;
+mod key_file;
 mod worker;
 
 use app::server::crypto::Passwords;
@@ -104,7 +105,8 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
     std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
     let password = password.trim_end_matches(['\n', '\r']);
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
-    let state = build_state(&config, db, config.listen).await;
+    // Touches no stored secret: the configured key, if any, without making a key file.
+    let state = build_state(&config, db, config.listen, config.encryption_key().ok().flatten()).await;
     let id = app::auth::service::create_admin_with_password(&state, &email, &name, password, password, false)
         .await
         .map_err(|e| e.to_string())?;
@@ -145,7 +147,12 @@ fn list_server_fns() {
     }
 }
 
-async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
+async fn build_state(
+    config: &Config,
+    db: Db,
+    bound: SocketAddr,
+    encryption_key: Option<app::server::secret::EncryptionKey>,
+) -> AppState {
     let settings = Settings {
         public_url: config.public_url(bound),
         site_name: config.site_name.clone(),
@@ -156,8 +163,7 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         smtp_url: config.smtp_url().map(app::server::secret::SecretString::new),
         smtp_url_source: config.smtp_url_source(),
         mail_from: config.mail_from.clone(),
-        // Validated when the configuration was loaded.
-        encryption_key: config.encryption_key().ok().flatten(),
+        encryption_key,
         mail_max_attempts: config.mail_max_attempts,
         mail_retry_base: config.mail_retry_base,
         mail_lease: config.mail_lease,
@@ -203,12 +209,13 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
 async fn serve(config: Config) -> Result<(), String> {
     // Decompress the password blocklist now, not in the first user's request.
     tokio::task::spawn_blocking(app::password_policy::preload);
+    let key = key_file::encryption_key(&config)?;
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = build_state(&config, db, bound).await;
+    let state = build_state(&config, db, bound, Some(key)).await;
 
     let users = app::auth::service::user_count(&state.db).await.map_err(|e| e.to_string())?;
     if users == 0 {

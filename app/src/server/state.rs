@@ -32,7 +32,10 @@ pub struct Settings {
     pub smtp_url_source: String,
     /// The configuration's sender (`mail_from`), used with `smtp_url`.
     pub mail_from: String,
-    /// The key secrets stored in the database are encrypted with (`encryption_key`).
+    /// The key secrets stored in the database are encrypted with: the TOTP
+    /// secrets, the SMTP password, the ID token signing keys (`encryption_key`,
+    /// or the key file beside an SQLite database). The server binary always
+    /// sets it (it refuses to start without one).
     pub encryption_key: Option<EncryptionKey>,
     /// Attempts before an email is marked Failed.
     pub mail_max_attempts: i64,
