@@ -29,6 +29,9 @@ const KEYS: &[&str] = &[
     "mail_retention",
     "mail_poll_interval",
     "access_token_ttl",
+    "id_token_ttl",
+    "signing_key_rotation",
+    "signing_key_retire_margin",
     "password_min_chars",
     "signin_free_failures",
     "signin_failure_window",
@@ -84,6 +87,17 @@ pub struct Config {
     /// How long an access token issued to a registered application works (at userinfo).
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
+    /// How long an ID token issued to a registered application is valid.
+    #[serde(with = "humantime_serde")]
+    pub id_token_ttl: Duration,
+    /// How long an ID token signing key signs before the next (published in
+    /// the JWKS since the previous rotation) takes over.
+    #[serde(with = "humantime_serde")]
+    pub signing_key_rotation: Duration,
+    /// A key that stopped signing stays in the JWKS for `id_token_ttl` plus
+    /// this (clock skew, late verifiers), then leaves it and is erased.
+    #[serde(with = "humantime_serde")]
+    pub signing_key_retire_margin: Duration,
     /// Minimum password length in characters (at least 8).
     pub password_min_chars: usize,
     /// Failed sign-ins per account allowed in the window before each attempt must wait.
@@ -167,6 +181,9 @@ impl Default for Config {
             mail_retention: Duration::from_secs(30 * 86_400),
             mail_poll_interval: Duration::from_millis(500),
             access_token_ttl: Duration::from_secs(5 * 60),
+            id_token_ttl: Duration::from_secs(5 * 60),
+            signing_key_rotation: Duration::from_secs(90 * 86_400),
+            signing_key_retire_margin: Duration::from_secs(10 * 60),
             password_min_chars: 12,
             signin_free_failures: 5,
             signin_failure_window: Duration::from_secs(15 * 60),
@@ -246,10 +263,15 @@ impl Config {
             ("mail_retention", self.mail_retention),
             ("mail_poll_interval", self.mail_poll_interval),
             ("access_token_ttl", self.access_token_ttl),
+            ("id_token_ttl", self.id_token_ttl),
+            ("signing_key_rotation", self.signing_key_rotation),
         ] {
             if d.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));
             }
+        }
+        if self.id_token_ttl > Duration::from_secs(86_400) {
+            return Err(invalid("id_token_ttl", "must be at most 1 day"));
         }
         if !(8..=128).contains(&self.password_min_chars) {
             return Err(invalid("password_min_chars", "must be between 8 and 128"));
@@ -350,6 +372,8 @@ mod tests {
             assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
             assert_eq!(c.session_absolute_timeout, Duration::from_secs(12 * 3600));
             assert!(c.trusted_proxies().unwrap().is_empty(), "no proxy is trusted by default");
+            assert_eq!(c.signing_key_rotation, Duration::from_secs(90 * 86_400));
+            assert_eq!(c.id_token_ttl + c.signing_key_retire_margin, Duration::from_secs(15 * 60));
             Ok(())
         });
     }
@@ -359,9 +383,11 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.create_file("roster.toml", "site_name = \"From file\"\nsession_idle_timeout = \"10m\"\n")?;
             jail.set_env("ROSTER_SITE_NAME", "From env");
+            jail.set_env("ROSTER_SIGNING_KEY_ROTATION", "30days");
             let c = load_in_jail().unwrap();
             assert_eq!(c.site_name, "From env");
             assert_eq!(c.session_idle_timeout, Duration::from_secs(600));
+            assert_eq!(c.signing_key_rotation, Duration::from_secs(30 * 86_400));
             Ok(())
         });
     }

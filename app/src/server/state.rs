@@ -58,6 +58,12 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long an access token Roster issues to a registered application works (at userinfo).
     pub oidc_access_token_ttl: Duration,
+    /// How long an ID token is valid.
+    pub oidc_id_token_ttl: Duration,
+    /// How long a signing key signs before the next one takes over (`oidc::keys`).
+    pub signing_key_rotation: Duration,
+    /// How long past the ID token lifetime a key that stopped signing stays published.
+    pub signing_key_retire_margin: Duration,
 }
 
 impl Settings {
