@@ -41,6 +41,9 @@ export function readServerInfo(): ServerInfo {
   return JSON.parse(fs.readFileSync(file, "utf8")) as ServerInfo;
 }
 
+/** The encryption key of the PostgreSQL servers under test (32 bytes, base64). */
+export const TEST_ENCRYPTION_KEY = "dGVzdCBrZXkgZm9yIHJvc3RlcidzIHRlc3RzIG9ubHk=";
+
 /**
  * Start a Roster server under test: `bin` in `workDir`, on a free port, with
  * the site cargo-leptos built and the given database, never a developer's
@@ -63,6 +66,9 @@ export function spawnRoster(
       ROSTER_DATABASE_URL: databaseURL,
       ROSTER_CONFIG: path.join(workDir, "no-roster.toml"),
       ROSTER_LOG: "info,sqlx=warn",
+      // Roster refuses to start on PostgreSQL without an encryption key (on
+      // SQLite it makes roster.key beside the database).
+      ...(databaseURL.startsWith("postgres") ? { ROSTER_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY } : {}),
       ...extra,
       NO_COLOR: "1",
     },

@@ -32,6 +32,9 @@ const KEYS: &[&str] = &[
     "fresh_sign_in",
     "bulk_batch_size",
     "bulk_batch_pause",
+    "id_token_ttl",
+    "signing_key_rotation",
+    "signing_key_retire_margin",
     "password_min_chars",
     "signin_free_failures",
     "signin_failure_window",
@@ -98,6 +101,17 @@ pub struct Config {
     /// always leaves: more room for other writers on a busy installation.
     #[serde(with = "humantime_serde")]
     pub bulk_batch_pause: Duration,
+    /// How long an ID token issued to a registered application is valid.
+    #[serde(with = "humantime_serde")]
+    pub id_token_ttl: Duration,
+    /// How long an ID token signing key signs before the next (published in
+    /// the JWKS since the previous rotation) takes over.
+    #[serde(with = "humantime_serde")]
+    pub signing_key_rotation: Duration,
+    /// A key that stopped signing stays in the JWKS for `id_token_ttl` plus
+    /// this (clock skew, late verifiers), then leaves it and is erased.
+    #[serde(with = "humantime_serde")]
+    pub signing_key_retire_margin: Duration,
     /// Minimum password length in characters (at least 8).
     pub password_min_chars: usize,
     /// Failed sign-ins per account allowed in the window before each attempt must wait.
@@ -123,7 +137,10 @@ pub struct Config {
     #[serde(deserialize_with = "list_or_string")]
     pub trusted_proxies: Vec<String>,
     /// 32 random bytes, base64: encrypts the secrets Roster stores (the SMTP
-    /// password of Settings → Email server). The same on every node.
+    /// password of Settings → Email server, the authenticator secrets, the ID
+    /// token signing keys). The same on every node. Required with PostgreSQL;
+    /// with SQLite, when it is not set, Roster keeps one in `roster.key`
+    /// beside the database file (`key_file`).
     pub encryption_key: Option<Secret>,
 }
 
@@ -181,6 +198,9 @@ impl Default for Config {
             fresh_sign_in: Duration::from_secs(10 * 60),
             bulk_batch_size: 500,
             bulk_batch_pause: Duration::ZERO,
+            id_token_ttl: Duration::from_secs(5 * 60),
+            signing_key_rotation: Duration::from_secs(90 * 86_400),
+            signing_key_retire_margin: Duration::from_secs(10 * 60),
             password_min_chars: 12,
             signin_free_failures: 5,
             signin_failure_window: Duration::from_secs(15 * 60),
@@ -264,10 +284,15 @@ impl Config {
             ("mail_poll_interval", self.mail_poll_interval),
             ("access_token_ttl", self.access_token_ttl),
             ("fresh_sign_in", self.fresh_sign_in),
+            ("id_token_ttl", self.id_token_ttl),
+            ("signing_key_rotation", self.signing_key_rotation),
         ] {
             if d.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));
             }
+        }
+        if self.id_token_ttl > Duration::from_secs(86_400) {
+            return Err(invalid("id_token_ttl", "must be at most 1 day"));
         }
         if !(8..=128).contains(&self.password_min_chars) {
             return Err(invalid("password_min_chars", "must be between 8 and 128"));
@@ -368,6 +393,8 @@ mod tests {
             assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
             assert_eq!(c.session_absolute_timeout, Duration::from_secs(12 * 3600));
             assert!(c.trusted_proxies().unwrap().is_empty(), "no proxy is trusted by default");
+            assert_eq!(c.signing_key_rotation, Duration::from_secs(90 * 86_400));
+            assert_eq!(c.id_token_ttl + c.signing_key_retire_margin, Duration::from_secs(15 * 60));
             Ok(())
         });
     }
@@ -377,9 +404,11 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.create_file("roster.toml", "site_name = \"From file\"\nsession_idle_timeout = \"10m\"\n")?;
             jail.set_env("ROSTER_SITE_NAME", "From env");
+            jail.set_env("ROSTER_SIGNING_KEY_ROTATION", "30days");
             let c = load_in_jail().unwrap();
             assert_eq!(c.site_name, "From env");
             assert_eq!(c.session_idle_timeout, Duration::from_secs(600));
+            assert_eq!(c.signing_key_rotation, Duration::from_secs(30 * 86_400));
             Ok(())
         });
     }

@@ -6,6 +6,7 @@
 
 mod bodies;
 mod config;
+mod key_file;
 mod worker;
 
 use app::server::crypto::Passwords;
@@ -34,7 +35,8 @@ use tower_http::trace::TraceLayer;
 const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [--first-name NAME] [--last-name NAME] | server seed-demo | server rotate-signing-key
   create-admin reads the password from standard input (first line).
   seed-demo creates the demo roles Digital Channel Manager and Content Editor (once).
-  rotate-signing-key adds a new signing key for the ID tokens given to registered applications.
+  rotate-signing-key rotates the ID token signing keys now: the key published since the last rotation signs from
+    now on, the one it replaces leaves the JWKS once its tokens have expired, and a new one is published.
   Configuration: roster.toml and ROSTER_* environment variables (see README).";
 
 #[tokio::main]
@@ -105,7 +107,8 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
     std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
     let password = password.trim_end_matches(['\n', '\r']);
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
-    let state = build_state(&config, db, config.listen).await;
+    // Touches no stored secret: the configured key, if any, without making a key file.
+    let state = build_state(&config, db, config.listen, config.encryption_key().ok().flatten()).await;
     let id = app::auth::service::create_admin_with_password(&state, &email, &name, password, password, false)
         .await
         .map_err(|e| e.to_string())?;
@@ -113,12 +116,30 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `server rotate-signing-key`: a new OpenID Connect signing key; every node
-/// signs with it from its next token on; the older keys stay published in the JWKS.
+/// `server rotate-signing-key`: rotate the OpenID Connect signing keys now
+/// (`app::oidc::keys`); every node signs with the new active key from its
+/// next token on.
 async fn rotate_signing_key(config: Config) -> Result<(), String> {
+    let key = key_file::encryption_key(&config)?;
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
-    let kid = app::oidc::keys::rotate(&db).await.map_err(|e| e.to_string())?;
-    println!("New signing key {kid}: ID tokens are signed with it from now on; the older keys stay published.");
+    let state = build_state(&config, db, config.listen, Some(key)).await;
+    let rotated = app::oidc::keys::rotate(&state.db, &state.settings).await.map_err(|_| {
+        "the signing keys could not be rotated (the log says why; is this node's encryption key the one that \
+         sealed them?)"
+            .to_string()
+    })?;
+    let Some(r) = rotated else {
+        println!("Another node rotated the signing keys at the same moment: nothing more was done.");
+        return Ok(());
+    };
+    let retire = humantime_serde::re::humantime::format_duration(app::oidc::keys::retire_after(&state.settings));
+    println!("Signing key {} signs ID tokens from now on.", r.active);
+    if let Some(old) = r.retiring {
+        println!(
+            "Signing key {old} signs no more; it leaves the JWKS in {retire}, once the tokens it signed have expired."
+        );
+    }
+    println!("Signing key {} is published, to sign from the next rotation.", r.next);
     Ok(())
 }
 
@@ -146,7 +167,12 @@ fn list_server_fns() {
     }
 }
 
-async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
+async fn build_state(
+    config: &Config,
+    db: Db,
+    bound: SocketAddr,
+    encryption_key: Option<app::server::secret::EncryptionKey>,
+) -> AppState {
     let settings = Settings {
         public_url: config.public_url(bound),
         site_name: config.site_name.clone(),
@@ -157,8 +183,7 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         smtp_url: config.smtp_url().map(app::server::secret::SecretString::new),
         smtp_url_source: config.smtp_url_source(),
         mail_from: config.mail_from.clone(),
-        // Validated when the configuration was loaded.
-        encryption_key: config.encryption_key().ok().flatten(),
+        encryption_key,
         mail_max_attempts: config.mail_max_attempts,
         mail_retry_base: config.mail_retry_base,
         mail_lease: config.mail_lease,
@@ -179,6 +204,9 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         fresh_sign_in: config.fresh_sign_in,
         bulk_batch_size: config.bulk_batch_size,
         bulk_batch_pause: config.bulk_batch_pause,
+        oidc_id_token_ttl: config.id_token_ttl,
+        signing_key_rotation: config.signing_key_rotation,
+        signing_key_retire_margin: config.signing_key_retire_margin,
     };
     let mut leptos_options = LeptosOptions::builder()
         .output_name("roster")
@@ -207,12 +235,20 @@ async fn build_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
 async fn serve(config: Config) -> Result<(), String> {
     // Decompress the password blocklist now, not in the first user's request.
     tokio::task::spawn_blocking(app::password_policy::preload);
+    let key = key_file::encryption_key(&config)?;
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = build_state(&config, db, bound).await;
+    let state = build_state(&config, db, bound, Some(key)).await;
+    // Seal keys an earlier version left in clear, retire, make or rotate as due.
+    if app::oidc::keys::maintain(&state.db, &state.settings).await.is_err() {
+        tracing::error!(
+            "the ID token signing keys cannot be used on this node (see above): single sign-on fails here until \
+             it has the encryption key that sealed them"
+        );
+    }
 
     let users = app::auth::service::user_count(&state.db).await.map_err(|e| e.to_string())?;
     if users == 0 {

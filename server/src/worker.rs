@@ -83,6 +83,10 @@ pub async fn run(db: Db, settings: Arc<Settings>, poll: Duration) {
             if app::oidc::service::purge(&db).await.is_err() {
                 tracing::warn!("purging expired sign-in codes failed");
             }
+            // Signing keys: retire those whose tokens have all expired, rotate when due.
+            if app::oidc::keys::maintain(&db, &settings).await.is_err() {
+                tracing::warn!("the signing key upkeep failed");
+            }
             last_purge = Some(Instant::now());
         }
         let Ok(mut free) = slots.clone().acquire_many_owned(CLAIM_AT as u32).await else {

@@ -99,11 +99,11 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
     // Publish a key from the first request on, so clients can fetch it before the first sign-in.
-    if let Err(e) = keys::current(&state.db).await {
+    if let Err(e) = keys::current(&state.db, &state.settings).await {
         tracing::error!(?e, "no signing key");
         return internal(&state);
     }
-    match keys::jwks(&state.db).await {
+    match keys::jwks(&state.db, &state.settings).await {
         Ok(set) => Json(set).into_response(),
         Err(_) => internal(&state),
     }
@@ -303,7 +303,7 @@ pub async fn end_session(
     Query(q): Query<EndSessionParams>,
 ) -> Response {
     let hinted = match &q.id_token_hint {
-        Some(t) => service::hint(&state.db, &state.settings.origin(), t).await,
+        Some(t) => service::hint(&state, t).await,
         None => None,
     };
     let client_id = hinted.as_ref().map(|(_, aud)| aud.clone()).or(q.client_id.clone());

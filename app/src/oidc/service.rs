@@ -20,8 +20,6 @@ use sha2::{Digest, Sha256};
 
 /// How long an authorization code works.
 pub const CODE_TTL_MS: i64 = 60_000;
-/// How long an ID token is valid.
-pub const ID_TOKEN_TTL_SECS: i64 = 300;
 
 /// A registered application as the provider reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -370,14 +368,14 @@ pub async fn exchange(
         iss: state.settings.origin(),
         sub: person.id.to_string(),
         aud: client.client_id.clone(),
-        exp: iat + ID_TOKEN_TTL_SECS,
+        exp: iat + state.settings.oidc_id_token_ttl.as_secs() as i64,
         iat,
         auth_time: row.auth_time / 1000,
         nonce: row.nonce,
         at_hash: at_hash(access.expose()),
         claims,
     };
-    let key = keys::current(db).await?;
+    let key = keys::current(db, &state.settings).await?;
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some(key.kid.clone());
     let id_token = jsonwebtoken::encode(&header, &id_claims, &key.key)
@@ -547,18 +545,18 @@ pub async fn userinfo(db: &Db, bearer: &str) -> Result<UserInfo, TokenError> {
 }
 
 /// Who an `id_token_hint` names, if Roster signed it (expired or not): (user id, client id).
-pub async fn hint(db: &Db, state_origin: &str, id_token: &str) -> Option<(i64, String)> {
+pub async fn hint(state: &AppState, id_token: &str) -> Option<(i64, String)> {
     #[derive(serde::Deserialize)]
     struct Hint {
         sub: String,
         aud: String,
     }
     let header = jsonwebtoken::decode_header(id_token).ok()?;
-    let key = keys::decoding_key(db, header.kid.as_deref()?).await.ok()??;
+    let key = keys::decoding_key(&state.db, &state.settings, header.kid.as_deref()?).await.ok()??;
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     v.validate_exp = false;
     v.validate_aud = false;
-    v.set_issuer(&[state_origin]);
+    v.set_issuer(&[state.settings.origin()]);
     v.set_required_spec_claims(&["sub", "aud", "iss"]);
     let data = jsonwebtoken::decode::<Hint>(id_token, &key, &v).ok()?;
     Some((data.claims.sub.parse().ok()?, data.claims.aud))

@@ -100,6 +100,16 @@ impl Db {
     }
 }
 
+/// The file of an SQLite database URL; `None` for another backend or an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if Backend::from_url(url) != Some(Backend::Sqlite) {
+        return None;
+    }
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 /// Make sure the SQLite file can be created: its directory exists and the
 /// URL asks for read-write-create.
 fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
@@ -141,5 +151,9 @@ mod tests {
         );
         assert_eq!(Backend::from_url("postgresql://x/y"), Some(Backend::Postgres));
         assert_eq!(Backend::from_url("mysql://x/y"), None);
+        assert_eq!(sqlite_file("sqlite://data/roster.db?mode=rwc").unwrap(), std::path::Path::new("data/roster.db"));
+        assert_eq!(sqlite_file("sqlite:///var/lib/roster.db").unwrap(), std::path::Path::new("/var/lib/roster.db"));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
     }
 }

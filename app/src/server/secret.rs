@@ -63,6 +63,11 @@ impl EncryptionKey {
         Ok(Self(Key::clone_from_slice(&bytes)))
     }
 
+    /// A fresh key from the operating system's CSPRNG, in base64 (for a key file).
+    pub fn generate_base64() -> String {
+        STANDARD.encode(XChaCha20Poly1305::generate_key(&mut OsRng))
+    }
+
     /// Encrypt `plaintext` for `purpose`: `v1:` and base64 of nonce and ciphertext.
     pub fn encrypt(&self, purpose: &str, plaintext: &SecretString) -> Result<String, String> {
         let cipher = XChaCha20Poly1305::new(&self.0);
@@ -120,6 +125,14 @@ mod tests {
         bytes[last] ^= 1;
         assert_eq!(k.decrypt("smtp", &format!("{V1}{}", STANDARD.encode(bytes))), Err(CannotDecrypt));
         assert_eq!(k.decrypt("smtp", "plaintext"), Err(CannotDecrypt));
+    }
+
+    #[test]
+    fn generated_keys_are_fresh_and_read_back() {
+        let (a, b) = (EncryptionKey::generate_base64(), EncryptionKey::generate_base64());
+        assert_ne!(a, b);
+        let sealed = EncryptionKey::from_base64(&a).unwrap().encrypt("x", &SecretString::new("v")).unwrap();
+        assert_eq!(EncryptionKey::from_base64(&a).unwrap().decrypt("x", &sealed).unwrap().expose(), "v");
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub struct Settings {
     pub smtp_url_source: String,
     /// The configuration's sender (`mail_from`), used with `smtp_url`.
     pub mail_from: String,
-    /// The key secrets stored in the database are encrypted with (`encryption_key`).
+    /// The key secrets stored in the database are encrypted with: the TOTP
+    /// secrets, the SMTP password, the ID token signing keys (`encryption_key`,
+    /// or the key file beside an SQLite database). The server binary always
+    /// sets it (it refuses to start without one).
     pub encryption_key: Option<EncryptionKey>,
     /// Attempts before an email is marked Failed.
     pub mail_max_attempts: i64,
@@ -62,6 +65,12 @@ pub struct Settings {
     pub bulk_batch_size: usize,
     /// An extra pause between two batches of a bulk action.
     pub bulk_batch_pause: Duration,
+    /// How long an ID token is valid.
+    pub oidc_id_token_ttl: Duration,
+    /// How long a signing key signs before the next one takes over (`oidc::keys`).
+    pub signing_key_rotation: Duration,
+    /// How long past the ID token lifetime a key that stopped signing stays published.
+    pub signing_key_retire_margin: Duration,
 }
 
 impl Settings {

@@ -50,12 +50,11 @@ fn wrong_code() -> AppError {
 // ---- the secret at rest ------------------------------------------------------
 
 /// The key authenticator secrets are sealed with, and its tag in the stored
-/// value: `encryption_key` from the configuration when set (`key:`), else a
-/// key Roster made for this installation and keeps in `install_keys`
-/// (`install:`). The install key keeps secrets out of backups, logs and
-/// query results that hold the table without the key, but not from someone
-/// holding the whole database: configure `encryption_key` for that (see
-/// ARCHITECTURE.md, Two-factor sign-in).
+/// value: the encryption key (`key:`), which the server always has (from
+/// `encryption_key`, or the key file beside an SQLite database), so new
+/// secrets never go to the database's own key. Secrets that versions before
+/// the key file sealed with a key kept in `install_keys` (`install:`) are
+/// still read with it.
 async fn sealing_key(state: &AppState) -> AppResult<(&'static str, EncryptionKey)> {
     match &state.settings.encryption_key {
         Some(key) => Ok(("key:", key.clone())),

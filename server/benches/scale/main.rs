@@ -208,6 +208,8 @@ impl Server {
             .env("ROSTER_LISTEN", "127.0.0.1:0")
             .env("ROSTER_LOG", "warn")
             .envs(SERVER_ENV.iter().copied())
+            // Roster refuses to start on PostgreSQL without one.
+            .envs(db.url.starts_with("postgres").then_some(("ROSTER_ENCRYPTION_KEY", helpers::TEST_KEY)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("the server starts");

@@ -89,6 +89,22 @@ impl Drop for TestDb {
     }
 }
 
+/// The encryption key the test servers of PostgreSQL get, unless a test sets
+/// `ROSTER_ENCRYPTION_KEY` itself (Roster refuses to start on PostgreSQL without one;
+/// on SQLite it makes `roster.key` beside the database).
+pub const TEST_KEY: &str = "dGVzdCBrZXkgZm9yIHJvc3RlcidzIHRlc3RzIG9ubHk=";
+
+/// The `server` binary with only the database's settings in its environment
+/// (and the test key on PostgreSQL): for sub-commands such as `rotate-signing-key`.
+pub fn command(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("ROSTER_DATABASE_URL", &db.url);
+    if db.backend == Backend::Postgres {
+        cmd.env("ROSTER_ENCRYPTION_KEY", TEST_KEY);
+    }
+    cmd
+}
+
 /// A running `server` process.
 pub struct Server {
     child: Child,
@@ -108,17 +124,11 @@ impl Server {
 
     /// Like [`Server::start_with`], writing the server's log (stderr) to `log`.
     pub async fn start_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("ROSTER_DATABASE_URL", &db.url)
-            .env("ROSTER_LISTEN", "127.0.0.1:0")
-            .env("ROSTER_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(match log {
-                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
-                None => Stdio::inherit(),
-            });
+        let mut cmd = command(db);
+        cmd.env("ROSTER_LISTEN", "127.0.0.1:0").env("ROSTER_LOG", "warn").stdout(Stdio::piped()).stderr(match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::inherit(),
+        });
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -150,6 +160,38 @@ impl Server {
 
     pub fn client(&self) -> Client {
         Client::new(&self.base)
+    }
+
+    /// Start a server that must refuse to: it exits (within 30 s) with a
+    /// failure. No test key is added. Returns what it wrote to stderr.
+    pub fn refuses_to_start(db: &TestDb, env: &[(&str, &str)]) -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ROSTER_DATABASE_URL", &db.url)
+            .env("ROSTER_LISTEN", "127.0.0.1:0")
+            .env("ROSTER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the server did not stop within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "the server exited successfully");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("Roster listening on"),
+            "the server listened before it stopped"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     /// Whether the process is still alive.
@@ -461,6 +503,15 @@ pub fn mail_env(sink: &SmtpSink) -> Vec<(String, String)> {
 
 pub fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+/// One text value by direct SQL (NULL as None).
+pub async fn scalar_text(db: &TestDb, sql: &str) -> Option<String> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+    row.try_get::<Option<String>, _>(0).unwrap()
 }
 
 /// Direct SQL for assertions the HTTP API does not expose (e.g. rows mid-send at a crash).

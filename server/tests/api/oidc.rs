@@ -10,13 +10,15 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreGenderClaim, CoreIdToken, CoreProviderMetadata,
 };
 use openidconnect::{
-    reqwest, AccessToken, AdditionalClaims, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse as _, UserInfoClaims,
+    reqwest, AccessToken, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId,
+    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
+    TokenResponse as _, UserInfoClaims,
 };
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 on_both_backends!(
     a_relying_party_signs_in_with_pkce_and_verifies_the_id_token,
@@ -32,6 +34,10 @@ on_both_backends!(
     disabled_person_gets_nothing,
     token_of_another_application_is_for_that_application_only,
     signing_key_rotation_keeps_old_tokens_verifiable,
+    signing_keys_are_sealed_at_rest,
+    a_rotated_key_leaves_the_jwks_once_its_tokens_have_expired,
+    signing_keys_rotate_on_schedule,
+    the_encryption_key_is_a_file_beside_sqlite_and_required_with_postgres,
     authorize_on_one_node_exchange_on_another,
     end_session_returns_only_to_registered_uris,
     email_verified_is_true_only_for_an_address_its_owner_proved,
@@ -395,36 +401,221 @@ async fn token_of_another_application_is_for_that_application_only(backend: Back
     assert!(userinfo(&crm_rp, t.access_token()).await.is_err());
 }
 
+/// The `kid` in an ID token's header.
+fn kid(t: &CoreIdToken) -> String {
+    use base64::Engine;
+    let header = t.to_string().split('.').next().unwrap().to_string();
+    let h: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    h["kid"].as_str().unwrap().to_string()
+}
+
+/// The key ids in the JWKS, in its order.
+async fn jwks_kids(server: &Server) -> Vec<String> {
+    let jwks: Value = http().get(format!("{}/oidc/jwks", server.base)).send().await.unwrap().json().await.unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
+}
+
+/// `server rotate-signing-key` against the world's database; its standard output.
+fn rotate_signing_key(db: &TestDb) -> String {
+    let out = command(db).arg("rotate-signing-key").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Sign Laura in to CRM: the ID token and its nonce.
+async fn id_token(w: &World) -> (CoreIdToken, Nonce) {
+    let rp = relying_party(&w.server.base, &w.creds).await;
+    let s = authorize(&rp, &w.laura, true).await;
+    let tokens = exchange(&rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
+    (tokens.id_token().unwrap().clone(), s.nonce)
+}
+
 async fn signing_key_rotation_keeps_old_tokens_verifiable(backend: Backend) {
     let w = world(backend).await;
+    // Published: the key that signs, and the one that signs after the next rotation.
+    let before = jwks_kids(&w.server).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    let (old_token, old_nonce) = id_token(&w).await;
+    assert_eq!(kid(&old_token), before[0], "the active key comes first");
+    let printed = rotate_signing_key(&w.db);
+    assert!(printed.contains(&before[1]) && printed.contains(&before[0]), "{printed}");
+    // The relying party fetches the JWKS again: the old key is still there, with the new ones.
+    let after = jwks_kids(&w.server).await;
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert_eq!(after[0], before[1], "the key published before the rotation signs now");
+    assert!(after.contains(&before[0]) && !before.contains(&after[1]), "{before:?} → {after:?}");
     let rp = relying_party(&w.server.base, &w.creds).await;
-    let s = authorize(&rp, &w.laura, true).await;
-    let old = exchange(&rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
-    let old_token = old.id_token().unwrap().clone();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .arg("rotate-signing-key")
-        .env_clear()
-        .env("ROSTER_DATABASE_URL", &w.db.url)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The relying party fetches the JWKS again: both keys are there.
-    let rp = relying_party(&w.server.base, &w.creds).await;
-    let jwks: Value = http().get(format!("{}/oidc/jwks", w.server.base)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
-    old_token.claims(&rp.id_token_verifier(), &s.nonce).expect("a token signed before the rotation still verifies");
-    let s = authorize(&rp, &w.laura, true).await;
-    let new = exchange(&rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
-    new.id_token().unwrap().claims(&rp.id_token_verifier(), &s.nonce).unwrap();
-    let kid = |t: &CoreIdToken| {
-        let header = t.to_string().split('.').next().unwrap().to_string();
-        use base64::Engine;
-        let h: Value =
-            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
-        h["kid"].as_str().unwrap().to_string()
+    old_token.claims(&rp.id_token_verifier(), &old_nonce).expect("a token signed before the rotation still verifies");
+    let (new_token, new_nonce) = id_token(&w).await;
+    new_token.claims(&rp.id_token_verifier(), &new_nonce).unwrap();
+    assert_eq!(kid(&new_token), before[1], "new tokens use the key that was published before it signed");
+}
+
+/// The stored private key of `kid`.
+async fn private_key(db: &TestDb, kid: &str) -> String {
+    scalar_text(db, &format!("SELECT private_key FROM oidc_signing_keys WHERE kid = '{kid}'")).await.unwrap()
+}
+
+/// Every private key at rest is sealed with the encryption key: none parses as
+/// PKCS#8 (as it is, or as base64). A key an earlier version stored in clear
+/// is sealed at the next start.
+async fn signing_keys_are_sealed_at_rest(backend: Backend) {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING as P256};
+    let mut w = world(backend).await;
+    let (token, _) = id_token(&w).await;
+    let rng = ring::rand::SystemRandom::new();
+    let is_pkcs8 = |bytes: &[u8]| EcdsaKeyPair::from_pkcs8(&P256, bytes, &rng).is_ok();
+    assert_eq!(scalar(&w.db, "SELECT COUNT(*) FROM oidc_signing_keys").await, 2);
+    for kid in jwks_kids(&w.server).await {
+        let value = private_key(&w.db, &kid).await;
+        assert!(value.starts_with("v1:"), "{kid}: sealed");
+        assert!(!is_pkcs8(value.as_bytes()), "{kid}: not PKCS#8 as stored");
+        for text in [value.as_str(), value.trim_start_matches("v1:")] {
+            if let Ok(bytes) = STANDARD.decode(text) {
+                assert!(!is_pkcs8(&bytes), "{kid}: not PKCS#8 in base64");
+            }
+        }
+    }
+
+    // An earlier version's key, in clear (base64 PKCS#8), still published.
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&P256, &rng).unwrap();
+    let plain = STANDARD.encode(pkcs8.as_ref());
+    let point = {
+        use ring::signature::KeyPair;
+        EcdsaKeyPair::from_pkcs8(&P256, pkcs8.as_ref(), &rng).unwrap().public_key().as_ref().to_vec()
     };
-    assert_ne!(kid(&old_token), kid(new.id_token().unwrap()), "new tokens use the new key");
-    assert_eq!(kid(new.id_token().unwrap()), jwks["keys"][0]["kid"].as_str().unwrap());
+    let b64url = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64url(&point[1..33]), "y": b64url(&point[33..65]),
+        "kid": "legacy", "use": "sig", "alg": "ES256"});
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let insert = format!(
+        "INSERT INTO oidc_signing_keys (kid, private_key, public_jwk, created_at, state, state_since) \
+         VALUES ('legacy', '{plain}', '{jwk}', {now}, 'retiring', {now}) RETURNING 1"
+    );
+    scalar(&w.db, &insert).await;
+    w.server.kill();
+    w.server = Server::start(&w.db).await;
+    let value = private_key(&w.db, "legacy").await;
+    assert!(value.starts_with("v1:") && !value.contains(&plain), "sealed at start: {value}");
+    assert!(jwks_kids(&w.server).await.contains(&"legacy".to_string()), "and still published");
+    // The same key signs after the restart (on another port: another issuer).
+    w.laura.base = w.server.base.clone();
+    let rp = relying_party(&w.server.base, &w.creds).await;
+    let (again, again_nonce) = id_token(&w).await;
+    again.claims(&rp.id_token_verifier(), &again_nonce).unwrap();
+    assert_eq!(kid(&again), kid(&token));
+}
+
+/// After `server rotate-signing-key`, the old key stays published while the
+/// tokens it signed can be valid (ID token lifetime plus the margin, here
+/// 1 s and 5 s: room for a loaded machine), then leaves the JWKS: a token it signed no longer verifies, even at
+/// a time when it had not expired.
+async fn a_rotated_key_leaves_the_jwks_once_its_tokens_have_expired(backend: Backend) {
+    let env = [("ROSTER_ID_TOKEN_TTL", "1s"), ("ROSTER_SIGNING_KEY_RETIRE_MARGIN", "5s")];
+    let mut w = world_with(backend, &env).await;
+    let (old_token, nonce) = id_token(&w).await;
+    let old_kid = kid(&old_token);
+    let rp = relying_party(&w.server.base, &w.creds).await;
+    // Checked at the moment it was issued, so that only the signature can fail it.
+    let issued = old_token.claims(&rp.id_token_verifier(), &nonce).unwrap().issue_time();
+    old_token.claims(&rp.id_token_verifier().set_time_fn(move || issued), &nonce).unwrap();
+
+    rotate_signing_key(&w.db);
+    let rotated = std::time::Instant::now();
+    let rp = relying_party(&w.server.base, &w.creds).await;
+    assert!(jwks_kids(&w.server).await.contains(&old_kid), "still published right after the rotation");
+    old_token
+        .claims(&rp.id_token_verifier().set_time_fn(move || issued), &nonce)
+        .expect("still verifies right after the rotation");
+
+    tokio::time::sleep(Duration::from_millis(6500).saturating_sub(rotated.elapsed())).await;
+    let kids = jwks_kids(&w.server).await;
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert!(!kids.contains(&old_kid), "the retired key left the JWKS: {kids:?}");
+    let rp = relying_party(&w.server.base, &w.creds).await;
+    let refused = old_token.claims(&rp.id_token_verifier().set_time_fn(move || issued), &nonce).unwrap_err();
+    assert!(
+        matches!(refused, ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)),
+        "{refused:?}"
+    );
+    // New tokens verify.
+    let (token, nonce) = id_token(&w).await;
+    token.claims(&rp.id_token_verifier(), &nonce).unwrap();
+    // Its private key is erased at the next upkeep (here: the next start).
+    w.server.kill();
+    w.server = Server::start_with(&w.db, &env).await;
+    let erased = "SELECT COUNT(*) FROM oidc_signing_keys WHERE state = 'retired' AND private_key IS NULL";
+    assert_eq!(scalar(&w.db, erased).await, 1);
+    assert_eq!(scalar(&w.db, "SELECT COUNT(*) FROM oidc_signing_keys WHERE private_key IS NOT NULL").await, 2);
+}
+
+/// With `signing_key_rotation` elapsed, the next token is signed by the key
+/// published before, and a new one is published.
+async fn signing_keys_rotate_on_schedule(backend: Backend) {
+    let w = world_with(backend, &[("ROSTER_SIGNING_KEY_ROTATION", "4s")]).await;
+    let before = jwks_kids(&w.server).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    let (token, _) = id_token(&w).await;
+    assert_eq!(kid(&token), before[1], "the key published before signs now");
+    let after = jwks_kids(&w.server).await;
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert_eq!(after[0], before[1]);
+    assert!(after.contains(&before[0]), "the old key stays published while its tokens may be valid");
+}
+
+/// Zero configuration on SQLite: the encryption key is made in `roster.key`
+/// beside the database (mode 0600), said in the log, and read again at the
+/// next start, where the signing keys it sealed still open. PostgreSQL
+/// refuses to start without `encryption_key`, saying how to set it.
+async fn the_encryption_key_is_a_file_beside_sqlite_and_required_with_postgres(backend: Backend) {
+    match backend {
+        Backend::Sqlite => {
+            let db = TestDb::new(backend);
+            let dir = std::path::Path::new(db.url.trim_start_matches("sqlite://")).parent().unwrap().to_path_buf();
+            let key_file = dir.join("roster.key");
+            let log = dir.join("first.log");
+            let server = Server::start_logging(&db, &[], Some(&log)).await;
+            let text = std::fs::read_to_string(&log).unwrap();
+            assert!(text.contains(&format!("created an encryption key in {}", key_file.display())), "{text}");
+            assert!(text.contains("Back it up, separately from the database"), "{text}");
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+            let key = std::fs::read_to_string(&key_file).unwrap();
+            assert_eq!(key.trim().len(), 44, "32 bytes in base64");
+            // A signing key sealed with it signs.
+            let mut admin = set_up_admin(&server).await;
+            let creds = register(&mut admin, crm("CRM")).await;
+            let rp = relying_party(&server.base, &creds).await;
+            let s = authorize(&rp, &admin, true).await;
+            let first = exchange(&rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap().id_token().unwrap().clone();
+            drop(server);
+
+            // The next start reads the same key, and the sealed signing key opens.
+            let log = dir.join("second.log");
+            let server = Server::start_logging(&db, &[], Some(&log)).await;
+            assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key, "the same key");
+            assert!(!std::fs::read_to_string(&log).unwrap().contains("created an encryption key"));
+            admin.base = server.base.clone();
+            let rp = relying_party(&server.base, &creds).await;
+            let s = authorize(&rp, &admin, true).await;
+            let again = exchange(&rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
+            again.id_token().unwrap().claims(&rp.id_token_verifier(), &s.nonce).unwrap();
+            assert_eq!(kid(again.id_token().unwrap()), kid(&first), "signed with the key sealed before the restart");
+        }
+        Backend::Postgres => {
+            let db = TestDb::new(backend);
+            let stderr = Server::refuses_to_start(&db, &[]);
+            assert!(stderr.contains("encryption_key is not set"), "{stderr}");
+            assert!(stderr.contains("ROSTER_ENCRYPTION_KEY") && stderr.contains("openssl rand -base64 32"), "{stderr}");
+            let tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'";
+            assert_eq!(scalar(&db, tables).await, 0, "it stopped before touching the database");
+            Server::start_with(&db, &[("ROSTER_ENCRYPTION_KEY", TEST_KEY)]).await;
+        }
+    }
 }
 
 async fn authorize_on_one_node_exchange_on_another(backend: Backend) {

@@ -114,8 +114,8 @@ async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Ba
         let n = scalar(&db, &format!("SELECT COUNT(*) FROM recovery_codes WHERE code_hash LIKE '%{c}%'")).await;
         assert_eq!(n, 0, "only hashes are stored");
     }
-    let sealed = scalar(&db, "SELECT COUNT(*) FROM totp_credentials WHERE secret LIKE 'install:v1:%'").await;
-    assert_eq!(sealed, 1, "the secret is sealed with the install key without encryption_key");
+    let sealed = scalar(&db, "SELECT COUNT(*) FROM totp_credentials WHERE secret LIKE 'key:v1:%'").await;
+    assert_eq!(sealed, 1, "the secret is sealed with the encryption key (configured, or the key file)");
     let subject = "An authenticator app was added to your Roster account";
     notice(&mut admin, USER, subject, "An authenticator app was added to your", since).await;
     assert_eq!(audit_entries(&mut admin, "two_factor.totp_enabled").await.len(), 1);
