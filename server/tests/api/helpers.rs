@@ -409,6 +409,16 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Every AUTH attempt a sink started with `start_with_auth` received, in
+    /// order: `{"mechanism", "login", "password", "success"}`.
+    pub fn auth_attempts(&self) -> Vec<Value> {
+        std::fs::read_to_string(format!("{}.auth", self.file.display()))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     /// How many messages arrived (counts lines; parses nothing).
     pub fn count(&self) -> usize {
         std::fs::read(&self.file).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0)
