@@ -300,7 +300,11 @@ fn TemplateEditor(t: TemplateView) -> impl IntoView {
     let placeholders = kind
         .placeholders()
         .iter()
-        .map(|p| view! { <dt><code>{format!("{{{{{}}}}}", p.name)}</code></dt><dd>{p.meaning}</dd> })
+        .map(|p| {
+            let subject_note =
+                (!p.allowed_in_subject()).then_some(" Not in the subject: it can carry a one-time link.");
+            view! { <dt><code>{format!("{{{{{}}}}}", p.name)}</code></dt><dd>{p.meaning}{subject_note}</dd> }
+        })
         .collect_view();
     view! {
         <header class="page-header">
