@@ -6,7 +6,9 @@ usage: smtp_sink.py PORT OUTFILE [--fail] [--lean] [--auth USER:PASSWORD]
   --fail  answer every message with a permanent 550 error (failure-path tests)
   --auth  require AUTH (PLAIN or LOGIN, offered without TLS) with exactly this
           user name and password; anything else gets 535, and mail without
-          AUTH gets 530
+          AUTH gets 530. Every AUTH attempt, accepted or not, is appended to
+          OUTFILE.auth as a JSON line (mechanism, login, password, success),
+          so a test can tell which password reached this server
   --lean  record only the message id, recipients and raw subject, without
           MIME-parsing the message: for the throughput benchmark and the
           10,000-email tests, where Python's email parser (about 5 ms per
@@ -68,12 +70,22 @@ class Sink:
 
 
 class Authenticator:
-    def __init__(self, user, password):
+    def __init__(self, user, password, log_path):
         self.user = user.encode()
         self.password = password.encode()
+        self.log = open(log_path, "a", encoding="utf-8")
 
     def __call__(self, server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and auth_data.login == self.user and auth_data.password == self.password
+        creds = auth_data if isinstance(auth_data, LoginPassword) else None
+        attempt = {
+            "mechanism": mechanism,
+            "login": creds.login.decode("utf-8", "replace") if creds else None,
+            "password": creds.password.decode("utf-8", "replace") if creds else None,
+            "success": ok,
+        }
+        self.log.write(json.dumps(attempt) + "\n")
+        self.log.flush()
         # handled=False: aiosmtpd answers the failure itself (535).
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
@@ -85,7 +97,9 @@ def main():
     auth = {}
     if "--auth" in flags:
         user, _, password = flags[flags.index("--auth") + 1].partition(":")
-        auth = dict(authenticator=Authenticator(user, password), auth_required=True, auth_require_tls=False)
+        auth = dict(
+            authenticator=Authenticator(user, password, out + ".auth"), auth_required=True, auth_require_tls=False
+        )
         # AUTH without TLS is what the tests want (the sink runs on 127.0.0.1 only).
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         warnings.filterwarnings("ignore", message="Session.login_data is deprecated")

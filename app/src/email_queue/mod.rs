@@ -90,7 +90,7 @@ pub struct EmailDetail {
     pub body_text: String,
     pub body_html: String,
     pub attempts: Vec<Attempt>,
-    /// Why links in the bodies are replaced by `••••••` for this caller, if they are.
+    /// Why links (in the subject and the bodies) are replaced by `••••••` for this caller, if they are.
     pub links_hidden: Option<String>,
 }
 

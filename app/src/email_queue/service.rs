@@ -24,17 +24,19 @@ struct Listed {
     created_at: i64,
     next_attempt_at: i64,
     last_error: Option<String>,
+    /// Which links of the subject to hide depends on the kind and the person.
+    kind: String,
+    user_id: Option<i64>,
 }
 
-const LIST_COLUMNS: &str = "id, to_addr, subject, status, attempts, created_at, next_attempt_at, last_error";
+const LIST_COLUMNS: &str =
+    "id, to_addr, subject, status, attempts, created_at, next_attempt_at, last_error, kind, user_id";
 
 /// An `emails` row as the detail page reads it.
 #[derive(sqlx::FromRow)]
 struct Stored {
     #[sqlx(flatten)]
     listed: Listed,
-    kind: String,
-    user_id: Option<i64>,
     message_id: String,
     max_attempts: i64,
     sent_at: Option<i64>,
@@ -75,9 +77,11 @@ fn not_found() -> AppError {
     AppError::NotFound("This email is no longer in the queue. It may have been deleted or purged.".into())
 }
 
-/// Newest first, keyset-paged on the id.
+/// Newest first, keyset-paged on the id. Token links in a subject are hidden
+/// by the rule of [`detail`] (no template puts one there now, but a stored
+/// email may have one from before).
 pub async fn list(
-    _access: Access<'_, apps::EmailQueue, perms::View>,
+    access: Access<'_, apps::EmailQueue, perms::View>,
     state: &AppState,
     status: &str,
     before: Option<i64>,
@@ -91,10 +95,17 @@ pub async fn list(
         sql.push_str(&format!(" AND id < {}", args.int(b)));
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
-    let rows: Vec<Listed> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let mut rows: Vec<Listed> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
     let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    for r in rows.iter_mut().filter(|r| may_hold_token_link(&r.subject)) {
+        let hidden = hidden_links(&mut conn, access.principal(), &r.kind, r.user_id).await?;
+        r.subject = hidden.mask(&r.subject);
+    }
+    drop(conn);
     let smtp = crate::mail::smtp::configured(&state.db, &state.settings).await?;
-    let out: Vec<EmailRow> = rows.into_iter().take(PAGE_SIZE as usize).map(|r| r.into_row(smtp)).collect();
+    let out: Vec<EmailRow> = rows.into_iter().map(|r| r.into_row(smtp)).collect();
     let next = more.then(|| out.last().map(|r| r.id)).flatten();
     Ok(EmailPage { rows: out, next, smtp_configured: smtp })
 }
@@ -115,19 +126,17 @@ pub async fn detail(
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-    let hidden = hidden_links(&mut conn, access.principal(), &r.kind, r.user_id).await?;
-    let (mut body_text, mut body_html) = (r.body_text, r.body_html);
-    for path in &hidden.paths {
-        body_text = mask_links(&body_text, path);
-        body_html = mask_links(&body_html, path);
-    }
+    // Every stored part: the subject as well as both bodies.
+    let hidden = hidden_links(&mut conn, access.principal(), &r.listed.kind, r.listed.user_id).await?;
+    let mut listed = r.listed;
+    listed.subject = hidden.mask(&listed.subject);
     Ok(EmailDetail {
-        row: r.listed.into_row(crate::mail::smtp::configured(&state.db, &state.settings).await?),
+        row: listed.into_row(crate::mail::smtp::configured(&state.db, &state.settings).await?),
         message_id: r.message_id,
         max_attempts: r.max_attempts,
         sent_at: r.sent_at,
-        body_text,
-        body_html,
+        body_text: hidden.mask(&r.body_text),
+        body_html: hidden.mask(&r.body_html),
         attempts: attempts.into_iter().map(|a| Attempt { at: a.attempted_at, error: a.error }).collect(),
         links_hidden: hidden.reason.map(str::to_string),
     })
@@ -137,6 +146,13 @@ pub async fn detail(
 struct HiddenLinks {
     paths: Vec<&'static str>,
     reason: Option<&'static str>,
+}
+
+impl HiddenLinks {
+    /// `part` (the subject, the plain text or the HTML) with the token of every hidden link masked.
+    fn mask(&self, part: &str) -> String {
+        self.paths.iter().fold(part.to_string(), |masked, path| mask_links(&masked, path))
+    }
 }
 
 pub const RESET_LINK_HIDDEN: &str = "The password-reset link is hidden (••••••): it would let whoever reads it \
@@ -186,6 +202,12 @@ async fn hidden_links(
 const RESET_PATH: &str = "/reset/";
 const SIGNUP_PATH: &str = "/signup/";
 const CONFIRM_PATH: &str = crate::email_confirmation::PATH;
+
+/// Whether `part` mentions a path whose link carries a token (a cheap test
+/// before asking who may see it).
+fn may_hold_token_link(part: &str) -> bool {
+    [RESET_PATH, SIGNUP_PATH].iter().any(|p| part.contains(p))
+}
 
 /// Replace the token after every `path` (`/reset/…`) with `••••••`.
 fn mask_links(body: &str, path: &str) -> String {
@@ -299,5 +321,19 @@ mod tests {
         assert_eq!(mask_links(&body, SIGNUP_PATH), body);
         let confirm = format!("Open https://x.example/confirm-email/{token} once");
         assert_eq!(mask_links(&confirm, CONFIRM_PATH), "Open https://x.example/confirm-email/•••••• once");
+    }
+
+    #[test]
+    fn hidden_links_mask_every_path_they_name() {
+        let token = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234";
+        let subject = format!("Reset: https://x.example/reset/{token} or join https://x.example/signup/{token}");
+        assert!(may_hold_token_link(&subject) && !may_hold_token_link("Reset your Roster password"));
+        let both = HiddenLinks { paths: vec![RESET_PATH, SIGNUP_PATH], reason: None };
+        assert_eq!(
+            both.mask(&subject),
+            "Reset: https://x.example/reset/•••••• or join https://x.example/signup/••••••"
+        );
+        let reset_only = HiddenLinks { paths: vec![RESET_PATH], reason: None };
+        assert!(reset_only.mask(&subject).ends_with(&format!("/signup/{token}")));
     }
 }

@@ -95,9 +95,13 @@ pub struct EmailServer {
 }
 
 /// What to do with the stored password when saving.
+///
+/// The stored password is bound to its server: a save that changes the host,
+/// the port, the security or the user name and types no new password removes
+/// it, so it is never sent to a server it was not typed for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PasswordChange {
-    /// Keep what is stored (the field was left empty).
+    /// Keep what is stored (the field was left empty), as long as the server is the same.
     Unchanged,
     /// Store this one, encrypted.
     Set(String),
@@ -115,6 +119,53 @@ pub struct EmailServerInput {
     pub password: PasswordChange,
     pub from_name: String,
     pub from_address: String,
+}
+
+/// What saving the Email server did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailServerSaved {
+    /// The stored password was removed: the server changed and no new password was typed.
+    pub password_removed: bool,
+}
+
+impl EmailServerSaved {
+    /// What the page says after saving.
+    pub fn message(self) -> &'static str {
+        if self.password_removed {
+            PASSWORD_REMOVED
+        } else {
+            "Saved. Every node sends with these settings from its next email on."
+        }
+    }
+}
+
+/// The answer to a save that removed the stored password.
+pub const PASSWORD_REMOVED: &str = "Saved. The saved password was removed because the server changed: \
+     type it again and save to keep signing in.";
+
+/// What the page says before saving a changed server with the password left empty.
+pub const PASSWORD_WILL_BE_REMOVED: &str =
+    "Changing the server removes the saved password. Type it again to keep signing in.";
+
+/// What the stored SMTP password is bound to: the server and the account on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmtpAccount<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: &'a str,
+}
+
+impl SmtpAccount<'_> {
+    /// Whether both name the same server and user name, so a password typed for
+    /// one may be used with the other. Host names compare without case;
+    /// surrounding spaces are ignored, as saving trims them.
+    pub fn same_as(&self, other: &SmtpAccount<'_>) -> bool {
+        self.host.trim().eq_ignore_ascii_case(other.host.trim())
+            && self.port == other.port
+            && self.security == other.security
+            && self.username.trim() == other.username.trim()
+    }
 }
 
 /// What a test email did.
@@ -143,7 +194,7 @@ pub async fn email_server_settings() -> Result<EmailServer, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "save_email_server", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
-pub async fn save_email_server(settings: EmailServerInput) -> Result<(), AppError> {
+pub async fn save_email_server(settings: EmailServerInput) -> Result<EmailServerSaved, AppError> {
     crate::authorized!(fresh Settings, Update, |access, state| { service::save_email_server(access, &state, settings).await })
 }
 
@@ -153,7 +204,8 @@ pub async fn use_configured_email_server() -> Result<(), AppError> {
     crate::authorized!(Settings, Update, |access, state| { service::use_configuration(access, &state).await })
 }
 
-/// Send a test email now, through the settings in force, and say what happened.
+/// Send a test email now, through the settings in force (saved ones only, never
+/// the form's unsaved values), and say what happened.
 #[server(prefix = "/api", endpoint = "send_test_email", output = crate::codec::JsonOut)]
 pub async fn send_test_email(to: String) -> Result<TestEmailOutcome, AppError> {
     use crate::domain::EmailAddress;

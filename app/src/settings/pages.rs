@@ -27,7 +27,7 @@ pub fn SettingsPage() -> impl IntoView {
 
 #[component]
 fn EmailServerTab() -> impl IntoView {
-    let save = call_action::<()>();
+    let save = call_action::<EmailServerSaved>();
     let revert = call_action::<()>();
     let settings = Resource::new(move || (save.version().get(), revert.version().get()), |_| email_server_settings());
     view! {
@@ -53,7 +53,7 @@ fn source_label(source: SettingsSource) -> &'static str {
 #[component]
 fn EmailServerForm(
     s: EmailServer,
-    save: crate::components::CallAction<()>,
+    save: crate::components::CallAction<EmailServerSaved>,
     revert: crate::components::CallAction<()>,
 ) -> impl IntoView {
     let host = RwSignal::new(s.host.clone());
@@ -71,12 +71,36 @@ fn EmailServerForm(
     let password_hint = if !s.encryption_key_set {
         format!("No password can be saved on this node: it has no encryption key. {HOW_TO_SET_KEY}")
     } else if s.password_set {
-        "A password is saved (it is never shown). Leave this empty to keep it unchanged.".to_string()
+        "A password is saved (it is never shown). Leave this empty to keep it unchanged, \
+         as long as the host, port, security and user name stay the same."
+            .to_string()
     } else if s.source == SettingsSource::Configuration {
         "No password is saved here. The configuration's password is not copied: type it to save it here.".to_string()
     } else {
         "No password is saved. Type one if the server asks for a user name and password.".to_string()
     };
+    // The saved password is bound to its server: say so before a save removes it.
+    let (saved_host, saved_port, saved_security, saved_username) =
+        (s.host.clone(), s.port, s.security, s.username.clone());
+    let password_saved = s.password_set;
+    let password_will_be_removed = move || {
+        if !password_saved || remove_password.get() || !password.get().is_empty() {
+            return false;
+        }
+        let Ok(typed_port) = port.get().trim().parse::<u16>() else { return true };
+        let (typed_host, typed_username) = (host.get(), username.get());
+        let saved =
+            SmtpAccount { host: &saved_host, port: saved_port, security: saved_security, username: &saved_username };
+        !saved.same_as(&SmtpAccount {
+            host: &typed_host,
+            port: typed_port,
+            security: security.get(),
+            username: &typed_username,
+        })
+    };
+    let saved_message = Signal::derive(move || {
+        save.value().get().and_then(Result::ok).map(EmailServerSaved::message).unwrap_or_default().to_string()
+    });
     let on_submit = move || {
         let Ok(p) = port.get_untracked().trim().parse::<u16>() else {
             invalid_port.set(Some("The port must be a number between 1 and 65535.".into()));
@@ -147,6 +171,9 @@ fn EmailServerForm(
                     placeholder=if s.password_set { "unchanged" } else { "" }
                     prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
                 <p class="hint">{password_hint}</p>
+                {move || password_will_be_removed().then(|| view! {
+                    <p class="banner banner-warning password-binding" role="status">{PASSWORD_WILL_BE_REMOVED}</p>
+                })}
                 {s.password_set.then(|| view! {
                     <label class="checkbox">
                         <input type="checkbox" prop:checked=move || remove_password.get()
@@ -162,7 +189,7 @@ fn EmailServerForm(
                     prop:value=move || from_address.get() on:input=move |ev| from_address.set(event_target_value(&ev)) />
             </fieldset>
             {move || invalid_port.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <ActionResult value=save.value() success="Saved. Every node sends with these settings from its next email on." />
+            <ActionResult value=save.value() success=saved_message />
             {can_update.then(|| view! { <FormFooter pending=save.pending() label="Save" /> })}
         </CardForm>
         {can_update.then(|| view! {
@@ -273,7 +300,11 @@ fn TemplateEditor(t: TemplateView) -> impl IntoView {
     let placeholders = kind
         .placeholders()
         .iter()
-        .map(|p| view! { <dt><code>{format!("{{{{{}}}}}", p.name)}</code></dt><dd>{p.meaning}</dd> })
+        .map(|p| {
+            let subject_note =
+                (!p.allowed_in_subject()).then_some(" Not in the subject: it can carry a one-time link.");
+            view! { <dt><code>{format!("{{{{{}}}}}", p.name)}</code></dt><dd>{p.meaning}{subject_note}</dd> }
+        })
         .collect_view();
     view! {
         <header class="page-header">

@@ -1,10 +1,13 @@
 //! Reading and changing the email settings and templates. The SMTP password
 //! goes in encrypted and never comes out of here: not in an answer, not in the
-//! log, not in the audit log (which says only "password changed").
+//! log, not in the audit log (which says only "password changed"). It is bound
+//! to its server: a save that changes the host, port, security or user name
+//! without typing a new one removes it, so it never goes to another server.
 
 use super::template::{self, Template, TemplateKind};
 use super::{
-    EmailServer, EmailServerInput, PasswordChange, SettingsSource, SmtpSecurity, TemplateView, TestEmailOutcome,
+    EmailServer, EmailServerInput, EmailServerSaved, PasswordChange, SettingsSource, SmtpAccount, SmtpSecurity,
+    TemplateView, TestEmailOutcome,
 };
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::EmailAddress;
@@ -118,6 +121,40 @@ fn check_credential(field: &str, value: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The server and account a stored row's password was typed for; None if the
+/// row cannot be read as one (then it counts as another server).
+fn account_of(row: &StoredSmtp) -> Option<SmtpAccount<'_>> {
+    Some(SmtpAccount {
+        host: &row.host,
+        port: u16::try_from(row.port).ok()?,
+        security: SmtpSecurity::parse(&row.security)?,
+        username: &row.username,
+    })
+}
+
+/// The password to store: a new one, none, or the stored one, which is kept
+/// only while the server stays the same (`password_removed` says when the
+/// change of server dropped it).
+fn password_to_store(
+    change: &PasswordChange,
+    sealed_new: Option<String>,
+    before: Option<&StoredSmtp>,
+    after: &SmtpAccount<'_>,
+) -> (Option<String>, bool) {
+    match change {
+        PasswordChange::Set(_) => (sealed_new, false),
+        PasswordChange::Remove => (None, false),
+        PasswordChange::Unchanged => {
+            let Some(stored) = before.and_then(|b| b.password_enc.clone()) else { return (None, false) };
+            if before.and_then(account_of).is_some_and(|b| b.same_as(after)) {
+                (Some(stored), false)
+            } else {
+                (None, true)
+            }
+        }
+    }
+}
+
 /// What changed, for the audit log: fields before → after; the password only as "changed".
 fn diff(before: Option<&StoredSmtp>, after: &StoredSmtp, password: &PasswordChange) -> String {
     let mut out = Vec::new();
@@ -142,10 +179,12 @@ fn diff(before: Option<&StoredSmtp>, after: &StoredSmtp, password: &PasswordChan
             }
         }
     }
+    let had_password = before.is_some_and(|b| b.password_enc.is_some());
     match password {
         PasswordChange::Set(_) => out.push("password: changed".into()),
-        PasswordChange::Remove if before.is_some_and(|b| b.password_enc.is_some()) => {
-            out.push("password: removed".into())
+        PasswordChange::Remove if had_password => out.push("password: removed".into()),
+        PasswordChange::Unchanged if had_password && after.password_enc.is_none() => {
+            out.push("password: removed because the server changed".into())
         }
         _ => {}
     }
@@ -160,7 +199,7 @@ pub async fn save_email_server(
     access: Access<'_, apps::Settings, perms::Update>,
     state: &AppState,
     input: EmailServerInput,
-) -> AppResult<()> {
+) -> AppResult<EmailServerSaved> {
     let host = check_host(&input.host)?;
     if input.port == 0 {
         return Err(AppError::Invalid("The port must be between 1 and 65535.".into()));
@@ -204,11 +243,8 @@ pub async fn save_email_server(
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let password_enc = match &input.password {
-        PasswordChange::Set(_) => sealed_new,
-        PasswordChange::Remove => None,
-        PasswordChange::Unchanged => before.as_ref().and_then(|b| b.password_enc.clone()),
-    };
+    let account = SmtpAccount { host: &host, port: input.port, security: input.security, username: &username };
+    let (password_enc, password_removed) = password_to_store(&input.password, sealed_new, before.as_ref(), &account);
     let after = StoredSmtp {
         host,
         port: i64::from(input.port),
@@ -241,8 +277,14 @@ pub async fn save_email_server(
     let details = diff(before.as_ref(), &after, &input.password);
     record(&mut tx, &Actor::of(principal), Event::new("settings.email_server_saved").details(details)).await?;
     tx.commit().await?;
-    tracing::info!(by = principal.user_id, host = %after.host, port = after.port, "email server settings saved");
-    Ok(())
+    tracing::info!(
+        by = principal.user_id,
+        host = %after.host,
+        port = after.port,
+        password_removed,
+        "email server settings saved"
+    );
+    Ok(EmailServerSaved { password_removed })
 }
 
 pub async fn use_configuration(access: Access<'_, apps::Settings, perms::Update>, state: &AppState) -> AppResult<()> {
@@ -262,6 +304,9 @@ pub async fn use_configuration(access: Access<'_, apps::Settings, perms::Update>
     Ok(())
 }
 
+/// A test email goes through the settings in force, the saved row (whose
+/// password is bound to its server) or the configuration: never through values
+/// typed in the form and not saved.
 pub async fn send_test_email(
     access: Access<'_, apps::Settings, perms::Update>,
     state: &AppState,
@@ -425,5 +470,49 @@ mod tests {
         after.port = 2525;
         assert_eq!(diff(Some(&row(None)), &after, &PasswordChange::Unchanged), "port: 25 → 2525");
         assert!(diff(None, &after, &PasswordChange::Unchanged).contains("host: a"));
+        let mut moved = row(None);
+        moved.host = "b".into();
+        assert_eq!(
+            diff(Some(&row(Some("v1:abc"))), &moved, &PasswordChange::Unchanged),
+            "host: a → b; password: removed because the server changed"
+        );
+    }
+
+    #[test]
+    fn the_stored_password_stays_only_with_its_server() {
+        let stored = StoredSmtp {
+            host: "smtp.a.example".into(),
+            port: 587,
+            security: "starttls".into(),
+            username: "mailer".into(),
+            password_enc: Some("v1:sealed".into()),
+            from_name: "F".into(),
+            from_address: "f@x.com".into(),
+            updated_at: 0,
+            updated_by: "x".into(),
+        };
+        let same =
+            SmtpAccount { host: "SMTP.A.example", port: 587, security: SmtpSecurity::StartTls, username: "mailer" };
+        let keep = |to: SmtpAccount<'_>| password_to_store(&PasswordChange::Unchanged, None, Some(&stored), &to);
+        assert_eq!(keep(same), (Some("v1:sealed".into()), false));
+        for other in [
+            SmtpAccount { host: "smtp.b.example", ..same },
+            SmtpAccount { port: 2525, ..same },
+            SmtpAccount { security: SmtpSecurity::Tls, ..same },
+            SmtpAccount { username: "someone-else", ..same },
+            SmtpAccount { username: "", ..same },
+        ] {
+            assert_eq!(keep(other), (None, true), "{other:?}");
+        }
+        // A new password typed with the change is stored; removing is not "removed by the change".
+        let moved = SmtpAccount { host: "smtp.b.example", ..same };
+        let set = PasswordChange::Set("new".into());
+        assert_eq!(
+            password_to_store(&set, Some("v1:new".into()), Some(&stored), &moved),
+            (Some("v1:new".into()), false)
+        );
+        assert_eq!(password_to_store(&PasswordChange::Remove, None, Some(&stored), &same), (None, false));
+        // Nothing stored: nothing to remove.
+        assert_eq!(password_to_store(&PasswordChange::Unchanged, None, None, &moved), (None, false));
     }
 }

@@ -138,6 +138,19 @@ fn security_notice_placeholders(link: (&'static str, &'static str), extra: Optio
 /// The placeholder every template must use, in both bodies.
 pub const REQUIRED: &str = "link";
 
+/// The placeholders that may carry a one-time token (`{{link}}` is the sign-up
+/// or reset link in an invitation or a password reset), refused in the subject
+/// of every kind: a subject is shown in the Email queue's list and in every
+/// mail client's inbox, where nothing may hide a token.
+pub const NOT_IN_SUBJECT: [&str; 1] = [REQUIRED];
+
+impl Placeholder {
+    /// Whether a subject may use this placeholder (see [`NOT_IN_SUBJECT`]).
+    pub fn allowed_in_subject(&self) -> bool {
+        !NOT_IN_SUBJECT.contains(&self.name)
+    }
+}
+
 /// Longest subject, in characters.
 pub const SUBJECT_MAX_CHARS: usize = 200;
 /// Longest body (each of plain text and HTML), in characters.
@@ -521,6 +534,14 @@ pub fn problems(kind: TemplateKind, template: &Template) -> Vec<String> {
                         ));
                     }
                 }
+                if part == "subject" {
+                    for name in NOT_IN_SUBJECT.into_iter().filter(|n| pieces.contains(&Piece::Placeholder(*n))) {
+                        out.push(format!(
+                            "The subject must not contain {{{{{name}}}}}: it can carry a one-time link, and a subject \
+                             is shown in the Email queue and in every inbox. Put {{{{{name}}}}} in the bodies only."
+                        ));
+                    }
+                }
                 let has_link = pieces.contains(&Piece::Placeholder(REQUIRED));
                 if part != "subject" && !has_link {
                     out.push(format!(
@@ -629,6 +650,23 @@ mod tests {
         t.html = "<p>Nothing to click</p>".into();
         assert!(problems(kind, &t)[0].contains("HTML must contain {{link}}"));
         assert!(render(kind, &t, &values(kind)).is_err());
+    }
+
+    #[test]
+    fn no_kind_takes_a_link_in_its_subject() {
+        for kind in TemplateKind::ALL {
+            for subject in ["Reset: {{link}}", "Open {{ link }} now", "{{link}}"] {
+                let mut t = kind.default_template();
+                t.subject = subject.into();
+                let p = problems(kind, &t);
+                assert_eq!(p.len(), 1, "{kind:?} {subject}: {p:?}");
+                assert!(p[0].starts_with("The subject must not contain {{link}}"), "{kind:?}: {p:?}");
+                assert!(render(kind, &t, &values(kind)).is_err());
+            }
+            let link = kind.placeholders().into_iter().find(|p| p.name == REQUIRED).unwrap();
+            assert!(!link.allowed_in_subject());
+            assert!(kind.placeholders().iter().filter(|p| p.name != REQUIRED).all(Placeholder::allowed_in_subject));
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ on_both_backends!(
     a_large_purge_takes_only_old_sent_mail,
     reset_links_are_never_shown_and_invitation_links_only_to_who_could_send_them,
     only_an_administrator_deletes_or_resends_an_unsent_reset_email,
+    token_links_in_a_stored_subject_are_masked_in_the_list_and_the_detail,
 );
 
 const RESET_SUBJECT: &str = "Reset your Roster password";
@@ -124,6 +125,69 @@ async fn reset_links_are_never_shown_and_invitation_links_only_to_who_could_send
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
     }
     assert_eq!(server.client().sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.status, StatusCode::OK);
+}
+
+/// The row of email `id` in `reader`'s Email queue list.
+async fn listed(reader: &mut Client, id: &str) -> Value {
+    let r = reader.call("list_emails", &[("status", "")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let rows = r.body["rows"].as_array().unwrap();
+    rows.iter().find(|e| e["id"].as_i64().unwrap().to_string() == id).cloned().unwrap()
+}
+
+/// Put `subject` + the link in the stored plain text of email `id` into its
+/// subject, as a template from before the rule (or SQL access) could have.
+/// Returns the link's live token.
+async fn link_into_subject(db: &TestDb, id: &str, subject: &str) -> String {
+    let body = scalar_text(db, &format!("SELECT body_text FROM emails WHERE id = {id}")).await;
+    let link = signup_link(&body);
+    let token = token_of(&link);
+    assert_eq!(token.len(), 43, "a live token: {link}");
+    let (sql, subject) = (format!("UPDATE emails SET subject = $1 WHERE id = {id}"), format!("{subject}{link}"));
+    assert_eq!(execute_sql(db, &sql, &[&subject]).await, 1);
+    token
+}
+
+async fn token_links_in_a_stored_subject_are_masked_in_the_list_and_the_detail(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db).await;
+    let mut admin = set_up_admin(&server).await;
+    let admin_role = administrator_role(&mut admin).await;
+    let manager_role =
+        create_role(&mut admin, "Digital Channel Manager", json!([["Users", "View"], ["EmailQueue", "View"]])).await;
+    let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
+
+    // The administrator's reset email, its live link in the subject: masked for the viewer and the administrator.
+    assert_eq!(server.client().call("forgot_password", &[("email", ADMIN_EMAIL)]).await.status, StatusCode::OK);
+    let reset = email_id(&mut admin, ADMIN_EMAIL, RESET_SUBJECT).await;
+    let token = link_into_subject(&db, &reset, "Reset: ").await;
+    for reader in [&mut manager, &mut admin] {
+        let row = listed(reader, &reset).await;
+        let subject = row["subject"].as_str().unwrap();
+        assert!(subject.starts_with("Reset: http") && subject.ends_with("/reset/••••••"), "{row}");
+        let list = reader.call("list_emails", &[("status", "")]).await;
+        assert!(!list.body.to_string().contains(&token), "the live token is in the list: {:?}", list.body);
+        let d = detail(reader, &reset).await;
+        assert_eq!(d["row"]["subject"].as_str().unwrap(), subject, "{d}");
+        assert_masked(&d, "/reset/");
+        assert!(!d.to_string().contains(&token), "the live token is in the detail: {d}");
+    }
+
+    // An invitation carrying the Administrator role, its link in the subject: the
+    // body's rule holds for the subject too (the administrator sees it, the viewer does not).
+    assert_eq!(admin.invite("new-admin@example.com", &[admin_role]).await.status, StatusCode::OK);
+    let invite = email_id(&mut admin, "new-admin@example.com", "invited").await;
+    let token = link_into_subject(&db, &invite, "Join: ").await;
+    let row = listed(&mut manager, &invite).await;
+    assert!(row["subject"].as_str().unwrap().ends_with("/signup/••••••"), "{row}");
+    let d = detail(&mut manager, &invite).await;
+    assert!(d["row"]["subject"].as_str().unwrap().ends_with("/signup/••••••"), "{d}");
+    assert!(
+        !d.to_string().contains(&token)
+            && !manager.call("list_emails", &[("status", "")]).await.body.to_string().contains(&token)
+    );
+    assert!(listed(&mut admin, &invite).await["subject"].as_str().unwrap().ends_with(&token));
+    assert!(detail(&mut admin, &invite).await["row"]["subject"].as_str().unwrap().ends_with(&token));
 }
 
 async fn only_an_administrator_deletes_or_resends_an_unsent_reset_email(backend: Backend) {

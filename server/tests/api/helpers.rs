@@ -451,6 +451,16 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Every AUTH attempt a sink started with `start_with_auth` received, in
+    /// order: `{"mechanism", "login", "password", "success"}`.
+    pub fn auth_attempts(&self) -> Vec<Value> {
+        std::fs::read_to_string(format!("{}.auth", self.file.display()))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     /// How many messages arrived (counts lines; parses nothing).
     pub fn count(&self) -> usize {
         std::fs::read(&self.file).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0)
@@ -521,6 +531,28 @@ pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
     let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
     row.try_get::<i64, _>(0).unwrap()
+}
+
+/// Direct SQL for one TEXT value (e.g. a stored body whose link nobody may read through the API).
+pub async fn scalar_text(db: &TestDb, sql: &str) -> String {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+    row.try_get::<String, _>(0).unwrap()
+}
+
+/// Direct SQL that changes rows, with text arguments `$1`, `$2`, …: rows as
+/// an older Roster (or someone with SQL access) may have left them.
+pub async fn execute_sql(db: &TestDb, sql: &str, args: &[&str]) -> u64 {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut query = sqlx::query(sql);
+    for a in args {
+        query = query.bind(*a);
+    }
+    query.execute(&mut conn).await.unwrap().rows_affected()
 }
 
 impl Client {
