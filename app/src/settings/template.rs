@@ -535,7 +535,7 @@ pub fn problems(kind: TemplateKind, template: &Template) -> Vec<String> {
                     }
                 }
                 if part == "subject" {
-                    for name in NOT_IN_SUBJECT.into_iter().filter(|n| pieces.contains(&Piece::Placeholder(*n))) {
+                    for name in NOT_IN_SUBJECT.into_iter().filter(|n| pieces.contains(&Piece::Placeholder(n))) {
                         out.push(format!(
                             "The subject must not contain {{{{{name}}}}}: it can carry a one-time link, and a subject \
                              is shown in the Email queue and in every inbox. Put {{{{{name}}}}} in the bodies only."
