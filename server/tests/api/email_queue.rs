@@ -139,7 +139,7 @@ async fn listed(reader: &mut Client, id: &str) -> Value {
 /// subject, as a template from before the rule (or SQL access) could have.
 /// Returns the link's live token.
 async fn link_into_subject(db: &TestDb, id: &str, subject: &str) -> String {
-    let body = scalar_text(db, &format!("SELECT body_text FROM emails WHERE id = {id}")).await;
+    let body = scalar_text(db, &format!("SELECT body_text FROM emails WHERE id = {id}")).await.unwrap();
     let link = signup_link(&body);
     let token = token_of(&link);
     assert_eq!(token.len(), 43, "a live token: {link}");

@@ -515,7 +515,8 @@ pub fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
 }
 
-/// One text value by direct SQL (NULL as None).
+/// One text value by direct SQL (NULL as None), e.g. a stored body whose
+/// link nobody may read through the API.
 pub async fn scalar_text(db: &TestDb, sql: &str) -> Option<String> {
     use sqlx::{Connection, Row};
     sqlx::any::install_default_drivers();
@@ -531,15 +532,6 @@ pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
     let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
     row.try_get::<i64, _>(0).unwrap()
-}
-
-/// Direct SQL for one TEXT value (e.g. a stored body whose link nobody may read through the API).
-pub async fn scalar_text(db: &TestDb, sql: &str) -> String {
-    use sqlx::{Connection, Row};
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
-    row.try_get::<String, _>(0).unwrap()
 }
 
 /// Direct SQL that changes rows, with text arguments `$1`, `$2`, …: rows as

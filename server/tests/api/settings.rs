@@ -563,6 +563,6 @@ async fn a_subject_with_a_link_is_refused_for_every_kind(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let stored = scalar_text(&db, "SELECT subject FROM emails WHERE kind = 'password_reset'").await;
+    let stored = scalar_text(&db, "SELECT subject FROM emails WHERE kind = 'password_reset'").await.unwrap();
     assert_eq!(stored, "Reset your Roster password");
 }
