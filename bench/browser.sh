@@ -17,7 +17,11 @@ password="${3:-correct horse battery staple}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 log=$(mktemp)
-ROSTER_DATABASE_URL="$url" ROSTER_LISTEN=127.0.0.1:0 ROSTER_SITE_ROOT="${ROSTER_SITE_ROOT:-$PWD/target/site}" ROSTER_LOG=warn \
+# PostgreSQL needs an encryption key (SQLite makes its own file): the fixed
+# test key the scale bench seeded with (TEST_KEY in server/tests/api/helpers.rs).
+key_env=()
+case "$url" in postgres*) key_env=(ROSTER_ENCRYPTION_KEY="${ROSTER_ENCRYPTION_KEY:-dGVzdCBrZXkgZm9yIHJvc3RlcidzIHRlc3RzIG9ubHk=}") ;; esac
+env "${key_env[@]}" ROSTER_DATABASE_URL="$url" ROSTER_LISTEN=127.0.0.1:0 ROSTER_SITE_ROOT="${ROSTER_SITE_ROOT:-$PWD/target/site}" ROSTER_LOG=warn \
   "${ROSTER_SERVER_BIN:-$target/release/server}" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
