@@ -522,15 +522,21 @@ async fn a_subject_with_a_link_is_refused_for_every_kind(backend: Backend) {
     let kinds = admin.call("email_templates", &[]).await;
     let kinds: Vec<String> =
         kinds.body.as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds.len(), 7, "{kinds:?}");
+    assert_eq!(kinds.len(), 13, "{kinds:?}");
     for kind in [
         "invitation",
         "password_reset",
         "account_locked",
+        "password_changed",
+        "email_changed",
         "authenticator_added",
+        "authenticator_removed",
         "passkey_added",
+        "passkey_removed",
+        "recovery_codes_generated",
         "recovery_code_used",
         "two_factor_reset",
+        "email_confirmation",
     ] {
         for subject in ["Reset: {{link}}", "{{ link }} for {{first_name}}"] {
             let r = admin
