@@ -134,6 +134,10 @@ pub struct UserDetail {
     pub invitation_expires_at: Option<i64>,
     pub delivery: Option<Delivery>,
     pub locked: bool,
+    /// Why the caller may not change this person (`grants::check_may_manage`:
+    /// an administrator, or someone holding more than the caller), if so: the
+    /// page then offers no action that would be refused.
+    pub manage_refusal: Option<String>,
 }
 
 #[server(prefix = "/api", endpoint = "list_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
