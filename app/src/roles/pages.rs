@@ -163,8 +163,16 @@ pub fn RoleDetailPage() -> impl IntoView {
     // Created here, not in the Members tab: a resource made inside the
     // Suspend below would not hydrate.
     let search = RwSignal::new(String::new());
+    // Only for those who may add members (Roles Update): the call needs it.
+    // (`Shell` renders its pages once `me` has loaded: it is here, the same
+    // on the server and in the browser.)
+    let may_update =
+        move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Roles, Permission::Update));
     let candidates = Resource::new(
-        move || (id(), tab.get() == Tab::Members, search.get(), add.version().get(), remove.version().get()),
+        move || {
+            let members = tab.get() == Tab::Members && may_update();
+            (id(), members, search.get(), add.version().get(), remove.version().get())
+        },
         |(id, members, search, ..)| async move {
             if members {
                 role_member_candidates(id, search).await
