@@ -200,7 +200,7 @@ function watch(page: Page, who: string, forbidden: string[]) {
 }
 
 /** Click every visible button of the page (and of what each click opens), once per label. */
-async function clickEverything(page: Page, state: ReturnType<typeof watch>) {
+async function clickEverything(page: Page, state: ReturnType<typeof watch>, done: Set<string>) {
   const clicked = new Set<string>();
   for (let i = 0; i < 25; i++) {
     const buttons = await page.locator("main button:visible:enabled").all();
@@ -209,6 +209,7 @@ async function clickEverything(page: Page, state: ReturnType<typeof watch>) {
       const label = ((await b.textContent()) ?? "").trim();
       if (!label || SKIP.test(label) || clicked.has(label)) continue;
       clicked.add(label);
+      done.add(label);
       next = b;
       break;
     }
@@ -221,7 +222,7 @@ async function clickEverything(page: Page, state: ReturnType<typeof watch>) {
   }
 }
 
-async function walk(browser: Browser, w: Walker, n: number, forbidden: string[]) {
+async function walk(browser: Browser, w: Walker, n: number, forbidden: string[], done: Set<string>) {
   const t = await targetsFor(n);
   const { context, page } = await signUp(browser, w);
   const state = watch(page, w.role, forbidden);
@@ -240,7 +241,7 @@ async function walk(browser: Browser, w: Walker, n: number, forbidden: string[])
         );
       }
     }
-    await clickEverything(page, state);
+    await clickEverything(page, state, done);
   }
   // Holders of Create use the form the link opens; others who type its address are told what is missing.
   const creating: [App, string, (p: Page) => Promise<void>, string][] = [
@@ -277,9 +278,27 @@ async function walk(browser: Browser, w: Walker, n: number, forbidden: string[])
 test("as a View-only role and as a role with each single permission, no visible action answers 403", async ({ browser }) => {
   test.setTimeout(240_000);
   const forbidden: string[] = [];
+  const done = new Set<string>();
   // Three people at a time, each in a browser context of their own.
   for (let i = 0; i < WALKERS.length; i += 3) {
-    await Promise.all(WALKERS.slice(i, i + 3).map((w, k) => walk(browser, w, i + k, forbidden)));
+    await Promise.all(WALKERS.slice(i, i + 3).map((w, k) => walk(browser, w, i + k, forbidden, done)));
   }
   expect(forbidden, "actions shown to people whose permissions refuse them").toEqual([]);
+  // The walk reached the actions each single permission opens, confirmations included.
+  for (const label of [
+    "Resend invitation",
+    "Revoke invitation",
+    "Disable user",
+    "Sign out all sessions",
+    "Save permissions",
+    "Remove",
+    "Add",
+    "Delete role",
+    "Yes, delete",
+    "Disable application",
+    "Rotate secret",
+    "Delete application",
+  ]) {
+    expect([...done], `the walk clicked ${label}`).toContain(label);
+  }
 });
