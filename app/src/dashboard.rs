@@ -20,7 +20,9 @@ pub fn DashboardPage() -> impl IntoView {
         }
     });
     view! {
-        <h1>"Dashboard"</h1>
+        <header class="page-header">
+            <h1>"Dashboard"</h1>
+        </header>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let apps = me.await.ok().flatten().map(|m| m.apps).unwrap_or_default();

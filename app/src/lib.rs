@@ -47,8 +47,8 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, Lazy};
-use registry::AppId;
-use shell::RequireView;
+use registry::{AppId, Permission};
+use shell::{RequirePermission, RequireView};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -102,13 +102,17 @@ pub fn App() -> impl IntoView {
                     // Each application states the permission its pages need.
                     <ParentRoute path=path!("/users") view=|| view! { <RequireView app=AppId::Users /> }>
                         <Route path=path!("") view={Lazy::<lazy::Users>::new()} />
-                        <Route path=path!("/new") view={Lazy::<lazy::NewUser>::new()} />
-                        <Route path=path!("/import") view={Lazy::<lazy::ImportUsers>::new()} />
+                        <ParentRoute path=path!("") view=|| view! { <RequirePermission app=AppId::Users permission=Permission::Create /> }>
+                            <Route path=path!("/new") view={Lazy::<lazy::NewUser>::new()} />
+                            <Route path=path!("/import") view={Lazy::<lazy::ImportUsers>::new()} />
+                        </ParentRoute>
                         <Route path=path!("/:id") view={Lazy::<lazy::UserDetail>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/roles") view=|| view! { <RequireView app=AppId::Roles /> }>
                         <Route path=path!("") view={Lazy::<lazy::Roles>::new()} />
-                        <Route path=path!("/new") view={Lazy::<lazy::NewRole>::new()} />
+                        <ParentRoute path=path!("") view=|| view! { <RequirePermission app=AppId::Roles permission=Permission::Create /> }>
+                            <Route path=path!("/new") view={Lazy::<lazy::NewRole>::new()} />
+                        </ParentRoute>
                         <Route path=path!("/:id") view={Lazy::<lazy::RoleDetail>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/email-queue") view=|| view! { <RequireView app=AppId::EmailQueue /> }>
@@ -120,7 +124,9 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <ParentRoute path=path!("/applications") view=|| view! { <RequireView app=AppId::Applications /> }>
                         <Route path=path!("") view={Lazy::<lazy::Applications>::new()} />
-                        <Route path=path!("/new") view={Lazy::<lazy::NewApplication>::new()} />
+                        <ParentRoute path=path!("") view=|| view! { <RequirePermission app=AppId::Applications permission=Permission::Create /> }>
+                            <Route path=path!("/new") view={Lazy::<lazy::NewApplication>::new()} />
+                        </ParentRoute>
                         <Route path=path!("/:id") view={Lazy::<lazy::ApplicationDetail>::new()} />
                     </ParentRoute>
                     <ParentRoute path=path!("/settings") view=|| view! { <RequireView app=AppId::Settings /> }>

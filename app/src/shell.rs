@@ -5,7 +5,7 @@ use crate::auth::{me, SignOut, SignedInUser};
 use crate::components::ErrorView;
 use crate::error::AppError;
 use crate::icons::{Icon, Svg};
-use crate::registry::{AppId, APPLICATIONS};
+use crate::registry::{AppId, Permission, APPLICATIONS};
 use crate::theme::ThemeChooser;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -199,6 +199,41 @@ pub fn RequireView(app: AppId) -> impl IntoView {
         <Show when=allowed fallback=move || view! { <AccessDenied app=app /> }>
             <Outlet />
         </Show>
+    }
+}
+
+/// The parent route of a page whose only purpose needs more than View (New
+/// user and Import need Users Create, New role Roles Create, …): its page when
+/// the user's roles grant `permission` on `app`, otherwise a page that says
+/// what is missing, so that nobody fills in a form the server would refuse.
+/// Like [`RequireView`], it reads the `me` that `Shell` has already loaded.
+#[component]
+pub fn RequirePermission(app: AppId, permission: Permission) -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let allowed = move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(app, permission));
+    view! {
+        <Show when=allowed fallback=move || view! { <PermissionMissing app=app permission=permission /> }>
+            <Outlet />
+        </Show>
+    }
+}
+
+#[component]
+fn PermissionMissing(app: AppId, permission: Permission) -> impl IntoView {
+    let name = app.builtin().map_or("this application", |a| a.name);
+    let back = app.builtin().map_or("/", |a| a.route);
+    view! {
+        <section class="error-view" role="alert">
+            <p class="error-code">"403 Forbidden"</p>
+            <h1>"Access denied"</h1>
+            <p>
+                "This page needs the " <strong>{format!("{name} {}", permission.label())}</strong>
+                " permission. None of your roles grants it; ask your administrator if you need it."
+            </p>
+            <p>
+                <a href=back>{format!("Back to {name}")}</a>
+            </p>
+        </section>
     }
 }
 

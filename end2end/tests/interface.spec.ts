@@ -213,6 +213,26 @@ test("on a phone the navigation is a drawer: it keeps focus while open and Escap
   for (const [name, height] of targets) {
     expect(height, `touch target ${name}`).toBeGreaterThanOrEqual(44);
   }
+  // Every page's top bar is one row with the Menu button inside it, however
+  // short the page (the Dashboard's once took a third of the screen).
+  const bar = page.locator("header.topbar");
+  for (const [path, heading] of await shellPages(page)) {
+    if (path.startsWith("/settings/templates/")) {
+      await page.goto(path); // its live preview frame keeps the network busy
+      await page.waitForLoadState("load");
+    } else {
+      await openHydrated(page, path);
+    }
+    const h1 = page.getByRole("heading", { level: 1 }).first();
+    await expect(h1).toContainText(heading);
+    const top = (await bar.boundingBox())!;
+    const button = (await menu.boundingBox())!;
+    const title = (await h1.boundingBox())!;
+    expect(top.height, `the top bar's height on ${path}`).toBeLessThanOrEqual(80);
+    expect(button.y >= top.y && button.y + button.height <= top.y + top.height, `the Menu button inside the top bar on ${path}`).toBe(true);
+    expect(title.y, `the heading right below the top bar on ${path}`).toBeGreaterThanOrEqual(top.y + top.height);
+    expect(title.y, `the heading right below the top bar on ${path}`).toBeLessThan(top.y + top.height + 80);
+  }
   await context.close();
 });
 

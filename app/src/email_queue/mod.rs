@@ -92,6 +92,9 @@ pub struct EmailDetail {
     pub attempts: Vec<Attempt>,
     /// Why links (in the subject and the bodies) are replaced by `••••••` for this caller, if they are.
     pub links_hidden: Option<String>,
+    /// Only a Global administrator may resend or delete this email (an unsent
+    /// password reset), and the caller is not one: the page offers neither.
+    pub admin_only: bool,
 }
 
 #[server(prefix = "/api", endpoint = "list_emails", output = crate::codec::JsonOut)]

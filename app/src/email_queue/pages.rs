@@ -3,6 +3,7 @@ use crate::components::{
     call, call_action, word_options, ActionResult, Chip, DataTable, EmailBodies, ErrorView, FilterBar, KeysetPager,
     LabelledSelect, Spinner,
 };
+use crate::registry::{AppId, Permission};
 use crate::time::{LocalTime, OptionalTime};
 use leptos_router::hooks::{use_navigate, use_params_map};
 
@@ -88,6 +89,7 @@ pub fn EmailDetailPage() -> impl IntoView {
     let delete = call_action::<()>();
     let confirming = RwSignal::new(None::<&'static str>);
     let detail = Resource::new(move || (id(), resend.version().get()), |(id, _)| get_email(id));
+    let me = expect_context::<crate::shell::MeResource>();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {
@@ -98,11 +100,20 @@ pub fn EmailDetailPage() -> impl IntoView {
         <p class="breadcrumb"><a href="/email-queue">"Email queue"</a></p>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading email…"</p> }>
             {move || Suspend::new(async move {
+                let me = me.await.ok().flatten();
+                let may = |p: Permission| me.as_ref().is_some_and(|m| m.can(AppId::EmailQueue, p));
                 match detail.await {
                     Err(e) => view! { <ErrorView error=e /> }.into_any(),
                     Ok(d) => {
                         let eid = d.row.id;
-                        let can_resend = matches!(d.row.status, EmailStatus::Failed | EmailStatus::Sent);
+                        // What the server would do: resend a failed or sent
+                        // email, delete one not being sent, and leave an
+                        // unsent password reset to administrators.
+                        let can_resend = may(Permission::Update)
+                            && !d.admin_only
+                            && matches!(d.row.status, EmailStatus::Failed | EmailStatus::Sent);
+                        let can_delete = may(Permission::Delete) && !d.admin_only && d.row.status != EmailStatus::Sending;
+                        let kept = d.admin_only && (may(Permission::Update) || may(Permission::Delete));
                         let attempts = d.attempts.iter().enumerate().map(|(i, a)| view! {
                             <tr>
                                 <td>{i + 1}</td>
@@ -128,12 +139,21 @@ pub fn EmailDetailPage() -> impl IntoView {
                                     <dt>"Last error"</dt><dd>{d.row.last_error.clone().unwrap_or_else(|| "—".into())}</dd>
                                 </dl>
                             </section>
-                            <div class="actions">
-                                {can_resend.then(|| view! {
-                                    <button type="button" on:click=move |_| confirming.set(Some("resend"))>"Resend"</button>
-                                })}
-                                <button type="button" class="danger" on:click=move |_| confirming.set(Some("delete"))>"Delete"</button>
-                            </div>
+                            {(can_resend || can_delete).then(|| view! {
+                                <div class="actions">
+                                    {can_resend.then(|| view! {
+                                        <button type="button" on:click=move |_| confirming.set(Some("resend"))>"Resend"</button>
+                                    })}
+                                    {can_delete.then(|| view! {
+                                        <button type="button" class="danger" on:click=move |_| confirming.set(Some("delete"))>"Delete"</button>
+                                    })}
+                                </div>
+                            })}
+                            {kept.then(|| view! {
+                                <p class="notice">
+                                    "Only a Global administrator can resend or delete a password-reset email that has not been sent."
+                                </p>
+                            })}
                             {move || confirming.get().map(|what| {
                                 let (question, label) = if what == "resend" {
                                     ("Send this email again to its recipient?", "Yes, resend")

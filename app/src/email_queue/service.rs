@@ -128,6 +128,7 @@ pub async fn detail(
             .await?;
     // Every stored part: the subject as well as both bodies.
     let hidden = hidden_links(&mut conn, access.principal(), &r.listed.kind, r.listed.user_id).await?;
+    let admin_only = reset_kept_for_admin(access.principal(), &r.listed.kind, &r.listed.status);
     let mut listed = r.listed;
     listed.subject = hidden.mask(&listed.subject);
     Ok(EmailDetail {
@@ -139,6 +140,7 @@ pub async fn detail(
         body_html: hidden.mask(&r.body_html),
         attempts: attempts.into_iter().map(|a| Attempt { at: a.attempted_at, error: a.error }).collect(),
         links_hidden: hidden.reason.map(str::to_string),
+        admin_only,
     })
 }
 
@@ -228,6 +230,12 @@ fn mask_links(body: &str, path: &str) -> String {
 
 const MASK: &str = "••••••";
 
+/// Is this an unsent password-reset email, and the caller no administrator?
+/// (The rule of [`protect_unsent_reset`], which the email's page asks too.)
+fn reset_kept_for_admin(caller: &Principal, kind: &str, status: &str) -> bool {
+    !caller.is_admin && kind == templates::KIND_PASSWORD_RESET && status != EmailStatus::Sent.key()
+}
+
 /// Only an administrator deletes or resends a password-reset email that has
 /// not been sent: otherwise Email queue Delete could silently swallow the
 /// reset an account owner asked for.
@@ -237,7 +245,7 @@ async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: 
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(not_found)?;
-    if caller.is_admin || kind != templates::KIND_PASSWORD_RESET || status == EmailStatus::Sent.key() {
+    if !reset_kept_for_admin(caller, &kind, &status) {
         return Ok(());
     }
     tracing::info!(user_id = caller.user_id, email_id = id, "refused: an unsent password-reset email");

@@ -128,6 +128,9 @@ pub struct Member {
     pub email: String,
     pub full_name: String,
     pub enabled: bool,
+    /// The caller may give or take this person's roles
+    /// (`grants::check_may_manage`); the Members tab offers Add or Remove only then.
+    pub manageable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +147,9 @@ pub struct RoleDetail {
     pub applications: Vec<crate::applications::AppTile>,
     /// Members must use a second factor (`two_factor`).
     pub require_two_factor: bool,
+    /// The caller may hand this role out (`grants::check_can_hand_out`): give
+    /// it to someone, or change what it requires of its members.
+    pub may_hand_out: bool,
 }
 
 /// One line of a user's effective access: a permission and the roles that grant it.

@@ -163,8 +163,16 @@ pub fn RoleDetailPage() -> impl IntoView {
     // Created here, not in the Members tab: a resource made inside the
     // Suspend below would not hydrate.
     let search = RwSignal::new(String::new());
+    // Only for those who may add members (Roles Update): the call needs it.
+    // (`Shell` renders its pages once `me` has loaded: it is here, the same
+    // on the server and in the browser.)
+    let may_update =
+        move || me.get().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Roles, Permission::Update));
     let candidates = Resource::new(
-        move || (id(), tab.get() == Tab::Members, search.get(), add.version().get(), remove.version().get()),
+        move || {
+            let members = tab.get() == Tab::Members && may_update();
+            (id(), members, search.get(), add.version().get(), remove.version().get())
+        },
         |(id, members, search, ..)| async move {
             if members {
                 role_member_candidates(id, search).await
@@ -252,12 +260,15 @@ struct RoleActions {
 fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions) -> impl IntoView {
     let may = |p: Permission| me.as_ref().is_some_and(|m| m.can(AppId::Roles, p));
     let is_admin = me.as_ref().is_some_and(|m| m.is_admin);
+    // What `set_role_two_factor` allows: the Administrator role by
+    // administrators, any other by Roles Update within the hand-out rule.
     let two_factor = view! {
         <crate::two_factor::RoleTwoFactorPanel id=role.id required=role.require_two_factor
-            editable=if role.builtin { is_admin } else { may(Permission::Update) } />
+            editable=if role.builtin { is_admin } else { may(Permission::Update) && role.may_hand_out } />
     };
     if !role.builtin && !may(Permission::Update) {
         let description = if role.description.is_empty() { "No description.".to_string() } else { role.description };
+        let (rid, role_name, losing) = (role.id, role.name.clone(), role.members.len());
         return view! {
             <section class="card">
                 <h2>"General"</h2>
@@ -265,6 +276,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
                 <p class="muted">"You may look at this role; changing it needs the Roles Update permission."</p>
             </section>
             {two_factor}
+            {may(Permission::Delete).then(|| view! { <DeletePanel id=rid name=role_name losing=losing /> })}
         }
         .into_any();
     }
@@ -440,6 +452,11 @@ fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
     let remove = actions.remove;
     let rid = role.id;
     let may_edit = me.as_ref().is_some_and(|m| m.can(AppId::Roles, Permission::Update));
+    let is_admin = me.as_ref().is_some_and(|m| m.is_admin);
+    // Only an administrator takes the Administrator role away.
+    let may_remove = may_edit && (!role.builtin || is_admin);
+    // Giving the role needs the hand-out rule.
+    let may_add = may_edit && role.may_hand_out;
     let members = if role.members.is_empty() {
         view! { <p class="empty">"Nobody has this role yet."</p> }.into_any()
     } else {
@@ -455,7 +472,7 @@ fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
                         <td>{m.full_name}</td>
                         <td>{(!m.enabled).then(|| view! { <span class="badge badge-disabled">"Disabled"</span> })}</td>
                         <td>
-                            {may_edit.then(|| view! {
+                            {(may_remove && m.manageable).then(|| view! {
                                 <button
                                     type="button"
                                     aria-label=label
@@ -490,8 +507,11 @@ fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
             <h2 id="members-title">"Members"</h2>
             <ActionResult value=remove.value() success="Removed. They lose the role's permissions at their next request." />
             {members}
+            {(may_edit && !may_add).then(|| view! {
+                <p class="muted">"This role grants something you do not have: only a Global administrator can give it to someone."</p>
+            })}
         </section>
-        {may_edit.then(|| view! { <AddMember role_id=rid actions=actions /> })}
+        {may_add.then(|| view! { <AddMember role_id=rid actions=actions /> })}
     }
 }
 
@@ -522,20 +542,28 @@ fn AddMember(role_id: i64, actions: RoleActions) -> impl IntoView {
                                 .map(|m| {
                                     let uid = m.user_id;
                                     let label = format!("Add {}", m.email);
+                                    // Someone the caller may not manage cannot be given the role by them.
+                                    let button = m.manageable.then(|| view! {
+                                        <button
+                                            type="button"
+                                            aria-label=label
+                                            disabled=move || add.pending().get()
+                                            on:click=move |_| { add.dispatch(call(AddRoleMember { role_id, user_id: uid })); }
+                                        >
+                                            "Add"
+                                        </button>
+                                    });
+                                    let note = (!m.manageable).then(|| view! {
+                                        <span class="muted">"(only a Global administrator can change their roles)"</span>
+                                    });
                                     view! {
                                         <li>
                                             <span>{m.email}</span>
                                             " "
                                             <span class="muted">{m.full_name}</span>
                                             " "
-                                            <button
-                                                type="button"
-                                                aria-label=label
-                                                disabled=move || add.pending().get()
-                                                on:click=move |_| { add.dispatch(call(AddRoleMember { role_id, user_id: uid })); }
-                                            >
-                                                "Add"
-                                            </button>
+                                            {button}
+                                            {note}
                                         </li>
                                     }
                                 })

@@ -13,7 +13,7 @@ use crate::grants::{
     Builtin, GrantRow,
 };
 use crate::registry::{AppId, Permission};
-use crate::server::access::{apps, perms, Access};
+use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Db;
 use crate::server::now_ms;
@@ -90,7 +90,7 @@ pub async fn list(_access: Access<'_, apps::Roles, perms::View>, state: &AppStat
     Ok(roles)
 }
 
-pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppState, id: i64) -> AppResult<RoleDetail> {
+pub async fn detail(access: Access<'_, apps::Roles, perms::View>, state: &AppState, id: i64) -> AppResult<RoleDetail> {
     let mut conn = state.db.pool.acquire().await?;
     let (name, description, builtin): (String, String, Option<Builtin>) =
         sqlx::query_as("SELECT name, description, builtin FROM roles WHERE id = $1")
@@ -112,9 +112,24 @@ pub async fn detail(_access: Access<'_, apps::Roles, perms::View>, state: &AppSt
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let members = members.into_iter().map(Member::from).collect();
+    let members = with_manageable(&mut conn, access.principal(), members).await?;
     let require_two_factor = crate::two_factor::service::role_requires(&mut conn, id).await?;
-    Ok(RoleDetail { id, name, description, builtin, grants, members, applications, require_two_factor })
+    let may_hand_out = check_can_hand_out(&mut conn, access.principal(), &[id]).await.is_ok();
+    Ok(RoleDetail { id, name, description, builtin, grants, members, applications, require_two_factor, may_hand_out })
+}
+
+/// `rows` as members, each marked with whether `caller` may change their
+/// roles (the rule of `check_may_manage`, for all of them in two queries).
+async fn with_manageable(conn: &mut AnyConnection, caller: &Principal, rows: Vec<MemberRow>) -> AppResult<Vec<Member>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let refused = crate::grants::unmanageable(conn, caller, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let manageable = !refused.contains_key(&r.id);
+            Member { manageable, ..Member::from(r) }
+        })
+        .collect())
 }
 
 /// A user as the member lists read them.
@@ -127,6 +142,7 @@ impl From<MemberRow> for Member {
             full_name: format!("{} {}", r.first_name.trim(), r.last_name.trim()).trim().to_string(),
             email: r.email,
             enabled: r.enabled,
+            manageable: false,
         }
     }
 }
@@ -284,7 +300,7 @@ pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppS
 
 /// Users without the role whose email or name matches `search`.
 pub async fn candidates(
-    _access: Access<'_, apps::Roles, perms::Update>,
+    access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
     role_id: i64,
     search: &str,
@@ -302,7 +318,7 @@ pub async fn candidates(
     let limit = args.int(CANDIDATES_LIMIT);
     sql.push_str(&format!(" ORDER BY u.email_norm LIMIT {limit}"));
     let rows: Vec<MemberRow> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
-    Ok(rows.into_iter().map(Member::from).collect())
+    with_manageable(&mut *state.db.pool.acquire().await?, access.principal(), rows).await
 }
 
 /// Give a role to a user (`member`) or take it away. The caller must be

@@ -376,12 +376,11 @@ pub fn UserTwoFactorPanel(
     id: i64,
     factors: Resource<Result<UserFactors, AppError>>,
     reset: crate::components::CallAction<()>,
+    /// The caller may change this person (Users Update, and the rule of
+    /// `grants::check_may_manage`): only then is Reset offered.
+    may_change: bool,
 ) -> impl IntoView {
-    use crate::registry::{AppId, Permission};
-    let me = expect_context::<crate::shell::MeResource>();
-    let can_reset = move || {
-        me.try_get().flatten().and_then(Result::ok).flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update))
-    };
+    let can_reset = move || may_change;
     let confirming = RwSignal::new(false);
     view! {
         <section class="card" aria-labelledby="two-factor-title">

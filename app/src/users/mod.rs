@@ -141,6 +141,10 @@ pub struct UserDetail {
     pub locked: bool,
     /// The person proved control of the address (ID tokens say `email_verified`).
     pub email_verified: bool,
+    /// Why the caller may not change this person (`grants::check_may_manage`:
+    /// an administrator, or someone holding more than the caller), if so: the
+    /// page then offers no action that would be refused.
+    pub manage_refusal: Option<String>,
 }
 
 #[server(prefix = "/api", endpoint = "list_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]

@@ -167,8 +167,16 @@ pub fn UsersPage() -> impl IntoView {
             <a class="button" href=move || export_href(&current.get()) download>
                 "Export to CSV"
             </a>
-            <a class="button" href="/users/import">"Import"</a>
-            <a class="button primary" href="/users/new">"New user"</a>
+            // Import and New user invite people: Users Create only.
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let may_create = me.await.ok().flatten().is_some_and(|m| m.can(AppId::Users, Permission::Create));
+                    may_create.then(|| view! {
+                        <a class="button" href="/users/import">"Import"</a>
+                        <a class="button primary" href="/users/new">"New user"</a>
+                    })
+                })}
+            </Suspense>
         </header>
         <FilterBar chips=chips clear_all=clear_all>
             <label>
@@ -453,15 +461,22 @@ pub fn UserDetailPage() -> impl IntoView {
         |(id, ..)| get_user(id),
     );
     let invited = move || query.read().get("invited").is_some();
+    let me = expect_context::<crate::shell::MeResource>();
     view! {
         <p class="breadcrumb">
             <a href="/users">"Users"</a>
         </p>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading user…"</p> }>
             {move || Suspend::new(async move {
+                let may_update = me.await.ok().flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update));
                 match detail.await {
                     Err(e) => view! { <ErrorView error=e /> }.into_any(),
                     Ok(u) => {
+                        // Every action here is Users Update on this person,
+                        // which the server refuses for an administrator (to
+                        // non-administrators) or someone holding more than the caller.
+                        let may_change = may_update && u.manage_refusal.is_none();
+                        let refusal = u.manage_refusal.clone().filter(|_| may_update);
                         let first = RwSignal::new(u.first_name.clone());
                         let last = RwSignal::new(u.last_name.clone());
                         let email = RwSignal::new(u.email.clone());
@@ -480,6 +495,7 @@ pub fn UserDetailPage() -> impl IntoView {
                             {invited().then(|| view! {
                                 <p class="success" role="status">{format!("Invitation queued for {shown_email}.")}</p>
                             })}
+                            {refusal.map(|why| view! { <p class="notice">{why}</p> })}
                             {pending.then(|| view! {
                                 <section class="card" aria-labelledby="invitation-title">
                                     <h2 id="invitation-title">"Invitation"</h2>
@@ -492,20 +508,24 @@ pub fn UserDetailPage() -> impl IntoView {
                                             None => "There is no valid invitation link.".into_any(),
                                         }}
                                     </p>
-                                    <div class="actions">
-                                        <button type="button" on:click=move |_| { resend.dispatch(call(ResendInvitation { id: uid })); }>
-                                            <Spinner when=resend.pending() />
-                                            "Resend invitation"
-                                        </button>
-                                        <button type="button" class="danger" on:click=move |_| { revoke.dispatch(call(RevokeInvitation { id: uid })); }>
-                                            <Spinner when=revoke.pending() />
-                                            "Revoke invitation"
-                                        </button>
-                                    </div>
+                                    {may_change.then(|| view! {
+                                        <div class="actions">
+                                            <button type="button" on:click=move |_| { resend.dispatch(call(ResendInvitation { id: uid })); }>
+                                                <Spinner when=resend.pending() />
+                                                "Resend invitation"
+                                            </button>
+                                            <button type="button" class="danger" on:click=move |_| { revoke.dispatch(call(RevokeInvitation { id: uid })); }>
+                                                <Spinner when=revoke.pending() />
+                                                "Revoke invitation"
+                                            </button>
+                                        </div>
+                                    })}
                                 </section>
                             })}
                             <ActionResult value=resend.value() success="A new invitation was queued; the old link no longer works." />
                             <ActionResult value=revoke.value() success="The invitation was revoked; its link no longer works." />
+                            {if may_change {
+                            view! {
                             <CardForm title="General" submit=move || {
                                 save.dispatch(call(UpdateUser {
                                     id: uid,
@@ -537,7 +557,25 @@ pub fn UserDetailPage() -> impl IntoView {
                                 />
                                 <FormFooter pending=save.pending() label="Save" />
                             </CardForm>
-                            {unconfirmed.map(|address| view! {
+                            }
+                            .into_any()
+                            } else {
+                                let name = format!("{} {}", u.first_name, u.last_name).trim().to_string();
+                                view! {
+                                    <section class="card" aria-labelledby="general-title">
+                                        <h2 id="general-title">"General"</h2>
+                                        <dl class="details">
+                                            <dt>"Full name"</dt><dd>{if name.is_empty() { "—".to_string() } else { name }}</dd>
+                                            <dt>"Email"</dt><dd>{u.email.clone()}</dd>
+                                        </dl>
+                                        {(!may_update).then(|| view! {
+                                            <p class="muted">"You may look at this user; changing them needs the Users Update permission."</p>
+                                        })}
+                                    </section>
+                                }
+                                .into_any()
+                            }}
+                            {unconfirmed.filter(|_| may_change).map(|address| view! {
                                 <section class="card" aria-labelledby="confirmation-title">
                                     <h2 id="confirmation-title">"Email confirmation"</h2>
                                     <p>
@@ -567,39 +605,47 @@ pub fn UserDetailPage() -> impl IntoView {
                                         "This user is disabled and cannot sign in."
                                     }}
                                 </p>
-                                <button
-                                    type="button"
-                                    class=if enabled { "danger" } else { "primary" }
-                                    on:click=move |_| { enable.dispatch(call(SetUserEnabled { id: uid, enabled: !enabled })); }
-                                >
-                                    <Spinner when=enable.pending() />
-                                    {if enabled { "Disable user" } else { "Enable user" }}
-                                </button>
-                                <ActionResult value=enable.value() success="Done." />
-                            </section>
-                            <section class="card" aria-labelledby="security-title">
-                                <h2 id="security-title">"Sessions and sign-in"</h2>
-                                {u.locked.then(|| view! {
-                                    <p class="error">"This account is locked after too many failed sign-ins."</p>
-                                    <button type="button" on:click=move |_| { unlock.dispatch(call(UnlockUser { id: uid })); }>
-                                        <Spinner when=unlock.pending() />
-                                        "Unlock"
+                                {may_change.then(|| view! {
+                                    <button
+                                        type="button"
+                                        class=if enabled { "danger" } else { "primary" }
+                                        on:click=move |_| { enable.dispatch(call(SetUserEnabled { id: uid, enabled: !enabled })); }
+                                    >
+                                        <Spinner when=enable.pending() />
+                                        {if enabled { "Disable user" } else { "Enable user" }}
                                     </button>
+                                    <ActionResult value=enable.value() success="Done." />
                                 })}
-                                <ActionResult value=unlock.value() success="The account was unlocked." />
-                                <button type="button" on:click=move |_| { end_sessions.dispatch(call(EndUserSessions { id: uid })); }>
-                                    <Spinner when=end_sessions.pending() />
-                                    "Sign out all sessions"
-                                </button>
-                                <ActionResult
-                                    value=end_sessions.value()
-                                    success=Signal::derive(move || match end_sessions.value().get() {
-                                        Some(Ok(n)) => format!("{n} session(s) signed out."),
-                                        _ => String::new(),
-                                    })
-                                />
                             </section>
-                            <crate::two_factor::UserTwoFactorPanel id=uid factors=two_factor reset=reset_two_factor />
+                            {(may_change || u.locked).then(|| view! {
+                                <section class="card" aria-labelledby="security-title">
+                                    <h2 id="security-title">"Sessions and sign-in"</h2>
+                                    {u.locked.then(|| view! {
+                                        <p class="error">"This account is locked after too many failed sign-ins."</p>
+                                        {may_change.then(|| view! {
+                                            <button type="button" on:click=move |_| { unlock.dispatch(call(UnlockUser { id: uid })); }>
+                                                <Spinner when=unlock.pending() />
+                                                "Unlock"
+                                            </button>
+                                        })}
+                                    })}
+                                    {may_change.then(|| view! {
+                                        <ActionResult value=unlock.value() success="The account was unlocked." />
+                                        <button type="button" on:click=move |_| { end_sessions.dispatch(call(EndUserSessions { id: uid })); }>
+                                            <Spinner when=end_sessions.pending() />
+                                            "Sign out all sessions"
+                                        </button>
+                                        <ActionResult
+                                            value=end_sessions.value()
+                                            success=Signal::derive(move || match end_sessions.value().get() {
+                                                Some(Ok(n)) => format!("{n} session(s) signed out."),
+                                                _ => String::new(),
+                                            })
+                                        />
+                                    })}
+                                </section>
+                            })}
+                            <crate::two_factor::UserTwoFactorPanel id=uid factors=two_factor reset=reset_two_factor may_change=may_change />
                             <p class="meta">
                                 "Created " <LocalTime ms=u.created_at /> " · Last sign-in "
                                 <OptionalTime ms=u.last_sign_in_at none="never" />

@@ -459,7 +459,7 @@ pub async fn invite(
     Ok(id)
 }
 
-pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppState, id: i64) -> AppResult<UserDetail> {
+pub async fn detail(access: Access<'_, apps::Users, perms::View>, state: &AppState, id: i64) -> AppResult<UserDetail> {
     let mut args = Args::default();
     let now_p = args.int(now_ms());
     let idp = args.int(id);
@@ -469,7 +469,14 @@ pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppSt
         status_sql(&now_p)
     );
     let r: Record = args.bind(sqlx::query_as(&sql)).fetch_optional(&state.db.pool).await?.ok_or_else(user_gone)?;
-    let role_ids = role_ids_of(&mut *state.db.pool.acquire().await?, id).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let role_ids = role_ids_of(&mut conn, id).await?;
+    let manage_refusal = match check_may_manage(&mut conn, access.principal(), id).await {
+        Ok(()) => None,
+        Err(AppError::NotAllowed(why)) => Some(why),
+        Err(e) => return Err(e),
+    };
+    drop(conn);
     let delivery = deliveries_of(state, &[id]).await?.remove(&id);
     let key = r.email.to_lowercase();
     let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, std::slice::from_ref(&key))
@@ -489,6 +496,7 @@ pub async fn detail(_access: Access<'_, apps::Users, perms::View>, state: &AppSt
         invitation_expires_at: r.invite_expires_at,
         delivery,
         email_verified: r.email_verified,
+        manage_refusal,
     })
 }
 
