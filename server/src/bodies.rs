@@ -48,6 +48,8 @@ fn readable(path: &str, headers: &HeaderMap) -> Result<(), (StatusCode, &'static
             Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "This function takes a file upload: multipart/form-data."))
         }
         FORM | JSON => Ok(()),
+        // No body at all reads as "no arguments" (`curl -X POST`, a script's bare POST).
+        "" if no_body(headers) => Ok(()),
         "" => Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "A Content-Type is required: application/x-www-form-urlencoded or application/json.",
@@ -56,6 +58,15 @@ fn readable(path: &str, headers: &HeaderMap) -> Result<(), (StatusCode, &'static
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "This Content-Type cannot be read: send application/x-www-form-urlencoded or application/json.",
         )),
+    }
+}
+
+/// The request says it carries no body (`Content-Length: 0`, or neither a
+/// length nor a chunked body).
+fn no_body(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
+        Some(length) => length.trim() == "0",
+        None => !headers.contains_key(header::TRANSFER_ENCODING),
     }
 }
 
@@ -82,7 +93,11 @@ mod tests {
         assert_eq!(upload, "/api/review_import");
         assert_eq!(status("/api/me", Some("application/x-www-form-urlencoded")), None);
         assert_eq!(status("/api/me", Some("Application/JSON; charset=utf-8")), None);
-        assert_eq!(status("/api/me", None), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        // No Content-Type: fine without a body (no arguments), refused with one.
+        assert_eq!(status("/api/me", None), None);
+        let mut with_body = with(None);
+        with_body.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        assert_eq!(readable("/api/me", &with_body).err().map(|(s, _)| s), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         assert_eq!(status("/api/me", Some("text/plain")), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         assert_eq!(
             status("/api/me", Some("multipart/form-data; boundary=x")),
