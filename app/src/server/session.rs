@@ -625,19 +625,12 @@ macro_rules! authorized {
     }};
     // One of the most powerful administrator actions: also a sign-in or
     // confirmation within `fresh_sign_in` (`Principal::require_fresh`).
-    (fresh $app:ident, $perm:ident, |$access:ident, $state:ident| $body:block) => {{
-        use $crate::server::session::{app_state, principal, respond};
-        respond(
-            async move {
-                let ($state, caller) = (app_state()?, principal()?);
-                let $access =
-                    caller.authorize::<$crate::server::access::apps::$app, $crate::server::access::perms::$perm>()?;
-                caller.require_fresh($state.settings.fresh_sign_in)?;
-                $body
-            }
-            .await,
-        )
-    }};
+    (fresh $app:ident, $perm:ident, |$access:ident, $state:ident| $body:block) => {
+        $crate::authorized!($app, $perm, |$access, $state| {
+            $access.principal().require_fresh($state.settings.fresh_sign_in)?;
+            $body
+        })
+    };
 }
 
 /// The body of a public server function (sign-in, setup, sign-up, reset):
@@ -694,17 +687,15 @@ macro_rules! signed_in {
     }};
     // Adding a second factor, also while one is owed: only with a sign-in or
     // confirmation within `fresh_sign_in`, never with a session cookie alone.
-    (setup fresh |$me:ident, $state:ident| $body:block) => {{
-        use $crate::server::session::{app_state, principal_for_setup, respond};
-        respond(
-            async move {
-                let ($state, $me) = (app_state()?, principal_for_setup()?);
+    (setup fresh |$me:ident, $state:ident| $body:block) => {
+        $crate::signed_in!(
+            setup | $me,
+            $state | {
                 $me.require_fresh($state.settings.fresh_sign_in)?;
                 $body
             }
-            .await,
         )
-    }};
+    };
 }
 
 #[cfg(test)]
