@@ -1,5 +1,5 @@
 // Test fixtures: every test talks to the server that global-setup.ts started.
-import { test as base, expect, Browser, BrowserContext, BrowserContextOptions, Page } from "@playwright/test";
+import { test as base, expect, Browser, BrowserContext, BrowserContextOptions, CDPSession, Page } from "@playwright/test";
 import { readServerInfo, ServerInfo } from "../server-info";
 import { startOwnServer, OwnServer } from "../own-server";
 
@@ -156,4 +156,48 @@ export function withOwnServer(options?: Parameters<typeof startOwnServer>[0], ho
     return page;
   }
   return { own, newPage, baseURL };
+}
+
+/** Create the first administrator through a server's one-time setup link; lands on the Dashboard. */
+export async function createFirstAdmin(
+  page: Page,
+  setupURL: string,
+  admin: { email: string; first: string; last: string; password: string },
+): Promise<void> {
+  await openHydrated(page, new URL(setupURL).pathname);
+  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel("First name").fill(admin.first);
+  await page.getByLabel("Last name").fill(admin.last);
+  await page.getByLabel("Password", { exact: true }).fill(admin.password);
+  await page.getByLabel("Confirm password").fill(admin.password);
+  await page.getByRole("button", { name: "Create administrator" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await settle(page);
+}
+
+export interface Virtual {
+  cdp: CDPSession;
+  authenticatorId: string;
+}
+
+/** A virtual platform authenticator (CTAP2, resident keys, user verification) for this page's context. */
+export async function addAuthenticator(page: Page, isUserVerified = true): Promise<Virtual> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+export async function credentials(v: Virtual) {
+  const { credentials } = await v.cdp.send("WebAuthn.getCredentials", { authenticatorId: v.authenticatorId });
+  return credentials;
 }

@@ -3,41 +3,17 @@
 // dialog, then carries on and adds the passkey, and the owner gets one email
 // saying so; cancelling adds nothing. In Chromium's virtual authenticator, on
 // a server opened as `localhost`.
-import { test, expect, openHydrated, settle, withOwnServer } from "./fixtures";
-import type { Page } from "@playwright/test";
+import { test, expect, addAuthenticator, createFirstAdmin, credentials, openHydrated, withOwnServer } from "./fixtures";
 
 const ADMIN = { email: "ada@example.com", first: "Ada", last: "Lovelace", password: "analytical engine notes 1843" };
 
 const { own, newPage } = withOwnServer({ env: { ROSTER_FRESH_SIGN_IN: "2s" } }, "localhost");
 
-async function addAuthenticator(page: Page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
-}
-
 test("adding a passkey with an old sign-in asks to confirm, then adds it", async ({ browser }) => {
   const page = await newPage(browser);
-  const held = await addAuthenticator(page);
-  await openHydrated(page, new URL(own().setupURL).pathname);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("First name").fill(ADMIN.first);
-  await page.getByLabel("Last name").fill(ADMIN.last);
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
-  await page.getByLabel("Confirm password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Create administrator" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(page);
+  const key = await addAuthenticator(page);
+  const held = () => credentials(key);
+  await createFirstAdmin(page, own().setupURL, ADMIN);
   await openHydrated(page, "/account?tab=security");
   // The sign-in is older than the 2 s this server allows.
   await page.waitForTimeout(2500);

@@ -7,39 +7,13 @@
 // clear message. On a server of its own, opened as
 // `localhost` (browsers hold passkeys for domain names, never for an IP
 // address; Roster serves a loopback public URL's passkeys as localhost).
-import { test, expect, openHydrated, settle, withOwnServer } from "./fixtures";
-import type { CDPSession, Page } from "@playwright/test";
+import { test, expect, addAuthenticator, createFirstAdmin, credentials, openHydrated, settle, withOwnServer } from "./fixtures";
+import type { Virtual } from "./fixtures";
+import type { Page } from "@playwright/test";
 
 const ADMIN = { email: "ada@example.com", first: "Ada", last: "Lovelace", password: "analytical engine notes 1843" };
 
 const { own, newPage, baseURL: base } = withOwnServer(undefined, "localhost");
-
-interface Virtual {
-  cdp: CDPSession;
-  authenticatorId: string;
-}
-
-/** A virtual platform authenticator (CTAP2, resident keys, user verification) for this page's context. */
-async function addAuthenticator(page: Page, isUserVerified = true): Promise<Virtual> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return { cdp, authenticatorId };
-}
-
-async function credentials(v: Virtual) {
-  const { credentials } = await v.cdp.send("WebAuthn.getCredentials", { authenticatorId: v.authenticatorId });
-  return credentials;
-}
 
 /**
  * The passkey as it is after its latest use: copies carry its signature
@@ -75,15 +49,7 @@ let laptopKey: Virtual;
 test("a passkey is added on Account → Security, and the first one comes with recovery codes", async ({ browser }) => {
   laptop = await newPage(browser);
   laptopKey = await addAuthenticator(laptop);
-  await openHydrated(laptop, new URL(own().setupURL).pathname);
-  await laptop.getByLabel("Email").fill(ADMIN.email);
-  await laptop.getByLabel("First name").fill(ADMIN.first);
-  await laptop.getByLabel("Last name").fill(ADMIN.last);
-  await laptop.getByLabel("Password", { exact: true }).fill(ADMIN.password);
-  await laptop.getByLabel("Confirm password").fill(ADMIN.password);
-  await laptop.getByRole("button", { name: "Create administrator" }).click();
-  await expect(laptop.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(laptop);
+  await createFirstAdmin(laptop, own().setupURL, ADMIN);
 
   await openHydrated(laptop, "/account?tab=security");
   const card = laptop.getByRole("region", { name: "Passkeys" });
