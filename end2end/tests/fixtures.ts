@@ -158,23 +158,6 @@ export function withOwnServer(options?: Parameters<typeof startOwnServer>[0], ho
   return { own, newPage, baseURL };
 }
 
-/** Create the first administrator through a server's one-time setup link; lands on the Dashboard. */
-export async function createFirstAdmin(
-  page: Page,
-  setupURL: string,
-  admin: { email: string; first: string; last: string; password: string },
-): Promise<void> {
-  await openHydrated(page, new URL(setupURL).pathname);
-  await page.getByLabel("Email").fill(admin.email);
-  await page.getByLabel("First name").fill(admin.first);
-  await page.getByLabel("Last name").fill(admin.last);
-  await page.getByLabel("Password", { exact: true }).fill(admin.password);
-  await page.getByLabel("Confirm password").fill(admin.password);
-  await page.getByRole("button", { name: "Create administrator" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
-  await settle(page);
-}
-
 export interface Virtual {
   cdp: CDPSession;
   authenticatorId: string;

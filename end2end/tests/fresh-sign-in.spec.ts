@@ -3,7 +3,7 @@
 // dialog, then carries on and adds the passkey, and the owner gets one email
 // saying so; cancelling adds nothing. In Chromium's virtual authenticator, on
 // a server opened as `localhost`.
-import { test, expect, addAuthenticator, createFirstAdmin, credentials, openHydrated, withOwnServer } from "./fixtures";
+import { test, expect, addAuthenticator, createFirstAdministrator, credentials, openHydrated, withOwnServer } from "./fixtures";
 
 const ADMIN = { email: "ada@example.com", first: "Ada", last: "Lovelace", password: "analytical engine notes 1843" };
 
@@ -13,7 +13,7 @@ test("adding a passkey with an old sign-in asks to confirm, then adds it", async
   const page = await newPage(browser);
   const key = await addAuthenticator(page);
   const held = () => credentials(key);
-  await createFirstAdmin(page, own().setupURL, ADMIN);
+  await createFirstAdministrator(page, new URL(own().setupURL).pathname, ADMIN);
   await openHydrated(page, "/account?tab=security");
   // The sign-in is older than the 2 s this server allows.
   await page.waitForTimeout(2500);

@@ -7,7 +7,7 @@
 // clear message. On a server of its own, opened as
 // `localhost` (browsers hold passkeys for domain names, never for an IP
 // address; Roster serves a loopback public URL's passkeys as localhost).
-import { test, expect, addAuthenticator, createFirstAdmin, credentials, openHydrated, settle, withOwnServer } from "./fixtures";
+import { test, expect, addAuthenticator, createFirstAdministrator, credentials, openHydrated, settle, withOwnServer } from "./fixtures";
 import type { Virtual } from "./fixtures";
 import type { Page } from "@playwright/test";
 
@@ -49,7 +49,7 @@ let laptopKey: Virtual;
 test("a passkey is added on Account → Security, and the first one comes with recovery codes", async ({ browser }) => {
   laptop = await newPage(browser);
   laptopKey = await addAuthenticator(laptop);
-  await createFirstAdmin(laptop, own().setupURL, ADMIN);
+  await createFirstAdministrator(laptop, new URL(own().setupURL).pathname, ADMIN);
 
   await openHydrated(laptop, "/account?tab=security");
   const card = laptop.getByRole("region", { name: "Passkeys" });
