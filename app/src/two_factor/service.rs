@@ -153,6 +153,34 @@ async fn totp_row(conn: &mut AnyConnection, user_id: i64, enabled: bool) -> AppR
     Ok(sqlx::query_as(sql).bind(user_id).fetch_optional(&mut *conn).await?)
 }
 
+/// The time step `code` proves for `user_id`'s authenticator app in use (the
+/// account is `email`), if it is right and later than the last one accepted.
+async fn unspent_step(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    user_id: i64,
+    email: &str,
+    code: &str,
+) -> AppResult<Option<i64>> {
+    let Some(row) = totp_row(conn, user_id, true).await? else { return Ok(None) };
+    let secret = open(state, &row.secret).await?;
+    let totp = totp_of(&state.settings.site_name, secret.expose(), email)?;
+    Ok(matching_step(&totp, code, now_ms()).filter(|step| *step > row.last_step))
+}
+
+/// Spend `step` of `user_id`'s authenticator app: false when another request
+/// spent it (or a later one) first, so no code works twice.
+async fn spend_step(conn: &mut AnyConnection, user_id: i64, step: i64) -> AppResult<bool> {
+    let r = sqlx::query(
+        "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
+    )
+    .bind(step)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 // ---- recovery codes --------------------------------------------------------------
 
 /// Crockford's base32 alphabet: no I, L, O, U.
@@ -363,25 +391,11 @@ pub async fn confirm_identity(state: &AppState, me: &Principal, password: &str, 
         Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
     };
     let mut conn = state.db.pool.acquire().await?;
-    let step = match totp_row(&mut conn, me.user_id, true).await? {
-        Some(row) => {
-            let secret = open(state, &row.secret).await?;
-            let totp = totp_of(&state.settings.site_name, secret.expose(), &me.email)?;
-            matching_step(&totp, code, now_ms()).filter(|step| *step > row.last_step)
-        }
-        None => None,
-    };
+    let step = unspent_step(state, &mut conn, me.user_id, &me.email, code).await?;
     drop(conn);
     if let Some(step) = step {
         let mut tx = state.db.begin_write().await?;
-        let spent = sqlx::query(
-            "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
-        )
-        .bind(step)
-        .bind(me.user_id)
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() == 1 {
+        if spend_step(&mut tx, me.user_id, step).await? {
             crate::auth::throttle::clear(&mut tx, &key).await?;
             tx.commit().await?;
             crate::server::session::mark_authenticated(&state.db, &me.session_hash).await?;
@@ -535,7 +549,6 @@ pub(super) enum Proof {
 /// transaction.
 pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResult<crate::auth::service::SignedIn> {
     use crate::auth::throttle::{self, Verdict};
-    let now = now_ms();
     let pending = pending(state, token).await?;
     let actor = Actor::anonymous(&pending.email);
     let s = &state.settings.throttle;
@@ -548,14 +561,7 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
     };
     let mut conn = state.db.pool.acquire().await?;
     let proof = if is_totp_code(code) {
-        match totp_row(&mut conn, pending.user_id, true).await? {
-            Some(row) => {
-                let secret = open(state, &row.secret).await?;
-                let totp = totp_of(&state.settings.site_name, secret.expose(), &pending.email)?;
-                matching_step(&totp, code, now).filter(|step| *step > row.last_step).map(Proof::Totp)
-            }
-            None => None,
-        }
+        unspent_step(state, &mut conn, pending.user_id, &pending.email, code).await?.map(Proof::Totp)
     } else {
         match recovery_hash(code) {
             Some(hash) => {
@@ -603,16 +609,7 @@ pub(super) async fn complete(
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (spent, how) = match &proof {
-        Proof::Totp(step) => {
-            let r = sqlx::query(
-                "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
-            )
-            .bind(*step)
-            .bind(pending.user_id)
-            .execute(&mut *tx)
-            .await?;
-            (r.rows_affected() == 1, "authenticator app".to_string())
-        }
+        Proof::Totp(step) => (spend_step(&mut tx, pending.user_id, *step).await?, "authenticator app".to_string()),
         Proof::Recovery(id) => {
             let r = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
                 .bind(now)
