@@ -206,9 +206,9 @@ const SIGNUP_PATH: &str = "/signup/";
 const CONFIRM_PATH: &str = crate::email_confirmation::PATH;
 
 /// Whether `part` mentions a path whose link carries a token (a cheap test
-/// before asking who may see it).
+/// before asking who may see it): every path [`hidden_links`] may mask.
 fn may_hold_token_link(part: &str) -> bool {
-    [RESET_PATH, SIGNUP_PATH].iter().any(|p| part.contains(p))
+    [RESET_PATH, SIGNUP_PATH, CONFIRM_PATH].iter().any(|p| part.contains(p))
 }
 
 /// Replace the token after every `path` (`/reset/…`) with `••••••`.

@@ -632,17 +632,9 @@ pub async fn finish_second_step(
     ceremony_token: &str,
     credential: &str,
 ) -> AppResult<crate::auth::service::SignedIn> {
-    use crate::auth::throttle::{self, Verdict};
     let pending = two_factor::pending(state, token).await?;
     let actor = Actor::anonymous(&pending.email);
-    if let Some(secs) = throttle::second_step_locked(&state.db, &pending.email_norm).await? {
-        return Err(AppError::Throttled(secs));
-    }
-    let reservation =
-        match throttle::check_and_reserve(&state.db, &state.settings.throttle, &pending.email_norm, &actor.ip).await? {
-            Verdict::Allow(r) => r,
-            Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
-        };
+    let reservation = two_factor::reserve_second_step(state, &pending, &actor).await?;
     if let Some(proof) = verify_second_step(state, token, &pending, ceremony_token, credential).await? {
         if let Some(signed_in) = two_factor::complete(state, token, &pending, &actor, proof).await? {
             return Ok(signed_in);

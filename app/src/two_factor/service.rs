@@ -548,17 +548,9 @@ pub(super) enum Proof {
 /// pending sign-in, clears the failures and starts the session, in one
 /// transaction.
 pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResult<crate::auth::service::SignedIn> {
-    use crate::auth::throttle::{self, Verdict};
     let pending = pending(state, token).await?;
     let actor = Actor::anonymous(&pending.email);
-    let s = &state.settings.throttle;
-    if let Some(secs) = throttle::second_step_locked(&state.db, &pending.email_norm).await? {
-        return Err(AppError::Throttled(secs));
-    }
-    let reservation = match throttle::check_and_reserve(&state.db, s, &pending.email_norm, &actor.ip).await? {
-        Verdict::Allow(r) => r,
-        Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
-    };
+    let reservation = reserve_second_step(state, &pending, &actor).await?;
     let mut conn = state.db.pool.acquire().await?;
     let proof = if is_totp_code(code) {
         unspent_step(state, &mut conn, pending.user_id, &pending.email, code).await?.map(Proof::Totp)
@@ -594,6 +586,25 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
     crate::auth::service::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
         .await?;
     Err(wrong_code())
+}
+
+/// Count a second-step attempt before it is checked: refused while failed
+/// second steps keep the account locked (the longer lock of
+/// [`throttle::second_step_locked`](crate::auth::throttle::second_step_locked)),
+/// else as the sign-in throttle decides.
+pub(super) async fn reserve_second_step(
+    state: &AppState,
+    pending: &Pending,
+    actor: &Actor,
+) -> AppResult<crate::auth::throttle::Reservation> {
+    use crate::auth::throttle::{self, Verdict};
+    if let Some(secs) = throttle::second_step_locked(&state.db, &pending.email_norm).await? {
+        return Err(AppError::Throttled(secs));
+    }
+    match throttle::check_and_reserve(&state.db, &state.settings.throttle, &pending.email_norm, &actor.ip).await? {
+        Verdict::Allow(r) => Ok(r),
+        Verdict::Wait(secs) | Verdict::Locked(secs) => Err(AppError::Throttled(secs)),
+    }
 }
 
 /// Spend the proof and start the session, or `None` when another request

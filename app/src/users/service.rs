@@ -526,8 +526,9 @@ pub async fn update(
             .ok_or_else(user_gone)?;
     // Changing one's own email changes where one's password resets go: like
     // adding a factor, it needs a recent sign-in or confirmation.
+    let email_changed = email_before.to_lowercase() != info.email.normalized();
     let me = access.principal();
-    if id == me.user_id && !email_before.eq_ignore_ascii_case(info.email.as_str()) {
+    if id == me.user_id && email_changed {
         me.require_fresh(state.settings.fresh_sign_in)?;
     }
     let roles_before = role_ids_of(&mut tx, id).await?;
@@ -571,7 +572,6 @@ pub async fn update(
     .await
     .map_err(|e| if is_unique_violation(&e) { duplicate(info.email) } else { e.into() })?;
     // A link sent to the old address must not keep working for whoever reads that mailbox.
-    let email_changed = email_before.to_lowercase() != info.email.normalized();
     let invitation_revoked = email_changed && crate::invitations::service::end_pending_links(&mut tx, id).await?;
     // The new address is unconfirmed until its owner follows the link sent to it.
     let confirmation_sent = email_changed && {
