@@ -1,8 +1,8 @@
 # Roster: build, run and test.
 #
 #   make run    install tools, release build, serve http://127.0.0.1:3000 (./data/roster.db)
-#   make test   install tools, Rust tests (SQLite + PostgreSQL), debug build,
-#               Playwright on SQLite, then on PostgreSQL
+#   make test   install tools, Rust tests (SQLite + PostgreSQL), the debug site,
+#               Playwright on SQLite and on PostgreSQL side by side
 #   make lint   clippy for the server (ssr) and the browser (hydrate, wasm32)
 #   make screenshots  debug build, then refresh the README's pictures in docs/screenshots
 #   make bench  generate 1M users (ROSTER_BENCH_USERS), measure through the release server, rewrite BENCHMARKS.md
@@ -18,13 +18,18 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMIUM_PATH ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR ?= never
+# leptos reads LEPTOS_OUTPUT_NAME at compile time (option_env!), and
+# cargo-leptos sets it for its builds: every cargo command here gets the same
+# value, so that a test build and a site build do not each compile leptos and
+# everything above it.
+export LEPTOS_OUTPUT_NAME := roster
 
 # Prints a step banner and its wall time.
 define step
 	@echo; echo "==> $(1)"; start=$$(date +%s); $(2); echo "==> $(1): done in $$(( $$(date +%s) - start ))s"
 endef
 
-.PHONY: help tools build build-release run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check bench screenshots
+.PHONY: help tools build build-release site-for-tests run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check bench screenshots
 
 help:
 	@echo "make run | make test | make lint | make bench | make screenshots | make tools | make build | make e2e"
@@ -53,21 +58,28 @@ run: tools build-release
 	@mkdir -p data
 	ROSTER_SITE_ROOT=target/site $(or $(CARGO_TARGET_DIR),target)/release/server
 
-test: tools test-rust build e2e
+test: tools test-rust site-for-tests e2e
 
 # The Rust tests are compiled with the same flags as the debug site build
-# (see `build`), so that they share the compiled dependencies in target/
-# instead of building every crate a second time (measured on a cold target/:
-# `make test` took 32 minutes with different flags, 26 with equal ones, on a
-# machine busy with other builds).
+# (see `build`), so that they share the compiled dependencies in target/.
 TEST_RUSTFLAGS := --cfg erase_components
 
+# One cargo command for both crates: one feature resolution, so every
+# dependency is compiled once (two commands compiled the web stack twice).
 test-rust:
-	$(call step,Rust tests: app (ssr),RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app --features ssr)
 	$(call step,PostgreSQL for the integration tests,scripts/ensure-postgres.sh)
-	$(call step,Rust tests: server (unit + integration; SQLite and PostgreSQL),RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p server)
+	$(call step,Rust tests: app and server (unit + integration; SQLite and PostgreSQL),RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app -p server --features app/ssr)
 
-# Playwright on both backends; each run starts its own server on a fresh database.
+# Playwright runs the server binary that `test-rust` built and tested
+# (target/debug/server); cargo-leptos adds the browser half (WASM, JS, CSS
+# and assets in target/site). A separate server build would compile the web
+# stack again: the tests' dev-dependencies give hyper, tower and others more
+# features.
+site-for-tests:
+	$(call step,cargo leptos build --split --frontend-only (debug),RUSTFLAGS= cargo leptos build --split --frontend-only)
+
+# Playwright on both backends side by side; each run starts its own server on
+# a fresh database and fails on a panic in that server's log.
 # (No closing banner: the last line of `make test` is the Playwright summary.)
 e2e:
 	scripts/e2e.sh sqlite postgres

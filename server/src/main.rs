@@ -6,6 +6,7 @@
 
 mod bodies;
 mod config;
+mod finish;
 mod key_file;
 mod worker;
 
@@ -78,7 +79,9 @@ fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour escape codes only on a terminal: a log file or journal gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -317,6 +320,8 @@ fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        // Innermost: a page render the browser abandons still runs to its end.
+        .layer(axum::middleware::from_fn(finish::run_to_completion))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
         // A server-function body its function cannot read: 4xx before any decoding.
         .layer(axum::middleware::from_fn(bodies::check))

@@ -105,12 +105,18 @@ pub fn command(db: &TestDb) -> Command {
     cmd
 }
 
-/// A running `server` process.
+/// A running `server` process. Its log (stderr) goes to a file; when the
+/// value is dropped at the end of a test that passed, a panic in that log
+/// fails the test (a panic inside a request is a bug even when the answer is
+/// a 200), and a test that failed prints the log's tail.
 pub struct Server {
     child: Child,
     pub base: String,
     pub setup_link: Option<String>,
     pub stdout_lines: Vec<String>,
+    log: std::path::PathBuf,
+    /// The log file is this value's own (removed when it is dropped).
+    own_log: bool,
 }
 
 impl Server {
@@ -122,13 +128,16 @@ impl Server {
         Self::start_logging(db, env, None).await
     }
 
-    /// Like [`Server::start_with`], writing the server's log (stderr) to `log`.
+    /// Like [`Server::start_with`], writing the server's log (stderr) to `log`
+    /// (without one, to a file of its own in the temporary directory).
     pub async fn start_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
+        let own_log = log.is_none();
+        let log = log.map_or_else(|| std::env::temp_dir().join(unique("roster_server") + ".log"), |p| p.to_path_buf());
         let mut cmd = command(db);
-        cmd.env("ROSTER_LISTEN", "127.0.0.1:0").env("ROSTER_LOG", "warn").stdout(Stdio::piped()).stderr(match log {
-            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
-            None => Stdio::inherit(),
-        });
+        cmd.env("ROSTER_LISTEN", "127.0.0.1:0")
+            .env("ROSTER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -155,7 +164,12 @@ impl Server {
                 break addr.trim().to_string();
             }
         };
-        Self { child, base, setup_link, stdout_lines: lines }
+        Self { child, base, setup_link, stdout_lines: lines, log, own_log }
+    }
+
+    /// What the server has written to its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn client(&self) -> Client {
@@ -209,6 +223,20 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        let log = self.log();
+        if std::thread::panicking() {
+            let tail: String = log.chars().rev().take(4000).collect::<Vec<_>>().into_iter().rev().collect();
+            eprintln!("--- the server's log ({}), its end:\n{tail}", self.log.display());
+            return;
+        }
+        if self.own_log {
+            let _ = std::fs::remove_file(&self.log);
+        }
+        if let Some(at) = log.find("panicked at") {
+            let from = log[..at].rfind('\n').map_or(0, |i| i + 1);
+            let excerpt: String = log[from..].chars().take(2000).collect();
+            panic!("the server panicked during this test:\n{excerpt}");
+        }
     }
 }
 

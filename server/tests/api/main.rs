@@ -18,6 +18,7 @@ mod fresh_sign_in;
 mod import;
 mod invitations;
 mod oidc;
+mod operations;
 mod passkeys;
 mod roles;
 mod scale;
