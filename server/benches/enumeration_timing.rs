@@ -11,6 +11,7 @@
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
 
+use app::auth::{ForgotPassword, SignIn};
 use helpers::*;
 use std::time::Instant;
 
@@ -24,12 +25,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-async fn timed(c: &mut Client, endpoint: &str, args: &[(&str, &str)]) -> f64 {
+async fn timed<S: Args>(c: &mut Client, args: S) -> f64 {
     let t = Instant::now();
-    let r = c.call(endpoint, args).await;
+    let r = c.send(args).await;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    assert!(r.status.as_u16() == 200 || r.status.as_u16() == 401, "{endpoint}: {:?}", r.body);
+    assert!(r.status.as_u16() == 200 || r.status.as_u16() == 401, "{}: {:?}", S::PATH, r.body);
     ms
+}
+
+/// A sign-in with a wrong password.
+fn wrong_sign_in(email: &str) -> SignIn {
+    SignIn { email: email.into(), password: "wrong password!".into(), next: Some(String::new()) }
+}
+
+fn forgot(email: &str) -> ForgotPassword {
+    ForgotPassword { email: email.into() }
 }
 
 fn main() {
@@ -44,22 +54,17 @@ fn main() {
         let unknown = "nobody.here@example.com";
         // Warm up.
         for _ in 0..10 {
-            timed(&mut c, "sign_in", &[("email", ADMIN_EMAIL), ("password", "wrong password!"), ("next", "")]).await;
-            timed(&mut c, "sign_in", &[("email", unknown), ("password", "wrong password!"), ("next", "")]).await;
+            timed(&mut c, wrong_sign_in(ADMIN_EMAIL)).await;
+            timed(&mut c, wrong_sign_in(unknown)).await;
         }
         let (mut si_known, mut si_unknown, mut fp_known, mut fp_unknown) = (vec![], vec![], vec![], vec![]);
         for _ in 0..n {
-            si_known.push(
-                timed(&mut c, "sign_in", &[("email", ADMIN_EMAIL), ("password", "wrong password!"), ("next", "")])
-                    .await,
-            );
-            si_unknown.push(
-                timed(&mut c, "sign_in", &[("email", unknown), ("password", "wrong password!"), ("next", "")]).await,
-            );
+            si_known.push(timed(&mut c, wrong_sign_in(ADMIN_EMAIL)).await);
+            si_unknown.push(timed(&mut c, wrong_sign_in(unknown)).await);
         }
         for _ in 0..n {
-            fp_known.push(timed(&mut c, "forgot_password", &[("email", ADMIN_EMAIL)]).await);
-            fp_unknown.push(timed(&mut c, "forgot_password", &[("email", unknown)]).await);
+            fp_known.push(timed(&mut c, forgot(ADMIN_EMAIL)).await);
+            fp_unknown.push(timed(&mut c, forgot(unknown)).await);
         }
         let (a, b) = (median(si_known), median(si_unknown));
         println!(

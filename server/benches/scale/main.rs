@@ -37,10 +37,16 @@ mod generate;
 #[path = "../../tests/api/helpers.rs"]
 mod helpers;
 
+use app::applications::{ApplicationInput, ClientType, Colour, CreateApplication, Mark};
+use app::roles::{CreateRole, DeleteRole};
+use app::users::{
+    BulkAction, BulkJob, BulkJobState, BulkProgress, BulkSelection, BulkUsers, ListUsers, ReviewImport, RunImport,
+    UserQuery,
+};
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use helpers::{complete_setup, Client, ADMIN_EMAIL, ADMIN_PASSWORD};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{AnyConnection, Connection, Row};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -327,41 +333,41 @@ fn load() -> f64 {
 
 // ---- measurements ---------------------------------------------------------------------
 
-fn list_query(search: &str, sort: &str, after: &str) -> Value {
-    json!({"query": {"search": search, "status": "", "role": "", "sort": sort, "after": after}})
+fn list_query(search: &str, sort: &str, after: &str) -> UserQuery {
+    UserQuery { search: search.into(), sort: sort.into(), after: after.into(), ..Default::default() }
 }
 
 /// `samples` sequential calls of `list_users`, cycling through `queries`, after a warm-up.
-async fn list_latencies(c: &mut Client, queries: &[Value], samples: usize) -> Stats {
+async fn list_latencies(c: &mut Client, queries: &[UserQuery], samples: usize) -> Stats {
     for q in queries.iter().cycle().take(queries.len().max(samples / 15).clamp(1, 20)) {
-        let r = c.call_json("list_users", q.clone()).await;
-        assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+        let r = c.send(ListUsers { query: q.clone() }).await;
+        assert_eq!(r.status.as_u16(), 200, "list_users {q:?}: {:?}", r.body);
     }
     let mut v = Vec::with_capacity(samples);
     for q in queries.iter().cycle().take(samples) {
         let t = Instant::now();
-        let r = c.call_json("list_users", q.clone()).await;
+        let r = c.send(ListUsers { query: q.clone() }).await;
         v.push(t.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+        assert_eq!(r.status.as_u16(), 200, "list_users {q:?}: {:?}", r.body);
     }
     stats(v)
 }
 
 /// `samples` calls each of two queries, alternating (A B, B A, …) so that the
 /// machine's background load falls on both series alike.
-async fn list_latencies_ab(c: &mut Client, a: &Value, b: &Value, samples: usize) -> (Stats, Stats) {
+async fn list_latencies_ab(c: &mut Client, a: &UserQuery, b: &UserQuery, samples: usize) -> (Stats, Stats) {
     for q in [a, b].iter().cycle().take(20) {
-        let r = c.call_json("list_users", (*q).clone()).await;
-        assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+        let r = c.send(ListUsers { query: (*q).clone() }).await;
+        assert_eq!(r.status.as_u16(), 200, "list_users {q:?}: {:?}", r.body);
     }
     let (mut va, mut vb) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
     for i in 0..samples {
         let order = if i % 2 == 0 { [(a, 0), (b, 1)] } else { [(b, 1), (a, 0)] };
         for (q, which) in order {
             let t = Instant::now();
-            let r = c.call_json("list_users", q.clone()).await;
+            let r = c.send(ListUsers { query: q.clone() }).await;
             let ms = t.elapsed().as_secs_f64() * 1000.0;
-            assert_eq!(r.status.as_u16(), 200, "list_users {q}: {:?}", r.body);
+            assert_eq!(r.status.as_u16(), 200, "list_users {q:?}: {:?}", r.body);
             if which == 0 {
                 va.push(ms)
             } else {
@@ -458,18 +464,19 @@ async fn stop_after(secs: f64, stop: &AtomicBool, mut tasks: tokio::task::JoinSe
 
 /// Run bulk `action` on every user `query` matches, following its progress
 /// as the Users page does (every 100 ms). Returns (seconds, the finished job).
-async fn bulk_job(admin: &mut Client, query: &Value, action: Value) -> (f64, Value) {
+async fn bulk_job(admin: &mut Client, query: &UserQuery, action: BulkAction) -> (f64, BulkJob) {
     let t = Instant::now();
-    let r = admin.call_json("bulk_users", json!({"selection": {"Matching": query}, "action": action})).await;
+    let r = admin.send(BulkUsers { selection: BulkSelection::Matching(query.clone()), action }).await;
     assert_eq!(r.status.as_u16(), 200, "bulk_users: {:?}", r.body);
-    let id = r.body.as_i64().unwrap().to_string();
+    let id = r.ok();
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let r = admin.call("bulk_progress", &[("id", &id)]).await;
+        let r = admin.send(BulkProgress { id }).await;
         assert_eq!(r.status.as_u16(), 200, "bulk_progress: {:?}", r.body);
-        if r.body["state"] != json!("Running") {
-            assert_eq!(r.body["state"], json!("Finished"), "{:?}", r.body);
-            return (t.elapsed().as_secs_f64(), r.body);
+        let job = r.ok();
+        if job.state != BulkJobState::Running {
+            assert_eq!(job.state, BulkJobState::Finished, "{:?}", r.body);
+            return (t.elapsed().as_secs_f64(), job);
         }
     }
 }
@@ -517,20 +524,21 @@ struct Sso {
 /// their access tokens for `secs`.
 async fn sso(b: &str, admin: &mut Client, cfg: &Config, server_pid: &str, report: &mut Report) {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let input = json!({
-        "name": format!("Bench CRM {stamp}"),
-        "description": "",
-        "mark": "Letter",
-        "colour": "Blue",
-        "launch_url": "https://crm.example.com/",
-        "redirect_uris": SSO_REDIRECT,
-        "post_logout_redirect_uris": "",
-        "client_type": "Confidential",
-    });
-    let r = admin.call_json("create_application", json!({ "input": input })).await;
+    let input = ApplicationInput {
+        name: format!("Bench CRM {stamp}"),
+        description: String::new(),
+        mark: Mark::Letter,
+        colour: Colour::Blue,
+        launch_url: "https://crm.example.com/".into(),
+        redirect_uris: SSO_REDIRECT.into(),
+        post_logout_redirect_uris: String::new(),
+        client_type: ClientType::Confidential,
+    };
+    let r = admin.send(CreateApplication { input }).await;
     assert_eq!(r.status.as_u16(), 200, "create_application: {:?}", r.body);
     let (challenge, verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
-    let client_id = r.body["client_id"].as_str().unwrap().to_string();
+    let credentials = r.ok();
+    let client_id = credentials.client_id.clone();
     let redirect: String = url::form_urlencoded::byte_serialize(SSO_REDIRECT.as_bytes()).collect();
     let sso = Arc::new(Sso {
         authorize: format!(
@@ -539,7 +547,7 @@ async fn sso(b: &str, admin: &mut Client, cfg: &Config, server_pid: &str, report
             challenge.as_str()
         ),
         client_id,
-        secret: r.body["client_secret"].as_str().unwrap().to_string(),
+        secret: credentials.client_secret.clone().unwrap(),
         verifier: verifier.secret().to_string(),
     });
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -663,9 +671,9 @@ async fn active_emails(conn: &mut AnyConnection, every: i64, offset: i64, limit:
 async fn bulk_and_import(b: &str, base: &str, admin: &mut Client, conn: &mut AnyConnection, report: &mut Report) {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     // A role of its own, so that adding it and taking it away leaves the data as it was.
-    let r = admin.call("create_role", &[("name", &format!("Bench bulk {stamp}")), ("description", "")]).await;
+    let r = admin.send(CreateRole { name: format!("Bench bulk {stamp}"), description: String::new() }).await;
     assert_eq!(r.status.as_u16(), 200, "create_role: {:?}", r.body);
-    let role = r.body.as_i64().unwrap();
+    let role = r.ok();
     let sales: i64 = sqlx::query("SELECT id FROM roles WHERE name_norm = 'sales'")
         .fetch_one(&mut *conn)
         .await
@@ -682,11 +690,11 @@ async fn bulk_and_import(b: &str, base: &str, admin: &mut Client, conn: &mut Any
     let clients = 2;
     let (before, _) = sign_ins(base, &emails, clients, 5.0, 0).await;
     let before = stats(before);
-    let query = json!({"search": "", "status": "", "role": sales.to_string(), "sort": "", "after": ""});
-    for (what, action) in [("Add role", json!({ "AddRole": role })), ("Remove role", json!({ "RemoveRole": role }))] {
+    let query = UserQuery { role: sales.to_string(), ..Default::default() };
+    for (what, action) in [("Add role", BulkAction::AddRole(role)), ("Remove role", BulkAction::RemoveRole(role))] {
         let (lat, _, (secs, job)) = sign_ins_during(base, &emails, clients, 500, bulk_job(admin, &query, action)).await;
         let during = stats(lat);
-        let changed = job["outcome"]["changed"].as_u64().unwrap();
+        let changed = job.outcome.changed;
         assert_eq!(changed as i64, members, "{what}: every member of Sales changed: {job:?}");
         let per_100k = secs * 100_000.0 / changed as f64;
         let stall = during.p95 - before.p95;
@@ -711,7 +719,7 @@ async fn bulk_and_import(b: &str, base: &str, admin: &mut Client, conn: &mut Any
             at_most(stall, 500.0, "ms")
         ));
     }
-    let r = admin.call("delete_role", &[("id", &role.to_string())]).await;
+    let r = admin.send(DeleteRole { id: role }).await;
     assert_eq!(r.status.as_u16(), 200, "delete_role: {:?}", r.body);
 
     // Import: 10,000 new people, each with the role Sales.
@@ -721,15 +729,16 @@ async fn bulk_and_import(b: &str, base: &str, admin: &mut Client, conn: &mut Any
         let _ = write!(csv, "import{stamp}.{i}@import.example,Imported,Person {i},Sales\r\n");
     }
     let t = Instant::now();
-    let r = admin.call_multipart("review_import", &[], Some(csv.as_bytes())).await;
+    let r = admin.send_multipart::<ReviewImport>(&[], Some(csv.as_bytes())).await;
     let review = t.elapsed().as_secs_f64();
     assert_eq!(r.status.as_u16(), 200, "review_import: {:?}", r.body["errors"]);
-    assert_eq!(r.body["new"], json!(rows), "every row is new");
+    assert_eq!(r.ok().new, rows, "every row is new");
     let t = Instant::now();
-    let r = admin.call_multipart("run_import", &[], Some(csv.as_bytes())).await;
+    let r = admin.send_multipart::<RunImport>(&[], Some(csv.as_bytes())).await;
     let import = t.elapsed().as_secs_f64();
     assert_eq!(r.status.as_u16(), 200, "run_import: {:?}", r.body["errors"]);
-    assert_eq!((r.body["new"].clone(), r.body["errors"].clone()), (json!(rows), json!(0)));
+    let done = r.ok();
+    assert_eq!((done.new, done.errors), (rows, 0));
     let invited: i64 = sqlx::query(&format!(
         "SELECT COUNT(*) FROM users u JOIN invitations i ON i.user_id = u.id \
          JOIN user_roles ur ON ur.user_id = u.id AND ur.role_id = {sales} WHERE u.email_norm LIKE 'import{stamp}.%'"
@@ -868,12 +877,13 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
         // The cursors the server hands out work: follow three pages.
         let mut after = String::new();
         for _ in 0..3 {
-            let r = admin.call_json("list_users", list_query("", sort, &after)).await;
-            assert_eq!(r.body["rows"].as_array().map(Vec::len), Some(25), "{:?}", r.body);
-            after = r.body["next"].as_str().expect("a next page").to_string();
+            let r = admin.send(ListUsers { query: list_query("", sort, &after) }).await;
+            let page = r.ok();
+            assert_eq!(page.rows.len(), 25, "{:?}", r.body);
+            after = page.next.expect("a next page");
         }
-        let r = admin.call_json("list_users", list_query("", sort, &deep)).await;
-        assert_eq!(r.body["rows"].as_array().map(Vec::len), Some(25), "deep page: {:?}", r.body);
+        let r = admin.send(ListUsers { query: list_query("", sort, &deep) }).await;
+        assert_eq!(r.ok().rows.len(), 25, "deep page: {:?}", r.body);
         let (first, deep_s) =
             list_latencies_ab(&mut admin, &list_query("", sort, ""), &list_query("", sort, &deep), samples).await;
         println!(
@@ -961,7 +971,7 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
                 .unwrap();
             counts.push(c);
         }
-        let queries: Vec<Value> = frags.iter().map(|f| list_query(f, "email", "")).collect();
+        let queries: Vec<UserQuery> = frags.iter().map(|f| list_query(f, "email", "")).collect();
         // The information rows can take seconds a request at 1M users: fewer samples.
         let s = list_latencies(&mut admin, &queries, if targeted { samples } else { (samples / 10).max(10) }).await;
         let shown: Vec<String> = frags.iter().take(4).map(|f| format!("`{f}`")).collect();

@@ -2,8 +2,9 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
+use app::account::{ChangePassword, MySessions, SignOutOtherSessions};
+use app::password::PasswordStrength;
 use reqwest::StatusCode;
-use serde_json::json;
 
 on_both_backends!(
     each_password_rule_refuses_with_its_own_message,
@@ -29,23 +30,26 @@ async fn each_password_rule_refuses_with_its_own_message(backend: Backend) {
     let mut seen = std::collections::HashSet::new();
     for (password, expected) in cases {
         let r = admin
-            .call(
-                "change_password",
-                &[("current_password", ADMIN_PASSWORD), ("password", password), ("password_confirmation", password)],
-            )
+            .send(ChangePassword {
+                current_password: ADMIN_PASSWORD.into(),
+                password: password.to_string(),
+                password_confirmation: password.to_string(),
+            })
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{password}: {:?}", r.body);
-        let message = r.body["Invalid"].as_str().unwrap_or_default().to_string();
+        let message = r.invalid();
         assert!(message.contains(expected), "{password}: {message}");
         assert!(seen.insert(message), "each rule has its own message");
     }
     // The strength meter agrees, and a good passphrase passes.
-    let weak = admin.call("password_strength", &[("password", "password1234"), ("email", "")]).await;
-    assert_eq!(weak.body["ok"], json!(false));
-    assert_eq!(weak.body["score"], json!(0));
-    let strong = admin.call("password_strength", &[("password", NEW_PASSWORD), ("email", "")]).await;
-    assert_eq!(strong.body["ok"], json!(true), "{:?}", strong.body);
-    assert!(strong.body["score"].as_u64().unwrap() >= 3);
+    let weak = admin.send(PasswordStrength { password: "password1234".into(), email: String::new() }).await;
+    let weak = weak.ok();
+    assert!(!weak.ok);
+    assert_eq!(weak.score, 0);
+    let strong = admin.send(PasswordStrength { password: NEW_PASSWORD.into(), email: String::new() }).await;
+    let strong = strong.ok();
+    assert!(strong.ok, "{strong:?}");
+    assert!(strong.score >= 3);
 }
 
 async fn changing_the_password_ends_other_sessions(backend: Backend) {
@@ -56,41 +60,31 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
     assert_eq!(b.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.status, StatusCode::OK);
 
     let r = a
-        .call(
-            "change_password",
-            &[
-                ("current_password", "wrong one here"),
-                ("password", NEW_PASSWORD),
-                ("password_confirmation", NEW_PASSWORD),
-            ],
-        )
+        .send(ChangePassword {
+            current_password: "wrong one here".into(),
+            password: NEW_PASSWORD.into(),
+            password_confirmation: NEW_PASSWORD.into(),
+        })
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.to_string().contains("current password is incorrect"), "{:?}", r.body);
     let r = a
-        .call(
-            "change_password",
-            &[
-                ("current_password", ADMIN_PASSWORD),
-                ("password", NEW_PASSWORD),
-                ("password_confirmation", "something else entirely"),
-            ],
-        )
+        .send(ChangePassword {
+            current_password: ADMIN_PASSWORD.into(),
+            password: NEW_PASSWORD.into(),
+            password_confirmation: "something else entirely".into(),
+        })
         .await;
     assert!(r.body.to_string().contains("do not match"), "{:?}", r.body);
 
     let r = a
-        .call(
-            "change_password",
-            &[
-                ("current_password", ADMIN_PASSWORD),
-                ("password", NEW_PASSWORD),
-                ("password_confirmation", NEW_PASSWORD),
-            ],
-        )
+        .send(ChangePassword {
+            current_password: ADMIN_PASSWORD.into(),
+            password: NEW_PASSWORD.into(),
+            password_confirmation: NEW_PASSWORD.into(),
+        })
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!(1), "one other session ended");
+    assert_eq!(r.ok(), 1, "one other session ended");
     assert!(a.whoami().await.is_some(), "the session that changed it stays");
     assert_eq!(b.whoami().await, None, "the other session is signed out");
     let mut c = server.client();
@@ -103,14 +97,16 @@ async fn changing_the_password_emails_the_owner(backend: Backend) {
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     let subject = "Your Roster password was changed";
-    let change = |current: &'static str| {
-        [("current_password", current), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)]
+    let change = |current: &str| ChangePassword {
+        current_password: current.into(),
+        password: NEW_PASSWORD.into(),
+        password_confirmation: NEW_PASSWORD.into(),
     };
-    let r = admin.call("change_password", &change("wrong one here")).await;
+    let r = admin.send(change("wrong one here")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert_eq!(count_emails(&mut admin, ADMIN_EMAIL, subject).await, 0, "refused, nothing to tell");
     let since = now_ms();
-    let r = admin.call("change_password", &change(ADMIN_PASSWORD)).await;
+    let r = admin.send(change(ADMIN_PASSWORD)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let text = notice(&mut admin, ADMIN_EMAIL, subject, "password of your", since).await;
     assert!(text.contains(&format!("{}/forgot-password", server.base)), "what to do, where: {text}");
@@ -123,14 +119,14 @@ async fn sessions_tab_lists_and_signs_out_other_sessions(backend: Backend) {
     let mut a = set_up_admin(&server).await;
     let mut b = server.client();
     b.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let r = a.call("my_sessions", &[]).await;
-    let list = r.body.as_array().unwrap();
+    let r = a.send(MySessions {}).await;
+    let list = r.ok();
     assert_eq!(list.len(), 2);
-    assert_eq!(list.iter().filter(|s| s["current"] == json!(true)).count(), 1);
-    assert_eq!(list[0]["ip"], json!("127.0.0.1"));
-    let r = a.call("sign_out_other_sessions", &[]).await;
-    assert_eq!(r.body, json!(1));
+    assert_eq!(list.iter().filter(|s| s.current).count(), 1);
+    assert_eq!(list[0].ip, "127.0.0.1");
+    let r = a.send(SignOutOtherSessions {}).await;
+    assert_eq!(r.ok(), 1);
     assert_eq!(b.whoami().await, None);
     assert!(a.whoami().await.is_some());
-    assert_eq!(a.call("my_sessions", &[]).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(a.send(MySessions {}).await.ok().len(), 1);
 }

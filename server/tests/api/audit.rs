@@ -5,9 +5,13 @@
 use crate::account::NEW_PASSWORD;
 use crate::helpers::*;
 use crate::on_both_backends;
-use app::registry::APPLICATIONS;
+use app::audit::{AuditQuery, ListAudit};
+use app::auth::{ForgotPassword, Me};
+use app::email_queue::{DeleteEmail, GetEmail};
+use app::invitations::{ResendInvitation, RevokeInvitation, SignUp};
+use app::registry::{Permission, APPLICATIONS};
+use app::users::{EndUserSessions, SetUserEnabled, UpdateUser};
 use reqwest::StatusCode;
-use serde_json::json;
 use std::time::Duration;
 
 on_both_backends!(
@@ -21,9 +25,9 @@ async fn every_application_page_opens_for_its_viewers_only(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     let nobody = add_user(&mut admin, &server, "no.roles@example.com", &[]).await;
     for app in APPLICATIONS {
-        let role = create_role(&mut admin, &format!("{} viewers", app.name), json!([[app.id, "View"]])).await;
+        let role = create_role(&mut admin, &format!("{} viewers", app.name), &[(app.id, Permission::View)]).await;
         let mut viewer = add_user(&mut admin, &server, &format!("{}.viewer@example.com", app.key), &[role]).await;
-        assert_eq!(viewer.call("me", &[]).await.body["apps"], json!([app.id]), "{} viewer sees one app", app.name);
+        assert_eq!(viewer.send(Me {}).await.ok().unwrap().apps, [app.id], "{} viewer sees one app", app.name);
 
         let page = viewer.get(app.route).await;
         assert_eq!(page.status(), StatusCode::OK, "{} at {} for a viewer", app.name, app.route);
@@ -45,20 +49,27 @@ async fn actions_write_audit_entries_and_only_audit_viewers_read_them(backend: B
     let mut admin = set_up_admin(&server).await;
     let mut anon = server.client();
     anon.sign_in(ADMIN_EMAIL, "definitely wrong password").await;
-    let id = admin.invite("audited@example.com", &[]).await.body.as_i64().unwrap().to_string();
-    admin.call("resend_invitation", &[("id", &id)]).await;
-    admin.call_json("update_user", json!({"id": id.parse::<i64>().unwrap(), "first_name": "Audrey", "last_name": "Hale", "email": "audited@example.com", "role_ids": []})).await;
-    admin.call("set_user_enabled", &[("id", &id), ("enabled", "false")]).await;
-    admin.call("set_user_enabled", &[("id", &id), ("enabled", "true")]).await;
-    admin.call("end_user_sessions", &[("id", &id)]).await;
-    let email_id = admin.emails("").await[0]["id"].as_i64().unwrap().to_string();
-    admin.call("delete_email", &[("id", &email_id)]).await;
-    admin.call("revoke_invitation", &[("id", &id)]).await;
-    admin.call("forgot_password", &[("email", ADMIN_EMAIL)]).await;
+    let id = admin.invite("audited@example.com", &[]).await.ok();
+    admin.send(ResendInvitation { id }).await;
+    let name = UpdateUser {
+        id,
+        first_name: "Audrey".into(),
+        last_name: "Hale".into(),
+        email: "audited@example.com".into(),
+        role_ids: vec![],
+    };
+    admin.send(name).await;
+    admin.send(SetUserEnabled { id, enabled: false }).await;
+    admin.send(SetUserEnabled { id, enabled: true }).await;
+    admin.send(EndUserSessions { id }).await;
+    let email_id = admin.emails("").await[0].id;
+    admin.send(DeleteEmail { id: email_id }).await;
+    admin.send(RevokeInvitation { id }).await;
+    admin.send(ForgotPassword { email: ADMIN_EMAIL.into() }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let entries = audit_entries(&mut admin, "").await;
-    let actions: Vec<String> = entries.iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
+    let actions: Vec<String> = entries.iter().map(|e| word_of(&e.action)).collect();
     for expected in [
         "sign_in.failure",
         "invitation.sent",
@@ -73,41 +84,37 @@ async fn actions_write_audit_entries_and_only_audit_viewers_read_them(backend: B
     ] {
         assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
     }
-    let updated = entries.iter().find(|e| e["action"] == json!("user.updated")).unwrap();
-    assert!(updated["details"].as_str().unwrap().contains("first name: \"\" → \"Audrey\""), "{updated}");
-    assert!(updated["actor_email"] == json!(ADMIN_EMAIL) && updated["ip"] == json!("127.0.0.1"), "{updated}");
-    let filtered = admin.call_json("list_audit", json!({"query": {"actor": "", "target": "audited@", "action": "user.disabled", "from": null, "to": null, "before": null}})).await;
-    assert_eq!(filtered.body["entries"].as_array().unwrap().len(), 1);
+    let updated = entries.iter().find(|e| word_of(&e.action) == "user.updated").unwrap();
+    assert!(updated.details.contains("first name: \"\" → \"Audrey\""), "{updated:?}");
+    assert!(updated.actor_email == ADMIN_EMAIL && updated.ip == "127.0.0.1", "{updated:?}");
+    let query = AuditQuery { target: "audited@".into(), action: word("user.disabled"), ..Default::default() };
+    let filtered = admin.send(ListAudit { query }).await;
+    assert_eq!(filtered.ok().entries.len(), 1);
 
     // A signed-in user with no roles cannot read it.
     let link = {
-        let e = admin.call("resend_invitation", &[("id", &id)]).await;
+        let e = admin.send(ResendInvitation { id }).await;
         assert_eq!(e.status, StatusCode::OK);
-        let eid = admin.emails("").await[0]["id"].as_i64().unwrap().to_string();
-        signup_link(admin.call("email_detail", &[("id", &eid)]).await.body["body_text"].as_str().unwrap())
+        let eid = admin.emails("").await[0].id;
+        signup_link(&admin.send(GetEmail { id: eid }).await.ok().body_text)
     };
     let mut plain = server.client();
     let t = token_of(&link);
     assert_eq!(
         plain
-            .call("sign_up", &[("token", &t), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD)])
+            .send(SignUp {
+                token: t.to_string(),
+                first_name: None,
+                last_name: None,
+                password: NEW_PASSWORD.into(),
+                password_confirmation: NEW_PASSWORD.into()
+            })
             .await
             .status,
         StatusCode::OK
     );
-    let r = plain
-        .call_json(
-            "list_audit",
-            json!({"query": {"actor": "", "target": "", "action": "", "from": null, "to": null, "before": null}}),
-        )
-        .await;
+    let r = plain.send(ListAudit { query: AuditQuery::default() }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = server
-        .client()
-        .call_json(
-            "list_audit",
-            json!({"query": {"actor": "", "target": "", "action": "", "from": null, "to": null, "before": null}}),
-        )
-        .await;
+    let r = server.client().send(ListAudit { query: AuditQuery::default() }).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }

@@ -4,8 +4,12 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
+use app::auth::{ForgotPassword, ResetPassword};
+use app::email_queue::{DeleteEmail, EmailDetail, EmailRow, EmailStatus, GetEmail, ListEmails, ResendEmail};
+use app::invitations::InvitationInfo;
+use app::registry::{AppId, Permission};
+use app::users::{GetUser, ListUsers, SetUserEnabled, UpdateUser, UserQuery, UserStatus};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -37,43 +41,41 @@ fn links(body: &str, path: &str) -> Vec<String> {
 }
 
 /// A live token is 43 base64url characters; a masked one is `••••••`.
-fn assert_masked(detail: &Value, path: &str) {
-    for part in ["body_text", "body_html"] {
-        let body = detail[part].as_str().unwrap();
+/// The plain text and HTML bodies of an email, by name.
+fn bodies(detail: &EmailDetail) -> [(&str, &str); 2] {
+    [("body_text", &detail.body_text), ("body_html", &detail.body_html)]
+}
+
+fn assert_masked(detail: &EmailDetail, path: &str) {
+    for (part, body) in bodies(detail) {
         let found = links(body, path);
         assert!(!found.is_empty(), "{part} still mentions {path}: {body}");
         assert!(found.iter().all(|t| t == "••••••"), "{part} shows a live {path} token: {found:?}");
     }
-    assert!(detail["links_hidden"].as_str().is_some_and(|why| why.contains("hidden")), "{detail}");
+    assert!(detail.links_hidden.as_deref().is_some_and(|why| why.contains("hidden")), "{detail:?}");
 }
 
-fn assert_shown(detail: &Value, path: &str) {
-    for part in ["body_text", "body_html"] {
-        let found = links(detail[part].as_str().unwrap(), path);
+fn assert_shown(detail: &EmailDetail, path: &str) {
+    for (part, body) in bodies(detail) {
+        let found = links(body, path);
         assert!(!found.is_empty() && found.iter().all(|t| t.len() == 43), "{part}: {found:?}");
     }
-    assert_eq!(detail["links_hidden"], Value::Null, "{detail}");
+    assert_eq!(detail.links_hidden, None, "{detail:?}");
 }
 
-async fn email_id(admin: &mut Client, to: &str, subject_part: &str) -> String {
+async fn email_id(admin: &mut Client, to: &str, subject_part: &str) -> i64 {
     for _ in 0..200 {
-        let found = admin
-            .emails("")
-            .await
-            .into_iter()
-            .find(|e| e["to"] == json!(to) && e["subject"].as_str().is_some_and(|s| s.contains(subject_part)));
+        let found = admin.emails("").await.into_iter().find(|e| e.to == to && e.subject.contains(subject_part));
         if let Some(e) = found {
-            return e["id"].as_i64().unwrap().to_string();
+            return e.id;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("no email to {to} about {subject_part}");
 }
 
-async fn detail(c: &mut Client, id: &str) -> Value {
-    let r = c.call("email_detail", &[("id", id)]).await;
-    assert_eq!(r.status, StatusCode::OK, "email_detail: {:?}", r.body);
-    r.body
+async fn detail(c: &mut Client, id: i64) -> EmailDetail {
+    c.send(GetEmail { id }).await.ok()
 }
 
 async fn reset_links_are_never_shown_and_invitation_links_only_to_who_could_send_them(backend: Backend) {
@@ -82,45 +84,52 @@ async fn reset_links_are_never_shown_and_invitation_links_only_to_who_could_send
     let mut admin = set_up_admin(&server).await;
     let admin_role = administrator_role(&mut admin).await;
     // The seed's Digital Channel Manager, and someone who may invite with what they hold.
-    let manager_role =
-        create_role(&mut admin, "Digital Channel Manager", json!([["Users", "View"], ["EmailQueue", "View"]])).await;
-    let inviter_role =
-        create_role(&mut admin, "Inviter", json!([["Users", "View"], ["Users", "Create"], ["EmailQueue", "View"]]))
-            .await;
+    let manager_role = create_role(
+        &mut admin,
+        "Digital Channel Manager",
+        &[(AppId::Users, Permission::View), (AppId::EmailQueue, Permission::View)],
+    )
+    .await;
+    let inviter_role = create_role(
+        &mut admin,
+        "Inviter",
+        &[(AppId::Users, Permission::View), (AppId::Users, Permission::Create), (AppId::EmailQueue, Permission::View)],
+    )
+    .await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
     let mut inviter = add_user(&mut admin, &server, "inviter@example.com", &[inviter_role]).await;
 
     // Anyone asks for the administrator's reset; its link is shown to nobody.
-    let r = server.client().call("forgot_password", &[("email", ADMIN_EMAIL)]).await;
+    let r = server.client().send(ForgotPassword { email: ADMIN_EMAIL.into() }).await;
     assert_eq!(r.status, StatusCode::OK);
     let reset = email_id(&mut admin, ADMIN_EMAIL, RESET_SUBJECT).await;
     for reader in [&mut manager, &mut inviter, &mut admin] {
-        assert_masked(&detail(reader, &reset).await, "/reset/");
+        assert_masked(&detail(reader, reset).await, "/reset/");
     }
-    let list = manager.call("list_emails", &[("status", "")]).await;
+    let list = manager.send(ListEmails { status: String::new(), before: None }).await;
     assert!(links(&list.body.to_string(), "/reset/").iter().all(|t| t.is_empty()), "{:?}", list.body);
 
     // An invitation that carries the Administrator role: only an administrator sees its link.
     let r = admin.invite("new-admin@example.com", &[admin_role]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let admin_invite = email_id(&mut admin, "new-admin@example.com", "invited").await;
-    assert_shown(&detail(&mut admin, &admin_invite).await, "/signup/");
-    assert_masked(&detail(&mut manager, &admin_invite).await, "/signup/");
-    assert_masked(&detail(&mut inviter, &admin_invite).await, "/signup/");
+    assert_shown(&detail(&mut admin, admin_invite).await, "/signup/");
+    assert_masked(&detail(&mut manager, admin_invite).await, "/signup/");
+    assert_masked(&detail(&mut inviter, admin_invite).await, "/signup/");
 
     // An invitation the inviter could have sent (roles they hold): they see it, the manager does not.
     let r = admin.invite("plain@example.com", &[manager_role]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let plain_invite = email_id(&mut admin, "plain@example.com", "invited").await;
-    assert_shown(&detail(&mut inviter, &plain_invite).await, "/signup/");
-    assert_masked(&detail(&mut manager, &plain_invite).await, "/signup/");
+    assert_shown(&detail(&mut inviter, plain_invite).await, "/signup/");
+    assert_masked(&detail(&mut manager, plain_invite).await, "/signup/");
 
     // The chain from the issue fails: nothing the manager read resets the administrator's password.
-    let seen = detail(&mut manager, &reset).await;
-    for token in links(seen["body_text"].as_str().unwrap(), "/reset/") {
+    let seen = detail(&mut manager, reset).await;
+    for token in links(&seen.body_text, "/reset/") {
         let r = server
             .client()
-            .call("reset_password", &[("token", &token), ("password", "x"), ("password_confirmation", "x")])
+            .send(ResetPassword { token: token.to_string(), password: "x".into(), password_confirmation: "x".into() })
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
     }
@@ -128,17 +137,15 @@ async fn reset_links_are_never_shown_and_invitation_links_only_to_who_could_send
 }
 
 /// The row of email `id` in `reader`'s Email queue list.
-async fn listed(reader: &mut Client, id: &str) -> Value {
-    let r = reader.call("list_emails", &[("status", "")]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let rows = r.body["rows"].as_array().unwrap();
-    rows.iter().find(|e| e["id"].as_i64().unwrap().to_string() == id).cloned().unwrap()
+async fn listed(reader: &mut Client, id: i64) -> EmailRow {
+    let r = reader.send(ListEmails { status: String::new(), before: None }).await;
+    r.ok().rows.into_iter().find(|e| e.id == id).unwrap()
 }
 
 /// Put `subject` + the link in the stored plain text of email `id` into its
 /// subject, as a template from before the rule (or SQL access) could have.
 /// Returns the link's live token.
-async fn link_into_subject(db: &TestDb, id: &str, subject: &str) -> String {
+async fn link_into_subject(db: &TestDb, id: i64, subject: &str) -> String {
     let body = scalar_text(db, &format!("SELECT body_text FROM emails WHERE id = {id}")).await.unwrap();
     let link = signup_link(&body);
     let token = token_of(&link);
@@ -153,41 +160,51 @@ async fn token_links_in_a_stored_subject_are_masked_in_the_list_and_the_detail(b
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     let admin_role = administrator_role(&mut admin).await;
-    let manager_role =
-        create_role(&mut admin, "Digital Channel Manager", json!([["Users", "View"], ["EmailQueue", "View"]])).await;
+    let manager_role = create_role(
+        &mut admin,
+        "Digital Channel Manager",
+        &[(AppId::Users, Permission::View), (AppId::EmailQueue, Permission::View)],
+    )
+    .await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
 
     // The administrator's reset email, its live link in the subject: masked for the viewer and the administrator.
-    assert_eq!(server.client().call("forgot_password", &[("email", ADMIN_EMAIL)]).await.status, StatusCode::OK);
+    assert_eq!(server.client().send(ForgotPassword { email: ADMIN_EMAIL.into() }).await.status, StatusCode::OK);
     let reset = email_id(&mut admin, ADMIN_EMAIL, RESET_SUBJECT).await;
-    let token = link_into_subject(&db, &reset, "Reset: ").await;
+    let token = link_into_subject(&db, reset, "Reset: ").await;
     for reader in [&mut manager, &mut admin] {
-        let row = listed(reader, &reset).await;
-        let subject = row["subject"].as_str().unwrap();
-        assert!(subject.starts_with("Reset: http") && subject.ends_with("/reset/••••••"), "{row}");
-        let list = reader.call("list_emails", &[("status", "")]).await;
+        let row = listed(reader, reset).await;
+        let subject = &row.subject;
+        assert!(subject.starts_with("Reset: http") && subject.ends_with("/reset/••••••"), "{row:?}");
+        let list = reader.send(ListEmails { status: String::new(), before: None }).await;
         assert!(!list.body.to_string().contains(&token), "the live token is in the list: {:?}", list.body);
-        let d = detail(reader, &reset).await;
-        assert_eq!(d["row"]["subject"].as_str().unwrap(), subject, "{d}");
+        let d = reader.send(GetEmail { id: reset }).await;
+        assert!(!d.body.to_string().contains(&token), "the live token is in the detail: {:?}", d.body);
+        let d = d.ok();
+        assert_eq!(&d.row.subject, subject, "{d:?}");
         assert_masked(&d, "/reset/");
-        assert!(!d.to_string().contains(&token), "the live token is in the detail: {d}");
     }
 
     // An invitation carrying the Administrator role, its link in the subject: the
     // body's rule holds for the subject too (the administrator sees it, the viewer does not).
     assert_eq!(admin.invite("new-admin@example.com", &[admin_role]).await.status, StatusCode::OK);
     let invite = email_id(&mut admin, "new-admin@example.com", "invited").await;
-    let token = link_into_subject(&db, &invite, "Join: ").await;
-    let row = listed(&mut manager, &invite).await;
-    assert!(row["subject"].as_str().unwrap().ends_with("/signup/••••••"), "{row}");
-    let d = detail(&mut manager, &invite).await;
-    assert!(d["row"]["subject"].as_str().unwrap().ends_with("/signup/••••••"), "{d}");
+    let token = link_into_subject(&db, invite, "Join: ").await;
+    let row = listed(&mut manager, invite).await;
+    assert!(row.subject.ends_with("/signup/••••••"), "{row:?}");
+    let d = manager.send(GetEmail { id: invite }).await;
+    assert!(d.ok().row.subject.ends_with("/signup/••••••"), "{:?}", d.body);
     assert!(
-        !d.to_string().contains(&token)
-            && !manager.call("list_emails", &[("status", "")]).await.body.to_string().contains(&token)
+        !d.body.to_string().contains(&token)
+            && !manager
+                .send(ListEmails { status: String::new(), before: None })
+                .await
+                .body
+                .to_string()
+                .contains(&token)
     );
-    assert!(listed(&mut admin, &invite).await["subject"].as_str().unwrap().ends_with(&token));
-    assert!(detail(&mut admin, &invite).await["row"]["subject"].as_str().unwrap().ends_with(&token));
+    assert!(listed(&mut admin, invite).await.subject.ends_with(&token));
+    assert!(detail(&mut admin, invite).await.row.subject.ends_with(&token));
 }
 
 async fn only_an_administrator_deletes_or_resends_an_unsent_reset_email(backend: Backend) {
@@ -201,35 +218,43 @@ async fn only_an_administrator_deletes_or_resends_an_unsent_reset_email(backend:
     let keeper_role = create_role(
         &mut admin,
         "Mail keeper",
-        json!([["Users", "View"], ["EmailQueue", "View"], ["EmailQueue", "Update"], ["EmailQueue", "Delete"]]),
+        &[
+            (AppId::Users, Permission::View),
+            (AppId::EmailQueue, Permission::View),
+            (AppId::EmailQueue, Permission::Update),
+            (AppId::EmailQueue, Permission::Delete),
+        ],
     )
     .await;
     // The keeper signs up from a link only the administrator can read.
     let mut keeper = add_user(&mut admin, &server, "keeper@example.com", &[keeper_role]).await;
-    assert_eq!(server.client().call("forgot_password", &[("email", ADMIN_EMAIL)]).await.status, StatusCode::OK);
+    assert_eq!(server.client().send(ForgotPassword { email: ADMIN_EMAIL.into() }).await.status, StatusCode::OK);
     let reset = email_id(&mut admin, ADMIN_EMAIL, RESET_SUBJECT).await;
     for _ in 0..400 {
-        if detail(&mut admin, &reset).await["row"]["status"] == json!("Failed") {
+        if detail(&mut admin, reset).await.row.status == EmailStatus::Failed {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(detail(&mut admin, &reset).await["row"]["status"], json!("Failed"));
+    assert_eq!(detail(&mut admin, reset).await.row.status, EmailStatus::Failed);
 
-    for endpoint in ["delete_email", "resend_email"] {
-        let r = keeper.call(endpoint, &[("id", &reset)]).await;
+    let refused = [
+        ("delete_email", keeper.send(DeleteEmail { id: reset }).await),
+        ("resend_email", keeper.send(ResendEmail { id: reset }).await),
+    ];
+    for (endpoint, r) in refused {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{endpoint}: {:?}", r.body);
         assert!(r.body.to_string().contains("Only a Global administrator"), "{endpoint}: {:?}", r.body);
     }
-    assert_eq!(detail(&mut admin, &reset).await["row"]["status"], json!("Failed"), "untouched");
+    assert_eq!(detail(&mut admin, reset).await.row.status, EmailStatus::Failed, "untouched");
 
     // Other emails stay the keeper's to manage; the administrator may do both.
     let invite = email_id(&mut admin, "keeper@example.com", "invited").await;
-    let r = keeper.call("delete_email", &[("id", &invite)]).await;
+    let r = keeper.send(DeleteEmail { id: invite }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = admin.call("resend_email", &[("id", &reset)]).await;
+    let r = admin.send(ResendEmail { id: reset }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = admin.call("delete_email", &[("id", &reset)]).await;
+    let r = admin.send(DeleteEmail { id: reset }).await;
     assert!(r.status == StatusCode::OK || r.status == StatusCode::CONFLICT, "{:?}", r.body);
 }
 
@@ -240,39 +265,34 @@ async fn without_smtp_mail_stays_queued_with_its_link_visible(backend: Backend) 
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     let r = admin.invite("nosmtp@example.com", &[]).await;
-    let user_id = r.body.as_i64().unwrap();
+    let user_id = r.ok();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rows = admin.emails("").await;
-    assert_eq!(rows[0]["status"], json!("NotSent"));
-    assert_eq!(rows[0]["last_error"], json!("Not sent: email sending is not configured"));
-    let id = rows[0]["id"].as_i64().unwrap().to_string();
-    let d = admin.call("email_detail", &[("id", &id)]).await;
-    let link = signup_link(d.body["body_text"].as_str().unwrap());
-    assert!(d.body["body_html"].as_str().unwrap().contains(&link));
+    assert_eq!(rows[0].status, EmailStatus::NotSent);
+    assert_eq!(rows[0].last_error.as_deref(), Some("Not sent: email sending is not configured"));
+    let d = detail(&mut admin, rows[0].id).await;
+    let link = signup_link(&d.body_text);
+    assert!(d.body_html.contains(&link));
     let mut anon = server.client();
-    assert_eq!(
-        anon.call("invitation_info", &[("token", &token_of(&link))]).await.body["email"],
-        json!("nosmtp@example.com")
-    );
-    let list = admin
-        .call_json(
-            "list_users",
-            json!({"query": {"search": "nosmtp", "status": "", "role": "", "sort": "", "after": ""}}),
-        )
-        .await;
-    assert_eq!(list.body["smtp_configured"], json!(false));
-    assert_eq!(list.body["rows"][0]["delivery"]["state"], json!("NotSent"));
-    let d = admin.call("user_detail", &[("id", &user_id.to_string())]).await;
-    assert_eq!(d.body["status"], json!("Invited"));
+    assert_eq!(anon.send(InvitationInfo { token: token_of(&link).to_string() }).await.ok().email, "nosmtp@example.com");
+    let list = admin.send(ListUsers { query: UserQuery { search: "nosmtp".into(), ..Default::default() } }).await.ok();
+    assert!(!list.smtp_configured);
+    assert_eq!(list.rows[0].delivery.as_ref().unwrap().state, EmailStatus::NotSent);
+    let d = admin.send(GetUser { id: user_id }).await;
+    assert_eq!(d.ok().status, UserStatus::Invited);
     // Disabling shows Disabled; enabling again or editing keeps them Invited.
-    let uid = user_id.to_string();
-    admin.call("set_user_enabled", &[("id", &uid), ("enabled", "false")]).await;
-    assert_eq!(admin.call("user_detail", &[("id", &uid)]).await.body["status"], json!("Disabled"));
-    admin.call("set_user_enabled", &[("id", &uid), ("enabled", "true")]).await;
-    let edit =
-        json!({"id": user_id, "first_name": "No", "last_name": "Smtp", "email": "nosmtp@example.com", "role_ids": []});
-    assert_eq!(admin.call_json("update_user", edit).await.status, StatusCode::OK);
-    assert_eq!(admin.call("user_detail", &[("id", &uid)]).await.body["status"], json!("Invited"));
+    admin.send(SetUserEnabled { id: user_id, enabled: false }).await;
+    assert_eq!(admin.send(GetUser { id: user_id }).await.ok().status, UserStatus::Disabled);
+    admin.send(SetUserEnabled { id: user_id, enabled: true }).await;
+    let edit = UpdateUser {
+        id: user_id,
+        first_name: "No".into(),
+        last_name: "Smtp".into(),
+        email: "nosmtp@example.com".into(),
+        role_ids: vec![],
+    };
+    assert_eq!(admin.send(edit).await.status, StatusCode::OK);
+    assert_eq!(admin.send(GetUser { id: user_id }).await.ok().status, UserStatus::Invited);
 }
 
 async fn smtp_down_mail_is_retried_then_delivered_once(backend: Backend) {
@@ -290,9 +310,9 @@ async fn smtp_down_mail_is_retried_then_delivered_once(backend: Backend) {
     let rows = admin.emails("").await;
     assert_eq!(rows.len(), 3);
     for r in &rows {
-        assert_ne!(r["status"], json!("Sent"));
-        assert!(r["attempts"].as_i64().unwrap() >= 1, "{r}");
-        assert!(r["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{r}");
+        assert_ne!(r.status, EmailStatus::Sent);
+        assert!(r.attempts >= 1, "{r:?}");
+        assert!(r.last_error.as_deref().is_some_and(|e| !e.is_empty()), "{r:?}");
     }
     sink.restart(false);
     let mail = sink.wait_for(3, 30).await;
@@ -301,7 +321,7 @@ async fn smtp_down_mail_is_retried_then_delivered_once(backend: Backend) {
     assert_eq!(mail_after.len(), 3, "each exactly once: {mail:?}");
     let ids: HashSet<_> = mail_after.iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 3);
-    assert!(admin.emails("").await.iter().all(|r| r["status"] == json!("Sent")));
+    assert!(admin.emails("").await.iter().all(|r| r.status == EmailStatus::Sent));
 }
 
 async fn after_the_last_attempt_mail_is_failed_and_resend_delivers_it(backend: Backend) {
@@ -315,7 +335,7 @@ async fn after_the_last_attempt_mail_is_failed_and_resend_delivers_it(backend: B
     let mut admin = set_up_admin(&server).await;
     admin.invite("fail@example.com", &[]).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let failed: Value = loop {
+    let failed: EmailRow = loop {
         let rows = admin.emails("failed").await;
         if let Some(r) = rows.first() {
             break r.clone();
@@ -323,21 +343,21 @@ async fn after_the_last_attempt_mail_is_failed_and_resend_delivers_it(backend: B
         assert!(std::time::Instant::now() < deadline, "never marked Failed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(failed["attempts"], json!(3));
-    assert!(failed["last_error"].as_str().unwrap().contains("550"), "{failed}");
-    let id = failed["id"].as_i64().unwrap().to_string();
-    let d = admin.call("email_detail", &[("id", &id)]).await;
-    assert_eq!(d.body["attempts"].as_array().unwrap().len(), 3);
+    assert_eq!(failed.attempts, 3);
+    assert!(failed.last_error.as_deref().unwrap().contains("550"), "{failed:?}");
+    let id = failed.id;
+    let d = detail(&mut admin, id).await;
+    assert_eq!(d.attempts.len(), 3);
     assert_eq!(sink.messages().len(), 0);
 
     sink.restart(false);
-    let r = admin.call("resend_email", &[("id", &id)]).await;
+    let r = admin.send(ResendEmail { id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     sink.wait_for(1, 20).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 1, "delivered exactly once");
     // Queued mail cannot be "resent" again until it is sent or failed; delete works.
-    let r = admin.call("delete_email", &[("id", &id)]).await;
+    let r = admin.send(DeleteEmail { id }).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(admin.emails("").await.is_empty());
 }

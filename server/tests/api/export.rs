@@ -4,9 +4,10 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
+use app::registry::{AppId, Permission};
 use app::users::csv::parse_import;
+use app::users::{ListUsers, SetUserEnabled, UpdateUser, UserQuery};
 use reqwest::StatusCode;
-use serde_json::json;
 
 on_both_backends!(
     the_export_is_the_users_list_for_the_same_query,
@@ -70,15 +71,14 @@ fn emails_of(csv: &str) -> Vec<String> {
 }
 
 /// Every page of the Users list for `query`, its emails in order.
-async fn listed(c: &mut Client, query: serde_json::Value) -> Vec<String> {
+async fn listed(c: &mut Client, query: UserQuery) -> Vec<String> {
     let mut out = vec![];
     let mut query = query;
     loop {
-        let r = c.call_json("list_users", json!({ "query": query })).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        out.extend(r.body["rows"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()));
-        match r.body["next"].as_str() {
-            Some(next) => query["after"] = json!(next),
+        let page = c.send(ListUsers { query: query.clone() }).await.ok();
+        out.extend(page.rows.into_iter().map(|u| u.email));
+        match page.next {
+            Some(next) => query.after = next,
             None => return out,
         }
     }
@@ -91,18 +91,17 @@ async fn the_export_is_the_users_list_for_the_same_query(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let editors = create_role(&mut admin, "Editors", json!([["Users", "View"]])).await;
+    let editors = create_role(&mut admin, "Editors", &[(AppId::Users, Permission::View)]).await;
     invite_many(&admin, "zoe", 30).await;
     invite_many(&admin, "bob", 12).await;
     for i in 0..5 {
         let r = admin.invite(&format!("ed{i}@zorg.example.com"), &[editors]).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     }
-    let id = |r: &serde_json::Value| r["id"].as_i64().unwrap();
     // A disabled one, to filter by status.
-    let page = admin.call_json("list_users", json!({"query": {"search": "bob1"}})).await;
-    let bob1 = id(&page.body["rows"][0]);
-    let r = admin.call("set_user_enabled", &[("id", &bob1.to_string()), ("enabled", "false")]).await;
+    let page = admin.send(ListUsers { query: UserQuery { search: "bob1".into(), ..Default::default() } }).await;
+    let bob1 = page.ok().rows[0].id;
+    let r = admin.send(SetUserEnabled { id: bob1, enabled: false }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
     let role = editors.to_string();
@@ -123,10 +122,18 @@ async fn the_export_is_the_users_list_for_the_same_query(backend: Backend) {
         (vec![("search", "%_")], 0),
     ];
     for (params, count) in cases {
-        let mut query = json!({"search": "", "status": "", "role": "", "sort": "", "after": ""});
+        let mut query = UserQuery::default();
         let mut url = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &params {
-            query[*k] = json!(v);
+            // The export's query parameter, and the list's field of the same name.
+            let field = match *k {
+                "search" => &mut query.search,
+                "status" => &mut query.status,
+                "role" => &mut query.role,
+                "sort" => &mut query.sort,
+                other => panic!("no such parameter: {other}"),
+            };
+            *field = v.to_string();
             url.append_pair(k, v);
         }
         let url = url.finish();
@@ -140,14 +147,19 @@ async fn the_export_has_every_column_and_defuses_formulas(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let editors = create_role(&mut admin, "Editors", json!([["Users", "View"]])).await;
-    let support = create_role(&mut admin, "Support, level 2", json!([])).await;
+    let editors = create_role(&mut admin, "Editors", &[(AppId::Users, Permission::View)]).await;
+    let support = create_role(&mut admin, "Support, level 2", &[]).await;
     let r = admin.invite("formula@example.com", &[support, editors]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let id = r.body.as_i64().unwrap();
-    let update = json!({"id": id, "first_name": "=HYPERLINK(\"http://evil\")", "last_name": "@Smith, Jr.",
-        "email": "formula@example.com", "role_ids": [support, editors]});
-    let r = admin.call_json("update_user", update).await;
+    let id = r.ok();
+    let update = UpdateUser {
+        id,
+        first_name: "=HYPERLINK(\"http://evil\")".into(),
+        last_name: "@Smith, Jr.".into(),
+        email: "formula@example.com".into(),
+        role_ids: vec![support, editors],
+    };
+    let r = admin.send(update).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
     let csv = export(&admin, "").await;
@@ -171,8 +183,8 @@ async fn the_export_needs_users_view(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let viewers = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
-    let auditors = create_role(&mut admin, "Auditors", json!([["AuditLog", "View"]])).await;
+    let viewers = create_role(&mut admin, "Viewers", &[(AppId::Users, Permission::View)]).await;
+    let auditors = create_role(&mut admin, "Auditors", &[(AppId::AuditLog, Permission::View)]).await;
     let viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
     let auditor = add_user(&mut admin, &server, "auditor@example.com", &[auditors]).await;
 
@@ -193,10 +205,9 @@ async fn the_ticked_users_export_alone_in_the_lists_order(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     invite_many(&admin, "zoe", 12).await;
     let ids: std::collections::HashMap<String, i64> = {
-        let r = admin.call_json("list_users", json!({"query": {"search": "zoe", "sort": "email"}})).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        let rows = r.body["rows"].as_array().unwrap().iter();
-        rows.map(|u| (u["email"].as_str().unwrap().to_string(), u["id"].as_i64().unwrap())).collect()
+        let query = UserQuery { search: "zoe".into(), sort: "email".into(), ..Default::default() };
+        let r = admin.send(ListUsers { query }).await;
+        r.ok().rows.into_iter().map(|u| (u.email, u.id)).collect()
     };
     let ticked = ["zoe7@example.com", "zoe10@example.com", "zoe2@example.com"];
     let list = ticked.iter().map(|e| ids[*e].to_string()).collect::<Vec<_>>().join(",");

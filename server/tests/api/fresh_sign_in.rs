@@ -9,8 +9,15 @@ use crate::helpers::*;
 use crate::on_both_backends;
 use crate::passkeys::{add_passkey, Device};
 use crate::two_factor::{code, enable};
+use app::applications::{ListApplications, RotateApplicationSecret};
+use app::error::AppError;
+use app::settings::{EmailServerInput, PasswordChange, SaveEmailServer, SmtpSecurity};
+use app::two_factor::{
+    BeginPasskeyRegistration, BeginTotpSetup, ConfirmIdentity, EnableTotp, FinishPasskeyRegistration,
+    GenerateRecoveryCodes, ResetTwoFactor,
+};
+use app::users::UpdateUser;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
 
 on_both_backends!(
     a_stale_session_cannot_add_a_factor_until_its_person_confirms,
@@ -21,13 +28,13 @@ on_both_backends!(
     confirmations_count_in_the_sign_in_throttle,
 );
 
-fn must_confirm(r: &Reply, what: &str) {
+fn must_confirm<T>(r: &Reply<T>, what: &str) {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}: {:?}", r.body);
-    assert_eq!(r.body, json!("ConfirmIdentity"), "{what}: the page learns it must ask to confirm");
+    assert_eq!(r.err(), AppError::ConfirmIdentity, "{what}: the page learns it must ask to confirm");
 }
 
-async fn confirm_with_password(c: &mut Client, password: &str) -> Reply {
-    c.call("confirm_identity", &[("password", password), ("code", "")]).await
+async fn confirm_with_password(c: &mut Client, password: &str) -> Reply<()> {
+    c.send(ConfirmIdentity { password: password.to_string(), code: String::new() }).await
 }
 
 async fn a_stale_session_cannot_add_a_factor_until_its_person_confirms(backend: Backend) {
@@ -38,17 +45,17 @@ async fn a_stale_session_cannot_add_a_factor_until_its_person_confirms(backend: 
     // Signed in 11 minutes ago: the cookie still works, but adds nothing.
     age_sign_ins(&db, 11).await;
     assert_eq!(user.whoami().await.as_deref(), Some("fresh@example.com"));
-    must_confirm(&user.call("begin_totp_setup", &[]).await, "begin_totp_setup");
-    must_confirm(&user.call("enable_totp", &[("code", "000000")]).await, "enable_totp");
-    must_confirm(&user.call("begin_passkey_registration", &[("name", "Mine")]).await, "begin_passkey_registration");
+    must_confirm(&user.send(BeginTotpSetup {}).await, "begin_totp_setup");
+    must_confirm(&user.send(EnableTotp { code: "000000".into() }).await, "enable_totp");
+    must_confirm(&user.send(BeginPasskeyRegistration { name: "Mine".into() }).await, "begin_passkey_registration");
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM totp_credentials").await, 0);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM webauthn_challenges").await, 0);
 
     // A wrong password does not confirm.
     let r = confirm_with_password(&mut user, "not my password").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
-    must_confirm(&user.call("begin_totp_setup", &[]).await, "after a wrong confirmation");
-    let r = user.call("confirm_identity", &[("password", ""), ("code", "")]).await;
+    must_confirm(&user.send(BeginTotpSetup {}).await, "after a wrong confirmation");
+    let r = user.send(ConfirmIdentity { password: String::new(), code: String::new() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "nothing typed: {:?}", r.body);
 
     // The right one does, and what was asked then works.
@@ -60,12 +67,12 @@ async fn a_stale_session_cannot_add_a_factor_until_its_person_confirms(backend: 
 
     // Stale again: the password asked with these is itself the confirmation.
     age_sign_ins(&db, 11).await;
-    let r = user.call("generate_recovery_codes", &[("password", "wrong")]).await;
+    let r = user.send(GenerateRecoveryCodes { password: "wrong".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
-    let r = user.call("generate_recovery_codes", &[("password", PASSWORD)]).await;
+    let r = user.send(GenerateRecoveryCodes { password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // ...and counts as a fresh sign-in from then on.
-    let r = user.call("begin_passkey_registration", &[("name", "Phone")]).await;
+    let r = user.send(BeginPasskeyRegistration { name: "Phone".into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
@@ -74,13 +81,14 @@ async fn a_stale_session_cannot_finish_a_passkey_begun_while_fresh(backend: Back
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     let mut user = add_user(&mut admin, &server, "fresh@example.com", &[]).await;
-    let r = user.call("begin_passkey_registration", &[("name", "Planted")]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let ceremony = r.body["ceremony"].as_str().unwrap().to_string();
-    let options = r.body["options"].as_str().unwrap().to_string();
+    let r = user.send(BeginPasskeyRegistration { name: "Planted".into() }).await;
+    let started = r.ok();
+    let (ceremony, options) = (started.ceremony, started.options);
     let credential = Device::new().create(&user.base, &options).await;
     age_sign_ins(&db, 11).await;
-    let r = user.call("finish_passkey_registration", &[("ceremony", &ceremony), ("credential", &credential)]).await;
+    let r = user
+        .send(FinishPasskeyRegistration { ceremony: ceremony.to_string(), credential: credential.to_string() })
+        .await;
     must_confirm(&r, "finish_passkey_registration");
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 0, "no passkey was added");
 }
@@ -92,17 +100,17 @@ async fn an_authenticator_code_confirms_once(backend: Backend) {
     let mut user = add_user(&mut admin, &server, "fresh@example.com", &[]).await;
     let (secret, _) = enable(&mut user).await;
     age_sign_ins(&db, 11).await;
-    must_confirm(&user.call("begin_passkey_registration", &[("name", "Mine")]).await, "stale");
+    must_confirm(&user.send(BeginPasskeyRegistration { name: "Mine".into() }).await, "stale");
     let now = code(&secret, 0);
-    let r = user.call("confirm_identity", &[("password", ""), ("code", &now)]).await;
+    let r = user.send(ConfirmIdentity { password: String::new(), code: now.to_string() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = user.call("begin_passkey_registration", &[("name", "Mine")]).await;
+    let r = user.send(BeginPasskeyRegistration { name: "Mine".into() }).await;
     assert_eq!(r.status, StatusCode::OK, "confirmed: {:?}", r.body);
     // The same code again (a shoulder-surfer's replay) confirms nothing.
     age_sign_ins(&db, 11).await;
-    let r = user.call("confirm_identity", &[("password", ""), ("code", &now)]).await;
+    let r = user.send(ConfirmIdentity { password: String::new(), code: now.to_string() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
-    must_confirm(&user.call("begin_passkey_registration", &[("name", "Mine")]).await, "after a replay");
+    must_confirm(&user.send(BeginPasskeyRegistration { name: "Mine".into() }).await, "after a replay");
 }
 
 async fn the_most_powerful_administrator_actions_need_a_fresh_sign_in(backend: Backend) {
@@ -113,27 +121,33 @@ async fn the_most_powerful_administrator_actions_need_a_fresh_sign_in(backend: B
     let (mut grace, grace_id) = add_user_and_id(&mut admin, &server, "grace@example.com", &[]).await;
     enable(&mut grace).await;
     let app = crate::applications::register(&mut admin, crate::applications::crm("CRM")).await;
-    let app_id = id_arg(app["id"].as_i64().unwrap());
-    let email_server = json!({"settings": {
-        "host": "smtp.example.com", "port": 587, "security": "StartTls", "username": "u",
-        "password": {"Set": "secret"}, "from_name": "X", "from_address": "x@example.com"
-    }});
+    let app_id = app.id;
+    let email_server = SaveEmailServer {
+        settings: EmailServerInput {
+            host: "smtp.example.com".into(),
+            port: 587,
+            security: SmtpSecurity::StartTls,
+            username: "u".into(),
+            password: PasswordChange::Set("secret".into()),
+            from_name: "X".into(),
+            from_address: "x@example.com".into(),
+        },
+    };
     age_sign_ins(&db, 11).await;
-    let grace_arg = id_arg(grace_id);
-    must_confirm(&admin.call("reset_two_factor", &[("id", &grace_arg)]).await, "reset_two_factor");
-    must_confirm(&admin.call("rotate_application_secret", &[("id", &app_id)]).await, "rotate_application_secret");
-    must_confirm(&admin.call_json("save_email_server", email_server.clone()).await, "save_email_server");
+    must_confirm(&admin.send(ResetTwoFactor { id: grace_id }).await, "reset_two_factor");
+    must_confirm(&admin.send(RotateApplicationSecret { id: app_id }).await, "rotate_application_secret");
+    must_confirm(&admin.send(email_server.clone()).await, "save_email_server");
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM totp_credentials").await, 1, "Grace's authenticator stays");
     // Viewing stays possible with the stale session.
-    let r = admin.call("list_applications", &[]).await;
+    let r = admin.send(ListApplications {}).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
     assert_eq!(confirm_with_password(&mut admin, ADMIN_PASSWORD).await.status, StatusCode::OK);
-    let r = admin.call("rotate_application_secret", &[("id", &app_id)]).await;
+    let r = admin.send(RotateApplicationSecret { id: app_id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = admin.call_json("save_email_server", email_server).await;
+    let r = admin.send(email_server).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = admin.call("reset_two_factor", &[("id", &grace_arg)]).await;
+    let r = admin.send(ResetTwoFactor { id: grace_id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM totp_credentials").await, 0);
 }
@@ -146,17 +160,23 @@ async fn changing_ones_own_email_needs_a_fresh_sign_in(backend: Backend) {
     let (_other, other_id) = add_user_and_id(&mut admin, &server, "other@example.com", &[]).await;
     let admin_role = administrator_role(&mut admin).await;
     age_sign_ins(&db, 11).await;
-    let update = |id: i64, email: &str, roles: Vec<i64>| json!({"id": id, "first_name": "Ada", "last_name": "Admin", "email": email, "role_ids": roles});
-    let r = admin.call_json("update_user", update(admin_id, "ada@example.com", vec![admin_role])).await;
+    let update = |id: i64, email: &str, role_ids: Vec<i64>| UpdateUser {
+        id,
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+        email: email.into(),
+        role_ids,
+    };
+    let r = admin.send(update(admin_id, "ada@example.com", vec![admin_role])).await;
     must_confirm(&r, "own email");
     assert_eq!(admin.whoami().await.as_deref(), Some(ADMIN_EMAIL), "the email stays");
     // Someone else's email, or one's own name, needs no confirmation.
-    let r = admin.call_json("update_user", update(other_id, "someone@example.com", vec![])).await;
+    let r = admin.send(update(other_id, "someone@example.com", vec![])).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = admin.call_json("update_user", update(admin_id, ADMIN_EMAIL, vec![admin_role])).await;
+    let r = admin.send(update(admin_id, ADMIN_EMAIL, vec![admin_role])).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(confirm_with_password(&mut admin, ADMIN_PASSWORD).await.status, StatusCode::OK);
-    let r = admin.call_json("update_user", update(admin_id, "ada@example.com", vec![admin_role])).await;
+    let r = admin.send(update(admin_id, "ada@example.com", vec![admin_role])).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(admin.whoami().await.as_deref(), Some("ada@example.com"));
 }
@@ -167,10 +187,10 @@ async fn confirmations_count_in_the_sign_in_throttle(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     let mut user = add_user(&mut admin, &server, "fresh@example.com", &[]).await;
     age_sign_ins(&db, 11).await;
-    let mut statuses: Vec<Value> = Vec::new();
+    let mut statuses: Vec<u16> = Vec::new();
     for _ in 0..8 {
-        statuses.push(json!(confirm_with_password(&mut user, "guess").await.status.as_u16()));
+        statuses.push(confirm_with_password(&mut user, "guess").await.status.as_u16());
     }
-    assert!(statuses.contains(&json!(429)), "guessing is slowed like at sign-in: {statuses:?}");
-    must_confirm(&user.call("begin_totp_setup", &[]).await, "still stale");
+    assert!(statuses.contains(&429), "guessing is slowed like at sign-in: {statuses:?}");
+    must_confirm(&user.send(BeginTotpSetup {}).await, "still stale");
 }

@@ -2,10 +2,21 @@
 
 #![allow(dead_code)]
 
-use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
+use app::audit::{AuditEntry, AuditQuery, ListAudit};
+use app::auth::{Me, Setup, SignIn};
+use app::email_queue::{EmailRow, GetEmail, ListEmails};
+use app::error::AppError;
+use app::invitations::SignUp;
+use app::roles::{CreateRole, Grant, ListRoles, SetRolePermissions};
+use app::users::{GetUser, InviteUser, UpdateOutcome, UpdateUser};
+use leptos::server_fn::codec::{Json, MultipartFormData, PostUrl};
+use leptos::server_fn::{Http, ServerFn};
+use reqwest::header::{CONTENT_TYPE, COOKIE, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
+use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
+use std::marker::PhantomData;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -251,11 +262,99 @@ pub struct Client {
     pub pending: Option<String>,
 }
 
-pub struct Reply {
+/// What a server function answered. `T` is its output type ([`Client::send`]);
+/// [`Reply::ok`] and [`Reply::err`] read the body as that type or as the `AppError`.
+pub struct Reply<T = Value> {
     pub status: StatusCode,
+    /// The body as JSON (or as text when it is not JSON).
     pub body: Value,
     pub set_cookie: Option<String>,
+    output: PhantomData<fn() -> T>,
 }
+
+impl<T: DeserializeOwned> Reply<T> {
+    /// 200, and the body as the server function's output type.
+    #[track_caller]
+    pub fn ok(&self) -> T {
+        assert_eq!(self.status, StatusCode::OK, "{:?}", self.body);
+        match serde_json::from_value(self.body.clone()) {
+            Ok(output) => output,
+            Err(e) => panic!("the output of type {}: {e}: {:?}", std::any::type_name::<T>(), self.body),
+        }
+    }
+}
+
+impl<T> Reply<T> {
+    /// Not 200, and the body as the error the server function returned.
+    #[track_caller]
+    pub fn err(&self) -> AppError {
+        assert_ne!(self.status, StatusCode::OK, "{:?}", self.body);
+        match serde_json::from_value(self.body.clone()) {
+            Ok(e) => e,
+            Err(e) => panic!("an AppError: {e}: {:?}", self.body),
+        }
+    }
+}
+
+impl<T> Reply<T> {
+    /// The same reply, its body no longer tied to an output type (to list
+    /// replies of different functions together).
+    pub fn untyped(self) -> Reply {
+        Reply { status: self.status, body: self.body, set_cookie: self.set_cookie, output: PhantomData }
+    }
+
+    /// The message of an `AppError::Invalid` reply (input that cannot be accepted).
+    #[track_caller]
+    pub fn invalid(&self) -> String {
+        match self.err() {
+            AppError::Invalid(message) => message,
+            other => panic!("not Invalid: {other:?}"),
+        }
+    }
+}
+
+/// How a server function's arguments travel: the input encoding its `#[server]`
+/// declares, encoded as server_fn's client encodes it.
+pub trait Encoding {
+    const CONTENT_TYPE: &'static str;
+    fn encode<T: Serialize>(args: &T) -> Vec<u8>;
+}
+
+/// The default: `application/x-www-form-urlencoded` through `serde_qs`.
+impl Encoding for PostUrl {
+    const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
+    fn encode<T: Serialize>(args: &T) -> Vec<u8> {
+        serde_qs::to_string(args).expect("form-encodable arguments").into_bytes()
+    }
+}
+
+/// `input = server_fn::codec::Json`.
+impl Encoding for Json {
+    const CONTENT_TYPE: &'static str = "application/json";
+    fn encode<T: Serialize>(args: &T) -> Vec<u8> {
+        serde_json::to_vec(args).expect("JSON-encodable arguments")
+    }
+}
+
+/// A server function's arguments: the struct `#[server]` generates (e.g.
+/// `app::users::InviteUser`), with its path, encoding and output type.
+pub trait Args: ServerFn + Serialize {
+    type Encoding: Encoding;
+}
+
+impl<S, I, O> Args for S
+where
+    S: ServerFn<Protocol = Http<I, O>> + Serialize,
+    I: Encoding,
+{
+    type Encoding = I;
+}
+
+/// A server function that takes `multipart/form-data` (its struct has no
+/// serializable fields: the form is the argument).
+pub trait MultipartArgs: ServerFn {}
+
+impl<S, O> MultipartArgs for S where S: ServerFn<Protocol = Http<MultipartFormData, O>> {}
 
 impl Client {
     pub fn new(base: &str) -> Self {
@@ -263,9 +362,120 @@ impl Client {
         Self { http, base: base.to_string(), cookie: None, last_set_cookie: None, pending: None }
     }
 
-    /// Call a server function by its endpoint with form-encoded arguments.
-    pub async fn call(&mut self, endpoint: &str, args: &[(&str, &str)]) -> Reply {
-        let resp = self.api_post(endpoint).form(args).send().await.expect("request completes");
+    /// Call a server function with its typed arguments: POSTed to its path, in
+    /// its encoding; the reply reads as its output type.
+    pub async fn send<S: Args>(&mut self, args: S) -> Reply<S::Output> {
+        let req = self
+            .api_post(S::PATH)
+            .header(CONTENT_TYPE, <S::Encoding as Encoding>::CONTENT_TYPE)
+            .body(<S::Encoding as Encoding>::encode(&args));
+        self.send_api(req).await
+    }
+
+    /// Call a server function that takes `multipart/form-data` (a file upload):
+    /// these text fields and one file field named `file` (if given).
+    pub async fn send_multipart<S: MultipartArgs>(
+        &mut self,
+        fields: &[(&str, &str)],
+        file: Option<&[u8]>,
+    ) -> Reply<S::Output> {
+        let (content_type, body) = multipart(fields, file);
+        let req = self.api_post(S::PATH).header(CONTENT_TYPE, content_type).body(body);
+        self.send_api(req).await
+    }
+
+    /// Raw: a server function by its endpoint with these form fields, for
+    /// requests the typed arguments cannot make (missing or malformed fields).
+    pub async fn call_raw(&mut self, endpoint: &str, args: &[(&str, &str)]) -> Reply {
+        let req = self.api_post(&format!("/api/{endpoint}")).form(args);
+        self.send_api(req).await
+    }
+
+    /// Raw: a server function by its endpoint with this JSON body, for
+    /// requests the typed arguments cannot make (missing or malformed fields).
+    pub async fn call_raw_json(&mut self, endpoint: &str, args: Value) -> Reply {
+        let req = self.api_post(&format!("/api/{endpoint}")).json(&args);
+        self.send_api(req).await
+    }
+
+    /// Raw: a `multipart/form-data` body to a server function by its endpoint,
+    /// for requests the typed arguments cannot make.
+    pub async fn call_raw_multipart(&mut self, endpoint: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> Reply {
+        let (content_type, body) = multipart(fields, file);
+        let req = self.api_post(&format!("/api/{endpoint}")).header(CONTENT_TYPE, content_type).body(body);
+        self.send_api(req).await
+    }
+
+    /// GET a page without following redirects.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("roster_session={c}"));
+        }
+        req.send().await.expect("request completes")
+    }
+
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Reply<String> {
+        self.send(SignIn { email: email.into(), password: password.into(), next: Some(String::new()) }).await
+    }
+
+    /// The signed-in user's email, or None.
+    pub async fn whoami(&mut self) -> Option<String> {
+        self.send(Me {}).await.ok().map(|me| me.email)
+    }
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Use the server's setup link to create the first administrator; returns a signed-in client.
+pub async fn set_up_admin(server: &Server) -> Client {
+    let link = server.setup_link.as_ref().expect("a fresh server prints a setup link");
+    complete_setup(&server.base, link).await
+}
+
+/// Create the first administrator through `setup_link` on the server at `base`
+/// (also used by the benches, which start the release server themselves).
+pub async fn complete_setup(base: &str, setup_link: &str) -> Client {
+    let token = setup_link.rsplit('/').next().unwrap();
+    let mut c = Client::new(base);
+    let r = c
+        .send(Setup {
+            token: token.into(),
+            email: ADMIN_EMAIL.into(),
+            first_name: "Ada".into(),
+            last_name: "Admin".into(),
+            password: ADMIN_PASSWORD.into(),
+            password_confirmation: ADMIN_PASSWORD.into(),
+        })
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "setup: {:?}", r.body);
+    c
+}
+
+impl Client {
+    /// A POST to the server function at `path`, from Roster's own origin, with the session if any.
+    fn api_post(&self, path: &str) -> reqwest::RequestBuilder {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(ORIGIN, &self.base)
+            .header("Accept", "application/json");
+        let cookies: Vec<String> = [("roster_session", &self.cookie), ("roster_pending", &self.pending)]
+            .into_iter()
+            .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
+            .collect();
+        if cookies.is_empty() {
+            req
+        } else {
+            req.header(COOKIE, cookies.join("; "))
+        }
+    }
+
+    /// Send a server function call and keep the cookies it sets, as a browser
+    /// does; the body as JSON (or as text when it is not JSON).
+    async fn send_api<T>(&mut self, req: reqwest::RequestBuilder) -> Reply<T> {
+        let resp = req.send().await.expect("request completes");
         let status = resp.status();
         let set_cookie = resp
             .headers()
@@ -291,104 +501,19 @@ impl Client {
         }
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body, set_cookie }
-    }
-
-    /// GET a page without following redirects.
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        let mut req = self.http.get(format!("{}{path}", self.base));
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("roster_session={c}"));
-        }
-        req.send().await.expect("request completes")
-    }
-
-    pub async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
-        self.call("sign_in", &[("email", email), ("password", password), ("next", "")]).await
-    }
-
-    /// The signed-in user's email, or None.
-    pub async fn whoami(&mut self) -> Option<String> {
-        let r = self.call("me", &[]).await;
-        assert_eq!(r.status, StatusCode::OK, "me: {:?}", r.body);
-        r.body.get("email").and_then(Value::as_str).map(str::to_string)
-    }
-}
-
-pub const ADMIN_EMAIL: &str = "admin@example.com";
-pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
-
-/// Use the server's setup link to create the first administrator; returns a signed-in client.
-pub async fn set_up_admin(server: &Server) -> Client {
-    let link = server.setup_link.as_ref().expect("a fresh server prints a setup link");
-    complete_setup(&server.base, link).await
-}
-
-/// Create the first administrator through `setup_link` on the server at `base`
-/// (also used by the benches, which start the release server themselves).
-pub async fn complete_setup(base: &str, setup_link: &str) -> Client {
-    let token = setup_link.rsplit('/').next().unwrap();
-    let mut c = Client::new(base);
-    let r = c
-        .call(
-            "setup",
-            &[
-                ("token", token),
-                ("email", ADMIN_EMAIL),
-                ("first_name", "Ada"),
-                ("last_name", "Admin"),
-                ("password", ADMIN_PASSWORD),
-                ("password_confirmation", ADMIN_PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "setup: {:?}", r.body);
-    c
-}
-
-impl Client {
-    /// Call a server function that takes a JSON body.
-    pub async fn call_json(&mut self, endpoint: &str, args: Value) -> Reply {
-        let req = self.api_post(endpoint).json(&args);
-        self.send_api(req).await
-    }
-
-    /// A POST to a server function, from Roster's own origin, with the session if any.
-    fn api_post(&self, endpoint: &str) -> reqwest::RequestBuilder {
-        let req = self
-            .http
-            .post(format!("{}/api/{endpoint}", self.base))
-            .header(ORIGIN, &self.base)
-            .header("Accept", "application/json");
-        let cookies: Vec<String> = [("roster_session", &self.cookie), ("roster_pending", &self.pending)]
-            .into_iter()
-            .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
-            .collect();
-        if cookies.is_empty() {
-            req
-        } else {
-            req.header(COOKIE, cookies.join("; "))
-        }
-    }
-
-    /// Send a server function call; the body as JSON (or as text when it is not JSON).
-    async fn send_api(&self, req: reqwest::RequestBuilder) -> Reply {
-        let resp = req.send().await.expect("request completes");
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body, set_cookie: None }
+        Reply { status, body, set_cookie, output: PhantomData }
     }
 
     /// Invite a user with the given roles; returns the new user's id.
-    pub async fn invite(&mut self, email: &str, role_ids: &[i64]) -> Reply {
-        self.call_json("invite_user", serde_json::json!({ "email": email, "role_ids": role_ids })).await
+    pub async fn invite(&mut self, email: &str, role_ids: &[i64]) -> Reply<i64> {
+        self.send(InviteUser { email: email.into(), first_name: None, last_name: None, role_ids: role_ids.to_vec() })
+            .await
     }
 
-    pub async fn emails(&mut self, status: &str) -> Vec<Value> {
-        let r = self.call("list_emails", &[("status", status)]).await;
-        assert_eq!(r.status, StatusCode::OK, "list_emails: {:?}", r.body);
-        r.body["rows"].as_array().cloned().unwrap_or_default()
+    /// The Email queue's first page, with this status filter (`""`: all).
+    pub async fn emails(&mut self, status: &str) -> Vec<EmailRow> {
+        let status = if status.is_empty() { String::new() } else { word(status) };
+        self.send(ListEmails { status, before: None }).await.ok().rows
     }
 }
 
@@ -576,15 +701,18 @@ pub async fn execute_sql(db: &TestDb, sql: &str, args: &[&str]) -> u64 {
 }
 
 impl Client {
-    /// POST form arguments to a server function with exactly these extra
-    /// headers (no `Origin` unless given) and the session cookie, if any.
-    pub async fn post_form_with(
+    /// POST a form-encoded server function's arguments with exactly these
+    /// extra headers (no `Origin` unless given) and the session cookie, if any.
+    pub async fn post_form_with<S: Args<Encoding = PostUrl>>(
         &self,
-        endpoint: &str,
-        args: &[(&str, &str)],
+        args: S,
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut req = self.http.post(format!("{}/api/{endpoint}", self.base)).form(args);
+        let mut req = self
+            .http
+            .post(format!("{}{}", self.base, S::PATH))
+            .header(CONTENT_TYPE, PostUrl::CONTENT_TYPE)
+            .body(PostUrl::encode(&args));
         if let Some(c) = &self.cookie {
             req = req.header(COOKIE, format!("roster_session={c}"));
         }
@@ -615,12 +743,19 @@ pub const PASSWORD: &str = "a long and lovely passphrase";
 pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
     let r = admin.invite(email, role_ids).await;
     assert_eq!(r.status, StatusCode::OK, "invite {email}: {:?}", r.body);
-    let row =
-        admin.emails("").await.into_iter().find(|e| e["to"] == serde_json::json!(email)).expect("the invitation email");
-    let d = admin.call("email_detail", &[("id", &row["id"].as_i64().unwrap().to_string())]).await;
-    let token = token_of(&signup_link(d.body["body_text"].as_str().unwrap()));
+    let row = admin.emails("").await.into_iter().find(|e| e.to == email).expect("the invitation email");
+    let d = admin.send(GetEmail { id: row.id }).await;
+    let token = token_of(&signup_link(&d.ok().body_text));
     let mut c = server.client();
-    let r = c.call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)]).await;
+    let r = c
+        .send(SignUp {
+            token,
+            first_name: None,
+            last_name: None,
+            password: PASSWORD.into(),
+            password_confirmation: PASSWORD.into(),
+        })
+        .await;
     assert_eq!(r.status, StatusCode::OK, "sign up {email}: {:?}", r.body);
     c
 }
@@ -633,17 +768,22 @@ pub async fn add_user_and_id(admin: &mut Client, server: &Server, email: &str, r
 }
 
 pub async fn user_id(c: &mut Client) -> i64 {
-    c.call("me", &[]).await.body["user_id"].as_i64().unwrap()
+    c.send(Me {}).await.ok().expect("signed in").user_id
 }
 
-/// A role granting `grants` (e.g. `json!([["Users", "View"]])`); returns its id.
-pub async fn create_role(admin: &mut Client, name: &str, grants: Value) -> i64 {
-    let r = admin.call("create_role", &[("name", name), ("description", "")]).await;
+/// A role granting `grants` (e.g. `&[(AppId::Users, Permission::View)]`); returns its id.
+pub async fn create_role(admin: &mut Client, name: &str, grants: &[Grant]) -> i64 {
+    let r = admin.send(CreateRole { name: name.into(), description: String::new() }).await;
     assert_eq!(r.status, StatusCode::OK, "create_role {name}: {:?}", r.body);
-    let id = r.body.as_i64().unwrap();
-    let r = admin.call_json("set_role_permissions", serde_json::json!({"id": id, "grants": grants})).await;
+    let id = r.ok();
+    let r = admin.send(SetRolePermissions { id, grants: grants.to_vec() }).await;
     assert_eq!(r.status, StatusCode::OK, "set_role_permissions {name}: {:?}", r.body);
     id
+}
+
+/// Set role `id`'s grants (what the Permissions tab saves); the grants it holds now.
+pub async fn set_grants(c: &mut Client, id: i64, grants: &[Grant]) -> Reply<Vec<Grant>> {
+    c.send(SetRolePermissions { id, grants: grants.to_vec() }).await
 }
 
 /// The people of the administrator-protection tests: the first
@@ -659,7 +799,7 @@ pub struct Cast {
 }
 
 impl Cast {
-    pub async fn new(server: &Server, grants: Value) -> Self {
+    pub async fn new(server: &Server, grants: &[Grant]) -> Self {
         let mut admin = set_up_admin(server).await;
         let admin_role = administrator_role(&mut admin).await;
         let manager_role = create_role(&mut admin, "User manager", grants).await;
@@ -671,13 +811,7 @@ impl Cast {
 
 /// The built-in Administrator role's id.
 pub async fn administrator_role(admin: &mut Client) -> i64 {
-    let r = admin.call("list_roles", &[]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body.as_array().unwrap().iter().find(|r| r["builtin"] == serde_json::json!(true)).unwrap()["id"].as_i64().unwrap()
-}
-
-pub fn id_arg(id: i64) -> String {
-    id.to_string()
+    admin.send(ListRoles {}).await.ok().into_iter().find(|r| r.builtin).unwrap().id
 }
 
 /// Server settings that turn sign-in throttling off, for measurements and
@@ -706,11 +840,10 @@ pub async fn invite_many(admin: &Client, prefix: &str, n: usize) {
 }
 
 /// The audit entries `admin` sees with no filter (newest first), or with `action` only.
-pub async fn audit_entries(admin: &mut Client, action: &str) -> Vec<serde_json::Value> {
-    let query = serde_json::json!({"query": {"actor": "", "target": "", "action": action, "from": null, "to": null, "before": null}});
-    let r = admin.call_json("list_audit", query).await;
-    assert!(r.status.is_success(), "{:?}", r.body);
-    r.body["entries"].as_array().cloned().unwrap_or_default()
+pub async fn audit_entries(admin: &mut Client, action: &str) -> Vec<AuditEntry> {
+    let action = if action.is_empty() { Default::default() } else { word(action) };
+    let query = AuditQuery { action, ..Default::default() };
+    admin.send(ListAudit { query }).await.ok().entries
 }
 
 /// A `multipart/form-data` body with these text fields and one file field
@@ -736,15 +869,6 @@ pub fn multipart(fields: &[(&str, &str)], file: Option<&[u8]>) -> (String, Vec<u
     }
     body.extend(format!("--{boundary}--\r\n").bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-impl Client {
-    /// Call a server function that takes `multipart/form-data` (a file upload).
-    pub async fn call_multipart(&mut self, endpoint: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> Reply {
-        let (content_type, body) = multipart(fields, file);
-        let req = self.api_post(endpoint).header("Content-Type", content_type).body(body);
-        self.send_api(req).await
-    }
 }
 
 /// Run one statement directly on the database (to set up states the HTTP API
@@ -785,34 +909,28 @@ pub fn assert_notice(text: &str, html: &str, what: &str, since: i64) {
 /// the Email queue), checked by [`assert_notice`]; returns its plain text.
 pub async fn notice(admin: &mut Client, to: &str, subject: &str, what: &str, since: i64) -> String {
     let rows = admin.emails("").await;
-    let found: Vec<&Value> = rows
-        .iter()
-        .filter(|m| m["to"] == serde_json::json!(to) && m["subject"] == serde_json::json!(subject))
-        .collect();
+    let found: Vec<&EmailRow> = rows.iter().filter(|m| m.to == to && m.subject == subject).collect();
     assert_eq!(found.len(), 1, "one “{subject}” to {to}: {rows:?}");
-    let d = admin.call("email_detail", &[("id", &found[0]["id"].as_i64().unwrap().to_string())]).await;
-    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
-    let (text, html) = (d.body["body_text"].as_str().unwrap(), d.body["body_html"].as_str().unwrap());
-    assert_notice(text, html, what, since);
-    text.to_string()
+    let d = admin.send(GetEmail { id: found[0].id }).await.ok();
+    assert_notice(&d.body_text, &d.body_html, what, since);
+    d.body_text
 }
 
 /// How many queued emails to `to` have this subject.
 pub async fn count_emails(admin: &mut Client, to: &str, subject: &str) -> usize {
     let rows = admin.emails("").await;
-    rows.iter().filter(|m| m["to"] == serde_json::json!(to) && m["subject"] == serde_json::json!(subject)).count()
+    rows.iter().filter(|m| m.to == to && m.subject == subject).count()
 }
 
 /// The subject of the email that confirms a changed address.
 pub const CONFIRM_SUBJECT: &str = "Confirm your email address for Roster";
 
 /// Change user `id`'s email as `admin` (their name and roles as they are).
-pub async fn change_email(admin: &mut Client, id: i64, email: &str) -> Reply {
-    let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
-    assert_eq!(d.status, StatusCode::OK, "user_detail: {:?}", d.body);
-    let (first, last, roles) = (&d.body["first_name"], &d.body["last_name"], &d.body["role_ids"]);
-    let args = serde_json::json!({"id": id, "first_name": first, "last_name": last, "email": email, "role_ids": roles});
-    admin.call_json("update_user", args).await
+pub async fn change_email(admin: &mut Client, id: i64, email: &str) -> Reply<UpdateOutcome> {
+    let d = admin.send(GetUser { id }).await.ok();
+    let args =
+        UpdateUser { id, first_name: d.first_name, last_name: d.last_name, email: email.into(), role_ids: d.role_ids };
+    admin.send(args).await
 }
 
 /// The messages `sink` received for `to` whose subject is `subject`, once
@@ -842,9 +960,26 @@ pub async fn confirmation_token(sink: &SmtpSink, to: &str, n: usize) -> String {
     token_of(&link)
 }
 
-/// Whether Users says user `id` proved control of their address (`null` where Users does not say).
-pub async fn email_verified(admin: &mut Client, id: i64) -> Value {
-    let d = admin.call("user_detail", &[("id", &id.to_string())]).await;
-    assert_eq!(d.status, StatusCode::OK, "user_detail: {:?}", d.body);
-    d.body["email_verified"].clone()
+/// Whether Users says user `id` proved control of their address.
+pub async fn email_verified(admin: &mut Client, id: i64) -> bool {
+    admin.send(GetUser { id }).await.ok().email_verified
+}
+
+/// A field that holds one of a few words (an email's status, a template's
+/// kind, an audit action) from its word, read as the server reads it: the same
+/// for a `String` and for an enum that serializes to the same words.
+#[track_caller]
+pub fn word<T: DeserializeOwned>(w: &str) -> T {
+    match serde_json::from_value(Value::String(w.to_string())) {
+        Ok(v) => v,
+        Err(e) => panic!("{w:?} as {}: {e}", std::any::type_name::<T>()),
+    }
+}
+
+/// The word such a field serializes to.
+pub fn word_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(w)) => w,
+        other => panic!("not a word: {other:?}"),
+    }
 }

@@ -5,8 +5,9 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
+use app::registry::{AppId, Permission};
+use app::users::{BulkSelection, CountUsers, ImportReview, ListUsers, ReviewImport, RunImport, UserQuery};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
 
 on_both_backends!(
     the_review_marks_every_row_and_writes_nothing,
@@ -37,45 +38,35 @@ async fn world(backend: Backend) -> World {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let editors = create_role(&mut admin, "Editors", json!([["Users", "View"]])).await;
-    create_role(&mut admin, "Viewers", json!([["AuditLog", "View"]])).await;
-    let mail_admins = create_role(&mut admin, "Mail admins", json!([["Settings", "Update"]])).await;
+    let editors = create_role(&mut admin, "Editors", &[(AppId::Users, Permission::View)]).await;
+    create_role(&mut admin, "Viewers", &[(AppId::AuditLog, Permission::View)]).await;
+    let mail_admins = create_role(&mut admin, "Mail admins", &[(AppId::Settings, Permission::Update)]).await;
     let r = admin.invite("old@example.com", &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     World { _db: db, server, admin, editors, mail_admins }
 }
 
-async fn review(c: &mut Client, file: &str, add_roles: bool) -> Value {
+async fn review(c: &mut Client, file: &str, add_roles: bool) -> ImportReview {
     let fields: &[(&str, &str)] = if add_roles { &[("add_roles", "yes")] } else { &[] };
-    let r = c.call_multipart("review_import", fields, Some(file.as_bytes())).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body
+    c.send_multipart::<ReviewImport>(fields, Some(file.as_bytes())).await.ok()
 }
 
 /// (line, verdict, note) of every row.
-fn verdicts(r: &Value) -> Vec<(u64, String, String)> {
-    r["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            (
-                row["line"].as_u64().unwrap(),
-                row["verdict"].as_str().unwrap().to_string(),
-                row["note"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+fn verdicts(r: &ImportReview) -> Vec<(u64, String, String)> {
+    r.rows.iter().map(|row| (row.line, word_of(&row.verdict), row.note.clone())).collect()
 }
 
-fn counts(r: &Value) -> (u64, u64, u64, u64) {
-    let n = |k: &str| r[k].as_u64().unwrap();
-    (n("new"), n("existing"), n("add_roles"), n("errors"))
+fn counts(r: &ImportReview) -> (u64, u64, u64, u64) {
+    (r.new, r.existing, r.add_roles, r.errors)
 }
 
 async fn user_count(admin: &mut Client) -> u64 {
-    let r = admin.call_json("count_users", json!({"selection": {"Matching": {}}})).await;
-    r.body.as_u64().unwrap()
+    admin.send(CountUsers { selection: BulkSelection::Matching(UserQuery::default()) }).await.ok()
+}
+
+/// The users the Users list shows for `query`.
+async fn listed(admin: &mut Client, query: UserQuery) -> Vec<app::users::UserRow> {
+    admin.send(ListUsers { query }).await.ok().rows
 }
 
 async fn the_review_marks_every_row_and_writes_nothing(backend: Backend) {
@@ -88,8 +79,8 @@ async fn the_review_marks_every_row_and_writes_nothing(backend: Backend) {
     assert_eq!(v.iter().map(|x| x.0).collect::<Vec<_>>(), [2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(v[0].1, "New");
     assert_eq!(v[1].1, "New");
-    assert_eq!(r["rows"][1]["first_name"], "Grace; B");
-    assert_eq!(r["rows"][1]["roles"], json!(["editors", "Viewers"]));
+    assert_eq!(r.rows[1].first_name, "Grace; B");
+    assert_eq!(r.rows[1].roles, ["editors", "Viewers"]);
     assert_eq!((v[2].1.as_str(), v[2].2.as_str()), ("Existing", "Already a user: skipped."));
     assert_eq!(v[3].1, "Error");
     assert!(v[3].2.contains('@'), "the email's problem: {}", v[3].2);
@@ -109,10 +100,9 @@ async fn importing_invites_the_new_people_and_reports_every_row(backend: Backend
     let mut w = world(backend).await;
     let before = user_count(&mut w.admin).await;
     let emails_before = w.admin.emails("").await.len();
-    let r = w.admin.call_multipart("run_import", &[("add_roles", "yes")], Some(FILE.as_bytes())).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(counts(&r.body), (3, 0, 1, 3));
-    let v = verdicts(&r.body);
+    let r = w.admin.send_multipart::<RunImport>(&[("add_roles", "yes")], Some(FILE.as_bytes())).await.ok();
+    assert_eq!(counts(&r), (3, 0, 1, 3));
+    let v = verdicts(&r);
     assert_eq!(v[0].2, "Invited: the invitation is in the Email queue.");
     assert_eq!(v[2].2, "Given Editors.");
     assert_eq!(user_count(&mut w.admin).await, before + 3);
@@ -120,19 +110,18 @@ async fn importing_invites_the_new_people_and_reports_every_row(backend: Backend
     let emails = w.admin.emails("").await;
     assert_eq!(emails.len(), emails_before + 3);
     for to in ["new1@example.com", "new2@example.com", "new4@example.com"] {
-        assert!(emails.iter().any(|e| e["to"] == json!(to)), "{to}: {emails:?}");
+        assert!(emails.iter().any(|e| e.to == to), "{to}: {emails:?}");
     }
     // Names and roles as in the file.
-    let listed = w.admin.call_json("list_users", json!({"query": {"search": "new2@"}})).await;
-    let row = &listed.body["rows"][0];
-    assert_eq!(row["full_name"], "Grace; B Hopper");
-    assert_eq!(row["roles"], json!(["Editors", "Viewers"]));
-    let listed = w.admin.call_json("list_users", json!({"query": {"role": w.editors.to_string()}})).await;
-    let with_editors: Vec<&str> =
-        listed.body["rows"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    let rows = listed(&mut w.admin, UserQuery { search: "new2@".into(), ..Default::default() }).await;
+    let row = &rows[0];
+    assert_eq!(row.full_name, "Grace; B Hopper");
+    assert_eq!(row.roles, ["Editors", "Viewers"]);
+    let rows = listed(&mut w.admin, UserQuery { role: w.editors.to_string(), ..Default::default() }).await;
+    let with_editors: Vec<&str> = rows.iter().map(|u| u.email.as_str()).collect();
     assert_eq!(with_editors, ["new1@example.com", "new2@example.com", "old@example.com"]);
     // The rows with errors, as a CSV to fix and upload again.
-    let errors = r.body["errors_csv"].as_str().unwrap();
+    let errors = &r.errors_csv;
     let lines: Vec<&str> = errors.lines().collect();
     assert_eq!(lines[0], "email,first name,last name,roles,error");
     assert_eq!(lines.len(), 4, "{errors}");
@@ -141,18 +130,22 @@ async fn importing_invites_the_new_people_and_reports_every_row(backend: Backend
     assert_eq!(again.len(), 3, "the errors file reads back as an import file");
     // Audit: one entry per person, one for the import.
     let sent = audit_entries(&mut w.admin, "invitation.sent").await;
-    assert_eq!(sent.iter().filter(|e| e["details"].as_str().unwrap().contains("(import, line")).count(), 3);
+    assert_eq!(sent.iter().filter(|e| e.details.contains("(import, line")).count(), 3);
     assert_eq!(audit_entries(&mut w.admin, "users.imported").await.len(), 1);
     // The same file again: everyone is a user now.
-    let r = w.admin.call_multipart("run_import", &[], Some(FILE.as_bytes())).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(counts(&r.body), (0, 4, 0, 3));
+    let r = w.admin.send_multipart::<RunImport>(&[], Some(FILE.as_bytes())).await;
+    assert_eq!(counts(&r.ok()), (0, 4, 0, 3));
     assert_eq!(user_count(&mut w.admin).await, before + 3);
 }
 
 async fn rows_with_roles_the_caller_cannot_give_are_errors(backend: Backend) {
     let mut w = world(backend).await;
-    let creators = create_role(&mut w.admin, "Creators", json!([["Users", "Create"], ["AuditLog", "View"]])).await;
+    let creators = create_role(
+        &mut w.admin,
+        "Creators",
+        &[(AppId::Users, Permission::Create), (AppId::AuditLog, Permission::View)],
+    )
+    .await;
     let mut creator = add_user(&mut w.admin, &w.server, "creator@example.com", &[creators]).await;
     let r = review(&mut creator, FILE, true).await;
     let v = verdicts(&r);
@@ -161,11 +154,10 @@ async fn rows_with_roles_the_caller_cannot_give_are_errors(backend: Backend) {
     assert_eq!(v[1].1, "New", "Editors and Viewers grant what the creator holds");
     assert_eq!(v[2].1, "Error", "adding roles to a user needs Users Update");
     assert!(v[2].2.contains("Users Update"), "{}", v[2].2);
-    let r = creator.call_multipart("run_import", &[], Some(FILE.as_bytes())).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(counts(&r.body), (2, 1, 0, 4));
-    let listed = w.admin.call_json("list_users", json!({"query": {"role": w.mail_admins.to_string()}})).await;
-    assert_eq!(listed.body["rows"].as_array().unwrap().len(), 0, "nobody was given Mail admins");
+    let r = creator.send_multipart::<RunImport>(&[], Some(FILE.as_bytes())).await;
+    assert_eq!(counts(&r.ok()), (2, 1, 0, 4));
+    let rows = listed(&mut w.admin, UserQuery { role: w.mail_admins.to_string(), ..Default::default() }).await;
+    assert_eq!(rows.len(), 0, "nobody was given Mail admins");
 }
 
 async fn whole_files_are_refused_with_a_clear_reason(backend: Backend) {
@@ -177,17 +169,20 @@ async fn whole_files_are_refused_with_a_clear_reason(backend: Backend) {
         ("", "The file is empty"),
         ("email\n", "no people"),
     ] {
-        for endpoint in ["review_import", "run_import"] {
-            let r = w.admin.call_multipart(endpoint, &[], Some(file.as_bytes())).await;
+        let replies = [
+            ("review_import", w.admin.send_multipart::<ReviewImport>(&[], Some(file.as_bytes())).await),
+            ("run_import", w.admin.send_multipart::<RunImport>(&[], Some(file.as_bytes())).await),
+        ];
+        for (endpoint, r) in replies {
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{endpoint} {words}: {:?}", r.body);
             assert!(r.body.to_string().contains(words), "{endpoint}: {:?}", r.body);
         }
     }
-    let r = w.admin.call_multipart("review_import", &[], None).await;
+    let r = w.admin.send_multipart::<ReviewImport>(&[], None).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert!(r.body.to_string().contains("Choose a CSV file"), "{:?}", r.body);
-    let viewers = create_role(&mut w.admin, "Users viewers", json!([["Users", "View"]])).await;
+    let viewers = create_role(&mut w.admin, "Users viewers", &[(AppId::Users, Permission::View)]).await;
     let mut viewer = add_user(&mut w.admin, &w.server, "viewer@example.com", &[viewers]).await;
-    let r = viewer.call_multipart("run_import", &[], Some(FILE.as_bytes())).await;
+    let r = viewer.send_multipart::<RunImport>(&[], Some(FILE.as_bytes())).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
 }

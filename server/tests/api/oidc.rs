@@ -6,6 +6,13 @@
 use crate::applications::{crm, register};
 use crate::helpers::*;
 use crate::on_both_backends;
+use app::account::UpdateMyName;
+use app::applications::{ClientType, Credentials, RotateApplicationSecret, SetApplicationEnabled};
+use app::auth::{Me, SignIn};
+use app::email_confirmation::ConfirmEmail;
+use app::registry::{AppId, Permission};
+use app::roles::{ListRoles, SetRolePermissions};
+use app::users::SetUserEnabled;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreGenderClaim, CoreIdToken, CoreProviderMetadata,
 };
@@ -68,14 +75,10 @@ async fn discover(base: &str) -> CoreProviderMetadata {
     CoreProviderMetadata::discover_async(IssuerUrl::new(base.to_string()).unwrap(), &http()).await.unwrap()
 }
 
-async fn relying_party(base: &str, creds: &Value) -> Rp {
-    let secret = creds["client_secret"].as_str().map(|s| ClientSecret::new(s.to_string()));
-    CoreClient::from_provider_metadata(
-        discover(base).await,
-        ClientId::new(creds["client_id"].as_str().unwrap().to_string()),
-        secret,
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_string()).unwrap())
+async fn relying_party(base: &str, creds: &Credentials) -> Rp {
+    let secret = creds.client_secret.as_deref().map(|s| ClientSecret::new(s.to_string()));
+    CoreClient::from_provider_metadata(discover(base).await, ClientId::new(creds.client_id.clone()), secret)
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_string()).unwrap())
 }
 
 /// One authorization request as the browser makes it.
@@ -150,7 +153,7 @@ struct World {
     db: TestDb,
     admin: Client,
     laura: Client,
-    creds: Value,
+    creds: Credentials,
     app_id: i64,
 }
 
@@ -163,8 +166,8 @@ async fn world_with(backend: Backend, env: &[(&str, &str)]) -> World {
     let server = Server::start_with(&db, env).await;
     let mut admin = set_up_admin(&server).await;
     let creds = register(&mut admin, crm("CRM")).await;
-    let app_id = creds["id"].as_i64().unwrap();
-    let sales = create_role(&mut admin, "Sales", json!([[{"Registered": app_id}, "Update"]])).await;
+    let app_id = creds.id;
+    let sales = create_role(&mut admin, "Sales", &[(AppId::Registered(app_id), Permission::Update)]).await;
     let laura = add_user(&mut admin, &server, "laura@example.com", &[sales]).await;
     World { server, db, admin, laura, creds, app_id }
 }
@@ -173,8 +176,8 @@ async fn world_with(backend: Backend, env: &[(&str, &str)]) -> World {
 
 async fn a_relying_party_signs_in_with_pkce_and_verifies_the_id_token(backend: Backend) {
     let mut w = world(backend).await;
-    w.admin.call("update_my_name", &[("first_name", "Ada"), ("last_name", "Admin")]).await;
-    w.laura.call("update_my_name", &[("first_name", "Laura"), ("last_name", "M")]).await;
+    w.admin.send(UpdateMyName { first_name: "Ada".into(), last_name: "Admin".into() }).await;
+    w.laura.send(UpdateMyName { first_name: "Laura".into(), last_name: "M".into() }).await;
     let rp = relying_party(&w.server.base, &w.creds).await;
     let s = authorize(&rp, &w.laura, true).await;
     assert_eq!(s.status, StatusCode::SEE_OTHER, "{:?} {}", s.location, s.body);
@@ -196,22 +199,17 @@ async fn a_relying_party_signs_in_with_pkce_and_verifies_the_id_token(backend: B
     assert_eq!(info.additional_claims().permissions, vec!["view", "update"]);
     assert_eq!(info.additional_claims().roles, vec!["Sales"]);
     // A role change shows at the next userinfo call.
-    let role =
-        w.admin.call("list_roles", &[]).await.body.as_array().unwrap().iter().find(|r| r["name"] == "Sales").unwrap()
-            ["id"]
-            .clone();
-    let r = w
-        .admin
-        .call_json("set_role_permissions", json!({"id": role, "grants": [[{"Registered": w.app_id}, "View"]]}))
-        .await;
+    let role = w.admin.send(ListRoles {}).await.ok().into_iter().find(|r| r.name == "Sales").unwrap().id;
+    let grants = vec![(AppId::Registered(w.app_id), Permission::View)];
+    let r = w.admin.send(SetRolePermissions { id: role, grants }).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(userinfo(&rp, tokens.access_token()).await.unwrap().additional_claims().permissions, vec!["view"]);
 
     let entries = audit_entries(&mut w.admin, "application.signed_in").await;
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0]["actor_email"], json!("laura@example.com"));
-    assert_eq!(entries[0]["details"], json!("signed in to CRM"));
-    assert!(!entries[0]["ip"].as_str().unwrap().is_empty(), "the person's IP");
+    assert_eq!(entries[0].actor_email, "laura@example.com");
+    assert_eq!(entries[0].details, "signed in to CRM");
+    assert!(!entries[0].ip.is_empty(), "the person's IP");
 }
 
 async fn client_secret_post_works_too(backend: Backend) {
@@ -228,7 +226,7 @@ async fn client_secret_post_works_too(backend: Backend) {
 async fn public_clients_must_use_pkce(backend: Backend) {
     let mut w = world(backend).await;
     let mut input = crm("Wiki");
-    input["client_type"] = json!("Public");
+    input.client_type = ClientType::Public;
     let creds = register(&mut w.admin, input).await;
     let rp = relying_party(&w.server.base, &creds).await.set_auth_type(AuthType::RequestBody);
     let s = authorize(&rp, &w.admin, false).await;
@@ -301,18 +299,18 @@ async fn expired_code_is_refused(backend: Backend) {
 async fn wrong_or_rotated_away_secret_is_refused(backend: Backend) {
     let mut w = world(backend).await;
     let mut wrong = w.creds.clone();
-    wrong["client_secret"] = json!("A".repeat(43));
+    wrong.client_secret = Some("A".repeat(43));
     let rp = relying_party(&w.server.base, &wrong).await;
     let s = authorize(&rp, &w.laura, true).await;
     assert_eq!(exchange(&rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap_err(), "invalid_client");
 
-    let r = w.admin.call("rotate_application_secret", &[("id", &id_arg(w.app_id))]).await;
-    let rotated = r.body["client_secret"].as_str().unwrap().to_string();
+    let r = w.admin.send(RotateApplicationSecret { id: w.app_id }).await;
+    let rotated = r.ok().client_secret.unwrap();
     let old = relying_party(&w.server.base, &w.creds).await;
     let s = authorize(&old, &w.laura, true).await;
     assert_eq!(exchange(&old, &s.code.unwrap(), Some(s.verifier)).await.unwrap_err(), "invalid_client");
     let mut new = w.creds.clone();
-    new["client_secret"] = json!(rotated);
+    new.client_secret = Some(rotated);
     let rp = relying_party(&w.server.base, &new).await;
     let s = authorize(&rp, &w.laura, true).await;
     exchange(&rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
@@ -339,19 +337,17 @@ async fn person_without_view_gets_the_no_access_page(backend: Backend) {
     assert!(location.starts_with("/signin?next=%2Foidc%2Fauthorize%3F"), "{location}");
     let next =
         url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes()).next().unwrap().1.into_owned();
-    let r = tom.call("sign_in", &[("email", "laura@example.com"), ("password", PASSWORD), ("next", &next)]).await;
-    assert!(
-        r.body.as_str().unwrap().starts_with("/oidc/authorize?"),
-        "after sign-in the request continues: {:?}",
-        r.body
-    );
+    let r = tom
+        .send(SignIn { email: "laura@example.com".into(), password: PASSWORD.into(), next: Some(next.to_string()) })
+        .await;
+    assert!(r.ok().starts_with("/oidc/authorize?"), "after sign-in the request continues: {:?}", r.body);
 }
 
 async fn disabled_application_refuses_sign_in(backend: Backend) {
     let mut w = world(backend).await;
     let rp = relying_party(&w.server.base, &w.creds).await;
     let before = authorize(&rp, &w.laura, true).await;
-    w.admin.call("set_application_enabled", &[("id", &id_arg(w.app_id)), ("enabled", "false")]).await;
+    w.admin.send(SetApplicationEnabled { id: w.app_id, enabled: false }).await;
     let s = authorize(&rp, &w.laura, true).await;
     assert_eq!(s.status, StatusCode::FORBIDDEN);
     assert!(s.body.contains("have access to CRM"));
@@ -365,7 +361,7 @@ async fn disabled_person_gets_nothing(backend: Backend) {
     let before = authorize(&rp, &w.laura, true).await;
     let ok = authorize(&rp, &w.laura, true).await;
     let tokens = exchange(&rp, &ok.code.unwrap(), Some(ok.verifier)).await.unwrap();
-    let r = w.admin.call("set_user_enabled", &[("id", &id_arg(laura_id)), ("enabled", "false")]).await;
+    let r = w.admin.send(SetUserEnabled { id: laura_id, enabled: false }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let s = authorize(&rp, &w.laura, true).await;
     assert!(s.code.is_none());
@@ -383,8 +379,8 @@ async fn token_of_another_application_is_for_that_application_only(backend: Back
     let s = authorize(&wiki_rp, &w.admin, true).await;
     let wiki_tokens = exchange(&wiki_rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
     let at_crm = userinfo(&crm_rp, wiki_tokens.access_token()).await.unwrap();
-    assert_eq!(aud(&at_crm), wiki["client_id"].as_str().unwrap());
-    assert_ne!(aud(&at_crm), w.creds["client_id"].as_str().unwrap(), "CRM sees it is not its token");
+    assert_eq!(aud(&at_crm), wiki.client_id.as_str());
+    assert_ne!(aud(&at_crm), w.creds.client_id.as_str(), "CRM sees it is not its token");
     // A Wiki ID token does not verify as a CRM one (aud).
     let s = authorize(&wiki_rp, &w.admin, true).await;
     let t = exchange(&wiki_rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
@@ -392,12 +388,9 @@ async fn token_of_another_application_is_for_that_application_only(backend: Back
     // Laura holds CRM only: a token of hers for CRM stops at userinfo once she loses View.
     let s = authorize(&crm_rp, &w.laura, true).await;
     let t = exchange(&crm_rp, &s.code.unwrap(), Some(s.verifier)).await.unwrap();
-    assert_eq!(aud(&userinfo(&wiki_rp, t.access_token()).await.unwrap()), w.creds["client_id"].as_str().unwrap());
-    let sales =
-        w.admin.call("list_roles", &[]).await.body.as_array().unwrap().iter().find(|r| r["name"] == "Sales").unwrap()
-            ["id"]
-            .clone();
-    w.admin.call_json("set_role_permissions", json!({"id": sales, "grants": []})).await;
+    assert_eq!(aud(&userinfo(&wiki_rp, t.access_token()).await.unwrap()), w.creds.client_id.as_str());
+    let sales = w.admin.send(ListRoles {}).await.ok().into_iter().find(|r| r.name == "Sales").unwrap().id;
+    w.admin.send(SetRolePermissions { id: sales, grants: vec![] }).await;
     assert!(userinfo(&crm_rp, t.access_token()).await.is_err());
 }
 
@@ -635,7 +628,7 @@ async fn authorize_on_one_node_exchange_on_another(backend: Backend) {
     let r = http()
         .post(format!("{}/oidc/token", b.base))
         .header("Host", &host)
-        .basic_auth(w.creds["client_id"].as_str().unwrap(), w.creds["client_secret"].as_str())
+        .basic_auth(w.creds.client_id.as_str(), w.creds.client_secret.as_deref())
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -660,7 +653,7 @@ async fn authorize_on_one_node_exchange_on_another(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     let info: Value = r.json().await.unwrap();
     assert_eq!(info["email"], json!("laura@example.com"));
-    let _ = w.admin.call("me", &[]).await;
+    let _ = w.admin.send(Me {}).await;
 }
 
 async fn end_session_returns_only_to_registered_uris(backend: Backend) {
@@ -683,7 +676,7 @@ async fn end_session_returns_only_to_registered_uris(backend: Backend) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "https://crm.example.com/bye?state=s1");
     assert!(w.laura.whoami().await.is_none(), "signed out of Roster");
-    let _ = w.admin.call("me", &[]).await;
+    let _ = w.admin.send(Me {}).await;
 }
 
 /// Sign `browser` in to the application: the ID token's email and
@@ -716,8 +709,8 @@ async fn email_verified_is_true_only_for_an_address_its_owner_proved(backend: Ba
 
     // Laura follows the link sent to the new address, signed in: proved.
     let token = confirmation_token(&sink, "laura.new@example.com", 1).await;
-    let r = w.laura.call("confirm_email", &[("token", &token)]).await;
-    assert_eq!((r.status, &r.body), (StatusCode::OK, &json!("laura.new@example.com")));
+    let r = w.laura.send(ConfirmEmail { token: token.to_string() }).await;
+    assert_eq!(r.ok(), "laura.new@example.com");
     let (email, id_token, info, _) = email_claims(&rp, &w.laura).await;
     assert_eq!((email.as_str(), id_token, info), ("laura.new@example.com", Some(true), Some(true)));
 }

@@ -6,6 +6,17 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
+use app::auth::Me;
+use app::email_queue::GetEmail;
+use app::error::AppError;
+use app::registry::{AppId, Permission};
+use app::two_factor::{
+    BeginPasskeyRegistration, BeginPasskeySecondStep, BeginPasskeySignIn, FinishPasskeyRegistration,
+    FinishPasskeySecondStep, FinishPasskeySignIn, RemovePasskey, RenamePasskey, ResetTwoFactor, SetRoleTwoFactor,
+    TwoFactorStatus, UserTwoFactor,
+};
+use app::two_factor::{PasskeyCeremony, UserFactors};
+use app::users::{ListUsers, SetUserEnabled, UserQuery};
 use passkey::authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
 use passkey::client::{Client as WebAuthnClient, DefaultClientData};
 use passkey::crypto::rust_crypto::RustCryptoBackend;
@@ -108,40 +119,45 @@ impl Device {
 const USER: &str = "pk@example.com";
 
 /// The ceremony token and options of a `begin_*` answer.
-fn started(r: &Reply) -> (String, String) {
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    (r.body["ceremony"].as_str().unwrap().to_string(), r.body["options"].as_str().unwrap().to_string())
+fn started(r: &Reply<PasskeyCeremony>) -> (String, String) {
+    let started = r.ok();
+    (started.ceremony, started.options)
 }
 
 /// Add a passkey named `name` with `device`; returns the recovery codes (if first).
 pub async fn add_passkey(c: &mut Client, device: &mut Device, name: &str) -> Vec<String> {
-    let (ceremony, options) = started(&c.call("begin_passkey_registration", &[("name", name)]).await);
+    let (ceremony, options) = started(&c.send(BeginPasskeyRegistration { name: name.to_string() }).await);
     let options_json: Value = serde_json::from_str(&options).unwrap();
     let selection = &options_json["publicKey"]["authenticatorSelection"];
     assert_eq!(selection["residentKey"], json!("required"), "{options}");
     assert_eq!(selection["userVerification"], json!("required"), "{options}");
     let credential = device.create(&c.base, &options).await;
-    let r = c.call("finish_passkey_registration", &[("ceremony", &ceremony), ("credential", &credential)]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect()
+    let r =
+        c.send(FinishPasskeyRegistration { ceremony: ceremony.to_string(), credential: credential.to_string() }).await;
+    r.ok()
 }
 
 /// Start a passkey sign-in on a fresh client: (client, ceremony, options).
 async fn begin_sign_in(server: &Server) -> (Client, String, String) {
     let mut c = server.client();
-    let (ceremony, options) = started(&c.call("begin_passkey_sign_in", &[]).await);
+    let (ceremony, options) = started(&c.send(BeginPasskeySignIn {}).await);
     let json: Value = serde_json::from_str(&options).unwrap();
     assert_eq!(json["publicKey"]["userVerification"], json!("required"), "{options}");
     assert_eq!(json["mediation"], json!("conditional"), "the options suit the autofill too: {options}");
     (c, ceremony, options)
 }
 
-async fn finish_sign_in(c: &mut Client, ceremony: &str, credential: &str) -> Reply {
-    c.call("finish_passkey_sign_in", &[("ceremony", ceremony), ("credential", credential), ("next", "/account")]).await
+async fn finish_sign_in(c: &mut Client, ceremony: &str, credential: &str) -> Reply<String> {
+    c.send(FinishPasskeySignIn {
+        ceremony: ceremony.to_string(),
+        credential: credential.to_string(),
+        next: Some("/account".into()),
+    })
+    .await
 }
 
 /// Sign in with `device`'s passkey alone on a fresh client.
-async fn sign_in_with(server: &Server, device: &mut Device) -> (Client, Reply) {
+async fn sign_in_with(server: &Server, device: &mut Device) -> (Client, Reply<String>) {
     let (mut c, ceremony, options) = begin_sign_in(server).await;
     let credential = device.get(&server.base, &options).await;
     let r = finish_sign_in(&mut c, &ceremony, &credential).await;
@@ -158,31 +174,30 @@ async fn with_passkey_user(db: &TestDb) -> (Server, Client, Client, Device) {
     (server, admin, user, device)
 }
 
-fn assert_refused(r: &Reply) {
+fn assert_refused(r: &Reply<String>) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
-    assert_eq!(r.body, json!("PasskeyRefused"));
+    assert_eq!(r.err(), AppError::PasskeyRefused);
 }
 
 async fn a_passkey_signs_in_alone(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, mut admin, mut user, mut device) = with_passkey_user(&db).await;
-    let status = user.call("two_factor_status", &[]).await.body;
-    assert_eq!(status["passkeys"].as_array().unwrap().len(), 1, "{status}");
-    assert_eq!(status["passkeys"][0]["name"], json!("Work laptop"));
-    assert_eq!(status["passkeys"][0]["last_used_at"], Value::Null);
+    let status = user.send(TwoFactorStatus {}).await.ok();
+    assert_eq!(status.passkeys.len(), 1, "{status:?}");
+    assert_eq!(status.passkeys[0].name, "Work laptop");
+    assert_eq!(status.passkeys[0].last_used_at, None);
     let (mut c, r) = sign_in_with(&server, &mut device).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!("/account"));
+    assert_eq!(r.ok(), "/account");
     assert!(c.pending.is_none(), "no second step after a passkey");
     assert_eq!(c.whoami().await.as_deref(), Some(USER));
-    let status = c.call("two_factor_status", &[]).await.body;
-    assert!(status["passkeys"][0]["last_used_at"].is_i64(), "{status}");
+    let status = c.send(TwoFactorStatus {}).await.ok();
+    assert!(status.passkeys[0].last_used_at.is_some(), "{status:?}");
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM webauthn_challenges").await, 0, "every challenge was spent");
     let entries = audit_entries(&mut admin, "sign_in.success").await;
     assert!(
-        entries.iter().any(|e| e["target_label"] == json!(USER)
-            && e["details"].as_str().unwrap_or("").starts_with("passkey ")
-            && e["details"].as_str().unwrap_or("").ends_with(": Work laptop")),
+        entries.iter().any(|e| e.target_label == USER
+            && e.details.starts_with("passkey ")
+            && e.details.ends_with(": Work laptop")),
         "{entries:?}"
     );
 }
@@ -197,28 +212,25 @@ async fn adding_a_passkey_gives_recovery_codes_and_emails_the_owner(backend: Bac
     assert_eq!(codes.len(), 10, "the first second factor comes with recovery codes");
     let again = add_passkey(&mut user, &mut Device::new(), "Laptop").await;
     assert!(again.is_empty(), "a second one does not: {again:?}");
-    let status = user.call("two_factor_status", &[]).await.body;
-    assert_eq!(status["recovery_codes_left"], json!(10));
-    assert_eq!(status["totp_enabled"], json!(false));
+    let status = user.send(TwoFactorStatus {}).await.ok();
+    assert_eq!(status.recovery_codes_left, 10);
+    assert!(!status.totp_enabled);
     // The same device cannot be added twice (its passkey is excluded).
     let options: Value =
-        serde_json::from_str(&started(&user.call("begin_passkey_registration", &[("name", "Phone again")]).await).1)
+        serde_json::from_str(&started(&user.send(BeginPasskeyRegistration { name: "Phone again".into() }).await).1)
             .unwrap();
     assert_eq!(options["publicKey"]["excludeCredentials"].as_array().unwrap().len(), 2, "{options}");
     let mails = admin.emails("").await;
-    let added: Vec<_> = mails
-        .iter()
-        .filter(|m| m["to"] == json!(USER) && m["subject"] == json!("A passkey was added to your Roster account"))
-        .collect();
+    let added: Vec<_> =
+        mails.iter().filter(|m| m.to == USER && m.subject == "A passkey was added to your Roster account").collect();
     assert_eq!(added.len(), 2, "{mails:?}");
-    let d = admin.call("email_detail", &[("id", &added[0]["id"].as_i64().unwrap().to_string())]).await;
-    let (text, html) = (d.body["body_text"].as_str().unwrap(), d.body["body_html"].as_str().unwrap());
-    assert_notice(text, html, "A passkey was added to your", since);
+    let d = admin.send(GetEmail { id: added[0].id }).await.ok();
+    assert_notice(&d.body_text, &d.body_html, "A passkey was added to your", since);
     let entries = audit_entries(&mut admin, "two_factor.passkey_added").await;
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(audit_entries(&mut admin, "two_factor.recovery_codes_generated").await.len(), 1);
     // A name is needed.
-    let r = user.call("begin_passkey_registration", &[("name", "  ")]).await;
+    let r = user.send(BeginPasskeyRegistration { name: "  ".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
 }
 
@@ -240,18 +252,20 @@ async fn a_challenge_is_answered_once(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     let mut user = add_user(&mut admin, &server, USER, &[]).await;
     let mut device = Device::new();
-    let (ceremony, options) = started(&user.call("begin_passkey_registration", &[("name", "Laptop")]).await);
+    let (ceremony, options) = started(&user.send(BeginPasskeyRegistration { name: "Laptop".into() }).await);
     let credential = device.create(&user.base, &options).await;
-    let args = [("ceremony", ceremony.as_str()), ("credential", credential.as_str())];
-    assert_eq!(user.call("finish_passkey_registration", &args).await.status, StatusCode::OK);
-    let r = user.call("finish_passkey_registration", &args).await;
+    let args = FinishPasskeyRegistration { ceremony, credential };
+    assert_eq!(user.send(args.clone()).await.status, StatusCode::OK);
+    let r = user.send(args).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "a registration's challenge is spent: {:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
     // Another person cannot finish someone's registration ceremony.
     let mut other = add_user(&mut admin, &server, "other@example.com", &[]).await;
-    let (ceremony, options) = started(&user.call("begin_passkey_registration", &[("name", "Phone")]).await);
+    let (ceremony, options) = started(&user.send(BeginPasskeyRegistration { name: "Phone".into() }).await);
     let credential = Device::new().create(&user.base, &options).await;
-    let r = other.call("finish_passkey_registration", &[("ceremony", &ceremony), ("credential", &credential)]).await;
+    let r = other
+        .send(FinishPasskeyRegistration { ceremony: ceremony.to_string(), credential: credential.to_string() })
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
 }
@@ -293,14 +307,17 @@ async fn a_counter_that_goes_back_is_refused(backend: Backend) {
 async fn password_step(server: &Server, email: &str) -> Client {
     let mut c = server.client();
     let r = c.sign_in(email, PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!("/signin/verify?next=%2F"));
+    assert_eq!(r.ok(), "/signin/verify?next=%2F");
     c
 }
 
-async fn finish_second_step(c: &mut Client, ceremony: &str, credential: &str) -> Reply {
-    c.call("finish_passkey_second_step", &[("ceremony", ceremony), ("credential", credential), ("next", "/account")])
-        .await
+async fn finish_second_step(c: &mut Client, ceremony: &str, credential: &str) -> Reply<String> {
+    c.send(FinishPasskeySecondStep {
+        ceremony: ceremony.to_string(),
+        credential: credential.to_string(),
+        next: Some("/account".into()),
+    })
+    .await
 }
 
 async fn a_passkey_is_a_second_factor_after_the_password(backend: Backend) {
@@ -308,22 +325,18 @@ async fn a_passkey_is_a_second_factor_after_the_password(backend: Backend) {
     let (server, mut admin, _user, mut device) = with_passkey_user(&db).await;
     let mut c = password_step(&server, USER).await;
     assert_eq!(c.whoami().await, None);
-    let (ceremony, options) = started(&c.call("begin_passkey_second_step", &[]).await);
+    let (ceremony, options) = started(&c.send(BeginPasskeySecondStep {}).await);
     let json: Value = serde_json::from_str(&options).unwrap();
     assert_eq!(json["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1, "only their passkeys: {options}");
     let credential = device.get(&server.base, &options).await;
     let r = finish_second_step(&mut c, &ceremony, &credential).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!("/account"));
+    assert_eq!(r.ok(), "/account");
     assert_eq!(c.whoami().await.as_deref(), Some(USER));
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM pending_sign_ins").await, 0, "the pending sign-in is spent");
     let entries = audit_entries(&mut admin, "sign_in.success").await;
-    assert!(
-        entries.iter().any(|e| e["details"].as_str().unwrap_or("").starts_with("second step: passkey ")),
-        "{entries:?}"
-    );
+    assert!(entries.iter().any(|e| e.details.starts_with("second step: passkey ")), "{entries:?}");
     // Without a pending sign-in there is no second step to start.
-    let r = server.client().call("begin_passkey_second_step", &[]).await;
+    let r = server.client().send(BeginPasskeySecondStep {}).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
 }
 
@@ -334,7 +347,7 @@ async fn another_users_passkey_is_refused_in_the_second_step(backend: Backend) {
     let mut others_device = Device::new();
     add_passkey(&mut other, &mut others_device, "Theirs").await;
     let mut c = password_step(&server, USER).await;
-    let (ceremony, options) = started(&c.call("begin_passkey_second_step", &[]).await);
+    let (ceremony, options) = started(&c.send(BeginPasskeySecondStep {}).await);
     // The other person's authenticator signs this challenge (the list of
     // allowed credentials taken out, as a forged page would).
     let mut forged: Value = serde_json::from_str(&options).unwrap();
@@ -344,9 +357,9 @@ async fn another_users_passkey_is_refused_in_the_second_step(backend: Backend) {
     assert_refused(&r);
     assert_eq!(c.whoami().await, None);
     let failures = audit_entries(&mut admin, "sign_in.failure").await;
-    assert!(failures.iter().any(|e| e["details"] == json!("second step: passkey refused")), "{failures:?}");
+    assert!(failures.iter().any(|e| e.details == "second step: passkey refused"), "{failures:?}");
     // Their own passkey still completes this pending sign-in.
-    let (ceremony, options) = started(&c.call("begin_passkey_second_step", &[]).await);
+    let (ceremony, options) = started(&c.send(BeginPasskeySecondStep {}).await);
     let credential = device.get(&server.base, &options).await;
     assert_eq!(finish_second_step(&mut c, &ceremony, &credential).await.status, StatusCode::OK);
     assert_eq!(c.whoami().await.as_deref(), Some(USER));
@@ -355,15 +368,15 @@ async fn another_users_passkey_is_refused_in_the_second_step(backend: Backend) {
 async fn removing_a_passkey_needs_the_password(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, mut admin, mut user, mut device) = with_passkey_user(&db).await;
-    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap();
-    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", "not my password")]).await;
+    let id = user.send(TwoFactorStatus {}).await.ok().passkeys[0].id;
+    let r = user.send(RemovePasskey { id, password: "not my password".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
     // Nobody removes another person's passkey.
     let mut other = add_user(&mut admin, &server, "other@example.com", &[]).await;
-    let r = other.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    let r = other.send(RemovePasskey { id, password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
-    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    let r = user.send(RemovePasskey { id, password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 0);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 0, "no factor left, no recovery codes");
@@ -371,19 +384,19 @@ async fn removing_a_passkey_needs_the_password(backend: Backend) {
     // It signs in no more; the password alone does again.
     let (_, r) = sign_in_with(&server, &mut device).await;
     assert_refused(&r);
-    assert_eq!(server.client().sign_in(USER, PASSWORD).await.body, json!("/"));
+    assert_eq!(server.client().sign_in(USER, PASSWORD).await.ok(), "/");
 }
 
 async fn removing_a_passkey_emails_the_owner(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, mut admin, mut user, _device) = with_passkey_user(&db).await;
     let subject = "A passkey was removed from your Roster account";
-    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap().to_string();
-    let r = user.call("remove_passkey", &[("id", &id), ("password", "not my password")]).await;
+    let id = user.send(TwoFactorStatus {}).await.ok().passkeys[0].id;
+    let r = user.send(RemovePasskey { id, password: "not my password".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert_eq!(count_emails(&mut admin, USER, subject).await, 0, "refused, nothing to tell");
     let since = now_ms();
-    let r = user.call("remove_passkey", &[("id", &id), ("password", PASSWORD)]).await;
+    let r = user.send(RemovePasskey { id, password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let text = notice(&mut admin, USER, subject, "A passkey was removed from your", since).await;
     assert!(text.contains("/account?tab=security"), "what to do, where: {text}");
@@ -392,15 +405,15 @@ async fn removing_a_passkey_emails_the_owner(backend: Backend) {
 async fn renaming_a_passkey_is_recorded(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, mut admin, mut user, _device) = with_passkey_user(&db).await;
-    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap();
-    let r = user.call("rename_passkey", &[("id", &id.to_string()), ("name", " Home desktop ")]).await;
+    let id = user.send(TwoFactorStatus {}).await.ok().passkeys[0].id;
+    let r = user.send(RenamePasskey { id, name: " Home desktop ".into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(user.call("two_factor_status", &[]).await.body["passkeys"][0]["name"], json!("Home desktop"));
-    let r = user.call("rename_passkey", &[("id", &id.to_string()), ("name", &"x".repeat(101))]).await;
+    assert_eq!(user.send(TwoFactorStatus {}).await.ok().passkeys[0].name, "Home desktop");
+    let r = user.send(RenamePasskey { id, name: "x".repeat(101) }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     let entries = audit_entries(&mut admin, "two_factor.passkey_renamed").await;
     assert_eq!(entries.len(), 1, "{entries:?}");
-    assert!(entries[0]["details"].as_str().unwrap().ends_with("Work laptop → Home desktop"), "{entries:?}");
+    assert!(entries[0].details.ends_with("Work laptop → Home desktop"), "{entries:?}");
 }
 
 async fn passkey_sign_in_tells_nothing_about_accounts(backend: Backend) {
@@ -411,7 +424,7 @@ async fn passkey_sign_in_tells_nothing_about_accounts(backend: Backend) {
     let mut gone = Device::new();
     add_passkey(&mut user, &mut gone, "Soon gone").await;
     let gone_id = scalar(&db, "SELECT MAX(id) FROM passkeys").await;
-    user.call("remove_passkey", &[("id", &gone_id.to_string()), ("password", PASSWORD)]).await;
+    user.send(RemovePasskey { id: gone_id, password: PASSWORD.into() }).await;
     answers.push(("unknown credential", sign_in_with(&server, &mut gone).await.1));
     // A spent or unknown ceremony.
     let (mut c, _, options) = begin_sign_in(&server).await;
@@ -426,15 +439,15 @@ async fn passkey_sign_in_tells_nothing_about_accounts(backend: Backend) {
     scalar(&db, "UPDATE passkeys SET user_handle = substr(user_handle, 1, length(user_handle) - 2) RETURNING 1").await;
     // A disabled account.
     let uid = user_id(&mut user).await;
-    let r = admin.call("set_user_enabled", &[("id", &uid.to_string()), ("enabled", "false")]).await;
+    let r = admin.send(SetUserEnabled { id: uid, enabled: false }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     answers.push(("disabled account", sign_in_with(&server, &mut device).await.1));
     for (what, r) in &answers {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {:?}", r.body);
-        assert_eq!(r.body, json!("PasskeyRefused"), "{what}");
+        assert_eq!(r.err(), AppError::PasskeyRefused, "{what}");
     }
     // Enabled again, the same passkey signs in: the refusals were not its fault.
-    admin.call("set_user_enabled", &[("id", &uid.to_string()), ("enabled", "true")]).await;
+    admin.send(SetUserEnabled { id: uid, enabled: true }).await;
     let (_, r) = sign_in_with(&server, &mut device).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
@@ -461,27 +474,25 @@ async fn a_member_owing_a_second_factor_may_add_a_passkey(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let role = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
-    let r = admin.call("set_role_two_factor", &[("id", &role.to_string()), ("required", "true")]).await;
+    let role = create_role(&mut admin, "Viewers", &[(AppId::Users, Permission::View)]).await;
+    let r = admin.send(SetRoleTwoFactor { id: role, required: true }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let mut user = add_user(&mut admin, &server, USER, &[role]).await;
-    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(true));
+    assert!(user.send(Me {}).await.ok().unwrap().two_factor_setup_owed);
     let mut device = Device::new();
     let codes = add_passkey(&mut user, &mut device, "Laptop").await;
     assert_eq!(codes.len(), 10);
-    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
-    let r = user
-        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
-        .await;
+    assert!(!user.send(Me {}).await.ok().unwrap().two_factor_setup_owed);
+    let r = user.send(ListUsers { query: UserQuery::default() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // Their only factor cannot be removed while the role requires one.
-    let id = user.call("two_factor_status", &[]).await.body["passkeys"][0]["id"].as_i64().unwrap();
-    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    let id = user.send(TwoFactorStatus {}).await.ok().passkeys[0].id;
+    let r = user.send(RemovePasskey { id, password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 1);
     // With an authenticator app beside it, it can.
     crate::two_factor::enable(&mut user).await;
-    let r = user.call("remove_passkey", &[("id", &id.to_string()), ("password", PASSWORD)]).await;
+    let r = user.send(RemovePasskey { id, password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 10, "a factor is left: codes stay");
 }
@@ -490,14 +501,14 @@ async fn an_administrator_sees_and_resets_passkeys(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, mut admin, mut user, mut device) = with_passkey_user(&db).await;
     let uid = user_id(&mut user).await;
-    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!({"totp_enabled": false, "passkeys": 1, "recovery_codes_left": 10, "required": false}));
-    let r = admin.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    let r = admin.send(UserTwoFactor { id: uid }).await;
+    let expected = UserFactors { totp_enabled: false, passkeys: 1, recovery_codes_left: 10, required: false };
+    assert_eq!(r.ok(), expected);
+    let r = admin.send(ResetTwoFactor { id: uid }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM passkeys").await, 0);
     let entries = audit_entries(&mut admin, "two_factor.reset").await;
-    assert!(entries[0]["details"].as_str().unwrap().contains("1 passkeys removed"), "{entries:?}");
+    assert!(entries[0].details.contains("1 passkeys removed"), "{entries:?}");
     let (_, r) = sign_in_with(&server, &mut device).await;
     assert_refused(&r);
 }
@@ -505,11 +516,10 @@ async fn an_administrator_sees_and_resets_passkeys(backend: Backend) {
 /// Start a passkey sign-in from the client address `ip` (the server trusts
 /// the loopback proxy): (ceremony, options).
 async fn begin_sign_in_from(c: &Client, ip: &str) -> (String, String) {
-    let resp =
-        c.post_form_with("begin_passkey_sign_in", &[], &[("Origin", c.base.as_str()), ("X-Forwarded-For", ip)]).await;
+    let resp = c.post_form_with(BeginPasskeySignIn {}, &[("Origin", c.base.as_str()), ("X-Forwarded-For", ip)]).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value = resp.json().await.unwrap();
-    (body["ceremony"].as_str().unwrap().to_string(), body["options"].as_str().unwrap().to_string())
+    let started: PasskeyCeremony = resp.json().await.unwrap();
+    (started.ceremony, started.options)
 }
 
 async fn anonymous_sign_in_ceremonies_are_capped_per_client(backend: Backend) {

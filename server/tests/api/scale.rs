@@ -1,8 +1,8 @@
 //! Scale-out: several server processes on one database, and faults while they work.
 
 use crate::helpers::*;
-use reqwest::StatusCode;
-use serde_json::json;
+use app::registry::{AppId, Permission};
+use app::roles::CreateRole;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -114,9 +114,8 @@ async fn sqlite_fifty_concurrent_writers_never_see_database_busy() {
     let admin = set_up_admin(&server).await;
     let role = {
         let mut a = admin.clone();
-        let r = a.call("create_role", &[("name", "Load testers"), ("description", "")]).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        r.body.as_i64().unwrap()
+        let r = a.send(CreateRole { name: "Load testers".into(), description: String::new() }).await;
+        r.ok()
     };
     let stop = Instant::now() + Duration::from_secs(30);
     let mut tasks = tokio::task::JoinSet::new();
@@ -128,15 +127,11 @@ async fn sqlite_fifty_concurrent_writers_never_see_database_busy() {
             let mut i = 0usize;
             while Instant::now() < stop {
                 let r = match (w + i) % 3 {
-                    0 => c.invite(&format!("w{w}-{i}@example.com"), &[]).await,
-                    1 => anon.sign_in(ADMIN_EMAIL, "a wrong password for load").await,
+                    0 => c.invite(&format!("w{w}-{i}@example.com"), &[]).await.untyped(),
+                    1 => anon.sign_in(ADMIN_EMAIL, "a wrong password for load").await.untyped(),
                     _ => {
-                        let grants = if i.is_multiple_of(2) {
-                            json!([["Users", "View"]])
-                        } else {
-                            json!([["EmailQueue", "View"]])
-                        };
-                        c.call_json("set_role_permissions", json!({"id": role, "grants": grants})).await
+                        let app = if i.is_multiple_of(2) { AppId::Users } else { AppId::EmailQueue };
+                        set_grants(&mut c, role, &[(app, Permission::View)]).await.untyped()
                     }
                 };
                 // A wrong password is the expected answer to the sign-ins; anything 5xx is a failure.

@@ -3,8 +3,18 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
+use app::account::AccountInfo;
+use app::auth::Me;
+use app::error::AppError;
+use app::registry::{AppId, Permission};
+use app::roles::{AddRoleMember, GetRole};
+use app::two_factor::{
+    BeginTotpSetup, DisableTotp, EnableTotp, GenerateRecoveryCodes, ResetTwoFactor, SetRoleTwoFactor, SignInSecondStep,
+    TwoFactorStatus, UserTwoFactor,
+};
+use app::two_factor::{SecurityStatus, UserFactors};
+use app::users::{GetUser, ListUsers, UnlockUser, UserQuery};
 use reqwest::StatusCode;
-use serde_json::json;
 
 on_both_backends!(
     enabling_needs_a_valid_code,
@@ -46,21 +56,19 @@ pub fn code(secret: &str, offset: i64) -> String {
 
 /// Start setting up an authenticator app; returns its secret.
 async fn begin(c: &mut Client) -> String {
-    let r = c.call("begin_totp_setup", &[]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert!(r.body["qr_svg"].as_str().unwrap().contains("<svg"), "{:?}", r.body);
-    assert!(r.body["uri"].as_str().unwrap().starts_with("otpauth://totp/"), "{:?}", r.body);
-    r.body["secret"].as_str().unwrap().to_string()
+    let r = c.send(BeginTotpSetup {}).await;
+    let setup = r.ok();
+    assert!(setup.qr_svg.contains("<svg"), "{:?}", r.body);
+    assert!(setup.uri.starts_with("otpauth://totp/"), "{:?}", r.body);
+    setup.secret
 }
 
 /// Set up and enable an authenticator app, spending the previous step's code;
 /// returns the secret and the recovery codes.
 pub async fn enable(c: &mut Client) -> (String, Vec<String>) {
     let secret = begin(c).await;
-    let r = c.call("enable_totp", &[("code", &code(&secret, -1))]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let codes = r.body.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
-    (secret, codes)
+    let r = c.send(EnableTotp { code: code(&secret, -1).to_string() }).await;
+    (secret, r.ok())
 }
 
 const USER: &str = "tfa@example.com";
@@ -78,14 +86,13 @@ async fn with_totp_user(db: &TestDb) -> (Server, Client, Client, String, Vec<Str
 async fn password_step(server: &Server) -> Client {
     let mut c = server.client();
     let r = c.sign_in(USER, PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!("/signin/verify?next=%2F"));
+    assert_eq!(r.ok(), "/signin/verify?next=%2F");
     assert!(c.pending.is_some(), "the pending sign-in cookie is set");
     c
 }
 
-async fn second(c: &mut Client, code: &str) -> Reply {
-    c.call("sign_in_second_step", &[("code", code), ("next", "/account")]).await
+async fn second(c: &mut Client, code: &str) -> Reply<String> {
+    c.send(SignInSecondStep { code: code.to_string(), next: Some("/account".into()) }).await
 }
 
 async fn enabling_needs_a_valid_code(backend: Backend) {
@@ -94,12 +101,12 @@ async fn enabling_needs_a_valid_code(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     let secret = begin(&mut admin).await;
     let wrong = if code(&secret, 0) == "000000" { "111111" } else { "000000" };
-    let r = admin.call("enable_totp", &[("code", wrong)]).await;
+    let r = admin.send(EnableTotp { code: wrong.to_string() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
-    assert_eq!(admin.call("two_factor_status", &[]).await.body["totp_enabled"], json!(false));
-    let r = admin.call("enable_totp", &[("code", &code(&secret, 0))]).await;
+    assert!(!admin.send(TwoFactorStatus {}).await.ok().totp_enabled);
+    let r = admin.send(EnableTotp { code: code(&secret, 0).to_string() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(admin.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+    assert!(admin.send(TwoFactorStatus {}).await.ok().totp_enabled);
 }
 
 async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Backend) {
@@ -107,8 +114,9 @@ async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Ba
     let since = now_ms();
     let (_server, mut admin, mut user, _secret, codes) = with_totp_user(&db).await;
     assert_eq!(codes.len(), 10);
-    let status = user.call("two_factor_status", &[]).await.body;
-    assert_eq!(status, json!({"totp_enabled": true, "passkeys": [], "recovery_codes_left": 10, "required": false}));
+    let status = user.send(TwoFactorStatus {}).await.ok();
+    let expected = SecurityStatus { totp_enabled: true, passkeys: vec![], recovery_codes_left: 10, required: false };
+    assert_eq!(status, expected);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 10);
     for c in &codes {
         let n = scalar(&db, &format!("SELECT COUNT(*) FROM recovery_codes WHERE code_hash LIKE '%{c}%'")).await;
@@ -125,10 +133,10 @@ async fn enabling_gives_ten_recovery_codes_once_and_emails_the_owner(backend: Ba
 async fn the_secret_is_never_shown_again_once_enabled(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, _admin, mut user, _secret, _codes) = with_totp_user(&db).await;
-    let r = user.call("begin_totp_setup", &[]).await;
+    let r = user.send(BeginTotpSetup {}).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
     assert!(r.body.get("secret").is_none());
-    let status = user.call("two_factor_status", &[]).await.body.to_string();
+    let status = user.send(TwoFactorStatus {}).await.body.to_string();
     assert!(!status.contains("secret"), "{status}");
 }
 
@@ -138,9 +146,9 @@ async fn a_right_password_starts_no_session_before_the_second_step(backend: Back
     let mut c = password_step(&server).await;
     assert!(c.cookie.is_none(), "no session cookie");
     assert_eq!(c.whoami().await, None);
-    let r = c.call("account_info", &[]).await;
+    let r = c.send(AccountInfo {}).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
-    let r = c.call("two_factor_status", &[]).await;
+    let r = c.send(TwoFactorStatus {}).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM pending_sign_ins").await, 1);
 }
@@ -150,12 +158,11 @@ async fn the_second_step_with_a_code_starts_the_session(backend: Backend) {
     let (server, mut admin, _user, secret, _codes) = with_totp_user(&db).await;
     let mut c = password_step(&server).await;
     let r = second(&mut c, &code(&secret, 0)).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!("/account"));
+    assert_eq!(r.ok(), "/account");
     assert_eq!(c.whoami().await.as_deref(), Some(USER));
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM pending_sign_ins").await, 0, "the pending sign-in is spent");
     let entries = audit_entries(&mut admin, "sign_in.success").await;
-    assert!(entries.iter().any(|e| e["details"] == json!("second step: authenticator app")), "{entries:?}");
+    assert!(entries.iter().any(|e| e.details == "second step: authenticator app"), "{entries:?}");
 }
 
 async fn a_totp_code_is_accepted_once(backend: Backend) {
@@ -184,7 +191,7 @@ async fn a_wrong_code_is_refused_and_recorded(backend: Backend) {
     let r = second(&mut c, "abcde-fghjk").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown recovery code: {:?}", r.body);
     let entries = audit_entries(&mut admin, "sign_in.failure").await;
-    assert_eq!(entries.iter().filter(|e| e["details"] == json!("wrong second-step code")).count(), 2, "{entries:?}");
+    assert_eq!(entries.iter().filter(|e| e.details == "wrong second-step code").count(), 2, "{entries:?}");
     // The pending sign-in still works with the right code.
     assert_eq!(second(&mut c, &code(&secret, 0)).await.status, StatusCode::OK);
 }
@@ -223,9 +230,12 @@ async fn failed_second_steps_lock_for_longer_each_time(backend: Backend) {
     let mut user = add_user(&mut admin, &server, USER, &[]).await;
     let (secret, _) = enable(&mut user).await;
     let mut c = password_step(&server).await;
-    let locked_for = |r: &Reply| -> u64 {
+    let locked_for = |r: &Reply<String>| -> u64 {
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
-        r.body["Throttled"].as_u64().unwrap()
+        match r.err() {
+            AppError::Throttled(seconds) => seconds,
+            other => panic!("{other:?}"),
+        }
     };
     // Each failure moved two minutes into the past: past the waits between
     // attempts and past the flat 1 s lockout, still inside the 15 min window.
@@ -253,7 +263,7 @@ async fn failed_second_steps_lock_for_longer_each_time(backend: Backend) {
     assert!(locked_for(&second(&mut c, &code(&secret, 0)).await) > 60);
     // An administrator's unlock lifts it; a completed sign-in starts the ladder again.
     let id = scalar(&db, &format!("SELECT id FROM users WHERE email = '{USER}'")).await;
-    let r = admin.call("unlock_user", &[("id", &id.to_string())]).await;
+    let r = admin.send(UnlockUser { id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = second(&mut c, &code(&secret, 1)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -304,7 +314,7 @@ async fn a_recovery_code_works_once_and_emails_the_owner(backend: Backend) {
     let r = second(&mut c, &codes[3].to_uppercase()).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(c.whoami().await.as_deref(), Some(USER));
-    assert_eq!(c.call("two_factor_status", &[]).await.body["recovery_codes_left"], json!(9));
+    assert_eq!(c.send(TwoFactorStatus {}).await.ok().recovery_codes_left, 9);
     let mut again = password_step(&server).await;
     let r = second(&mut again, &codes[3]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a spent recovery code: {:?}", r.body);
@@ -317,9 +327,8 @@ async fn a_recovery_code_works_once_and_emails_the_owner(backend: Backend) {
 async fn new_recovery_codes_invalidate_the_old_ones(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, _admin, mut user, _secret, old) = with_totp_user(&db).await;
-    let r = user.call("generate_recovery_codes", &[("password", PASSWORD)]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let new: Vec<String> = r.body.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    let r = user.send(GenerateRecoveryCodes { password: PASSWORD.into() }).await;
+    let new: Vec<String> = r.ok();
     assert_eq!(new.len(), 10);
     let mut c = password_step(&server).await;
     assert_eq!(second(&mut c, &old[0]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -330,7 +339,7 @@ async fn new_recovery_codes_need_the_password(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, _admin, mut user, _secret, _codes) = with_totp_user(&db).await;
     let before = scalar(&db, "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL").await;
-    let r = user.call("generate_recovery_codes", &[("password", "not my password")]).await;
+    let r = user.send(GenerateRecoveryCodes { password: "not my password".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL").await, before);
 }
@@ -339,16 +348,16 @@ async fn new_recovery_codes_email_the_owner(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
     let subject = "New recovery codes for your Roster account";
-    let r = user.call("generate_recovery_codes", &[("password", "not my password")]).await;
+    let r = user.send(GenerateRecoveryCodes { password: "not my password".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert_eq!(count_emails(&mut admin, USER, subject).await, 0, "refused, nothing to tell");
     let since = now_ms();
-    let r = user.call("generate_recovery_codes", &[("password", PASSWORD)]).await;
+    let r = user.send(GenerateRecoveryCodes { password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let text = notice(&mut admin, USER, subject, "New recovery codes were made for your", since).await;
     assert!(text.contains("The old codes no longer work."), "{text}");
-    for code in r.body.as_array().unwrap() {
-        assert!(!text.contains(code.as_str().unwrap()), "never a code: {text}");
+    for code in r.ok() {
+        assert!(!text.contains(&code), "never a code: {text}");
     }
 }
 
@@ -356,11 +365,11 @@ async fn removing_the_authenticator_app_emails_the_owner(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
     let subject = "An authenticator app was removed from your Roster account";
-    let r = user.call("disable_totp", &[("password", "not my password")]).await;
+    let r = user.send(DisableTotp { password: "not my password".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert_eq!(count_emails(&mut admin, USER, subject).await, 0, "refused, nothing to tell");
     let since = now_ms();
-    let r = user.call("disable_totp", &[("password", PASSWORD)]).await;
+    let r = user.send(DisableTotp { password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let text = notice(&mut admin, USER, subject, "The authenticator app was removed from your", since).await;
     assert!(text.contains("/account?tab=security"), "what to do, where: {text}");
@@ -369,27 +378,26 @@ async fn removing_the_authenticator_app_emails_the_owner(backend: Backend) {
 async fn disabling_needs_the_password(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, _admin, mut user, _secret, _codes) = with_totp_user(&db).await;
-    let r = user.call("disable_totp", &[("password", "not my password")]).await;
+    let r = user.send(DisableTotp { password: "not my password".into() }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
-    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+    assert!(user.send(TwoFactorStatus {}).await.ok().totp_enabled);
 }
 
 async fn disabling_ends_the_second_step(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
-    let r = user.call("disable_totp", &[("password", PASSWORD)]).await;
+    let r = user.send(DisableTotp { password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM recovery_codes").await, 0, "no factor left, no recovery codes");
     let mut c = server.client();
     let r = c.sign_in(USER, PASSWORD).await;
-    assert_eq!(r.body, json!("/"), "{:?}", r.body);
+    assert_eq!(r.ok(), "/", "{:?}", r.body);
     assert_eq!(c.whoami().await.as_deref(), Some(USER));
     assert_eq!(audit_entries(&mut admin, "two_factor.totp_disabled").await.len(), 1);
 }
 
 async fn require(admin: &mut Client, role_id: i64, required: bool) {
-    let r =
-        admin.call("set_role_two_factor", &[("id", &role_id.to_string()), ("required", &required.to_string())]).await;
+    let r = admin.send(SetRoleTwoFactor { id: role_id, required }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
@@ -397,30 +405,26 @@ async fn a_role_requiring_two_factor_sends_its_member_to_setup(backend: Backend)
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let role = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    let role = create_role(&mut admin, "Viewers", &[(AppId::Users, Permission::View)]).await;
     require(&mut admin, role, true).await;
-    assert_eq!(admin.call("role_detail", &[("id", &role.to_string())]).await.body["require_two_factor"], json!(true));
+    assert!(admin.send(GetRole { id: role }).await.ok().require_two_factor);
     let mut user = add_user(&mut admin, &server, USER, &[role]).await;
-    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(true));
-    let r = user
-        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
-        .await;
+    assert!(user.send(Me {}).await.ok().unwrap().two_factor_setup_owed);
+    let r = user.send(ListUsers { query: UserQuery::default() }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
-    assert_eq!(r.body, json!("TwoFactorSetupRequired"));
-    assert_eq!(user.call("account_info", &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.err(), AppError::TwoFactorSetupRequired);
+    assert_eq!(user.send(AccountInfo {}).await.status, StatusCode::FORBIDDEN);
     // Pages lead to the setup.
     let page = user.get("/users").await;
     assert_eq!(page.status(), StatusCode::SEE_OTHER, "{:?}", page.status());
     assert_eq!(page.headers()["location"], "/account?tab=security");
     assert_eq!(user.get("/account?tab=security").await.status(), StatusCode::OK);
     // Setting one up lifts the gate.
-    assert_eq!(user.call("two_factor_status", &[]).await.body["required"], json!(true));
+    assert!(user.send(TwoFactorStatus {}).await.ok().required);
     enable(&mut user).await;
-    let r = user
-        .call_json("list_users", json!({"query": {"search": "", "status": "", "role": "", "sort": "", "after": ""}}))
-        .await;
+    let r = user.send(ListUsers { query: UserQuery::default() }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(user.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+    assert!(!user.send(Me {}).await.ok().unwrap().two_factor_setup_owed);
     let entries = audit_entries(&mut admin, "role.two_factor_required").await;
     assert_eq!(entries.len(), 1, "{entries:?}");
 }
@@ -428,32 +432,32 @@ async fn a_role_requiring_two_factor_sends_its_member_to_setup(backend: Backend)
 async fn a_member_of_a_requiring_role_cannot_remove_the_last_factor(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
-    let role = create_role(&mut admin, "Careful", json!([])).await;
+    let role = create_role(&mut admin, "Careful", &[]).await;
     require(&mut admin, role, true).await;
     let uid = user_id(&mut user).await;
-    let r = admin.call("add_role_member", &[("role_id", &role.to_string()), ("user_id", &uid.to_string())]).await;
+    let r = admin.send(AddRoleMember { role_id: role, user_id: uid }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = user.call("disable_totp", &[("password", PASSWORD)]).await;
+    let r = user.send(DisableTotp { password: PASSWORD.into() }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
-    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+    assert!(user.send(TwoFactorStatus {}).await.ok().totp_enabled);
 }
 
 async fn only_an_administrator_changes_the_administrator_roles_requirement(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let editors = create_role(&mut admin, "Role editors", json!([["Roles", "Update"]])).await;
+    let editors = create_role(&mut admin, "Role editors", &[(AppId::Roles, Permission::Update)]).await;
     let mut editor = add_user(&mut admin, &server, "editor@example.com", &[editors]).await;
     let admin_role = administrator_role(&mut admin).await;
-    let r = editor.call("set_role_two_factor", &[("id", &admin_role.to_string()), ("required", "false")]).await;
+    let r = editor.send(SetRoleTwoFactor { id: admin_role, required: false }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     // Their own kind of role they may change.
-    let r = editor.call("set_role_two_factor", &[("id", &editors.to_string()), ("required", "true")]).await;
+    let r = editor.send(SetRoleTwoFactor { id: editors, required: true }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // An administrator may require it of administrators (having a factor first).
     enable(&mut admin).await;
     require(&mut admin, admin_role, true).await;
-    assert_eq!(admin.call("me", &[]).await.body["two_factor_setup_owed"], json!(false));
+    assert!(!admin.send(Me {}).await.ok().unwrap().two_factor_setup_owed);
 }
 
 /// The hand-out rule: Roles Update alone does not reach a role that grants
@@ -463,12 +467,12 @@ async fn a_role_granting_more_than_the_caller_holds_keeps_its_requirement(backen
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let editors = create_role(&mut admin, "Role editors", json!([["Roles", "Update"]])).await;
+    let editors = create_role(&mut admin, "Role editors", &[(AppId::Roles, Permission::Update)]).await;
     let mut editor = add_user(&mut admin, &server, "editor@example.com", &[editors]).await;
-    let powerful = create_role(&mut admin, "User removers", json!([["Users", "Delete"]])).await;
+    let powerful = create_role(&mut admin, "User removers", &[(AppId::Users, Permission::Delete)]).await;
     require(&mut admin, powerful, true).await;
-    for required in ["false", "true"] {
-        let r = editor.call("set_role_two_factor", &[("id", &powerful.to_string()), ("required", required)]).await;
+    for required in [false, true] {
+        let r = editor.send(SetRoleTwoFactor { id: powerful, required }).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{required}: {:?}", r.body);
         assert!(r.body.to_string().contains("grants something you do not have"), "{:?}", r.body);
     }
@@ -477,7 +481,7 @@ async fn a_role_granting_more_than_the_caller_holds_keeps_its_requirement(backen
         1
     );
     // A role within the editor's own grants stays theirs to change.
-    let r = editor.call("set_role_two_factor", &[("id", &editors.to_string()), ("required", "true")]).await;
+    let r = editor.send(SetRoleTwoFactor { id: editors, required: true }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
@@ -485,10 +489,10 @@ async fn an_administrator_sees_factors_but_never_secrets(backend: Backend) {
     let db = TestDb::new(backend);
     let (_server, mut admin, mut user, secret, codes) = with_totp_user(&db).await;
     let uid = user_id(&mut user).await;
-    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!({"totp_enabled": true, "passkeys": 0, "recovery_codes_left": 10, "required": false}));
-    let all = r.body.to_string() + &admin.call("user_detail", &[("id", &uid.to_string())]).await.body.to_string();
+    let r = admin.send(UserTwoFactor { id: uid }).await;
+    let expected = UserFactors { totp_enabled: true, passkeys: 0, recovery_codes_left: 10, required: false };
+    assert_eq!(r.ok(), expected);
+    let all = r.body.to_string() + &admin.send(GetUser { id: uid }).await.body.to_string();
     assert!(!all.contains(&secret) && !all.contains(&codes[0]), "{all}");
 }
 
@@ -497,17 +501,18 @@ async fn an_administrator_resets_two_factor(backend: Backend) {
     let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
     let uid = user_id(&mut user).await;
     let since = now_ms();
-    let r = admin.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    let r = admin.send(ResetTwoFactor { id: uid }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(user.whoami().await, None, "their sessions ended");
-    let r = admin.call("user_two_factor", &[("id", &uid.to_string())]).await;
-    assert_eq!(r.body, json!({"totp_enabled": false, "passkeys": 0, "recovery_codes_left": 0, "required": false}));
+    let r = admin.send(UserTwoFactor { id: uid }).await;
+    let expected = UserFactors { totp_enabled: false, passkeys: 0, recovery_codes_left: 0, required: false };
+    assert_eq!(r.ok(), expected);
     let mut c = server.client();
-    assert_eq!(c.sign_in(USER, PASSWORD).await.body, json!("/"), "the password alone signs in again");
+    assert_eq!(c.sign_in(USER, PASSWORD).await.ok(), "/", "the password alone signs in again");
     assert_eq!(c.whoami().await.as_deref(), Some(USER));
     let entries = audit_entries(&mut admin, "two_factor.reset").await;
     assert_eq!(entries.len(), 1, "{entries:?}");
-    assert_eq!(entries[0]["actor_email"], json!(ADMIN_EMAIL));
+    assert_eq!(entries[0].actor_email, ADMIN_EMAIL);
     let subject = "Your Roster two-factor sign-in was reset";
     notice(&mut admin, USER, subject, "An administrator reset the two-factor sign-in of your", since).await;
 }
@@ -517,23 +522,23 @@ async fn only_an_administrator_resets_an_administrator(backend: Backend) {
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     enable(&mut admin).await;
-    let managers = create_role(&mut admin, "Managers", json!([["Users", "Update"]])).await;
+    let managers = create_role(&mut admin, "Managers", &[(AppId::Users, Permission::Update)]).await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[managers]).await;
     let admin_id = user_id(&mut admin).await;
-    let r = manager.call("reset_two_factor", &[("id", &admin_id.to_string())]).await;
+    let r = manager.send(ResetTwoFactor { id: admin_id }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
-    assert_eq!(admin.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+    assert!(admin.send(TwoFactorStatus {}).await.ok().totp_enabled);
     assert!(admin.whoami().await.is_some(), "the administrator's session goes on");
 }
 
 async fn viewing_users_is_not_enough_to_reset(backend: Backend) {
     let db = TestDb::new(backend);
     let (server, mut admin, mut user, _secret, _codes) = with_totp_user(&db).await;
-    let viewers = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    let viewers = create_role(&mut admin, "Viewers", &[(AppId::Users, Permission::View)]).await;
     let mut viewer = add_user(&mut admin, &server, "viewer@example.com", &[viewers]).await;
     let uid = user_id(&mut user).await;
-    assert_eq!(viewer.call("user_two_factor", &[("id", &uid.to_string())]).await.status, StatusCode::OK);
-    let r = viewer.call("reset_two_factor", &[("id", &uid.to_string())]).await;
+    assert_eq!(viewer.send(UserTwoFactor { id: uid }).await.status, StatusCode::OK);
+    let r = viewer.send(ResetTwoFactor { id: uid }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
-    assert_eq!(user.call("two_factor_status", &[]).await.body["totp_enabled"], json!(true));
+    assert!(user.send(TwoFactorStatus {}).await.ok().totp_enabled);
 }

@@ -5,8 +5,20 @@
 use crate::helpers::*;
 use crate::invitations::{admin_role, invite_and_get_token};
 use crate::on_both_backends;
+use app::auth::{ForgotPassword, Me, ResetInfo};
+use app::email_confirmation::PendingConfirmation;
+use app::email_confirmation::{ConfirmEmail, EmailConfirmationInfo, SendEmailConfirmation};
+use app::email_queue::GetEmail;
+use app::invitations::RevokeInvitation;
+use app::invitations::{InvitationInfo, ResendInvitation, SignUp};
+use app::registry::{AppId, Permission};
+use app::roles::{AddRoleMember, RemoveRoleMember};
+use app::users::{
+    EndUserSessions, GetUser, ListUsers, RoleOptions, SetUserEnabled, UnlockUser, UpdateUser, UserPage, UserQuery,
+    UserRow,
+};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 on_both_backends!(
     disabled_user_cannot_sign_in_and_their_session_is_refused,
@@ -25,33 +37,46 @@ on_both_backends!(
 
 const PROTECTED: &str = "Only a Global administrator";
 
-/// Every action on another person, as (endpoint, JSON arguments).
-fn actions(id: i64, email: &str, role: i64) -> Vec<(&'static str, Value)> {
+/// Every action on another person, taken in turn by `c`: (endpoint, its answer).
+async fn actions(c: &mut Client, id: i64, email: &str, role: i64) -> Vec<(&'static str, Reply)> {
+    let rename = UpdateUser {
+        id,
+        first_name: "Renamed".into(),
+        last_name: String::new(),
+        email: email.into(),
+        role_ids: vec![],
+    };
     vec![
-        ("update_user", json!({"id": id, "first_name": "Renamed", "last_name": "", "email": email, "role_ids": []})),
-        ("set_user_enabled", json!({"id": id, "enabled": false})),
-        ("end_user_sessions", json!({"id": id})),
-        ("unlock_user", json!({"id": id})),
-        ("add_role_member", json!({"role_id": role, "user_id": id})),
-        ("remove_role_member", json!({"role_id": role, "user_id": id})),
+        ("update_user", c.send(rename).await.untyped()),
+        ("set_user_enabled", c.send(SetUserEnabled { id, enabled: false }).await.untyped()),
+        ("end_user_sessions", c.send(EndUserSessions { id }).await.untyped()),
+        ("unlock_user", c.send(UnlockUser { id }).await.untyped()),
+        ("add_role_member", c.send(AddRoleMember { role_id: role, user_id: id }).await.untyped()),
+        ("remove_role_member", c.send(RemoveRoleMember { role_id: role, user_id: id }).await.untyped()),
     ]
 }
 
-/// Server functions with form-encoded arguments take the same values as strings.
-async fn act(c: &mut Client, endpoint: &str, args: &Value) -> (StatusCode, Value) {
-    let r = if endpoint == "update_user" {
-        c.call_json(endpoint, args.clone()).await
-    } else {
-        let pairs: Vec<(String, String)> = args
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
-            .collect();
-        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        c.call(endpoint, &refs).await
-    };
-    (r.status, r.body)
+/// Resend and revoke the invitation of user `id`, in turn: (endpoint, its answer).
+async fn invitation_actions(c: &mut Client, id: i64) -> Vec<(&'static str, Reply)> {
+    vec![
+        ("resend_invitation", c.send(ResendInvitation { id }).await.untyped()),
+        ("revoke_invitation", c.send(RevokeInvitation { id }).await.untyped()),
+    ]
+}
+
+/// A Users list query: this search, status filter, sort and page.
+fn query(search: &str, status: &str, sort: &str, after: &str) -> UserQuery {
+    UserQuery {
+        search: search.into(),
+        status: status.into(),
+        role: String::new(),
+        sort: sort.into(),
+        after: after.into(),
+    }
+}
+
+async fn list(c: &mut Client, query: UserQuery) -> UserPage {
+    c.send(ListUsers { query }).await.ok()
 }
 
 async fn administrators_are_protected_from_non_administrators(backend: Backend) {
@@ -60,46 +85,48 @@ async fn administrators_are_protected_from_non_administrators(backend: Backend) 
     // Everything the Users and Roles applications offer, short of being an administrator.
     let Cast { mut admin, admin_role, mut manager, mut grace, grace_id, .. } = Cast::new(
         &server,
-        json!([["Users", "View"], ["Users", "Create"], ["Users", "Update"], ["Roles", "View"], ["Roles", "Update"]]),
+        &[
+            (AppId::Users, Permission::View),
+            (AppId::Users, Permission::Create),
+            (AppId::Users, Permission::Update),
+            (AppId::Roles, Permission::View),
+            (AppId::Roles, Permission::Update),
+        ],
     )
     .await;
-    let editors = create_role(&mut admin, "Editors", json!([["Users", "View"]])).await;
+    let editors = create_role(&mut admin, "Editors", &[(AppId::Users, Permission::View)]).await;
     let (_, plain_id) = add_user_and_id(&mut admin, &server, "plain@example.com", &[]).await;
     // Grace already has Editors, so that removing it is a real change.
-    let r = admin.call("add_role_member", &[("role_id", &id_arg(editors)), ("user_id", &id_arg(grace_id))]).await;
+    let r = admin.send(AddRoleMember { role_id: editors, user_id: grace_id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
-    for (endpoint, args) in actions(grace_id, "grace@example.com", editors) {
-        let (status, body) = act(&mut manager, endpoint, &args).await;
+    for (endpoint, Reply { status, body, .. }) in actions(&mut manager, grace_id, "grace@example.com", editors).await {
         assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint} on an administrator: {body:?}");
         assert!(body.to_string().contains(PROTECTED), "{endpoint}: {body:?}");
     }
     assert_eq!(grace.whoami().await.as_deref(), Some("grace@example.com"), "Grace is untouched and signed in");
-    let roles = admin.call("user_detail", &[("id", &id_arg(grace_id))]).await.body["role_ids"].clone();
-    assert!(roles.as_array().unwrap().contains(&json!(editors)), "{roles}");
+    let roles = admin.send(GetUser { id: grace_id }).await.ok().role_ids;
+    assert!(roles.contains(&editors), "{roles:?}");
 
     // A pending invitation that carries the Administrator role.
-    let pending = admin.invite("pending-admin@example.com", &[admin_role]).await.body.as_i64().unwrap();
-    for endpoint in ["resend_invitation", "revoke_invitation"] {
-        let r = manager.call(endpoint, &[("id", &id_arg(pending))]).await;
+    let pending = admin.invite("pending-admin@example.com", &[admin_role]).await.ok();
+    for (endpoint, r) in invitation_actions(&mut manager, pending).await {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{endpoint} on an administrator's invitation: {:?}", r.body);
         assert!(r.body.to_string().contains(PROTECTED), "{endpoint}: {:?}", r.body);
     }
 
     // The same actions on someone who is not an administrator are the manager's to take.
-    let r = manager.call("add_role_member", &[("role_id", &id_arg(editors)), ("user_id", &id_arg(plain_id))]).await;
+    let r = manager.send(AddRoleMember { role_id: editors, user_id: plain_id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    for (endpoint, args) in actions(plain_id, "plain@example.com", editors) {
-        let (status, body) = act(&mut manager, endpoint, &args).await;
+    for (endpoint, Reply { status, body, .. }) in actions(&mut manager, plain_id, "plain@example.com", editors).await {
         assert_eq!(status, StatusCode::OK, "{endpoint} on a non-administrator: {body:?}");
     }
-    let invited = manager.invite("invited@example.com", &[]).await.body.as_i64().unwrap();
-    for endpoint in ["resend_invitation", "revoke_invitation"] {
-        let r = manager.call(endpoint, &[("id", &id_arg(invited))]).await;
+    let invited = manager.invite("invited@example.com", &[]).await.ok();
+    for (endpoint, r) in invitation_actions(&mut manager, invited).await {
         assert_eq!(r.status, StatusCode::OK, "{endpoint}: {:?}", r.body);
     }
     // An administrator may still act on an administrator.
-    let r = admin.call("end_user_sessions", &[("id", &id_arg(grace_id))]).await;
+    let r = admin.send(EndUserSessions { id: grace_id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(grace.whoami().await, None);
 }
@@ -114,29 +141,38 @@ async fn people_with_more_access_than_the_caller_are_protected_too(backend: Back
     let manager_role = create_role(
         &mut admin,
         "User manager",
-        json!([["Users", "View"], ["Users", "Update"], ["Roles", "View"], ["Roles", "Update"]]),
+        &[
+            (AppId::Users, Permission::View),
+            (AppId::Users, Permission::Update),
+            (AppId::Roles, Permission::View),
+            (AppId::Roles, Permission::Update),
+        ],
     )
     .await;
-    let auditors = create_role(&mut admin, "Auditors", json!([["AuditLog", "View"]])).await;
-    let viewers = create_role(&mut admin, "Viewers", json!([["Users", "View"]])).await;
+    let auditors = create_role(&mut admin, "Auditors", &[(AppId::AuditLog, Permission::View)]).await;
+    let viewers = create_role(&mut admin, "Viewers", &[(AppId::Users, Permission::View)]).await;
     let mut manager = add_user(&mut admin, &server, "manager@example.com", &[manager_role]).await;
     let (mut auditor, auditor_id) = add_user_and_id(&mut admin, &server, "auditor@example.com", &[auditors]).await;
     let (_, viewer_id) = add_user_and_id(&mut admin, &server, "viewer@example.com", &[viewers]).await;
 
-    for (endpoint, args) in actions(auditor_id, "manager@example.com", viewers) {
-        let (status, body) = act(&mut manager, endpoint, &args).await;
+    for (endpoint, Reply { status, body, .. }) in
+        actions(&mut manager, auditor_id, "manager@example.com", viewers).await
+    {
         assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint} on someone with more access: {body:?}");
         assert!(body.to_string().contains("whose roles you could give yourself"), "{endpoint}: {body:?}");
     }
-    let detail = admin.call("user_detail", &[("id", &id_arg(auditor_id))]).await.body;
-    assert_eq!(detail["email"], json!("auditor@example.com"), "the email was not taken over");
+    let detail = admin.send(GetUser { id: auditor_id }).await.ok();
+    assert_eq!(detail.email, "auditor@example.com", "the email was not taken over");
     assert_eq!(auditor.whoami().await.as_deref(), Some("auditor@example.com"));
     // Someone whose roles the manager holds remains the manager's to manage.
     let r = manager
-        .call_json(
-            "update_user",
-            json!({"id": viewer_id, "first_name": "Vera", "last_name": "", "email": "viewer@example.com", "role_ids": [viewers]}),
-        )
+        .send(UpdateUser {
+            id: viewer_id,
+            first_name: "Vera".into(),
+            last_name: String::new(),
+            email: "viewer@example.com".into(),
+            role_ids: vec![viewers],
+        })
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
@@ -154,11 +190,9 @@ async fn the_last_administrator_guard_holds_under_concurrency(backend: Backend) 
     let mut both_went_through = 0;
     for round in 0..50 {
         // Each administrator disables the other at the same moment.
-        let (grace_arg, ada_arg) = (id_arg(grace_id), id_arg(ada_id));
         let (disable_grace, disable_ada) =
-            ([("id", grace_arg.as_str()), ("enabled", "false")], [("id", ada_arg.as_str()), ("enabled", "false")]);
-        let (a, b) =
-            tokio::join!(ada.call("set_user_enabled", &disable_grace), grace.call("set_user_enabled", &disable_ada),);
+            (SetUserEnabled { id: grace_id, enabled: false }, SetUserEnabled { id: ada_id, enabled: false });
+        let (a, b) = tokio::join!(ada.send(disable_grace), grace.send(disable_ada));
         let remaining = scalar(&db, ENABLED_ADMINS).await;
         assert!(remaining >= 1, "round {round}: no enabled administrator left ({} and {})", a.status, b.status);
         if a.status == StatusCode::OK && b.status == StatusCode::OK {
@@ -173,7 +207,7 @@ async fn the_last_administrator_guard_holds_under_concurrency(backend: Backend) 
         } else {
             (&mut grace, &mut ada, ada_id, ADMIN_EMAIL, ADMIN_PASSWORD)
         };
-        let r = keeper.call("set_user_enabled", &[("id", &id_arg(other_id)), ("enabled", "true")]).await;
+        let r = keeper.send(SetUserEnabled { id: other_id, enabled: true }).await;
         assert_eq!(r.status, StatusCode::OK, "round {round}: {:?}", r.body);
         if other.whoami().await.is_none() {
             let r = other.sign_in(other_email, other_password).await;
@@ -191,48 +225,56 @@ async fn changing_the_email_ends_pending_invitation_and_reset_links(backend: Bac
     let mut admin = set_up_admin(&server).await;
 
     // A pending invitation: its link stops working when the address changes.
-    let id = admin.invite("old@example.com", &[]).await.body.as_i64().unwrap();
+    let id = admin.invite("old@example.com", &[]).await.ok();
     let mail = sink.wait_for(1, 20).await;
     let token = token_of(&signup_link(mail[0]["text"].as_str().unwrap()));
-    assert_eq!(server.client().call("invitation_info", &[("token", &token)]).await.status, StatusCode::OK);
-    let r = admin
-        .call_json(
-            "update_user",
-            json!({"id": id, "first_name": "", "last_name": "", "email": "new@example.com", "role_ids": []}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["invitation_revoked"], json!(true), "the answer offers a new invitation: {:?}", r.body);
-    assert_eq!(server.client().call("invitation_info", &[("token", &token)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(server.client().send(InvitationInfo { token: token.to_string() }).await.status, StatusCode::OK);
+    let email_only = |email: &str| UpdateUser {
+        id,
+        first_name: String::new(),
+        last_name: String::new(),
+        email: email.into(),
+        role_ids: vec![],
+    };
+    let r = admin.send(email_only("new@example.com")).await;
+    assert!(r.ok().invitation_revoked, "the answer offers a new invitation: {:?}", r.body);
+    assert_eq!(server.client().send(InvitationInfo { token: token.to_string() }).await.status, StatusCode::NOT_FOUND);
     let r = server
         .client()
-        .call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)])
+        .send(SignUp {
+            token: token.to_string(),
+            first_name: None,
+            last_name: None,
+            password: PASSWORD.into(),
+            password_confirmation: PASSWORD.into(),
+        })
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
     // A new invitation goes to the new address only.
-    assert_eq!(admin.call("resend_invitation", &[("id", &id_arg(id))]).await.status, StatusCode::OK);
+    assert_eq!(admin.send(ResendInvitation { id }).await.status, StatusCode::OK);
     let mail = sink.wait_for(2, 20).await;
     assert_eq!(mail[1]["to"], json!(["new@example.com"]));
 
     // An active user's pending reset link ends too.
     let mut user = server.client();
     let token = token_of(&signup_link(mail[1]["text"].as_str().unwrap()));
-    let r =
-        user.call("sign_up", &[("token", &token), ("password", PASSWORD), ("password_confirmation", PASSWORD)]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(server.client().call("forgot_password", &[("email", "new@example.com")]).await.status, StatusCode::OK);
-    let mail = sink.wait_for(3, 20).await;
-    let reset = token_of(&signup_link(mail[2]["text"].as_str().unwrap()));
-    assert_eq!(server.client().call("reset_info", &[("token", &reset)]).await.status, StatusCode::OK);
-    let r = admin
-        .call_json(
-            "update_user",
-            json!({"id": id, "first_name": "", "last_name": "", "email": "newer@example.com", "role_ids": []}),
-        )
+    let r = user
+        .send(SignUp {
+            token: token.to_string(),
+            first_name: None,
+            last_name: None,
+            password: PASSWORD.into(),
+            password_confirmation: PASSWORD.into(),
+        })
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["invitation_revoked"], json!(false), "{:?}", r.body);
-    assert_eq!(server.client().call("reset_info", &[("token", &reset)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(server.client().send(ForgotPassword { email: "new@example.com".into() }).await.status, StatusCode::OK);
+    let mail = sink.wait_for(3, 20).await;
+    let reset = token_of(&signup_link(mail[2]["text"].as_str().unwrap()));
+    assert_eq!(server.client().send(ResetInfo { token: reset.to_string() }).await.status, StatusCode::OK);
+    let r = admin.send(email_only("newer@example.com")).await;
+    assert!(!r.ok().invitation_revoked, "{:?}", r.body);
+    assert_eq!(server.client().send(ResetInfo { token: reset.to_string() }).await.status, StatusCode::NOT_FOUND);
 }
 
 async fn changing_the_email_emails_the_old_address(backend: Backend) {
@@ -241,34 +283,43 @@ async fn changing_the_email_emails_the_old_address(backend: Backend) {
     let mut admin = set_up_admin(&server).await;
     let (_user, id) = add_user_and_id(&mut admin, &server, "old@example.com", &[]).await;
     let subject = "The email address of your Roster account was changed";
-    let edit = |email: &str| json!({"id": id, "first_name": "Olga", "last_name": "", "email": email, "role_ids": []});
+    let edit = |email: &str| UpdateUser {
+        id,
+        first_name: "Olga".into(),
+        last_name: String::new(),
+        email: email.into(),
+        role_ids: vec![],
+    };
     // A refused change tells nobody.
     admin.invite("taken@example.com", &[]).await;
-    let r = admin.call_json("update_user", edit("taken@example.com")).await;
+    let r = admin.send(edit("taken@example.com")).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
     // A new name alone is no email change.
-    assert_eq!(admin.call_json("update_user", edit("old@example.com")).await.status, StatusCode::OK);
+    assert_eq!(admin.send(edit("old@example.com")).await.status, StatusCode::OK);
     assert_eq!(count_emails(&mut admin, "old@example.com", subject).await, 0);
     let since = now_ms();
-    assert_eq!(admin.call_json("update_user", edit("new@example.com")).await.status, StatusCode::OK);
+    assert_eq!(admin.send(edit("new@example.com")).await.status, StatusCode::OK);
     let text = notice(&mut admin, "old@example.com", subject, "was changed from old@example.com to", since).await;
     assert!(text.starts_with("Hello Olga,"), "{text}");
     assert!(text.contains("to new@example.com at "), "{text}");
     assert!(text.contains(&format!("{}/signin", server.base)), "what to do, where: {text}");
     assert_eq!(count_emails(&mut admin, "new@example.com", subject).await, 0, "the notice goes to the old address");
     // An invitation not yet answered: the person has no account in use, nobody is told.
-    let invited = admin.invite("tpyo@example.com", &[]).await.body.as_i64().unwrap();
-    let fix = json!({"id": invited, "first_name": "", "last_name": "", "email": "typo@example.com", "role_ids": []});
-    assert_eq!(admin.call_json("update_user", fix).await.status, StatusCode::OK);
+    let invited = admin.invite("tpyo@example.com", &[]).await.ok();
+    let fix = UpdateUser {
+        id: invited,
+        first_name: String::new(),
+        last_name: String::new(),
+        email: "typo@example.com".into(),
+        role_ids: vec![],
+    };
+    assert_eq!(admin.send(fix).await.status, StatusCode::OK);
     assert_eq!(count_emails(&mut admin, "tpyo@example.com", subject).await, 0);
 }
 
 /// Laura's row in the Users list.
-async fn listed(admin: &mut Client, email: &str) -> Value {
-    let q = json!({"query": {"search": email, "status": "", "role": "", "sort": "", "after": ""}});
-    let r = admin.call_json("list_users", q).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body["rows"].as_array().unwrap().iter().find(|u| u["email"] == json!(email)).cloned().expect("listed")
+async fn listed(admin: &mut Client, email: &str) -> UserRow {
+    list(admin, query(email, "", "", "")).await.rows.into_iter().find(|u| u.email == email).expect("listed")
 }
 
 async fn a_changed_email_is_unconfirmed_until_the_link_sent_to_it_is_followed(backend: Backend) {
@@ -278,50 +329,48 @@ async fn a_changed_email_is_unconfirmed_until_the_link_sent_to_it_is_followed(ba
     let mut admin = set_up_admin(&server).await;
     // The setup link was printed, not sent to the address: it proves nothing.
     let admin_id = user_id(&mut admin).await;
-    assert_eq!(email_verified(&mut admin, admin_id).await, json!(false));
+    assert!(!email_verified(&mut admin, admin_id).await);
     let (mut laura, id) = add_user_and_id(&mut admin, &server, "laura@example.com", &[]).await;
-    assert_eq!(email_verified(&mut admin, id).await, json!(true), "signed up from the invitation sent to it");
-    assert_eq!(listed(&mut admin, "laura@example.com").await["email_verified"], json!(true));
+    assert!(email_verified(&mut admin, id).await, "signed up from the invitation sent to it");
+    assert!(listed(&mut admin, "laura@example.com").await.email_verified);
 
     let (old, new) = ("laura@example.com", "laura.new@example.com");
     let r = change_email(&mut admin, id, new).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["confirmation_sent"], json!(true), "{:?}", r.body);
-    assert_eq!(listed(&mut admin, new).await["email_verified"], json!(false), "the list shows it unconfirmed");
+    assert!(r.ok().confirmation_sent, "{:?}", r.body);
+    assert!(!listed(&mut admin, new).await.email_verified, "the list shows it unconfirmed");
     let page = admin.get(&format!("/users/{id}")).await.text().await.unwrap();
     assert!(page.contains("Email unconfirmed") && page.contains("Send confirmation link"), "{page}");
 
     // The link goes to the new address, never the old one, and the queue hides it.
     let token = confirmation_token(&sink, new, 1).await;
-    assert!(!sink.messages().iter().any(|m| m["to"] == json!([old]) && m["subject"] == json!(CONFIRM_SUBJECT)));
-    let row = admin.emails("").await.into_iter().find(|e| e["to"] == json!(new)).expect("queued");
-    assert_eq!(row["subject"], json!(CONFIRM_SUBJECT));
-    let d = admin.call("email_detail", &[("id", &row["id"].to_string())]).await;
-    for part in ["body_text", "body_html"] {
-        let body = d.body[part].as_str().unwrap();
+    assert!(!sink.messages().iter().any(|m| m["to"] == json!([old]) && m["subject"] == CONFIRM_SUBJECT));
+    let row = admin.emails("").await.into_iter().find(|e| e.to == new).expect("queued");
+    assert_eq!(row.subject, CONFIRM_SUBJECT);
+    let d = admin.send(GetEmail { id: row.id }).await.ok();
+    for (part, body) in [("body_text", &d.body_text), ("body_html", &d.body_html)] {
         assert!(!body.contains(&token) && body.contains("/confirm-email/••••••"), "{part}: {body}");
     }
-    assert!(d.body["links_hidden"].as_str().unwrap().contains("confirmation link is hidden"), "{:?}", d.body);
+    assert!(d.links_hidden.as_deref().unwrap().contains("confirmation link is hidden"), "{d:?}");
 
     // Only the account's owner, signed in, confirms it.
     let mut anonymous = server.client();
-    let r = anonymous.call("email_confirmation_info", &[("token", &token)]).await;
-    assert_eq!(r.body, json!({"email": new, "owner_signed_in": false}));
-    assert_eq!(anonymous.call("confirm_email", &[("token", &token)]).await.status, StatusCode::UNAUTHORIZED);
-    let r = admin.call("confirm_email", &[("token", &token)]).await;
+    let r = anonymous.send(EmailConfirmationInfo { token: token.to_string() }).await;
+    assert_eq!(r.ok(), PendingConfirmation { email: new.into(), owner_signed_in: false });
+    assert_eq!(anonymous.send(ConfirmEmail { token: token.to_string() }).await.status, StatusCode::UNAUTHORIZED);
+    let r = admin.send(ConfirmEmail { token: token.to_string() }).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "another account's link: {:?}", r.body);
-    assert_eq!(email_verified(&mut admin, id).await, json!(false));
-    let r = laura.call("email_confirmation_info", &[("token", &token)]).await;
-    assert_eq!(r.body, json!({"email": new, "owner_signed_in": true}));
-    let r = laura.call("confirm_email", &[("token", &token)]).await;
-    assert_eq!((r.status, &r.body), (StatusCode::OK, &json!(new)));
-    assert_eq!(listed(&mut admin, new).await["email_verified"], json!(true));
+    assert!(!email_verified(&mut admin, id).await);
+    let r = laura.send(EmailConfirmationInfo { token: token.to_string() }).await;
+    assert_eq!(r.ok(), PendingConfirmation { email: new.into(), owner_signed_in: true });
+    let r = laura.send(ConfirmEmail { token: token.to_string() }).await;
+    assert_eq!(r.ok(), new);
+    assert!(listed(&mut admin, new).await.email_verified);
     let page = admin.get(&format!("/users/{id}")).await.text().await.unwrap();
     assert!(!page.contains("Send confirmation link"), "{page}");
     // Once.
-    let r = laura.call("confirm_email", &[("token", &token)]).await;
+    let r = laura.send(ConfirmEmail { token: token.to_string() }).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
-    let r = admin.call("send_email_confirmation", &[("id", &id_arg(id))]).await;
+    let r = admin.send(SendEmailConfirmation { id }).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "already confirmed: {:?}", r.body);
 
     // Another change, and its link expires unused.
@@ -329,18 +378,18 @@ async fn a_changed_email_is_unconfirmed_until_the_link_sent_to_it_is_followed(ba
     assert_eq!(change_email(&mut admin, id, third).await.status, StatusCode::OK);
     let expired = confirmation_token(&sink, third, 1).await;
     scalar(&db, "UPDATE email_confirmations SET expires_at = 1 WHERE used_at IS NULL RETURNING 1").await;
-    let r = laura.call("confirm_email", &[("token", &expired)]).await;
+    let r = laura.send(ConfirmEmail { token: expired.to_string() }).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "expired: {:?}", r.body);
     assert!(r.body.to_string().contains("no longer valid"), "{:?}", r.body);
-    assert_eq!(email_verified(&mut admin, id).await, json!(false));
+    assert!(!email_verified(&mut admin, id).await);
     // Send confirmation link: a new one works; the one it replaces does not.
-    let r = admin.call("send_email_confirmation", &[("id", &id_arg(id))]).await;
+    let r = admin.send(SendEmailConfirmation { id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let fresh = confirmation_token(&sink, third, 2).await;
     assert_ne!(fresh, expired);
-    assert_eq!(laura.call("confirm_email", &[("token", &expired)]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(laura.call("confirm_email", &[("token", &fresh)]).await.status, StatusCode::OK);
-    assert_eq!(email_verified(&mut admin, id).await, json!(true));
+    assert_eq!(laura.send(ConfirmEmail { token: expired.to_string() }).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(laura.send(ConfirmEmail { token: fresh.to_string() }).await.status, StatusCode::OK);
+    assert!(email_verified(&mut admin, id).await);
     let confirmed = audit_entries(&mut admin, "email.confirmed").await;
     assert_eq!(confirmed.len(), 2, "{confirmed:?}");
 }
@@ -358,12 +407,20 @@ async fn disabled_user_cannot_sign_in_and_their_session_is_refused(backend: Back
     let mut user = b.client();
     let pw = "a long and lovely passphrase";
     assert_eq!(
-        user.call("sign_up", &[("token", &token), ("password", pw), ("password_confirmation", pw)]).await.status,
+        user.send(SignUp {
+            token: token.to_string(),
+            first_name: None,
+            last_name: None,
+            password: pw.to_string(),
+            password_confirmation: pw.to_string()
+        })
+        .await
+        .status,
         StatusCode::OK
     );
     assert!(user.whoami().await.is_some());
 
-    let r = admin.call("set_user_enabled", &[("id", &id.to_string()), ("enabled", "false")]).await;
+    let r = admin.send(SetUserEnabled { id, enabled: false }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(user.whoami().await, None, "open session refused at the next request, on another process");
     let r = user.sign_in("dis@example.com", pw).await;
@@ -371,13 +428,13 @@ async fn disabled_user_cannot_sign_in_and_their_session_is_refused(backend: Back
     let wrong = user.sign_in("dis@example.com", "wrong password here").await;
     assert_eq!(r.body, wrong.body, "a disabled account answers like a wrong password");
 
-    let r = admin.call("set_user_enabled", &[("id", &id.to_string()), ("enabled", "true")]).await;
+    let r = admin.send(SetUserEnabled { id, enabled: true }).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(user.sign_in("dis@example.com", pw).await.status, StatusCode::OK);
 
     // The last Global administrator cannot be disabled.
-    let me = admin.call("me", &[]).await.body["user_id"].as_i64().unwrap();
-    let r = admin.call("set_user_enabled", &[("id", &me.to_string()), ("enabled", "false")]).await;
+    let me = admin.send(Me {}).await.ok().unwrap().user_id;
+    let r = admin.send(SetUserEnabled { id: me, enabled: false }).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
 }
 
@@ -388,40 +445,33 @@ async fn users_list_searches_filters_sorts_and_pages(backend: Backend) {
     for i in 0..30 {
         assert_eq!(admin.invite(&format!("member{i:02}@example.com"), &[]).await.status, StatusCode::OK);
     }
-    let q = |search: &str, status: &str, sort: &str, after: &str| json!({"query": {"search": search, "status": status, "role": "", "sort": sort, "after": after}});
-    let p1 = admin.call_json("list_users", q("", "", "email", "")).await.body;
-    let rows1 = p1["rows"].as_array().unwrap();
+    let p1 = list(&mut admin, query("", "", "email", "")).await;
+    let rows1 = &p1.rows;
     assert_eq!(rows1.len(), 25);
-    assert_eq!(rows1[0]["email"], json!("admin@example.com"));
-    let next = p1["next"].as_str().expect("a second page");
-    let p2 = admin.call_json("list_users", q("", "", "email", next)).await.body;
-    let rows2 = p2["rows"].as_array().unwrap();
+    assert_eq!(rows1[0].email, "admin@example.com");
+    let next = p1.next.as_deref().expect("a second page");
+    let p2 = list(&mut admin, query("", "", "email", next)).await;
+    let rows2 = &p2.rows;
     assert_eq!(rows2.len(), 6);
-    assert!(p2["next"].is_null());
-    assert_eq!(rows2.last().unwrap()["email"], json!("member29@example.com"));
+    assert!(p2.next.is_none());
+    assert_eq!(rows2.last().unwrap().email, "member29@example.com");
 
-    let desc = admin.call_json("list_users", q("", "", "-email", "")).await.body;
-    assert_eq!(desc["rows"][0]["email"], json!("member29@example.com"));
-    let search = admin.call_json("list_users", q("MEMBER1", "", "email", "")).await.body;
-    assert_eq!(search["rows"].as_array().unwrap().len(), 10, "case-insensitive search");
-    let active = admin.call_json("list_users", q("", "active", "email", "")).await.body;
-    assert_eq!(active["rows"].as_array().unwrap().len(), 1);
-    let invited = admin.call_json("list_users", q("", "invited", "email", "")).await.body;
-    assert_eq!(invited["rows"].as_array().unwrap().len(), 25);
-    let pct = admin.call_json("list_users", q("%", "", "email", "")).await.body;
-    assert_eq!(pct["rows"].as_array().unwrap().len(), 0, "% is literal");
+    let desc = list(&mut admin, query("", "", "-email", "")).await;
+    assert_eq!(desc.rows[0].email, "member29@example.com");
+    let search = list(&mut admin, query("MEMBER1", "", "email", "")).await;
+    assert_eq!(search.rows.len(), 10, "case-insensitive search");
+    let active = list(&mut admin, query("", "active", "email", "")).await;
+    assert_eq!(active.rows.len(), 1);
+    let invited = list(&mut admin, query("", "invited", "email", "")).await;
+    assert_eq!(invited.rows.len(), 25);
+    let pct = list(&mut admin, query("%", "", "email", "")).await;
+    assert_eq!(pct.rows.len(), 0, "% is literal");
 
     let role = admin_role(&mut admin).await;
-    let by_role = admin
-        .call_json(
-            "list_users",
-            json!({"query": {"search": "", "status": "", "role": role.to_string(), "sort": "email", "after": ""}}),
-        )
-        .await
-        .body;
-    assert_eq!(by_role["rows"].as_array().unwrap().len(), 1);
+    let by_role = list(&mut admin, UserQuery { role: role.to_string(), ..query("", "", "email", "") }).await;
+    assert_eq!(by_role.rows.len(), 1);
 
-    let anon = server.client().call_json("list_users", q("", "", "", "")).await;
+    let anon = server.client().send(ListUsers { query: query("", "", "", "") }).await;
     assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -436,21 +486,22 @@ async fn users_search_takes_fts_special_characters_literally(backend: Backend) {
     let mut ids = Vec::new();
     for email in ["star*gazer@example.com", "o-neil@example.com", "under_score@example.com", "plain@example.com"] {
         let r = admin.invite(email, &[]).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        ids.push(r.body.as_i64().unwrap());
+        ids.push(r.ok());
     }
     let named = ids[3];
     let r = admin
-        .call_json(
-            "update_user",
-            json!({"id": named, "first_name": "Zoë \"Zed\"", "last_name": "O'Neil-Smith", "email": "renamed@example.com", "role_ids": []}),
-        )
+        .send(UpdateUser {
+            id: named,
+            first_name: "Zoë \"Zed\"".into(),
+            last_name: "O'Neil-Smith".into(),
+            email: "renamed@example.com".into(),
+            role_ids: vec![],
+        })
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
-    let found = |body: Value| -> Vec<String> {
-        let mut v: Vec<String> =
-            body["rows"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap().to_string()).collect();
+    let found = |page: UserPage| -> Vec<String> {
+        let mut v: Vec<String> = page.rows.into_iter().map(|r| r.email).collect();
         v.sort();
         v
     };
@@ -479,14 +530,9 @@ async fn users_search_takes_fts_special_characters_literally(backend: Backend) {
         ("renamed", &["renamed@example.com"]),
     ];
     for (term, want) in cases {
-        let r = admin
-            .call_json(
-                "list_users",
-                json!({"query": {"search": term, "status": "", "role": "", "sort": "email", "after": ""}}),
-            )
-            .await;
+        let r = admin.send(ListUsers { query: query(term, "", "email", "") }).await;
         assert_eq!(r.status, StatusCode::OK, "search {term:?}: {:?}", r.body);
-        assert_eq!(found(r.body), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "search {term:?}");
+        assert_eq!(found(r.ok()), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "search {term:?}");
     }
 }
 
@@ -497,38 +543,27 @@ async fn the_role_picker_says_which_roles_the_caller_cannot_hand_out_and_why(bac
     let db = TestDb::new(backend);
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
-    let inviters =
-        create_role(&mut admin, "Inviters", json!([["Users", "View"], ["Users", "Create"], ["EmailQueue", "View"]]))
+    let inviters = create_role(
+        &mut admin,
+        "Inviters",
+        &[(AppId::Users, Permission::View), (AppId::Users, Permission::Create), (AppId::EmailQueue, Permission::View)],
+    )
+    .await;
+    let readers = create_role(&mut admin, "Readers", &[(AppId::Users, Permission::View)]).await;
+    let role_admins =
+        create_role(&mut admin, "Role admins", &[(AppId::Roles, Permission::View), (AppId::Roles, Permission::Update)])
             .await;
-    let readers = create_role(&mut admin, "Readers", json!([["Users", "View"]])).await;
-    let role_admins = create_role(&mut admin, "Role admins", json!([["Roles", "View"], ["Roles", "Update"]])).await;
     let admin_role = administrator_role(&mut admin).await;
     let mut ivy = add_user(&mut admin, &server, "ivy@example.com", &[inviters]).await;
 
-    let options = |body: &Value| -> Vec<(i64, String, Option<String>)> {
-        body.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["id"].as_i64().unwrap(),
-                    r["description"].as_str().unwrap().to_string(),
-                    r["refusal"].as_str().map(String::from),
-                )
-            })
-            .collect()
+    let options = |r: &Reply<Vec<app::users::RoleOption>>| -> Vec<(i64, String, Option<String>)> {
+        r.ok().into_iter().map(|r| (r.id, r.description, r.refusal)).collect()
     };
-    let r = admin.call("role_options", &[]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert!(
-        options(&r.body).iter().all(|(_, _, why)| why.is_none()),
-        "an administrator may give every role: {:?}",
-        r.body
-    );
+    let r = admin.send(RoleOptions {}).await;
+    assert!(options(&r).iter().all(|(_, _, why)| why.is_none()), "an administrator may give every role: {:?}", r.body);
 
-    let r = ivy.call("role_options", &[]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let seen = options(&r.body);
+    let r = ivy.send(RoleOptions {}).await;
+    let seen = options(&r);
     assert_eq!(seen.len(), 4, "every role is listed: {:?}", r.body);
     let why = |id: i64| seen.iter().find(|(i, _, _)| *i == id).unwrap().2.clone();
     assert_eq!(why(inviters), None);
@@ -547,14 +582,10 @@ async fn all_pages(admin: &mut Client, search: &str, sort: &str) -> Vec<String> 
     let mut out = Vec::new();
     let mut after = String::new();
     loop {
-        let q = json!({"query": {"search": search, "status": "", "role": "", "sort": sort, "after": after}});
-        let r = admin.call_json("list_users", q).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        for row in r.body["rows"].as_array().unwrap() {
-            out.push(row["email"].as_str().unwrap().to_string());
-        }
-        match r.body["next"].as_str() {
-            Some(next) => after = next.to_string(),
+        let page = list(admin, query(search, "", sort, &after)).await;
+        out.extend(page.rows.into_iter().map(|row| row.email));
+        match page.next {
+            Some(next) => after = next,
             None => return out,
         }
     }
@@ -576,10 +607,13 @@ async fn short_searches_match_the_beginning_of_an_email_or_a_name(backend: Backe
         assert_eq!(admin.invite(email, &[]).await.status, StatusCode::OK);
         let id = all_user_ids(&mut admin, email).await;
         let r = admin
-            .call_json(
-                "update_user",
-                json!({"id": id, "first_name": first, "last_name": "Zorn", "email": email, "role_ids": []}),
-            )
+            .send(UpdateUser {
+                id,
+                first_name: first.into(),
+                last_name: "Zorn".into(),
+                email: email.into(),
+                role_ids: vec![],
+            })
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     }
@@ -616,9 +650,8 @@ async fn short_searches_match_the_beginning_of_an_email_or_a_name(backend: Backe
 }
 
 async fn all_user_ids(admin: &mut Client, email: &str) -> i64 {
-    let q = json!({"query": {"search": email, "status": "", "role": "", "sort": "email", "after": ""}});
-    let r = admin.call_json("list_users", q).await;
-    r.body["rows"].as_array().unwrap().iter().find(|u| u["email"] == json!(email)).unwrap()["id"].as_i64().unwrap()
+    let page = list(admin, query(email, "", "email", "")).await;
+    page.rows.into_iter().find(|u| u.email == email).unwrap().id
 }
 
 /// A term that most users match fills its page from the first rows in page
@@ -640,6 +673,5 @@ async fn frequent_terms_page_like_rare_ones(backend: Backend) {
     let rare = all_pages(&mut admin, "rare.org", "email").await;
     assert_eq!(rare, (0..40).filter(|i| i % 4 == 0).map(|i| format!("person{i:02}@rare.org")).collect::<Vec<_>>());
     // A filter beside a frequent term.
-    let q = json!({"query": {"search": "org", "status": "active", "role": "", "sort": "email", "after": ""}});
-    assert_eq!(admin.call_json("list_users", q).await.body["rows"].as_array().unwrap().len(), 0);
+    assert_eq!(list(&mut admin, query("org", "active", "email", "")).await.rows.len(), 0);
 }
