@@ -29,7 +29,7 @@ ITEM = re.compile(
     r"(?:fn|struct|enum|const|static|type|trait|mod|union)\s+(\w+)"
 )
 MACRO = re.compile(r"macro_rules!\s*(\w+)")
-PATH = re.compile(r"(?<![\w:])\$?(crate|super)((?:::(?:\w+|\*))+)(!?)")
+PATH = re.compile(r"(?<![\w:])(?<!\(in )\$?(crate|super)((?:::(?:\w+|\*))+)(!?)")
 
 
 def strip_comment(line: str) -> str:
