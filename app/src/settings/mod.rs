@@ -19,6 +19,7 @@ pub use types::*;
 
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
 use template::Template;
 
 #[server(prefix = "/api", endpoint = "email_server_settings", output = crate::codec::JsonOut)]

@@ -3,7 +3,7 @@
 //! - **Authenticator app** (TOTP, RFC 6238: SHA-1, 6 digits, 30 s, by
 //!   `totp-rs`): [`begin_totp`] stores a fresh 160-bit secret not yet enabled
 //!   and shows it once; [`enable_totp`] needs one valid code. The secret is
-//!   stored encrypted ([`seal`]). A code is accepted for the current step or
+//!   stored encrypted (`totp::seal`). A code is accepted for the current step or
 //!   one step either side, and only for a step later than the last one
 //!   accepted (`totp_credentials.last_step`, advanced by a conditional
 //!   `UPDATE` in the sign-in's transaction), so no code works twice.
@@ -12,6 +12,13 @@
 //! - **Second step** ([`second_step`]): the pending sign-in's token (cookie)
 //!   names the user; every attempt is counted in the sign-in throttle on the
 //!   account's key before it is checked, exactly like a password.
+//!
+//! One file each: `totp.rs` (the secret at rest, codes and their steps),
+//! `recovery.rs`, `status.rs`, `security.rs` (the Security tab and "Confirm
+//! it's you"), `second_step.rs`, `roles.rs` (the rule that a role requires a
+//! second factor) and `reset.rs` (a user's factors and their reset, in Users).
+//! What sign-in shares with `auth` (a second factor or not, the pending
+//! sign-in) is `crate::credentials`.
 
 mod recovery;
 mod reset;
