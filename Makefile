@@ -3,7 +3,7 @@
 #   make run    install tools, release build, serve http://127.0.0.1:3000 (./data/roster.db)
 #   make test   install tools, Rust tests (SQLite + PostgreSQL), the debug site,
 #               Playwright on SQLite and on PostgreSQL side by side
-#   make lint   clippy for the server (ssr) and the browser (hydrate, wasm32)
+#   make lint   the layers of app/src, then clippy for the server (ssr) and the browser (hydrate, wasm32)
 #   make screenshots  debug build, then refresh the README's pictures in docs/screenshots
 #   make bench  generate 1M users (ROSTER_BENCH_USERS), measure through the release server, rewrite BENCHMARKS.md
 #
@@ -99,6 +99,7 @@ screenshots: tools build
 # `--workspace` would unify app's ssr and hydrate features into one host
 # build, so each half is checked on its own.
 lint:
+	$(call step,layers: no import in app/src runs up a layer (scripts/layers.toml),scripts/check-layers.py)
 	$(call step,clippy (ssr: app + server),cargo clippy -p app -p server --all-targets --features app/ssr -- -D warnings)
 	$(call step,clippy (hydrate: frontend on wasm32),cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings)
 

@@ -195,7 +195,7 @@ pub fn ListHeader(
     intro: &'static str,
 ) -> impl IntoView {
     use crate::registry::Permission;
-    let me = expect_context::<crate::shell::MeResource>();
+    let me = expect_context::<crate::me::MeResource>();
     let (href, label) = new;
     view! {
         <header class="page-header">

@@ -2,23 +2,14 @@
 
 use crate::applications::{my_applications, AppMark, AppTile};
 use crate::icons::Svg;
+use crate::me::MeResource;
 use crate::registry::{AppId, APPLICATIONS};
-use crate::shell::MeResource;
 use leptos::prelude::*;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let registered = Resource::new(|| (), |_| my_applications());
-    // In the browser, once the tiles are known, and a moment after the page
-    // is up: fetch the code of the applications they open, while the person
-    // reads the Dashboard, so the first click on one does not wait for it.
-    // (`Shell` renders its pages only once `me` has loaded: it is here.)
-    Effect::new(move |_| {
-        if let Some(Ok(Some(me))) = me.get_untracked() {
-            set_timeout(move || crate::lazy_pages::prefetch(&me.apps), std::time::Duration::from_millis(300));
-        }
-    });
     view! {
         <header class="page-header">
             <h1>"Dashboard"</h1>

@@ -10,8 +10,7 @@
 //! - the last enabled administrator stays ([`is_last_admin`]).
 
 use crate::error::{AppError, AppResult};
-use crate::registry::{AppId, Permission, APPLICATIONS};
-use crate::roles::Grant;
+use crate::registry::{AppId, Grant, Permission, APPLICATIONS};
 use crate::server::access::Principal;
 use crate::server::db::Db;
 use crate::server::sql::{in_list, Args};
@@ -31,8 +30,20 @@ pub fn every_grant() -> Vec<Grant> {
 /// registered one, all four permissions.
 pub async fn every_grant_with_registered(conn: &mut AnyConnection) -> AppResult<Vec<Grant>> {
     let mut all = every_grant();
-    all.extend(crate::applications::service::every_registered_grant(conn).await?);
+    all.extend(every_registered_grant(conn).await?);
     Ok(all)
+}
+
+/// Every (registered application, permission): what the Administrator holds besides Roster's own.
+pub async fn every_registered_grant(conn: &mut AnyConnection) -> AppResult<Vec<(AppId, Permission)>> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM applications ORDER BY id").fetch_all(&mut *conn).await?;
+    Ok(ids.into_iter().flat_map(|id| Permission::ALL.map(|p| (AppId::Registered(id), p))).collect())
+}
+
+/// Each registered application's name, by id (to name grants in messages and the audit log).
+pub async fn registered_names(conn: &mut AnyConnection) -> AppResult<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM applications").fetch_all(&mut *conn).await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// A role and one of its permissions (none for a role that grants nothing),
@@ -79,6 +90,16 @@ pub struct Held {
 pub async fn load(db: &Db, user_id: i64) -> AppResult<Held> {
     let mut conn = db.pool.acquire().await?;
     load_on(&mut conn, user_id).await
+}
+
+/// [`load`] for the session middleware, and whether the user owes a second
+/// factor: one of their roles requires one and they have none set up.
+pub async fn load_for_session(db: &Db, user_id: i64) -> AppResult<(Held, bool)> {
+    let held = load(db, user_id).await?;
+    // Only members of a role that requires a second factor pay for this query.
+    let two_factor_setup_owed = held.two_factor_required
+        && !crate::credentials::has_second_factor(&mut *db.pool.acquire().await?, user_id).await?;
+    Ok((held, two_factor_setup_owed))
 }
 
 /// [`load`] on a connection the caller holds (inside its transaction: taking
@@ -170,7 +191,7 @@ pub async fn hand_out_refusals(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let names = crate::applications::service::names(conn).await?;
+    let names = registered_names(conn).await?;
     for RoleGrant { id, grant } in rows {
         let why = if grant.builtin == Some(Builtin::Administrator) {
             Some("Only a Global administrator can give the Administrator role.".to_string())

@@ -79,7 +79,7 @@ macro_rules! lazy_pages {
 
 lazy_pages! {
     dashboard {
-        Dashboard => crate::dashboard::DashboardPage,
+        Dashboard => crate::lazy_pages::PrefetchingDashboard,
     }
     account {
         Account => crate::account::AccountPage,
@@ -111,6 +111,22 @@ lazy_pages! {
         Settings => crate::settings::SettingsPage,
         TemplateEditor => crate::settings::TemplateEditorPage,
     }
+}
+
+/// The Dashboard ([`DashboardPage`](crate::dashboard::DashboardPage)) that,
+/// in the browser, once the tiles are known, and a moment after the page is
+/// up, fetches the code of the applications they open ([`prefetch`]), while
+/// the person reads the Dashboard, so the first click on one does not wait
+/// for it. (`Shell` renders its pages only once `me` has loaded: it is here.)
+#[component]
+pub(crate) fn PrefetchingDashboard() -> impl IntoView {
+    let me = expect_context::<crate::me::MeResource>();
+    Effect::new(move |_| {
+        if let Some(Ok(Some(me))) = me.get_untracked() {
+            set_timeout(move || prefetch(&me.apps), std::time::Duration::from_millis(300));
+        }
+    });
+    view! { <crate::dashboard::DashboardPage /> }
 }
 
 /// Fetch, in the background, the modules of the applications in `apps` and

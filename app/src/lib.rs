@@ -21,7 +21,9 @@ pub mod error;
 pub mod icons;
 pub mod invitations;
 mod lazy_pages;
+pub mod me;
 pub mod password;
+pub mod paths;
 pub mod registry;
 pub mod roles;
 pub mod settings;
@@ -32,9 +34,13 @@ pub mod two_factor;
 pub mod users;
 
 #[cfg(feature = "ssr")]
+pub mod credentials;
+#[cfg(feature = "ssr")]
 pub mod grants;
 #[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod middleware;
 #[cfg(feature = "ssr")]
 pub mod oidc;
 #[cfg(feature = "ssr")]
@@ -136,6 +142,6 @@ pub fn App() -> impl IntoView {
                 </ParentRoute>
             </Routes>
         </Router>
-        <confirm::ConfirmIdentityDialog gate />
+        <confirm::dialog::ConfirmIdentityDialog gate />
     }
 }

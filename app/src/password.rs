@@ -30,7 +30,8 @@ pub async fn password_strength(password: String, email: String) -> Result<Streng
             Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
             None => (email, String::new(), String::new()),
         };
-        Ok(crate::server::policy::strength(&state, &password, &email, &first, &last))
+        let s = crate::server::policy::strength(&state, &password, &email, &first, &last);
+        Ok(StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions })
     })
 }
 

@@ -21,6 +21,9 @@ pub enum AppId {
     Registered(i64),
 }
 
+/// One permission on one application, as a role grants it.
+pub type Grant = (AppId, Permission);
+
 /// What a role can be granted on an application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Permission {

@@ -1,17 +1,16 @@
 //! The application shell: navigation on the left, the User menu at the
 //! bottom left, the current application's page on the right.
 
-use crate::auth::{me, SignOut, SignedInUser};
+use crate::auth::{me, SignOut};
 use crate::components::ErrorView;
-use crate::error::AppError;
 use crate::icons::{Icon, Svg};
 use crate::registry::{AppId, Permission, APPLICATIONS};
 use crate::theme::ThemeChooser;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
-/// The signed-in user, loaded once per page and shared with every page in the shell.
-pub type MeResource = Resource<Result<Option<SignedInUser>, AppError>>;
+pub use crate::me::MeResource;
+use crate::me::SignedInUser;
 
 #[component]
 pub fn Shell() -> impl IntoView {

@@ -10,9 +10,9 @@ mod finish;
 mod key_file;
 mod worker;
 
+use app::middleware::{authenticate, check_host};
 use app::server::crypto::Passwords;
 use app::server::db::Db;
-use app::server::session::{authenticate, check_host};
 use app::server::state::{AppState, Settings, SetupToken};
 use app::{shell, App};
 use axum::extract::State;

@@ -4,61 +4,13 @@
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
+pub mod types;
 
 pub use pages::AccountPage;
+pub use types::*;
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccountDetails {
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    pub browser: String,
-    pub ip: String,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    /// The session this request came with.
-    pub current: bool,
-}
-
-/// "Chrome on Linux" from a User-Agent header.
-pub fn describe_browser(user_agent: &str) -> String {
-    let ua = user_agent;
-    let browser = if ua.contains("Edg/") {
-        "Edge"
-    } else if ua.contains("Firefox/") {
-        "Firefox"
-    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
-        "Chrome"
-    } else if ua.contains("Safari/") {
-        "Safari"
-    } else if ua.is_empty() {
-        return "Unknown browser".into();
-    } else {
-        "Other browser"
-    };
-    let os = if ua.contains("Windows") {
-        " on Windows"
-    } else if ua.contains("Android") {
-        " on Android"
-    } else if ua.contains("iPhone") || ua.contains("iPad") {
-        " on iOS"
-    } else if ua.contains("Mac OS") {
-        " on macOS"
-    } else if ua.contains("Linux") {
-        " on Linux"
-    } else {
-        ""
-    };
-    format!("{browser}{os}")
-}
 
 #[server(prefix = "/api", endpoint = "account_info", output = crate::codec::JsonOut)]
 pub async fn account_info() -> Result<AccountDetails, AppError> {
@@ -92,19 +44,4 @@ pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
 #[server(prefix = "/api", endpoint = "sign_out_other_sessions", output = crate::codec::JsonOut)]
 pub async fn sign_out_other_sessions() -> Result<u64, AppError> {
     crate::signed_in!(|me, state| { service::end_other_sessions(&state, &me).await })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn browsers_are_described_plainly() {
-        let chrome =
-            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
-        assert_eq!(super::describe_browser(chrome), "Chrome on Linux");
-        assert_eq!(
-            super::describe_browser("Mozilla/5.0 (Windows NT 10.0) Gecko/20100101 Firefox/140.0"),
-            "Firefox on Windows"
-        );
-        assert_eq!(super::describe_browser(""), "Unknown browser");
-    }
 }

@@ -1,6 +1,6 @@
 //! Self-service account changes. Each function acts on the caller only.
 
-use super::{describe_browser, AccountDetails, SessionInfo};
+use super::types::{describe_browser, AccountDetails, SessionInfo};
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::PersonName;
 use crate::error::{AppError, AppResult};
@@ -71,7 +71,7 @@ pub async fn change_password(
 /// page gives; a wrong one is recorded (and may lock the account), a right
 /// one clears the count. Used by Change password and by the Security tab.
 pub async fn verify_own_password(state: &AppState, me: &Principal, password: &str) -> AppResult<bool> {
-    use crate::auth::throttle::{self, Verdict};
+    use crate::credentials::throttle::{self, Verdict};
     let key = me.email.to_lowercase();
     let actor = Actor::of(me);
     state.passwords.ready()?;
@@ -83,14 +83,10 @@ pub async fn verify_own_password(state: &AppState, me: &Principal, password: &st
         .bind(me.user_id)
         .fetch_one(&state.db.pool)
         .await?;
-    if !crate::auth::service::verify_counted(state, &reservation, password, stored.as_deref()).await? {
-        let account = crate::auth::service::Account {
-            id: me.user_id,
-            email: me.email.clone(),
-            password_hash: None,
-            enabled: true,
-        };
-        crate::auth::service::record_failed_check(state, &actor, None, &reservation, Some(&account)).await?;
+    if !crate::credentials::verify_counted(state, &reservation, password, stored.as_deref()).await? {
+        let account =
+            crate::credentials::Account { id: me.user_id, email: me.email.clone(), password_hash: None, enabled: true };
+        crate::credentials::record_failed_check(state, &actor, None, &reservation, Some(&account)).await?;
         return Ok(false);
     }
     // The right password: this check and earlier failures no longer count.

@@ -4,8 +4,8 @@ use crate::components::{
     Spinner,
 };
 use crate::icons::Svg;
+use crate::me::MeResource;
 use crate::registry::{AppId, Permission};
-use crate::shell::MeResource;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 /// An application's mark: its first letter or its icon, on its colour.

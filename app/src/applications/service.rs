@@ -5,7 +5,7 @@
 //! once to the caller who created or rotated it, and stored only as its
 //! SHA-256: nobody can read it back, not even an administrator.
 
-use super::{
+use super::types::{
     AppName, AppTile, ApplicationDetail, ApplicationSummary, ClientType, Colour, Credentials, Mark, ValidApplication,
 };
 use crate::audit::service::{diff, record, Actor, Event};
@@ -19,7 +19,6 @@ use crate::server::sql::Flag;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sqlx::AnyConnection;
-use std::collections::HashMap;
 
 fn gone() -> AppError {
     AppError::NotFound("This application does not exist. It may have been deleted.".into())
@@ -36,7 +35,7 @@ fn new_client_id() -> String {
     hex::encode(bytes)
 }
 
-fn join(uris: &[super::RedirectUri]) -> String {
+fn join(uris: &[super::types::RedirectUri]) -> String {
     uris.iter().map(|u| u.as_str()).collect::<Vec<_>>().join("\n")
 }
 
@@ -332,17 +331,7 @@ pub async fn all_tiles(conn: &mut AnyConnection) -> AppResult<Vec<AppTile>> {
     .await?)
 }
 
-/// Each registered application's name, by id (to name grants in messages and the audit log).
-pub async fn names(conn: &mut AnyConnection) -> AppResult<HashMap<i64, String>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM applications").fetch_all(&mut *conn).await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Every (registered application, permission): what the Administrator holds besides Roster's own.
-pub async fn every_registered_grant(conn: &mut AnyConnection) -> AppResult<Vec<(AppId, Permission)>> {
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM applications ORDER BY id").fetch_all(&mut *conn).await?;
-    Ok(ids.into_iter().flat_map(|id| Permission::ALL.map(|p| (AppId::Registered(id), p))).collect())
-}
+pub use crate::grants::{every_registered_grant, registered_names as names};
 
 /// Which of `ids` are not registered applications (a role may grant only ones that exist).
 pub async fn unknown(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Vec<i64>> {

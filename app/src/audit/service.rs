@@ -1,7 +1,7 @@
 //! Writing and reading the audit log. Entries are only ever inserted: there is
 //! no update or delete anywhere in Roster.
 
-use super::{AuditEntry, AuditPage, AuditQuery};
+use super::types::{AuditEntry, AuditPage, AuditQuery};
 use crate::error::AppResult;
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::Db;

@@ -3,9 +3,11 @@
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
-#[cfg(feature = "ssr")]
-pub mod throttle;
 
+#[cfg(feature = "ssr")]
+pub use crate::credentials::throttle;
+
+pub use crate::me::SignedInUser;
 pub use pages::{ForgotPasswordPage, ResetPasswordPage, SetupPage, SignInPage};
 
 /// The one answer to "forgot password", whatever the email.
@@ -13,32 +15,7 @@ pub const FORGOT_ANSWER: &str =
     "If an account exists for that email, we have sent it a link to reset the password. The link works for 1 hour.";
 
 use crate::error::AppError;
-use crate::registry::{AppId, Permission};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-/// What the shell needs to know about the signed-in user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SignedInUser {
-    pub user_id: i64,
-    pub display_name: String,
-    pub email: String,
-    pub is_admin: bool,
-    /// Applications the user may open, in registry order.
-    pub apps: Vec<AppId>,
-    /// Every (application, permission) the user holds, so pages can hide or
-    /// disable what the server would refuse anyway.
-    pub grants: Vec<(AppId, Permission)>,
-    /// A role requires a second factor and none is set up: only Account →
-    /// Security (and Sign out) works until one is.
-    pub two_factor_setup_owed: bool,
-}
-
-impl SignedInUser {
-    pub fn can(&self, app: AppId, permission: Permission) -> bool {
-        self.is_admin || self.grants.contains(&(app, permission))
-    }
-}
 
 /// Public: the caller, or `None` when not signed in.
 #[server(prefix = "/api", endpoint = "me", output = crate::codec::JsonOut)]
@@ -63,14 +40,14 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     use crate::server::session::{replace_session, safe_next};
     crate::public!(|state| {
         match service::sign_in_checked(&state, &email, &password).await? {
-            service::SignInOutcome::Session(service::SignedIn { user_id, cookie }) => {
+            service::SignInOutcome::Session(crate::credentials::SignedIn { user_id, cookie }) => {
                 replace_session(&state, &cookie).await?;
                 tracing::info!(user_id, "signed in");
                 Ok(safe_next(next.as_deref()))
             }
             service::SignInOutcome::SecondStep(token) => {
                 use crate::server::session::set_cookie;
-                set_cookie(&crate::two_factor::service::pending_cookie(&state.settings, &token));
+                set_cookie(&crate::credentials::pending_cookie(&state.settings, &token));
                 let next = safe_next(next.as_deref());
                 let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
                 Ok(format!("/signin/verify?next={next}"))

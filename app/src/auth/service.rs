@@ -1,5 +1,6 @@
 //! Sign-in and first-run setup, without any HTTP or HTML.
 
+use crate::credentials::{account_by_key, record_failed_check, typed_email, verify_counted, SignedIn};
 use crate::domain::{EmailAddress, PersonName};
 use crate::error::{AppError, AppResult};
 use crate::mail::templates;
@@ -7,125 +8,6 @@ use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::state::AppState;
 use crate::settings::template::TemplateKind;
-
-/// An account as sign-in sees it.
-#[derive(sqlx::FromRow)]
-pub struct Account {
-    pub id: i64,
-    pub email: String,
-    pub password_hash: Option<String>,
-    #[sqlx(try_from = "crate::server::sql::Flag")]
-    pub enabled: bool,
-}
-
-/// The account whose normalized email is `key`, if any.
-pub async fn account_by_key(db: &Db, key: &str) -> AppResult<Option<Account>> {
-    Ok(sqlx::query_as("SELECT id, email, password_hash, enabled FROM users WHERE email_norm = $1")
-        .bind(key)
-        .fetch_optional(&db.pool)
-        .await?)
-}
-
-/// The throttle key and the audit actor for what was typed in an email field:
-/// the normalized address, or [`NOT_AN_EMAIL`](super::throttle::NOT_AN_EMAIL)
-/// when it is not one (it may be a password, so it is never stored).
-pub fn typed_email(typed: &str) -> (String, crate::audit::service::Actor) {
-    use crate::audit::service::Actor;
-    match EmailAddress::parse(typed) {
-        Ok(email) => (email.normalized(), Actor::anonymous(email.as_str())),
-        Err(_) => (super::throttle::NOT_AN_EMAIL.to_string(), Actor::anonymous(super::throttle::NOT_AN_EMAIL)),
-    }
-}
-
-/// One Argon2 verification for an attempt the throttle has counted. When the
-/// hasher is too busy to run it, the attempt is taken back: it was never
-/// checked, so it is not a failure.
-pub async fn verify_counted(
-    state: &AppState,
-    reservation: &super::throttle::Reservation,
-    password: &str,
-    stored: Option<&str>,
-) -> AppResult<bool> {
-    match state.passwords.verify(password, stored).await {
-        Ok(verified) => Ok(verified),
-        Err(e) => {
-            super::throttle::cancel(&state.db, reservation).await?;
-            Err(e)
-        }
-    }
-}
-
-/// A counted password check failed: forget stale failures, write `audit`, and
-/// when this failure locked the account, record the lockout and (once per
-/// lockout, see [`Reservation::locks`](super::throttle::Reservation::locks))
-/// queue the owner's email, all in one transaction.
-pub async fn record_failed_check(
-    state: &AppState,
-    actor: &crate::audit::service::Actor,
-    audit: Option<crate::audit::service::Event>,
-    reservation: &super::throttle::Reservation,
-    account: Option<&Account>,
-) -> AppResult<()> {
-    record_failed(state, actor, audit, reservation, account, None).await
-}
-
-/// [`record_failed_check`] for a second step: a lockout it causes lasts longer
-/// each time ([`super::throttle::escalate_second_step_lock`]); `account_key`
-/// is the account's throttle key.
-pub async fn record_failed_second_step(
-    state: &AppState,
-    actor: &crate::audit::service::Actor,
-    audit: crate::audit::service::Event,
-    reservation: &super::throttle::Reservation,
-    account: &Account,
-    account_key: &str,
-) -> AppResult<()> {
-    record_failed(state, actor, Some(audit), reservation, Some(account), Some(account_key)).await
-}
-
-async fn record_failed(
-    state: &AppState,
-    actor: &crate::audit::service::Actor,
-    audit: Option<crate::audit::service::Event>,
-    reservation: &super::throttle::Reservation,
-    account: Option<&Account>,
-    second_step_of: Option<&str>,
-) -> AppResult<()> {
-    use crate::audit::service::{record, Event};
-    let s = &state.settings.throttle;
-    let mut tx = state.db.begin_write().await?;
-    super::throttle::purge(&mut tx, s).await?;
-    if let Some(event) = audit {
-        record(&mut tx, actor, event).await?;
-    }
-    if reservation.locks(s) {
-        let unlocks_at = match second_step_of {
-            Some(key) => super::throttle::escalate_second_step_lock(&mut tx, s, key).await?,
-            None => reservation.unlocks_at(s),
-        };
-        let mut event = Event::new("sign_in.lockout")
-            .details(format!("account locked after {} failed attempts", reservation.failures));
-        if let Some(a) = account {
-            event = event.user(a.id, &a.email);
-        }
-        record(&mut tx, actor, event).await?;
-        if let Some(a) = account.filter(|a| a.enabled) {
-            let mail = templates::account_locked(
-                &mut tx,
-                &state.settings,
-                a.id,
-                &a.email,
-                reservation.failures,
-                unlocks_at,
-                &state.settings.link("/forgot-password"),
-            )
-            .await?;
-            crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(())
-}
 
 pub async fn user_count(db: &Db) -> AppResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?)
@@ -219,12 +101,6 @@ pub async fn set_up_first_admin(
     Ok(id)
 }
 
-/// A successful sign-in: who, and the new session's cookie.
-pub struct SignedIn {
-    pub user_id: i64,
-    pub cookie: String,
-}
-
 /// What a right password leads to: a session, or (with a second factor) the
 /// second step, named by this pending sign-in's token.
 pub enum SignInOutcome {
@@ -242,8 +118,8 @@ pub enum SignInOutcome {
 /// attempt's own count is taken back, earlier failures stay until the second
 /// step succeeds (so a stolen password cannot reset the count of code guesses).
 pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<SignInOutcome> {
-    use super::throttle::{self, Verdict};
     use crate::audit::service::{record, record_now, Actor, Event};
+    use crate::credentials::throttle::{self, Verdict};
     use crate::server::session::{self, client};
     let (key, actor) = typed_email(email);
     let s = &state.settings.throttle;
@@ -271,12 +147,12 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
     match account {
         Some(a) if verified && a.enabled => {
             let mut tx = state.db.begin_write().await?;
-            if crate::two_factor::service::has_second_factor(&mut tx, a.id).await? {
+            if crate::credentials::has_second_factor(&mut tx, a.id).await? {
                 sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
                     .bind(reservation.id)
                     .execute(&mut *tx)
                     .await?;
-                let token = crate::two_factor::service::start_pending(&mut tx, a.id).await?;
+                let token = crate::credentials::start_pending(&mut tx, a.id).await?;
                 tx.commit().await?;
                 return Ok(SignInOutcome::SecondStep(token));
             }
@@ -345,7 +221,7 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
     if !ip.is_empty() {
         keys.push((LOCK_RESET_IP, ip.as_str()));
     }
-    super::throttle::serialize(&mut tx, state.db.backend, &keys).await?;
+    crate::credentials::throttle::serialize(&mut tx, state.db.backend, &keys).await?;
     let now = now_ms();
     let (n, n_ip): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at > $2) AS n, \
@@ -439,7 +315,7 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
         Event::new("password.reset").user(id, &email).details(format!("{} sessions ended", ended.rows_affected())),
     )
     .await?;
-    super::throttle::clear(&mut tx, &email.to_lowercase()).await?;
+    crate::credentials::throttle::clear(&mut tx, &email.to_lowercase()).await?;
     crate::mail::notify_owner(&mut tx, &state.settings, TemplateKind::PasswordChanged, id, &email, &[]).await?;
     tx.commit().await?;
     Ok(())

@@ -8,26 +8,13 @@
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
+pub mod types;
 
 pub use pages::ConfirmEmailPage;
+pub use types::*;
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-/// The path of a confirmation link; the token follows it.
-pub const PATH: &str = "/confirm-email/";
-
-/// What the Confirm email page shows before the person confirms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingConfirmation {
-    /// The address the link confirms.
-    pub email: String,
-    /// The account the link belongs to is the one signed in here: only its
-    /// owner confirms, so that following a link nobody expected cannot tie
-    /// the reader's address to someone else's account.
-    pub owner_signed_in: bool,
-}
 
 /// Public (with the link's token): which address the link confirms, and
 /// whether its account's owner is the one signed in.

@@ -10,7 +10,7 @@
 //! reset links sent to the old address (`invitations::service::end_pending_links`),
 //! so whichever of those is used later was sent to the current address.
 
-use super::{PendingConfirmation, PATH};
+use super::types::{PendingConfirmation, PATH};
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, user_gone};

@@ -89,7 +89,7 @@ pub fn EmailDetailPage() -> impl IntoView {
     let delete = call_action::<()>();
     let confirming = RwSignal::new(None::<&'static str>);
     let detail = Resource::new(move || (id(), resend.version().get()), |(id, _)| get_email(id));
-    let me = expect_context::<crate::shell::MeResource>();
+    let me = expect_context::<crate::me::MeResource>();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {

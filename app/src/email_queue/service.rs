@@ -1,6 +1,6 @@
 //! Reading and managing the outbox. Sending lives in `crate::mail` and the worker.
 
-use super::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
+use super::types::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
 use crate::audit::service::{record_now, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::mail::templates;
@@ -203,7 +203,7 @@ async fn hidden_links(
 
 const RESET_PATH: &str = "/reset/";
 const SIGNUP_PATH: &str = "/signup/";
-const CONFIRM_PATH: &str = crate::email_confirmation::PATH;
+const CONFIRM_PATH: &str = crate::paths::CONFIRM_EMAIL;
 
 /// Whether `part` mentions a path whose link carries a token (a cheap test
 /// before asking who may see it): every path [`hidden_links`] may mask.

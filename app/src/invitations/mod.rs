@@ -5,8 +5,10 @@
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
+pub mod types;
 
 pub use pages::SignUpPage;
+pub use types::*;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -19,16 +21,6 @@ pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
 #[server(prefix = "/api", endpoint = "revoke_invitation", output = crate::codec::JsonOut)]
 pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
     crate::authorized!(Users, Update, |access, state| { service::revoke(access, &state, id).await })
-}
-
-/// Who an invitation is for, as the Sign up page shows it: the address, and
-/// the name New user was given (the new person may correct it).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct Invited {
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
 }
 
 /// Public (with the invitation token): who the invitation is for.

@@ -1,7 +1,7 @@
 //! The invitation life cycle: mint (with its email), resend, revoke, end on an
 //! email change, and the public sign-up that uses the link. No HTTP, no HTML.
 
-use super::Invited;
+use super::types::Invited;
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::PersonName;
 use crate::error::{AppError, AppResult};

@@ -9,9 +9,9 @@
 
 use crate::error::AppResult;
 use crate::server::db::Db;
-use crate::server::secret::{SecretString, HOW_TO_SET_KEY};
+use crate::server::secret::SecretString;
 use crate::server::state::Settings;
-use crate::settings::SmtpSecurity;
+use crate::settings::types::{SmtpSecurity, HOW_TO_SET_KEY};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};

@@ -220,7 +220,7 @@ fn notice_path(kind: TemplateKind) -> &'static str {
 /// "203.0.113.7 (Firefox on Windows)": where a request came from, as a notice says it.
 pub fn from_where(client: &crate::server::session::ClientInfo) -> String {
     let ip = if client.ip.is_empty() { "an unknown address" } else { client.ip.as_str() };
-    format!("{ip} ({})", crate::account::describe_browser(&client.user_agent))
+    format!("{ip} ({})", crate::account::types::describe_browser(&client.user_agent))
 }
 
 #[cfg(test)]

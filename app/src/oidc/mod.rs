@@ -28,12 +28,7 @@ use serde::Deserialize;
 use service::TokenError;
 
 /// The paths, under the public URL.
-pub const AUTHORIZE: &str = "/oidc/authorize";
-pub const TOKEN: &str = "/oidc/token";
-pub const USERINFO: &str = "/oidc/userinfo";
-pub const JWKS: &str = "/oidc/jwks";
-pub const END_SESSION: &str = "/oidc/end_session";
-pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+pub use crate::paths::oidc::{AUTHORIZE, DISCOVERY, END_SESSION, JWKS, TOKEN, USERINFO};
 
 fn no_store(mut r: Response) -> Response {
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -3,7 +3,7 @@
 //! written to the database, so each step can run on any node.
 
 use super::keys;
-use crate::applications::ClientType;
+use crate::applications::types::ClientType;
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission};

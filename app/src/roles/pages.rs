@@ -1,11 +1,11 @@
 use super::*;
-use crate::auth::SignedInUser;
 use crate::components::{
     call, call_action, ActionResult, CallAction, CardForm, Confirm, DataTable, ErrorView, FieldError, FormFooter,
     ListHeader,
 };
 use crate::dashboard::AppTiles;
-use crate::shell::MeResource;
+use crate::me::MeResource;
+use crate::me::SignedInUser;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use std::collections::BTreeSet;
 

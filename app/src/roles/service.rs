@@ -5,7 +5,7 @@
 //! only hand out what they hold themselves, whether by ticking a permission in
 //! a role or by giving someone a role (`crate::grants::check_can_hand_out`).
 
-use super::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
+use super::types::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{
@@ -451,7 +451,7 @@ pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for (name, description, grants) in DEMO_ROLES {
         let name = RoleName::parse(name).map_err(AppError::Invalid)?;
-        let grants = super::normalize_grants(grants).map_err(AppError::Invalid)?;
+        let grants = super::types::normalize_grants(grants).map_err(AppError::Invalid)?;
         let mut tx = db.begin_write().await?;
         if name_taken(&mut tx, &name, 0).await? {
             out.push((name.to_string(), false));

@@ -2,7 +2,7 @@
 //! configured minimum length and the user's own details.
 
 use crate::error::{AppError, AppResult};
-use crate::password_policy::{Context, NewPassword, Policy};
+use crate::password_policy::{Context, NewPassword, Policy, Strength};
 use crate::server::state::AppState;
 
 fn policy(state: &AppState) -> Policy {
@@ -29,14 +29,7 @@ pub fn parse(
 }
 
 /// Live feedback for the strength meter.
-pub fn strength(
-    state: &AppState,
-    password: &str,
-    email: &str,
-    first_name: &str,
-    last_name: &str,
-) -> crate::password::StrengthReport {
+pub fn strength(state: &AppState, password: &str, email: &str, first_name: &str, last_name: &str) -> Strength {
     let ctx = Context { email, first_name, last_name };
-    let s = policy(state).strength(password, &ctx);
-    crate::password::StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions }
+    policy(state).strength(password, &ctx)
 }

@@ -15,8 +15,6 @@ use std::fmt;
 const V1: &str = "v1:";
 const NONCE_LEN: usize = 24;
 
-pub use crate::settings::HOW_TO_SET_KEY;
-
 /// A string that never prints: a password on its way in or out of the database.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct SecretString(String);

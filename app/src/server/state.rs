@@ -111,7 +111,7 @@ impl Settings {
     }
 }
 
-/// Sign-in throttling and lockout (`crate::auth::throttle` applies them).
+/// Sign-in throttling and lockout (`crate::credentials::throttle` applies them).
 #[derive(Debug, Clone)]
 pub struct ThrottleSettings {
     /// Failures per account allowed in the window before delays start.

@@ -5,7 +5,8 @@
 //! without typing a new one removes it, so it never goes to another server.
 
 use super::template::{self, Template, TemplateKind};
-use super::{
+use super::types::HOW_TO_SET_KEY;
+use super::types::{
     EmailServer, EmailServerInput, EmailServerSaved, PasswordChange, SettingsSource, SmtpAccount, SmtpSecurity,
     TemplateView, TestEmailOutcome,
 };
@@ -16,7 +17,7 @@ use crate::mail::smtp::{self, Connections, InForce, StoredSmtp, PASSWORD_PURPOSE
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
-use crate::server::secret::{SecretString, HOW_TO_SET_KEY};
+use crate::server::secret::SecretString;
 use crate::server::state::AppState;
 use crate::time::format_time;
 use std::time::Duration;

@@ -3,8 +3,9 @@
 //! codes, the second step of signing in, roles that require a second factor,
 //! and an administrator's reset.
 //!
-//! The server side is `service.rs` (TOTP, recovery codes, the second step)
-//! and `passkeys.rs` (the WebAuthn ceremonies); the browser's half of those
+//! The server side is `service/` (`totp.rs`, `recovery.rs`, `status.rs`,
+//! `security.rs` for the Security tab, `second_step.rs`, `roles.rs` for the
+//! role rule, `reset.rs` for the Users reset) and `passkeys.rs` (the WebAuthn ceremonies); the browser's half of those
 //! is `app/js/passkeys.js`, called through `browser.rs`. The Security tab of
 //! Account and the second-step page are `pages.rs`. The half-signed-in state between
 //! a right password and the second step is a `pending_sign_ins` row (5
@@ -17,72 +18,15 @@ mod pages;
 pub mod passkeys;
 #[cfg(feature = "ssr")]
 pub mod service;
+pub mod types;
 
 pub use pages::{
     passkey_autofill_available, passkey_sign_in, RoleTwoFactorPanel, SecondStepPage, SecurityTab, UserTwoFactorPanel,
 };
+pub use types::*;
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-/// What the Security tab shows of the caller's own second factors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SecurityStatus {
-    pub totp_enabled: bool,
-    /// The caller's passkeys, oldest first.
-    pub passkeys: Vec<PasskeyInfo>,
-    /// Unused recovery codes.
-    pub recovery_codes_left: i64,
-    /// A role of the caller's requires a second factor.
-    pub required: bool,
-}
-
-/// An authenticator app being set up: shown once, never again after it is enabled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TotpSetup {
-    /// The secret in base32, for typing into the app.
-    pub secret: String,
-    /// The `otpauth://` address the QR code holds.
-    pub uri: String,
-    /// The QR code, an SVG rendered on the server.
-    pub qr_svg: String,
-}
-
-/// One of the caller's passkeys, as the Security tab lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PasskeyInfo {
-    pub id: i64,
-    pub name: String,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-}
-
-/// A WebAuthn ceremony under way: the token that names it (sent back with
-/// the browser's answer) and the options for `navigator.credentials`, as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PasskeyCeremony {
-    pub ceremony: String,
-    pub options: String,
-}
-
-impl SecurityStatus {
-    /// Has the caller a second factor (a passkey or an authenticator app)?
-    pub fn has_factor(&self) -> bool {
-        self.totp_enabled || !self.passkeys.is_empty()
-    }
-}
-
-/// Which factors a user has, for the user's page in Users (never a secret).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserFactors {
-    pub totp_enabled: bool,
-    /// How many passkeys they have.
-    pub passkeys: i64,
-    pub recovery_codes_left: i64,
-    /// A role of theirs requires a second factor.
-    pub required: bool,
-}
 
 /// Self-service: the caller's second factors. Allowed while setup is owed.
 #[server(prefix = "/api", endpoint = "two_factor_status", output = crate::codec::JsonOut)]

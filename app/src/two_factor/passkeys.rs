@@ -26,7 +26,7 @@
 //!   credential and again by the conditional `UPDATE` that records the use.
 
 use super::service::{self as two_factor, Pending};
-use super::{PasskeyCeremony, PasskeyInfo};
+use super::types::{PasskeyCeremony, PasskeyInfo};
 use crate::audit::service::{record, Actor, Event};
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
@@ -506,8 +506,8 @@ pub async fn finish_sign_in(
     state: &AppState,
     token: &str,
     credential: &str,
-) -> AppResult<crate::auth::service::SignedIn> {
-    use crate::auth::throttle::{self, Verdict};
+) -> AppResult<crate::credentials::SignedIn> {
+    use crate::credentials::throttle::{self, Verdict};
     let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(credential) else {
         return Err(refused());
     };
@@ -547,11 +547,11 @@ pub async fn finish_sign_in(
             .await?;
             let cookie = session::create_in(&mut tx, &state.settings, row.user_id, &client()).await?;
             tx.commit().await?;
-            return Ok(crate::auth::service::SignedIn { user_id: row.user_id, cookie });
+            return Ok(crate::credentials::SignedIn { user_id: row.user_id, cookie });
         }
     }
     tracing::info!(known = row.is_some(), "passkey sign-in refused");
-    let account = row.as_ref().map(|r| crate::auth::service::Account {
+    let account = row.as_ref().map(|r| crate::credentials::Account {
         id: r.user_id,
         email: r.email.clone(),
         password_hash: None,
@@ -561,7 +561,7 @@ pub async fn finish_sign_in(
     if let Some(r) = &row {
         event = event.user(r.user_id, &r.email);
     }
-    crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, account.as_ref()).await?;
+    crate::credentials::record_failed_check(state, &actor, Some(event), &reservation, account.as_ref()).await?;
     Err(refused())
 }
 
@@ -631,7 +631,7 @@ pub async fn finish_second_step(
     token: &Token,
     ceremony_token: &str,
     credential: &str,
-) -> AppResult<crate::auth::service::SignedIn> {
+) -> AppResult<crate::credentials::SignedIn> {
     let pending = two_factor::pending(state, token).await?;
     let actor = Actor::anonymous(&pending.email);
     let reservation = two_factor::reserve_second_step(state, &pending, &actor).await?;
@@ -641,7 +641,7 @@ pub async fn finish_second_step(
         }
     }
     tracing::info!(user_id = pending.user_id, "second sign-in step with a passkey refused");
-    let account = crate::auth::service::Account {
+    let account = crate::credentials::Account {
         id: pending.user_id,
         email: pending.email.clone(),
         password_hash: None,
@@ -649,7 +649,7 @@ pub async fn finish_second_step(
     };
     let event =
         Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("second step: passkey refused");
-    crate::auth::service::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
+    crate::credentials::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
         .await?;
     Err(refused())
 }

@@ -7,7 +7,7 @@
 
 use super::csv::CsvOut;
 use super::service::selection;
-use super::{thousands, UserQuery, UserStatus, BULK_MAX_IDS};
+use super::types::{thousands, UserQuery, UserStatus, BULK_MAX_IDS};
 use crate::audit::service::{record_now, Actor, Event};
 use crate::error::AppError;
 use crate::server::access::{apps, perms, Access};

@@ -10,7 +10,7 @@
 //! `check_may_manage` rule on that person, `grants::unmanageable`).
 
 use super::csv::{parse_import, CsvOut, ImportLine, MAX_IMPORT_BYTES};
-use super::{ImportReview, ImportRow, ImportVerdict};
+use super::types::{ImportReview, ImportRow, ImportVerdict};
 use crate::audit::service::{record, record_many, Actor, Event};
 use crate::domain::{EmailAddress, PersonName};
 use crate::error::{AppError, AppResult};

@@ -90,7 +90,7 @@ pub fn UsersPage() -> impl IntoView {
         list_users,
     );
     let reset = move || after.set(None);
-    let me = expect_context::<crate::shell::MeResource>();
+    let me = expect_context::<crate::me::MeResource>();
     let bulk = BulkState::new();
     // Another search or filter is another set of users: start the selection again.
     Effect::new(move |_| {
@@ -461,7 +461,7 @@ pub fn UserDetailPage() -> impl IntoView {
         |(id, ..)| get_user(id),
     );
     let invited = move || query.read().get("invited").is_some();
-    let me = expect_context::<crate::shell::MeResource>();
+    let me = expect_context::<crate::me::MeResource>();
     view! {
         <p class="breadcrumb">
             <a href="/users">"Users"</a>

@@ -1,10 +1,10 @@
 //! The Users application's service: list, invite, edit, enable/disable and
 //! the invitation life cycle. No HTTP, no HTML.
 
-use super::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
+use super::types::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, Event};
 use crate::domain::{EmailAddress, PersonName};
-use crate::email_queue::EmailStatus;
+use crate::email_queue::types::EmailStatus;
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, user_gone};
 use crate::server::access::{apps, perms, Access, Principal};
@@ -322,7 +322,7 @@ pub async fn list(
         let mut roles = roles_of(state, &ids).await?;
         let mut delivery = deliveries_of(state, &ids).await?;
         let keys: Vec<String> = out.iter().map(|u| u.email.to_lowercase()).collect();
-        let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, &keys).await?;
+        let locked = crate::credentials::throttle::locked(&state.db, &state.settings.throttle, &keys).await?;
         for u in &mut out {
             u.locked = locked.contains(&u.email.to_lowercase());
             u.roles = roles.remove(&u.id).unwrap_or_default();
@@ -479,7 +479,7 @@ pub async fn detail(access: Access<'_, apps::Users, perms::View>, state: &AppSta
     drop(conn);
     let delivery = deliveries_of(state, &[id]).await?.remove(&id);
     let key = r.email.to_lowercase();
-    let locked = crate::auth::throttle::locked(&state.db, &state.settings.throttle, std::slice::from_ref(&key))
+    let locked = crate::credentials::throttle::locked(&state.db, &state.settings.throttle, std::slice::from_ref(&key))
         .await?
         .contains(&key);
     Ok(UserDetail {
@@ -689,8 +689,8 @@ pub async fn unlock(access: Access<'_, apps::Users, perms::Update>, state: &AppS
     let mut conn = state.db.pool.acquire().await?;
     let email = user_email(&mut conn, id).await?;
     check_may_manage(&mut conn, access.principal(), id).await?;
-    crate::auth::throttle::clear(&mut conn, &email.to_lowercase()).await?;
-    crate::auth::throttle::clear_second_step_locks(&mut conn, &email.to_lowercase()).await?;
+    crate::credentials::throttle::clear(&mut conn, &email.to_lowercase()).await?;
+    crate::credentials::throttle::clear_second_step_locks(&mut conn, &email.to_lowercase()).await?;
     record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
     Ok(())
 }

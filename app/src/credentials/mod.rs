@@ -1,0 +1,198 @@
+//! What sign-in and the second step share, so that `auth` and `two_factor`
+//! use it instead of calling each other: an account as a password check sees
+//! it, the counted password check and its failures (throttle, audit, lockout
+//! email), whether a user has a second factor, and the pending sign-in that
+//! waits for one (its record and its cookie).
+
+pub mod throttle;
+
+use crate::domain::EmailAddress;
+use crate::error::AppResult;
+use crate::mail::templates;
+use crate::server::crypto::Token;
+use crate::server::db::Db;
+use crate::server::now_ms;
+use crate::server::state::{AppState, Settings};
+use sqlx::AnyConnection;
+
+/// A successful sign-in: who, and the new session's cookie.
+pub struct SignedIn {
+    pub user_id: i64,
+    pub cookie: String,
+}
+
+/// An account as sign-in sees it.
+#[derive(sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: Option<String>,
+    #[sqlx(try_from = "crate::server::sql::Flag")]
+    pub enabled: bool,
+}
+
+/// The account whose normalized email is `key`, if any.
+pub async fn account_by_key(db: &Db, key: &str) -> AppResult<Option<Account>> {
+    Ok(sqlx::query_as("SELECT id, email, password_hash, enabled FROM users WHERE email_norm = $1")
+        .bind(key)
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// The throttle key and the audit actor for what was typed in an email field:
+/// the normalized address, or [`NOT_AN_EMAIL`](throttle::NOT_AN_EMAIL)
+/// when it is not one (it may be a password, so it is never stored).
+pub fn typed_email(typed: &str) -> (String, crate::audit::service::Actor) {
+    use crate::audit::service::Actor;
+    match EmailAddress::parse(typed) {
+        Ok(email) => (email.normalized(), Actor::anonymous(email.as_str())),
+        Err(_) => (throttle::NOT_AN_EMAIL.to_string(), Actor::anonymous(throttle::NOT_AN_EMAIL)),
+    }
+}
+
+/// One Argon2 verification for an attempt the throttle has counted. When the
+/// hasher is too busy to run it, the attempt is taken back: it was never
+/// checked, so it is not a failure.
+pub async fn verify_counted(
+    state: &AppState,
+    reservation: &throttle::Reservation,
+    password: &str,
+    stored: Option<&str>,
+) -> AppResult<bool> {
+    match state.passwords.verify(password, stored).await {
+        Ok(verified) => Ok(verified),
+        Err(e) => {
+            throttle::cancel(&state.db, reservation).await?;
+            Err(e)
+        }
+    }
+}
+
+/// A counted password check failed: forget stale failures, write `audit`, and
+/// when this failure locked the account, record the lockout and (once per
+/// lockout, see [`Reservation::locks`](throttle::Reservation::locks))
+/// queue the owner's email, all in one transaction.
+pub async fn record_failed_check(
+    state: &AppState,
+    actor: &crate::audit::service::Actor,
+    audit: Option<crate::audit::service::Event>,
+    reservation: &throttle::Reservation,
+    account: Option<&Account>,
+) -> AppResult<()> {
+    record_failed(state, actor, audit, reservation, account, None).await
+}
+
+/// [`record_failed_check`] for a second step: a lockout it causes lasts longer
+/// each time ([`throttle::escalate_second_step_lock`]); `account_key`
+/// is the account's throttle key.
+pub async fn record_failed_second_step(
+    state: &AppState,
+    actor: &crate::audit::service::Actor,
+    audit: crate::audit::service::Event,
+    reservation: &throttle::Reservation,
+    account: &Account,
+    account_key: &str,
+) -> AppResult<()> {
+    record_failed(state, actor, Some(audit), reservation, Some(account), Some(account_key)).await
+}
+
+async fn record_failed(
+    state: &AppState,
+    actor: &crate::audit::service::Actor,
+    audit: Option<crate::audit::service::Event>,
+    reservation: &throttle::Reservation,
+    account: Option<&Account>,
+    second_step_of: Option<&str>,
+) -> AppResult<()> {
+    use crate::audit::service::{record, Event};
+    let s = &state.settings.throttle;
+    let mut tx = state.db.begin_write().await?;
+    throttle::purge(&mut tx, s).await?;
+    if let Some(event) = audit {
+        record(&mut tx, actor, event).await?;
+    }
+    if reservation.locks(s) {
+        let unlocks_at = match second_step_of {
+            Some(key) => throttle::escalate_second_step_lock(&mut tx, s, key).await?,
+            None => reservation.unlocks_at(s),
+        };
+        let mut event = Event::new("sign_in.lockout")
+            .details(format!("account locked after {} failed attempts", reservation.failures));
+        if let Some(a) = account {
+            event = event.user(a.id, &a.email);
+        }
+        record(&mut tx, actor, event).await?;
+        if let Some(a) = account.filter(|a| a.enabled) {
+            let mail = templates::account_locked(
+                &mut tx,
+                &state.settings,
+                a.id,
+                &a.email,
+                reservation.failures,
+                unlocks_at,
+                &state.settings.link("/forgot-password"),
+            )
+            .await?;
+            crate::mail::enqueue(&mut tx, &state.settings, &mail).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- the second factor ------------------------------------------------------------
+
+/// Has the user a second factor in use (an authenticator app or a passkey)?
+pub async fn has_second_factor(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL) \
+              + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS n",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// How long the half-signed-in state lasts.
+pub const PENDING_MS: i64 = 5 * 60_000;
+
+/// Record the half-signed-in state for `user_id` (in the sign-in's
+/// transaction) and return the token for its cookie. Expired ones are purged.
+pub async fn start_pending(conn: &mut AnyConnection, user_id: i64) -> AppResult<Token> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    let token = Token::generate();
+    sqlx::query("INSERT INTO pending_sign_ins (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token.hash())
+        .bind(user_id)
+        .bind(now)
+        .bind(now + PENDING_MS)
+        .execute(&mut *conn)
+        .await?;
+    Ok(token)
+}
+
+/// The cookie naming a pending sign-in: HttpOnly, SameSite=Strict, 5 minutes.
+pub fn pending_cookie(settings: &Settings, token: &Token) -> String {
+    cookie::Cookie::build((settings.pending_cookie_name(), token.expose().to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .secure(settings.cookie_secure())
+        .max_age(cookie::time::Duration::milliseconds(PENDING_MS))
+        .build()
+        .to_string()
+}
+
+/// A `Set-Cookie` value that removes the pending sign-in's cookie.
+pub fn clear_pending_cookie(settings: &Settings) -> String {
+    cookie::Cookie::build((settings.pending_cookie_name(), ""))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .secure(settings.cookie_secure())
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string()
+}

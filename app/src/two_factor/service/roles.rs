@@ -1,0 +1,69 @@
+//! The rule that a role may require a second factor.
+
+use crate::audit::service::{record, Actor, Event};
+use crate::error::{AppError, AppResult};
+use crate::server::access::{apps, perms, Access};
+use crate::server::state::AppState;
+use sqlx::AnyConnection;
+
+/// Does role `id` require its members to use a second factor?
+pub async fn role_requires(conn: &mut AnyConnection, id: i64) -> AppResult<bool> {
+    let flag: Option<crate::server::sql::Flag> =
+        sqlx::query_scalar("SELECT require_two_factor FROM roles WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(flag.is_some_and(bool::from))
+}
+
+/// Require (or stop requiring) a second factor of role `id`'s members. The
+/// built-in Administrator role is an administrator's to change, and a role
+/// that grants more than the caller holds too (the hand-out rule).
+pub async fn set_role_requirement(
+    access: Access<'_, apps::Roles, perms::Update>,
+    state: &AppState,
+    id: i64,
+    required: bool,
+) -> AppResult<()> {
+    let caller = access.principal();
+    let mut tx = state.db.begin_write().await?;
+    #[derive(sqlx::FromRow)]
+    struct Head {
+        name: String,
+        builtin: Option<crate::grants::Builtin>,
+    }
+    let head: Head = sqlx::query_as("SELECT name, builtin FROM roles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This role no longer exists.".into()))?;
+    if head.builtin.is_some() && !caller.is_admin {
+        return Err(AppError::NotAllowed(
+            "Only an administrator may change what the Administrator role requires.".into(),
+        ));
+    }
+    // The hand-out rule: a role that grants more than the caller holds is not
+    // theirs to loosen (nor to tighten on its members).
+    if crate::grants::check_can_hand_out(&mut tx, caller, &[id]).await.is_err() {
+        return Err(AppError::NotAllowed(
+            "This role grants something you do not have, so only an administrator may change what it requires.".into(),
+        ));
+    }
+    sqlx::query("UPDATE roles SET require_two_factor = $1 WHERE id = $2")
+        .bind(required)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut tx,
+        &Actor::of(caller),
+        Event::new("role.two_factor_required").target("role", id, head.name).details(if required {
+            "members must use a second factor"
+        } else {
+            "no longer required"
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
