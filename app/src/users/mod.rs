@@ -24,9 +24,9 @@ use crate::email_queue::EmailStatus;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-#[server(prefix = "/api", endpoint = "list_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(Users, View), json)]
 pub async fn list_users(query: UserQuery) -> Result<UserPage, AppError> {
-    crate::authorized!(Users, View, |access, state| { service::list(access, &state, &query).await })
+    service::list(access, &state, &query).await
 }
 
 #[server(prefix = "/api", endpoint = "role_options", output = crate::codec::JsonOut)]
