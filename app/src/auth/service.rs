@@ -168,8 +168,9 @@ pub async fn create_admin(
     .bind(crate::server::name_sort(name.first(), name.last()))
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = 'administrator'")
+    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
         .bind(id)
+        .bind(crate::grants::Builtin::Administrator)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -572,10 +572,11 @@ async fn holders_of_admin(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Ha
         return Ok(HashSet::new());
     }
     let mut args = Args::default();
+    let admin = args.text(grants::Builtin::Administrator.as_str());
     let list = in_list(&mut args, ids);
     let sql = format!(
         "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = 'administrator' AND ur.user_id IN {list}"
+         WHERE r.builtin = {admin} AND ur.user_id IN {list}"
     );
     Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
 }

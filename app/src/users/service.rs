@@ -501,7 +501,10 @@ pub async fn detail(access: Access<'_, apps::Users, perms::View>, state: &AppSta
 }
 
 async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("SELECT id FROM roles WHERE builtin = 'administrator'").fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar("SELECT id FROM roles WHERE builtin = $1")
+        .bind(crate::grants::Builtin::Administrator)
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 pub struct GeneralInfo<'a> {
