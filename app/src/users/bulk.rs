@@ -32,6 +32,34 @@ use crate::server::state::AppState;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// `bulk_jobs.status`: where a job stands, as stored (the browser sees
+/// [`BulkJobState`], which also tells a stalled job from a running one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkJobStatus {
+    Running,
+    Finished,
+    Failed,
+}
+
+impl BulkJobStatus {
+    pub const ALL: [Self; 3] = [Self::Running, Self::Finished, Self::Failed];
+
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+}
+
+crate::words_column!(BulkJobStatus, "bulk job status", BulkJobStatus::parse, BulkJobStatus::as_str);
+
 const OWN_ACCOUNT: &str = "your own account is changed from Account, not from a bulk action";
 const LAST_ADMIN: &str = "the last enabled Global administrator";
 const GONE: &str = "no longer exists";
@@ -161,11 +189,12 @@ pub async fn start(
     let now = now_ms();
     let job: i64 = sqlx::query_scalar(
         "INSERT INTO bulk_jobs (actor_id, description, total, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'running', $4, $4) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
     )
     .bind(caller.user_id)
     .bind(&description)
     .bind(ids.len() as i64)
+    .bind(BulkJobStatus::Running)
     .bind(now)
     .fetch_one(&state.db.pool)
     .await?;
@@ -185,13 +214,13 @@ pub async fn start(
                 }
                 e => e.to_string(),
             };
-            let failed =
-                sqlx::query("UPDATE bulk_jobs SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
-                    .bind(why)
-                    .bind(now_ms())
-                    .bind(job)
-                    .execute(&state.db.pool)
-                    .await;
+            let failed = sqlx::query("UPDATE bulk_jobs SET status = $1, error = $2, updated_at = $3 WHERE id = $4")
+                .bind(BulkJobStatus::Failed)
+                .bind(why)
+                .bind(now_ms())
+                .bind(job)
+                .execute(&state.db.pool)
+                .await;
             if let Err(e) = failed {
                 tracing::error!(job, error = %e, "could not record the bulk action's failure");
             }
@@ -265,7 +294,8 @@ async fn work(
     details.push_str(query);
     let mut tx = state.db.begin_write().await?;
     record(&mut tx, actor, Event::new("users.bulk").details(details)).await?;
-    sqlx::query("UPDATE bulk_jobs SET status = 'finished', updated_at = $1 WHERE id = $2")
+    sqlx::query("UPDATE bulk_jobs SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(BulkJobStatus::Finished)
         .bind(now_ms())
         .bind(job)
         .execute(&mut *tx)
@@ -339,7 +369,7 @@ pub async fn job(
         done: i64,
         changed: i64,
         skipped: String,
-        status: String,
+        status: BulkJobStatus,
         error: Option<String>,
         updated_at: i64,
     }
@@ -370,15 +400,15 @@ pub async fn job(
         changed: r.changed.max(0) as u64,
         skipped: pairs.into_iter().map(|(reason, count)| Skipped { reason, count }).collect(),
     };
-    let state = match r.status.as_str() {
-        "finished" => BulkJobState::Finished,
-        "running" if now - r.updated_at > STALLED_MS => BulkJobState::Failed(format!(
+    let state = match r.status {
+        BulkJobStatus::Finished => BulkJobState::Finished,
+        BulkJobStatus::Running if now - r.updated_at > STALLED_MS => BulkJobState::Failed(format!(
             "The server stopped during this action after {} of {} users; those stay done. Run it again for the rest.",
             thousands(r.done.max(0) as u64),
             thousands(outcome.selected)
         )),
-        "running" => BulkJobState::Running,
-        _ => BulkJobState::Failed(r.error.unwrap_or_else(|| "The action stopped.".into())),
+        BulkJobStatus::Running => BulkJobState::Running,
+        BulkJobStatus::Failed => BulkJobState::Failed(r.error.unwrap_or_else(|| "The action stopped.".into())),
     };
     Ok(Some(BulkJob { id: r.id, description: r.description, state, done: r.done.max(0) as u64, outcome }))
 }
@@ -603,4 +633,18 @@ async fn session_counts(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Hash
     let sql = format!("SELECT user_id, COUNT(*) AS n FROM sessions WHERE user_id IN {list} GROUP BY user_id");
     let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
     Ok(rows.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_statuses_round_trip_through_their_words() {
+        for s in BulkJobStatus::ALL {
+            assert_eq!(BulkJobStatus::parse(s.as_str()), Some(s), "{s:?}");
+        }
+        assert_eq!(BulkJobStatus::parse("Running"), None);
+        assert_eq!(BulkJobStatus::parse(""), None);
+    }
 }
