@@ -402,7 +402,7 @@ pub async fn save_template(
          body_text = excluded.body_text, body_html = excluded.body_html, updated_at = excluded.updated_at, \
          updated_by = excluded.updated_by",
     )
-    .bind(kind.key())
+    .bind(kind)
     .bind(&t.subject)
     .bind(&t.text)
     .bind(&t.html)
@@ -426,7 +426,7 @@ pub async fn reset_template(
     kind: TemplateKind,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("DELETE FROM email_templates WHERE kind = $1").bind(kind.key()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM email_templates WHERE kind = $1").bind(kind).execute(&mut *tx).await?;
     record(
         &mut tx,
         &Actor::of(access.principal()),

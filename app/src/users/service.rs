@@ -360,10 +360,10 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
     );
     let mut map = HashMap::new();
     let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
-    let rows: Vec<(i64, i64, String, Option<String>)> =
+    let rows: Vec<(i64, i64, EmailStatus, Option<String>)> =
         args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
     for (user_id, email_id, status, error) in rows {
-        let state = EmailStatus::from_row(&status, smtp_configured);
+        let state = status.shown(smtp_configured);
         map.insert(user_id, Delivery { email_id, state, error });
     }
     Ok(map)
