@@ -1,7 +1,7 @@
 //! Reading and managing the outbox. Sending lives in `crate::mail` and the worker.
 
 use super::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
-use crate::audit::service::{record_now, Actor, Event};
+use crate::audit::service::{record_now, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
@@ -288,7 +288,8 @@ pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: 
         );
     }
     let to = recipient(state, id).await?;
-    record_now(&state.db, &Actor::of(access.principal()), Event::new("email.resent").target("email", id, to)).await?;
+    record_now(&state.db, &Actor::of(access.principal()), Event::new(AuditAction::EmailResent).target("email", id, to))
+        .await?;
     tracing::info!(email_id = id, by = access.principal().user_id, "email resend queued");
     Ok(())
 }
@@ -304,7 +305,12 @@ pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: 
     if r.rows_affected() == 0 {
         return Err(refused_or_gone(state, id, "This email is being sent right now. Try again in a moment.").await);
     }
-    record_now(&state.db, &Actor::of(access.principal()), Event::new("email.deleted").target("email", id, to)).await?;
+    record_now(
+        &state.db,
+        &Actor::of(access.principal()),
+        Event::new(AuditAction::EmailDeleted).target("email", id, to),
+    )
+    .await?;
     tracing::info!(email_id = id, by = access.principal().user_id, "email deleted");
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::{
     EmailServer, EmailServerInput, EmailServerSaved, PasswordChange, SettingsSource, SmtpAccount, SmtpSecurity,
     TemplateView, TestEmailOutcome,
 };
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::mail::smtp::{self, Connections, InForce, StoredSmtp, PASSWORD_PURPOSE};
@@ -275,7 +275,7 @@ pub async fn save_email_server(
     .execute(&mut *tx)
     .await?;
     let details = diff(before.as_ref(), &after, &input.password);
-    record(&mut tx, &Actor::of(principal), Event::new("settings.email_server_saved").details(details)).await?;
+    record(&mut tx, &Actor::of(principal), Event::new(AuditAction::SettingsEmailServerSaved).details(details)).await?;
     tx.commit().await?;
     tracing::info!(
         by = principal.user_id,
@@ -298,8 +298,12 @@ pub async fn use_configuration(access: Access<'_, apps::Settings, perms::Update>
     } else {
         "saved settings removed: email sending is not configured"
     };
-    record(&mut tx, &Actor::of(access.principal()), Event::new("settings.email_server_removed").details(details))
-        .await?;
+    record(
+        &mut tx,
+        &Actor::of(access.principal()),
+        Event::new(AuditAction::SettingsEmailServerRemoved).details(details),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -359,7 +363,7 @@ pub async fn send_test_email(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("settings.test_email").details(format!("to {to}: {details}")),
+        Event::new(AuditAction::SettingsTestEmail).details(format!("to {to}: {details}")),
     )
     .await?;
     tx.commit().await?;
@@ -413,7 +417,11 @@ pub async fn save_template(
     record(
         &mut tx,
         &Actor::of(principal),
-        Event::new("settings.email_template_saved").details(format!("{}: subject “{}”", kind.label(), t.subject)),
+        Event::new(AuditAction::SettingsEmailTemplateSaved).details(format!(
+            "{}: subject “{}”",
+            kind.label(),
+            t.subject
+        )),
     )
     .await?;
     tx.commit().await?;
@@ -430,7 +438,8 @@ pub async fn reset_template(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("settings.email_template_reset").details(format!("{}: Roster's default wording", kind.label())),
+        Event::new(AuditAction::SettingsEmailTemplateReset)
+            .details(format!("{}: Roster's default wording", kind.label())),
     )
     .await?;
     tx.commit().await?;

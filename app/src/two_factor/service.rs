@@ -14,7 +14,7 @@
 //!   account's key before it is checked, exactly like a password.
 
 use super::{SecurityStatus, TotpSetup, UserFactors};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::crypto::Token;
@@ -347,10 +347,11 @@ pub async fn enable_totp(state: &AppState, me: &Principal, code: &str) -> AppRes
         ));
     }
     let actor = Actor::of(me);
-    record(&mut tx, &actor, Event::new("two_factor.totp_enabled").user(me.user_id, &me.email)).await?;
+    record(&mut tx, &actor, Event::new(AuditAction::TwoFactorTotpEnabled).user(me.user_id, &me.email)).await?;
     let codes = if first {
         let codes = replace_codes(&mut tx, me.user_id).await?;
-        record(&mut tx, &actor, Event::new("two_factor.recovery_codes_generated").user(me.user_id, &me.email)).await?;
+        record(&mut tx, &actor, Event::new(AuditAction::TwoFactorRecoveryCodesGenerated).user(me.user_id, &me.email))
+            .await?;
         codes
     } else {
         Vec::new()
@@ -404,7 +405,7 @@ pub async fn confirm_identity(state: &AppState, me: &Principal, password: &str, 
     }
     let account =
         crate::auth::service::Account { id: me.user_id, email: me.email.clone(), password_hash: None, enabled: true };
-    let event = Event::new("sign_in.failure").user(me.user_id, &me.email).details("wrong confirmation code");
+    let event = Event::new(AuditAction::SignInFailure).user(me.user_id, &me.email).details("wrong confirmation code");
     crate::auth::service::record_failed_check(state, &actor, Some(event), &reservation, Some(&account)).await?;
     Err(AppError::Invalid(
         "That code is not right. Enter the current code from your authenticator app, or your password.".into(),
@@ -431,7 +432,7 @@ pub async fn disable_totp(state: &AppState, me: &Principal, password: &str) -> A
     if last {
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
     }
-    record(&mut tx, &Actor::of(me), Event::new("two_factor.totp_disabled").user(me.user_id, &me.email)).await?;
+    record(&mut tx, &Actor::of(me), Event::new(AuditAction::TwoFactorTotpDisabled).user(me.user_id, &me.email)).await?;
     notify(&mut tx, &state.settings, TemplateKind::AuthenticatorRemoved, me.user_id, &me.email).await?;
     tx.commit().await?;
     Ok(())
@@ -450,7 +451,7 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
     record(
         &mut tx,
         &Actor::of(me),
-        Event::new("two_factor.recovery_codes_generated")
+        Event::new(AuditAction::TwoFactorRecoveryCodesGenerated)
             .user(me.user_id, &me.email)
             .details("the old codes stopped working"),
     )
@@ -582,7 +583,8 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
         password_hash: None,
         enabled: true,
     };
-    let event = Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("wrong second-step code");
+    let event =
+        Event::new(AuditAction::SignInFailure).user(pending.user_id, &pending.email).details("wrong second-step code");
     crate::auth::service::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
         .await?;
     Err(wrong_code())
@@ -650,7 +652,7 @@ pub(super) async fn complete(
         record(
             &mut tx,
             &me,
-            Event::new("two_factor.recovery_code_used")
+            Event::new(AuditAction::TwoFactorRecoveryCodeUsed)
                 .user(pending.user_id, &pending.email)
                 .details(format!("{left} recovery codes left")),
         )
@@ -660,7 +662,9 @@ pub(super) async fn complete(
     record(
         &mut tx,
         &me,
-        Event::new("sign_in.success").user(pending.user_id, &pending.email_norm).details(format!("second step: {how}")),
+        Event::new(AuditAction::SignInSuccess)
+            .user(pending.user_id, &pending.email_norm)
+            .details(format!("second step: {how}")),
     )
     .await?;
     let cookie = session::create_in(&mut tx, &state.settings, pending.user_id, &client()).await?;
@@ -721,7 +725,7 @@ pub async fn set_role_requirement(
     record(
         &mut tx,
         &Actor::of(caller),
-        Event::new("role.two_factor_required").target("role", id, head.name).details(if required {
+        Event::new(AuditAction::RoleTwoFactorRequired).target("role", id, head.name).details(if required {
             "members must use a second factor"
         } else {
             "no longer required"
@@ -767,7 +771,7 @@ pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppSt
     record(
         &mut tx,
         &Actor::of(caller),
-        Event::new("two_factor.reset").user(id, &email).details(format!(
+        Event::new(AuditAction::TwoFactorReset).user(id, &email).details(format!(
             "authenticator app removed: {}; {} passkeys removed; {} recovery codes removed; {} sessions ended",
             if totp.rows_affected() > 0 { "yes" } else { "none set up" },
             passkeys.rows_affected(),

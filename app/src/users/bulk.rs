@@ -22,7 +22,7 @@
 
 use super::service::selection;
 use super::{thousands, BulkAction, BulkJob, BulkJobState, BulkOutcome, BulkSelection, Skipped, BULK_MAX_IDS};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::server::access::{apps, perms, Access, Principal};
@@ -293,7 +293,7 @@ async fn work(
     }
     details.push_str(query);
     let mut tx = state.db.begin_write().await?;
-    record(&mut tx, actor, Event::new("users.bulk").details(details)).await?;
+    record(&mut tx, actor, Event::new(AuditAction::UsersBulk).details(details)).await?;
     sqlx::query("UPDATE bulk_jobs SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(BulkJobStatus::Finished)
         .bind(now_ms())
@@ -527,10 +527,10 @@ async fn apply(
             }
             for t in targets {
                 let e = if enable {
-                    Event::new("user.enabled").user(t.id, &t.email).details("bulk action")
+                    Event::new(AuditAction::UserEnabled).user(t.id, &t.email).details("bulk action")
                 } else {
                     let n = sessions.get(&t.id).copied().unwrap_or(0);
-                    Event::new("user.disabled")
+                    Event::new(AuditAction::UserDisabled)
                         .user(t.id, &t.email)
                         .details(format!("{n} sessions ended (bulk action)"))
                 };
@@ -548,7 +548,7 @@ async fn apply(
                 };
                 sqlx::query(sql).bind(t.id).bind(role.id).execute(&mut *conn).await?;
                 let change = if adding { "added" } else { "removed" };
-                let e = Event::new("user.updated")
+                let e = Event::new(AuditAction::UserUpdated)
                     .user(t.id, &t.email)
                     .details(format!("roles: {change} {} (bulk action)", role.name));
                 record(conn, actor, e).await?;
@@ -557,8 +557,12 @@ async fn apply(
         BulkAction::ResendInvitation => {
             for t in targets {
                 crate::invitations::service::mint(conn, &state.settings, t.id, &t.email).await?;
-                record(conn, actor, Event::new("invitation.resent").user(t.id, &t.email).details("bulk action"))
-                    .await?;
+                record(
+                    conn,
+                    actor,
+                    Event::new(AuditAction::InvitationResent).user(t.id, &t.email).details("bulk action"),
+                )
+                .await?;
             }
         }
         BulkAction::RevokeInvitation => {
@@ -576,8 +580,12 @@ async fn apply(
                 .execute(&mut *conn)
                 .await?;
             for t in targets {
-                record(conn, actor, Event::new("invitation.revoked").user(t.id, &t.email).details("bulk action"))
-                    .await?;
+                record(
+                    conn,
+                    actor,
+                    Event::new(AuditAction::InvitationRevoked).user(t.id, &t.email).details("bulk action"),
+                )
+                .await?;
             }
         }
         BulkAction::EndSessions => {
@@ -586,7 +594,7 @@ async fn apply(
                 .await?;
             for t in targets {
                 let n = sessions.get(&t.id).copied().unwrap_or(0);
-                let e = Event::new("session.ended")
+                let e = Event::new(AuditAction::SessionEnded)
                     .user(t.id, &t.email)
                     .details(format!("{n} sessions ended by an administrator (bulk action)"));
                 record(conn, actor, e).await?;
