@@ -70,12 +70,19 @@ pub enum Builtin {
 }
 
 impl Builtin {
+    /// The value stored in `roles.builtin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Administrator => ADMINISTRATOR,
+        }
+    }
+
     pub fn parse(word: &str) -> Option<Self> {
         (word == ADMINISTRATOR).then_some(Self::Administrator)
     }
 }
 
-crate::words_column!(Builtin, "built-in role", Builtin::parse);
+crate::words_column!(Builtin, "built-in role", Builtin::parse, Builtin::as_str);
 
 /// What [`load`] reads of one user.
 pub struct Held {
@@ -219,13 +226,17 @@ pub async fn hand_out_refusals(
 /// `BEGIN IMMEDIATE` already serialises writers.
 pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
     if conn.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT id FROM roles WHERE builtin = 'administrator' FOR UPDATE").execute(&mut *conn).await?;
+        sqlx::query("SELECT id FROM roles WHERE builtin = $1 FOR UPDATE")
+            .bind(Builtin::Administrator)
+            .execute(&mut *conn)
+            .await?;
     }
     let others: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = 'administrator' AND u.enabled AND u.password_hash IS NOT NULL AND u.id <> $1",
+         WHERE r.builtin = $1 AND u.enabled AND u.password_hash IS NOT NULL AND u.id <> $2",
     )
+    .bind(Builtin::Administrator)
     .bind(user_id)
     .fetch_one(&mut *conn)
     .await?;
@@ -236,9 +247,10 @@ pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<
 pub async fn holds_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
     Ok(sqlx::query(
         "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 AND r.builtin = 'administrator'",
+         WHERE ur.user_id = $1 AND r.builtin = $2",
     )
     .bind(user_id)
+    .bind(Builtin::Administrator)
     .fetch_optional(&mut *conn)
     .await?
     .is_some())

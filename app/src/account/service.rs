@@ -1,7 +1,7 @@
 //! Self-service account changes. Each function acts on the caller only.
 
 use super::types::{describe_browser, AccountDetails, SessionInfo};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::PersonName;
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
@@ -29,7 +29,8 @@ pub async fn update_name(state: &AppState, me: &Principal, name: &PersonName) ->
         .await?;
     let diff =
         crate::audit::service::diff(&[("first name", &me.first_name, first), ("last name", &me.last_name, last)]);
-    record(&mut tx, &Actor::of(me), Event::new("user.updated").user(me.user_id, &me.email).details(diff)).await?;
+    record(&mut tx, &Actor::of(me), Event::new(AuditAction::UserUpdated).user(me.user_id, &me.email).details(diff))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -59,7 +60,7 @@ pub async fn change_password(
         .bind(me.user_id)
         .execute(&mut *tx)
         .await?;
-    let ended = end_others_recorded(&mut tx, me, "password.changed", "other sessions ended").await?;
+    let ended = end_others_recorded(&mut tx, me, AuditAction::PasswordChanged, "other sessions ended").await?;
     crate::mail::notify_owner(&mut tx, &state.settings, TemplateKind::PasswordChanged, me.user_id, &me.email, &[])
         .await?;
     tx.commit().await?;
@@ -99,7 +100,7 @@ pub async fn verify_own_password(state: &AppState, me: &Principal, password: &st
 async fn end_others_recorded(
     conn: &mut sqlx::AnyConnection,
     me: &Principal,
-    action: &'static str,
+    action: AuditAction,
     what: &str,
 ) -> AppResult<u64> {
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
@@ -134,7 +135,7 @@ pub async fn sessions(state: &AppState, me: &Principal) -> AppResult<Vec<Session
 
 pub async fn end_other_sessions(state: &AppState, me: &Principal) -> AppResult<u64> {
     let mut tx = state.db.begin_write().await?;
-    let ended = end_others_recorded(&mut tx, me, "session.ended", "other sessions signed out").await?;
+    let ended = end_others_recorded(&mut tx, me, AuditAction::SessionEnded, "other sessions signed out").await?;
     tx.commit().await?;
     Ok(ended)
 }

@@ -8,7 +8,7 @@
 use super::types::{
     AppName, AppTile, ApplicationDetail, ApplicationSummary, ClientType, Colour, Credentials, Mark, ValidApplication,
 };
-use crate::audit::service::{diff, record, Actor, Event};
+use crate::audit::service::{diff, record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
@@ -175,7 +175,8 @@ pub async fn create(
         app.launch_url.as_str(),
         join(&app.redirect_uris).replace('\n', ", ")
     );
-    let event = Event::new("application.created").target("application", id, app.name.as_str()).details(details);
+    let event =
+        Event::new(AuditAction::ApplicationCreated).target("application", id, app.name.as_str()).details(details);
     commit_with(tx, access.principal(), event, "application registered").await?;
     Ok(Credentials { id, client_id, client_secret: secret.map(|s| s.expose().to_string()) })
 }
@@ -231,7 +232,8 @@ pub async fn update(
         ("redirect URIs", &old.redirect_uris, &join(&app.redirect_uris)),
         ("post-logout redirect URIs", &old.post_logout_redirect_uris, &join(&app.post_logout_redirect_uris)),
     ]);
-    let event = Event::new("application.updated").target("application", id, app.name.as_str()).details(details);
+    let event =
+        Event::new(AuditAction::ApplicationUpdated).target("application", id, app.name.as_str()).details(details);
     commit_with(tx, access.principal(), event, "application changed").await
 }
 
@@ -254,7 +256,7 @@ pub async fn set_enabled(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let action = if enabled { "application.enabled" } else { "application.disabled" };
+    let action = if enabled { AuditAction::ApplicationEnabled } else { AuditAction::ApplicationDisabled };
     record(&mut tx, &Actor::of(access.principal()), Event::new(action).target("application", id, old.name)).await?;
     tx.commit().await?;
     tracing::info!(application_id = id, enabled, by = access.principal().user_id, "application enabled or disabled");
@@ -284,7 +286,7 @@ pub async fn rotate_secret(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("application.secret_rotated").target("application", id, old.name),
+        Event::new(AuditAction::ApplicationSecretRotated).target("application", id, old.name),
     )
     .await?;
     tx.commit().await?;
@@ -305,7 +307,7 @@ pub async fn delete(access: Access<'_, apps::Applications, perms::Delete>, db: &
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("application.deleted")
+        Event::new(AuditAction::ApplicationDeleted)
             .target("application", id, old.name)
             .details(format!("{roles} role permissions removed")),
     )

@@ -1,5 +1,5 @@
 use super::*;
-use crate::components::{word_options, Chip, DataTable, ErrorView, FilterBar, KeysetPager, LabelledSelect};
+use crate::components::{Chip, DataTable, ErrorView, FilterBar, KeysetPager, LabelledSelect};
 use crate::time::LocalTime;
 
 /// `YYYY-MM-DD` (UTC) to Unix ms at the start of that day.
@@ -78,7 +78,7 @@ pub fn AuditLogPage() -> impl IntoView {
             {text_filter("Actor", actor)}
             {text_filter("Target", target)}
             <LabelledSelect label="Action" value=action all="All actions" changed=move || before.set(None)
-                options=word_options(ACTIONS.iter().map(|a| (*a, *a))) />
+                options=action_options() />
             {date_filter("From", from)}
             {date_filter("To", to)}
         </FilterBar>
@@ -94,7 +94,7 @@ pub fn AuditLogPage() -> impl IntoView {
                                 <td><LocalTime ms=e.at /></td>
                                 <td>{if e.actor_email.is_empty() { "—".to_string() } else { e.actor_email }}</td>
                                 <td>{e.ip}</td>
-                                <td><code>{e.action}</code></td>
+                                <td><code>{e.action.as_str()}</code></td>
                                 <td>{e.target_label}</td>
                                 <td class="details-cell">{e.details}</td>
                             </tr>

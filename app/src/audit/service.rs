@@ -1,6 +1,7 @@
 //! Writing and reading the audit log. Entries are only ever inserted: there is
 //! no update or delete anywhere in Roster.
 
+pub use super::types::AuditAction;
 use super::types::{AuditEntry, AuditPage, AuditQuery};
 use crate::error::AppResult;
 use crate::server::access::{apps, perms, Access, Principal};
@@ -33,9 +34,9 @@ impl Actor {
 }
 
 /// What happened, to what.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Event {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target_type: &'static str,
     pub target_id: Option<i64>,
     pub target_label: String,
@@ -44,8 +45,8 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(action: &'static str) -> Self {
-        Self { action, ..Default::default() }
+    pub fn new(action: AuditAction) -> Self {
+        Self { action, target_type: "", target_id: None, target_label: String::new(), details: String::new() }
     }
     pub fn user(mut self, id: i64, email: &str) -> Self {
         self.target_type = "user";
@@ -80,7 +81,7 @@ pub async fn record_many(conn: &mut AnyConnection, actor: &Actor, events: &[Even
     let (at, id, email, ip) =
         (args.int(now_ms()), args.opt_int(actor.id), args.text(&actor.email), args.text(&actor.ip));
     let values = args.rows(events, |a, e| {
-        let (action, target_type) = (a.text(e.action), a.text(e.target_type));
+        let (action, target_type) = (a.text(e.action.as_str()), a.text(e.target_type));
         let (target_id, label, details) = (a.opt_int(e.target_id), a.text(&e.target_label), a.text(&e.details));
         vec![at.clone(), id.clone(), email.clone(), ip.clone(), action, target_type, target_id, label, details]
     });
@@ -121,7 +122,11 @@ pub async fn list(_access: Access<'_, apps::AuditLog, perms::View>, db: &Db, q: 
         sql.push_str(&format!(" AND LOWER(target_label) LIKE {} ESCAPE '\\'", args.text(like_pattern(&q.target))));
     }
     if !q.action.trim().is_empty() {
-        sql.push_str(&format!(" AND action = {}", args.text(q.action.trim())));
+        // A word that is no action matches no entry.
+        let Some(action) = AuditAction::parse(q.action.trim()) else {
+            return Ok(AuditPage { entries: Vec::new(), next: None });
+        };
+        sql.push_str(&format!(" AND action = {}", args.text(action.as_str())));
     }
     if let Some(from) = q.from {
         sql.push_str(&format!(" AND at >= {}", args.int(from)));

@@ -59,14 +59,15 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 /// Self-service: end the caller's session.
 #[server(prefix = "/api", endpoint = "sign_out", output = crate::codec::JsonOut)]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::audit::service::{record_now, Actor, Event};
+    use crate::audit::service::{record_now, Actor, AuditAction, Event};
     use crate::server::session::{self, set_cookie};
     crate::signed_in!(
         setup | me,
         state | {
             session::delete(&state.db, &me.session_hash).await?;
             set_cookie(&session::clear_cookie(&state.settings));
-            record_now(&state.db, &Actor::of(&me), Event::new("sign_out").user(me.user_id, &me.email)).await?;
+            record_now(&state.db, &Actor::of(&me), Event::new(AuditAction::SignOut).user(me.user_id, &me.email))
+                .await?;
             tracing::info!(user_id = me.user_id, "signed out");
             Ok(())
         }

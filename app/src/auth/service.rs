@@ -50,8 +50,9 @@ pub async fn create_admin(
     .bind(crate::server::name_sort(name.first(), name.last()))
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = 'administrator'")
+    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
         .bind(id)
+        .bind(crate::grants::Builtin::Administrator)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -118,7 +119,7 @@ pub enum SignInOutcome {
 /// attempt's own count is taken back, earlier failures stay until the second
 /// step succeeds (so a stolen password cannot reset the count of code guesses).
 pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<SignInOutcome> {
-    use crate::audit::service::{record, record_now, Actor, Event};
+    use crate::audit::service::{record, record_now, Actor, AuditAction, Event};
     use crate::credentials::throttle::{self, Verdict};
     use crate::server::session::{self, client};
     let (key, actor) = typed_email(email);
@@ -138,7 +139,8 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
         Verdict::Wait(secs) => return Err(AppError::Throttled(secs)),
         Verdict::Locked(_) => {
             state.passwords.verify(password, None).await?;
-            record_now(&state.db, &actor, Event::new("sign_in.lockout").details("refused: account locked")).await?;
+            record_now(&state.db, &actor, Event::new(AuditAction::SignInLockout).details("refused: account locked"))
+                .await?;
             return Err(AppError::BadCredentials);
         }
     };
@@ -158,16 +160,26 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
             }
             // This attempt's reservation and any earlier failures.
             throttle::clear(&mut tx, &key).await?;
-            record(&mut tx, &Actor { id: Some(a.id), ..actor.clone() }, Event::new("sign_in.success").user(a.id, &key))
-                .await?;
+            record(
+                &mut tx,
+                &Actor { id: Some(a.id), ..actor.clone() },
+                Event::new(AuditAction::SignInSuccess).user(a.id, &key),
+            )
+            .await?;
             let cookie = session::create_in(&mut tx, &state.settings, a.id, &client()).await?;
             tx.commit().await?;
             Ok(SignInOutcome::Session(SignedIn { user_id: a.id, cookie }))
         }
         account => {
             tracing::info!(known = account.is_some(), "sign-in refused");
-            record_failed_check(state, &actor, Some(Event::new("sign_in.failure")), &reservation, account.as_ref())
-                .await?;
+            record_failed_check(
+                state,
+                &actor,
+                Some(Event::new(AuditAction::SignInFailure)),
+                &reservation,
+                account.as_ref(),
+            )
+            .await?;
             Err(AppError::BadCredentials)
         }
     }
@@ -207,7 +219,7 @@ pub fn request_reset_in_background(state: AppState, email: EmailAddress, ip: Str
 /// The lookup is a plain read, so requests for unknown addresses never take
 /// the write lock.
 pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -> AppResult<()> {
-    use crate::audit::service::{record, Actor, Event};
+    use crate::audit::service::{record, Actor, AuditAction, Event};
     use crate::server::crypto::Token;
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT id, email FROM users WHERE email_norm = $1 AND enabled AND password_hash IS NOT NULL")
@@ -259,7 +271,7 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
     let mail = templates::with_expiring_link(&mut tx, settings, TemplateKind::PasswordReset, id, &to, &link).await?;
     crate::mail::enqueue(&mut tx, settings, &mail).await?;
     let actor = Actor { id: None, email: to.clone(), ip };
-    record(&mut tx, &actor, Event::new("password.reset_requested").user(id, &to)).await?;
+    record(&mut tx, &actor, Event::new(AuditAction::PasswordResetRequested).user(id, &to)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -286,7 +298,7 @@ pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, Str
 /// The link went to the account's address (an email change ends it), so
 /// using it proves the address: `email_verified`.
 pub async fn reset_password(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<()> {
-    use crate::audit::service::{record, Actor, Event};
+    use crate::audit::service::{record, Actor, AuditAction, Event};
     let (id, email, first, last) = reset_account(state, token).await?;
     let password = crate::server::policy::parse(state, password, confirmation, &email, &first, &last)?;
     let hash = state.passwords.hash(password.expose()).await?;
@@ -312,7 +324,9 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
     record(
         &mut tx,
         &Actor::anonymous(&email),
-        Event::new("password.reset").user(id, &email).details(format!("{} sessions ended", ended.rows_affected())),
+        Event::new(AuditAction::PasswordReset)
+            .user(id, &email)
+            .details(format!("{} sessions ended", ended.rows_affected())),
     )
     .await?;
     crate::credentials::throttle::clear(&mut tx, &email.to_lowercase()).await?;

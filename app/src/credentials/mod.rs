@@ -104,7 +104,7 @@ async fn record_failed(
     account: Option<&Account>,
     second_step_of: Option<&str>,
 ) -> AppResult<()> {
-    use crate::audit::service::{record, Event};
+    use crate::audit::service::{record, AuditAction, Event};
     let s = &state.settings.throttle;
     let mut tx = state.db.begin_write().await?;
     throttle::purge(&mut tx, s).await?;
@@ -116,7 +116,7 @@ async fn record_failed(
             Some(key) => throttle::escalate_second_step_lock(&mut tx, s, key).await?,
             None => reservation.unlocks_at(s),
         };
-        let mut event = Event::new("sign_in.lockout")
+        let mut event = Event::new(AuditAction::SignInLockout)
             .details(format!("account locked after {} failed attempts", reservation.failures));
         if let Some(a) = account {
             event = event.user(a.id, &a.email);

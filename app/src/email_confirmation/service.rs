@@ -11,7 +11,7 @@
 //! so whichever of those is used later was sent to the current address.
 
 use super::types::{PendingConfirmation, PATH};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, user_gone};
 use crate::mail::{self, templates};
@@ -79,7 +79,7 @@ async fn send(
     let mail =
         templates::with_expiring_link(conn, settings, TemplateKind::EmailConfirmation, user_id, email, &link).await?;
     let email_id = mail::enqueue(conn, settings, &mail).await?;
-    record(conn, actor, Event::new("email.confirmation_sent").user(user_id, email)).await?;
+    record(conn, actor, Event::new(AuditAction::EmailConfirmationSent).user(user_id, email)).await?;
     Ok(email_id)
 }
 
@@ -187,7 +187,7 @@ pub async fn confirm(state: &AppState, me: &Principal, token: &str) -> AppResult
     if spent != 1 || confirmed != 1 {
         return Err(link_gone());
     }
-    record(&mut tx, &Actor::of(me), Event::new("email.confirmed").user(me.user_id, &link.new_email)).await?;
+    record(&mut tx, &Actor::of(me), Event::new(AuditAction::EmailConfirmed).user(me.user_id, &link.new_email)).await?;
     tx.commit().await?;
     tracing::info!(user_id = me.user_id, "email address confirmed");
     Ok(link.new_email)

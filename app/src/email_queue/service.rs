@@ -1,14 +1,14 @@
 //! Reading and managing the outbox. Sending lives in `crate::mail` and the worker.
 
 use super::types::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
-use crate::audit::service::{record_now, Actor, Event};
+use crate::audit::service::{record_now, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
-use crate::mail::templates;
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
 use crate::server::sql::Args;
 use crate::server::state::AppState;
+use crate::settings::template::TemplateKind;
 use sqlx::AnyConnection;
 
 pub const PAGE_SIZE: i64 = 50;
@@ -19,13 +19,13 @@ struct Listed {
     id: i64,
     to_addr: String,
     subject: String,
-    status: String,
+    status: EmailStatus,
     attempts: i64,
     created_at: i64,
     next_attempt_at: i64,
     last_error: Option<String>,
     /// Which links of the subject to hide depends on the kind and the person.
-    kind: String,
+    kind: TemplateKind,
     user_id: Option<i64>,
 }
 
@@ -55,7 +55,7 @@ struct StoredAttempt {
 
 impl Listed {
     fn into_row(self, smtp_configured: bool) -> EmailRow {
-        let status = EmailStatus::from_row(&self.status, smtp_configured);
+        let status = self.status.shown(smtp_configured);
         let last_error = match self.last_error {
             None if status == EmailStatus::NotSent => Some(NOT_CONFIGURED.to_string()),
             e => e,
@@ -100,7 +100,7 @@ pub async fn list(
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     for r in rows.iter_mut().filter(|r| may_hold_token_link(&r.subject)) {
-        let hidden = hidden_links(&mut conn, access.principal(), &r.kind, r.user_id).await?;
+        let hidden = hidden_links(&mut conn, access.principal(), r.kind, r.user_id).await?;
         r.subject = hidden.mask(&r.subject);
     }
     drop(conn);
@@ -127,8 +127,8 @@ pub async fn detail(
             .fetch_all(&mut *conn)
             .await?;
     // Every stored part: the subject as well as both bodies.
-    let hidden = hidden_links(&mut conn, access.principal(), &r.listed.kind, r.listed.user_id).await?;
-    let admin_only = reset_kept_for_admin(access.principal(), &r.listed.kind, &r.listed.status);
+    let hidden = hidden_links(&mut conn, access.principal(), r.listed.kind, r.listed.user_id).await?;
+    let admin_only = reset_kept_for_admin(access.principal(), r.listed.kind, r.listed.status);
     let mut listed = r.listed;
     listed.subject = hidden.mask(&listed.subject);
     Ok(EmailDetail {
@@ -176,14 +176,14 @@ pub const INVITATION_LINK_HIDDEN: &str = "The invitation link is hidden (••�
 async fn hidden_links(
     conn: &mut AnyConnection,
     caller: &Principal,
-    kind: &str,
+    kind: TemplateKind,
     user_id: Option<i64>,
 ) -> AppResult<HiddenLinks> {
     let mut hidden = HiddenLinks { paths: vec![RESET_PATH, CONFIRM_PATH], reason: None };
-    if kind == templates::KIND_PASSWORD_RESET {
+    if kind == TemplateKind::PasswordReset {
         hidden.reason = Some(RESET_LINK_HIDDEN);
     }
-    if kind == templates::KIND_EMAIL_CONFIRMATION {
+    if kind == TemplateKind::EmailConfirmation {
         hidden.reason = Some(CONFIRMATION_LINK_HIDDEN);
     }
     let may_see_invitation = caller.is_admin
@@ -194,7 +194,7 @@ async fn hidden_links(
             });
     if !may_see_invitation {
         hidden.paths.push(SIGNUP_PATH);
-        if kind == templates::KIND_INVITATION {
+        if kind == TemplateKind::Invitation {
             hidden.reason = Some(INVITATION_LINK_HIDDEN);
         }
     }
@@ -232,20 +232,20 @@ const MASK: &str = "••••••";
 
 /// Is this an unsent password-reset email, and the caller no administrator?
 /// (The rule of [`protect_unsent_reset`], which the email's page asks too.)
-fn reset_kept_for_admin(caller: &Principal, kind: &str, status: &str) -> bool {
-    !caller.is_admin && kind == templates::KIND_PASSWORD_RESET && status != EmailStatus::Sent.key()
+fn reset_kept_for_admin(caller: &Principal, kind: TemplateKind, status: EmailStatus) -> bool {
+    !caller.is_admin && kind == TemplateKind::PasswordReset && status != EmailStatus::Sent
 }
 
 /// Only an administrator deletes or resends a password-reset email that has
 /// not been sent: otherwise Email queue Delete could silently swallow the
 /// reset an account owner asked for.
 async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: i64) -> AppResult<()> {
-    let (kind, status): (String, String) = sqlx::query_as("SELECT kind, status FROM emails WHERE id = $1")
+    let (kind, status): (TemplateKind, EmailStatus) = sqlx::query_as("SELECT kind, status FROM emails WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(not_found)?;
-    if !reset_kept_for_admin(caller, &kind, &status) {
+    if !reset_kept_for_admin(caller, kind, status) {
         return Ok(());
     }
     tracing::info!(user_id = caller.user_id, email_id = id, "refused: an unsent password-reset email");
@@ -272,11 +272,14 @@ async fn refused_or_gone(state: &AppState, id: i64, refusal: &str) -> AppError {
 pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
     let r = sqlx::query(
-        "UPDATE emails SET status = 'queued', attempts = 0, next_attempt_at = $1, lease_until = NULL, \
-         last_error = NULL, sent_at = NULL WHERE id = $2 AND status IN ('failed', 'sent')",
+        "UPDATE emails SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, \
+         last_error = NULL, sent_at = NULL WHERE id = $3 AND status IN ($4, $5)",
     )
+    .bind(EmailStatus::Queued)
     .bind(now_ms())
     .bind(id)
+    .bind(EmailStatus::Failed)
+    .bind(EmailStatus::Sent)
     .execute(&state.db.pool)
     .await?;
     if r.rows_affected() == 0 {
@@ -285,7 +288,8 @@ pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: 
         );
     }
     let to = recipient(state, id).await?;
-    record_now(&state.db, &Actor::of(access.principal()), Event::new("email.resent").target("email", id, to)).await?;
+    record_now(&state.db, &Actor::of(access.principal()), Event::new(AuditAction::EmailResent).target("email", id, to))
+        .await?;
     tracing::info!(email_id = id, by = access.principal().user_id, "email resend queued");
     Ok(())
 }
@@ -293,14 +297,20 @@ pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: 
 pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
     let to = recipient(state, id).await.unwrap_or_default();
-    let r = sqlx::query("DELETE FROM emails WHERE id = $1 AND status <> 'sending'")
+    let r = sqlx::query("DELETE FROM emails WHERE id = $1 AND status <> $2")
         .bind(id)
+        .bind(EmailStatus::Sending)
         .execute(&state.db.pool)
         .await?;
     if r.rows_affected() == 0 {
         return Err(refused_or_gone(state, id, "This email is being sent right now. Try again in a moment.").await);
     }
-    record_now(&state.db, &Actor::of(access.principal()), Event::new("email.deleted").target("email", id, to)).await?;
+    record_now(
+        &state.db,
+        &Actor::of(access.principal()),
+        Event::new(AuditAction::EmailDeleted).target("email", id, to),
+    )
+    .await?;
     tracing::info!(email_id = id, by = access.principal().user_id, "email deleted");
     Ok(())
 }

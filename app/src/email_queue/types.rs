@@ -2,26 +2,35 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where an email stands: `emails.status` (one of [`EmailStatus::STORED`]),
+/// and as shown ([`EmailStatus::shown`]: a queued email is Not sent while no
+/// SMTP server is configured).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EmailStatus {
     Queued,
     Sending,
     Sent,
     Failed,
-    /// Queued, but no SMTP server is configured.
+    /// Queued, but no SMTP server is configured. Shown only, never stored
+    /// (it is stored as Queued).
     NotSent,
 }
 
 impl EmailStatus {
-    pub const FILTERS: [EmailStatus; 4] = [Self::Queued, Self::Sending, Self::Sent, Self::Failed];
-    pub fn from_row(status: &str, smtp_configured: bool) -> Self {
-        match status {
-            "sending" => Self::Sending,
-            "sent" => Self::Sent,
-            "failed" => Self::Failed,
-            _ if !smtp_configured => Self::NotSent,
-            _ => Self::Queued,
+    /// Every status an `emails` row holds.
+    pub const STORED: [EmailStatus; 4] = [Self::Queued, Self::Sending, Self::Sent, Self::Failed];
+    /// The statuses the Email queue filters on: every stored one.
+    pub const FILTERS: [EmailStatus; 4] = Self::STORED;
+    /// The status a row's (stored) status is shown as.
+    pub fn shown(self, smtp_configured: bool) -> Self {
+        match self {
+            Self::Queued if !smtp_configured => Self::NotSent,
+            s => s,
         }
+    }
+    /// The stored status of this word, if it is one.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::STORED.into_iter().find(|s| s.key() == word)
     }
     /// The value stored in the database.
     pub fn key(self) -> &'static str {
@@ -42,6 +51,10 @@ impl EmailStatus {
         }
     }
 }
+
+// `emails.status`, read straight into its row and bound as its word.
+#[cfg(feature = "ssr")]
+crate::words_column!(EmailStatus, "email status", EmailStatus::parse, EmailStatus::key);
 
 pub const NOT_CONFIGURED: &str = "Not sent: email sending is not configured";
 

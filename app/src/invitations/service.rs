@@ -2,7 +2,7 @@
 //! email change, and the public sign-up that uses the link. No HTTP, no HTML.
 
 use super::types::Invited;
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::PersonName;
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, user_gone};
@@ -125,7 +125,7 @@ pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppS
     check_may_manage(&mut tx, access.principal(), id).await?;
     let email = pending_user_email(&mut tx, id).await?;
     let email_id = mint(&mut tx, &state.settings, id, &email).await?;
-    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.resent").user(id, &email)).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new(AuditAction::InvitationResent).user(id, &email)).await?;
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "invitation resent");
     Ok(email_id)
@@ -142,7 +142,8 @@ pub async fn revoke(access: Access<'_, apps::Users, perms::Update>, state: &AppS
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    record(&mut tx, &Actor::of(access.principal()), Event::new("invitation.revoked").user(id, &email)).await?;
+    record(&mut tx, &Actor::of(access.principal()), Event::new(AuditAction::InvitationRevoked).user(id, &email))
+        .await?;
     tx.commit().await?;
     tracing::info!(user_id = id, by = access.principal().user_id, "invitation revoked");
     Ok(())
@@ -213,7 +214,8 @@ pub async fn accept(
     if r.rows_affected() != 1 {
         return Err(invitation_gone());
     }
-    record(&mut tx, &Actor::anonymous(&email), Event::new("invitation.accepted").user(user_id, &email)).await?;
+    record(&mut tx, &Actor::anonymous(&email), Event::new(AuditAction::InvitationAccepted).user(user_id, &email))
+        .await?;
     tx.commit().await?;
     tracing::info!(user_id, "invitation accepted");
     Ok(user_id)

@@ -10,6 +10,7 @@
 pub mod smtp;
 pub mod templates;
 
+use crate::email_queue::EmailStatus;
 use crate::error::AppResult;
 use crate::server::crypto::Token;
 use crate::server::db::{Backend, Db};
@@ -22,7 +23,7 @@ use std::time::Duration;
 /// An email ready to queue: already rendered, plain text and HTML.
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {
-    pub kind: &'static str,
+    pub kind: crate::settings::template::TemplateKind,
     pub user_id: Option<i64>,
     pub to: String,
     pub subject: String,
@@ -81,24 +82,12 @@ async fn insert(
     }
     let mut args = Args::default();
     let (now, max) = (args.int(now_ms()), args.int(settings.mail_max_attempts));
+    let queued = args.text(EmailStatus::Queued.key());
     let values = args.rows(mails, |a, m| {
-        let (kind, user) = (a.text(m.kind), a.opt_int(m.user_id));
+        let (kind, user) = (a.text(m.kind.key()), a.opt_int(m.user_id));
         let (to, subject, text, html) = (a.text(&m.to), a.text(&m.subject), a.text(&m.text), a.text(&m.html));
         let id = a.text(message_id(settings));
-        vec![
-            kind,
-            user,
-            to,
-            subject,
-            text,
-            html,
-            id,
-            "'queued'".into(),
-            "0".into(),
-            max.clone(),
-            now.clone(),
-            now.clone(),
-        ]
+        vec![kind, user, to, subject, text, html, id, queued.clone(), "0".into(), max.clone(), now.clone(), now.clone()]
     });
     let sql = format!(
         "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
@@ -134,13 +123,20 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claime
         Backend::Sqlite => "",
     };
     let sql = format!(
-        "UPDATE emails SET status = 'sending', lease_until = $1, attempts = attempts + 1 \
+        "UPDATE emails SET status = $4, lease_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM emails \
-            WHERE (status = 'queued' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until <= $2) \
+            WHERE (status = $5 AND next_attempt_at <= $2) OR (status = $4 AND lease_until <= $2) \
             ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
          RETURNING id, to_addr, subject, body_text, body_html, message_id, attempts, max_attempts"
     );
-    Ok(sqlx::query_as(&sql).bind(now + lease.as_millis() as i64).bind(now).bind(limit).fetch_all(&db.pool).await?)
+    Ok(sqlx::query_as(&sql)
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .bind(limit)
+        .bind(EmailStatus::Sending)
+        .bind(EmailStatus::Queued)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 /// Record that these emails were accepted by the SMTP server: one write
@@ -152,9 +148,10 @@ pub async fn mark_sent(db: &Db, ids: &[i64]) -> AppResult<()> {
     let now = now_ms();
     let mut args = Args::default();
     let at = args.int(now);
+    let sent = args.text(EmailStatus::Sent.key());
     let list = in_list(&mut args, ids);
     let update = format!(
-        "UPDATE emails SET status = 'sent', sent_at = {at}, lease_until = NULL, last_error = NULL WHERE id IN {list}"
+        "UPDATE emails SET status = {sent}, sent_at = {at}, lease_until = NULL, last_error = NULL WHERE id IN {list}"
     );
     let mut attempts = Args::default();
     let at = attempts.int(now);
@@ -184,7 +181,7 @@ pub async fn mark_failed(db: &Db, settings: &Settings, email: &Claimed, error: &
     sqlx::query(
         "UPDATE emails SET status = $1, next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $4",
     )
-    .bind(if last { "failed" } else { "queued" })
+    .bind(if last { EmailStatus::Failed } else { EmailStatus::Queued })
     .bind(next)
     .bind(&error)
     .bind(email.id)
@@ -213,10 +210,11 @@ pub async fn purge_sent(db: &Db, retention: Duration) -> AppResult<u64> {
     loop {
         let r = sqlx::query(
             "DELETE FROM emails WHERE id IN \
-             (SELECT id FROM emails WHERE status = 'sent' AND sent_at < $1 ORDER BY id LIMIT $2)",
+             (SELECT id FROM emails WHERE status = $3 AND sent_at < $1 ORDER BY id LIMIT $2)",
         )
         .bind(cutoff)
         .bind(PURGE_BATCH as i64)
+        .bind(EmailStatus::Sent)
         .execute(&db.pool)
         .await?;
         purged += r.rows_affected();

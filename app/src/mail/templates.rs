@@ -10,15 +10,6 @@ use crate::settings::template::{self, Template, TemplateKind};
 use crate::time::format_time;
 use sqlx::AnyConnection;
 
-/// `emails.kind` of an invitation.
-pub const KIND_INVITATION: &str = "invitation";
-/// `emails.kind` of a password-reset email.
-pub const KIND_PASSWORD_RESET: &str = "password_reset";
-/// `emails.kind` of the email to an account's owner when failed sign-ins locked it.
-pub const KIND_ACCOUNT_LOCKED: &str = "account_locked";
-/// `emails.kind` of the link that confirms a changed email address.
-pub const KIND_EMAIL_CONFIRMATION: &str = "email_confirmation";
-
 #[derive(sqlx::FromRow)]
 struct StoredTemplate {
     subject: String,
@@ -30,7 +21,7 @@ struct StoredTemplate {
 pub async fn saved(conn: &mut AnyConnection, kind: TemplateKind) -> AppResult<Option<Template>> {
     let row: Option<StoredTemplate> =
         sqlx::query_as("SELECT subject, body_text, body_html FROM email_templates WHERE kind = $1")
-            .bind(kind.key())
+            .bind(kind)
             .fetch_optional(&mut *conn)
             .await?;
     Ok(row.map(|r| Template { subject: r.subject, text: r.body_text, html: r.body_html }))
@@ -105,7 +96,7 @@ impl InForce {
         }
         .map_err(|problem| crate::error::AppError::internal("default email template does not render", problem))?;
         Ok(OutgoingEmail {
-            kind: kind.key(),
+            kind,
             user_id: Some(user_id),
             to: to.to_string(),
             subject: rendered.subject,
@@ -228,11 +219,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_are_the_template_keys() {
-        assert_eq!(TemplateKind::Invitation.key(), KIND_INVITATION);
-        assert_eq!(TemplateKind::PasswordReset.key(), KIND_PASSWORD_RESET);
-        assert_eq!(TemplateKind::AccountLocked.key(), KIND_ACCOUNT_LOCKED);
-        assert_eq!(TemplateKind::EmailConfirmation.key(), KIND_EMAIL_CONFIRMATION);
+    fn emails_queued_before_read_back_as_their_kind() {
+        // `emails.kind` as it was written when these were string constants.
+        for (word, kind) in [
+            ("invitation", TemplateKind::Invitation),
+            ("password_reset", TemplateKind::PasswordReset),
+            ("account_locked", TemplateKind::AccountLocked),
+            ("email_confirmation", TemplateKind::EmailConfirmation),
+        ] {
+            assert_eq!(TemplateKind::parse(word), Some(kind));
+            assert_eq!(kind.key(), word);
+        }
     }
 
     #[test]

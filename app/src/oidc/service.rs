@@ -4,7 +4,7 @@
 
 use super::keys;
 use crate::applications::types::ClientType;
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission};
 use crate::server::access::Principal;
@@ -356,7 +356,7 @@ pub async fn exchange(
     .execute(&mut *tx)
     .await?;
     let actor = Actor { id: Some(row.user_id), email: person.email.clone(), ip: row.ip.clone() };
-    let event = Event::new("application.signed_in")
+    let event = Event::new(AuditAction::ApplicationSignedIn)
         .target("application", client.id, client.name.clone())
         .details(format!("signed in to {}", client.name));
     record(&mut tx, &actor, event).await?;

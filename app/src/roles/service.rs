@@ -6,7 +6,7 @@
 //! a role or by giving someone a role (`crate::grants::check_can_hand_out`).
 
 use super::types::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants::{
     check_can_hand_out, check_may_manage, every_grant_with_registered, give_roles, grant_of, is_last_admin, user_email,
@@ -163,8 +163,12 @@ pub async fn create(
         return Err(duplicate(name));
     }
     let id = insert_role(&mut tx, name, description).await?;
-    record(&mut tx, &Actor::of(access.principal()), Event::new("role.created").target("role", id, name.as_str()))
-        .await?;
+    record(
+        &mut tx,
+        &Actor::of(access.principal()),
+        Event::new(AuditAction::RoleCreated).target("role", id, name.as_str()),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(role_id = id, by = access.principal().user_id, "role created");
     Ok(id)
@@ -215,7 +219,7 @@ pub async fn update(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("role.updated").target("role", id, name.as_str()).details(diff),
+        Event::new(AuditAction::RoleUpdated).target("role", id, name.as_str()).details(diff),
     )
     .await?;
     tx.commit().await?;
@@ -263,7 +267,7 @@ pub async fn set_permissions(
     record(
         &mut tx,
         &Actor::of(principal),
-        Event::new("role.permissions_changed").target("role", id, name).details(details),
+        Event::new(AuditAction::RolePermissionsChanged).target("role", id, name).details(details),
     )
     .await?;
     tx.commit().await?;
@@ -290,7 +294,7 @@ pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppS
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("role.deleted").target("role", id, name).details(details),
+        Event::new(AuditAction::RoleDeleted).target("role", id, name).details(details),
     )
     .await?;
     tx.commit().await?;
@@ -369,7 +373,9 @@ pub async fn set_member(
     };
     if changed {
         let what = if member { "added" } else { "removed" };
-        let event = Event::new("role.members_changed").target("role", role_id, name).details(format!("{what} {email}"));
+        let event = Event::new(AuditAction::RoleMembersChanged)
+            .target("role", role_id, name)
+            .details(format!("{what} {email}"));
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     tx.commit().await?;
@@ -460,8 +466,9 @@ pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
         let id = insert_role(&mut tx, &name, description).await?;
         insert_grants(&mut tx, id, &grants).await?;
         let actor = Actor { email: "server seed-demo".into(), ..Actor::default() };
-        let event =
-            Event::new("role.created").target("role", id, name.as_str()).details(describe(&grants, &HashMap::new()));
+        let event = Event::new(AuditAction::RoleCreated)
+            .target("role", id, name.as_str())
+            .details(describe(&grants, &HashMap::new()));
         record(&mut tx, &actor, event).await?;
         tx.commit().await?;
         out.push((name.to_string(), true));

@@ -123,9 +123,23 @@ impl<'r> Decode<'r, Any> for Flag {
 /// kinds) straight into its enum: `words_column!(UserStatus, "user status",
 /// UserStatus::parse)`. One conversion per enum, next to the enum; an unknown
 /// word is a decode error, never a silent default. (`sqlx::Type`'s derive
-/// covers each database but not `sqlx::Any`.)
+/// covers each database but not `sqlx::Any`.) Given the enum's word as well
+/// (`words_column!(KeyState, "signing key state", KeyState::parse,
+/// KeyState::as_str)`), the enum binds as that word too: `.bind(KeyState::Next)`.
 #[macro_export]
 macro_rules! words_column {
+    ($ty:ty, $what:literal, $parse:expr, $word:expr) => {
+        $crate::words_column!($ty, $what, $parse);
+        impl<'q> sqlx::Encode<'q, sqlx::Any> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                let word: fn($ty) -> &'static str = $word;
+                <&str as sqlx::Encode<'q, sqlx::Any>>::encode(word(*self), buf)
+            }
+        }
+    };
     ($ty:ty, $what:literal, $parse:expr) => {
         impl sqlx::Type<sqlx::Any> for $ty {
             fn type_info() -> sqlx::any::AnyTypeInfo {

@@ -10,7 +10,7 @@ use super::types::{
     EmailServer, EmailServerInput, EmailServerSaved, PasswordChange, SettingsSource, SmtpAccount, SmtpSecurity,
     TemplateView, TestEmailOutcome,
 };
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::mail::smtp::{self, Connections, InForce, StoredSmtp, PASSWORD_PURPOSE};
@@ -276,7 +276,7 @@ pub async fn save_email_server(
     .execute(&mut *tx)
     .await?;
     let details = diff(before.as_ref(), &after, &input.password);
-    record(&mut tx, &Actor::of(principal), Event::new("settings.email_server_saved").details(details)).await?;
+    record(&mut tx, &Actor::of(principal), Event::new(AuditAction::SettingsEmailServerSaved).details(details)).await?;
     tx.commit().await?;
     tracing::info!(
         by = principal.user_id,
@@ -299,8 +299,12 @@ pub async fn use_configuration(access: Access<'_, apps::Settings, perms::Update>
     } else {
         "saved settings removed: email sending is not configured"
     };
-    record(&mut tx, &Actor::of(access.principal()), Event::new("settings.email_server_removed").details(details))
-        .await?;
+    record(
+        &mut tx,
+        &Actor::of(access.principal()),
+        Event::new(AuditAction::SettingsEmailServerRemoved).details(details),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -360,7 +364,7 @@ pub async fn send_test_email(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("settings.test_email").details(format!("to {to}: {details}")),
+        Event::new(AuditAction::SettingsTestEmail).details(format!("to {to}: {details}")),
     )
     .await?;
     tx.commit().await?;
@@ -403,7 +407,7 @@ pub async fn save_template(
          body_text = excluded.body_text, body_html = excluded.body_html, updated_at = excluded.updated_at, \
          updated_by = excluded.updated_by",
     )
-    .bind(kind.key())
+    .bind(kind)
     .bind(&t.subject)
     .bind(&t.text)
     .bind(&t.html)
@@ -414,7 +418,11 @@ pub async fn save_template(
     record(
         &mut tx,
         &Actor::of(principal),
-        Event::new("settings.email_template_saved").details(format!("{}: subject “{}”", kind.label(), t.subject)),
+        Event::new(AuditAction::SettingsEmailTemplateSaved).details(format!(
+            "{}: subject “{}”",
+            kind.label(),
+            t.subject
+        )),
     )
     .await?;
     tx.commit().await?;
@@ -427,11 +435,12 @@ pub async fn reset_template(
     kind: TemplateKind,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("DELETE FROM email_templates WHERE kind = $1").bind(kind.key()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM email_templates WHERE kind = $1").bind(kind).execute(&mut *tx).await?;
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("settings.email_template_reset").details(format!("{}: Roster's default wording", kind.label())),
+        Event::new(AuditAction::SettingsEmailTemplateReset)
+            .details(format!("{}: Roster's default wording", kind.label())),
     )
     .await?;
     tx.commit().await?;

@@ -195,7 +195,13 @@ impl TemplateKind {
     pub fn parse(key: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.key() == key)
     }
+}
 
+// `emails.kind` and `email_templates.kind`, read straight into rows and bound as their word.
+#[cfg(feature = "ssr")]
+crate::words_column!(TemplateKind, "email kind", TemplateKind::parse, TemplateKind::key);
+
+impl TemplateKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::Invitation => "Invitation",

@@ -27,7 +27,7 @@
 
 use super::service::{self as two_factor, Pending};
 use super::types::{PasskeyCeremony, PasskeyInfo};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::crypto::Token;
@@ -404,12 +404,15 @@ pub async fn finish_registration(
     record(
         &mut tx,
         &actor,
-        Event::new("two_factor.passkey_added").user(me.user_id, &me.email).details(format!("passkey {id}: {name}")),
+        Event::new(AuditAction::TwoFactorPasskeyAdded)
+            .user(me.user_id, &me.email)
+            .details(format!("passkey {id}: {name}")),
     )
     .await?;
     let codes = if first {
         let codes = two_factor::replace_codes(&mut tx, me.user_id).await?;
-        record(&mut tx, &actor, Event::new("two_factor.recovery_codes_generated").user(me.user_id, &me.email)).await?;
+        record(&mut tx, &actor, Event::new(AuditAction::TwoFactorRecoveryCodesGenerated).user(me.user_id, &me.email))
+            .await?;
         codes
     } else {
         Vec::new()
@@ -437,7 +440,7 @@ pub async fn rename(state: &AppState, me: &Principal, id: i64, name: &str) -> Ap
     record(
         &mut tx,
         &Actor::of(me),
-        Event::new("two_factor.passkey_renamed")
+        Event::new(AuditAction::TwoFactorPasskeyRenamed)
             .user(me.user_id, &me.email)
             .details(format!("passkey {id}: {old} → {name}")),
     )
@@ -474,7 +477,9 @@ pub async fn remove(state: &AppState, me: &Principal, id: i64, password: &str) -
     record(
         &mut tx,
         &Actor::of(me),
-        Event::new("two_factor.passkey_removed").user(me.user_id, &me.email).details(format!("passkey {id}: {name}")),
+        Event::new(AuditAction::TwoFactorPasskeyRemoved)
+            .user(me.user_id, &me.email)
+            .details(format!("passkey {id}: {name}")),
     )
     .await?;
     two_factor::notify(&mut tx, &state.settings, TemplateKind::PasskeyRemoved, me.user_id, &me.email).await?;
@@ -540,7 +545,7 @@ pub async fn finish_sign_in(
             record(
                 &mut tx,
                 &me,
-                Event::new("sign_in.success")
+                Event::new(AuditAction::SignInSuccess)
                     .user(row.user_id, &row.email_norm)
                     .details(format!("passkey {}: {}", row.id, row.name)),
             )
@@ -557,7 +562,7 @@ pub async fn finish_sign_in(
         password_hash: None,
         enabled: r.enabled,
     });
-    let mut event = Event::new("sign_in.failure").details("passkey refused");
+    let mut event = Event::new(AuditAction::SignInFailure).details("passkey refused");
     if let Some(r) = &row {
         event = event.user(r.user_id, &r.email);
     }
@@ -647,8 +652,9 @@ pub async fn finish_second_step(
         password_hash: None,
         enabled: true,
     };
-    let event =
-        Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("second step: passkey refused");
+    let event = Event::new(AuditAction::SignInFailure)
+        .user(pending.user_id, &pending.email)
+        .details("second step: passkey refused");
     crate::credentials::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
         .await?;
     Err(refused())

@@ -22,7 +22,7 @@
 
 use super::service::selection;
 use super::types::{thousands, BulkAction, BulkJob, BulkJobState, BulkOutcome, BulkSelection, Skipped, BULK_MAX_IDS};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::server::access::{apps, perms, Access, Principal};
@@ -31,6 +31,34 @@ use crate::server::sql::{in_list, Args, Flag};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// `bulk_jobs.status`: where a job stands, as stored (the browser sees
+/// [`BulkJobState`], which also tells a stalled job from a running one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkJobStatus {
+    Running,
+    Finished,
+    Failed,
+}
+
+impl BulkJobStatus {
+    pub const ALL: [Self; 3] = [Self::Running, Self::Finished, Self::Failed];
+
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+}
+
+crate::words_column!(BulkJobStatus, "bulk job status", BulkJobStatus::parse, BulkJobStatus::as_str);
 
 const OWN_ACCOUNT: &str = "your own account is changed from Account, not from a bulk action";
 const LAST_ADMIN: &str = "the last enabled Global administrator";
@@ -161,11 +189,12 @@ pub async fn start(
     let now = now_ms();
     let job: i64 = sqlx::query_scalar(
         "INSERT INTO bulk_jobs (actor_id, description, total, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'running', $4, $4) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
     )
     .bind(caller.user_id)
     .bind(&description)
     .bind(ids.len() as i64)
+    .bind(BulkJobStatus::Running)
     .bind(now)
     .fetch_one(&state.db.pool)
     .await?;
@@ -185,13 +214,13 @@ pub async fn start(
                 }
                 e => e.to_string(),
             };
-            let failed =
-                sqlx::query("UPDATE bulk_jobs SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
-                    .bind(why)
-                    .bind(now_ms())
-                    .bind(job)
-                    .execute(&state.db.pool)
-                    .await;
+            let failed = sqlx::query("UPDATE bulk_jobs SET status = $1, error = $2, updated_at = $3 WHERE id = $4")
+                .bind(BulkJobStatus::Failed)
+                .bind(why)
+                .bind(now_ms())
+                .bind(job)
+                .execute(&state.db.pool)
+                .await;
             if let Err(e) = failed {
                 tracing::error!(job, error = %e, "could not record the bulk action's failure");
             }
@@ -264,8 +293,9 @@ async fn work(
     }
     details.push_str(query);
     let mut tx = state.db.begin_write().await?;
-    record(&mut tx, actor, Event::new("users.bulk").details(details)).await?;
-    sqlx::query("UPDATE bulk_jobs SET status = 'finished', updated_at = $1 WHERE id = $2")
+    record(&mut tx, actor, Event::new(AuditAction::UsersBulk).details(details)).await?;
+    sqlx::query("UPDATE bulk_jobs SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(BulkJobStatus::Finished)
         .bind(now_ms())
         .bind(job)
         .execute(&mut *tx)
@@ -339,7 +369,7 @@ pub async fn job(
         done: i64,
         changed: i64,
         skipped: String,
-        status: String,
+        status: BulkJobStatus,
         error: Option<String>,
         updated_at: i64,
     }
@@ -370,15 +400,15 @@ pub async fn job(
         changed: r.changed.max(0) as u64,
         skipped: pairs.into_iter().map(|(reason, count)| Skipped { reason, count }).collect(),
     };
-    let state = match r.status.as_str() {
-        "finished" => BulkJobState::Finished,
-        "running" if now - r.updated_at > STALLED_MS => BulkJobState::Failed(format!(
+    let state = match r.status {
+        BulkJobStatus::Finished => BulkJobState::Finished,
+        BulkJobStatus::Running if now - r.updated_at > STALLED_MS => BulkJobState::Failed(format!(
             "The server stopped during this action after {} of {} users; those stay done. Run it again for the rest.",
             thousands(r.done.max(0) as u64),
             thousands(outcome.selected)
         )),
-        "running" => BulkJobState::Running,
-        _ => BulkJobState::Failed(r.error.unwrap_or_else(|| "The action stopped.".into())),
+        BulkJobStatus::Running => BulkJobState::Running,
+        BulkJobStatus::Failed => BulkJobState::Failed(r.error.unwrap_or_else(|| "The action stopped.".into())),
     };
     Ok(Some(BulkJob { id: r.id, description: r.description, state, done: r.done.max(0) as u64, outcome }))
 }
@@ -497,10 +527,10 @@ async fn apply(
             }
             for t in targets {
                 let e = if enable {
-                    Event::new("user.enabled").user(t.id, &t.email).details("bulk action")
+                    Event::new(AuditAction::UserEnabled).user(t.id, &t.email).details("bulk action")
                 } else {
                     let n = sessions.get(&t.id).copied().unwrap_or(0);
-                    Event::new("user.disabled")
+                    Event::new(AuditAction::UserDisabled)
                         .user(t.id, &t.email)
                         .details(format!("{n} sessions ended (bulk action)"))
                 };
@@ -518,7 +548,7 @@ async fn apply(
                 };
                 sqlx::query(sql).bind(t.id).bind(role.id).execute(&mut *conn).await?;
                 let change = if adding { "added" } else { "removed" };
-                let e = Event::new("user.updated")
+                let e = Event::new(AuditAction::UserUpdated)
                     .user(t.id, &t.email)
                     .details(format!("roles: {change} {} (bulk action)", role.name));
                 record(conn, actor, e).await?;
@@ -527,8 +557,12 @@ async fn apply(
         BulkAction::ResendInvitation => {
             for t in targets {
                 crate::invitations::service::mint(conn, &state.settings, t.id, &t.email).await?;
-                record(conn, actor, Event::new("invitation.resent").user(t.id, &t.email).details("bulk action"))
-                    .await?;
+                record(
+                    conn,
+                    actor,
+                    Event::new(AuditAction::InvitationResent).user(t.id, &t.email).details("bulk action"),
+                )
+                .await?;
             }
         }
         BulkAction::RevokeInvitation => {
@@ -546,8 +580,12 @@ async fn apply(
                 .execute(&mut *conn)
                 .await?;
             for t in targets {
-                record(conn, actor, Event::new("invitation.revoked").user(t.id, &t.email).details("bulk action"))
-                    .await?;
+                record(
+                    conn,
+                    actor,
+                    Event::new(AuditAction::InvitationRevoked).user(t.id, &t.email).details("bulk action"),
+                )
+                .await?;
             }
         }
         BulkAction::EndSessions => {
@@ -556,7 +594,7 @@ async fn apply(
                 .await?;
             for t in targets {
                 let n = sessions.get(&t.id).copied().unwrap_or(0);
-                let e = Event::new("session.ended")
+                let e = Event::new(AuditAction::SessionEnded)
                     .user(t.id, &t.email)
                     .details(format!("{n} sessions ended by an administrator (bulk action)"));
                 record(conn, actor, e).await?;
@@ -572,10 +610,11 @@ async fn holders_of_admin(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Ha
         return Ok(HashSet::new());
     }
     let mut args = Args::default();
+    let admin = args.text(grants::Builtin::Administrator.as_str());
     let list = in_list(&mut args, ids);
     let sql = format!(
         "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = 'administrator' AND ur.user_id IN {list}"
+         WHERE r.builtin = {admin} AND ur.user_id IN {list}"
     );
     Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
 }
@@ -602,4 +641,18 @@ async fn session_counts(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Hash
     let sql = format!("SELECT user_id, COUNT(*) AS n FROM sessions WHERE user_id IN {list} GROUP BY user_id");
     let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
     Ok(rows.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_statuses_round_trip_through_their_words() {
+        for s in BulkJobStatus::ALL {
+            assert_eq!(BulkJobStatus::parse(s.as_str()), Some(s), "{s:?}");
+        }
+        assert_eq!(BulkJobStatus::parse("Running"), None);
+        assert_eq!(BulkJobStatus::parse(""), None);
+    }
 }

@@ -8,7 +8,7 @@
 use super::csv::CsvOut;
 use super::service::selection;
 use super::types::{thousands, UserQuery, UserStatus, BULK_MAX_IDS};
-use crate::audit::service::{record_now, Actor, Event};
+use crate::audit::service::{record_now, Actor, AuditAction, Event};
 use crate::error::AppError;
 use crate::server::access::{apps, perms, Access};
 use crate::server::db::Backend;
@@ -212,7 +212,7 @@ pub fn stream(
 
 /// Record an export: who, which users, how many rows left Roster.
 async fn audit(db: &crate::server::db::Db, actor: &Actor, described: &str, rows: usize, how: &str) {
-    let event = Event::new("users.exported").details(format!("{rows} rows: {described}{how}"));
+    let event = Event::new(AuditAction::UsersExported).details(format!("{rows} rows: {described}{how}"));
     if let Err(e) = record_now(db, actor, event).await {
         tracing::error!(error = %e, "users export: the audit entry could not be written");
     }

@@ -11,7 +11,7 @@
 
 use super::csv::{parse_import, CsvOut, ImportLine, MAX_IMPORT_BYTES};
 use super::types::{ImportReview, ImportRow, ImportVerdict};
-use crate::audit::service::{record, record_many, Actor, Event};
+use crate::audit::service::{record, record_many, Actor, AuditAction, Event};
 use crate::domain::{EmailAddress, PersonName};
 use crate::error::{AppError, AppResult};
 use crate::grants;
@@ -282,7 +282,7 @@ pub async fn run(
         report.errors
     );
     let mut conn = state.db.pool.acquire().await?;
-    record(&mut conn, &actor, Event::new("users.imported").details(details)).await?;
+    record(&mut conn, &actor, Event::new(AuditAction::UsersImported).details(details)).await?;
     tracing::info!(
         by = caller.user_id,
         rows = report.rows.len(),
@@ -358,9 +358,9 @@ async fn import_batch(
                 email: email.as_str(),
                 first_name: r.name().0,
             });
-            (format!("roles: {}", role_names(names, &r.role_ids)), "invitation.sent")
+            (format!("roles: {}", role_names(names, &r.role_ids)), AuditAction::InvitationSent)
         } else {
-            (format!("roles: added {}", role_names(names, &r.role_ids)), "user.updated")
+            (format!("roles: added {}", role_names(names, &r.role_ids)), AuditAction::UserUpdated)
         };
         let details = format!("{what} (import, line {})", r.row.line);
         events.push(Event::new(event).user(id, email.as_str()).details(details));

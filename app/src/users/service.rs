@@ -2,7 +2,7 @@
 //! the invitation life cycle. No HTTP, no HTML.
 
 use super::types::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::{EmailAddress, PersonName};
 use crate::email_queue::types::EmailStatus;
 use crate::error::{AppError, AppResult};
@@ -360,10 +360,10 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
     );
     let mut map = HashMap::new();
     let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
-    let rows: Vec<(i64, i64, String, Option<String>)> =
+    let rows: Vec<(i64, i64, EmailStatus, Option<String>)> =
         args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
     for (user_id, email_id, status, error) in rows {
-        let state = EmailStatus::from_row(&status, smtp_configured);
+        let state = status.shown(smtp_configured);
         map.insert(user_id, Delivery { email_id, state, error });
     }
     Ok(map)
@@ -448,7 +448,7 @@ pub async fn invite(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("invitation.sent").user(id, email.as_str()).details(match name.full().as_str() {
+        Event::new(AuditAction::InvitationSent).user(id, email.as_str()).details(match name.full().as_str() {
             "" => format!("roles: {roles}"),
             full => format!("name: {full}; roles: {roles}"),
         }),
@@ -501,7 +501,10 @@ pub async fn detail(access: Access<'_, apps::Users, perms::View>, state: &AppSta
 }
 
 async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("SELECT id FROM roles WHERE builtin = 'administrator'").fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar("SELECT id FROM roles WHERE builtin = $1")
+        .bind(crate::grants::Builtin::Administrator)
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 pub struct GeneralInfo<'a> {
@@ -590,11 +593,12 @@ pub async fn update(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("user.updated").user(id, info.email.as_str()).details(diff),
+        Event::new(AuditAction::UserUpdated).user(id, info.email.as_str()).details(diff),
     )
     .await?;
     if invitation_revoked {
-        let event = Event::new("invitation.revoked").user(id, info.email.as_str()).details("the email changed");
+        let event =
+            Event::new(AuditAction::InvitationRevoked).user(id, info.email.as_str()).details("the email changed");
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     // The old address hears of it, so its owner can act if they did not ask
@@ -642,7 +646,7 @@ pub async fn set_enabled(
         details = format!("{} sessions ended", ended.rows_affected());
     }
     let email = user_email(&mut tx, id).await?;
-    let action = if enabled { "user.enabled" } else { "user.disabled" };
+    let action = if enabled { AuditAction::UserEnabled } else { AuditAction::UserDisabled };
     record(&mut tx, &Actor::of(access.principal()), Event::new(action).user(id, &email).details(details)).await?;
     tx.commit().await?;
     tracing::info!(user_id = id, enabled, by = access.principal().user_id, "user enabled changed");
@@ -677,7 +681,9 @@ pub async fn end_sessions_of(
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new("session.ended").user(id, &email).details(format!("{ended} sessions ended by an administrator")),
+        Event::new(AuditAction::SessionEnded)
+            .user(id, &email)
+            .details(format!("{ended} sessions ended by an administrator")),
     )
     .await?;
     tx.commit().await?;
@@ -691,7 +697,7 @@ pub async fn unlock(access: Access<'_, apps::Users, perms::Update>, state: &AppS
     check_may_manage(&mut conn, access.principal(), id).await?;
     crate::credentials::throttle::clear(&mut conn, &email.to_lowercase()).await?;
     crate::credentials::throttle::clear_second_step_locks(&mut conn, &email.to_lowercase()).await?;
-    record(&mut conn, &Actor::of(access.principal()), Event::new("user.unlocked").user(id, &email)).await?;
+    record(&mut conn, &Actor::of(access.principal()), Event::new(AuditAction::UserUnlocked).user(id, &email)).await?;
     Ok(())
 }
 

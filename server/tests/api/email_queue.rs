@@ -23,6 +23,7 @@ on_both_backends!(
     reset_links_are_never_shown_and_invitation_links_only_to_who_could_send_them,
     only_an_administrator_deletes_or_resends_an_unsent_reset_email,
     token_links_in_a_stored_subject_are_masked_in_the_list_and_the_detail,
+    an_unknown_status_in_the_database_is_an_error_not_a_default,
 );
 
 const RESET_SUBJECT: &str = "Reset your Roster password";
@@ -447,4 +448,31 @@ async fn a_large_purge_takes_only_old_sent_mail(backend: Backend) {
     assert_eq!(purged, 1234);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM emails WHERE message_id LIKE 'old-%'").await, 0);
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM emails WHERE message_id IN ('young-1', 'waiting-1')").await, 2);
+}
+
+// ---- what the database holds -------------------------------------------------------
+
+/// A status Roster never writes (a bad edit, a newer version's word) is an
+/// error that names it, not a guess: the list, the email's page and the Users
+/// list (its invitation's delivery) all refuse to show it as Queued.
+async fn an_unknown_status_in_the_database_is_an_error_not_a_default(backend: Backend) {
+    let db = TestDb::new(backend);
+    let dir = TempDir(std::env::temp_dir().join(unique("roster_log")));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let log = dir.0.join("server.log");
+    let server = Server::start_logging(&db, &[], Some(log.as_path())).await;
+    let mut admin = set_up_admin(&server).await;
+    assert_eq!(admin.invite("lost@example.com", &[]).await.status, StatusCode::OK);
+    let id = admin.emails("").await[0].id;
+    assert_eq!(execute_sql(&db, "UPDATE emails SET status = $1", &["mislaid"]).await, 1);
+
+    let list = admin.send(ListEmails { status: String::new(), before: None }).await;
+    assert_eq!(list.status, StatusCode::INTERNAL_SERVER_ERROR, "{:?}", list.body);
+    let one = admin.send(GetEmail { id }).await;
+    assert_eq!(one.status, StatusCode::INTERNAL_SERVER_ERROR, "{:?}", one.body);
+    let users = admin.send(ListUsers { query: UserQuery::default() }).await;
+    assert_eq!(users.status, StatusCode::INTERNAL_SERVER_ERROR, "{:?}", users.body);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("unknown email status") && text.contains("mislaid"), "{text}");
+    assert!(text.contains("status"), "the log names the column: {text}");
 }

@@ -2,7 +2,7 @@
 
 use super::security::notify;
 use super::status::{codes_left, required, totp_enabled};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::AppResult;
 use crate::server::access::{apps, perms, Access};
 use crate::server::state::AppState;
@@ -42,7 +42,7 @@ pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppSt
     record(
         &mut tx,
         &Actor::of(caller),
-        Event::new("two_factor.reset").user(id, &email).details(format!(
+        Event::new(AuditAction::TwoFactorReset).user(id, &email).details(format!(
             "authenticator app removed: {}; {} passkeys removed; {} recovery codes removed; {} sessions ended",
             if totp.rows_affected() > 0 { "yes" } else { "none set up" },
             passkeys.rows_affected(),

@@ -1,6 +1,6 @@
 //! The rule that a role may require a second factor.
 
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::server::access::{apps, perms, Access};
 use crate::server::state::AppState;
@@ -57,7 +57,7 @@ pub async fn set_role_requirement(
     record(
         &mut tx,
         &Actor::of(caller),
-        Event::new("role.two_factor_required").target("role", id, head.name).details(if required {
+        Event::new(AuditAction::RoleTwoFactorRequired).target("role", id, head.name).details(if required {
             "members must use a second factor"
         } else {
             "no longer required"

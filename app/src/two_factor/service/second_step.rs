@@ -5,7 +5,7 @@ use super::recovery::recovery_hash;
 use super::security::notify;
 use super::status::codes_left;
 use super::totp::{is_totp_code, spend_step, unspent_step};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
 use crate::server::crypto::Token;
 use crate::server::now_ms;
@@ -92,7 +92,8 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
         password_hash: None,
         enabled: true,
     };
-    let event = Event::new("sign_in.failure").user(pending.user_id, &pending.email).details("wrong second-step code");
+    let event =
+        Event::new(AuditAction::SignInFailure).user(pending.user_id, &pending.email).details("wrong second-step code");
     crate::credentials::record_failed_second_step(state, &actor, event, &reservation, &account, &pending.email_norm)
         .await?;
     Err(wrong_code())
@@ -160,7 +161,7 @@ pub(in crate::two_factor) async fn complete(
         record(
             &mut tx,
             &me,
-            Event::new("two_factor.recovery_code_used")
+            Event::new(AuditAction::TwoFactorRecoveryCodeUsed)
                 .user(pending.user_id, &pending.email)
                 .details(format!("{left} recovery codes left")),
         )
@@ -170,7 +171,9 @@ pub(in crate::two_factor) async fn complete(
     record(
         &mut tx,
         &me,
-        Event::new("sign_in.success").user(pending.user_id, &pending.email_norm).details(format!("second step: {how}")),
+        Event::new(AuditAction::SignInSuccess)
+            .user(pending.user_id, &pending.email_norm)
+            .details(format!("second step: {how}")),
     )
     .await?;
     let cookie = session::create_in(&mut tx, &state.settings, pending.user_id, &client()).await?;

@@ -4,7 +4,7 @@
 use super::recovery::replace_codes;
 use super::status::{required, totp_enabled};
 use super::totp::{matching_step, open, seal, spend_step, totp_of, totp_row, unspent_step};
-use crate::audit::service::{record, Actor, Event};
+use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::credentials::has_second_factor;
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
@@ -84,10 +84,11 @@ pub async fn enable_totp(state: &AppState, me: &Principal, code: &str) -> AppRes
         ));
     }
     let actor = Actor::of(me);
-    record(&mut tx, &actor, Event::new("two_factor.totp_enabled").user(me.user_id, &me.email)).await?;
+    record(&mut tx, &actor, Event::new(AuditAction::TwoFactorTotpEnabled).user(me.user_id, &me.email)).await?;
     let codes = if first {
         let codes = replace_codes(&mut tx, me.user_id).await?;
-        record(&mut tx, &actor, Event::new("two_factor.recovery_codes_generated").user(me.user_id, &me.email)).await?;
+        record(&mut tx, &actor, Event::new(AuditAction::TwoFactorRecoveryCodesGenerated).user(me.user_id, &me.email))
+            .await?;
         codes
     } else {
         Vec::new()
@@ -141,7 +142,7 @@ pub async fn confirm_identity(state: &AppState, me: &Principal, password: &str, 
     }
     let account =
         crate::credentials::Account { id: me.user_id, email: me.email.clone(), password_hash: None, enabled: true };
-    let event = Event::new("sign_in.failure").user(me.user_id, &me.email).details("wrong confirmation code");
+    let event = Event::new(AuditAction::SignInFailure).user(me.user_id, &me.email).details("wrong confirmation code");
     crate::credentials::record_failed_check(state, &actor, Some(event), &reservation, Some(&account)).await?;
     Err(AppError::Invalid(
         "That code is not right. Enter the current code from your authenticator app, or your password.".into(),
@@ -168,7 +169,7 @@ pub async fn disable_totp(state: &AppState, me: &Principal, password: &str) -> A
     if last {
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
     }
-    record(&mut tx, &Actor::of(me), Event::new("two_factor.totp_disabled").user(me.user_id, &me.email)).await?;
+    record(&mut tx, &Actor::of(me), Event::new(AuditAction::TwoFactorTotpDisabled).user(me.user_id, &me.email)).await?;
     notify(&mut tx, &state.settings, TemplateKind::AuthenticatorRemoved, me.user_id, &me.email).await?;
     tx.commit().await?;
     Ok(())
@@ -187,7 +188,7 @@ pub async fn regenerate_codes(state: &AppState, me: &Principal, password: &str) 
     record(
         &mut tx,
         &Actor::of(me),
-        Event::new("two_factor.recovery_codes_generated")
+        Event::new(AuditAction::TwoFactorRecoveryCodesGenerated)
             .user(me.user_id, &me.email)
             .details("the old codes stopped working"),
     )
