@@ -60,7 +60,9 @@ impl Parse for Args {
                 inner.parse::<Token![,]>()?;
                 let perm: Ident = inner.parse()?;
                 if !inner.is_empty() {
-                    return Err(inner.error("expected `authorized(App, Permission)` or `authorized(fresh App, Permission)`"));
+                    return Err(
+                        inner.error("expected `authorized(App, Permission)` or `authorized(fresh App, Permission)`")
+                    );
                 }
                 Guard::Authorized { fresh, app, perm }
             }
