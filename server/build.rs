@@ -24,7 +24,8 @@ fn main() {
     // own directory, the refs in the shared one).
     let Some(head) = git_path("HEAD") else { return };
     watch(&head);
-    if let Some(reference) = std::fs::read_to_string(&head).ok().and_then(|h| Some(h.strip_prefix("ref:")?.trim().to_string()))
+    if let Some(reference) =
+        std::fs::read_to_string(&head).ok().and_then(|h| Some(h.strip_prefix("ref:")?.trim().to_string()))
     {
         if let Some(path) = git_path(&reference) {
             watch(&path);

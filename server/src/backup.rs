@@ -80,7 +80,10 @@ pub async fn backup_command(config: &Config, path: &Path) -> Result<(), String> 
 }
 
 fn already_exists(path: &Path) -> String {
-    format!("{} already exists: a backup never overwrites a file. Choose a new name, or remove it first.", path.display())
+    format!(
+        "{} already exists: a backup never overwrites a file. Choose a new name, or remove it first.",
+        path.display()
+    )
 }
 
 fn size(bytes: u64) -> String {
@@ -124,10 +127,8 @@ async fn write_partial(db_file: &Path, partial: &Path, dest: &Path) -> Result<u6
     // An empty file only this user may read (the copy holds password hashes
     // and sealed secrets): VACUUM INTO fills an empty file and keeps its mode.
     create_private(partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
-    let options = SqliteConnectOptions::new()
-        .filename(db_file)
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(30));
+    let options =
+        SqliteConnectOptions::new().filename(db_file).create_if_missing(false).busy_timeout(Duration::from_secs(30));
     let mut conn = SqliteConnection::connect_with(&options)
         .await
         .map_err(|e| format!("cannot open the database {}: {e}", db_file.display()))?;
@@ -266,7 +267,8 @@ async fn scheduled_backup(
 
 /// `roster-20261207T214709Z.db` for that moment (UTC, to the second).
 fn file_name(at: SystemTime) -> String {
-    let stamp: String = humantime::format_rfc3339_seconds(at).to_string().chars().filter(|c| !matches!(c, '-' | ':')).collect();
+    let stamp: String =
+        humantime::format_rfc3339_seconds(at).to_string().chars().filter(|c| !matches!(c, '-' | ':')).collect();
     format!("{PREFIX}{stamp}{SUFFIX}")
 }
 
@@ -476,10 +478,8 @@ async fn check_open(conn: &mut SqliteConnection, source: &Path) -> Result<Checke
             ));
         }
     }
-    let missing = migrations::versions(Backend::Sqlite)
-        .into_iter()
-        .filter(|v| !applied.iter().any(|(a, ..)| a == v))
-        .collect();
+    let missing =
+        migrations::versions(Backend::Sqlite).into_iter().filter(|v| !applied.iter().any(|(a, ..)| a == v)).collect();
     Ok(Checked { missing })
 }
 
@@ -489,7 +489,9 @@ fn unreadable(source: &Path, e: &sqlx::Error) -> String {
     let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
     match code {
         // SQLITE_NOTADB
-        Some(26) => format!("{shown} is not an SQLite database (SQLite: {e}). Restore a file written by `server backup`."),
+        Some(26) => {
+            format!("{shown} is not an SQLite database (SQLite: {e}). Restore a file written by `server backup`.")
+        }
         // SQLITE_CORRUPT
         Some(11) => format!("{shown} is damaged or incomplete (SQLite: {e}). Restore another backup."),
         _ => format!("cannot read {shown} as an SQLite database: {e}"),
@@ -533,7 +535,13 @@ mod tests {
         let at = humantime::parse_rfc3339("2026-12-07T21:47:09Z").unwrap();
         assert_eq!(file_name(at), "roster-20261207T214709Z.db");
         assert_eq!(time_of("roster-20261207T214709Z.db"), Some(at));
-        for other in ["roster-20261207T214709Z.db.partial", ".roster-20261207T214709Z.db", "roster-latest.db", "roster.db", "roster-2026120XT214709Z.db"] {
+        for other in [
+            "roster-20261207T214709Z.db.partial",
+            ".roster-20261207T214709Z.db",
+            "roster-latest.db",
+            "roster.db",
+            "roster-2026120XT214709Z.db",
+        ] {
             assert_eq!(time_of(other), None, "{other}");
         }
         assert!(file_name(SystemTime::now()) > file_name(at), "names sort by time");

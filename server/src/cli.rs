@@ -123,8 +123,8 @@ mod tests {
     fn the_commands_keep_their_arguments() {
         let cli = Cli::try_parse_from(["server"]).unwrap();
         assert!(cli.command.is_none(), "no command: serve");
-        let cli = Cli::try_parse_from(["server", "create-admin", "--email", "a@example.com", "--first-name", "A"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["server", "create-admin", "--email", "a@example.com", "--first-name", "A"]).unwrap();
         match cli.command {
             Some(Command::CreateAdmin { email, first_name, last_name }) => {
                 assert_eq!((email.as_str(), first_name.as_str(), last_name.as_str()), ("a@example.com", "A", ""));
@@ -132,7 +132,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["server", "create-admin"]).is_err(), "--email is required");
-        for args in [&["seed-demo"][..], &["rotate-signing-key"], &["list-server-fns"], &["backup", "x.db"], &["restore", "x.db"]] {
+        for args in [
+            &["seed-demo"][..],
+            &["rotate-signing-key"],
+            &["list-server-fns"],
+            &["backup", "x.db"],
+            &["restore", "x.db"],
+        ] {
             let mut argv = vec!["server"];
             argv.extend_from_slice(args);
             assert!(Cli::try_parse_from(&argv).is_ok(), "{args:?}");
@@ -143,7 +149,14 @@ mod tests {
     #[test]
     fn help_lists_every_command_with_its_options() {
         let summary = commands_summary(&Cli::command());
-        for needle in ["serve", "create-admin --email <EMAIL> [--first-name <NAME>] [--last-name <NAME>]", "seed-demo", "rotate-signing-key", "backup <PATH>", "restore <PATH>"] {
+        for needle in [
+            "serve",
+            "create-admin --email <EMAIL> [--first-name <NAME>] [--last-name <NAME>]",
+            "seed-demo",
+            "rotate-signing-key",
+            "backup <PATH>",
+            "restore <PATH>",
+        ] {
             assert!(summary.contains(needle), "{needle} in\n{summary}");
         }
         assert!(!summary.contains("list-server-fns"), "hidden");

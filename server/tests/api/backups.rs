@@ -525,7 +525,11 @@ async fn the_command_line_lists_explains_and_refuses_clearly(backend: Backend) {
             let out = run(&db, &["backup", path.to_str().unwrap()]).await;
             assert!(!out.status.success() && stderr(&out).contains("pg_dump -Fc"), "{}", stderr(&out));
             let out = run(&db, &["restore", path.to_str().unwrap()]).await;
-            assert!(!out.status.success() && stderr(&out).contains("pg_restore --clean --if-exists"), "{}", stderr(&out));
+            assert!(
+                !out.status.success() && stderr(&out).contains("pg_restore --clean --if-exists"),
+                "{}",
+                stderr(&out)
+            );
         }
         Backend::Sqlite => {
             let out = run(&db, &["backup", path.to_str().unwrap()]).await;
