@@ -504,14 +504,24 @@ async fn the_command_line_lists_explains_and_refuses_clearly(backend: Backend) {
 
     let out = run(&db, &["--version"]).await;
     assert!(out.status.success());
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map_or_else(|| "unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    assert_eq!(stdout(&out).trim(), format!("server {} (commit {commit})", env!("CARGO_PKG_VERSION")));
+    // The commit the binary was built from: a commit of this repository
+    // (HEAD may have moved since the build), or "unknown" without git.
+    let version = stdout(&out);
+    let commit = version
+        .trim()
+        .strip_prefix(&format!("server {} (commit ", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("--version: {version}"))
+        .to_string();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git").args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().ok()
+    };
+    match git(&["rev-parse", "--verify", "--quiet", &format!("{commit}^{{commit}}")]) {
+        _ if commit == "unknown" => assert!(git(&["rev-parse", "HEAD"]).is_none_or(|o| !o.status.success())),
+        Some(o) => assert!(o.status.success(), "{commit} is a commit of this repository"),
+        None => panic!("a commit ({commit}) but no git"),
+    }
+    assert!(commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit()), "{version}");
 
     // A mistake says what is wrong, without starting anything.
     let out = run(&db, &["create-admin"]).await;
