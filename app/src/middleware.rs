@@ -42,6 +42,7 @@ fn is_public_page(path: &str) -> bool {
     path == "/signin"
         || path == "/signin/verify"
         || path == "/healthz"
+        || path == "/readyz"
         || path == "/favicon.ico"
         || path.starts_with("/setup/")
         || path.starts_with("/signup/")
@@ -129,8 +130,8 @@ fn host_matches(host: &str, public: &Url) -> bool {
 
 /// Axum middleware: refuse a request whose `Host` is not the public URL's
 /// (421), so a page at an attacker's name that resolves to Roster's address
-/// (DNS rebinding) gets nothing. `/healthz` answers any host: load balancers
-/// probe nodes by their own address.
+/// (DNS rebinding) gets nothing. `/healthz` and `/readyz` answer any host:
+/// load balancers probe nodes by their own address.
 pub async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let host = req
         .headers()
@@ -138,7 +139,7 @@ pub async fn check_host(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("");
-    if req.uri().path() != "/healthz" && !host_matches(host, &state.settings.public_url) {
+    if !matches!(req.uri().path(), "/healthz" | "/readyz") && !host_matches(host, &state.settings.public_url) {
         tracing::warn!(path = req.uri().path(), "request for another host refused");
         let message = format!(
             "This server answers only for {}. Open Roster at that address (or set public_url to the address you use).",

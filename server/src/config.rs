@@ -46,6 +46,9 @@ const KEYS: &[&str] = &[
     "argon2_queue_limit",
     "trusted_proxies",
     "encryption_key",
+    "backup_dir",
+    "backup_interval",
+    "backup_keep",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +145,13 @@ pub struct Config {
     /// with SQLite, when it is not set, Roster keeps one in `roster.key`
     /// beside the database file (`key_file`).
     pub encryption_key: Option<Secret>,
+    /// SQLite: the running server writes a backup of the database here every
+    /// `backup_interval` (`roster-<UTC time>.db`) and keeps the newest
+    /// `backup_keep`. Empty: no scheduled backups (`backup`).
+    pub backup_dir: String,
+    #[serde(with = "humantime_serde")]
+    pub backup_interval: Duration,
+    pub backup_keep: usize,
 }
 
 /// A configuration value that never prints (`Debug` is redacted).
@@ -212,6 +222,9 @@ impl Default for Config {
             argon2_queue_limit: 0,
             trusted_proxies: Vec::new(),
             encryption_key: None,
+            backup_dir: String::new(),
+            backup_interval: Duration::from_secs(86_400),
+            backup_keep: 7,
         }
     }
 }
@@ -311,6 +324,12 @@ impl Config {
         }
         if self.password_reset_emails_per_ip < 1 {
             return Err(invalid("password_reset_emails_per_ip", "must be at least 1"));
+        }
+        if self.backup_interval < Duration::from_secs(1) {
+            return Err(invalid("backup_interval", "must be at least 1s"));
+        }
+        if self.backup_keep < 1 {
+            return Err(invalid("backup_keep", "must be at least 1"));
         }
         self.trusted_proxies()?;
         self.encryption_key()?;

@@ -44,7 +44,7 @@ pub fn encryption_key(config: &Config) -> Result<EncryptionKey, String> {
 }
 
 /// `roster.key` in the directory of the SQLite file.
-fn key_file_for(db_file: &Path) -> PathBuf {
+pub fn key_file_for(db_file: &Path) -> PathBuf {
     match db_file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join(FILE_NAME),
         _ => PathBuf::from(FILE_NAME),

@@ -1,13 +1,19 @@
 //! The Roster binary: configuration, router, command line.
 //!
-//! `server` (or `server serve`) runs Roster; `server create-admin --email …`
-//! creates a Global administrator for headless installs (password on stdin);
-//! `server seed-demo` creates demo roles to try the restricted Dashboard.
+//! `server` (or `server serve`) runs Roster; the other commands (`server
+//! --help` lists them, `cli.rs`) do one job against the configured database:
+//! `create-admin` for headless installs, `seed-demo`, `rotate-signing-key`,
+//! `backup` and `restore` (`backup.rs`).
 
+mod backup;
 mod bodies;
+mod cli;
 mod config;
+mod db_lock;
 mod finish;
 mod key_file;
+mod migrations;
+mod probes;
 mod worker;
 
 use app::middleware::{authenticate, check_host};
@@ -15,11 +21,12 @@ use app::server::crypto::Passwords;
 use app::server::db::Db;
 use app::server::state::{AppState, Settings, SetupToken};
 use app::{shell, App};
-use axum::extract::State;
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use cli::{Cli, Command};
 use config::Config;
+use db_lock::DbLock;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -33,21 +40,10 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-const USAGE: &str = "usage: server [serve] | server create-admin --email EMAIL [--first-name NAME] [--last-name NAME] | server seed-demo | server rotate-signing-key
-  create-admin reads the password from standard input (first line).
-  seed-demo creates the demo roles Digital Channel Manager and Content Editor (once).
-  rotate-signing-key rotates the ID token signing keys now: the key published since the last rotation signs from
-    now on, the one it replaces leaves the JWKS once its tokens have expired, and a new one is published.
-  Configuration: roster.toml and ROSTER_* environment variables (see README).";
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(args.first().map(String::as_str), Some("--help" | "-h" | "help")) {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    if args.first().map(String::as_str) == Some("list-server-fns") {
+    let command = Cli::parse_args().command.unwrap_or(Command::Serve);
+    if let Command::ListServerFns = command {
         list_server_fns();
         return ExitCode::SUCCESS;
     }
@@ -59,12 +55,16 @@ async fn main() -> ExitCode {
         }
     };
     init_tracing(&config);
-    let result = match args.first().map(String::as_str) {
-        None | Some("serve") => serve(config).await,
-        Some("create-admin") => create_admin(config, &args[1..]).await,
-        Some("seed-demo") => seed_demo(config).await,
-        Some("rotate-signing-key") => rotate_signing_key(config).await,
-        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+    let result = match command {
+        Command::Serve => using_db(&config, serve(config.clone())).await,
+        Command::CreateAdmin { email, first_name, last_name } => {
+            using_db(&config, create_admin(config.clone(), &email, &first_name, &last_name)).await
+        }
+        Command::SeedDemo => using_db(&config, seed_demo(config.clone())).await,
+        Command::RotateSigningKey => using_db(&config, rotate_signing_key(config.clone())).await,
+        Command::Backup { path } => backup::backup_command(&config, &path).await,
+        Command::Restore { path } => backup::restore_command(&config, &path).await,
+        Command::ListServerFns => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,6 +73,13 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Run `job`, which uses the database, holding the database's shared lock:
+/// `server restore` refuses to replace the file meanwhile (`db_lock`).
+async fn using_db(config: &Config, job: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    let _lock = DbLock::shared(&config.database_url)?;
+    job.await
 }
 
 fn init_tracing(config: &Config) {
@@ -89,22 +96,8 @@ fn init_tracing(config: &Config) {
     }
 }
 
-async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
-    let mut email = None;
-    let mut first = String::new();
-    let mut last = String::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
-        match a.as_str() {
-            "--email" => email = Some(value()?),
-            "--first-name" => first = value()?,
-            "--last-name" => last = value()?,
-            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
-        }
-    }
-    let email = email.ok_or_else(|| format!("--email is required\n{USAGE}"))?;
-    let name = app::domain::PersonName::parse(&first, &last)?;
+async fn create_admin(config: Config, email: &str, first: &str, last: &str) -> Result<(), String> {
+    let name = app::domain::PersonName::parse(first, last)?;
     eprintln!("Password for {email} (at least {} characters), then Enter:", config.password_min_chars);
     let mut password = String::new();
     std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
@@ -112,7 +105,7 @@ async fn create_admin(config: Config, args: &[String]) -> Result<(), String> {
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     // Touches no stored secret: the configured key, if any, without making a key file.
     let state = build_state(&config, db, config.listen, config.encryption_key().ok().flatten()).await;
-    let id = app::auth::service::create_admin_with_password(&state, &email, &name, password, password, false)
+    let id = app::auth::service::create_admin_with_password(&state, email, &name, password, password, false)
         .await
         .map_err(|e| e.to_string())?;
     println!("Created Global administrator {email} (id {id}).");
@@ -272,6 +265,7 @@ async fn serve(config: Config) -> Result<(), String> {
     // Always running: settings saved in Settings → Email server start (or
     // change) sending on every node without a restart.
     tokio::spawn(worker::run(state.db.clone(), state.settings.clone(), config.mail_poll_interval));
+    backup::schedule(&config);
     if config.public_url.as_deref().unwrap_or("").is_empty() && bound.ip().is_unspecified() {
         tracing::warn!(
             "public_url is not set and Roster listens on every interface: set public_url to the address users \
@@ -305,7 +299,8 @@ fn router(state: AppState) -> Router {
     };
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
         .route("/users/export.csv", get(app::users::export::download))
         // OpenID Connect provider (app::oidc): thin handlers, logic in its service.
         .route(app::oidc::DISCOVERY, get(app::oidc::discovery))
@@ -403,14 +398,6 @@ fn redact_path(path: &str) -> String {
         }
     }
     path.to_string()
-}
-
-async fn healthz(State(state): State<AppState>) -> StatusCode {
-    if state.db.ping().await {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    }
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,7 @@ mod account;
 mod applications;
 mod audit;
 mod auth;
+mod backups;
 mod bulk;
 mod email_queue;
 mod export;
