@@ -33,7 +33,7 @@ pub async fn run_to_completion(req: Request, next: Next) -> Response {
     // is then drained.
     let task = tokio::spawn(async move {
         let (parts, body) = next.run(req).await.into_parts();
-        Response::from_parts(parts, Body::from_stream(Finish { body: Some(body.into_data_stream()), done: false }))
+        Response::from_parts(parts, Body::from_stream(Finish { body: Some(body.into_data_stream()) }))
     });
     match task.await {
         Ok(response) => response,
@@ -44,10 +44,10 @@ pub async fn run_to_completion(req: Request, next: Next) -> Response {
     }
 }
 
-/// A response body that, dropped before its end, reads the rest in the background.
+/// A response body that, dropped before its end, reads the rest in the
+/// background (`body` is `None` once it has been read to its end).
 struct Finish {
     body: Option<BodyDataStream>,
-    done: bool,
 }
 
 impl Stream for Finish {
@@ -57,7 +57,7 @@ impl Stream for Finish {
         let Some(body) = self.body.as_mut() else { return Poll::Ready(None) };
         let next = Pin::new(body).poll_next(cx);
         if let Poll::Ready(None) = next {
-            self.done = true;
+            self.body = None;
         }
         next
     }
@@ -65,9 +65,6 @@ impl Stream for Finish {
 
 impl Drop for Finish {
     fn drop(&mut self) {
-        if self.done {
-            return;
-        }
         let (Some(mut body), Ok(runtime)) = (self.body.take(), tokio::runtime::Handle::try_current()) else {
             return;
         };
