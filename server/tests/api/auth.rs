@@ -39,16 +39,7 @@ async fn add_user(server: &Server, admin: &mut Client, email: &str) {
     let row = admin.emails("").await.into_iter().find(|e| e.to == email).expect("the invitation is queued");
     let body = admin.send(GetEmail { id: row.id }).await.ok().body_text;
     let token = token_of(&signup_link(&body));
-    let r = server
-        .client()
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: PASSWORD.into(),
-            password_confirmation: PASSWORD.into(),
-        })
-        .await;
+    let r = server.client().send(sign_up(&token, PASSWORD)).await;
     assert_eq!(r.status, StatusCode::OK, "sign_up: {:?}", r.body);
 }
 

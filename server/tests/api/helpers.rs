@@ -425,6 +425,18 @@ impl Client {
     }
 }
 
+/// The Sign up page's arguments without a name: the invitation's token and
+/// the password, typed twice alike.
+pub fn sign_up(token: &str, password: &str) -> SignUp {
+    SignUp {
+        token: token.into(),
+        first_name: None,
+        last_name: None,
+        password: password.into(),
+        password_confirmation: password.into(),
+    }
+}
+
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 

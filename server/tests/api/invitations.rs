@@ -59,40 +59,16 @@ async fn invitation_arrives_with_a_link_that_works_once(backend: Backend) {
     let r = laura.send(InvitationInfo { token: token.to_string() }).await;
     assert_eq!(r.ok().email, "lauram@kbank.com");
     let pw = "a long and lovely passphrase";
-    let r = laura
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: "too short".into(),
-            password_confirmation: "too short".into(),
-        })
-        .await;
+    let r = laura.send(sign_up(&token, "too short")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.to_string().contains("too short"));
-    let r = laura
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: pw.to_string(),
-            password_confirmation: pw.to_string(),
-        })
-        .await;
+    let r = laura.send(sign_up(&token, pw)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(laura.whoami().await.as_deref(), Some("lauram@kbank.com"));
 
     // The link works once.
     let mut again = server.client();
-    let r = again
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: pw.to_string(),
-            password_confirmation: pw.to_string(),
-        })
-        .await;
+    let r = again.send(sign_up(&token, pw)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r
         .body
@@ -141,29 +117,13 @@ async fn revoke_and_expiry_kill_the_link(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let mut anon = server.client();
     let pw = "a long and lovely passphrase";
-    let r = anon
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: pw.to_string(),
-            password_confirmation: pw.to_string(),
-        })
-        .await;
+    let r = anon.send(sign_up(&token, pw)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "revoked link refused");
 
     let (_, token) = invite_and_get_token(&mut admin, &sink, "late@example.com", 2).await;
     assert_eq!(anon.send(InvitationInfo { token: token.to_string() }).await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(3200)).await;
-    let r = anon
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: pw.to_string(),
-            password_confirmation: pw.to_string(),
-        })
-        .await;
+    let r = anon.send(sign_up(&token, pw)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "expired link refused");
     let query = UserQuery { search: "late@".into(), status: "expired".into(), ..Default::default() };
     let list = admin.send(ListUsers { query }).await;
@@ -206,16 +166,7 @@ async fn the_sign_up_page_states_the_configured_minimum(backend: Backend) {
     assert_eq!(r.ok(), Rules { min_chars: 16 });
     // The server holds to it: 12 good characters are too few now.
     let token = token_of(&link);
-    let r = server
-        .client()
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: "violet ferry".into(),
-            password_confirmation: "violet ferry".into(),
-        })
-        .await;
+    let r = server.client().send(sign_up(&token, "violet ferry")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert!(r.body.to_string().contains("at least 16 characters"), "{:?}", r.body);
 }
@@ -319,16 +270,7 @@ async fn signing_up_from_the_invitation_confirms_the_address(backend: Backend) {
     assert_eq!(mail[1]["to"], json!(["ivy.new@example.com"]));
     let token = token_of(&signup_link(mail[1]["text"].as_str().unwrap()));
     let pw = "a long and lovely passphrase";
-    let r = server
-        .client()
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: pw.to_string(),
-            password_confirmation: pw.to_string(),
-        })
-        .await;
+    let r = server.client().send(sign_up(&token, pw)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(email_verified(&mut admin, id).await);
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -239,16 +239,7 @@ async fn changing_the_email_ends_pending_invitation_and_reset_links(backend: Bac
     let r = admin.send(email_only("new@example.com")).await;
     assert!(r.ok().invitation_revoked, "the answer offers a new invitation: {:?}", r.body);
     assert_eq!(server.client().send(InvitationInfo { token: token.to_string() }).await.status, StatusCode::NOT_FOUND);
-    let r = server
-        .client()
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: PASSWORD.into(),
-            password_confirmation: PASSWORD.into(),
-        })
-        .await;
+    let r = server.client().send(sign_up(&token, PASSWORD)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
     // A new invitation goes to the new address only.
     assert_eq!(admin.send(ResendInvitation { id }).await.status, StatusCode::OK);
@@ -258,15 +249,7 @@ async fn changing_the_email_ends_pending_invitation_and_reset_links(backend: Bac
     // An active user's pending reset link ends too.
     let mut user = server.client();
     let token = token_of(&signup_link(mail[1]["text"].as_str().unwrap()));
-    let r = user
-        .send(SignUp {
-            token: token.to_string(),
-            first_name: None,
-            last_name: None,
-            password: PASSWORD.into(),
-            password_confirmation: PASSWORD.into(),
-        })
-        .await;
+    let r = user.send(sign_up(&token, PASSWORD)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(server.client().send(ForgotPassword { email: "new@example.com".into() }).await.status, StatusCode::OK);
     let mail = sink.wait_for(3, 20).await;
