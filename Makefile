@@ -54,11 +54,15 @@ build:
 build-release:
 	$(call step,cargo leptos build --release --split --precompress,cargo leptos build --release --split --precompress)
 
+# The release binary carries its site (server/src/site.rs): it is all a
+# machine needs.
 run: tools build-release
 	@mkdir -p data
-	ROSTER_SITE_ROOT=target/site $(or $(CARGO_TARGET_DIR),target)/release/server
+	$(or $(CARGO_TARGET_DIR),target)/release/server
 
-test: tools test-rust site-for-tests e2e
+# The site first: the server binary embeds target/site when it is compiled,
+# and one integration test runs that binary alone.
+test: tools site-for-tests test-rust e2e
 
 # The Rust tests are compiled with the same flags as the debug site build
 # (see `build`), so that they share the compiled dependencies in target/.
@@ -71,10 +75,10 @@ test-rust:
 	$(call step,Rust tests: app and server (unit + integration; SQLite and PostgreSQL),RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app -p server --features app/ssr)
 
 # Playwright runs the server binary that `test-rust` built and tested
-# (target/debug/server); cargo-leptos adds the browser half (WASM, JS, CSS
-# and assets in target/site). A separate server build would compile the web
-# stack again: the tests' dev-dependencies give hyper, tower and others more
-# features.
+# (target/debug/server); cargo-leptos builds the browser half (WASM, JS, CSS
+# and assets in target/site), which that binary also embeds. A separate
+# server build would compile the web stack again: the tests' dev-dependencies
+# give hyper, tower and others more features.
 site-for-tests:
 	$(call step,cargo leptos build --split --frontend-only (debug),RUSTFLAGS= cargo leptos build --split --frontend-only)
 

@@ -1,4 +1,5 @@
-//! Puts the git commit the binary is built from into `ROSTER_GIT_COMMIT`, for
+//! Watches the site the binary embeds (`src/site.rs`), and puts the git
+//! commit the binary is built from into `ROSTER_GIT_COMMIT`, for
 //! `server --version`: `git rev-parse --short HEAD`, or the
 //! `ROSTER_GIT_COMMIT` environment variable when set (a build from a source
 //! archive), or "unknown" without git.
@@ -13,6 +14,14 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=ROSTER_GIT_COMMIT");
+    // The site the binary carries (src/site.rs): rust-embed reads
+    // `target/site` when this crate compiles, and a rebuilt site must be
+    // embedded again, also when it appears after the first build. Cargo
+    // scans a watched directory's files; while it does not exist, this
+    // script (and so the embedding) runs on every build.
+    if let Ok(dir) = std::env::var("CARGO_MANIFEST_DIR") {
+        println!("cargo:rerun-if-changed={}", Path::new(&dir).join("../target/site").display());
+    }
     let commit = std::env::var("ROSTER_GIT_COMMIT")
         .ok()
         .filter(|c| !c.trim().is_empty())

@@ -67,8 +67,9 @@ pub struct Config {
     pub session_absolute_timeout: Duration,
     /// `smtp://` or `smtps://` URL; empty means email is not sent, only queued.
     pub smtp_url: Option<String>,
-    /// Where the compiled site (pkg/, favicon) lives.
-    pub site_root: String,
+    /// Where the compiled site (pkg/, favicon) lives; unset: the site this
+    /// binary carries (`site.rs`).
+    pub site_root: Option<String>,
     /// `text` or `json`.
     pub log_format: String,
     /// How long an invitation link works.
@@ -195,7 +196,7 @@ impl Default for Config {
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_absolute_timeout: Duration::from_secs(12 * 60 * 60),
             smtp_url: None,
-            site_root: std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()),
+            site_root: std::env::var("LEPTOS_SITE_ROOT").ok().filter(|r| !r.is_empty()),
             log_format: "text".into(),
             invitation_ttl: Duration::from_secs(7 * 86_400),
             mail_from: "Roster <roster@localhost>".into(),

@@ -14,6 +14,7 @@ mod finish;
 mod key_file;
 mod migrations;
 mod probes;
+mod site;
 mod worker;
 
 use app::middleware::{authenticate, check_host};
@@ -104,7 +105,7 @@ async fn create_admin(config: Config, email: &str, first: &str, last: &str) -> R
     let password = password.trim_end_matches(['\n', '\r']);
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     // Touches no stored secret: the configured key, if any, without making a key file.
-    let state = build_state(&config, db, config.listen, config.encryption_key().ok().flatten()).await;
+    let state = build_state(&config, db, config.listen, config.encryption_key().ok().flatten(), None).await;
     let id = app::auth::service::create_admin_with_password(&state, email, &name, password, password, false)
         .await
         .map_err(|e| e.to_string())?;
@@ -118,7 +119,7 @@ async fn create_admin(config: Config, email: &str, first: &str, last: &str) -> R
 async fn rotate_signing_key(config: Config) -> Result<(), String> {
     let key = key_file::encryption_key(&config)?;
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
-    let state = build_state(&config, db, config.listen, Some(key)).await;
+    let state = build_state(&config, db, config.listen, Some(key), None).await;
     let rotated = app::oidc::keys::rotate(&state.db, &state.settings).await.map_err(|_| {
         "the signing keys could not be rotated (the log says why; is this node's encryption key the one that \
          sealed them?)"
@@ -163,12 +164,16 @@ fn list_server_fns() {
     }
 }
 
+/// The state every request sees. `site_root`: where the site's files are
+/// (`site.rs`); the commands that serve no pages pass `None`.
 async fn build_state(
     config: &Config,
     db: Db,
     bound: SocketAddr,
     encryption_key: Option<app::server::secret::EncryptionKey>,
+    site_root: Option<&Path>,
 ) -> AppState {
+    let site_root = site_root.unwrap_or(Path::new("target/site"));
     let settings = Settings {
         public_url: config.public_url(bound),
         site_name: config.site_name.clone(),
@@ -206,18 +211,20 @@ async fn build_state(
     };
     let mut leptos_options = LeptosOptions::builder()
         .output_name("roster")
-        .site_root(config.site_root.as_str())
+        .site_root(site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .build();
     // The page names the hashed JS, WASM and CSS that this site holds (an
     // absolute hash file path: leptos joins it to the binary's directory).
-    match app::server::assets::find_hash_file(Path::new(&config.site_root), "pkg", "roster") {
+    match app::server::assets::find_hash_file(site_root, "pkg", "roster") {
         Some((path, _)) => {
             leptos_options.hash_files = true;
             leptos_options.hash_file = path.to_string_lossy().as_ref().into();
         }
-        None => tracing::debug!("no hash file matches {}/pkg: the site's file names carry no hash", config.site_root),
+        None => {
+            tracing::debug!("no hash file matches {}/pkg: the site's file names carry no hash", site_root.display())
+        }
     }
     AppState {
         db,
@@ -237,7 +244,9 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = build_state(&config, db, bound, Some(key)).await;
+    // Kept until the server stops: an unpacked site is removed then.
+    let site = site::Site::locate(config.site_root.as_deref())?;
+    let state = build_state(&config, db, bound, Some(key), Some(site.root())).await;
     // Seal keys an earlier version left in clear, retire, make or rotate as due.
     if app::oidc::keys::maintain(&state.db, &state.settings).await.is_err() {
         tracing::error!(

@@ -34,6 +34,32 @@ impl AssetHashes {
         Some(Self { js: js?, wasm: wasm?, css: css? })
     }
 
+    /// The hash file cargo-leptos writes for a site whose `pkg/` holds the
+    /// files `names`, read back from their hashed names: `js`, `wasm` and
+    /// `css` of `output_name`, then the WASM split's `manifest` and `split`
+    /// loader when the site has them. `None` when the names carry no hashes.
+    pub fn hash_file_for(names: &[String], output_name: &str) -> Option<String> {
+        let hash_of = |stem: &str, ext: &str| {
+            names.iter().find_map(|name| {
+                let hash = name.strip_prefix(stem)?.strip_prefix('.')?.strip_suffix(ext)?.strip_suffix('.')?;
+                is_hashed_name(name).then(|| hash.to_string())
+            })
+        };
+        let mut text = format!(
+            "js: {}\nwasm: {}\ncss: {}\n",
+            hash_of(output_name, "js")?,
+            hash_of(output_name, "wasm")?,
+            hash_of(output_name, "css")?
+        );
+        if let Some(h) = hash_of("__wasm_split_manifest", "json") {
+            text.push_str(&format!("manifest: {h}\n"));
+        }
+        if let Some(h) = hash_of("__wasm_split", "js") {
+            text.push_str(&format!("split: {h}\n"));
+        }
+        Some(text)
+    }
+
     /// The three file names under `pkg/`.
     pub fn file_names(&self, output_name: &str) -> [String; 3] {
         [
@@ -101,6 +127,29 @@ mod tests {
         assert_eq!(h.wasm, "BBBBBBBBBBBBBBBBBBBBBB");
         assert_eq!(h.file_names("roster")[2], "roster.CCCCCCCCCCCCCCCCCCCCCC.css");
         assert_eq!(AssetHashes::parse("js: A\nwasm: B\n"), None, "css missing");
+    }
+
+    #[test]
+    fn a_sites_file_names_give_back_its_hash_file() {
+        let h = |c: char| c.to_string().repeat(22);
+        let names: Vec<String> = [
+            format!("roster.{}.js", h('a')),
+            format!("roster.{}.js.br", h('x')),
+            format!("roster.{}.wasm", h('b')),
+            format!("roster.{}.css", h('c')),
+            format!("__wasm_split_manifest.{}.json", h('d')),
+            format!("__wasm_split.{}.js", h('e')),
+            "favicon.ico".to_string(),
+        ]
+        .into();
+        let text = AssetHashes::hash_file_for(&names, "roster").expect("hashed names");
+        assert_eq!(
+            text,
+            format!("js: {}\nwasm: {}\ncss: {}\nmanifest: {}\nsplit: {}\n", h('a'), h('b'), h('c'), h('d'), h('e'))
+        );
+        assert_eq!(AssetHashes::parse(&text).map(|a| a.wasm), Some(h('b')));
+        let unhashed = vec!["roster.js".to_string(), "roster.wasm".to_string(), "roster.css".to_string()];
+        assert_eq!(AssetHashes::hash_file_for(&unhashed, "roster"), None);
     }
 
     #[test]

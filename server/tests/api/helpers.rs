@@ -108,7 +108,12 @@ pub const TEST_KEY: &str = "dGVzdCBrZXkgZm9yIHJvc3RlcidzIHRlc3RzIG9ubHk=";
 /// The `server` binary with only the database's settings in its environment
 /// (and the test key on PostgreSQL): for sub-commands such as `rotate-signing-key`.
 pub fn command(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    command_of(std::path::Path::new(env!("CARGO_BIN_EXE_server")), db)
+}
+
+/// Like [`command`], for the `server` binary at `exe` (a copy of it).
+pub fn command_of(exe: &std::path::Path, db: &TestDb) -> Command {
+    let mut cmd = Command::new(exe);
     cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("ROSTER_DATABASE_URL", &db.url);
     if db.backend == Backend::Postgres {
         cmd.env("ROSTER_ENCRYPTION_KEY", TEST_KEY);
@@ -142,9 +147,25 @@ impl Server {
     /// Like [`Server::start_with`], writing the server's log (stderr) to `log`
     /// (without one, to a file of its own in the temporary directory).
     pub async fn start_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
+        let mut cmd = command(db);
+        // No site (pages name unhashed files that are not there), and none is
+        // unpacked from the binary at every start: tests that need a site
+        // give their own (foundation.rs) or run the binary alone (operations.rs).
+        cmd.env("ROSTER_SITE_ROOT", "target/site");
+        Self::spawn(cmd, env, log).await
+    }
+
+    /// The `server` binary at `exe` (a copy of it), run in the directory
+    /// `cwd` with only the database's settings and `env`.
+    pub async fn start_exe(db: &TestDb, exe: &std::path::Path, cwd: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = command_of(exe, db);
+        cmd.current_dir(cwd);
+        Self::spawn(cmd, env, None).await
+    }
+
+    async fn spawn(mut cmd: Command, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
         let own_log = log.is_none();
         let log = log.map_or_else(|| std::env::temp_dir().join(unique("roster_server") + ".log"), |p| p.to_path_buf());
-        let mut cmd = command(db);
         cmd.env("ROSTER_LISTEN", "127.0.0.1:0")
             .env("ROSTER_LOG", "warn")
             .stdout(Stdio::piped())
@@ -222,6 +243,20 @@ impl Server {
     /// Whether the process is still alive.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then wait (at most 30 s) for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the server's status") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the server did not stop within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL, no goodbye.

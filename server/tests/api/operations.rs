@@ -1,5 +1,6 @@
 //! Running for years: page loads that the browser abandons part-way (a closed
-//! tab, a click on another link) leave no panic in the server's log.
+//! tab, a click on another link) leave no panic in the server's log; the
+//! binary alone, copied anywhere, serves the whole site.
 
 use crate::helpers::*;
 use reqwest::header::COOKIE;
@@ -90,4 +91,66 @@ async fn the_log_in_a_file_is_plain_text(backend: Backend) {
     let log = server.log();
     assert!(log.lines().count() > 1, "the server logged at info:\n{log}");
     assert!(!log.contains('\u{1b}'), "the log holds escape codes:\n{log}");
+}
+
+crate::on_both_backends!(the_binary_alone_serves_the_site);
+
+/// Copied alone into an empty directory and run there without `site_root`,
+/// the binary serves the site it was built with: the page names the hashed
+/// JS, WASM and CSS, each is sent with its type and the bytes `make test`'s
+/// site build wrote, and the unpacked copy is removed when the server stops.
+async fn the_binary_alone_serves_the_site(backend: Backend) {
+    let site = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg");
+    assert!(
+        site.is_dir(),
+        "no site at {}: build it before the Rust tests (make site-for-tests), as make test does",
+        site.display()
+    );
+    let dir = TempDir(std::env::temp_dir().join(unique("roster_alone")));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let exe = dir.0.join("server");
+    std::fs::copy(env!("CARGO_BIN_EXE_server"), &exe).unwrap();
+    let db = TestDb::new(backend);
+    let mut server = Server::start_exe(&db, &exe, &dir.0, &[("ROSTER_SITE_ROOT", ""), ("ROSTER_LOG", "info")]).await;
+
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/signin", server.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let named: Vec<String> = ["js", "wasm", "css"]
+        .iter()
+        .map(|ext| {
+            html.match_indices("/pkg/roster.")
+                .find_map(|(i, _)| {
+                    let rest = &html[i..];
+                    let end = rest.find(|c: char| c == '"' || c == '\'' || c == ')' || c.is_whitespace())?;
+                    rest[..end].ends_with(&format!(".{ext}")).then(|| rest[..end].to_string())
+                })
+                .unwrap_or_else(|| panic!("the page names no /pkg/roster.*.{ext}: {html}"))
+        })
+        .collect();
+    for (path, kind) in named.iter().zip(["text/javascript", "application/wasm", "text/css"]) {
+        let name = path.trim_start_matches("/pkg/");
+        assert!(app::server::assets::is_hashed_name(name), "{path} carries a content hash");
+        let r = http.get(format!("{}{path}", server.base)).header("accept-encoding", "identity").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(content_type.starts_with(kind), "{path} is sent as {content_type}");
+        let body = r.bytes().await.unwrap();
+        assert_eq!(body.as_ref(), std::fs::read(site.join(name)).unwrap(), "{path} is the file the site build wrote");
+    }
+    let favicon = http.get(format!("{}/favicon.ico", server.base)).send().await.unwrap();
+    assert_eq!(favicon.status(), StatusCode::OK, "the public files come along");
+
+    let log = server.log();
+    let unpacked = log
+        .lines()
+        .find(|l| l.contains("serving the site this binary carries"))
+        .and_then(|l| l.split("dir=").nth(1))
+        .map(|d| std::path::PathBuf::from(d.split_whitespace().next().unwrap_or("")))
+        .unwrap_or_else(|| panic!("the log says where the site was unpacked: {log}"));
+    assert!(unpacked.join("pkg").is_dir(), "{} holds the site", unpacked.display());
+    drop(http);
+    assert!(server.terminate().success(), "the server stops cleanly on SIGTERM");
+    assert!(!unpacked.exists(), "the unpacked site ({}) is removed when the server stops", unpacked.display());
 }
