@@ -43,6 +43,8 @@ fn is_public_page(path: &str) -> bool {
         || path == "/signin/verify"
         || path == "/healthz"
         || path == "/readyz"
+        // It asks for its own bearer token (server/src/monitoring.rs).
+        || path == "/metrics"
         || path == "/favicon.ico"
         || path.starts_with("/setup/")
         || path.starts_with("/signup/")
