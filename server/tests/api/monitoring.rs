@@ -164,6 +164,15 @@ async fn metrics_need_the_bearer_token(backend: Backend) {
     assert!(m.0.docs.contains_key("roster_sign_ins_total"), "each metric has its HELP line");
     let r = get_metrics(&server, Some(&format!("bearer {TOKEN}"))).await;
     assert_eq!(r.status(), StatusCode::OK);
+    // Prometheus scrapes a node by its own address, and cannot set Host;
+    // the token guards /metrics whatever the Host, pages still need theirs.
+    let c = server.client();
+    let node = [("Host", "10.1.2.3:3000")];
+    let r = c.get_with("/metrics", &[node[0], ("Authorization", &bearer())]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    parse(&r.text().await.unwrap());
+    assert_eq!(c.get_with("/metrics", &node).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(c.get_with("/signin", &node).await.status(), StatusCode::MISDIRECTED_REQUEST);
 
     let sessions = scalar(&db, "SELECT COUNT(*) FROM sessions").await;
     assert_eq!(sessions, 0, "scrapes start no session");
