@@ -217,10 +217,12 @@ impl HashEngine {
         let waiting = Waiting::new(&self.waiting);
         let accepted = std::time::Instant::now();
         let job: Job = Box::new(move |memory| {
-            let _queued = queued;
             drop(waiting);
             super::metrics::argon2_wait(accepted.elapsed());
-            let _ = done.send(f(memory));
+            let out = f(memory);
+            // Out of the queue before the caller hears: it may ask at once.
+            drop(queued);
+            let _ = done.send(out);
         });
         let lost = || AppError::internal("password hashing", "the Argon2 job was lost");
         self.jobs.send(job).map_err(|_| lost())?;
