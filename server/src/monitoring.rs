@@ -91,7 +91,8 @@ fn describe() {
     use app::server::metrics as m;
     describe_counter!(
         HTTP_REQUESTS,
-        "HTTP requests answered, by route group (page, api, oidc, static, export, probe, metrics, other) and status"
+        "HTTP requests by route group (page, api, oidc, static, export, probe, metrics, other) and status (499: \
+         the client left before the answer began)"
     );
     describe_histogram!(
         HTTP_DURATION,
@@ -227,15 +228,16 @@ fn group(method: &Method, path: &str) -> &'static str {
 
 /// Axum middleware (outermost, when metrics are on): count each request by
 /// group and status and time it until its response body ends, or until the
-/// client leaves.
+/// client leaves. A request whose client left before its answer's head is
+/// counted as `499` (nginx's "client closed request").
 pub async fn track(State(on): State<bool>, req: Request, next: Next) -> Response {
     if !on {
         return next.run(req).await;
     }
-    let group = group(req.method(), req.uri().path());
-    let started = Instant::now();
+    // Dropped with this future if the client leaves first: counted as 499.
+    let mut done = Done { group: group(req.method(), req.uri().path()), status: None, started: Instant::now() };
     let response = next.run(req).await;
-    let done = Done { group, status: response.status(), started };
+    done.status = Some(response.status());
     let (parts, body) = response.into_parts();
     if http_body::Body::is_end_stream(&body) {
         // An empty body: nothing more to wait for.
@@ -245,17 +247,21 @@ pub async fn track(State(on): State<bool>, req: Request, next: Next) -> Response
     Response::from_parts(parts, Body::new(Timed { body, done: Some(done) }))
 }
 
+/// The status a request is counted under when its client left before the answer's head.
+const CLIENT_CLOSED: u16 = 499;
+
 /// One request, recorded when dropped.
 struct Done {
     group: &'static str,
-    status: StatusCode,
+    /// The answer's status, once there is an answer.
+    status: Option<StatusCode>,
     started: Instant,
 }
 
 impl Drop for Done {
     fn drop(&mut self) {
-        ::metrics::counter!(HTTP_REQUESTS, "group" => self.group, "status" => self.status.as_u16().to_string())
-            .increment(1);
+        let status = self.status.map_or(CLIENT_CLOSED, |s| s.as_u16()).to_string();
+        ::metrics::counter!(HTTP_REQUESTS, "group" => self.group, "status" => status).increment(1);
         ::metrics::histogram!(HTTP_DURATION, "group" => self.group).record(self.started.elapsed());
     }
 }
