@@ -3,7 +3,7 @@
 //! requests by group and status, the outbox from the database, the pool).
 
 use crate::helpers::*;
-use reqwest::header::{CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -118,6 +118,7 @@ crate::on_both_backends!(
     sign_ins_are_counted_by_outcome,
     requests_are_counted_by_group_and_status,
     the_outbox_and_the_pool_are_read_at_scrape_time,
+    abandoned_page_loads_are_counted_once_without_a_panic,
 );
 
 /// Deny by default: no `metrics_token`, no metrics, whatever is sent.
@@ -350,4 +351,63 @@ async fn the_outbox_and_the_pool_are_read_at_scrape_time(backend: Backend) {
     assert_eq!(m.must("roster_argon2_queue_limit", &[]), 7.0);
     assert_eq!(m.must("roster_argon2_jobs", &[("state", "waiting")]), 0.0);
     assert_eq!(m.must("roster_argon2_jobs", &[("state", "running")]), 0.0);
+}
+
+/// Page loads the browser abandons (before the answer, after its first
+/// part, at its headers) leave no panic with the counting body in place
+/// (the server's log is checked when it stops), and each one that reached
+/// the server is counted once and timed once.
+async fn abandoned_page_loads_are_counted_once_without_a_panic(backend: Backend) {
+    const LOADS: usize = 300;
+    const PAGES: &[&str] = &["/", "/users", "/roles", "/email-queue", "/audit-log", "/account", "/no-such-page"];
+    let db = TestDb::new(backend);
+    let server = start(&db, &[]).await;
+    let admin = set_up_admin(&server).await;
+    let cookie = format!("roster_session={}", admin.cookie.clone().expect("signed in"));
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let pages =
+        |m: &Metrics| m.requests().iter().filter(|((group, _), _)| group == "page").map(|(_, n)| n).sum::<f64>();
+    let timed = |m: &Metrics| m.count("roster_http_request_duration_seconds_count", &[("group", "page")]);
+    let before = scrape(&server).await;
+
+    let mut loads = tokio::task::JoinSet::new();
+    for i in 0..LOADS {
+        let request = http.get(format!("{}{}", server.base, PAGES[i % PAGES.len()])).header(COOKIE, &cookie);
+        loads.spawn(async move {
+            match i % 3 {
+                // Gone after 0–19 ms, answered or not.
+                0 => {
+                    let _ = tokio::time::timeout(Duration::from_millis((i % 20) as u64), request.send()).await;
+                }
+                // Gone after the first part of the stream.
+                1 => {
+                    let mut response = request.send().await.expect("an answer");
+                    let _ = response.chunk().await;
+                }
+                // Gone as soon as the status line and headers arrive.
+                _ => drop(request.send().await.expect("an answer")),
+            }
+        });
+    }
+    while let Some(done) = loads.join_next().await {
+        done.expect("a page load task ends without panicking");
+    }
+
+    // Until the count stops moving (a bounded wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut last = pages(&before);
+    let after = loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let m = scrape(&server).await;
+        if pages(&m) == last || std::time::Instant::now() > deadline {
+            break m;
+        }
+        last = pages(&m);
+    };
+    let counted = pages(&after) - pages(&before);
+    // Two loads in three got an answer, so reached the server; the others
+    // may not have, or left before the answer began (counted as 499).
+    let answered = (0..LOADS).filter(|i| i % 3 != 0).count() as f64;
+    assert!((answered..=LOADS as f64).contains(&counted), "{counted} page loads counted of {LOADS}");
+    assert_eq!(timed(&after) - timed(&before), counted, "each counted load is timed once");
 }
