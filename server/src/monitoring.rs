@@ -106,7 +106,7 @@ fn describe() {
     );
     describe_counter!(
         m::THROTTLE_DECISIONS,
-        "Sign-in throttle decisions on password and second-step attempts (allow, wait, locked)"
+        "Sign-in throttle decisions on counted attempts: passwords, second-step codes, passkeys (allow, wait, locked)"
     );
     describe_histogram!(m::ARGON2_WAIT, Unit::Seconds, "Time a password hashing job waited for an Argon2 thread");
     describe_counter!(m::ARGON2_REJECTED, "Password hashing jobs refused with 503 because the queue was full");

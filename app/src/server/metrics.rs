@@ -63,8 +63,9 @@ impl SignIn {
     }
 }
 
-/// What the sign-in throttle decided for one attempt (a password, a second
-/// step's code, or a password typed to confirm it's you).
+/// What the sign-in throttle decided for one attempt (a sign-in password, a
+/// second step's code, a passkey, or one's own password typed to change it
+/// or to confirm it's you).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Throttle {
     /// The attempt is counted and may be checked.
