@@ -43,6 +43,8 @@ fn is_public_page(path: &str) -> bool {
         || path == "/signin/verify"
         || path == "/healthz"
         || path == "/readyz"
+        // It asks for its own bearer token (server/src/monitoring.rs).
+        || path == "/metrics"
         || path == "/favicon.ico"
         || path.starts_with("/setup/")
         || path.starts_with("/signup/")
@@ -131,7 +133,10 @@ fn host_matches(host: &str, public: &Url) -> bool {
 /// Axum middleware: refuse a request whose `Host` is not the public URL's
 /// (421), so a page at an attacker's name that resolves to Roster's address
 /// (DNS rebinding) gets nothing. `/healthz` and `/readyz` answer any host:
-/// load balancers probe nodes by their own address.
+/// load balancers probe nodes by their own address. So does `/metrics`:
+/// Prometheus scrapes each node by its address and cannot set `Host`, and
+/// what it answers depends on a bearer token no browser sends by itself,
+/// never on a cookie, so a rebound page gains nothing there.
 pub async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let host = req
         .headers()
@@ -139,7 +144,9 @@ pub async fn check_host(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("");
-    if !matches!(req.uri().path(), "/healthz" | "/readyz") && !host_matches(host, &state.settings.public_url) {
+    if !matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics")
+        && !host_matches(host, &state.settings.public_url)
+    {
         tracing::warn!(path = req.uri().path(), "request for another host refused");
         let message = format!(
             "This server answers only for {}. Open Roster at that address (or set public_url to the address you use).",

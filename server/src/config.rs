@@ -49,6 +49,7 @@ const KEYS: &[&str] = &[
     "backup_dir",
     "backup_interval",
     "backup_keep",
+    "metrics_token",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +154,9 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     pub backup_interval: Duration,
     pub backup_keep: usize,
+    /// The bearer token a scraper must send to read `/metrics` (at least 32
+    /// characters). Not set: no metrics are recorded and `/metrics` is 404.
+    pub metrics_token: Option<Secret>,
 }
 
 /// A configuration value that never prints (`Debug` is redacted).
@@ -226,9 +230,14 @@ impl Default for Config {
             backup_dir: String::new(),
             backup_interval: Duration::from_secs(86_400),
             backup_keep: 7,
+            metrics_token: None,
         }
     }
 }
+
+/// The shortest `metrics_token` accepted: guessing 32 random characters is
+/// out of reach; anything shorter may be a word or a typo.
+const METRICS_TOKEN_MIN_CHARS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -334,6 +343,23 @@ impl Config {
         }
         self.trusted_proxies()?;
         self.encryption_key()?;
+        if let Some(token) = self.metrics_token() {
+            if token.chars().count() < METRICS_TOKEN_MIN_CHARS {
+                return Err(invalid(
+                    "metrics_token",
+                    format!(
+                        "must be at least {METRICS_TOKEN_MIN_CHARS} characters; make one with `openssl rand -hex 32`"
+                    ),
+                ));
+            }
+            // RFC 6750's token characters: it travels in an Authorization header.
+            if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)) {
+                return Err(invalid(
+                    "metrics_token",
+                    "may hold only letters, digits and - . _ ~ + / = (make one with `openssl rand -hex 32`)",
+                ));
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", format!("`{}` must be text or json", self.log_format)));
         }
@@ -371,6 +397,11 @@ impl Config {
             let file = std::env::var("ROSTER_CONFIG").unwrap_or_else(|_| "roster.toml".into());
             format!("the configuration file {file}")
         }
+    }
+
+    /// `metrics_token`, when it is set (surrounding blanks are no part of it).
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_ref().map(|t| t.expose().trim()).filter(|t| !t.is_empty())
     }
 
     /// `encryption_key` decoded; None when it is not set.
@@ -465,6 +496,29 @@ mod tests {
             jail.set_env("ROSTER_ENCRYPTION_KEY", "c2hvcnQ=");
             let e = load_in_jail().unwrap_err();
             assert!(e.contains("encryption_key") && e.contains("32 bytes"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_token_is_long_header_safe_and_never_prints() {
+        Jail::expect_with(|jail| {
+            assert_eq!(load_in_jail().unwrap().metrics_token(), None, "off by default");
+            jail.set_env("ROSTER_METRICS_TOKEN", "");
+            assert_eq!(load_in_jail().unwrap().metrics_token(), None, "empty is off");
+            let token = "0123456789abcdef0123456789abcdef";
+            jail.set_env("ROSTER_METRICS_TOKEN", token);
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.metrics_token(), Some(token));
+            assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token never prints");
+            jail.set_env("ROSTER_METRICS_TOKEN", "short-secret-token");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("metrics_token") && e.contains("at least 32"), "{e}");
+            assert!(!e.contains("short-secret-token"), "the error does not echo the token: {e}");
+            jail.set_env("ROSTER_METRICS_TOKEN", "0123456789abcdef 0123456789abcdef");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("metrics_token") && e.contains("only letters"), "{e}");
+            assert!(!e.contains("0123456789abcdef"), "the error does not echo the token: {e}");
             Ok(())
         });
     }

@@ -13,6 +13,7 @@ mod db_lock;
 mod finish;
 mod key_file;
 mod migrations;
+mod monitoring;
 mod probes;
 mod site;
 mod worker;
@@ -24,7 +25,7 @@ use app::server::state::{AppState, Settings, SetupToken};
 use app::{shell, App};
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use cli::{Cli, Command};
 use config::Config;
 use db_lock::DbLock;
@@ -239,6 +240,8 @@ async fn serve(config: Config) -> Result<(), String> {
     // Decompress the password blocklist now, not in the first user's request.
     tokio::task::spawn_blocking(app::password_policy::preload);
     let key = key_file::encryption_key(&config)?;
+    // Before anything is counted: the recorder (only with a metrics token).
+    let metrics = monitoring::install(config.metrics_token())?;
     let db = Db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -283,7 +286,7 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     println!("Roster listening on http://{bound}");
 
-    let router = router(state);
+    let router = router(state, metrics);
     // TCP_NODELAY: a server-rendered page is written in several chunks; with
     // Nagle's algorithm the last one waits for the client's delayed ACK, which
     // added 40 ms to every page on a kept-alive connection (BENCHMARKS.md).
@@ -298,7 +301,7 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, metrics: monitoring::Metrics) -> Router {
     let routes = generate_route_list(App);
     // HSTS only when users reach Roster over https.
     let hsts = state.settings.cookie_secure().then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
@@ -310,6 +313,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(monitoring::scrape).layer(Extension(metrics.clone())))
         .route("/users/export.csv", get(app::users::export::download))
         // OpenID Connect provider (app::oidc): thin handlers, logic in its service.
         .route(app::oidc::DISCOVERY, get(app::oidc::discovery))
@@ -358,6 +362,8 @@ fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             tracing::info_span!("request", method = %req.method(), path = %redact_path(req.uri().path()))
         }))
+        // Outermost: every answer is counted and timed, a 421 or a compressed page alike.
+        .layer(axum::middleware::from_fn_with_state(metrics.is_some(), monitoring::track))
         .with_state(state)
 }
 

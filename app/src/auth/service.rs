@@ -119,6 +119,24 @@ pub enum SignInOutcome {
 /// attempt's own count is taken back, earlier failures stay until the second
 /// step succeeds (so a stolen password cannot reset the count of code guesses).
 pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> AppResult<SignInOutcome> {
+    use crate::server::metrics::{sign_in, SignIn};
+    let mut locked = false;
+    let result = check_password(state, email, password, &mut locked).await;
+    sign_in(match &result {
+        Ok(SignInOutcome::Session(_)) => SignIn::Success,
+        Ok(SignInOutcome::SecondStep(_)) => SignIn::SecondFactorRequired,
+        Err(AppError::BadCredentials) if locked => SignIn::Locked,
+        Err(AppError::BadCredentials) => SignIn::WrongCredentials,
+        Err(AppError::Throttled(_)) => SignIn::Throttled,
+        Err(AppError::Busy(_)) => SignIn::Busy,
+        Err(_) => SignIn::Error,
+    });
+    result
+}
+
+/// [`sign_in_checked`] without its count; `locked` tells a locked account's
+/// refusal from a wrong password's (the person reads the same answer).
+async fn check_password(state: &AppState, email: &str, password: &str, locked: &mut bool) -> AppResult<SignInOutcome> {
     use crate::audit::service::{record, record_now, Actor, AuditAction, Event};
     use crate::credentials::throttle::{self, Verdict};
     use crate::server::session::{self, client};
@@ -138,6 +156,7 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
         Verdict::Allow(r) => r,
         Verdict::Wait(secs) => return Err(AppError::Throttled(secs)),
         Verdict::Locked(_) => {
+            *locked = true;
             state.passwords.verify(password, None).await?;
             record_now(&state.db, &actor, Event::new(AuditAction::SignInLockout).details("refused: account locked"))
                 .await?;

@@ -169,16 +169,37 @@ async fn seen(
 pub async fn check(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Option<Verdict>> {
     let now = now_ms();
     let mut conn = db.pool.acquire().await?;
-    Ok(match decide(s, now, seen(&mut conn, s, account_key, ip, now).await?, !ip.is_empty()) {
+    let verdict = match decide(s, now, seen(&mut conn, s, account_key, ip, now).await?, !ip.is_empty()) {
         Decision::Allow => None,
         Decision::Wait(secs) => Some(Verdict::Wait(secs)),
         Decision::Locked(secs) => Some(Verdict::Locked(secs)),
-    })
+    };
+    // A refusal here is the attempt's decision; `Allow` is `reserve`'s to make.
+    if let Some(refused) = &verdict {
+        counted(refused);
+    }
+    Ok(verdict)
+}
+
+/// Count a decision for `/metrics` (each attempt's exactly once).
+fn counted(verdict: &Verdict) {
+    use crate::server::metrics::{throttle, Throttle};
+    throttle(match verdict {
+        Verdict::Allow(_) => Throttle::Allow,
+        Verdict::Wait(_) => Throttle::Wait,
+        Verdict::Locked(_) => Throttle::Locked,
+    });
 }
 
 /// Decide whether an attempt on `account_key` from `ip` may check a password
 /// now and, if so, count it as a failure before the check (see the module doc).
 pub async fn reserve(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Verdict> {
+    let verdict = reserve_uncounted(db, s, account_key, ip).await?;
+    counted(&verdict);
+    Ok(verdict)
+}
+
+async fn reserve_uncounted(db: &Db, s: &ThrottleSettings, account_key: &str, ip: &str) -> AppResult<Verdict> {
     let mut tx = db.begin_write().await?;
     let mut keys = vec![(LOCK_ACCOUNT, account_key)];
     if !ip.is_empty() {

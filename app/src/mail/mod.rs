@@ -225,6 +225,47 @@ pub async fn purge_sent(db: &Db, retention: Duration) -> AppResult<u64> {
     }
 }
 
+/// The outbox as `/metrics` reports it: emails not sent yet, by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outbox {
+    pub queued: i64,
+    pub sending: i64,
+    pub failed: i64,
+    /// When the oldest queued email was written (Unix ms), if one is queued.
+    pub oldest_queued_at: Option<i64>,
+}
+
+/// Read [`Outbox`] from the database, so that every process reports the same
+/// outbox whichever wrote or sends its emails. One grouped query on the
+/// `(status, id)` index; sent emails are left out (they are no depth, and
+/// there may be a month of them). The oldest queued email is the one with
+/// the lowest id: rows are written in id order.
+pub async fn outbox(db: &Db) -> AppResult<Outbox> {
+    let rows: Vec<(EmailStatus, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT g.status, g.n, (SELECT created_at FROM emails WHERE id = g.first) AS oldest \
+         FROM (SELECT status, COUNT(*) AS n, MIN(id) AS first FROM emails \
+               WHERE status IN ($1, $2, $3) GROUP BY status) g",
+    )
+    .bind(EmailStatus::Queued)
+    .bind(EmailStatus::Sending)
+    .bind(EmailStatus::Failed)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Outbox::default();
+    for (status, n, oldest) in rows {
+        match status {
+            EmailStatus::Queued | EmailStatus::NotSent => {
+                out.queued = n;
+                out.oldest_queued_at = oldest;
+            }
+            EmailStatus::Sending => out.sending = n,
+            EmailStatus::Failed => out.failed = n,
+            EmailStatus::Sent => {}
+        }
+    }
+    Ok(out)
+}
+
 /// Build the MIME message (plain text plus HTML) for a claimed email.
 pub fn build_message(email: &Claimed, from: &str) -> Result<lettre::Message, String> {
     use lettre::message::{Mailbox, MultiPart};

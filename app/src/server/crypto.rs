@@ -92,6 +92,8 @@ struct HashEngine {
     jobs: std::sync::mpsc::Sender<Job>,
     /// Jobs queued or running.
     depth: Arc<AtomicUsize>,
+    /// Jobs accepted that no thread has started yet.
+    waiting: Arc<AtomicUsize>,
     limit: usize,
     threads: usize,
 }
@@ -102,6 +104,34 @@ impl Drop for Queued {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Counts a job as waiting from its acceptance until a thread starts it (or
+/// it is dropped unstarted): dropped first thing in the job.
+struct Waiting(Arc<AtomicUsize>);
+impl Waiting {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The hashing queue right now (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Jobs accepted that wait for a thread.
+    pub waiting: usize,
+    /// Jobs a thread is computing.
+    pub running: usize,
+    /// Jobs queued or running, at most (`argon2_queue_limit`).
+    pub limit: usize,
+    /// Argon2 threads (one per core).
+    pub threads: usize,
 }
 
 /// Roughly how long one Argon2id computation takes on a core (for `Retry-After`).
@@ -139,14 +169,28 @@ impl HashEngine {
                 })
                 .expect("an Argon2 thread starts");
         }
-        Self { jobs, depth: Arc::new(AtomicUsize::new(0)), limit: limit.max(1), threads }
+        Self {
+            jobs,
+            depth: Arc::new(AtomicUsize::new(0)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            limit: limit.max(1),
+            threads,
+        }
     }
 
     /// `Busy` when the queue is full: seconds until it has likely drained.
     fn busy(&self, depth: usize) -> AppError {
         let secs = (depth.div_ceil(self.threads) * JOB_MS).div_ceil(1000).max(1);
         tracing::warn!(depth, limit = self.limit, "the Argon2 queue is full; answering 503");
+        super::metrics::argon2_rejected();
         AppError::Busy(secs as u64)
+    }
+
+    fn stats(&self) -> QueueStats {
+        let waiting = self.waiting.load(Ordering::Acquire);
+        // Read apart, so a job may be between the two counts: never below zero.
+        let running = self.depth.load(Ordering::Acquire).saturating_sub(waiting).min(self.threads);
+        QueueStats { waiting, running, limit: self.limit, threads: self.threads }
     }
 
     /// `Err(Busy)` when a job would not be accepted now.
@@ -170,9 +214,15 @@ impl HashEngine {
             return Err(self.busy(depth));
         }
         let (done, result) = tokio::sync::oneshot::channel();
+        let waiting = Waiting::new(&self.waiting);
+        let accepted = std::time::Instant::now();
         let job: Job = Box::new(move |memory| {
-            let _queued = queued;
-            let _ = done.send(f(memory));
+            drop(waiting);
+            super::metrics::argon2_wait(accepted.elapsed());
+            let out = f(memory);
+            // Out of the queue before the caller hears: it may ask at once.
+            drop(queued);
+            let _ = done.send(out);
         });
         let lost = || AppError::internal("password hashing", "the Argon2 job was lost");
         self.jobs.send(job).map_err(|_| lost())?;
@@ -213,6 +263,11 @@ impl Passwords {
     /// refuse before doing any other work. (A job may still be refused later.)
     pub fn ready(&self) -> Result<(), AppError> {
         self.engine.ready()
+    }
+
+    /// Jobs waiting and running now, and the bounds.
+    pub fn queue(&self) -> QueueStats {
+        self.engine.stats()
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, AppError> {
@@ -358,6 +413,11 @@ mod tests {
         }
         assert!(busy >= 1, "twelve jobs at once overflow a queue of two");
         assert!(p.ready().is_ok(), "the queue drained");
+        assert_eq!(
+            p.queue(),
+            QueueStats { waiting: 0, running: 0, limit: 2, threads: cores() },
+            "nothing left counted"
+        );
         assert!(p.verify("correct horse battery", Some(&h)).await.unwrap());
     }
 }

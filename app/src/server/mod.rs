@@ -5,6 +5,7 @@ pub mod access;
 pub mod assets;
 pub mod crypto;
 pub mod db;
+pub mod metrics;
 pub mod policy;
 pub mod secret;
 pub mod security;

@@ -18,6 +18,7 @@ mod foundation;
 mod fresh_sign_in;
 mod import;
 mod invitations;
+mod monitoring;
 mod oidc;
 mod operations;
 mod passkeys;

@@ -110,6 +110,7 @@ pub(in crate::two_factor) async fn reserve_second_step(
 ) -> AppResult<crate::credentials::throttle::Reservation> {
     use crate::credentials::throttle::{self, Verdict};
     if let Some(secs) = throttle::second_step_locked(&state.db, &pending.email_norm).await? {
+        crate::server::metrics::throttle(crate::server::metrics::Throttle::Locked);
         return Err(AppError::Throttled(secs));
     }
     match throttle::check_and_reserve(&state.db, &state.settings.throttle, &pending.email_norm, &actor.ip).await? {
