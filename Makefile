@@ -1,9 +1,10 @@
 # Roster: build, run and test.
 #
 #   make run    install tools, release build, serve http://127.0.0.1:3000 (./data/roster.db)
-#   make test   install tools, Rust tests (SQLite + PostgreSQL), the debug site,
-#               Playwright on SQLite and on PostgreSQL side by side
-#   make lint   the layers of app/src, then clippy for the server (ssr) and the browser (hydrate, wasm32)
+#   make test   install tools, the layer check, the debug site, the Rust tests
+#               (SQLite + PostgreSQL), Playwright on both side by side; clippy
+#               (-D warnings) lints the builds as they compile
+#   make lint   the layer check and the two linted builds, without running tests
 #   make screenshots  debug build, then refresh the README's pictures in docs/screenshots
 #   make bench  generate 1M users (ROSTER_BENCH_USERS), measure through the release server, rewrite BENCHMARKS.md
 #
@@ -29,7 +30,7 @@ define step
 	@echo; echo "==> $(1)"; start=$$(date +%s); $(2); echo "==> $(1): done in $$(( $$(date +%s) - start ))s"
 endef
 
-.PHONY: help tools build build-release site-for-tests run test test-rust e2e e2e-sqlite e2e-postgres lint fmt-check bench screenshots
+.PHONY: help tools build build-release site-for-tests run test test-rust e2e e2e-sqlite e2e-postgres layers lint fmt-check bench screenshots
 
 help:
 	@echo "make run | make test | make lint | make bench | make screenshots | make tools | make build | make e2e"
@@ -61,18 +62,29 @@ run: tools build-release
 	$(or $(CARGO_TARGET_DIR),target)/release/server
 
 # The site first: the server binary embeds target/site when it is compiled,
-# and one integration test runs that binary alone.
-test: tools site-for-tests test-rust e2e
+# and one integration test runs that binary alone. The lints run inside the
+# same builds (LINTED below), so `make test` fails on a clippy warning too.
+test: tools layers site-for-tests test-rust e2e
 
 # The Rust tests are compiled with the same flags as the debug site build
 # (see `build`), so that they share the compiled dependencies in target/.
 TEST_RUSTFLAGS := --cfg erase_components
 
+# Clippy inside the builds the tests need, instead of a `cargo clippy` that
+# compiles every dependency a second time (check mode shares nothing with a
+# build): clippy-driver compiles the workspace's own crates as rustc does and
+# lints them (-D warnings); dependencies are built as usual. CLIPPY_ARGS is
+# how cargo-clippy passes its arguments to clippy-driver.
+CLIPPY_DRIVER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+LINTED := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
 # One cargo command for both crates: one feature resolution, so every
 # dependency is compiled once (two commands compiled the web stack twice).
+# --all-targets first compiles (and lints) the benches too; the run is the tests.
 test-rust:
 	$(call step,PostgreSQL for the integration tests,scripts/ensure-postgres.sh)
-	$(call step,Rust tests: app and server (unit + integration; SQLite and PostgreSQL),RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app -p server --features app/ssr)
+	$(call step,compile and lint every Rust target (ssr: app + server),$(LINTED) RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app -p server --features app/ssr --all-targets --no-run)
+	$(call step,Rust tests: app and server (unit + integration; SQLite and PostgreSQL),$(LINTED) RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app -p server --features app/ssr)
 
 # Playwright runs the server binary that `test-rust` built and tested
 # (target/debug/server); cargo-leptos builds the browser half (WASM, JS, CSS
@@ -80,7 +92,7 @@ test-rust:
 # server build would compile the web stack again: the tests' dev-dependencies
 # give hyper, tower and others more features.
 site-for-tests:
-	$(call step,cargo leptos build --split --frontend-only (debug),RUSTFLAGS= cargo leptos build --split --frontend-only)
+	$(call step,cargo leptos build --split --frontend-only (debug; lints app and frontend for wasm32),$(LINTED) RUSTFLAGS= cargo leptos build --split --frontend-only)
 
 # Playwright on both backends side by side; each run starts its own server on
 # a fresh database and fails on a panic in that server's log.
@@ -100,12 +112,14 @@ screenshots: tools build
 	mkdir -p docs/screenshots
 	ROSTER_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots PLAYWRIGHT_ARGS=tests/screenshots.spec.ts scripts/e2e.sh sqlite
 
-# `--workspace` would unify app's ssr and hydrate features into one host
-# build, so each half is checked on its own.
-lint:
+layers:
 	$(call step,layers: no import in app/src runs up a layer (scripts/layers.toml),scripts/check-layers.py)
-	$(call step,clippy (ssr: app + server),cargo clippy -p app -p server --all-targets --features app/ssr -- -D warnings)
-	$(call step,clippy (hydrate: frontend on wasm32),cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings)
+
+# The lints alone: the layer check, then the two builds `make test` lints in
+# (the browser half for wasm32, the server half with every target). Each half
+# is its own build: one would unify app's ssr and hydrate features.
+lint: layers site-for-tests
+	$(call step,compile and lint every Rust target (ssr: app + server),$(LINTED) RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo test -p app -p server --features app/ssr --all-targets --no-run)
 
 # Generates its own data, measures through the release server on SQLite and
 # PostgreSQL, and rewrites the generated part of BENCHMARKS.md (bench/run.sh).
