@@ -49,6 +49,7 @@ const KEYS: &[&str] = &[
     "backup_dir",
     "backup_interval",
     "backup_keep",
+    "shutdown_grace",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +153,13 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     pub backup_interval: Duration,
     pub backup_keep: usize,
+    /// Asked to stop (SIGTERM, Ctrl-C), Roster stops accepting connections
+    /// and gives the requests and email sends in flight this long to finish;
+    /// then it gives unsent emails back to the queue and exits. Keep it
+    /// under what the supervisor waits before SIGKILL (Kubernetes 30 s,
+    /// systemd 90 s).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 /// A configuration value that never prints (`Debug` is redacted).
@@ -225,6 +233,7 @@ impl Default for Config {
             backup_dir: String::new(),
             backup_interval: Duration::from_secs(86_400),
             backup_keep: 7,
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -330,6 +339,9 @@ impl Config {
         }
         if self.backup_keep < 1 {
             return Err(invalid("backup_keep", "must be at least 1"));
+        }
+        if self.shutdown_grace > Duration::from_secs(3600) {
+            return Err(invalid("shutdown_grace", "must be at most 1h"));
         }
         self.trusted_proxies()?;
         self.encryption_key()?;
@@ -464,6 +476,21 @@ mod tests {
             jail.set_env("ROSTER_ENCRYPTION_KEY", "c2hvcnQ=");
             let e = load_in_jail().unwrap_err();
             assert!(e.contains("encryption_key") && e.contains("32 bytes"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn shutdown_grace_defaults_to_20s_and_is_bounded() {
+        Jail::expect_with(|jail| {
+            assert_eq!(load_in_jail().unwrap().shutdown_grace, Duration::from_secs(20));
+            jail.set_env("ROSTER_SHUTDOWN_GRACE", "0s");
+            assert_eq!(load_in_jail().unwrap().shutdown_grace, Duration::ZERO, "0: stop at once");
+            jail.set_env("ROSTER_SHUTDOWN_GRACE", "3s");
+            assert_eq!(load_in_jail().unwrap().shutdown_grace, Duration::from_secs(3));
+            jail.set_env("ROSTER_SHUTDOWN_GRACE", "2h");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("shutdown_grace"), "{e}");
             Ok(())
         });
     }
