@@ -20,6 +20,7 @@ mod import;
 mod invitations;
 mod oidc;
 mod operations;
+mod outages;
 mod passkeys;
 mod roles;
 mod scale;
