@@ -55,6 +55,14 @@ pub enum AppError {
     /// Roster is at capacity (its password-hashing queue is full): try again after this many seconds.
     #[error("The server is busy. Try again in {0} seconds.")]
     Busy(u64),
+    /// The database does not answer (restarting, unreachable, out of
+    /// connections): nothing was done; try again after this many seconds.
+    #[error("The database is not answering, so nothing was done. Try again in {0} seconds.")]
+    Unavailable(u64),
+    /// The server's disk is full: the change was not saved (what was saved
+    /// before is safe, and reading goes on).
+    #[error("The server's disk is full, so this was not saved. Ask an administrator to free space, then try again.")]
+    DiskFull,
     /// Something failed inside Roster; details are in the server log.
     #[error("Something went wrong on the server. Please try again.")]
     Internal,
@@ -76,7 +84,8 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::Throttled(_) => 429,
-            AppError::Busy(_) => 503,
+            AppError::Busy(_) | AppError::Unavailable(_) => 503,
+            AppError::DiskFull => 507,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -84,7 +93,7 @@ impl AppError {
     /// The `Retry-After` seconds this error's answer carries, if any.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::Throttled(secs) | AppError::Busy(secs) => Some(*secs),
+            AppError::Throttled(secs) | AppError::Busy(secs) | AppError::Unavailable(secs) => Some(*secs),
             _ => None,
         }
     }
@@ -128,11 +137,95 @@ fn unreadable_request(value: &ServerFnErrorErr) -> Option<AppError> {
     Some(AppError::Invalid(message))
 }
 
+/// How long a person is asked to wait while the database does not answer.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
+
+/// A database error is an outage (the database is not there, or its disk is
+/// full) or a fault of Roster's own; only the fault is `Internal`.
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        AppError::internal("database error", e)
+        match outage(&e) {
+            Some(Outage::Unreachable) => {
+                tracing::warn!(cause = %e, "the database does not answer");
+                AppError::Unavailable(UNAVAILABLE_RETRY_SECS)
+            }
+            Some(Outage::DiskFull) => {
+                tracing::error!(cause = %e, "the database cannot write: its disk is full");
+                AppError::DiskFull
+            }
+            None => AppError::internal("database error", e),
+        }
+    }
+}
+
+/// What kind of outage a database error is, if it is one.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// No connection: refused, cut, timed out waiting for one, or the server
+    /// is shutting down or starting up.
+    Unreachable,
+    /// The file system under the database is full.
+    DiskFull,
+}
+
+/// Sort a database error: connection errors (the pool timed out waiting
+/// for a connection, I/O on the socket, PostgreSQL's connection exception
+/// class `08`, `57P01`–`57P03` for a server shutting down or starting up,
+/// `53300` too many connections) are [`Outage::Unreachable`]; SQLite's
+/// `SQLITE_FULL` (13, also as the primary code of an extended one) and
+/// PostgreSQL's `53100 disk_full` are [`Outage::DiskFull`].
+#[cfg(feature = "ssr")]
+pub fn outage(e: &sqlx::Error) -> Option<Outage> {
+    use sqlx::Error as E;
+    match e {
+        E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Io(_) | E::Tls(_) => Some(Outage::Unreachable),
+        E::Database(d) if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() => {
+            match d.code()?.as_ref() {
+                "53100" => Some(Outage::DiskFull),
+                "57P01" | "57P02" | "57P03" | "53300" => Some(Outage::Unreachable),
+                sqlstate if sqlstate.starts_with("08") => Some(Outage::Unreachable),
+                _ => None,
+            }
+        }
+        E::Database(d) if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+            // Extended result codes carry the primary code in their low byte.
+            const SQLITE_FULL: i32 = 13;
+            let code: i32 = d.code()?.parse().ok()?;
+            (code & 0xff == SQLITE_FULL).then_some(Outage::DiskFull)
+        }
+        _ => None,
     }
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_503_with_retry_after_and_a_full_disk_507() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(outage(&sqlx::Error::Io(refused)), Some(Outage::Unreachable));
+        assert_eq!(outage(&sqlx::Error::PoolTimedOut), Some(Outage::Unreachable));
+        assert_eq!(outage(&sqlx::Error::RowNotFound), None);
+        assert_eq!(AppError::from(sqlx::Error::PoolTimedOut), AppError::Unavailable(UNAVAILABLE_RETRY_SECS));
+        assert_eq!(AppError::from(sqlx::Error::RowNotFound), AppError::Internal);
+        assert_eq!((AppError::Unavailable(5).status(), AppError::Unavailable(5).retry_after()), (503, Some(5)));
+        assert_eq!((AppError::DiskFull.status(), AppError::DiskFull.retry_after()), (507, None));
+    }
+
+    /// A real SQLITE_FULL: a database allowed too few pages for what is written.
+    #[tokio::test]
+    async fn sqlite_full_is_a_full_disk() {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        conn.execute("CREATE TABLE t (x BLOB); PRAGMA max_page_count = 4;").await.unwrap();
+        let e = conn.execute("INSERT INTO t VALUES (randomblob(100000))").await.unwrap_err();
+        assert_eq!(outage(&e), Some(Outage::DiskFull), "{e}");
+        let e = conn.execute("SELECT * FROM no_such_table").await.unwrap_err();
+        assert_eq!(outage(&e), None, "{e}");
+    }
+}

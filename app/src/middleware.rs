@@ -4,7 +4,7 @@
 //! ([`client_ip`](crate::server::session::client_ip)), resolves the session with the
 //! user's grants (`crate::grants`), and sends page loads without one to Sign in.
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::registry::Permission;
 use crate::server::access::Principal;
 use crate::server::crypto::Token;
@@ -157,6 +157,26 @@ pub async fn check_host(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
+/// An error met before the request reached its page or server function (the
+/// session could not be read): its status and `Retry-After`, and its message
+/// as a server function's error (JSON) under `/api/`, as plain text for a
+/// page (short, so whatever shows it can show it whole).
+fn error_response(e: &AppError, path: &str) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = if path.starts_with("/api/") {
+        match serde_json::to_string(e) {
+            Ok(json) => (status, [(header::CONTENT_TYPE, "application/json")], json).into_response(),
+            Err(_) => (status, e.to_string()).into_response(),
+        }
+    } else {
+        (status, e.to_string()).into_response()
+    };
+    if let Some(secs) = e.retry_after() {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
 /// Axum middleware: refuse cross-site state changes, resolve the session, and
 /// send unauthenticated page loads to Sign in with a way back.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -183,9 +203,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 clear = p.is_none();
                 p
             }
-            Err(_) => {
-                return (StatusCode::SERVICE_UNAVAILABLE, "The database is not answering.").into_response();
-            }
+            Err(e) => return error_response(&e, req.uri().path()),
         },
         None => None,
     };

@@ -50,6 +50,7 @@ const KEYS: &[&str] = &[
     "backup_interval",
     "backup_keep",
     "metrics_token",
+    "shutdown_grace",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +158,13 @@ pub struct Config {
     /// The bearer token a scraper must send to read `/metrics` (at least 32
     /// characters). Not set: no metrics are recorded and `/metrics` is 404.
     pub metrics_token: Option<Secret>,
+    /// Asked to stop (SIGTERM, Ctrl-C), Roster stops accepting connections
+    /// and gives the requests and email sends in flight this long to finish;
+    /// then it gives unsent emails back to the queue and exits. Keep it
+    /// under what the supervisor waits before SIGKILL (Kubernetes 30 s,
+    /// systemd 90 s).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 /// A configuration value that never prints (`Debug` is redacted).
@@ -231,6 +239,7 @@ impl Default for Config {
             backup_interval: Duration::from_secs(86_400),
             backup_keep: 7,
             metrics_token: None,
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -340,6 +349,9 @@ impl Config {
         }
         if self.backup_keep < 1 {
             return Err(invalid("backup_keep", "must be at least 1"));
+        }
+        if self.shutdown_grace > Duration::from_secs(3600) {
+            return Err(invalid("shutdown_grace", "must be at most 1h"));
         }
         self.trusted_proxies()?;
         self.encryption_key()?;
@@ -519,6 +531,21 @@ mod tests {
             let e = load_in_jail().unwrap_err();
             assert!(e.contains("metrics_token") && e.contains("only letters"), "{e}");
             assert!(!e.contains("0123456789abcdef"), "the error does not echo the token: {e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn shutdown_grace_defaults_to_20s_and_is_bounded() {
+        Jail::expect_with(|jail| {
+            assert_eq!(load_in_jail().unwrap().shutdown_grace, Duration::from_secs(20));
+            jail.set_env("ROSTER_SHUTDOWN_GRACE", "0s");
+            assert_eq!(load_in_jail().unwrap().shutdown_grace, Duration::ZERO, "0: stop at once");
+            jail.set_env("ROSTER_SHUTDOWN_GRACE", "3s");
+            assert_eq!(load_in_jail().unwrap().shutdown_grace, Duration::from_secs(3));
+            jail.set_env("ROSTER_SHUTDOWN_GRACE", "2h");
+            let e = load_in_jail().unwrap_err();
+            assert!(e.contains("shutdown_grace"), "{e}");
             Ok(())
         });
     }

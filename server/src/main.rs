@@ -32,6 +32,7 @@ use db_lock::DbLock;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -274,9 +275,12 @@ async fn serve(config: Config) -> Result<(), String> {
             "Email sending is not configured (ROSTER_SMTP_URL, or Settings → Email server): emails stay in the Email queue."
         );
     }
+    // Set at SIGTERM (or Ctrl-C): the moment by which what is in flight must be done.
+    let (stop, stopped) = tokio::sync::watch::channel(None);
     // Always running: settings saved in Settings → Email server start (or
     // change) sending on every node without a restart.
-    tokio::spawn(worker::run(state.db.clone(), state.settings.clone(), config.mail_poll_interval));
+    let worker =
+        tokio::spawn(worker::run(state.db.clone(), state.settings.clone(), config.mail_poll_interval, stopped.clone()));
     backup::schedule(&config);
     if config.public_url.as_deref().unwrap_or("").is_empty() && bound.ip().is_unspecified() {
         tracing::warn!(
@@ -295,10 +299,37 @@ async fn serve(config: Config) -> Result<(), String> {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    let grace = config.shutdown_grace;
+    let stop = Arc::new(stop);
+    let signal = {
+        let stop = stop.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!(grace = ?grace, "stopping: no new connections; finishing the requests in flight");
+            stop.send_replace(Some(tokio::time::Instant::now() + grace));
+        }
+    };
+    // Stops accepting at the signal (the listener closes), then waits for the
+    // requests in flight; those still running at the deadline are cut short.
+    let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .into_future();
+    let served = tokio::select! {
+        served = serve => served.map_err(|e| e.to_string()),
+        () = async { tokio::time::sleep_until(worker::stopping(&mut stopped.clone()).await).await } => {
+            tracing::warn!("stopping: requests still running after shutdown_grace were cut short");
+            Ok(())
+        }
+    };
+    // The worker stops too (if the server ended without a signal, now).
+    if stop.borrow().is_none() {
+        stop.send_replace(Some(tokio::time::Instant::now() + grace));
+    }
+    if worker.await.is_err() {
+        tracing::error!("stopping: the email worker failed");
+    }
+    tracing::info!("stopped");
+    served
 }
 
 fn router(state: AppState, metrics: monitoring::Metrics) -> Router {

@@ -2,8 +2,11 @@
 """A real SMTP server for Roster's tests (aiosmtpd). Every message it accepts
 is appended to a JSON-lines file: message id, recipients, subject, plain text.
 
-usage: smtp_sink.py PORT OUTFILE [--fail] [--lean] [--auth USER:PASSWORD]
+usage: smtp_sink.py PORT OUTFILE [--fail] [--lean] [--auth USER:PASSWORD] [--stall]
   --fail  answer every message with a permanent 550 error (failure-path tests)
+  --stall accept connections and never answer (no greeting, nothing read): a
+          server that hangs, so a send stays in flight until its client gives
+          up (the graceful-shutdown tests); OUTFILE is left alone
   --auth  require AUTH (PLAIN or LOGIN, offered without TLS) with exactly this
           user name and password; anything else gets 535, and mail without
           AUTH gets 530. Every AUTH attempt, accepted or not, is appended to
@@ -19,6 +22,7 @@ import email.policy
 import json
 import logging
 import re
+import socket
 import sys
 import threading
 import warnings
@@ -90,10 +94,29 @@ class Authenticator:
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
+def stall(port):
+    """Accept every connection and hold it open, silent, until killed."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+    print(f"smtp sink listening on {port} (stalling)", flush=True)
+    held = []
+    while True:
+        conn, _ = listener.accept()
+        held.append(conn)
+
+
 def main():
     port = int(sys.argv[1])
     out = sys.argv[2]
     flags = sys.argv[3:]
+    if "--stall" in flags:
+        try:
+            stall(port)
+        except KeyboardInterrupt:
+            pass
+        return
     auth = {}
     if "--auth" in flags:
         user, _, password = flags[flags.index("--auth") + 1].partition(":")

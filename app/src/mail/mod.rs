@@ -110,6 +110,9 @@ pub struct Claimed {
     pub message_id: String,
     pub attempts: i64,
     pub max_attempts: i64,
+    /// The end of this worker's lease: [`release`] gives back only a row
+    /// still held under it.
+    pub lease_until: i64,
 }
 
 /// Claim up to `limit` due emails: queued ones whose time has come, and ones
@@ -127,7 +130,7 @@ pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claime
          WHERE id IN (SELECT id FROM emails \
             WHERE (status = $5 AND next_attempt_at <= $2) OR (status = $4 AND lease_until <= $2) \
             ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
-         RETURNING id, to_addr, subject, body_text, body_html, message_id, attempts, max_attempts"
+         RETURNING id, to_addr, subject, body_text, body_html, message_id, attempts, max_attempts, lease_until"
     );
     Ok(sqlx::query_as(&sql)
         .bind(now + lease.as_millis() as i64)
@@ -162,6 +165,38 @@ pub async fn mark_sent(db: &Db, ids: &[i64]) -> AppResult<()> {
     attempts.bind(sqlx::query(&insert)).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Give claimed emails back to the queue unsent (a worker stopping before it
+/// could send them): queued again, due now, their lease cleared and the
+/// attempt that never happened uncounted, so any worker sends them at once
+/// instead of after the lease. A row is given back only while it is still
+/// held under the lease it was claimed with (`(id, lease_until)` pairs): one
+/// whose outcome was recorded, or that another worker claimed since, stays
+/// as it is. Returns how many were given back.
+pub async fn release(db: &Db, claimed: &[(i64, i64)]) -> AppResult<u64> {
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let mut released = 0;
+    let mut tx = db.begin_write().await?;
+    for &(id, lease_until) in claimed {
+        let r = sqlx::query(
+            "UPDATE emails SET status = $1, lease_until = NULL, next_attempt_at = $2, \
+             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+             WHERE id = $3 AND status = $4 AND lease_until = $5",
+        )
+        .bind(EmailStatus::Queued)
+        .bind(now_ms())
+        .bind(id)
+        .bind(EmailStatus::Sending)
+        .bind(lease_until)
+        .execute(&mut *tx)
+        .await?;
+        released += r.rows_affected();
+    }
+    tx.commit().await?;
+    Ok(released)
 }
 
 /// Delay before retry number `attempt` (1-based): base × 2^(attempt-1), ±20 % jitter.

@@ -4,7 +4,7 @@
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -46,6 +46,18 @@ pub enum DbError {
     Migrate(sqlx::migrate::MigrateError),
 }
 
+/// How long a request waits for a connection before it is told the database
+/// does not answer (`AppError::Unavailable`, 503). On PostgreSQL, while the
+/// server is down, every wait lasts this long: a few seconds, not a hang. On
+/// SQLite the wait is only for a free connection under load (the file is
+/// always there), so it is longer.
+fn acquire_timeout(backend: Backend) -> Duration {
+    match backend {
+        Backend::Sqlite => Duration::from_secs(10),
+        Backend::Postgres => Duration::from_secs(5),
+    }
+}
+
 impl Db {
     /// Connect, apply migrations, and return the pool.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
@@ -60,7 +72,25 @@ impl Db {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout(backend))
+            // A connection that died while idle (the server restarted) is
+            // found out and replaced before a request gets it.
+            .test_before_acquire(true)
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    // sqlx counts the transactions it opened. When SQLite ends
+                    // one by itself (a COMMIT refused on a full disk rolls it
+                    // back), the count stays up, the dropped transaction's
+                    // ROLLBACK fails, and every later `BEGIN IMMEDIATE` on this
+                    // connection would fail: close such a connection instead of
+                    // reusing it. (A ROLLBACK queued by a dropped transaction
+                    // runs before the ping, so only a stuck count remains.)
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

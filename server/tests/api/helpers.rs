@@ -92,6 +92,14 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A database someone else provides and removes (a test's own PostgreSQL
+    /// server): nothing is created or dropped here.
+    pub fn at(backend: Backend, url: String) -> Self {
+        Self { backend, url, pg_name: None, _dir: None }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
@@ -245,18 +253,29 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// SIGTERM, then wait (at most 30 s) for the process to exit.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    /// SIGTERM: what a supervisor sends to stop it.
+    pub fn terminate(&mut self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
-        assert!(status.success(), "kill -TERM {} failed", self.child.id());
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        assert!(status.success(), "kill -TERM {}", self.child.id());
+    }
+
+    /// Wait up to `within` for the process to exit: its exit status, or None if it still runs.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
         loop {
-            if let Some(status) = self.child.try_wait().expect("the server's status") {
-                return status;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
             }
-            assert!(std::time::Instant::now() < deadline, "the server did not stop within 30 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The address it listens on (`127.0.0.1:port`).
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
     }
 
     /// SIGKILL, no goodbye.
@@ -623,13 +642,20 @@ impl SmtpSink {
 
     /// (Re)start on the same port; with `fail`, every message is refused with 550.
     pub fn restart(&mut self, fail: bool) {
+        self.spawn(if fail { &["--fail"] } else { &[] });
+    }
+
+    /// (Re)start on the same port as a server that accepts connections and
+    /// never answers: a send to it stays in flight until its client gives up.
+    pub fn restart_stalling(&mut self) {
+        self.spawn(&["--stall"]);
+    }
+
+    fn spawn(&mut self, flags: &[&str]) {
         self.stop();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
         let mut cmd = Command::new("python3");
-        cmd.arg(script).arg(self.port.to_string()).arg(&self.file).stdout(Stdio::piped());
-        if fail {
-            cmd.arg("--fail");
-        }
+        cmd.arg(script).arg(self.port.to_string()).arg(&self.file).args(flags).stdout(Stdio::piped());
         if self.lean {
             cmd.arg("--lean");
         }

@@ -21,6 +21,7 @@ mod invitations;
 mod monitoring;
 mod oidc;
 mod operations;
+mod outages;
 mod passkeys;
 mod roles;
 mod scale;

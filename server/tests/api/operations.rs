@@ -151,6 +151,8 @@ async fn the_binary_alone_serves_the_site(backend: Backend) {
         .unwrap_or_else(|| panic!("the log says where the site was unpacked: {log}"));
     assert!(unpacked.join("pkg").is_dir(), "{} holds the site", unpacked.display());
     drop(http);
-    assert!(server.terminate().success(), "the server stops cleanly on SIGTERM");
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(30)).await.expect("the server stops within 30 s of SIGTERM");
+    assert!(status.success(), "the server stops cleanly on SIGTERM: {status}");
     assert!(!unpacked.exists(), "the unpacked site ({}) is removed when the server stops", unpacked.display());
 }

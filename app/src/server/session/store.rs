@@ -135,16 +135,26 @@ pub async fn find(db: &Db, settings: &Settings, token: &Token) -> AppResult<Opti
     let last_seen = row.last_seen_at;
     let idle_ms = settings.session_idle_timeout.as_millis() as i64;
     if !row.enabled || now >= row.absolute_expires_at || now >= last_seen + idle_ms {
-        delete(db, &hash).await?;
+        // Best effort: the session is over whether or not the row goes now
+        // (this check refuses it again next time).
+        if let Err(e) = delete(db, &hash).await {
+            tracing::warn!(error = %e, "an expired session could not be deleted");
+        }
         return Ok(None);
     }
-    // Slide the idle timeout, but write at most every quarter timeout (capped at a minute).
+    // Slide the idle timeout, but write at most every quarter timeout (capped
+    // at a minute). Best effort: a read must not fail because this write did
+    // (a full disk); the next request tries again, and the session ends at
+    // most a quarter timeout early.
     if now - last_seen >= (idle_ms / 4).min(60_000) {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+        if let Err(e) = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now)
             .bind(&hash)
             .execute(&db.pool)
-            .await?;
+            .await
+        {
+            tracing::warn!(error = %e, "the session's last-seen time could not be written");
+        }
     }
     Ok(Some((hash, row)))
 }
