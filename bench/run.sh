@@ -160,6 +160,7 @@ section=$(mktemp)
   grep -E '^\| (SQLite|PostgreSQL) \| 10000 \| [0-9.]+ s \|' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 7; i++) gsub(/^ +| +$/, "", $i); printf "| Users import of 10,000 rows, %s | review ≤ 3 s, import ≤ 10 s | review %s: %s; import %s: %s |\n", $2, $4, $5, $6, $7 }'
   grep -E '^\| (SQLite|PostgreSQL) \| (code flow|userinfo)' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 11; i++) gsub(/^ +| +$/, "", $i); sub(/ \(.*/, "", $3); printf "| Single sign-on, %s per second, %s | %s | %s: %s |\n", $3, $2, $10, $6, $11 }'
   grep -E '^\| SQLite \| [0-9]+ MiB \| [0-9.]+ s \|' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 7; i++) gsub(/^ +| +$/, "", $i); printf "| A backup (`server backup`) while people sign in, %s | sign-in p95 + ≤ 100 ms | %s in %s; sign-ins %s before, %s during: %s |\n", $2, $3, $4, $5, $6, $7 }'
+  grep -E '^\| (SQLite|PostgreSQL) \| [^|]* requests\) \| [^|]* requests\) \|' "$OUT/scale.md" | awk -F'|' '{ for (i = 2; i <= 7; i++) gsub(/^ +| +$/, "", $i); printf "| Users list while `/metrics` is scraped every second, %s | p95 unchanged within noise | %s without, %s with: %s |\n", $2, $3, $4, $7 }'
   echo "| Panics in the server logs, the whole bench | 0 | ${panics:-?}: $([ "${panics:-1}" = 0 ] && echo met || echo '**missed**: see target/bench/*.log') |"
   echo "| Release WASM + JS + CSS, brotli, every chunk | ≤ 300 KB | $br_kib KiB: $size_verdict |"
   echo "| Release WASM + JS + CSS, brotli, the sign-in page's first visit | ≤ 150 KB | $first_kib KiB: $first_verdict |"

@@ -199,6 +199,9 @@ const SERVER: &str = env!("CARGO_BIN_EXE_server");
 /// Throttling off: the sign-in figure measures sign-ins, not the throttle.
 const SERVER_ENV: &[(&str, &str)] = helpers::UNTHROTTLED;
 
+/// `/metrics` is on, as in a monitored deployment, for every figure.
+const BENCH_METRICS_TOKEN: &str = "bench-metrics-token-0123456789abcdef";
+
 struct Server {
     child: Child,
     base: String,
@@ -214,6 +217,7 @@ impl Server {
             .env("ROSTER_LISTEN", "127.0.0.1:0")
             .env("ROSTER_LOG", "warn")
             .envs(SERVER_ENV.iter().copied())
+            .env("ROSTER_METRICS_TOKEN", BENCH_METRICS_TOKEN)
             // Roster refuses to start on PostgreSQL without one.
             .envs(db.url.starts_with("postgres").then_some(("ROSTER_ENCRYPTION_KEY", helpers::TEST_KEY)))
             .stdout(Stdio::piped())
@@ -351,6 +355,52 @@ async fn list_latencies(c: &mut Client, queries: &[UserQuery], samples: usize) -
         assert_eq!(r.status.as_u16(), 200, "list_users {q:?}: {:?}", r.body);
     }
     stats(v)
+}
+
+/// Sequential `list_users` calls of `query` for `secs`: their latencies.
+async fn list_for(c: &mut Client, query: &UserQuery, secs: f64) -> Vec<f64> {
+    let mut v = Vec::new();
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    while Instant::now() < end {
+        let t = Instant::now();
+        let r = c.send(ListUsers { query: query.clone() }).await;
+        v.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(r.status.as_u16(), 200, "list_users {query:?}: {:?}", r.body);
+    }
+    v
+}
+
+/// The Users list's first page for `secs` while `/metrics` is scraped every
+/// second, between two half-as-long runs without scraping (so a drift in the
+/// machine's load falls on both sides): (without, with, scrapes).
+async fn list_while_scraped(c: &mut Client, base: &str, secs: f64) -> (Stats, Stats, usize) {
+    let query = list_query("", "email", "");
+    let mut without = list_for(c, &query, secs / 2.0).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let scraper = {
+        let (stop, url) = (stop.clone(), format!("{base}/metrics"));
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut scrapes = 0;
+            loop {
+                tick.tick().await;
+                if stop.load(Ordering::Relaxed) {
+                    return scrapes;
+                }
+                let r = http.get(&url).bearer_auth(BENCH_METRICS_TOKEN).send().await.expect("GET /metrics");
+                assert_eq!(r.status().as_u16(), 200, "GET /metrics");
+                let body = r.text().await.expect("the metrics");
+                assert!(body.contains("roster_http_requests_total"), "a Prometheus page: {body}");
+                scrapes += 1;
+            }
+        })
+    };
+    let with = list_for(c, &query, secs).await;
+    stop.store(true, Ordering::Relaxed);
+    let scrapes = scraper.await.expect("the scraper");
+    without.extend(list_for(c, &query, secs / 2.0).await);
+    (stats(without), stats(with), scrapes)
 }
 
 /// `samples` calls each of two queries, alternating (A B, B A, …) so that the
@@ -795,6 +845,7 @@ struct Report {
     import: Vec<String>,
     sso: Vec<String>,
     backup: Vec<String>,
+    scrape: Vec<String>,
 }
 
 async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
@@ -920,6 +971,34 @@ async fn one(cfg: &Config, backend: Backend, hash: &str, report: &mut Report) {
             ms(deep_s.p50),
             ms(deep_s.p95),
             at_most(deep_s.p95, p95_target, "ms")
+        ));
+    }
+
+    // ---- The Users list while Prometheus scrapes /metrics every second.
+    if cfg.wants("list") {
+        let (without, with, scrapes) = list_while_scraped(&mut admin, &server.base, cfg.secs as f64).await;
+        let (d50, d95) = (with.p50 - without.p50, with.p95 - without.p95);
+        println!(
+            "[{b}] Users list while /metrics is scraped every second ({scrapes} scrapes): p95 {} without, {} with ({d95:+.2} ms)",
+            ms(without.p95),
+            ms(with.p95)
+        );
+        // Noise: what two halves of the same unscraped run differ by is not
+        // known in advance; allow 1 ms or 20 %, whichever is more.
+        let allowed = (0.2 * without.p95).max(1.0);
+        let verdict = if d95 <= allowed {
+            format!("met ({d95:+.2} ms, within {allowed:.1} ms)")
+        } else {
+            format!("**missed**: {d95:+.2} ms (allowed {allowed:.1} ms)")
+        };
+        report.scrape.push(format!(
+            "| {b} | {} / {} ({} requests) | {} / {} ({} requests) | {d50:+.2} / {d95:+.2} ms | {scrapes} | {verdict} |",
+            ms(without.p50),
+            ms(without.p95),
+            without.n,
+            ms(with.p50),
+            ms(with.p95),
+            with.n
         ));
     }
 
@@ -1235,6 +1314,10 @@ fn markdown(cfg: &Config, r: &Report) -> String {
     let _ =
         writeln!(s, "| backend | page | requests | p50 | p95 | target | verdict |\n|---|---|---:|---:|---:|---|---|");
     rows(&mut s, &r.list);
+    let _ = writeln!(s, "\n#### Users list while Prometheus scrapes `/metrics`, {n} users\n");
+    let _ = writeln!(s, "Every server in this bench runs with `metrics_token` set, as a monitored deployment does. The first page by email, sequential requests for {} s while a scraper sends `GET /metrics` (bearer token) every second, between two runs of {:.1} s without scraping. Target: the list's p95 unchanged within noise (here: at most 1 ms or 20 % higher, whichever is more).\n", cfg.secs, cfg.secs as f64 / 2.0);
+    let _ = writeln!(s, "| backend | without scraping: p50 / p95 | scraped every second: p50 / p95 | difference p50 / p95 | scrapes | verdict |\n|---|---|---|---|---:|---|");
+    rows(&mut s, &r.scrape);
     let _ = writeln!(s, "\n#### Users search, {n} users\n");
     let _ = writeln!(s, "The same endpoint with `\"search\":\"<fragment>\"`, sorted by email, fragments taken from rows spread over the table and cycled. \"Matches\" is the number of users matching each of the first three fragments.\n");
     let _ = writeln!(s, "| backend | search by | matches | requests | p50 | p95 | verdict (target p95 ≤ 50 ms) |\n|---|---|---|---:|---:|---:|---|");

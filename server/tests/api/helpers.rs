@@ -624,6 +624,15 @@ impl SmtpSink {
         std::fs::create_dir_all(&dir).unwrap();
         let mut sink =
             Self { child: None, lean, auth, port: free_port(), file: dir.join("mail.jsonl"), _dir: TempDir(dir) };
+        // A port free a moment ago can be taken before the sink binds it (an
+        // outgoing connection's ephemeral port, another test's server): then
+        // try another one.
+        for _ in 0..5 {
+            match sink.try_spawn(&[]) {
+                Ok(()) => return sink,
+                Err(_) => sink.port = free_port(),
+            }
+        }
         sink.restart(false);
         sink
     }
@@ -652,6 +661,13 @@ impl SmtpSink {
     }
 
     fn spawn(&mut self, flags: &[&str]) {
+        if let Err(line) = self.try_spawn(flags) {
+            panic!("smtp sink did not start on port {}: {line}", self.port);
+        }
+    }
+
+    /// Start the sink; Err(what it printed) when it did not start listening.
+    fn try_spawn(&mut self, flags: &[&str]) -> Result<(), String> {
         self.stop();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
         let mut cmd = Command::new("python3");
@@ -665,8 +681,13 @@ impl SmtpSink {
         let mut child = cmd.spawn().expect("python3 with aiosmtpd runs (pip install aiosmtpd)");
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.contains("listening"), "smtp sink did not start: {line}");
+        if !line.contains("listening") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(line);
+        }
         self.child = Some(child);
+        Ok(())
     }
 
     pub fn messages(&self) -> Vec<Value> {
