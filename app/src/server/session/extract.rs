@@ -97,7 +97,7 @@ mod tests {
     }
 
     async fn refusal(auth: Option<Option<Principal>>) -> (StatusCode, String) {
-        let response = users_view(auth).await.err().expect("refused").into_response();
+        let response = users_view(auth).await.expect_err("refused").into_response();
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
