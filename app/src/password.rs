@@ -15,24 +15,22 @@ pub struct Rules {
 }
 
 /// Public: the rules a new password must meet.
-#[server(prefix = "/api", endpoint = "password_rules", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn password_rules() -> Result<Rules, AppError> {
-    crate::public!(|state| { Ok(Rules { min_chars: crate::server::policy::min_chars(&state) }) })
+    Ok(Rules { min_chars: crate::server::policy::min_chars(&state) })
 }
 
 /// Public: live feedback for a new password (score 0–4 and what to improve).
 /// `token` identifies whose password it is on the sign-up and reset pages; a
 /// signed-in caller is used otherwise.
-#[server(prefix = "/api", endpoint = "password_strength", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public(me))]
 pub async fn password_strength(password: String, email: String) -> Result<StrengthReport, AppError> {
-    crate::public!(|state| {
-        let (email, first, last) = match crate::server::session::maybe_principal()? {
-            Some(p) => (p.email.clone(), p.first_name.clone(), p.last_name.clone()),
-            None => (email, String::new(), String::new()),
-        };
-        let s = crate::server::policy::strength(&state, &password, &email, &first, &last);
-        Ok(StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions })
-    })
+    let (email, first, last) = match me {
+        Some(p) => (p.email, p.first_name, p.last_name),
+        None => (email, String::new(), String::new()),
+    };
+    let s = crate::server::policy::strength(&state, &password, &email, &first, &last);
+    Ok(StrengthReport { score: s.score, ok: s.ok, message: s.message, suggestions: s.suggestions })
 }
 
 /// What the strength meter shows.

@@ -50,7 +50,7 @@ async function signUp(browser: import("@playwright/test").Browser, email: string
   await api("invite_user", { email, role_ids: roles });
   const list = await api("list_emails", { status: "" }, false);
   const row = list.rows.find((r: any) => r.to === email);
-  const detail = await api("email_detail", { id: String(row.id) }, false);
+  const detail = await api("get_email", { id: String(row.id) }, false);
   const link = /https?:\/\/\S+\/signup\/[A-Za-z0-9_-]{43}/.exec(detail.body_text)![0];
   const person = await newPage(browser);
   await openHydrated(person.page, link);

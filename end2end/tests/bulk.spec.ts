@@ -184,7 +184,7 @@ test("a person with Users View only sees no bulk actions", async ({ browser }) =
   const detail = await page.request.post("/api/list_emails", { form: { status: "" }, headers: { Origin: own.baseURL } });
   const emails = (await detail.json()).rows as { id: number; to: string }[];
   const email = emails.find((e) => e.to === "viewer@port.test")!;
-  const body = await page.request.post("/api/email_detail", { form: { id: String(email.id) }, headers: { Origin: own.baseURL } });
+  const body = await page.request.post("/api/get_email", { form: { id: String(email.id) }, headers: { Origin: own.baseURL } });
   const link = /\/signup\/[A-Za-z0-9_-]+/.exec((await body.json()).body_text)![0];
   expect(id).toBeGreaterThan(0);
 

@@ -74,7 +74,7 @@ const form = (endpoint: string, data: Record<string, string>) => call(admin.page
 /** A user with a pending invitation, and the id of its email. */
 async function invite(email: string, roleIds: number[]): Promise<{ id: number; emailId: number }> {
   const id = await json("invite_user", { email, role_ids: roleIds });
-  const detail = await form("user_detail", { id: String(id) });
+  const detail = await form("get_user", { id: String(id) });
   return { id, emailId: detail.delivery.email_id };
 }
 
@@ -141,7 +141,7 @@ async function signUp(browser: Browser, w: Walker): Promise<{ context: BrowserCo
   const role = await form("create_role", { name: w.role, description: "" });
   await json("set_role_permissions", { id: role, grants: w.grants });
   const { emailId } = await invite(w.email, [role]);
-  const email = await form("email_detail", { id: String(emailId) });
+  const email = await form("get_email", { id: String(emailId) });
   const token = /\/signup\/([A-Za-z0-9_-]{43})/.exec(email.body_text)![1];
   const person = await open(browser);
   await call(person.page, "sign_up", { form: { token, password: PASSWORD, password_confirmation: PASSWORD } });

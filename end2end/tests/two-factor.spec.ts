@@ -159,7 +159,7 @@ test("a role that requires two-factor sign-in takes its new member to set it up 
   const email = "ada@example.com";
   await api("invite_user", { data: { email, role_ids: [roleId] } });
   const rows = (await api("list_emails", { form: { status: "" } })).rows as { id: number; to: string }[];
-  const detail = await api("email_detail", { form: { id: String(rows.find((r) => r.to === email)!.id) } });
+  const detail = await api("get_email", { form: { id: String(rows.find((r) => r.to === email)!.id) } });
   const link = (detail.body_text as string).match(/https?:\/\/\S+\/signup\/[A-Za-z0-9_-]{43}/)![0];
   const member = await newPage(browser);
   await openHydrated(member, link);

@@ -12,7 +12,7 @@ pub use types::*;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-#[server(prefix = "/api", endpoint = "list_audit", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(AuditLog, View), json)]
 pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
-    crate::authorized!(AuditLog, View, |access, state| { service::list(access, &state.db, &query).await })
+    service::list(access, &state.db, &query).await
 }

@@ -15,78 +15,64 @@ pub const FORGOT_ANSWER: &str =
     "If an account exists for that email, we have sent it a link to reset the password. The link works for 1 hour.";
 
 use crate::error::AppError;
-use leptos::prelude::*;
 
 /// Public: the caller, or `None` when not signed in.
-#[server(prefix = "/api", endpoint = "me", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public(me))]
 pub async fn me() -> Result<Option<SignedInUser>, AppError> {
-    use crate::server::session::{maybe_principal, respond};
-    respond(maybe_principal().map(|p| {
-        p.map(|p| SignedInUser {
-            user_id: p.user_id,
-            display_name: p.display_name(),
-            email: p.email.clone(),
-            is_admin: p.is_admin,
-            apps: p.visible_apps(),
-            grants: p.grants.iter().copied().collect(),
-            two_factor_setup_owed: p.two_factor_setup_owed,
-        })
+    Ok(me.map(|p| SignedInUser {
+        user_id: p.user_id,
+        display_name: p.display_name(),
+        email: p.email.clone(),
+        is_admin: p.is_admin,
+        apps: p.visible_apps(),
+        grants: p.grants.iter().copied().collect(),
+        two_factor_setup_owed: p.two_factor_setup_owed,
     }))
 }
 
 /// Public: sign in with email and password. Returns where to go next.
-#[server(prefix = "/api", endpoint = "sign_in", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
     use crate::server::session::{replace_session, safe_next};
-    crate::public!(|state| {
-        match service::sign_in_checked(&state, &email, &password).await? {
-            service::SignInOutcome::Session(crate::credentials::SignedIn { user_id, cookie }) => {
-                replace_session(&state, &cookie).await?;
-                tracing::info!(user_id, "signed in");
-                Ok(safe_next(next.as_deref()))
-            }
-            service::SignInOutcome::SecondStep(token) => {
-                use crate::server::session::set_cookie;
-                set_cookie(&crate::credentials::pending_cookie(&state.settings, &token));
-                let next = safe_next(next.as_deref());
-                let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-                Ok(format!("/signin/verify?next={next}"))
-            }
+    match service::sign_in_checked(&state, &email, &password).await? {
+        service::SignInOutcome::Session(crate::credentials::SignedIn { user_id, cookie }) => {
+            replace_session(&state, &cookie).await?;
+            tracing::info!(user_id, "signed in");
+            Ok(safe_next(next.as_deref()))
         }
-    })
+        service::SignInOutcome::SecondStep(token) => {
+            use crate::server::session::set_cookie;
+            set_cookie(&crate::credentials::pending_cookie(&state.settings, &token));
+            let next = safe_next(next.as_deref());
+            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            Ok(format!("/signin/verify?next={next}"))
+        }
+    }
 }
 
 /// Self-service: end the caller's session.
-#[server(prefix = "/api", endpoint = "sign_out", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in(setup))]
 pub async fn sign_out() -> Result<(), AppError> {
     use crate::audit::service::{record_now, Actor, AuditAction, Event};
     use crate::server::session::{self, set_cookie};
-    crate::signed_in!(
-        setup | me,
-        state | {
-            session::delete(&state.db, &me.session_hash).await?;
-            set_cookie(&session::clear_cookie(&state.settings));
-            record_now(&state.db, &Actor::of(&me), Event::new(AuditAction::SignOut).user(me.user_id, &me.email))
-                .await?;
-            tracing::info!(user_id = me.user_id, "signed out");
-            Ok(())
-        }
-    )
+    session::delete(&state.db, &me.session_hash).await?;
+    set_cookie(&session::clear_cookie(&state.settings));
+    record_now(&state.db, &Actor::of(&me), Event::new(AuditAction::SignOut).user(me.user_id, &me.email)).await?;
+    tracing::info!(user_id = me.user_id, "signed out");
+    Ok(())
 }
 
 /// Public: is this first-run setup token valid right now?
-#[server(prefix = "/api", endpoint = "setup_check", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn setup_check(token: String) -> Result<bool, AppError> {
-    crate::public!(|state| {
-        let Some(token) = crate::server::crypto::Token::parse(&token) else {
-            return Ok(false);
-        };
-        Ok(state.setup.matches(&token) && service::user_count(&state.db).await? == 0)
-    })
+    let Some(token) = crate::server::crypto::Token::parse(&token) else {
+        return Ok(false);
+    };
+    Ok(state.setup.matches(&token) && service::user_count(&state.db).await? == 0)
 }
 
 /// Public (with the one-time token): create the first Global administrator and sign them in.
-#[server(prefix = "/api", endpoint = "setup", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn setup(
     token: String,
     email: String,
@@ -95,36 +81,32 @@ pub async fn setup(
     password: String,
     password_confirmation: String,
 ) -> Result<String, AppError> {
-    crate::public!(|state| {
-        let name = crate::domain::PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
-        let id = service::set_up_first_admin(&state, &token, &email, &name, &password, &password_confirmation).await?;
-        crate::server::session::start(&state, id).await?;
-        tracing::info!(user_id = id, "first administrator created");
-        Ok("/".to_string())
-    })
+    let name = crate::domain::PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
+    let id = service::set_up_first_admin(&state, &token, &email, &name, &password, &password_confirmation).await?;
+    crate::server::session::start(&state, id).await?;
+    tracing::info!(user_id = id, "first administrator created");
+    Ok("/".to_string())
 }
 
 /// Public: ask for a password reset email. Answers the same, at once, whether
 /// or not the account exists and whether or not this hour's allowance of reset
 /// emails (per address and per client IP) is used; the work happens after the
 /// answer, on a bounded number of background tasks.
-#[server(prefix = "/api", endpoint = "forgot_password", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn forgot_password(email: String) -> Result<String, AppError> {
-    crate::public!(|state| {
-        let email = crate::domain::EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-        service::request_reset_in_background(state, email, crate::server::session::client().ip);
-        Ok(FORGOT_ANSWER.to_string())
-    })
+    let email = crate::domain::EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+    service::request_reset_in_background(state, email, crate::server::session::client().ip);
+    Ok(FORGOT_ANSWER.to_string())
 }
 
 /// Public (with the reset token): the account's email, for the reset page.
-#[server(prefix = "/api", endpoint = "reset_info", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn reset_info(token: String) -> Result<String, AppError> {
-    crate::public!(|state| { Ok(service::reset_account(&state, &token).await?.1) })
+    Ok(service::reset_account(&state, &token).await?.1)
 }
 
 /// Public (with the reset token): set a new password; every session of the user ends.
-#[server(prefix = "/api", endpoint = "reset_password", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn reset_password(token: String, password: String, password_confirmation: String) -> Result<(), AppError> {
-    crate::public!(|state| { service::reset_password(&state, &token, &password, &password_confirmation).await })
+    service::reset_password(&state, &token, &password, &password_confirmation).await
 }

@@ -18,24 +18,21 @@ use leptos::prelude::*;
 
 /// Public (with the link's token): which address the link confirms, and
 /// whether its account's owner is the one signed in.
-#[server(prefix = "/api", endpoint = "email_confirmation_info", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public(me))]
 pub async fn email_confirmation_info(token: String) -> Result<PendingConfirmation, AppError> {
-    crate::public!(|state| {
-        let me = crate::server::session::maybe_principal()?;
-        service::pending_info(&state, me.as_ref(), &token).await
-    })
+    service::pending_info(&state, me.as_ref(), &token).await
 }
 
 /// Self-service (with the link's token): confirm the signed-in person's own
 /// email address, once. Returns the address confirmed.
-#[server(prefix = "/api", endpoint = "confirm_email", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in)]
 pub async fn confirm_email(token: String) -> Result<String, AppError> {
-    crate::signed_in!(|me, state| { service::confirm(&state, &me, &token).await })
+    service::confirm(&state, &me, &token).await
 }
 
 /// Users Update: send a new confirmation link to a user's unconfirmed
 /// address (the earlier links stop working). Returns the email's id.
-#[server(prefix = "/api", endpoint = "send_email_confirmation", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, Update))]
 pub async fn send_email_confirmation(id: i64) -> Result<i64, AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::resend(access, &state, id).await })
+    service::resend(access, &state, id).await
 }

@@ -13,22 +13,22 @@ pub use types::*;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-#[server(prefix = "/api", endpoint = "list_emails", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(EmailQueue, View))]
 pub async fn list_emails(status: String, before: Option<i64>) -> Result<EmailPage, AppError> {
-    crate::authorized!(EmailQueue, View, |access, state| { service::list(access, &state, &status, before).await })
+    service::list(access, &state, &status, before).await
 }
 
-#[server(prefix = "/api", endpoint = "email_detail", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(EmailQueue, View))]
 pub async fn get_email(id: i64) -> Result<EmailDetail, AppError> {
-    crate::authorized!(EmailQueue, View, |access, state| { service::detail(access, &state, id).await })
+    service::detail(access, &state, id).await
 }
 
-#[server(prefix = "/api", endpoint = "resend_email", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(EmailQueue, Update))]
 pub async fn resend_email(id: i64) -> Result<(), AppError> {
-    crate::authorized!(EmailQueue, Update, |access, state| { service::resend(access, &state, id).await })
+    service::resend(access, &state, id).await
 }
 
-#[server(prefix = "/api", endpoint = "delete_email", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(EmailQueue, Delete))]
 pub async fn delete_email(id: i64) -> Result<(), AppError> {
-    crate::authorized!(EmailQueue, Delete, |access, state| { service::delete(access, &state, id).await })
+    service::delete(access, &state, id).await
 }

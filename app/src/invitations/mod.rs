@@ -13,25 +13,25 @@ pub use types::*;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-#[server(prefix = "/api", endpoint = "resend_invitation", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, Update))]
 pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::resend(access, &state, id).await })
+    service::resend(access, &state, id).await
 }
 
-#[server(prefix = "/api", endpoint = "revoke_invitation", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, Update))]
 pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::revoke(access, &state, id).await })
+    service::revoke(access, &state, id).await
 }
 
 /// Public (with the invitation token): who the invitation is for.
-#[server(prefix = "/api", endpoint = "invitation_info", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn invitation_info(token: String) -> Result<Invited, AppError> {
-    crate::public!(|state| { service::invited(&state, &token).await })
+    service::invited(&state, &token).await
 }
 
 /// Public (with the invitation token): create the password and sign in. The
 /// name, when sent, replaces the one New user was given.
-#[server(prefix = "/api", endpoint = "sign_up", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn sign_up(
     token: String,
     first_name: Option<String>,
@@ -39,10 +39,8 @@ pub async fn sign_up(
     password: String,
     password_confirmation: String,
 ) -> Result<String, AppError> {
-    crate::public!(|state| {
-        let name = crate::domain::PersonName::parse_sent(first_name, last_name).map_err(AppError::Invalid)?;
-        let user_id = service::accept(&state, &token, name.as_ref(), &password, &password_confirmation).await?;
-        crate::server::session::start(&state, user_id).await?;
-        Ok("/".to_string())
-    })
+    let name = crate::domain::PersonName::parse_sent(first_name, last_name).map_err(AppError::Invalid)?;
+    let user_id = service::accept(&state, &token, name.as_ref(), &password, &password_confirmation).await?;
+    crate::server::session::start(&state, user_id).await?;
+    Ok("/".to_string())
 }

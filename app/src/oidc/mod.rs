@@ -16,7 +16,7 @@
 pub mod keys;
 pub mod service;
 
-use crate::server::session::{clear_cookie, ClientInfo, RequestAuth};
+use crate::server::session::{clear_cookie, Caller, ClientInfo};
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -133,7 +133,7 @@ fn redirect_with(uri: &str, params: &[(&str, Option<&str>)]) -> Response {
 
 pub async fn authorize(
     State(state): State<AppState>,
-    auth: Option<Extension<RequestAuth>>,
+    Caller(principal): Caller,
     client_info: Option<Extension<ClientInfo>>,
     uri: axum::http::Uri,
     Query(q): Query<AuthorizeParams>,
@@ -168,7 +168,6 @@ pub async fn authorize(
             &format!("The address {} asked to return to is not one registered for it.", client.name),
         );
     };
-    let principal = auth.and_then(|Extension(RequestAuth(p))| p);
     let Some(principal) = principal else {
         let wanted = uri.path_and_query().map(|p| p.as_str()).unwrap_or(AUTHORIZE);
         let next = url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>();
@@ -294,7 +293,7 @@ pub struct EndSessionParams {
 /// registered post-logout redirect URI, or to Sign in.
 pub async fn end_session(
     State(state): State<AppState>,
-    auth: Option<Extension<RequestAuth>>,
+    Caller(principal): Caller,
     Query(q): Query<EndSessionParams>,
 ) -> Response {
     let hinted = match &q.id_token_hint {
@@ -316,7 +315,6 @@ pub async fn end_session(
             );
         }
     }
-    let principal = auth.and_then(|Extension(RequestAuth(p))| p);
     let mut signed_out = false;
     if let (Some(p), Some((sub, _))) = (&principal, &hinted) {
         if p.user_id == *sub {

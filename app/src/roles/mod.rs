@@ -21,72 +21,62 @@ use crate::error::AppError;
 use crate::registry::{AppId, Permission, APPLICATIONS};
 use leptos::prelude::*;
 
-#[server(prefix = "/api", endpoint = "list_roles", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, View))]
 pub async fn list_roles() -> Result<Vec<RoleSummary>, AppError> {
-    crate::authorized!(Roles, View, |access, state| { service::list(access, &state).await })
+    service::list(access, &state).await
 }
 
-#[server(prefix = "/api", endpoint = "role_detail", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, View))]
 pub async fn get_role(id: i64) -> Result<RoleDetail, AppError> {
-    crate::authorized!(Roles, View, |access, state| { service::detail(access, &state, id).await })
+    service::detail(access, &state, id).await
 }
 
-#[server(prefix = "/api", endpoint = "create_role", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, Create))]
 pub async fn create_role(name: String, description: String) -> Result<i64, AppError> {
-    crate::authorized!(Roles, Create, |access, state| {
-        let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
-        let description = parse_description(&description).map_err(AppError::Invalid)?;
-        service::create(access, &state, &name, &description).await
-    })
+    let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
+    let description = parse_description(&description).map_err(AppError::Invalid)?;
+    service::create(access, &state, &name, &description).await
 }
 
-#[server(prefix = "/api", endpoint = "update_role", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, Update))]
 pub async fn update_role(id: i64, name: String, description: String) -> Result<(), AppError> {
-    crate::authorized!(Roles, Update, |access, state| {
-        let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
-        let description = parse_description(&description).map_err(AppError::Invalid)?;
-        service::update(access, &state, id, &name, &description).await
-    })
+    let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
+    let description = parse_description(&description).map_err(AppError::Invalid)?;
+    service::update(access, &state, id, &name, &description).await
 }
 
 /// Replace what a role grants. Returns the grants as saved (with implied View).
-#[server(prefix = "/api", endpoint = "set_role_permissions", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(Roles, Update), json)]
 pub async fn set_role_permissions(id: i64, grants: Vec<Grant>) -> Result<Vec<Grant>, AppError> {
-    crate::authorized!(Roles, Update, |access, state| {
-        let grants = normalize_grants(&grants).map_err(AppError::Invalid)?;
-        service::set_permissions(access, &state, id, &grants).await?;
-        Ok(grants)
-    })
+    let grants = normalize_grants(&grants).map_err(AppError::Invalid)?;
+    service::set_permissions(access, &state, id, &grants).await?;
+    Ok(grants)
 }
 
 /// Delete a role that is not built in. Returns how many users lost it.
-#[server(prefix = "/api", endpoint = "delete_role", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, Delete))]
 pub async fn delete_role(id: i64) -> Result<i64, AppError> {
-    crate::authorized!(Roles, Delete, |access, state| { service::delete(access, &state, id).await })
+    service::delete(access, &state, id).await
 }
 
 /// Users who do not hold the role yet, matching `search`, for the Members tab.
-#[server(prefix = "/api", endpoint = "role_member_candidates", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, Update))]
 pub async fn role_member_candidates(role_id: i64, search: String) -> Result<Vec<Member>, AppError> {
-    crate::authorized!(Roles, Update, |access, state| { service::candidates(access, &state, role_id, &search).await })
+    service::candidates(access, &state, role_id, &search).await
 }
 
-#[server(prefix = "/api", endpoint = "add_role_member", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, Update))]
 pub async fn add_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
-    crate::authorized!(Roles, Update, |access, state| {
-        service::set_member(access, &state, role_id, user_id, true).await
-    })
+    service::set_member(access, &state, role_id, user_id, true).await
 }
 
-#[server(prefix = "/api", endpoint = "remove_role_member", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, Update))]
 pub async fn remove_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
-    crate::authorized!(Roles, Update, |access, state| {
-        service::set_member(access, &state, role_id, user_id, false).await
-    })
+    service::set_member(access, &state, role_id, user_id, false).await
 }
 
 /// A user's effective access, for the Access section of their page in Users.
-#[server(prefix = "/api", endpoint = "user_access", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, View))]
 pub async fn user_access(user_id: i64) -> Result<EffectiveAccess, AppError> {
-    crate::authorized!(Users, View, |access, state| { service::effective_access(access, &state, user_id).await })
+    service::effective_access(access, &state, user_id).await
 }

@@ -3,7 +3,8 @@
 //! A server function gets a [`Principal`] from the request (or `Unauthorized`),
 //! then asks it for an [`Access`] to one application and permission (or
 //! `Forbidden`). The proof names both in its type, `Access<'_, Users, Create>`,
-//! and only [`Principal::authorize`] makes one. A service declares the proof it
+//! and only [`Principal::authorize`] makes one ([`Principal::into_authorized`],
+//! for a plain axum handler, asks it too). A service declares the proof it
 //! needs in its signature, so a handler that skipped the check, or checked
 //! another application or permission, does not compile:
 //!
@@ -94,6 +95,13 @@ impl Principal {
         }
     }
 
+    /// The same check as [`authorize`](Self::authorize), keeping the
+    /// principal: for what cannot borrow it, like an axum extractor.
+    pub fn into_authorized<A: App, P: Perm>(self) -> Result<Authorized<A, P>, AppError> {
+        self.authorize::<A, P>()?;
+        Ok(Authorized { principal: self, proof: PhantomData })
+    }
+
     /// Applications this user may open (those with View), in registry order.
     pub fn visible_apps(&self) -> Vec<AppId> {
         let grants: Vec<_> = self.grants.iter().copied().collect();
@@ -141,5 +149,20 @@ pub struct Access<'a, A: App, P: Perm> {
 impl<'a, A: App, P: Perm> Access<'a, A, P> {
     pub fn principal(&self) -> &'a Principal {
         self.principal
+    }
+}
+
+/// A principal that passed the check for application `A` and permission `P`,
+/// owned: what a plain axum handler extracts (`crate::server::session::extract`)
+/// and lends out as an [`Access`].
+#[derive(Debug, Clone)]
+pub struct Authorized<A: App, P: Perm> {
+    principal: Principal,
+    proof: PhantomData<(A, P)>,
+}
+
+impl<A: App, P: Perm> Authorized<A, P> {
+    pub fn access(&self) -> Access<'_, A, P> {
+        Access { principal: &self.principal, proof: PhantomData }
     }
 }

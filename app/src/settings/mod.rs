@@ -22,56 +22,50 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use template::Template;
 
-#[server(prefix = "/api", endpoint = "email_server_settings", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Settings, View))]
 pub async fn email_server_settings() -> Result<EmailServer, AppError> {
-    crate::authorized!(Settings, View, |access, state| { service::email_server(access, &state).await })
+    service::email_server(access, &state).await
 }
 
-#[server(prefix = "/api", endpoint = "save_email_server", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(fresh Settings, Update), json)]
 pub async fn save_email_server(settings: EmailServerInput) -> Result<EmailServerSaved, AppError> {
-    crate::authorized!(fresh Settings, Update, |access, state| { service::save_email_server(access, &state, settings).await })
+    service::save_email_server(access, &state, settings).await
 }
 
 /// Forget the saved settings: the configuration's `smtp_url` is in force again.
-#[server(prefix = "/api", endpoint = "use_configured_email_server", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Settings, Update))]
 pub async fn use_configured_email_server() -> Result<(), AppError> {
-    crate::authorized!(Settings, Update, |access, state| { service::use_configuration(access, &state).await })
+    service::use_configuration(access, &state).await
 }
 
 /// Send a test email now, through the settings in force (saved ones only, never
 /// the form's unsaved values), and say what happened.
-#[server(prefix = "/api", endpoint = "send_test_email", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Settings, Update))]
 pub async fn send_test_email(to: String) -> Result<TestEmailOutcome, AppError> {
     use crate::domain::EmailAddress;
-    crate::authorized!(Settings, Update, |access, state| {
-        let to = EmailAddress::parse(&to).map_err(AppError::Invalid)?;
-        service::send_test_email(access, &state, &to).await
-    })
+    let to = EmailAddress::parse(&to).map_err(AppError::Invalid)?;
+    service::send_test_email(access, &state, &to).await
 }
 
-#[server(prefix = "/api", endpoint = "email_templates", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Settings, View))]
 pub async fn email_templates() -> Result<Vec<TemplateView>, AppError> {
-    crate::authorized!(Settings, View, |access, state| { service::templates(access, &state).await })
+    service::templates(access, &state).await
 }
 
-#[server(prefix = "/api", endpoint = "save_email_template", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Settings, Update))]
 pub async fn save_email_template(
     kind: String,
     subject: String,
     body_text: String,
     body_html: String,
 ) -> Result<(), AppError> {
-    crate::authorized!(Settings, Update, |access, state| {
-        let kind = parse_kind(&kind)?;
-        let template = Template { subject, text: body_text, html: body_html };
-        service::save_template(access, &state, kind, &template).await
-    })
+    let kind = parse_kind(&kind)?;
+    let template = Template { subject, text: body_text, html: body_html };
+    service::save_template(access, &state, kind, &template).await
 }
 
-#[server(prefix = "/api", endpoint = "reset_email_template", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Settings, Update))]
 pub async fn reset_email_template(kind: String) -> Result<(), AppError> {
-    crate::authorized!(Settings, Update, |access, state| {
-        let kind = parse_kind(&kind)?;
-        service::reset_template(access, &state, kind).await
-    })
+    let kind = parse_kind(&kind)?;
+    service::reset_template(access, &state, kind).await
 }

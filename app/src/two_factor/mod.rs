@@ -29,36 +29,36 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// Self-service: the caller's second factors. Allowed while setup is owed.
-#[server(prefix = "/api", endpoint = "two_factor_status", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in(setup))]
 pub async fn two_factor_status() -> Result<SecurityStatus, AppError> {
-    crate::signed_in!(setup | me, state | { service::status(&state, me.user_id).await })
+    service::status(&state, me.user_id).await
 }
 
 /// Self-service: a new authenticator secret (replacing one not yet enabled),
 /// with its QR code. Allowed while setup is owed.
-#[server(prefix = "/api", endpoint = "begin_totp_setup", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in(setup, fresh))]
 pub async fn begin_totp_setup() -> Result<TotpSetup, AppError> {
-    crate::signed_in!(setup fresh | me, state | { service::begin_totp(&state, &me).await })
+    service::begin_totp(&state, &me).await
 }
 
 /// Self-service: enable the authenticator being set up with one valid code.
 /// Returns the new recovery codes when this is the first second factor
 /// (shown once), else nothing. Allowed while setup is owed.
-#[server(prefix = "/api", endpoint = "enable_totp", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in(setup, fresh))]
 pub async fn enable_totp(code: String) -> Result<Vec<String>, AppError> {
-    crate::signed_in!(setup fresh | me, state | { service::enable_totp(&state, &me, &code).await })
+    service::enable_totp(&state, &me, &code).await
 }
 
 /// Self-service: remove the authenticator app; asks for the password.
-#[server(prefix = "/api", endpoint = "disable_totp", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in)]
 pub async fn disable_totp(password: String) -> Result<(), AppError> {
-    crate::signed_in!(|me, state| { service::disable_totp(&state, &me, &password).await })
+    service::disable_totp(&state, &me, &password).await
 }
 
 /// Self-service: 10 new recovery codes (the old ones stop working); asks for the password.
-#[server(prefix = "/api", endpoint = "generate_recovery_codes", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in)]
 pub async fn generate_recovery_codes(password: String) -> Result<Vec<String>, AppError> {
-    crate::signed_in!(|me, state| { service::regenerate_codes(&state, &me, &password).await })
+    service::regenerate_codes(&state, &me, &password).await
 }
 
 /// Self-service: "Confirm it's you". The caller's password, or a current code
@@ -66,124 +66,114 @@ pub async fn generate_recovery_codes(password: String) -> Result<Vec<String>, Ap
 /// what needs a fresh sign-in (adding a factor, the most powerful
 /// administrator actions) works for `fresh_sign_in`. Counted in the sign-in
 /// throttle like a sign-in. Allowed while setup is owed.
-#[server(prefix = "/api", endpoint = "confirm_identity", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in(setup))]
 pub async fn confirm_identity(password: String, code: String) -> Result<(), AppError> {
-    crate::signed_in!(setup | me, state | { service::confirm_identity(&state, &me, &password, &code).await })
+    service::confirm_identity(&state, &me, &password, &code).await
 }
 
 /// Public (with the pending sign-in cookie): the second step of signing in,
 /// with an authenticator code or a recovery code. Returns where to go next.
-#[server(prefix = "/api", endpoint = "sign_in_second_step", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn sign_in_second_step(code: String, next: Option<String>) -> Result<String, AppError> {
     use crate::server::session::{replace_session, request_cookie_token, safe_next, set_cookie};
-    crate::public!(|state| {
-        let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
-        let signed_in = service::second_step(&state, &token, &code).await?;
-        replace_session(&state, &signed_in.cookie).await?;
-        set_cookie(&service::clear_pending_cookie(&state.settings));
-        tracing::info!(user_id = signed_in.user_id, "signed in with a second step");
-        Ok(safe_next(next.as_deref()))
-    })
+    let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
+    let signed_in = service::second_step(&state, &token, &code).await?;
+    replace_session(&state, &signed_in.cookie).await?;
+    set_cookie(&service::clear_pending_cookie(&state.settings));
+    tracing::info!(user_id = signed_in.user_id, "signed in with a second step");
+    Ok(safe_next(next.as_deref()))
 }
 
 /// Self-service: start adding a passkey named `name`: the options for the
 /// browser. Allowed while setup is owed.
-#[server(prefix = "/api", endpoint = "begin_passkey_registration", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in(setup, fresh))]
 pub async fn begin_passkey_registration(name: String) -> Result<PasskeyCeremony, AppError> {
-    crate::signed_in!(setup fresh | me, state | { passkeys::begin_registration(&state, &me, &name).await })
+    passkeys::begin_registration(&state, &me, &name).await
 }
 
 /// Self-service: finish adding a passkey with the browser's answer
 /// (`credential`, JSON). Returns the new recovery codes when this is the
 /// first second factor (shown once), else nothing. Allowed while setup is owed.
-#[server(prefix = "/api", endpoint = "finish_passkey_registration", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in(setup, fresh))]
 pub async fn finish_passkey_registration(ceremony: String, credential: String) -> Result<Vec<String>, AppError> {
-    crate::signed_in!(setup fresh | me, state | { passkeys::finish_registration(&state, &me, &ceremony, &credential).await })
+    passkeys::finish_registration(&state, &me, &ceremony, &credential).await
 }
 
 /// Self-service: rename one of the caller's passkeys.
-#[server(prefix = "/api", endpoint = "rename_passkey", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in)]
 pub async fn rename_passkey(id: i64, name: String) -> Result<(), AppError> {
-    crate::signed_in!(|me, state| { passkeys::rename(&state, &me, id, &name).await })
+    passkeys::rename(&state, &me, id, &name).await
 }
 
 /// Self-service: remove one of the caller's passkeys; asks for the password.
-#[server(prefix = "/api", endpoint = "remove_passkey", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(signed_in)]
 pub async fn remove_passkey(id: i64, password: String) -> Result<(), AppError> {
-    crate::signed_in!(|me, state| { passkeys::remove(&state, &me, id, &password).await })
+    passkeys::remove(&state, &me, id, &password).await
 }
 
 /// Public: start signing in with a passkey (no email: a discoverable credential).
-#[server(prefix = "/api", endpoint = "begin_passkey_sign_in", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn begin_passkey_sign_in() -> Result<PasskeyCeremony, AppError> {
-    crate::public!(|state| { passkeys::begin_sign_in(&state).await })
+    passkeys::begin_sign_in(&state).await
 }
 
 /// Public: sign in with a passkey alone. Returns where to go next. Every
 /// refusal answers the same (`PasskeyRefused`).
-#[server(prefix = "/api", endpoint = "finish_passkey_sign_in", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn finish_passkey_sign_in(
     ceremony: String,
     credential: String,
     next: Option<String>,
 ) -> Result<String, AppError> {
     use crate::server::session::{replace_session, safe_next};
-    crate::public!(|state| {
-        let signed_in = passkeys::finish_sign_in(&state, &ceremony, &credential).await?;
-        replace_session(&state, &signed_in.cookie).await?;
-        tracing::info!(user_id = signed_in.user_id, "signed in with a passkey");
-        Ok(safe_next(next.as_deref()))
-    })
+    let signed_in = passkeys::finish_sign_in(&state, &ceremony, &credential).await?;
+    replace_session(&state, &signed_in.cookie).await?;
+    tracing::info!(user_id = signed_in.user_id, "signed in with a passkey");
+    Ok(safe_next(next.as_deref()))
 }
 
 /// Public (with the pending sign-in cookie): start the second step with one
 /// of the pending person's passkeys.
-#[server(prefix = "/api", endpoint = "begin_passkey_second_step", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn begin_passkey_second_step() -> Result<PasskeyCeremony, AppError> {
     use crate::server::session::request_cookie_token;
-    crate::public!(|state| {
-        let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
-        passkeys::begin_second_step(&state, &token).await
-    })
+    let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
+    passkeys::begin_second_step(&state, &token).await
 }
 
 /// Public (with the pending sign-in cookie): the second step of signing in,
 /// with a passkey. Returns where to go next.
-#[server(prefix = "/api", endpoint = "finish_passkey_second_step", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(public)]
 pub async fn finish_passkey_second_step(
     ceremony: String,
     credential: String,
     next: Option<String>,
 ) -> Result<String, AppError> {
     use crate::server::session::{replace_session, request_cookie_token, safe_next, set_cookie};
-    crate::public!(|state| {
-        let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
-        let signed_in = passkeys::finish_second_step(&state, &token, &ceremony, &credential).await?;
-        replace_session(&state, &signed_in.cookie).await?;
-        set_cookie(&service::clear_pending_cookie(&state.settings));
-        tracing::info!(user_id = signed_in.user_id, "signed in with a passkey as the second step");
-        Ok(safe_next(next.as_deref()))
-    })
+    let token = request_cookie_token(state.settings.pending_cookie_name()).ok_or_else(service::expired)?;
+    let signed_in = passkeys::finish_second_step(&state, &token, &ceremony, &credential).await?;
+    replace_session(&state, &signed_in.cookie).await?;
+    set_cookie(&service::clear_pending_cookie(&state.settings));
+    tracing::info!(user_id = signed_in.user_id, "signed in with a passkey as the second step");
+    Ok(safe_next(next.as_deref()))
 }
 
 /// Users View: which second factors a user has.
-#[server(prefix = "/api", endpoint = "user_two_factor", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, View))]
 pub async fn user_two_factor(id: i64) -> Result<UserFactors, AppError> {
-    crate::authorized!(Users, View, |access, state| { service::factors_of(access, &state, id).await })
+    service::factors_of(access, &state, id).await
 }
 
 /// Users Update: remove a user's second factors and recovery codes, end their
 /// sessions, and email them. Only an administrator resets an administrator.
-#[server(prefix = "/api", endpoint = "reset_two_factor", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(fresh Users, Update))]
 pub async fn reset_two_factor(id: i64) -> Result<(), AppError> {
-    crate::authorized!(fresh Users, Update, |access, state| { service::reset(access, &state, id).await })
+    service::reset(access, &state, id).await
 }
 
 /// Roles Update: whether a role's members must use a second factor. On the
 /// built-in Administrator role only an administrator may change it.
-#[server(prefix = "/api", endpoint = "set_role_two_factor", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Roles, Update))]
 pub async fn set_role_two_factor(id: i64, required: bool) -> Result<(), AppError> {
-    crate::authorized!(Roles, Update, |access, state| {
-        service::set_role_requirement(access, &state, id, required).await
-    })
+    service::set_role_requirement(access, &state, id, required).await
 }

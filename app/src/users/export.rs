@@ -10,12 +10,12 @@ use super::service::selection;
 use super::types::{thousands, UserQuery, UserStatus, BULK_MAX_IDS};
 use crate::audit::service::{record_now, Actor, AuditAction, Event};
 use crate::error::AppError;
-use crate::server::access::{apps, perms, Access};
+use crate::server::access::{apps, perms, Access, Authorized};
 use crate::server::db::Backend;
-use crate::server::session::{ClientInfo, RequestAuth};
+use crate::server::session::{ClientInfo, Refused};
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::{Stream, StreamExt};
@@ -221,22 +221,16 @@ async fn audit(db: &crate::server::db::Db, actor: &Actor, described: &str, rows:
 /// `GET /users/export.csv`: the download, named after today's date.
 pub async fn download(
     State(state): State<AppState>,
-    auth: Option<Extension<RequestAuth>>,
+    viewer: Authorized<apps::Users, perms::View>,
     client: Option<Extension<ClientInfo>>,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    let Some(principal) = auth.and_then(|Extension(RequestAuth(p))| p) else {
-        return (StatusCode::UNAUTHORIZED, crate::error::AppError::Unauthorized.to_string()).into_response();
-    };
-    let access = match principal.authorize::<apps::Users, perms::View>() {
-        Ok(access) => access,
-        Err(e) => return (StatusCode::FORBIDDEN, e.to_string()).into_response(),
-    };
     let what = match q.parse() {
         Ok(what) => what,
-        Err(why) => return (StatusCode::UNPROCESSABLE_ENTITY, AppError::Invalid(why).to_string()).into_response(),
+        Err(why) => return Refused(AppError::Invalid(why)).into_response(),
     };
     let ip = client.map(|Extension(c)| c.ip).unwrap_or_default();
+    let access = viewer.access();
     let body = axum::body::Body::from_stream(stream(access, &state, &what, ip));
     let day: String = crate::time::iso_time(crate::server::now_ms()).chars().take(10).collect();
     let disposition = format!("attachment; filename=\"users-{day}.csv\"");
@@ -247,6 +241,6 @@ pub async fn download(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    tracing::info!(user_id = principal.user_id, "users export started");
+    tracing::info!(user_id = access.principal().user_id, "users export started");
     res
 }

@@ -29,12 +29,12 @@ pub async fn list_users(query: UserQuery) -> Result<UserPage, AppError> {
     service::list(access, &state, &query).await
 }
 
-#[server(prefix = "/api", endpoint = "role_options", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, View))]
 pub async fn role_options() -> Result<Vec<RoleOption>, AppError> {
-    crate::authorized!(Users, View, |access, state| { service::roles(access, &state).await })
+    service::roles(access, &state).await
 }
 
-#[server(prefix = "/api", endpoint = "invite_user", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(Users, Create), json)]
 pub async fn invite_user(
     email: String,
     first_name: Option<String>,
@@ -42,20 +42,18 @@ pub async fn invite_user(
     role_ids: Vec<i64>,
 ) -> Result<i64, AppError> {
     use crate::domain::{EmailAddress, PersonName};
-    crate::authorized!(Users, Create, |access, state| {
-        let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-        let name = PersonName::parse(first_name.as_deref().unwrap_or(""), last_name.as_deref().unwrap_or(""))
-            .map_err(AppError::Invalid)?;
-        service::invite(access, &state, &email, &name, &role_ids).await
-    })
+    let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+    let name = PersonName::parse(first_name.as_deref().unwrap_or(""), last_name.as_deref().unwrap_or(""))
+        .map_err(AppError::Invalid)?;
+    service::invite(access, &state, &email, &name, &role_ids).await
 }
 
-#[server(prefix = "/api", endpoint = "user_detail", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, View))]
 pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
-    crate::authorized!(Users, View, |access, state| { service::detail(access, &state, id).await })
+    service::detail(access, &state, id).await
 }
 
-#[server(prefix = "/api", endpoint = "update_user", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(Users, Update), json)]
 pub async fn update_user(
     id: i64,
     first_name: String,
@@ -64,77 +62,69 @@ pub async fn update_user(
     role_ids: Vec<i64>,
 ) -> Result<UpdateOutcome, AppError> {
     use crate::domain::{EmailAddress, PersonName};
-    crate::authorized!(Users, Update, |access, state| {
-        let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
-        let name = PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
-        let info = service::GeneralInfo { name: &name, email: &email };
-        service::update(access, &state, id, &info, &role_ids).await
-    })
+    let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
+    let name = PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
+    let info = service::GeneralInfo { name: &name, email: &email };
+    service::update(access, &state, id, &info, &role_ids).await
 }
 
-#[server(prefix = "/api", endpoint = "set_user_enabled", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, Update))]
 pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::set_enabled(access, &state, id, enabled).await })
+    service::set_enabled(access, &state, id, enabled).await
 }
 
-#[server(prefix = "/api", endpoint = "end_user_sessions", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, Update))]
 pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::end_sessions_of(access, &state, id).await })
+    service::end_sessions_of(access, &state, id).await
 }
 
-#[server(prefix = "/api", endpoint = "unlock_user", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, Update))]
 pub async fn unlock_user(id: i64) -> Result<(), AppError> {
-    crate::authorized!(Users, Update, |access, state| { service::unlock(access, &state, id).await })
+    service::unlock(access, &state, id).await
 }
 
 /// How many users a bulk selection holds now (the confirmation names it).
-#[server(prefix = "/api", endpoint = "count_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(Users, View), json)]
 pub async fn count_users(selection: BulkSelection) -> Result<u64, AppError> {
-    crate::authorized!(Users, View, |access, state| { bulk::count(access, &state, &selection).await })
+    bulk::count(access, &state, &selection).await
 }
 
 /// Start `action` on every selected user and answer at once with the job's
 /// id: the server works through them in batches, each user checked against
 /// the same rules as the single action (`bulk_progress` says how far it got).
-#[server(prefix = "/api", endpoint = "bulk_users", output = crate::codec::JsonOut, input = server_fn::codec::Json)]
+#[app_macros::endpoint(authorized(Users, Update), json)]
 pub async fn bulk_users(selection: BulkSelection, action: BulkAction) -> Result<i64, AppError> {
-    crate::authorized!(Users, Update, |access, state| { bulk::start(access, &state, &selection, action).await })
+    bulk::start(access, &state, &selection, action).await
 }
 
 /// A bulk action job the caller started.
-#[server(prefix = "/api", endpoint = "bulk_progress", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, View))]
 pub async fn bulk_progress(id: i64) -> Result<BulkJob, AppError> {
-    crate::authorized!(Users, View, |access, state| {
-        bulk::job(access, &state, Some(id)).await?.ok_or_else(bulk::job_gone)
-    })
+    bulk::job(access, &state, Some(id)).await?.ok_or_else(bulk::job_gone)
 }
 
 /// The caller's latest bulk action job of the last hour, if any (the Users
 /// page shows it again after the admin moved on and came back).
-#[server(prefix = "/api", endpoint = "latest_bulk_job", output = crate::codec::JsonOut)]
+#[app_macros::endpoint(authorized(Users, View))]
 pub async fn latest_bulk_job() -> Result<Option<BulkJob>, AppError> {
-    crate::authorized!(Users, View, |access, state| { bulk::job(access, &state, None).await })
+    bulk::job(access, &state, None).await
 }
 
 /// Read an uploaded file (field `file`; `add_roles` ticked or not) and say
 /// what importing it would do, row by row. Nothing is written.
-#[server(prefix = "/api", endpoint = "review_import", output = crate::codec::JsonOut, input = server_fn::codec::MultipartFormData)]
+#[app_macros::endpoint(authorized(Users, Create), multipart)]
 pub async fn review_import(data: server_fn::codec::MultipartData) -> Result<ImportReview, AppError> {
-    crate::authorized!(Users, Create, |access, state| {
-        let upload = import::read_upload(data).await?;
-        import::review(access, &state, &upload).await
-    })
+    let upload = import::read_upload(data).await?;
+    import::review(access, &state, &upload).await
 }
 
 /// Import an uploaded file: the same review again (the database may have
 /// changed), then the new people are invited in batches, one transaction
 /// each, their invitations queued in the Email queue.
-#[server(prefix = "/api", endpoint = "run_import", output = crate::codec::JsonOut, input = server_fn::codec::MultipartFormData)]
+#[app_macros::endpoint(authorized(Users, Create), multipart)]
 pub async fn run_import(data: server_fn::codec::MultipartData) -> Result<ImportReview, AppError> {
-    crate::authorized!(Users, Create, |access, state| {
-        let upload = import::read_upload(data).await?;
-        import::run(access, &state, &upload).await
-    })
+    let upload = import::read_upload(data).await?;
+    import::run(access, &state, &upload).await
 }
 
 /// The paths of the server functions that take `multipart/form-data` (the

@@ -111,7 +111,7 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         }
         "rename_passkey" => Form(&[("id", "1"), ("name", "Sneaky")]),
         "remove_passkey" => Form(&[("id", "1"), ("password", "not the password")]),
-        "application_detail" | "rotate_application_secret" | "delete_application" => Form(&[("id", "1")]),
+        "get_application" | "rotate_application_secret" | "delete_application" => Form(&[("id", "1")]),
         "set_application_enabled" => Form(&[("id", "1"), ("enabled", "false")]),
         "create_application" => Json(json!({"input": crate::applications::crm("Sneaky")})),
         "update_application" => Json(json!({"id": 1, "input": crate::applications::crm("Sneaky")})),
@@ -165,13 +165,13 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         "update_user" => Json(json!({
             "id": 1, "first_name": "A", "last_name": "B", "email": "a@example.com", "role_ids": []
         })),
-        "user_detail"
+        "get_user"
         | "resend_invitation"
         | "revoke_invitation"
-        | "email_detail"
+        | "get_email"
         | "resend_email"
         | "delete_email"
-        | "role_detail"
+        | "get_role"
         | "delete_role"
         | "end_user_sessions"
         | "unlock_user"

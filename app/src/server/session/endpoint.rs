@@ -1,6 +1,8 @@
 //! What server functions use to reach the request: the app state, the
 //! caller, the client, cookies, the session they start, the status an error
-//! gives, and the `authorized!`, `public!` and `signed_in!` bodies.
+//! gives, and the guards `authorized!`, `public!` and `signed_in!` that
+//! `#[app_macros::endpoint]` wraps a server function's body in (written by
+//! that attribute, not by hand).
 
 use super::client::{client_info, ClientInfo};
 use super::store::{cookie_token, create, delete};
@@ -143,6 +145,7 @@ pub fn respond<T>(result: AppResult<T>) -> AppResult<T> {
 /// any error its HTTP status.
 ///
 /// ```ignore
+/// // What `#[endpoint(authorized(Users, View))]` writes around the body:
 /// authorized!(Users, View, |access, state| { service::list(access, &state, &query).await })
 /// ```
 #[macro_export]
@@ -174,6 +177,7 @@ macro_rules! authorized {
 /// Whoever may call it is decided by what it asks for (a token, a password).
 ///
 /// ```ignore
+/// // What `#[endpoint(public)]` writes around the body:
 /// public!(|state| { service::invited(&state, &token).await })
 /// ```
 #[macro_export]
@@ -195,6 +199,7 @@ macro_rules! public {
 /// permission is asked; `$me` is their [`Principal`].
 ///
 /// ```ignore
+/// // What `#[endpoint(signed_in)]` and `#[endpoint(signed_in(setup))]` write around the body:
 /// signed_in!(|me, state| { service::sessions(&state, &me).await })
 /// signed_in!(setup |me, state| { service::begin_totp(&state, &me).await })
 /// ```
