@@ -3,7 +3,8 @@
 // own (app/src/lazy_pages.rs, `cargo leptos build --split`), fetched when one
 // of them is first opened, or ahead, in the background, by the Dashboard (only
 // the applications the person may open). Every page still hydrates when it is
-// loaded directly and after client-side navigation.
+// loaded directly and after client-side navigation, and calls no server
+// function while it loads: the data the server rendered comes with the page.
 //
 // Runs after foundation.spec.ts (files run in order, one worker), which
 // created the first administrator.
@@ -91,10 +92,18 @@ test("every page an administrator can open hydrates when loaded directly, and lo
     const wasm = wasmRequests(fresh);
     const errors: string[] = [];
     fresh.on("pageerror", (e) => errors.push(e.message));
+    // Server functions called while the page loads and hydrates: the data the
+    // server rendered travels with the page, so hydration asks for none of it again.
+    const calls: string[] = [];
+    fresh.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/")) calls.push(`${r.method()} ${url.pathname}`);
+    });
     const response = await fresh.goto(path);
     expect(response?.status(), path).toBe(200);
     await fresh.waitForLoadState("networkidle");
     await expect(fresh.getByRole("heading", { level: 1 }).first()).toBeVisible();
+    expect(calls, `${path}: server functions called while it loaded; the page should carry that data`).toEqual([]);
     await expect(fresh.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
     chunks.set(path, wasm.filter((n) => !isMain(n)));
     expect(chunks.get(path)!.length, `${path} loads a chunk of its own: ${wasm.join(", ")}`).toBeGreaterThan(0);

@@ -100,6 +100,9 @@ pub fn BulkBar(
     #[prop(into)]
     page_full: Signal<bool>,
     roles: Resource<Result<Vec<RoleOption>, AppError>>,
+    /// The last bulk job when it is still running (read with the page, so
+    /// the server sends it and hydration does not ask again).
+    running: Option<BulkJob>,
     /// After an action ran: reload the list.
     on_done: Callback<()>,
 ) -> impl IntoView {
@@ -107,7 +110,6 @@ pub fn BulkBar(
     let starting = call_action::<i64>();
     // The job of the last action started here, or still running from before.
     let job = RwSignal::new(None::<Result<BulkJob, AppError>>);
-    let latest = Resource::new(|| (), |_| latest_bulk_job());
     let choice = RwSignal::new(String::new());
     let role_choice = RwSignal::new(String::new());
     let confirming = RwSignal::new(None::<(BulkAction, u64, String)>);
@@ -184,10 +186,11 @@ pub fn BulkBar(
         }
         v
     });
-    // One still running from before the admin moved on: follow it too.
+    // One still running from before the admin moved on: follow it too (in
+    // the browser: effects do not run on the server).
     Effect::new(move |_| {
-        if let Some(Ok(Some(j))) = latest.get() {
-            if j.state == BulkJobState::Running && job.get_untracked().is_none() {
+        if let Some(j) = running.clone() {
+            if job.get_untracked().is_none() {
                 let id = j.id;
                 job.set(Some(Ok(j)));
                 watch(id, job, finished);

@@ -79,6 +79,8 @@ pub fn UsersPage() -> impl IntoView {
     let sort = RwSignal::new("email".to_string());
     let after = RwSignal::new(None::<String>);
     let roles = Resource::new(|| (), |_| role_options());
+    // A bulk job still running from before (the bulk bar follows it).
+    let latest = Resource::new(|| (), |_| latest_bulk_job());
     let page = Resource::new(
         move || UserQuery {
             search: search.get(),
@@ -213,9 +215,16 @@ pub fn UsersPage() -> impl IntoView {
         <Suspense>
             {move || Suspend::new(async move {
                 let may_update = me.await.ok().flatten().is_some_and(|m| m.can(AppId::Users, Permission::Update));
+                // Awaited here, whoever is looking, so the server renders with
+                // it and sends it with the page: a resource nothing awaits on
+                // the server is not sent, and the browser fetched it again
+                // after hydration.
+                let running = latest.await.ok().flatten().filter(|j| j.state == BulkJobState::Running);
                 may_update.then(|| {
                     let on_done = Callback::new(move |_| page.refetch());
-                    view! { <BulkBar state=bulk query=current page_full=page_full roles=roles on_done=on_done /> }
+                    view! {
+                        <BulkBar state=bulk query=current page_full=page_full roles=roles running=running on_done=on_done />
+                    }
                 })
             })}
         </Suspense>

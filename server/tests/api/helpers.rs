@@ -1077,3 +1077,36 @@ pub fn word_of<T: Serialize>(v: &T) -> String {
         other => panic!("not a word: {other:?}"),
     }
 }
+
+/// `loads` page loads of `pages` (in turn) with the session `cookie`, all at
+/// once, each abandoned part-way as a browser does: one in three after 0–19 ms
+/// (answered or not), one after the first part of the streamed page, one as
+/// soon as the status line and headers arrive. `strict`: those two must get
+/// an answer at all.
+pub async fn abandon_page_loads(base: &str, cookie: &str, pages: &[&str], loads: usize, strict: bool) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..loads {
+        let request = http.get(format!("{base}{}", pages[i % pages.len()])).header(reqwest::header::COOKIE, cookie);
+        tasks.spawn(async move {
+            match i % 3 {
+                0 => {
+                    let _ = tokio::time::timeout(Duration::from_millis((i % 20) as u64), request.send()).await;
+                }
+                1 => match request.send().await {
+                    Ok(mut response) => {
+                        let _ = response.chunk().await;
+                    }
+                    Err(e) => assert!(!strict, "an answer: {e}"),
+                },
+                _ => {
+                    let answer = request.send().await;
+                    assert!(!strict || answer.is_ok(), "an answer: {answer:?}");
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("a page load task ends without panicking");
+    }
+}

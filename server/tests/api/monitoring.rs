@@ -3,7 +3,7 @@
 //! requests by group and status, the outbox from the database, the pool).
 
 use crate::helpers::*;
-use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -364,34 +364,12 @@ async fn abandoned_page_loads_are_counted_once_without_a_panic(backend: Backend)
     let server = start(&db, &[]).await;
     let admin = set_up_admin(&server).await;
     let cookie = format!("roster_session={}", admin.cookie.clone().expect("signed in"));
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let pages =
         |m: &Metrics| m.requests().iter().filter(|((group, _), _)| group == "page").map(|(_, n)| n).sum::<f64>();
     let timed = |m: &Metrics| m.count("roster_http_request_duration_seconds_count", &[("group", "page")]);
     let before = scrape(&server).await;
 
-    let mut loads = tokio::task::JoinSet::new();
-    for i in 0..LOADS {
-        let request = http.get(format!("{}{}", server.base, PAGES[i % PAGES.len()])).header(COOKIE, &cookie);
-        loads.spawn(async move {
-            match i % 3 {
-                // Gone after 0–19 ms, answered or not.
-                0 => {
-                    let _ = tokio::time::timeout(Duration::from_millis((i % 20) as u64), request.send()).await;
-                }
-                // Gone after the first part of the stream.
-                1 => {
-                    let mut response = request.send().await.expect("an answer");
-                    let _ = response.chunk().await;
-                }
-                // Gone as soon as the status line and headers arrive.
-                _ => drop(request.send().await.expect("an answer")),
-            }
-        });
-    }
-    while let Some(done) = loads.join_next().await {
-        done.expect("a page load task ends without panicking");
-    }
+    abandon_page_loads(&server.base, &cookie, PAGES, LOADS, true).await;
 
     // Until the count stops moving (a bounded wait).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

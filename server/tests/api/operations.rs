@@ -3,7 +3,6 @@
 //! binary alone, copied anywhere, serves the whole site.
 
 use crate::helpers::*;
-use reqwest::header::COOKIE;
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -42,31 +41,7 @@ async fn cancelled_page_loads_leave_no_panic_in_the_log(backend: Backend) {
     let server = Server::start(&db).await;
     let admin = set_up_admin(&server).await;
     let cookie = format!("roster_session={}", admin.cookie.clone().expect("signed in"));
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-
-    let mut loads = tokio::task::JoinSet::new();
-    for i in 0..LOADS {
-        let request = http.get(format!("{}{}", server.base, PAGES[i % PAGES.len()])).header(COOKIE, &cookie);
-        loads.spawn(async move {
-            match i % 3 {
-                // Gone before the answer starts: after 0–19 ms.
-                0 => {
-                    let _ = tokio::time::timeout(Duration::from_millis((i % 20) as u64), request.send()).await;
-                }
-                // Gone after the first part of the stream.
-                1 => {
-                    if let Ok(mut response) = request.send().await {
-                        let _ = response.chunk().await;
-                    }
-                }
-                // Gone as soon as the status line and headers arrive.
-                _ => drop(request.send().await),
-            }
-        });
-    }
-    while let Some(done) = loads.join_next().await {
-        done.expect("a page load task ends without panicking");
-    }
+    abandon_page_loads(&server.base, &cookie, PAGES, LOADS, false).await;
 
     // The server still serves whole pages afterwards.
     let response = admin.get("/users").await;
