@@ -339,13 +339,11 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    let ended = crate::server::session::end_all_for_user(&mut tx, id).await?;
     record(
         &mut tx,
         &Actor::anonymous(&email),
-        Event::new(AuditAction::PasswordReset)
-            .user(id, &email)
-            .details(format!("{} sessions ended", ended.rows_affected())),
+        Event::new(AuditAction::PasswordReset).user(id, &email).details(format!("{ended} sessions ended")),
     )
     .await?;
     crate::credentials::throttle::clear(&mut tx, &email.to_lowercase()).await?;

@@ -27,6 +27,7 @@ use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
+use crate::server::session;
 use crate::server::sql::{in_list, Args, Flag};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
@@ -442,7 +443,7 @@ async fn run_batch(
         None => HashSet::new(),
     };
     let sessions = match action {
-        BulkAction::Disable | BulkAction::EndSessions => session_counts(conn, &found).await?,
+        BulkAction::Disable | BulkAction::EndSessions => session::count_for_users(conn, &found).await?,
         _ => HashMap::new(),
     };
     // Who this batch changes, after each rule.
@@ -521,9 +522,7 @@ async fn apply(
                 .execute(&mut *conn)
                 .await?;
             if !enable {
-                args.bind(sqlx::query(&format!("DELETE FROM sessions WHERE user_id IN {list}")))
-                    .execute(&mut *conn)
-                    .await?;
+                session::end_all_for_users(conn, &ids).await?;
             }
             for t in targets {
                 let e = if enable {
@@ -589,9 +588,7 @@ async fn apply(
             }
         }
         BulkAction::EndSessions => {
-            args.bind(sqlx::query(&format!("DELETE FROM sessions WHERE user_id IN {list}")))
-                .execute(&mut *conn)
-                .await?;
+            session::end_all_for_users(conn, &ids).await?;
             for t in targets {
                 let n = sessions.get(&t.id).copied().unwrap_or(0);
                 let e = Event::new(AuditAction::SessionEnded)
@@ -629,18 +626,6 @@ async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> AppResu
     let list = in_list(&mut args, ids);
     let sql = format!("SELECT user_id FROM user_roles WHERE role_id = {role} AND user_id IN {list}");
     Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
-}
-
-/// How many sessions each of `ids` has (absent: none).
-async fn session_counts(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashMap<i64, i64>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut args = Args::default();
-    let list = in_list(&mut args, ids);
-    let sql = format!("SELECT user_id, COUNT(*) AS n FROM sessions WHERE user_id IN {list} GROUP BY user_id");
-    let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
-    Ok(rows.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, us
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Backend;
+use crate::server::session;
 use crate::server::sql::{in_list, like_pattern, Args, Flag};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
@@ -642,8 +643,8 @@ pub async fn set_enabled(
     }
     let mut details = String::new();
     if !enabled {
-        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-        details = format!("{} sessions ended", ended.rows_affected());
+        let ended = session::end_all_for_user(&mut tx, id).await?;
+        details = format!("{ended} sessions ended");
     }
     let email = user_email(&mut tx, id).await?;
     let action = if enabled { AuditAction::UserEnabled } else { AuditAction::UserDisabled };
@@ -676,8 +677,7 @@ pub async fn end_sessions_of(
     let mut tx = state.db.begin_write().await?;
     let email = user_email(&mut tx, id).await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
-    let ended =
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    let ended = session::end_all_for_user(&mut tx, id).await?;
     record(
         &mut tx,
         &Actor::of(access.principal()),
