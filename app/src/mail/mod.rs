@@ -7,6 +7,7 @@
 //! worker that dies mid-send leaves its lease to run out, and another claims
 //! the row again.
 
+pub mod outbox;
 pub mod smtp;
 pub mod templates;
 

@@ -4,7 +4,6 @@
 use super::types::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::{EmailAddress, PersonName};
-use crate::email_queue::types::EmailStatus;
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, user_gone};
 use crate::server::access::{apps, perms, Access, Principal};
@@ -353,16 +352,9 @@ async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<S
 
 /// The delivery state of each user's latest invitation email.
 async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Delivery>> {
-    let mut args = Args::default();
-    let list = in_list(&mut args, ids);
-    let sql = format!(
-        "SELECT i.user_id, e.id, e.status, e.last_error FROM invitations i JOIN emails e ON e.id = i.email_id \
-         WHERE i.user_id IN {list} ORDER BY i.id"
-    );
     let mut map = HashMap::new();
     let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
-    let rows: Vec<(i64, i64, EmailStatus, Option<String>)> =
-        args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    let rows = crate::mail::outbox::invitation_emails(&state.db, ids).await?;
     for (user_id, email_id, status, error) in rows {
         let state = status.shown(smtp_configured);
         map.insert(user_id, Delivery { email_id, state, error });
