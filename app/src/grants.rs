@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Grant, Permission, APPLICATIONS};
 use crate::server::access::Principal;
 use crate::server::db::Db;
-use crate::server::sql::{in_list, Args};
+use crate::server::sql::{in_list, Args, Backend};
 use sqlx::AnyConnection;
 use std::collections::BTreeSet;
 
@@ -225,7 +225,7 @@ pub async fn hand_out_refusals(
 /// statement with a new snapshot, then sees the first one's change. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
 pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    if conn.backend_name() == "PostgreSQL" {
+    if Backend::of(conn).row_locks() {
         sqlx::query("SELECT id FROM roles WHERE builtin = $1 FOR UPDATE")
             .bind(Builtin::Administrator)
             .execute(&mut *conn)

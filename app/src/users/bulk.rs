@@ -274,7 +274,7 @@ async fn work(
         // with growing sleeps: batches back to back kept it waiting for
         // seconds at 1M users (BENCHMARKS.md). Leave the lock free for as
         // long as the batch held it, so others get in between two batches.
-        if state.db.backend == crate::server::db::Backend::Sqlite {
+        if state.db.backend.one_writer() {
             tokio::time::sleep(took).await;
         }
         if !state.settings.bulk_batch_pause.is_zero() {

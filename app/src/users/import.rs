@@ -17,7 +17,6 @@ use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
-use crate::server::db::Backend;
 use crate::server::sql::{in_list, in_list_text, Args};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
@@ -253,10 +252,7 @@ pub async fn run(
     // PostgreSQL takes a few batches at once (each its own connection and
     // transaction: the work is mostly waiting for the database); SQLite has
     // one writer, so one batch at a time.
-    let parallel = match state.db.backend {
-        Backend::Sqlite => 1,
-        Backend::Postgres => PG_PARALLEL_BATCHES,
-    };
+    let parallel = if state.db.backend.one_writer() { 1 } else { PG_PARALLEL_BATCHES };
     let batches: Vec<_> = todo.chunks_mut(BATCH).map(|batch| import_batch(state, &actor, batch, &names)).collect();
     let results: Vec<AppResult<()>> = futures_util::stream::iter(batches).buffer_unordered(parallel).collect().await;
     results.into_iter().collect::<AppResult<Vec<()>>>()?;

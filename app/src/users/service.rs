@@ -68,7 +68,7 @@ fn search_filter(backend: Backend, args: &mut Args, search: &str) -> Search {
     if chars <= 2 {
         if let Some(upper) = prefix_upper_bound(&term) {
             let (lo, hi) = (args.text(term.clone()), args.text(upper));
-            let initial = (backend == Backend::Postgres && chars == 1).then(|| {
+            let initial = (backend.has_initial_indexes() && chars == 1).then(|| {
                 let (e, n) = (args.text(term.clone()), args.text(term.clone()));
                 (format!(" AND substr(u.email_norm, 1, 1) = {e}"), format!(" AND substr(u.name_sort, 1, 1) = {n}"))
             });
@@ -83,7 +83,7 @@ fn search_filter(backend: Backend, args: &mut Args, search: &str) -> Search {
         let p = args.text(like_pattern(&term));
         format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')")
     };
-    if backend == Backend::Sqlite && chars >= 3 {
+    if backend.has_users_fts() && chars >= 3 {
         let p = args.text(fts_phrase(&term));
         let cond = format!(" AND u.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH {p})");
         return Search::Substring { cond, probe: Some(like(args)) };
