@@ -50,11 +50,7 @@ pub async fn create_admin(
     .bind(crate::server::name_sort(name.first(), name.last()))
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
-        .bind(id)
-        .bind(crate::grants::Builtin::Administrator)
-        .execute(&mut *tx)
-        .await?;
+    crate::grants::give_admin_role(&mut tx, id).await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -437,9 +437,9 @@ async fn run_batch(
     }
     let found: Vec<i64> = targets.iter().map(|t| t.id).collect();
     let refused = grants::unmanageable(conn, caller, &found).await?;
-    let admins = holders_of_admin(conn, &found).await?;
+    let admins = grants::admin_holders(conn, &found).await?;
     let with_role: HashSet<i64> = match role {
-        Some(r) => holders(conn, r.id, &found).await?,
+        Some(r) => grants::holders(conn, r.id, &found).await?,
         None => HashSet::new(),
     };
     let sessions = match action {
@@ -540,12 +540,11 @@ async fn apply(
             let Some(role) = role else { return Ok(()) };
             let adding = matches!(action, BulkAction::AddRole(_));
             for t in targets {
-                let sql = if adding {
-                    "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)"
+                if adding {
+                    grants::give_roles(conn, t.id, &[role.id]).await?;
                 } else {
-                    "DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2"
-                };
-                sqlx::query(sql).bind(t.id).bind(role.id).execute(&mut *conn).await?;
+                    grants::take_role(conn, t.id, role.id).await?;
+                }
                 let change = if adding { "added" } else { "removed" };
                 let e = Event::new(AuditAction::UserUpdated)
                     .user(t.id, &t.email)
@@ -599,33 +598,6 @@ async fn apply(
         }
     }
     Ok(())
-}
-
-/// Which of `ids` hold the Administrator role.
-async fn holders_of_admin(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashSet<i64>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut args = Args::default();
-    let admin = args.text(grants::Builtin::Administrator.as_str());
-    let list = in_list(&mut args, ids);
-    let sql = format!(
-        "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = {admin} AND ur.user_id IN {list}"
-    );
-    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
-}
-
-/// Which of `ids` hold role `role_id`.
-async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut args = Args::default();
-    let role = args.int(role_id);
-    let list = in_list(&mut args, ids);
-    let sql = format!("SELECT user_id FROM user_roles WHERE role_id = {role} AND user_id IN {list}");
-    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
-use crate::server::sql::{in_list, in_list_text, Args};
+use crate::server::sql::{in_list_text, Args};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
 use futures_util::StreamExt;
@@ -172,9 +172,7 @@ async fn review_rows(
     let mut refused: HashMap<i64, &'static str> = HashMap::new();
     if add_roles {
         for chunk in ids.chunks(BATCH) {
-            let mut args = Args::default();
-            let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {}", in_list(&mut args, chunk));
-            held.extend(args.bind(sqlx::query_as::<_, (i64, i64)>(&sql)).fetch_all(&mut *conn).await?);
+            held.extend(grants::role_pairs_of(&mut conn, chunk).await?);
             refused.extend(grants::unmanageable(&mut conn, caller, chunk).await?);
         }
     }

@@ -397,7 +397,7 @@ async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[i
 }
 
 async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    crate::grants::take_all_roles(conn, user_id).await?;
     crate::grants::give_roles(conn, user_id, role_ids).await
 }
 
@@ -538,12 +538,7 @@ pub async fn update(
     }
     check_roles(&mut tx, access.principal(), role_ids).await?;
     let admin_role = admin_role_id(&mut tx).await?;
-    let had_admin = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
-        .bind(id)
-        .bind(admin_role)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
+    let had_admin = crate::grants::holds_role(&mut tx, id, admin_role).await?;
     let keeps_admin = role_ids.contains(&admin_role);
     if had_admin && !keeps_admin {
         if !access.principal().is_admin {
