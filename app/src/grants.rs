@@ -13,9 +13,9 @@ use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Grant, Permission, APPLICATIONS};
 use crate::server::access::Principal;
 use crate::server::db::Db;
-use crate::server::sql::{in_list, Args};
+use crate::server::sql::{in_list, Args, Backend};
 use sqlx::AnyConnection;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 /// The `roles.builtin` value of the Administrator role.
 pub const ADMINISTRATOR: &str = "administrator";
@@ -225,7 +225,7 @@ pub async fn hand_out_refusals(
 /// statement with a new snapshot, then sees the first one's change. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
 pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    if conn.backend_name() == "PostgreSQL" {
+    if Backend::of(conn).row_locks() {
         sqlx::query("SELECT id FROM roles WHERE builtin = $1 FOR UPDATE")
             .bind(Builtin::Administrator)
             .execute(&mut *conn)
@@ -371,6 +371,90 @@ pub async fn give_roles_many(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> 
         args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Give the first user the Administrator role (setup), in the caller's transaction.
+pub async fn give_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
+    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
+        .bind(user_id)
+        .bind(Builtin::Administrator)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Does `user_id` hold role `role_id`?
+pub async fn holds_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) -> AppResult<bool> {
+    let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(user_id)
+        .bind(role_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(held.is_some())
+}
+
+/// Take role `role_id` from `user_id`; whether they held it.
+pub async fn take_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) -> AppResult<bool> {
+    let r = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(user_id)
+        .bind(role_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Take every role of `user_id` (before giving the new set).
+pub async fn take_all_roles(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// How many people hold role `role_id`.
+pub async fn member_count(conn: &mut AnyConnection, role_id: i64) -> AppResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
+        .bind(role_id)
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+/// Take role `role_id` from everyone who holds it (the role is being deleted).
+pub async fn take_from_all(conn: &mut AnyConnection, role_id: i64) -> AppResult<()> {
+    sqlx::query("DELETE FROM user_roles WHERE role_id = $1").bind(role_id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Which of `ids` hold role `role_id`.
+pub async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut args = Args::default();
+    let role = args.int(role_id);
+    let list = in_list(&mut args, ids);
+    let sql = format!("SELECT user_id FROM user_roles WHERE role_id = {role} AND user_id IN {list}");
+    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
+/// Which of `ids` hold the Administrator role.
+pub async fn admin_holders(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashSet<i64>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut args = Args::default();
+    let admin = args.text(Builtin::Administrator.as_str());
+    let list = in_list(&mut args, ids);
+    let sql = format!(
+        "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE r.builtin = {admin} AND ur.user_id IN {list}"
+    );
+    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
+/// Every (user, role) pair of `ids` (one statement: callers pass a bounded chunk).
+pub async fn role_pairs_of(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Vec<(i64, i64)>> {
+    let mut args = Args::default();
+    let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {}", in_list(&mut args, ids));
+    Ok(args.bind(sqlx::query_as::<_, (i64, i64)>(&sql)).fetch_all(&mut *conn).await?)
 }
 
 pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {

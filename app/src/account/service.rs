@@ -103,32 +103,22 @@ async fn end_others_recorded(
     action: AuditAction,
     what: &str,
 ) -> AppResult<u64> {
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-        .bind(me.user_id)
-        .bind(&me.session_hash)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let ended = crate::server::session::end_others(conn, me.user_id, &me.session_hash).await?;
     record(conn, &Actor::of(me), Event::new(action).user(me.user_id, &me.email).details(format!("{ended} {what}")))
         .await?;
     Ok(ended)
 }
 
 pub async fn sessions(state: &AppState, me: &Principal) -> AppResult<Vec<SessionInfo>> {
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id_hash, user_agent, ip, created_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC",
-    )
-    .bind(me.user_id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = crate::server::session::list_for_user(&state.db, me.user_id).await?;
     Ok(rows
         .into_iter()
-        .map(|(id_hash, user_agent, ip, created_at, last_seen_at)| SessionInfo {
-            browser: describe_browser(&user_agent),
-            ip,
-            created_at,
-            last_seen_at,
-            current: id_hash == me.session_hash,
+        .map(|s| SessionInfo {
+            browser: describe_browser(&s.user_agent),
+            ip: s.ip,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            current: s.id_hash == me.session_hash,
         })
         .collect())
 }

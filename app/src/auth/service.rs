@@ -50,11 +50,7 @@ pub async fn create_admin(
     .bind(crate::server::name_sort(name.first(), name.last()))
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
-        .bind(id)
-        .bind(crate::grants::Builtin::Administrator)
-        .execute(&mut *tx)
-        .await?;
+    crate::grants::give_admin_role(&mut tx, id).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -339,13 +335,11 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str, confi
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    let ended = crate::server::session::end_all_for_user(&mut tx, id).await?;
     record(
         &mut tx,
         &Actor::anonymous(&email),
-        Event::new(AuditAction::PasswordReset)
-            .user(id, &email)
-            .details(format!("{} sessions ended", ended.rows_affected())),
+        Event::new(AuditAction::PasswordReset).user(id, &email).details(format!("{ended} sessions ended")),
     )
     .await?;
     crate::credentials::throttle::clear(&mut tx, &email.to_lowercase()).await?;

@@ -115,18 +115,8 @@ fn decide(s: &ThrottleSettings, now: i64, seen: Seen, has_ip: bool) -> Decision 
 /// write transaction is already the only writer). Callers take their keys in
 /// one fixed order, so two transactions never wait for each other in a cycle.
 pub async fn serialize(conn: &mut AnyConnection, backend: Backend, keys: &[(i32, &str)]) -> AppResult<()> {
-    if backend == Backend::Postgres && !keys.is_empty() {
-        // Every lock in one statement (a sign-in takes two), in the order
-        // given. pg_advisory_xact_lock returns void, which the Any driver
-        // cannot read: count the one row.
-        let mut args = Args::default();
-        let locks: Vec<String> = keys
-            .iter()
-            // The space is one of this module's constants (an int4, as the
-            // function wants; a bound i64 would be an int8).
-            .map(|(space, key)| format!("pg_advisory_xact_lock({space}, hashtext({}))", args.text(*key)))
-            .collect();
-        let sql = format!("SELECT COUNT(*) AS n FROM (SELECT {}) AS l", locks.join(", "));
+    let mut args = Args::default();
+    if let Some(sql) = backend.advisory_locks(&mut args, keys) {
         args.bind(sqlx::query(&sql)).fetch_one(&mut *conn).await?;
     }
     Ok(())

@@ -3,73 +3,31 @@
 use super::types::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
 use crate::audit::service::{record_now, Actor, AuditAction, Event};
 use crate::error::{AppError, AppResult};
+use crate::mail::outbox::{self, Listed};
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
-use crate::server::now_ms;
-use crate::server::sql::Args;
 use crate::server::state::AppState;
 use crate::settings::template::TemplateKind;
 use sqlx::AnyConnection;
 
 pub const PAGE_SIZE: i64 = 50;
 
-/// An `emails` row as the list reads it (the columns of [`LIST_COLUMNS`]).
-#[derive(sqlx::FromRow)]
-struct Listed {
-    id: i64,
-    to_addr: String,
-    subject: String,
-    status: EmailStatus,
-    attempts: i64,
-    created_at: i64,
-    next_attempt_at: i64,
-    last_error: Option<String>,
-    /// Which links of the subject to hide depends on the kind and the person.
-    kind: TemplateKind,
-    user_id: Option<i64>,
-}
-
-const LIST_COLUMNS: &str =
-    "id, to_addr, subject, status, attempts, created_at, next_attempt_at, last_error, kind, user_id";
-
-/// An `emails` row as the detail page reads it.
-#[derive(sqlx::FromRow)]
-struct Stored {
-    #[sqlx(flatten)]
-    listed: Listed,
-    message_id: String,
-    max_attempts: i64,
-    sent_at: Option<i64>,
-    body_text: String,
-    body_html: String,
-}
-
-const DETAIL_COLUMNS: &str = "id, to_addr, subject, status, attempts, created_at, next_attempt_at, last_error, \
-     kind, user_id, message_id, max_attempts, sent_at, body_text, body_html";
-
-#[derive(sqlx::FromRow)]
-struct StoredAttempt {
-    attempted_at: i64,
-    error: Option<String>,
-}
-
-impl Listed {
-    fn into_row(self, smtp_configured: bool) -> EmailRow {
-        let status = self.status.shown(smtp_configured);
-        let last_error = match self.last_error {
-            None if status == EmailStatus::NotSent => Some(NOT_CONFIGURED.to_string()),
-            e => e,
-        };
-        EmailRow {
-            id: self.id,
-            to: self.to_addr,
-            subject: self.subject,
-            status,
-            attempts: self.attempts,
-            created_at: self.created_at,
-            next_attempt_at: (status == EmailStatus::Queued).then_some(self.next_attempt_at),
-            last_error,
-        }
+/// A listed email as the queue shows it.
+fn into_row(l: Listed, smtp_configured: bool) -> EmailRow {
+    let status = l.status.shown(smtp_configured);
+    let last_error = match l.last_error {
+        None if status == EmailStatus::NotSent => Some(NOT_CONFIGURED.to_string()),
+        e => e,
+    };
+    EmailRow {
+        id: l.id,
+        to: l.to_addr,
+        subject: l.subject,
+        status,
+        attempts: l.attempts,
+        created_at: l.created_at,
+        next_attempt_at: (status == EmailStatus::Queued).then_some(l.next_attempt_at),
+        last_error,
     }
 }
 
@@ -86,17 +44,9 @@ pub async fn list(
     status: &str,
     before: Option<i64>,
 ) -> AppResult<EmailPage> {
-    let mut args = Args::default();
-    let mut sql = format!("SELECT {LIST_COLUMNS} FROM emails WHERE 1 = 1");
-    if let Some(s) = EmailStatus::FILTERS.into_iter().find(|s| s.key() == status) {
-        sql.push_str(&format!(" AND status = {}", args.text(s.key())));
-    }
-    if let Some(b) = before {
-        sql.push_str(&format!(" AND id < {}", args.int(b)));
-    }
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", args.int(PAGE_SIZE + 1)));
+    let status = EmailStatus::FILTERS.into_iter().find(|s| s.key() == status);
     let mut conn = state.db.pool.acquire().await?;
-    let mut rows: Vec<Listed> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    let mut rows = outbox::page(&mut conn, status, before, PAGE_SIZE + 1).await?;
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     for r in rows.iter_mut().filter(|r| may_hold_token_link(&r.subject)) {
@@ -105,7 +55,7 @@ pub async fn list(
     }
     drop(conn);
     let smtp = crate::mail::smtp::configured(&state.db, &state.settings).await?;
-    let out: Vec<EmailRow> = rows.into_iter().map(|r| r.into_row(smtp)).collect();
+    let out: Vec<EmailRow> = rows.into_iter().map(|r| into_row(r, smtp)).collect();
     let next = more.then(|| out.last().map(|r| r.id)).flatten();
     Ok(EmailPage { rows: out, next, smtp_configured: smtp })
 }
@@ -116,23 +66,15 @@ pub async fn detail(
     id: i64,
 ) -> AppResult<EmailDetail> {
     let mut conn = state.db.pool.acquire().await?;
-    let r: Stored = sqlx::query_as(&format!("SELECT {DETAIL_COLUMNS} FROM emails WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(not_found)?;
-    let attempts: Vec<StoredAttempt> =
-        sqlx::query_as("SELECT attempted_at, error FROM email_attempts WHERE email_id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let r = outbox::find(&mut conn, id).await?.ok_or_else(not_found)?;
+    let attempts = outbox::attempts(&mut conn, id).await?;
     // Every stored part: the subject as well as both bodies.
     let hidden = hidden_links(&mut conn, access.principal(), r.listed.kind, r.listed.user_id).await?;
     let admin_only = reset_kept_for_admin(access.principal(), r.listed.kind, r.listed.status);
     let mut listed = r.listed;
     listed.subject = hidden.mask(&listed.subject);
     Ok(EmailDetail {
-        row: listed.into_row(crate::mail::smtp::configured(&state.db, &state.settings).await?),
+        row: into_row(listed, crate::mail::smtp::configured(&state.db, &state.settings).await?),
         message_id: r.message_id,
         max_attempts: r.max_attempts,
         sent_at: r.sent_at,
@@ -240,11 +182,7 @@ fn reset_kept_for_admin(caller: &Principal, kind: TemplateKind, status: EmailSta
 /// not been sent: otherwise Email queue Delete could silently swallow the
 /// reset an account owner asked for.
 async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: i64) -> AppResult<()> {
-    let (kind, status): (TemplateKind, EmailStatus) = sqlx::query_as("SELECT kind, status FROM emails WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(not_found)?;
+    let (kind, status) = outbox::kind_and_status(conn, id).await?.ok_or_else(not_found)?;
     if !reset_kept_for_admin(caller, kind, status) {
         return Ok(());
     }
@@ -257,32 +195,17 @@ async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: 
 /// Why a change that matched no row did nothing: the email is in a state that
 /// refuses it (`refusal`), or it is gone.
 async fn refused_or_gone(state: &AppState, id: i64, refusal: &str) -> AppError {
-    let exists = sqlx::query_scalar::<_, i64>("SELECT id FROM emails WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&state.db.pool)
-        .await;
-    match exists {
-        Ok(Some(_)) => AppError::Conflict(refusal.into()),
-        Ok(None) => not_found(),
-        Err(e) => e.into(),
+    match outbox::exists(&state.db, id).await {
+        Ok(true) => AppError::Conflict(refusal.into()),
+        Ok(false) => not_found(),
+        Err(e) => e,
     }
 }
 
 /// Queue a failed or sent email again, with a fresh set of attempts.
 pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
-    let r = sqlx::query(
-        "UPDATE emails SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, \
-         last_error = NULL, sent_at = NULL WHERE id = $3 AND status IN ($4, $5)",
-    )
-    .bind(EmailStatus::Queued)
-    .bind(now_ms())
-    .bind(id)
-    .bind(EmailStatus::Failed)
-    .bind(EmailStatus::Sent)
-    .execute(&state.db.pool)
-    .await?;
-    if r.rows_affected() == 0 {
+    if outbox::requeue(&state.db, id).await? == 0 {
         return Err(
             refused_or_gone(state, id, "Only failed or sent emails can be resent; this one is still queued.").await
         );
@@ -297,12 +220,7 @@ pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: 
 pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
     let to = recipient(state, id).await.unwrap_or_default();
-    let r = sqlx::query("DELETE FROM emails WHERE id = $1 AND status <> $2")
-        .bind(id)
-        .bind(EmailStatus::Sending)
-        .execute(&state.db.pool)
-        .await?;
-    if r.rows_affected() == 0 {
+    if outbox::delete_unless_sending(&state.db, id).await? == 0 {
         return Err(refused_or_gone(state, id, "This email is being sent right now. Try again in a moment.").await);
     }
     record_now(
@@ -316,11 +234,7 @@ pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: 
 }
 
 async fn recipient(state: &AppState, id: i64) -> AppResult<String> {
-    sqlx::query_scalar("SELECT to_addr FROM emails WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(not_found)
+    outbox::recipient(&state.db, id).await?.ok_or_else(not_found)
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@
 //! worker that dies mid-send leaves its lease to run out, and another claims
 //! the row again.
 
+pub mod outbox;
 pub mod smtp;
 pub mod templates;
 
 use crate::email_queue::EmailStatus;
 use crate::error::AppResult;
 use crate::server::crypto::Token;
-use crate::server::db::{Backend, Db};
+use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::sql::{in_list, Args};
 use crate::server::state::Settings;
@@ -121,10 +122,7 @@ pub struct Claimed {
 /// transaction, which serialises workers.
 pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claimed>> {
     let now = now_ms();
-    let lock = match db.backend {
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let lock = db.backend.skip_locked();
     let sql = format!(
         "UPDATE emails SET status = $4, lease_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM emails \

@@ -282,12 +282,9 @@ pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppS
     if builtin {
         return Err(builtin_refused());
     }
-    let members: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let members = crate::grants::member_count(&mut tx, id).await?;
     // Explicit rather than relying on ON DELETE CASCADE alone.
-    sqlx::query("DELETE FROM user_roles WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
+    crate::grants::take_from_all(&mut tx, id).await?;
     sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *tx).await?;
     let details = format!("{members} members lost it");
@@ -343,15 +340,11 @@ pub async fn set_member(
     check_may_manage(&mut tx, access.principal(), user_id).await?;
     let changed = if member {
         check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
-        let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
-            .bind(user_id)
-            .bind(role_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if held.is_none() {
+        let held = crate::grants::holds_role(&mut tx, user_id, role_id).await?;
+        if !held {
             give_roles(&mut tx, user_id, &[role_id]).await?;
         }
-        held.is_none()
+        !held
     } else {
         if builtin {
             if !access.principal().is_admin {
@@ -363,13 +356,7 @@ pub async fn set_member(
                 ));
             }
         }
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
-            .bind(user_id)
-            .bind(role_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0
+        crate::grants::take_role(&mut tx, user_id, role_id).await?
     };
     if changed {
         let what = if member { "added" } else { "removed" };

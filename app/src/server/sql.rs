@@ -1,10 +1,107 @@
 //! A small builder for queries whose shape depends on input (filters, sort
-//! order, keyset cursors). Values are always bound, never spliced.
+//! order, keyset cursors), the column types that differ by dialect, and
+//! [`Backend`], the one place that answers what differs between SQLite and
+//! PostgreSQL. Values are always bound, never spliced.
 
 use sqlx::any::{AnyArguments, AnyTypeInfo, AnyTypeInfoKind, AnyValueRef};
 use sqlx::error::BoxDynError;
 use sqlx::query::Query;
-use sqlx::{Any, Decode, Type, ValueRef};
+use sqlx::{Any, AnyConnection, Decode, Type, ValueRef};
+
+/// The database behind the pool. Every difference between the two dialects
+/// that Roster's SQL meets is answered here, by one of the methods below;
+/// other code never compares backends itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else {
+            None
+        }
+    }
+
+    /// The backend of a connection, for code handed a connection rather than the [`Db`](super::db::Db).
+    pub fn of(conn: &AnyConnection) -> Self {
+        if conn.backend_name() == "PostgreSQL" {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
+    /// Does the database let one writer in at a time? SQLite does: a write
+    /// transaction (`BEGIN IMMEDIATE`) holds the one write lock, so writes
+    /// are serialised, and long runs of writes keep everyone else waiting.
+    /// PostgreSQL runs writers side by side, so a rule that reads before it
+    /// writes locks what it read ([`Backend::row_locks`], [`Backend::advisory_locks`]).
+    pub fn one_writer(self) -> bool {
+        self == Self::Sqlite
+    }
+
+    /// Can a read lock the rows it reads (`FOR UPDATE`)? PostgreSQL only; on
+    /// SQLite the write transaction is already the only writer.
+    pub fn row_locks(self) -> bool {
+        self == Self::Postgres
+    }
+
+    /// What ends a subquery that claims rows for one worker: `FOR UPDATE SKIP
+    /// LOCKED` on PostgreSQL (rows another worker holds are passed over),
+    /// nothing on SQLite (the statement is one write transaction).
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Self::Postgres => "FOR UPDATE SKIP LOCKED",
+            Self::Sqlite => "",
+        }
+    }
+
+    /// A statement that takes a transaction-scoped advisory lock on each
+    /// `(space, key)`, in the order given (PostgreSQL; released at commit or
+    /// rollback), or `None` where none is needed (SQLite, one writer).
+    pub fn advisory_locks(self, args: &mut Args, keys: &[(i32, &str)]) -> Option<String> {
+        if self != Self::Postgres || keys.is_empty() {
+            return None;
+        }
+        // Every lock in one statement (a sign-in takes two). pg_advisory_xact_lock
+        // returns void, which the Any driver cannot read: count the one row.
+        let locks: Vec<String> = keys
+            .iter()
+            // The space is a constant of the caller's (an int4, as the
+            // function wants; a bound i64 would be an int8).
+            .map(|(space, key)| format!("pg_advisory_xact_lock({space}, hashtext({}))", args.text(*key)))
+            .collect();
+        Some(format!("SELECT COUNT(*) AS n FROM (SELECT {}) AS l", locks.join(", ")))
+    }
+
+    /// The aggregate that joins `expr` of a group's rows with `separator` (a
+    /// placeholder): `group_concat` on SQLite, `string_agg` on PostgreSQL.
+    pub fn string_agg(self, expr: &str, separator: &str) -> String {
+        match self {
+            Self::Sqlite => format!("group_concat({expr}, {separator})"),
+            Self::Postgres => format!("string_agg({expr}, {separator})"),
+        }
+    }
+
+    /// Is the Users search's full-text table `users_fts` (FTS5 trigrams) there?
+    /// SQLite's migrations make it; PostgreSQL searches with `LIKE` on
+    /// trigram indexes instead.
+    pub fn has_users_fts(self) -> bool {
+        self == Self::Sqlite
+    }
+
+    /// Are the indexes on the first character of `email_norm` and `name_sort`
+    /// there (PostgreSQL migrations 0017, 0018)?
+    pub fn has_initial_indexes(self) -> bool {
+        self == Self::Postgres
+    }
+}
 
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -232,6 +329,22 @@ mod tests {
         let first = args.int(7);
         let rows = args.rows(&[(1, "a"), (2, "b")], |a, (n, t)| vec![a.int(*n), a.text(*t), a.opt_int(None)]);
         assert_eq!((first.as_str(), rows.as_str()), ("$1", "($2, $3, $4), ($5, $6, $7)"));
+    }
+
+    #[test]
+    fn dialect_differences_come_from_the_backend() {
+        let mut args = Args::default();
+        assert_eq!(Backend::Sqlite.advisory_locks(&mut args, &[(1, "a")]), None);
+        assert_eq!(Backend::Postgres.advisory_locks(&mut args, &[]), None);
+        assert_eq!(
+            Backend::Postgres.advisory_locks(&mut args, &[(1, "a"), (2, "b")]).as_deref(),
+            Some("SELECT COUNT(*) AS n FROM (SELECT pg_advisory_xact_lock(1, hashtext($1)), pg_advisory_xact_lock(2, hashtext($2))) AS l")
+        );
+        assert_eq!(Backend::Sqlite.string_agg("r.name", "$3"), "group_concat(r.name, $3)");
+        assert_eq!(Backend::Postgres.string_agg("r.name", "$3"), "string_agg(r.name, $3)");
+        assert_eq!((Backend::Sqlite.skip_locked(), Backend::Postgres.skip_locked()), ("", "FOR UPDATE SKIP LOCKED"));
+        assert!(Backend::Sqlite.one_writer() && !Backend::Sqlite.row_locks());
+        assert!(!Backend::Postgres.one_writer() && Backend::Postgres.row_locks());
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
+use crate::server::session;
 use crate::server::sql::{in_list, Args, Flag};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
@@ -273,7 +274,7 @@ async fn work(
         // with growing sleeps: batches back to back kept it waiting for
         // seconds at 1M users (BENCHMARKS.md). Leave the lock free for as
         // long as the batch held it, so others get in between two batches.
-        if state.db.backend == crate::server::db::Backend::Sqlite {
+        if state.db.backend.one_writer() {
             tokio::time::sleep(took).await;
         }
         if !state.settings.bulk_batch_pause.is_zero() {
@@ -436,13 +437,13 @@ async fn run_batch(
     }
     let found: Vec<i64> = targets.iter().map(|t| t.id).collect();
     let refused = grants::unmanageable(conn, caller, &found).await?;
-    let admins = holders_of_admin(conn, &found).await?;
+    let admins = grants::admin_holders(conn, &found).await?;
     let with_role: HashSet<i64> = match role {
-        Some(r) => holders(conn, r.id, &found).await?,
+        Some(r) => grants::holders(conn, r.id, &found).await?,
         None => HashSet::new(),
     };
     let sessions = match action {
-        BulkAction::Disable | BulkAction::EndSessions => session_counts(conn, &found).await?,
+        BulkAction::Disable | BulkAction::EndSessions => session::count_for_users(conn, &found).await?,
         _ => HashMap::new(),
     };
     // Who this batch changes, after each rule.
@@ -521,9 +522,7 @@ async fn apply(
                 .execute(&mut *conn)
                 .await?;
             if !enable {
-                args.bind(sqlx::query(&format!("DELETE FROM sessions WHERE user_id IN {list}")))
-                    .execute(&mut *conn)
-                    .await?;
+                session::end_all_for_users(conn, &ids).await?;
             }
             for t in targets {
                 let e = if enable {
@@ -541,12 +540,11 @@ async fn apply(
             let Some(role) = role else { return Ok(()) };
             let adding = matches!(action, BulkAction::AddRole(_));
             for t in targets {
-                let sql = if adding {
-                    "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)"
+                if adding {
+                    grants::give_roles(conn, t.id, &[role.id]).await?;
                 } else {
-                    "DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2"
-                };
-                sqlx::query(sql).bind(t.id).bind(role.id).execute(&mut *conn).await?;
+                    grants::take_role(conn, t.id, role.id).await?;
+                }
                 let change = if adding { "added" } else { "removed" };
                 let e = Event::new(AuditAction::UserUpdated)
                     .user(t.id, &t.email)
@@ -589,9 +587,7 @@ async fn apply(
             }
         }
         BulkAction::EndSessions => {
-            args.bind(sqlx::query(&format!("DELETE FROM sessions WHERE user_id IN {list}")))
-                .execute(&mut *conn)
-                .await?;
+            session::end_all_for_users(conn, &ids).await?;
             for t in targets {
                 let n = sessions.get(&t.id).copied().unwrap_or(0);
                 let e = Event::new(AuditAction::SessionEnded)
@@ -602,45 +598,6 @@ async fn apply(
         }
     }
     Ok(())
-}
-
-/// Which of `ids` hold the Administrator role.
-async fn holders_of_admin(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashSet<i64>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut args = Args::default();
-    let admin = args.text(grants::Builtin::Administrator.as_str());
-    let list = in_list(&mut args, ids);
-    let sql = format!(
-        "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = {admin} AND ur.user_id IN {list}"
-    );
-    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
-}
-
-/// Which of `ids` hold role `role_id`.
-async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut args = Args::default();
-    let role = args.int(role_id);
-    let list = in_list(&mut args, ids);
-    let sql = format!("SELECT user_id FROM user_roles WHERE role_id = {role} AND user_id IN {list}");
-    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
-}
-
-/// How many sessions each of `ids` has (absent: none).
-async fn session_counts(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashMap<i64, i64>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut args = Args::default();
-    let list = in_list(&mut args, ids);
-    let sql = format!("SELECT user_id, COUNT(*) AS n FROM sessions WHERE user_id IN {list} GROUP BY user_id");
-    let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
-    Ok(rows.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use super::types::{thousands, UserQuery, UserStatus, BULK_MAX_IDS};
 use crate::audit::service::{record_now, Actor, AuditAction, Event};
 use crate::error::AppError;
 use crate::server::access::{apps, perms, Access, Authorized};
-use crate::server::db::Backend;
 use crate::server::session::{ClientInfo, Refused};
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
@@ -145,16 +144,9 @@ pub fn stream(
         }
     };
     let sep = sel.args.text(ROLE_SEPARATOR);
-    let roles = match state.db.backend {
-        Backend::Sqlite => format!(
-            "(SELECT group_concat(r.name, {sep}) FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-             WHERE ur.user_id = u.id)"
-        ),
-        Backend::Postgres => format!(
-            "(SELECT string_agg(r.name, {sep}) FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-             WHERE ur.user_id = u.id)"
-        ),
-    };
+    let names = state.db.backend.string_agg("r.name", &sep);
+    let roles =
+        format!("(SELECT {names} FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id)");
     let sql = format!(
         "SELECT u.email, u.first_name, u.last_name, {} AS status, {roles} AS roles, u.created_at, u.last_sign_in_at \
          FROM users u WHERE 1 = 1{}{}",

@@ -17,8 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
-use crate::server::db::Backend;
-use crate::server::sql::{in_list, in_list_text, Args};
+use crate::server::sql::{in_list_text, Args};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
 use futures_util::StreamExt;
@@ -173,9 +172,7 @@ async fn review_rows(
     let mut refused: HashMap<i64, &'static str> = HashMap::new();
     if add_roles {
         for chunk in ids.chunks(BATCH) {
-            let mut args = Args::default();
-            let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {}", in_list(&mut args, chunk));
-            held.extend(args.bind(sqlx::query_as::<_, (i64, i64)>(&sql)).fetch_all(&mut *conn).await?);
+            held.extend(grants::role_pairs_of(&mut conn, chunk).await?);
             refused.extend(grants::unmanageable(&mut conn, caller, chunk).await?);
         }
     }
@@ -253,10 +250,7 @@ pub async fn run(
     // PostgreSQL takes a few batches at once (each its own connection and
     // transaction: the work is mostly waiting for the database); SQLite has
     // one writer, so one batch at a time.
-    let parallel = match state.db.backend {
-        Backend::Sqlite => 1,
-        Backend::Postgres => PG_PARALLEL_BATCHES,
-    };
+    let parallel = if state.db.backend.one_writer() { 1 } else { PG_PARALLEL_BATCHES };
     let batches: Vec<_> = todo.chunks_mut(BATCH).map(|batch| import_batch(state, &actor, batch, &names)).collect();
     let results: Vec<AppResult<()>> = futures_util::stream::iter(batches).buffer_unordered(parallel).collect().await;
     results.into_iter().collect::<AppResult<Vec<()>>>()?;

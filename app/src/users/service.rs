@@ -4,12 +4,12 @@
 use super::types::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::{EmailAddress, PersonName};
-use crate::email_queue::types::EmailStatus;
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, user_gone};
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Backend;
+use crate::server::session;
 use crate::server::sql::{in_list, like_pattern, Args, Flag};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
@@ -68,7 +68,7 @@ fn search_filter(backend: Backend, args: &mut Args, search: &str) -> Search {
     if chars <= 2 {
         if let Some(upper) = prefix_upper_bound(&term) {
             let (lo, hi) = (args.text(term.clone()), args.text(upper));
-            let initial = (backend == Backend::Postgres && chars == 1).then(|| {
+            let initial = (backend.has_initial_indexes() && chars == 1).then(|| {
                 let (e, n) = (args.text(term.clone()), args.text(term.clone()));
                 (format!(" AND substr(u.email_norm, 1, 1) = {e}"), format!(" AND substr(u.name_sort, 1, 1) = {n}"))
             });
@@ -83,7 +83,7 @@ fn search_filter(backend: Backend, args: &mut Args, search: &str) -> Search {
         let p = args.text(like_pattern(&term));
         format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')")
     };
-    if backend == Backend::Sqlite && chars >= 3 {
+    if backend.has_users_fts() && chars >= 3 {
         let p = args.text(fts_phrase(&term));
         let cond = format!(" AND u.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH {p})");
         return Search::Substring { cond, probe: Some(like(args)) };
@@ -352,16 +352,9 @@ async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<S
 
 /// The delivery state of each user's latest invitation email.
 async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Delivery>> {
-    let mut args = Args::default();
-    let list = in_list(&mut args, ids);
-    let sql = format!(
-        "SELECT i.user_id, e.id, e.status, e.last_error FROM invitations i JOIN emails e ON e.id = i.email_id \
-         WHERE i.user_id IN {list} ORDER BY i.id"
-    );
     let mut map = HashMap::new();
     let smtp_configured = crate::mail::smtp::configured(&state.db, &state.settings).await?;
-    let rows: Vec<(i64, i64, EmailStatus, Option<String>)> =
-        args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
+    let rows = crate::mail::outbox::invitation_emails(&state.db, ids).await?;
     for (user_id, email_id, status, error) in rows {
         let state = status.shown(smtp_configured);
         map.insert(user_id, Delivery { email_id, state, error });
@@ -404,7 +397,7 @@ async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[i
 }
 
 async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    crate::grants::take_all_roles(conn, user_id).await?;
     crate::grants::give_roles(conn, user_id, role_ids).await
 }
 
@@ -545,12 +538,7 @@ pub async fn update(
     }
     check_roles(&mut tx, access.principal(), role_ids).await?;
     let admin_role = admin_role_id(&mut tx).await?;
-    let had_admin = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
-        .bind(id)
-        .bind(admin_role)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
+    let had_admin = crate::grants::holds_role(&mut tx, id, admin_role).await?;
     let keeps_admin = role_ids.contains(&admin_role);
     if had_admin && !keeps_admin {
         if !access.principal().is_admin {
@@ -642,8 +630,8 @@ pub async fn set_enabled(
     }
     let mut details = String::new();
     if !enabled {
-        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-        details = format!("{} sessions ended", ended.rows_affected());
+        let ended = session::end_all_for_user(&mut tx, id).await?;
+        details = format!("{ended} sessions ended");
     }
     let email = user_email(&mut tx, id).await?;
     let action = if enabled { AuditAction::UserEnabled } else { AuditAction::UserDisabled };
@@ -676,8 +664,7 @@ pub async fn end_sessions_of(
     let mut tx = state.db.begin_write().await?;
     let email = user_email(&mut tx, id).await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
-    let ended =
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    let ended = session::end_all_for_user(&mut tx, id).await?;
     record(
         &mut tx,
         &Actor::of(access.principal()),

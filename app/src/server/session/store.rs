@@ -1,17 +1,19 @@
 //! Database-backed sessions. The cookie carries 256 random bits; the
 //! database stores only their SHA-256, so a copy of the database holds no
 //! live session. Any server process can serve any session, and ending a
-//! user's sessions is one `DELETE`.
+//! user's sessions is one `DELETE`. Every statement on `sessions` is here.
 
 use super::client::ClientInfo;
 use crate::error::AppResult;
 use crate::server::crypto::Token;
 use crate::server::db::Db;
 use crate::server::now_ms;
+use crate::server::sql::{in_list, Args};
 use crate::server::state::Settings;
 use axum::http::{header, HeaderMap};
 use cookie::{Cookie, SameSite};
 use sqlx::AnyConnection;
+use std::collections::HashMap;
 
 /// The session cookie's name over plain http; over https it is
 /// `__Host-roster_session` ([`Settings::cookie_name`]).
@@ -73,10 +75,67 @@ pub async fn delete(db: &Db, session_hash: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// End every session of a user (disable, password change, reset).
-pub async fn delete_all_for_user(db: &Db, user_id: i64) -> AppResult<u64> {
-    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&db.pool).await?;
+/// End every session of a user (disable, password change, reset, second
+/// factor reset, an administrator's "end sessions"), in the caller's
+/// transaction. Returns how many ended.
+pub async fn end_all_for_user(conn: &mut AnyConnection, user_id: i64) -> AppResult<u64> {
+    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     Ok(r.rows_affected())
+}
+
+/// End every session of each of `user_ids` (bulk actions), in the caller's transaction.
+pub async fn end_all_for_users(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<u64> {
+    if user_ids.is_empty() {
+        return Ok(0);
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, user_ids);
+    let r =
+        args.bind(sqlx::query(&format!("DELETE FROM sessions WHERE user_id IN {list}"))).execute(&mut *conn).await?;
+    Ok(r.rows_affected())
+}
+
+/// End every session of a user but the one whose hash is `keep` (password
+/// change, "sign out other sessions"), in the caller's transaction.
+pub async fn end_others(conn: &mut AnyConnection, user_id: i64, keep: &str) -> AppResult<u64> {
+    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// How many sessions each of `user_ids` has (absent: none).
+pub async fn count_for_users(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<HashMap<i64, i64>> {
+    if user_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut args = Args::default();
+    let list = in_list(&mut args, user_ids);
+    let sql = format!("SELECT user_id, COUNT(*) AS n FROM sessions WHERE user_id IN {list} GROUP BY user_id");
+    let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// One session of a user, as [`list_for_user`] reads it.
+#[derive(sqlx::FromRow)]
+pub struct Listed {
+    pub id_hash: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// A user's sessions, the most recently seen first.
+pub async fn list_for_user(db: &Db, user_id: i64) -> AppResult<Vec<Listed>> {
+    Ok(sqlx::query_as(
+        "SELECT id_hash, user_agent, ip, created_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// `Set-Cookie` for a new session. Over https its name has the `__Host-`

@@ -38,7 +38,7 @@ pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppSt
     let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM webauthn_challenges WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM pending_sign_ins WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    let ended = crate::server::session::end_all_for_user(&mut tx, id).await?;
     record(
         &mut tx,
         &Actor::of(caller),
@@ -47,7 +47,7 @@ pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppSt
             if totp.rows_affected() > 0 { "yes" } else { "none set up" },
             passkeys.rows_affected(),
             codes.rows_affected(),
-            ended.rows_affected()
+            ended
         )),
     )
     .await?;
