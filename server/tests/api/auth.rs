@@ -83,19 +83,33 @@ async fn a_burst_of_wrong_passwords_checks_exactly_the_free_failures(backend: Ba
     let db = TestDb::new(backend);
     let server = Server::start(&db).await; // signin_free_failures = 5
     let _admin = set_up_admin(&server).await;
+    let burst = std::time::Instant::now();
     let replies = parallel_sign_ins(&server, 120, |_| ADMIN_EMAIL.to_string()).await;
     let (wrong, wait) = (count(&replies, StatusCode::UNAUTHORIZED), count(&replies, StatusCode::TOO_MANY_REQUESTS));
     assert_eq!((wrong, wait), (5, 115), "exactly the 5 free failures are checked, the rest must wait");
+    let mut told_to_wait = 0;
     for r in &replies {
         match r.status {
             StatusCode::UNAUTHORIZED => assert_eq!(r.err(), AppError::BadCredentials),
-            _ => assert!(matches!(r.err(), AppError::Throttled(s) if s >= 1), "{:?}", r.body),
+            _ => match r.err() {
+                AppError::Throttled(s) if s >= 1 => told_to_wait = told_to_wait.max(s),
+                other => panic!("a wait of at least 1 s: {other:?}"),
+            },
         }
     }
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM sign_in_failures").await, 5, "one failure per checked guess");
-    // The right password must wait too.
+    // The right password must wait too: refused, unless the wait the burst
+    // was told of has passed meanwhile (on a loaded machine the burst itself
+    // can outlast a 1 s wait).
     let r = server.client().sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+    if r.status != StatusCode::TOO_MANY_REQUESTS {
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert!(
+            burst.elapsed() >= std::time::Duration::from_secs(told_to_wait),
+            "the right password got in {:?} after the burst began, before the {told_to_wait} s wait ended",
+            burst.elapsed()
+        );
+    }
 }
 
 // Issue 10, point 5: 60 parallel anonymous requests for one address queued 50 or more emails.
