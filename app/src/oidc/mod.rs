@@ -266,14 +266,10 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, Form(p): F
 }
 
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string());
-    let Some(bearer) = bearer else { return oauth_error(&TokenError::InvalidToken, false) };
-    match service::userinfo(&state.db, &bearer).await {
+    let Some(bearer) = crate::server::security::bearer_token(&headers) else {
+        return oauth_error(&TokenError::InvalidToken, false);
+    };
+    match service::userinfo(&state.db, bearer).await {
         Ok(info) => no_store(Json(info).into_response()),
         Err(e) => oauth_error(&e, false),
     }

@@ -1,8 +1,18 @@
 //! Security headers. Every response gets the static ones (set by the router in
 //! `server`); HTML pages also get a Content-Security-Policy with a per-page
-//! nonce, so that only Roster's own scripts and WebAssembly run.
+//! nonce, so that only Roster's own scripts and WebAssembly run. And the one
+//! credential read from a request header: a bearer token.
 
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
+
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1;
+/// the scheme in any case), `None` without one or with an empty token.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
 
 /// The policy for HTML pages. `'wasm-unsafe-eval'` lets the page compile
 /// Roster's own WebAssembly; nothing else may run.
@@ -26,5 +36,25 @@ pub fn provide_csp() {
     };
     if let Ok(v) = HeaderValue::from_str(&page_policy(&nonce)) {
         resp.insert_header(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bearer_token_is_read() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+            bearer_token(&h).map(str::to_string)
+        };
+        assert_eq!(with("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(with("bearer  abc ").as_deref(), Some("abc"));
+        assert_eq!(with("Basic YWxhZGRpbjpvcGVuc2VzYW1l"), None);
+        assert_eq!(with("Bearer"), None);
+        assert_eq!(with("Bearer "), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 }
