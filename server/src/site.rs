@@ -47,9 +47,10 @@ impl Site {
         if let Some(dir) = configured.filter(|d| !d.is_empty()) {
             return Ok(Site::Directory(PathBuf::from(dir)));
         }
-        if carried_files() > 0 {
+        let files = Embedded::iter().count();
+        if files > 0 {
             let dir = unpack()?;
-            tracing::info!(files = carried_files(), dir = %dir.path().display(), "serving the site this binary carries");
+            tracing::info!(files, dir = %dir.path().display(), "serving the site this binary carries");
             return Ok(Site::Unpacked(dir));
         }
         let fallback = PathBuf::from("target/site");
@@ -61,11 +62,6 @@ impl Site {
         }
         Ok(Site::Directory(fallback))
     }
-}
-
-/// How many files the binary carries (0 when it was compiled before the site).
-pub fn carried_files() -> usize {
-    Embedded::iter().count()
 }
 
 /// Write the carried site into a new private temporary directory, with a
