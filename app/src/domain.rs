@@ -152,6 +152,110 @@ impl PersonName {
     }
 }
 
+/// Declares a row id: the number the database gave a row of one table, as a
+/// type of its own, so that a role's id cannot be passed where a user's is
+/// expected. Sent as a bare number (serde), bound and read as one (sqlx), and
+/// parsed from the text of a URL or form with a message naming what it is.
+macro_rules! row_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        #[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+        pub struct $name(i64);
+
+        impl $name {
+            /// The id the database gave the row.
+            pub const fn new(raw: i64) -> Self {
+                Self(raw)
+            }
+
+            /// The number, for SQL built as text and for URLs.
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                s.trim().parse::<i64>().ok().filter(|n| *n > 0).map(Self).ok_or_else(|| format!("{s:?} is not a valid {}.", $what))
+            }
+        }
+    };
+}
+
+row_id!(
+    /// `users.id`.
+    UserId,
+    "user id"
+);
+row_id!(
+    /// `roles.id`.
+    RoleId,
+    "role id"
+);
+row_id!(
+    /// `applications.id`.
+    ApplicationId,
+    "application id"
+);
+
+/// A moment in UTC, as the milliseconds since the Unix epoch that Roster
+/// stores in every `*_at` column and sends to the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// From milliseconds since the Unix epoch.
+    pub const fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// Now, by the server's clock (the browser's has no `SystemTime`).
+    #[cfg(feature = "ssr")]
+    pub fn now() -> Self {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64);
+        Self(ms.unwrap_or(0))
+    }
+
+    /// This moment moved by `by` (later when positive).
+    pub fn plus(self, by: std::time::Duration) -> Self {
+        Self(self.0.saturating_add(by.as_millis() as i64))
+    }
+
+    /// This moment moved back by `by`.
+    pub fn minus(self, by: std::time::Duration) -> Self {
+        Self(self.0.saturating_sub(by.as_millis() as i64))
+    }
+
+    /// How long after `earlier` this is (zero when it is not after it).
+    pub fn since(self, earlier: Timestamp) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// `2026-11-27 07:10 UTC`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::time::format_time(self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +308,27 @@ mod tests {
         }
         assert!(check_person_name("First name", &"a".repeat(101)).unwrap_err().contains("too long"));
         assert_eq!(check_person_name("First name", &"é".repeat(100)), Ok(()));
+    }
+
+    #[test]
+    fn row_ids_parse_only_positive_numbers_and_name_what_they_are() {
+        assert_eq!("42".parse::<UserId>(), Ok(UserId::new(42)));
+        assert_eq!(" 7 ".parse::<RoleId>().map(RoleId::get), Ok(7));
+        assert_eq!("0".parse::<ApplicationId>().unwrap_err(), "\"0\" is not a valid application id.");
+        assert!("-3".parse::<UserId>().unwrap_err().contains("user id"));
+        assert!("x".parse::<RoleId>().unwrap_err().contains("role id"));
+        assert_eq!(serde_json::to_string(&UserId::new(5)).unwrap(), "5");
+        assert_eq!(serde_json::from_str::<RoleId>("9").unwrap(), RoleId::new(9));
+    }
+
+    #[test]
+    fn timestamps_move_and_read_as_utc() {
+        let t = Timestamp::from_millis(1_795_000_000_000);
+        assert_eq!(t.plus(std::time::Duration::from_secs(60)).millis(), 1_795_000_060_000);
+        assert_eq!(t.minus(std::time::Duration::from_secs(1)).millis(), 1_794_999_999_000);
+        assert_eq!(t.plus(std::time::Duration::from_secs(2)).since(t), std::time::Duration::from_secs(2));
+        assert_eq!(t.since(t.plus(std::time::Duration::from_secs(2))), std::time::Duration::ZERO);
+        assert_eq!(t.to_string(), crate::time::format_time(1_795_000_000_000));
+        assert!(t.to_string().ends_with(" UTC"));
     }
 }
