@@ -165,10 +165,7 @@ async fn check_password(state: &AppState, email: &str, password: &str, locked: &
         Some(a) if verified && a.enabled => {
             let mut tx = state.db.begin_write().await?;
             if crate::credentials::has_second_factor(&mut tx, a.id).await? {
-                sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
-                    .bind(reservation.id)
-                    .execute(&mut *tx)
-                    .await?;
+                throttle::cancel_in(&mut tx, &reservation).await?;
                 let token = crate::credentials::start_pending(&mut tx, a.id).await?;
                 tx.commit().await?;
                 return Ok(SignInOutcome::SecondStep(token));

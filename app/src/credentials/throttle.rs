@@ -226,7 +226,13 @@ pub async fn check_and_reserve(db: &Db, s: &ThrottleSettings, account_key: &str,
 
 /// Take back a reservation whose password was never checked (the hasher was busy).
 pub async fn cancel(db: &Db, reservation: &Reservation) -> AppResult<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE id = $1").bind(reservation.id).execute(&db.pool).await?;
+    cancel_in(&mut *db.pool.acquire().await?, reservation).await
+}
+
+/// Take back a reservation inside the caller's transaction: its password was
+/// right and the sign-in goes on to the second step, which counts its own attempts.
+pub async fn cancel_in(conn: &mut AnyConnection, reservation: &Reservation) -> AppResult<()> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE id = $1").bind(reservation.id).execute(&mut *conn).await?;
     Ok(())
 }
 
