@@ -6,14 +6,15 @@
 
 pub mod throttle;
 
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, Timestamp};
 use crate::error::AppResult;
 use crate::mail::templates;
 use crate::server::crypto::Token;
 use crate::server::db::Db;
-use crate::server::now_ms;
 use crate::server::state::{AppState, Settings};
+use crate::two_factor::repo;
 use sqlx::AnyConnection;
+use std::time::Duration;
 
 /// A successful sign-in: who, and the new session's cookie.
 pub struct SignedIn {
@@ -142,17 +143,7 @@ async fn record_failed(
 
 // ---- the second factor ------------------------------------------------------------
 
-/// Has the user a second factor in use (an authenticator app or a passkey)?
-pub async fn has_second_factor(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL) \
-              + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS n",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(n > 0)
-}
+pub use crate::two_factor::repo::has_second_factor;
 
 /// How long the half-signed-in state lasts.
 pub const PENDING_MS: i64 = 5 * 60_000;
@@ -160,16 +151,10 @@ pub const PENDING_MS: i64 = 5 * 60_000;
 /// Record the half-signed-in state for `user_id` (in the sign-in's
 /// transaction) and return the token for its cookie. Expired ones are purged.
 pub async fn start_pending(conn: &mut AnyConnection, user_id: i64) -> AppResult<Token> {
-    let now = now_ms();
-    sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    let now = Timestamp::now();
+    repo::purge_expired_pending(conn, now).await?;
     let token = Token::generate();
-    sqlx::query("INSERT INTO pending_sign_ins (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token.hash())
-        .bind(user_id)
-        .bind(now)
-        .bind(now + PENDING_MS)
-        .execute(&mut *conn)
-        .await?;
+    repo::insert_pending(conn, &token.hash(), user_id, now, now.plus(Duration::from_millis(PENDING_MS as u64))).await?;
     Ok(token)
 }
 

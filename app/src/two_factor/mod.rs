@@ -5,7 +5,8 @@
 //!
 //! The server side is `service/` (`totp.rs`, `recovery.rs`, `status.rs`,
 //! `security.rs` for the Security tab, `second_step.rs`, `roles.rs` for the
-//! role rule, `reset.rs` for the Users reset) and `passkeys.rs` (the WebAuthn ceremonies); the browser's half of those
+//! role rule, `reset.rs` for the Users reset) and `passkeys.rs` (the WebAuthn ceremonies), with
+//! every statement on their tables in `repo.rs`; the browser's half of those
 //! is `app/js/passkeys.js`, called through `browser.rs`. The Security tab of
 //! Account and the second-step page are `pages.rs`. The half-signed-in state between
 //! a right password and the second step is a `pending_sign_ins` row (5
@@ -16,6 +17,8 @@ mod browser;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod passkeys;
+#[cfg(feature = "ssr")]
+pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;

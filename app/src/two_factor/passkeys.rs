@@ -25,25 +25,27 @@
 //!   authenticator, a replay) is refused, by webauthn-rs against the stored
 //!   credential and again by the conditional `UPDATE` that records the use.
 
-use super::service::{self as two_factor, Pending};
+use super::repo::{self, Challenge, NewChallenge, NewPasskey, Pending, StoredPasskey};
+use super::service as two_factor;
 use super::types::{PasskeyCeremony, PasskeyInfo};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::crypto::Token;
-use crate::server::now_ms;
 use crate::server::state::{AppState, Settings};
 use crate::settings::template::TemplateKind;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sqlx::AnyConnection;
+use std::time::Duration;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 /// How long a ceremony may take, start to finish.
-pub const CEREMONY_MS: i64 = 5 * 60_000;
+pub const CEREMONY: Duration = Duration::from_secs(5 * 60);
 /// Longest passkey name, in characters.
 pub const NAME_MAX_CHARS: usize = 100;
 
@@ -81,23 +83,11 @@ pub fn relying_party(settings: &Settings) -> AppResult<Webauthn> {
             )),
         };
     WebauthnBuilder::new(&rp_id, &origin)
-        .and_then(|b| {
-            b.rp_name(&settings.site_name).timeout(std::time::Duration::from_millis(CEREMONY_MS as u64)).build()
-        })
+        .and_then(|b| b.rp_name(&settings.site_name).timeout(CEREMONY).build())
         .map_err(|e| AppError::internal("passkeys: relying party", e))
 }
 
 // ---- ceremonies ----------------------------------------------------------------------
-
-/// What a finished ceremony had stored.
-#[derive(sqlx::FromRow)]
-struct Ceremony {
-    user_id: Option<i64>,
-    pending_hash: Option<String>,
-    name: Option<String>,
-    state: String,
-    expires_at: i64,
-}
 
 /// A registration's state and the WebAuthn user id it gave the authenticator.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -129,57 +119,38 @@ async fn store(
     name: Option<&str>,
     state: &impl serde::Serialize,
 ) -> AppResult<Token> {
-    let now = now_ms();
-    sqlx::query("DELETE FROM webauthn_challenges WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
-    sqlx::query(
-        "DELETE FROM webauthn_challenges WHERE purpose = $1 AND owner = $2 AND token_hash NOT IN \
-         (SELECT token_hash FROM webauthn_challenges WHERE purpose = $1 AND owner = $2 \
-          ORDER BY created_at DESC, token_hash LIMIT $3)",
-    )
-    .bind(purpose)
-    .bind(owner)
-    .bind(open_per_owner(purpose) - 1)
-    .execute(&mut *conn)
-    .await?;
+    let now = Timestamp::now();
+    repo::purge_expired_challenges(conn, now).await?;
+    repo::keep_newest_challenges(conn, purpose, owner, open_per_owner(purpose) - 1).await?;
     let state = serde_json::to_string(state).map_err(|e| AppError::internal("passkeys: state", e))?;
     let token = Token::generate();
-    sqlx::query(
-        "INSERT INTO webauthn_challenges (token_hash, purpose, owner, user_id, pending_hash, name, state, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(token.hash())
-    .bind(purpose)
-    .bind(owner)
-    .bind(user_id)
-    .bind(pending_hash)
-    .bind(name)
-    .bind(state)
-    .bind(now)
-    .bind(now + CEREMONY_MS)
-    .execute(&mut *conn)
-    .await?;
+    let new = NewChallenge {
+        token_hash: &token.hash(),
+        purpose,
+        owner,
+        user_id,
+        pending_hash,
+        name,
+        state: &state,
+        created_at: now,
+        expires_at: now.plus(CEREMONY),
+    };
+    repo::insert_challenge(conn, &new).await?;
     Ok(token)
 }
 
 /// Spend the ceremony `token` names, if it is one of `purpose` and has not
 /// expired. Deleted whether or not what follows succeeds: a challenge is
 /// answered once.
-async fn take(state: &AppState, token: &str, purpose: &str) -> AppResult<Option<Ceremony>> {
+async fn take(state: &AppState, token: &str, purpose: &str) -> AppResult<Option<Challenge>> {
     let Some(token) = Token::parse(token) else { return Ok(None) };
     let mut tx = state.db.begin_write().await?;
-    let row: Option<Ceremony> = sqlx::query_as(
-        "DELETE FROM webauthn_challenges WHERE token_hash = $1 AND purpose = $2 \
-         RETURNING user_id, pending_hash, name, state, expires_at",
-    )
-    .bind(token.hash())
-    .bind(purpose)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = repo::take_challenge(&mut tx, &token.hash(), purpose).await?;
     tx.commit().await?;
-    Ok(row.filter(|c| c.expires_at > now_ms()))
+    Ok(row.filter(|c| c.expires_at > Timestamp::now()))
 }
 
-fn state_of<T: serde::de::DeserializeOwned>(ceremony: &Ceremony) -> AppResult<T> {
+fn state_of<T: serde::de::DeserializeOwned>(ceremony: &Challenge) -> AppResult<T> {
     serde_json::from_str(&ceremony.state).map_err(|e| AppError::internal("passkeys: stored state", e))
 }
 
@@ -193,73 +164,34 @@ fn ceremony(token: Token, options: String) -> PasskeyCeremony {
 
 // ---- stored passkeys -----------------------------------------------------------------
 
-/// A stored passkey, with its owner.
-#[derive(sqlx::FromRow)]
-struct Stored {
-    id: i64,
-    user_id: i64,
-    user_handle: String,
-    name: String,
-    passkey: String,
-    sign_count: i64,
-    email: String,
-    email_norm: String,
-    #[sqlx(try_from = "crate::server::sql::Flag")]
-    enabled: bool,
-}
-
-impl Stored {
+impl StoredPasskey {
     fn passkey(&self) -> AppResult<Passkey> {
         serde_json::from_str(&self.passkey).map_err(|e| AppError::internal("passkeys: stored passkey", e))
     }
 }
 
 /// The passkey whose credential id (raw bytes) is `id`, if any.
-async fn by_credential(conn: &mut AnyConnection, id: &[u8]) -> AppResult<Option<Stored>> {
-    Ok(sqlx::query_as(
-        "SELECT p.id, p.user_id, p.user_handle, p.name, p.passkey, p.sign_count, u.email, u.email_norm, u.enabled \
-         FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1",
-    )
-    .bind(URL_SAFE_NO_PAD.encode(id))
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
-/// How many passkeys the user has.
-pub async fn count(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM passkeys WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await?)
+async fn by_credential(conn: &mut AnyConnection, id: &[u8]) -> AppResult<Option<StoredPasskey>> {
+    repo::passkey_by_credential(conn, &URL_SAFE_NO_PAD.encode(id)).await
 }
 
 /// The user's passkeys as the Security tab lists them, oldest first.
 pub async fn list(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<PasskeyInfo>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: i64,
-        name: String,
-        created_at: i64,
-        last_used_at: Option<i64>,
-    }
-    let rows: Vec<Row> =
-        sqlx::query_as("SELECT id, name, created_at, last_used_at FROM passkeys WHERE user_id = $1 ORDER BY id")
-            .bind(user_id)
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(rows
+    Ok(repo::passkeys_listed(conn, user_id)
+        .await?
         .into_iter()
-        .map(|r| PasskeyInfo { id: r.id, name: r.name, created_at: r.created_at, last_used_at: r.last_used_at })
+        .map(|r| PasskeyInfo {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at.millis(),
+            last_used_at: r.last_used_at.map(Timestamp::millis),
+        })
         .collect())
 }
 
 /// The user's passkeys as webauthn-rs reads them, and their WebAuthn user id (if they have any).
 async fn passkeys_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<(Vec<Passkey>, Option<String>)> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT passkey, user_handle FROM passkeys WHERE user_id = $1 ORDER BY id")
-            .bind(user_id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = repo::passkeys_stored(conn, user_id).await?;
     let handle = rows.first().map(|(_, h)| h.clone());
     let keys = rows
         .iter()
@@ -293,22 +225,14 @@ fn counter_advances(stored: i64, new: u32) -> bool {
 /// `result`), unless another request recorded one since it was read.
 async fn record_use(
     conn: &mut AnyConnection,
-    row: &Stored,
+    row: &StoredPasskey,
     result: &webauthn_rs::prelude::AuthenticationResult,
 ) -> AppResult<bool> {
     let mut passkey = row.passkey()?;
     passkey.update_credential(result);
-    let updated = sqlx::query(
-        "UPDATE passkeys SET passkey = $1, sign_count = $2, last_used_at = $3 WHERE id = $4 AND sign_count = $5",
-    )
-    .bind(serde_json::to_string(&passkey).map_err(|e| AppError::internal("passkeys: passkey", e))?)
-    .bind(i64::from(result.counter()))
-    .bind(now_ms())
-    .bind(row.id)
-    .bind(row.sign_count)
-    .execute(&mut *conn)
-    .await?;
-    Ok(updated.rows_affected() == 1)
+    let passkey = serde_json::to_string(&passkey).map_err(|e| AppError::internal("passkeys: passkey", e))?;
+    repo::record_passkey_use(conn, row.id, &passkey, i64::from(result.counter()), row.sign_count, Timestamp::now())
+        .await
 }
 
 // ---- the Security tab ------------------------------------------------------------------
@@ -379,27 +303,19 @@ pub async fn finish_registration(
     let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
     let stored = serde_json::to_string(&passkey).map_err(|e| AppError::internal("passkeys: passkey", e))?;
     let mut tx = state.db.begin_write().await?;
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM passkeys WHERE credential_id = $1")
-        .bind(&credential_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if taken.is_some() {
+    if repo::passkey_registered(&mut tx, &credential_id).await? {
         return Err(AppError::Conflict("This passkey is already registered.".into()));
     }
     let first = !two_factor::has_second_factor(&mut tx, me.user_id).await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO passkeys (user_id, credential_id, user_handle, name, passkey, sign_count, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(me.user_id)
-    .bind(&credential_id)
-    .bind(handle.to_string())
-    .bind(&name)
-    .bind(stored)
-    .bind(0i64)
-    .bind(now_ms())
-    .fetch_one(&mut *tx)
-    .await?;
+    let new = NewPasskey {
+        user_id: me.user_id,
+        credential_id: &credential_id,
+        user_handle: &handle.to_string(),
+        name: &name,
+        passkey: &stored,
+        created_at: Timestamp::now(),
+    };
+    let id = repo::insert_passkey(&mut tx, &new).await?;
     let actor = Actor::of(me);
     record(
         &mut tx,
@@ -430,13 +346,8 @@ fn not_found() -> AppError {
 pub async fn rename(state: &AppState, me: &Principal, id: i64, name: &str) -> AppResult<()> {
     let name = parse_name(name)?;
     let mut tx = state.db.begin_write().await?;
-    let old: String = sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(me.user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(not_found)?;
-    sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2").bind(&name).bind(id).execute(&mut *tx).await?;
+    let old = repo::passkey_name(&mut tx, id, me.user_id).await?.ok_or_else(not_found)?;
+    repo::rename_passkey(&mut tx, id, &name).await?;
     record(
         &mut tx,
         &Actor::of(me),
@@ -455,14 +366,9 @@ pub async fn rename(state: &AppState, me: &Principal, id: i64, name: &str) -> Ap
 pub async fn remove(state: &AppState, me: &Principal, id: i64, password: &str) -> AppResult<()> {
     two_factor::confirm_password(state, me, password).await?;
     let mut tx = state.db.begin_write().await?;
-    let name: String = sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(me.user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(not_found)?;
-    let others =
-        count(&mut tx, me.user_id).await? - 1 + i64::from(two_factor::totp_enabled(&mut tx, me.user_id).await?);
+    let name = repo::passkey_name(&mut tx, id, me.user_id).await?.ok_or_else(not_found)?;
+    let others = repo::passkey_count(&mut tx, me.user_id).await? - 1
+        + i64::from(two_factor::totp_enabled(&mut tx, me.user_id).await?);
     if others == 0 && two_factor::required(&mut tx, me.user_id).await? {
         return Err(AppError::NotAllowed(
             "A role of yours requires two-factor sign-in, so your last second factor cannot be removed. \
@@ -470,9 +376,9 @@ pub async fn remove(state: &AppState, me: &Principal, id: i64, password: &str) -
                 .into(),
         ));
     }
-    sqlx::query("DELETE FROM passkeys WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    repo::delete_passkey(&mut tx, id).await?;
     if others == 0 {
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
+        repo::delete_recovery_codes(&mut tx, me.user_id).await?;
     }
     record(
         &mut tx,
@@ -575,8 +481,8 @@ pub async fn finish_sign_in(
 /// signature, challenge, origin, user verification and counter.
 fn verify_discoverable(
     state: &AppState,
-    row: &Stored,
-    ceremony: &Ceremony,
+    row: &StoredPasskey,
+    ceremony: &Challenge,
     credential: &PublicKeyCredential,
 ) -> AppResult<Option<webauthn_rs::prelude::AuthenticationResult>> {
     let webauthn = relying_party(&state.settings)?;
@@ -694,7 +600,7 @@ async fn verify_second_step(
 
 /// A verified use of a passkey, to record when the second step completes.
 pub struct Use {
-    row: Stored,
+    row: StoredPasskey,
     result: webauthn_rs::prelude::AuthenticationResult,
 }
 

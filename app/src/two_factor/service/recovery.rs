@@ -1,8 +1,9 @@
 //! Recovery codes: 10 codes of 50 random bits, stored as SHA-256, each spent
 //! by a conditional `UPDATE` (single use even under a race).
 
+use crate::domain::Timestamp;
 use crate::error::{AppError, AppResult};
-use crate::server::now_ms;
+use crate::two_factor::repo;
 use sqlx::AnyConnection;
 
 /// Recovery codes issued at once.
@@ -38,18 +39,13 @@ pub(super) fn recovery_hash(typed: &str) -> Option<String> {
 
 /// Replace the user's recovery codes with 10 new ones; returns them (shown once).
 pub(in crate::two_factor) async fn replace_codes(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<String>> {
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
-    let now = now_ms();
+    repo::delete_recovery_codes(conn, user_id).await?;
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-    for code in &codes {
-        let hash = recovery_hash(code).ok_or_else(|| AppError::internal("recovery code", "not its own shape"))?;
-        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
-            .bind(user_id)
-            .bind(hash)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-    }
+    let hashes = codes
+        .iter()
+        .map(|code| recovery_hash(code).ok_or_else(|| AppError::internal("recovery code", "not its own shape")))
+        .collect::<AppResult<Vec<String>>>()?;
+    repo::insert_recovery_codes(conn, user_id, &hashes, Timestamp::now()).await?;
     Ok(codes)
 }
 

@@ -1,12 +1,13 @@
 //! What administrators see and do in Users: a user's factors, and the reset.
 
 use super::security::notify;
-use super::status::{codes_left, required, totp_enabled};
+use super::status::{required, totp_enabled};
 use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::error::AppResult;
 use crate::server::access::{apps, perms, Access};
 use crate::server::state::AppState;
 use crate::settings::template::TemplateKind;
+use crate::two_factor::repo;
 use crate::two_factor::types::UserFactors;
 
 /// Which factors user `id` has (never a secret).
@@ -19,8 +20,8 @@ pub async fn factors_of(
     crate::grants::user_email(&mut conn, id).await?;
     Ok(UserFactors {
         totp_enabled: totp_enabled(&mut conn, id).await?,
-        passkeys: crate::two_factor::passkeys::count(&mut conn, id).await?,
-        recovery_codes_left: codes_left(&mut conn, id).await?,
+        passkeys: repo::passkey_count(&mut conn, id).await?,
+        recovery_codes_left: repo::recovery_codes_left(&mut conn, id).await?,
         required: required(&mut conn, id).await?,
     })
 }
@@ -33,20 +34,16 @@ pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppSt
     let mut tx = state.db.begin_write().await?;
     let email = crate::grants::user_email(&mut tx, id).await?;
     crate::grants::check_may_manage(&mut tx, caller, id).await?;
-    let totp = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-    let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-    let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM webauthn_challenges WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM pending_sign_ins WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    let removed = repo::remove_all(&mut tx, id).await?;
     let ended = crate::server::session::end_all_for_user(&mut tx, id).await?;
     record(
         &mut tx,
         &Actor::of(caller),
         Event::new(AuditAction::TwoFactorReset).user(id, &email).details(format!(
             "authenticator app removed: {}; {} passkeys removed; {} recovery codes removed; {} sessions ended",
-            if totp.rows_affected() > 0 { "yes" } else { "none set up" },
-            passkeys.rows_affected(),
-            codes.rows_affected(),
+            if removed.totp > 0 { "yes" } else { "none set up" },
+            removed.passkeys,
+            removed.recovery_codes,
             ended
         )),
     )

@@ -3,14 +3,14 @@
 
 use super::recovery::recovery_hash;
 use super::security::notify;
-use super::status::codes_left;
-use super::totp::{is_totp_code, spend_step, unspent_step};
+use super::totp::{is_totp_code, unspent_step};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::server::crypto::Token;
-use crate::server::now_ms;
 use crate::server::state::AppState;
 use crate::settings::template::TemplateKind;
+use crate::two_factor::repo::{self, Pending};
 
 /// The second step's answer for a missing, expired or used pending sign-in.
 pub fn expired() -> AppError {
@@ -24,25 +24,9 @@ pub(super) fn wrong_code() -> AppError {
     )
 }
 
-/// A pending sign-in still owed its second step.
-#[derive(sqlx::FromRow)]
-pub(in crate::two_factor) struct Pending {
-    pub(in crate::two_factor) user_id: i64,
-    pub(in crate::two_factor) email: String,
-    pub(in crate::two_factor) email_norm: String,
-}
-
 /// The pending sign-in `token` names, unexpired, of an enabled account.
 pub(in crate::two_factor) async fn pending(state: &AppState, token: &Token) -> AppResult<Pending> {
-    sqlx::query_as(
-        "SELECT p.user_id, u.email, u.email_norm FROM pending_sign_ins p JOIN users u ON u.id = p.user_id \
-         WHERE p.token_hash = $1 AND p.expires_at > $2 AND u.enabled",
-    )
-    .bind(token.hash())
-    .bind(now_ms())
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or_else(expired)
+    repo::pending(&state.db, &token.hash(), Timestamp::now()).await?.ok_or_else(expired)
 }
 
 /// Which second factor proved the sign-in.
@@ -66,16 +50,7 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
         unspent_step(state, &mut conn, pending.user_id, &pending.email, code).await?.map(Proof::Totp)
     } else {
         match recovery_hash(code) {
-            Some(hash) => {
-                let id: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
-                )
-                .bind(pending.user_id)
-                .bind(hash)
-                .fetch_optional(&mut *conn)
-                .await?;
-                id.map(Proof::Recovery)
-            }
+            Some(hash) => repo::unused_recovery_code(&mut conn, pending.user_id, &hash).await?.map(Proof::Recovery),
             None => None,
         }
     };
@@ -129,36 +104,26 @@ pub(in crate::two_factor) async fn complete(
     proof: Proof,
 ) -> AppResult<Option<crate::credentials::SignedIn>> {
     use crate::server::session::{self, client};
-    let now = now_ms();
+    let now = Timestamp::now();
     let mut tx = state.db.begin_write().await?;
     let (spent, how) = match &proof {
-        Proof::Totp(step) => (spend_step(&mut tx, pending.user_id, *step).await?, "authenticator app".to_string()),
-        Proof::Recovery(id) => {
-            let r = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-                .bind(now)
-                .bind(*id)
-                .execute(&mut *tx)
-                .await?;
-            (r.rows_affected() == 1, "recovery code".to_string())
+        Proof::Totp(step) => {
+            (repo::spend_totp_step(&mut tx, pending.user_id, *step).await?, "authenticator app".to_string())
         }
+        Proof::Recovery(id) => (repo::spend_recovery_code(&mut tx, *id, now).await?, "recovery code".to_string()),
         Proof::Passkey(used) => (used.record(&mut tx).await?, used.label()),
     };
     if !spent {
         return Ok(None);
     }
-    let ended = sqlx::query("DELETE FROM pending_sign_ins WHERE token_hash = $1 AND expires_at > $2")
-        .bind(token.hash())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    if ended.rows_affected() != 1 {
+    if !repo::end_pending(&mut tx, &token.hash(), now).await? {
         return Err(expired());
     }
     crate::credentials::throttle::clear(&mut tx, &pending.email_norm).await?;
     crate::credentials::throttle::clear_second_step_locks(&mut tx, &pending.email_norm).await?;
     let me = Actor { id: Some(pending.user_id), ..actor.clone() };
     if matches!(proof, Proof::Recovery(_)) {
-        let left = codes_left(&mut tx, pending.user_id).await?;
+        let left = repo::recovery_codes_left(&mut tx, pending.user_id).await?;
         record(
             &mut tx,
             &me,

@@ -3,15 +3,16 @@
 
 use super::recovery::replace_codes;
 use super::status::{required, totp_enabled};
-use super::totp::{matching_step, open, seal, spend_step, totp_of, totp_row, unspent_step};
+use super::totp::{matching_step, open, seal, totp_of, unspent_step};
 use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::credentials::has_second_factor;
+use crate::domain::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
-use crate::server::now_ms;
 use crate::server::secret::SecretString;
 use crate::server::state::{AppState, Settings};
 use crate::settings::template::TemplateKind;
+use crate::two_factor::repo;
 use crate::two_factor::types::TotpSetup;
 use sqlx::AnyConnection;
 
@@ -31,13 +32,8 @@ pub async fn begin_totp(state: &AppState, me: &Principal) -> AppResult<TotpSetup
             "An authenticator app is already set up. Remove it first to set up another.".into(),
         ));
     }
-    sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO totp_credentials (user_id, secret, created_at) VALUES ($1, $2, $3)")
-        .bind(me.user_id)
-        .bind(&sealed)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+    repo::delete_totp(&mut tx, me.user_id).await?;
+    repo::insert_totp(&mut tx, me.user_id, &sealed, Timestamp::now()).await?;
     tx.commit().await?;
     let qr_svg = qrcode::QrCode::new(uri.as_bytes())
         .map_err(|e| AppError::internal("QR code", e))?
@@ -54,13 +50,13 @@ pub async fn enable_totp(state: &AppState, me: &Principal, code: &str) -> AppRes
     // Read and open the secret before the write transaction (opening may
     // read the install key, and SQLite has one writer).
     let mut conn = state.db.pool.acquire().await?;
-    let row = totp_row(&mut conn, me.user_id, false).await?.ok_or_else(|| {
+    let row = repo::totp(&mut conn, me.user_id, false).await?.ok_or_else(|| {
         AppError::Conflict("There is no authenticator app being set up. Start again with Set up.".into())
     })?;
     drop(conn);
     let secret = open(state, &row.secret).await?;
     let totp = totp_of(&state.settings.site_name, secret.expose(), &me.email)?;
-    let Some(step) = matching_step(&totp, code, now_ms()) else {
+    let Some(step) = matching_step(&totp, code, Timestamp::now().millis()) else {
         return Err(AppError::Invalid(
             "That code is not right. Enter the 6-digit code your authenticator app shows now.".into(),
         ));
@@ -68,17 +64,7 @@ pub async fn enable_totp(state: &AppState, me: &Principal, code: &str) -> AppRes
     let mut tx = state.db.begin_write().await?;
     let first = !has_second_factor(&mut tx, me.user_id).await?;
     // The confirming code is spent too: it will not sign in.
-    let enabled = sqlx::query(
-        "UPDATE totp_credentials SET enabled_at = $1, last_step = $2 \
-         WHERE user_id = $3 AND secret = $4 AND enabled_at IS NULL",
-    )
-    .bind(now_ms())
-    .bind(step)
-    .bind(me.user_id)
-    .bind(&row.secret)
-    .execute(&mut *tx)
-    .await?;
-    if enabled.rows_affected() != 1 {
+    if !repo::enable_totp(&mut tx, me.user_id, &row.secret, step, Timestamp::now()).await? {
         return Err(AppError::Conflict(
             "This setup was replaced or finished in another window. Start again with Set up.".into(),
         ));
@@ -133,7 +119,7 @@ pub async fn confirm_identity(state: &AppState, me: &Principal, password: &str, 
     drop(conn);
     if let Some(step) = step {
         let mut tx = state.db.begin_write().await?;
-        if spend_step(&mut tx, me.user_id, step).await? {
+        if repo::spend_totp_step(&mut tx, me.user_id, step).await? {
             crate::credentials::throttle::clear(&mut tx, &key).await?;
             tx.commit().await?;
             crate::server::session::mark_authenticated(&state.db, &me.session_hash).await?;
@@ -157,7 +143,7 @@ pub async fn disable_totp(state: &AppState, me: &Principal, password: &str) -> A
     if !totp_enabled(&mut tx, me.user_id).await? {
         return Err(AppError::Conflict("No authenticator app is set up.".into()));
     }
-    let last = crate::two_factor::passkeys::count(&mut tx, me.user_id).await? == 0;
+    let last = repo::passkey_count(&mut tx, me.user_id).await? == 0;
     if last && required(&mut tx, me.user_id).await? {
         return Err(AppError::NotAllowed(
             "A role of yours requires two-factor sign-in, so the authenticator app cannot be removed. \
@@ -165,9 +151,9 @@ pub async fn disable_totp(state: &AppState, me: &Principal, password: &str) -> A
                 .into(),
         ));
     }
-    sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
+    repo::delete_totp(&mut tx, me.user_id).await?;
     if last {
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(me.user_id).execute(&mut *tx).await?;
+        repo::delete_recovery_codes(&mut tx, me.user_id).await?;
     }
     record(&mut tx, &Actor::of(me), Event::new(AuditAction::TwoFactorTotpDisabled).user(me.user_id, &me.email)).await?;
     notify(&mut tx, &state.settings, TemplateKind::AuthenticatorRemoved, me.user_id, &me.email).await?;

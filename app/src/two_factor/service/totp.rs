@@ -1,11 +1,13 @@
 //! The authenticator app (TOTP, RFC 6238): its secret at rest (sealed), the
 //! codes, and the step each may still spend.
 
+use crate::domain::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::secret::{EncryptionKey, SecretString};
 use crate::server::state::AppState;
+use crate::two_factor::repo;
 use sqlx::AnyConnection;
 use totp_rs::{Algorithm, TOTP};
 
@@ -101,22 +103,6 @@ pub(super) fn is_totp_code(code: &str) -> bool {
     digits.len() == 6 && digits.iter().all(u8::is_ascii_digit)
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct TotpRow {
-    pub(super) secret: String,
-    pub(super) last_step: i64,
-}
-
-/// The user's authenticator (`enabled`: the one in use; else the one being set up).
-pub(super) async fn totp_row(conn: &mut AnyConnection, user_id: i64, enabled: bool) -> AppResult<Option<TotpRow>> {
-    let sql = if enabled {
-        "SELECT secret, last_step FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL"
-    } else {
-        "SELECT secret, last_step FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NULL"
-    };
-    Ok(sqlx::query_as(sql).bind(user_id).fetch_optional(&mut *conn).await?)
-}
-
 /// The time step `code` proves for `user_id`'s authenticator app in use (the
 /// account is `email`), if it is right and later than the last one accepted.
 pub(super) async fn unspent_step(
@@ -126,23 +112,10 @@ pub(super) async fn unspent_step(
     email: &str,
     code: &str,
 ) -> AppResult<Option<i64>> {
-    let Some(row) = totp_row(conn, user_id, true).await? else { return Ok(None) };
+    let Some(row) = repo::totp(conn, user_id, true).await? else { return Ok(None) };
     let secret = open(state, &row.secret).await?;
     let totp = totp_of(&state.settings.site_name, secret.expose(), email)?;
-    Ok(matching_step(&totp, code, now_ms()).filter(|step| *step > row.last_step))
-}
-
-/// Spend `step` of `user_id`'s authenticator app: false when another request
-/// spent it (or a later one) first, so no code works twice.
-pub(super) async fn spend_step(conn: &mut AnyConnection, user_id: i64, step: i64) -> AppResult<bool> {
-    let r = sqlx::query(
-        "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
-    )
-    .bind(step)
-    .bind(user_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(matching_step(&totp, code, Timestamp::now().millis()).filter(|step| *step > row.last_step))
 }
 
 #[cfg(test)]
