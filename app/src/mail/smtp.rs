@@ -11,7 +11,7 @@ use crate::error::AppResult;
 use crate::server::db::Db;
 use crate::server::secret::SecretString;
 use crate::server::state::Settings;
-use crate::settings::types::{SmtpSecurity, HOW_TO_SET_KEY};
+use crate::settings::types::{SmtpSecurity, StoredSmtp, HOW_TO_SET_KEY};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -24,29 +24,9 @@ pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
 /// Associated data of the stored SMTP password's ciphertext.
 pub const PASSWORD_PURPOSE: &str = "email_settings.password";
 
-/// The `email_settings` row (there is at most one, id 1).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct StoredSmtp {
-    pub host: String,
-    pub port: i64,
-    pub security: String,
-    pub username: String,
-    /// `v1:` + base64 of nonce and XChaCha20-Poly1305 ciphertext; None: no password.
-    pub password_enc: Option<String>,
-    pub from_name: String,
-    pub from_address: String,
-    pub updated_at: i64,
-    pub updated_by: String,
-}
-
 /// The saved settings, if any: one read by primary key.
 pub async fn load_stored(db: &Db) -> AppResult<Option<StoredSmtp>> {
-    Ok(sqlx::query_as(
-        "SELECT host, port, security, username, password_enc, from_name, from_address, updated_at, updated_by \
-         FROM email_settings WHERE id = 1",
-    )
-    .fetch_optional(&db.pool)
-    .await?)
+    crate::settings::repo::email_server(&mut *db.pool.acquire().await?).await
 }
 
 /// Which settings send email now.

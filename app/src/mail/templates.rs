@@ -10,23 +10,6 @@ use crate::settings::template::{self, Template, TemplateKind};
 use crate::time::format_time;
 use sqlx::AnyConnection;
 
-#[derive(sqlx::FromRow)]
-struct StoredTemplate {
-    subject: String,
-    body_text: String,
-    body_html: String,
-}
-
-/// The saved template of `kind`, or None while Roster's default is in use.
-pub async fn saved(conn: &mut AnyConnection, kind: TemplateKind) -> AppResult<Option<Template>> {
-    let row: Option<StoredTemplate> =
-        sqlx::query_as("SELECT subject, body_text, body_html FROM email_templates WHERE kind = $1")
-            .bind(kind)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(row.map(|r| Template { subject: r.subject, text: r.body_text, html: r.body_html }))
-}
-
 /// What every email knows: the site, the person, the address.
 async fn common(
     conn: &mut AnyConnection,
@@ -80,7 +63,7 @@ pub struct InForce {
 
 impl InForce {
     pub async fn load(conn: &mut AnyConnection, kind: TemplateKind) -> AppResult<Self> {
-        Ok(Self { kind, saved: saved(conn, kind).await? })
+        Ok(Self { kind, saved: crate::settings::repo::template(conn, kind).await? })
     }
 
     /// A saved template that no longer renders (it can only have been valid

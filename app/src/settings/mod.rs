@@ -10,6 +10,8 @@
 
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 pub mod template;
 pub mod types;

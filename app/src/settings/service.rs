@@ -4,22 +4,21 @@
 //! to its server: a save that changes the host, port, security or user name
 //! without typing a new one removes it, so it never goes to another server.
 
+use super::repo;
 use super::template::{self, Template, TemplateKind};
 use super::types::HOW_TO_SET_KEY;
 use super::types::{
     EmailServer, EmailServerInput, EmailServerSaved, PasswordChange, SettingsSource, SmtpAccount, SmtpSecurity,
-    TemplateView, TestEmailOutcome,
+    StoredSmtp, TemplateView, TestEmailOutcome,
 };
 use crate::audit::service::{record, Actor, AuditAction, Event};
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, Timestamp};
 use crate::error::{AppError, AppResult};
-use crate::mail::smtp::{self, Connections, InForce, StoredSmtp, PASSWORD_PURPOSE};
+use crate::mail::smtp::{self, Connections, InForce, PASSWORD_PURPOSE};
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
-use crate::server::now_ms;
 use crate::server::secret::SecretString;
 use crate::server::state::AppState;
-use crate::time::format_time;
 use std::time::Duration;
 
 /// How long a test email may take before it counts as timed out.
@@ -55,8 +54,7 @@ pub async fn email_server(access: Access<'_, apps::Settings, perms::View>, state
             view.source = SettingsSource::Database;
             view.source_detail = format!(
                 "Saved on this page by {} on {}. These settings override the configuration file and the environment.",
-                row.updated_by,
-                format_time(row.updated_at)
+                row.updated_by, row.updated_at
             );
             view.host = row.host.clone();
             view.port = u16::try_from(row.port).unwrap_or(587);
@@ -238,12 +236,7 @@ pub async fn save_email_server(
     };
     let principal = access.principal();
     let mut tx = state.db.begin_write().await?;
-    let before: Option<StoredSmtp> = sqlx::query_as(
-        "SELECT host, port, security, username, password_enc, from_name, from_address, updated_at, updated_by \
-         FROM email_settings WHERE id = 1",
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
+    let before = repo::email_server(&mut tx).await?;
     let account = SmtpAccount { host: &host, port: input.port, security: input.security, username: &username };
     let (password_enc, password_removed) = password_to_store(&input.password, sealed_new, before.as_ref(), &account);
     let after = StoredSmtp {
@@ -254,27 +247,10 @@ pub async fn save_email_server(
         password_enc,
         from_name,
         from_address,
-        updated_at: now_ms(),
+        updated_at: Timestamp::now(),
         updated_by: principal.email.clone(),
     };
-    sqlx::query(
-        "INSERT INTO email_settings (id, host, port, security, username, password_enc, from_name, from_address, \
-         updated_at, updated_by) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (id) DO UPDATE SET host = excluded.host, port = excluded.port, security = excluded.security, \
-         username = excluded.username, password_enc = excluded.password_enc, from_name = excluded.from_name, \
-         from_address = excluded.from_address, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-    )
-    .bind(&after.host)
-    .bind(after.port)
-    .bind(&after.security)
-    .bind(&after.username)
-    .bind(&after.password_enc)
-    .bind(&after.from_name)
-    .bind(&after.from_address)
-    .bind(after.updated_at)
-    .bind(&after.updated_by)
-    .execute(&mut *tx)
-    .await?;
+    repo::save_email_server(&mut tx, &after).await?;
     let details = diff(before.as_ref(), &after, &input.password);
     record(&mut tx, &Actor::of(principal), Event::new(AuditAction::SettingsEmailServerSaved).details(details)).await?;
     tx.commit().await?;
@@ -290,7 +266,7 @@ pub async fn save_email_server(
 
 pub async fn use_configuration(access: Access<'_, apps::Settings, perms::Update>, state: &AppState) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    let removed = sqlx::query("DELETE FROM email_settings WHERE id = 1").execute(&mut *tx).await?.rows_affected();
+    let removed = repo::delete_email_server(&mut tx).await?;
     if removed == 0 {
         return Err(AppError::Conflict("No email server is saved here: the configuration is already in force.".into()));
     }
@@ -378,7 +354,7 @@ pub async fn templates(
     let mut conn = state.db.pool.acquire().await?;
     let mut out = Vec::new();
     for kind in TemplateKind::ALL {
-        let saved = crate::mail::templates::saved(&mut conn, kind).await?;
+        let saved = repo::template(&mut conn, kind).await?;
         out.push(TemplateView {
             kind,
             customized: saved.is_some(),
@@ -401,20 +377,7 @@ pub async fn save_template(
     }
     let principal = access.principal();
     let mut tx = state.db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO email_templates (kind, subject, body_text, body_html, updated_at, updated_by) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind) DO UPDATE SET subject = excluded.subject, \
-         body_text = excluded.body_text, body_html = excluded.body_html, updated_at = excluded.updated_at, \
-         updated_by = excluded.updated_by",
-    )
-    .bind(kind)
-    .bind(&t.subject)
-    .bind(&t.text)
-    .bind(&t.html)
-    .bind(now_ms())
-    .bind(&principal.email)
-    .execute(&mut *tx)
-    .await?;
+    repo::save_template(&mut tx, kind, t, Timestamp::now(), &principal.email).await?;
     record(
         &mut tx,
         &Actor::of(principal),
@@ -435,7 +398,7 @@ pub async fn reset_template(
     kind: TemplateKind,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("DELETE FROM email_templates WHERE kind = $1").bind(kind).execute(&mut *tx).await?;
+    repo::delete_template(&mut tx, kind).await?;
     record(
         &mut tx,
         &Actor::of(access.principal()),
@@ -471,7 +434,7 @@ mod tests {
             password_enc: pw.map(str::to_string),
             from_name: "F".into(),
             from_address: "f@x.com".into(),
-            updated_at: 0,
+            updated_at: Timestamp::from_millis(0),
             updated_by: "x".into(),
         };
         let d = diff(Some(&row(None)), &row(Some("v1:abc")), &PasswordChange::Set("hunter2-secret".into()));
@@ -498,7 +461,7 @@ mod tests {
             password_enc: Some("v1:sealed".into()),
             from_name: "F".into(),
             from_address: "f@x.com".into(),
-            updated_at: 0,
+            updated_at: Timestamp::from_millis(0),
             updated_by: "x".into(),
         };
         let same =

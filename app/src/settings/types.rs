@@ -152,6 +152,23 @@ impl SmtpAccount<'_> {
     }
 }
 
+/// The `email_settings` row (there is at most one, id 1): what Settings →
+/// Email server saved. Server only: it holds the sealed password.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredSmtp {
+    pub host: String,
+    pub port: i64,
+    pub security: String,
+    pub username: String,
+    /// `v1:` + base64 of nonce and XChaCha20-Poly1305 ciphertext; None: no password.
+    pub password_enc: Option<String>,
+    pub from_name: String,
+    pub from_address: String,
+    pub updated_at: crate::domain::Timestamp,
+    pub updated_by: String,
+}
+
 /// What a test email did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TestEmailOutcome {
