@@ -186,8 +186,8 @@ async fn observe(state: &AppState) {
             gauge!(OUTBOX, "status" => "queued").set(outbox.queued as f64);
             gauge!(OUTBOX, "status" => "sending").set(outbox.sending as f64);
             gauge!(OUTBOX, "status" => "failed").set(outbox.failed as f64);
-            let age_ms = outbox.oldest_queued_at.map_or(0, |at| (app::server::now_ms() - at).max(0));
-            gauge!(OUTBOX_OLDEST).set(age_ms as f64 / 1000.0);
+            let age = outbox.oldest_queued_at.map_or(Duration::ZERO, |at| app::domain::Timestamp::now().since(at));
+            gauge!(OUTBOX_OLDEST).set(age.as_secs_f64());
             gauge!(DATABASE_UP).set(1.0);
         }
         Ok(Err(e)) => {

@@ -11,6 +11,7 @@
 //! finish within `shutdown_grace` and gives back to the queue the emails it
 //! claimed and could not send, so another process sends them at once.
 
+use app::domain::Timestamp;
 use app::mail::smtp::{self, Connections, InForce, Sender};
 use app::mail::{self, Claimed};
 use app::server::db::Db;
@@ -82,7 +83,7 @@ pub async fn stopping(stop: &mut Stop) -> tokio::time::Instant {
 
 /// The emails claimed by this process and not yet sent or recorded as
 /// failed: (id, lease_until), for [`mail::release`] at shutdown.
-type InFlight = Arc<Mutex<HashMap<i64, i64>>>;
+type InFlight = Arc<Mutex<HashMap<i64, Timestamp>>>;
 
 /// Claim and send continuously: a new claim as soon as a quarter of the
 /// slots is free, not after the slowest message of a round. Successful sends
@@ -109,7 +110,7 @@ pub async fn run(db: Db, settings: Arc<Settings>, poll: Duration, mut stop: Stop
         deliveries.abort_all();
         while deliveries.join_next().await.is_some() {}
     }
-    let unfinished: Vec<(i64, i64)> = in_flight.lock().map(|mut m| m.drain().collect()).unwrap_or_default();
+    let unfinished: Vec<(i64, Timestamp)> = in_flight.lock().map(|mut m| m.drain().collect()).unwrap_or_default();
     if !unfinished.is_empty() {
         match mail::release(&db, &unfinished).await {
             Ok(n) => tracing::info!(emails = n, "stopping: unsent emails given back to the queue"),

@@ -2,6 +2,7 @@
 
 use super::types::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
 use crate::audit::service::{record_now, Actor, AuditAction, Event};
+use crate::domain::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::mail::outbox::{self, Listed};
 use crate::registry::{AppId, Permission};
@@ -25,8 +26,8 @@ fn into_row(l: Listed, smtp_configured: bool) -> EmailRow {
         subject: l.subject,
         status,
         attempts: l.attempts,
-        created_at: l.created_at,
-        next_attempt_at: (status == EmailStatus::Queued).then_some(l.next_attempt_at),
+        created_at: l.created_at.millis(),
+        next_attempt_at: (status == EmailStatus::Queued).then_some(l.next_attempt_at.millis()),
         last_error,
     }
 }
@@ -77,10 +78,10 @@ pub async fn detail(
         row: into_row(listed, crate::mail::smtp::configured(&state.db, &state.settings).await?),
         message_id: r.message_id,
         max_attempts: r.max_attempts,
-        sent_at: r.sent_at,
+        sent_at: r.sent_at.map(Timestamp::millis),
         body_text: hidden.mask(&r.body_text),
         body_html: hidden.mask(&r.body_html),
-        attempts: attempts.into_iter().map(|a| Attempt { at: a.attempted_at, error: a.error }).collect(),
+        attempts: attempts.into_iter().map(|a| Attempt { at: a.attempted_at.millis(), error: a.error }).collect(),
         links_hidden: hidden.reason.map(str::to_string),
         admin_only,
     })
@@ -205,7 +206,7 @@ async fn refused_or_gone(state: &AppState, id: i64, refusal: &str) -> AppError {
 /// Queue a failed or sent email again, with a fresh set of attempts.
 pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
     protect_unsent_reset(&mut *state.db.pool.acquire().await?, access.principal(), id).await?;
-    if outbox::requeue(&state.db, id).await? == 0 {
+    if outbox::requeue(&state.db, id, Timestamp::now()).await? == 0 {
         return Err(
             refused_or_gone(state, id, "Only failed or sent emails can be resent; this one is still queued.").await
         );

@@ -5,32 +5,22 @@
 //! never lost. Workers (one inside every server process) claim due rows with a
 //! lease, send them, and record each attempt. Delivery is at least once: a
 //! worker that dies mid-send leaves its lease to run out, and another claims
-//! the row again.
+//! the row again. Every statement on the outbox is in [`outbox`]; this module
+//! holds the rules around them.
 
 pub mod outbox;
 pub mod smtp;
 pub mod templates;
 
+use crate::domain::Timestamp;
 use crate::email_queue::EmailStatus;
 use crate::error::AppResult;
 use crate::server::crypto::Token;
 use crate::server::db::Db;
-use crate::server::now_ms;
-use crate::server::sql::{in_list, Args};
 use crate::server::state::Settings;
+pub use outbox::{Claimed, OutgoingEmail};
 use sqlx::AnyConnection;
 use std::time::Duration;
-
-/// An email ready to queue: already rendered, plain text and HTML.
-#[derive(Debug, Clone)]
-pub struct OutgoingEmail {
-    pub kind: crate::settings::template::TemplateKind,
-    pub user_id: Option<i64>,
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
 
 /// Queue an email inside the caller's transaction. Returns its id.
 pub async fn enqueue(conn: &mut AnyConnection, settings: &Settings, mail: &OutgoingEmail) -> AppResult<i64> {
@@ -72,72 +62,22 @@ pub async fn enqueue_many(
     Ok(inserted.into_iter().filter_map(|(user, id)| Some((user?, id))).collect())
 }
 
-/// Insert `mails` as queued emails in one statement: (user, id) of each row.
+/// Insert `mails` as queued emails in one statement, each with a new
+/// `Message-ID`: (user, id) of each row.
 async fn insert(
     conn: &mut AnyConnection,
     settings: &Settings,
     mails: &[OutgoingEmail],
 ) -> AppResult<Vec<(Option<i64>, i64)>> {
-    if mails.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut args = Args::default();
-    let (now, max) = (args.int(now_ms()), args.int(settings.mail_max_attempts));
-    let queued = args.text(EmailStatus::Queued.key());
-    let values = args.rows(mails, |a, m| {
-        let (kind, user) = (a.text(m.kind.key()), a.opt_int(m.user_id));
-        let (to, subject, text, html) = (a.text(&m.to), a.text(&m.subject), a.text(&m.text), a.text(&m.html));
-        let id = a.text(message_id(settings));
-        vec![kind, user, to, subject, text, html, id, queued.clone(), "0".into(), max.clone(), now.clone(), now.clone()]
-    });
-    let sql = format!(
-        "INSERT INTO emails (kind, user_id, to_addr, subject, body_text, body_html, message_id, status, \
-         attempts, max_attempts, created_at, next_attempt_at) VALUES {values} RETURNING user_id, id"
-    );
-    Ok(args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?)
+    let mails: Vec<(&OutgoingEmail, String)> = mails.iter().map(|m| (m, message_id(settings))).collect();
+    outbox::insert_queued(conn, &mails, settings.mail_max_attempts, Timestamp::now()).await
 }
 
-/// A claimed email, leased to this worker.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Claimed {
-    pub id: i64,
-    #[sqlx(rename = "to_addr")]
-    pub to: String,
-    pub subject: String,
-    #[sqlx(rename = "body_text")]
-    pub text: String,
-    #[sqlx(rename = "body_html")]
-    pub html: String,
-    pub message_id: String,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    /// The end of this worker's lease: [`release`] gives back only a row
-    /// still held under it.
-    pub lease_until: i64,
-}
-
-/// Claim up to `limit` due emails: queued ones whose time has come, and ones
-/// whose sender's lease ran out. PostgreSQL skips rows another worker holds
-/// (`FOR UPDATE SKIP LOCKED`); SQLite runs the statement as one write
-/// transaction, which serialises workers.
+/// Claim up to `limit` due emails for `lease`: queued ones whose time has
+/// come, and ones whose sender's lease ran out ([`outbox::claim`]).
 pub async fn claim(db: &Db, lease: Duration, limit: i64) -> AppResult<Vec<Claimed>> {
-    let now = now_ms();
-    let lock = db.backend.skip_locked();
-    let sql = format!(
-        "UPDATE emails SET status = $4, lease_until = $1, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM emails \
-            WHERE (status = $5 AND next_attempt_at <= $2) OR (status = $4 AND lease_until <= $2) \
-            ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
-         RETURNING id, to_addr, subject, body_text, body_html, message_id, attempts, max_attempts, lease_until"
-    );
-    Ok(sqlx::query_as(&sql)
-        .bind(now + lease.as_millis() as i64)
-        .bind(now)
-        .bind(limit)
-        .bind(EmailStatus::Sending)
-        .bind(EmailStatus::Queued)
-        .fetch_all(&db.pool)
-        .await?)
+    let now = Timestamp::now();
+    outbox::claim(db, now, now.plus(lease), limit).await
 }
 
 /// Record that these emails were accepted by the SMTP server: one write
@@ -146,21 +86,8 @@ pub async fn mark_sent(db: &Db, ids: &[i64]) -> AppResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let now = now_ms();
-    let mut args = Args::default();
-    let at = args.int(now);
-    let sent = args.text(EmailStatus::Sent.key());
-    let list = in_list(&mut args, ids);
-    let update = format!(
-        "UPDATE emails SET status = {sent}, sent_at = {at}, lease_until = NULL, last_error = NULL WHERE id IN {list}"
-    );
-    let mut attempts = Args::default();
-    let at = attempts.int(now);
-    let rows: Vec<String> = ids.iter().map(|id| format!("({}, {at}, NULL)", attempts.int(*id))).collect();
-    let insert = format!("INSERT INTO email_attempts (email_id, attempted_at, error) VALUES {}", rows.join(", "));
     let mut tx = db.begin_write().await?;
-    args.bind(sqlx::query(&update)).execute(&mut *tx).await?;
-    attempts.bind(sqlx::query(&insert)).execute(&mut *tx).await?;
+    outbox::record_sent(&mut tx, ids, Timestamp::now()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -172,26 +99,14 @@ pub async fn mark_sent(db: &Db, ids: &[i64]) -> AppResult<()> {
 /// held under the lease it was claimed with (`(id, lease_until)` pairs): one
 /// whose outcome was recorded, or that another worker claimed since, stays
 /// as it is. Returns how many were given back.
-pub async fn release(db: &Db, claimed: &[(i64, i64)]) -> AppResult<u64> {
+pub async fn release(db: &Db, claimed: &[(i64, Timestamp)]) -> AppResult<u64> {
     if claimed.is_empty() {
         return Ok(0);
     }
     let mut released = 0;
     let mut tx = db.begin_write().await?;
     for &(id, lease_until) in claimed {
-        let r = sqlx::query(
-            "UPDATE emails SET status = $1, lease_until = NULL, next_attempt_at = $2, \
-             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
-             WHERE id = $3 AND status = $4 AND lease_until = $5",
-        )
-        .bind(EmailStatus::Queued)
-        .bind(now_ms())
-        .bind(id)
-        .bind(EmailStatus::Sending)
-        .bind(lease_until)
-        .execute(&mut *tx)
-        .await?;
-        released += r.rows_affected();
+        released += outbox::release(&mut tx, id, lease_until, Timestamp::now()).await?;
     }
     tx.commit().await?;
     Ok(released)
@@ -206,26 +121,13 @@ pub fn backoff(base: Duration, attempt: i64, jitter: f64) -> Duration {
 
 /// Record a failed attempt: retry later, or mark the email Failed after the last attempt.
 pub async fn mark_failed(db: &Db, settings: &Settings, email: &Claimed, error: &str, jitter: f64) -> AppResult<()> {
-    let now = now_ms();
+    let now = Timestamp::now();
     let error: String = error.chars().take(1000).collect();
     let last = email.attempts >= email.max_attempts;
-    let next = now + backoff(settings.mail_retry_base, email.attempts, jitter).as_millis() as i64;
+    let next = now.plus(backoff(settings.mail_retry_base, email.attempts, jitter));
+    let status = if last { EmailStatus::Failed } else { EmailStatus::Queued };
     let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "UPDATE emails SET status = $1, next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $4",
-    )
-    .bind(if last { EmailStatus::Failed } else { EmailStatus::Queued })
-    .bind(next)
-    .bind(&error)
-    .bind(email.id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("INSERT INTO email_attempts (email_id, attempted_at, error) VALUES ($1, $2, $3)")
-        .bind(email.id)
-        .bind(now)
-        .bind(&error)
-        .execute(&mut *tx)
-        .await?;
+    outbox::record_failure(&mut tx, email.id, status, next, &error, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -238,20 +140,12 @@ const PURGE_BATCH: u64 = 500;
 /// a large purge (the first one after an import or a long pause can be tens
 /// of thousands of rows, and SQLite has one writer).
 pub async fn purge_sent(db: &Db, retention: Duration) -> AppResult<u64> {
-    let cutoff = now_ms() - retention.as_millis() as i64;
+    let cutoff = Timestamp::now().minus(retention);
     let mut purged = 0;
     loop {
-        let r = sqlx::query(
-            "DELETE FROM emails WHERE id IN \
-             (SELECT id FROM emails WHERE status = $3 AND sent_at < $1 ORDER BY id LIMIT $2)",
-        )
-        .bind(cutoff)
-        .bind(PURGE_BATCH as i64)
-        .bind(EmailStatus::Sent)
-        .execute(&db.pool)
-        .await?;
-        purged += r.rows_affected();
-        if r.rows_affected() < PURGE_BATCH {
+        let n = outbox::purge_sent(db, cutoff, PURGE_BATCH).await?;
+        purged += n;
+        if n < PURGE_BATCH {
             return Ok(purged);
         }
         tokio::task::yield_now().await;
@@ -264,28 +158,18 @@ pub struct Outbox {
     pub queued: i64,
     pub sending: i64,
     pub failed: i64,
-    /// When the oldest queued email was written (Unix ms), if one is queued.
-    pub oldest_queued_at: Option<i64>,
+    /// When the oldest queued email was written, if one is queued.
+    pub oldest_queued_at: Option<Timestamp>,
 }
 
 /// Read [`Outbox`] from the database, so that every process reports the same
-/// outbox whichever wrote or sends its emails. One grouped query on the
-/// `(status, id)` index; sent emails are left out (they are no depth, and
-/// there may be a month of them). The oldest queued email is the one with
-/// the lowest id: rows are written in id order.
+/// outbox whichever wrote or sends its emails ([`outbox::unsent_by_status`]);
+/// sent emails are left out (they are no depth, and there may be a month of
+/// them). The oldest queued email is the one with the lowest id: rows are
+/// written in id order.
 pub async fn outbox(db: &Db) -> AppResult<Outbox> {
-    let rows: Vec<(EmailStatus, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT g.status, g.n, (SELECT created_at FROM emails WHERE id = g.first) AS oldest \
-         FROM (SELECT status, COUNT(*) AS n, MIN(id) AS first FROM emails \
-               WHERE status IN ($1, $2, $3) GROUP BY status) g",
-    )
-    .bind(EmailStatus::Queued)
-    .bind(EmailStatus::Sending)
-    .bind(EmailStatus::Failed)
-    .fetch_all(&db.pool)
-    .await?;
     let mut out = Outbox::default();
-    for (status, n, oldest) in rows {
+    for (status, n, oldest) in outbox::unsent_by_status(db).await? {
         match status {
             EmailStatus::Queued | EmailStatus::NotSent => {
                 out.queued = n;
