@@ -1,7 +1,7 @@
 //! Who holds what, and the rules for changing it, in one place that Users,
 //! Roles, the Email queue and the session middleware all use:
 //!
-//! - the built-in Administrator role ([`ADMINISTRATOR`], [`every_grant`]);
+//! - what the built-in Administrator role holds ([`every_grant`]);
 //! - loading a person's grants at each request ([`load`]);
 //! - the hand-out rule: nobody but an administrator gives a role that grants
 //!   more than they hold ([`check_can_hand_out`]);
@@ -9,16 +9,15 @@
 //!   someone who holds more than they do ([`check_may_manage`]);
 //! - the last enabled administrator stays ([`is_last_admin`]).
 
+use crate::domain::RoleId;
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Grant, Permission, APPLICATIONS};
+use crate::roles::repo;
+use crate::roles::types::Builtin;
 use crate::server::access::Principal;
 use crate::server::db::Db;
-use crate::server::sql::{in_list, Args, Backend};
 use sqlx::AnyConnection;
-use std::collections::{BTreeSet, HashSet};
-
-/// The `roles.builtin` value of the Administrator role.
-pub const ADMINISTRATOR: &str = "administrator";
+use std::collections::{BTreeSet, HashMap};
 
 /// Every (application, permission) the registry declares: what the Administrator
 /// holds of Roster's own (see [`every_grant_with_registered`] for all of it).
@@ -35,54 +34,10 @@ pub async fn every_grant_with_registered(conn: &mut AnyConnection) -> AppResult<
 }
 
 /// Every (registered application, permission): what the Administrator holds besides Roster's own.
-pub async fn every_registered_grant(conn: &mut AnyConnection) -> AppResult<Vec<(AppId, Permission)>> {
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM applications ORDER BY id").fetch_all(&mut *conn).await?;
+pub async fn every_registered_grant(conn: &mut AnyConnection) -> AppResult<Vec<Grant>> {
+    let ids = crate::applications::repo::ids(conn).await?;
     Ok(ids.into_iter().flat_map(|id| Permission::ALL.map(|p| (AppId::Registered(id), p))).collect())
 }
-
-/// Each registered application's name, by id (to name grants in messages and the audit log).
-pub async fn registered_names(conn: &mut AnyConnection) -> AppResult<std::collections::HashMap<i64, String>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM applications").fetch_all(&mut *conn).await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// A role and one of its permissions (none for a role that grants nothing),
-/// as the grant queries read them.
-#[derive(sqlx::FromRow)]
-pub(crate) struct GrantRow {
-    pub builtin: Option<Builtin>,
-    pub application: Option<String>,
-    pub permission: Option<String>,
-}
-
-impl GrantRow {
-    /// The grant, if the row has one the registry still knows.
-    pub fn grant(&self) -> Option<Grant> {
-        grant_of(self.application.as_deref()?, self.permission.as_deref()?)
-    }
-}
-
-/// What `roles.builtin` holds for a role Roster defines itself (NULL for the organization's own roles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Builtin {
-    /// The Global administrator: every permission of every application.
-    Administrator,
-}
-
-impl Builtin {
-    /// The value stored in `roles.builtin`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Administrator => ADMINISTRATOR,
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<Self> {
-        (word == ADMINISTRATOR).then_some(Self::Administrator)
-    }
-}
-
-crate::words_column!(Builtin, "built-in role", Builtin::parse, Builtin::as_str);
 
 /// What [`load`] reads of one user.
 pub struct Held {
@@ -113,52 +68,24 @@ pub async fn load_for_session(db: &Db, user_id: i64) -> AppResult<(Held, bool)> 
 /// a second connection from the pool while holding SQLite's write lock let
 /// concurrent callers exhaust the pool, each waiting for the other).
 pub async fn load_on(conn: &mut AnyConnection, user_id: i64) -> AppResult<Held> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        grant: GrantRow,
-        #[sqlx(try_from = "crate::server::sql::Flag")]
-        require_two_factor: bool,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.builtin, rp.application, rp.permission, r.require_two_factor FROM user_roles ur \
-         JOIN roles r ON r.id = ur.role_id \
-         LEFT JOIN role_permissions rp ON rp.role_id = r.id \
-         WHERE ur.user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut held = Held { is_admin: false, grants: BTreeSet::new(), two_factor_required: false };
-    for row in rows {
-        held.is_admin |= row.grant.builtin == Some(Builtin::Administrator);
+    for row in repo::grants_held_by(conn, user_id).await? {
+        held.is_admin |= row.grant.is_administrator();
         held.two_factor_required |= row.require_two_factor;
         held.grants.extend(row.grant.grant());
     }
     Ok(held)
 }
 
-/// A stored (application, permission) pair, if the registry still knows both.
-pub fn grant_of(app: &str, permission: &str) -> Option<Grant> {
-    Some((AppId::from_key(app)?, Permission::parse(permission)?))
-}
-
 /// Refuse, unless the caller is a Global administrator, to give out any of
 /// `role_ids` that grants something the caller does not hold (the
 /// Administrator role grants everything).
-pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal, role_ids: &[i64]) -> AppResult<()> {
+pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal, role_ids: &[RoleId]) -> AppResult<()> {
     if principal.is_admin || role_ids.is_empty() {
         return Ok(());
     }
-    let mut args = Args::default();
-    let list = in_list(&mut args, role_ids);
-    let sql = format!(
-        "SELECT r.builtin, rp.application, rp.permission FROM roles r \
-         LEFT JOIN role_permissions rp ON rp.role_id = r.id WHERE r.id IN {list}"
-    );
-    let rows: Vec<GrantRow> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
-    for r in rows {
-        if r.builtin == Some(Builtin::Administrator) {
+    for r in repo::grants_of_roles(conn, role_ids).await? {
+        if r.is_administrator() {
             return Err(AppError::Forbidden);
         }
         if let Some((app, permission)) = r.grant() {
@@ -178,29 +105,15 @@ pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal,
 /// For every role `caller` may not hand out, why not (the rule of
 /// [`check_can_hand_out`], for all roles in one query): the role pickers show
 /// it beside the role.
-pub async fn hand_out_refusals(
-    conn: &mut AnyConnection,
-    caller: &Principal,
-) -> AppResult<std::collections::HashMap<i64, String>> {
-    #[derive(sqlx::FromRow)]
-    struct RoleGrant {
-        id: i64,
-        #[sqlx(flatten)]
-        grant: GrantRow,
-    }
-    let mut out = std::collections::HashMap::new();
+pub async fn hand_out_refusals(conn: &mut AnyConnection, caller: &Principal) -> AppResult<HashMap<RoleId, String>> {
+    let mut out = HashMap::new();
     if caller.is_admin {
         return Ok(out);
     }
-    let rows: Vec<RoleGrant> = sqlx::query_as(
-        "SELECT r.id, r.builtin, rp.application, rp.permission FROM roles r \
-         LEFT JOIN role_permissions rp ON rp.role_id = r.id ORDER BY r.id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let names = registered_names(conn).await?;
-    for RoleGrant { id, grant } in rows {
-        let why = if grant.builtin == Some(Builtin::Administrator) {
+    let rows = repo::grants_by_role(conn).await?;
+    let names = crate::applications::repo::names(conn).await?;
+    for repo::RoleGrant { id, grant } in rows {
+        let why = if grant.is_administrator() {
             Some("Only a Global administrator can give the Administrator role.".to_string())
         } else {
             grant
@@ -225,35 +138,9 @@ pub async fn hand_out_refusals(
 /// statement with a new snapshot, then sees the first one's change. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
 pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    if Backend::of(conn).row_locks() {
-        sqlx::query("SELECT id FROM roles WHERE builtin = $1 FOR UPDATE")
-            .bind(Builtin::Administrator)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let others: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
-         JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = $1 AND u.enabled AND u.password_hash IS NOT NULL AND u.id <> $2",
-    )
-    .bind(Builtin::Administrator)
-    .bind(user_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(holds_admin_role(conn, user_id).await? && others == 0)
-}
-
-/// Does `user_id` hold the built-in Administrator role (enabled or not, signed up or not)?
-pub async fn holds_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    Ok(sqlx::query(
-        "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 AND r.builtin = $2",
-    )
-    .bind(user_id)
-    .bind(Builtin::Administrator)
-    .fetch_optional(&mut *conn)
-    .await?
-    .is_some())
+    repo::lock_administrator(conn).await?;
+    let others = repo::other_active_administrators(conn, user_id).await?;
+    Ok(repo::holds_administrator(conn, user_id).await? && others == 0)
 }
 
 /// What a non-administrator is told when the target is an administrator.
@@ -273,7 +160,7 @@ pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user
     if caller.is_admin {
         return Ok(());
     }
-    if holds_admin_role(conn, user_id).await? {
+    if repo::holds_administrator(conn, user_id).await? {
         tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
         return Err(AppError::NotAllowed(ADMIN_PROTECTED.into()));
     }
@@ -295,26 +182,13 @@ pub async fn unmanageable(
     conn: &mut AnyConnection,
     caller: &Principal,
     user_ids: &[i64],
-) -> AppResult<std::collections::HashMap<i64, &'static str>> {
-    let mut out = std::collections::HashMap::new();
+) -> AppResult<HashMap<i64, &'static str>> {
+    let mut out = HashMap::new();
     if caller.is_admin || user_ids.is_empty() {
         return Ok(out);
     }
     let refused = hand_out_refusals(conn, caller).await?;
-    #[derive(sqlx::FromRow)]
-    struct Held {
-        user_id: i64,
-        role_id: i64,
-        builtin: Option<Builtin>,
-    }
-    let mut args = Args::default();
-    let list = in_list(&mut args, user_ids);
-    let sql = format!(
-        "SELECT ur.user_id, ur.role_id, r.builtin FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id IN {list}"
-    );
-    let held: Vec<Held> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
-    for h in held {
+    for h in repo::holdings(conn, user_ids).await? {
         if h.builtin == Some(Builtin::Administrator) {
             out.insert(h.user_id, ADMIN_PROTECTED);
         } else if refused.contains_key(&h.role_id) {
@@ -327,134 +201,14 @@ pub async fn unmanageable(
 /// Could `caller` have given `user_id` every role they hold? (The hand-out
 /// rule, [`check_can_hand_out`], applied to that person's roles.)
 pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<bool> {
-    let roles = role_ids_of(conn, user_id).await?;
+    let roles = repo::role_ids_of(conn, user_id).await?;
     Ok(check_can_hand_out(conn, caller, &roles).await.is_ok())
 }
 
 // ---- the person a rule is about ---------------------------------------------------
 
-/// A person as the rules and lists read them: who, and whether they are enabled.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PersonRow {
-    pub id: i64,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    #[sqlx(try_from = "crate::server::sql::Flag")]
-    pub enabled: bool,
-}
-
-/// The roles a user holds.
-pub async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT role_id FROM user_roles WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await?)
-}
-
 pub fn user_gone() -> AppError {
     AppError::NotFound("This user does not exist. They may have been deleted.".into())
-}
-
-/// Give `user_id` the roles `role_ids` (none of which they hold yet), in the caller's transaction.
-pub async fn give_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
-    let pairs: Vec<(i64, i64)> = role_ids.iter().map(|&role| (user_id, role)).collect();
-    give_roles_many(conn, &pairs).await
-}
-
-/// [`give_roles`] for many (user, role) pairs in one statement.
-pub async fn give_roles_many(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> AppResult<()> {
-    for chunk in pairs.chunks(1000) {
-        let mut args = crate::server::sql::Args::default();
-        let values = args.rows(chunk, |a, &(user, role)| vec![a.int(user), a.int(role)]);
-        let sql = format!("INSERT INTO user_roles (user_id, role_id) VALUES {values}");
-        args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Give the first user the Administrator role (setup), in the caller's transaction.
-pub async fn give_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
-    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
-        .bind(user_id)
-        .bind(Builtin::Administrator)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Does `user_id` hold role `role_id`?
-pub async fn holds_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) -> AppResult<bool> {
-    let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
-        .bind(user_id)
-        .bind(role_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(held.is_some())
-}
-
-/// Take role `role_id` from `user_id`; whether they held it.
-pub async fn take_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) -> AppResult<bool> {
-    let r = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
-        .bind(user_id)
-        .bind(role_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() > 0)
-}
-
-/// Take every role of `user_id` (before giving the new set).
-pub async fn take_all_roles(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// How many people hold role `role_id`.
-pub async fn member_count(conn: &mut AnyConnection, role_id: i64) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
-        .bind(role_id)
-        .fetch_one(&mut *conn)
-        .await?)
-}
-
-/// Take role `role_id` from everyone who holds it (the role is being deleted).
-pub async fn take_from_all(conn: &mut AnyConnection, role_id: i64) -> AppResult<()> {
-    sqlx::query("DELETE FROM user_roles WHERE role_id = $1").bind(role_id).execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// Which of `ids` hold role `role_id`.
-pub async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut args = Args::default();
-    let role = args.int(role_id);
-    let list = in_list(&mut args, ids);
-    let sql = format!("SELECT user_id FROM user_roles WHERE role_id = {role} AND user_id IN {list}");
-    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
-}
-
-/// Which of `ids` hold the Administrator role.
-pub async fn admin_holders(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashSet<i64>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let mut args = Args::default();
-    let admin = args.text(Builtin::Administrator.as_str());
-    let list = in_list(&mut args, ids);
-    let sql = format!(
-        "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE r.builtin = {admin} AND ur.user_id IN {list}"
-    );
-    Ok(args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *conn).await?.into_iter().collect())
-}
-
-/// Every (user, role) pair of `ids` (one statement: callers pass a bounded chunk).
-pub async fn role_pairs_of(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Vec<(i64, i64)>> {
-    let mut args = Args::default();
-    let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {}", in_list(&mut args, ids));
-    Ok(args.bind(sqlx::query_as::<_, (i64, i64)>(&sql)).fetch_all(&mut *conn).await?)
 }
 
 pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {

@@ -2,6 +2,7 @@
 //! application. The Dashboard, the navigation, the permission model and the
 //! authorization checks all read from here.
 
+use crate::domain::ApplicationId;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -18,11 +19,17 @@ pub enum AppId {
     /// An application the organization registered in Applications (its
     /// `applications.id`): granted, shown on the Dashboard and signed in to
     /// like Roster's own, but described by its row, not by [`APPLICATIONS`].
-    Registered(i64),
+    Registered(ApplicationId),
 }
 
 /// One permission on one application, as a role grants it.
 pub type Grant = (AppId, Permission);
+
+/// A stored (application, permission) pair (`role_permissions`), if the
+/// registry still knows both.
+pub fn grant_of(app: &str, permission: &str) -> Option<Grant> {
+    Some((AppId::from_key(app)?, Permission::parse(permission)?))
+}
 
 /// What a role can be granted on an application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -174,7 +181,8 @@ impl AppId {
     pub fn from_key(key: &str) -> Option<Self> {
         if let Some(digits) = key.strip_prefix(REGISTERED_PREFIX) {
             // Only the form `key` writes: no sign, no leading zero.
-            return digits.parse::<i64>().ok().filter(|id| *id > 0 && id.to_string() == digits).map(Self::Registered);
+            let id = digits.parse::<i64>().ok().filter(|id| *id > 0 && id.to_string() == digits)?;
+            return Some(Self::Registered(ApplicationId::new(id)));
         }
         APPLICATIONS.iter().find(|a| a.key == key).map(|a| a.id)
     }
@@ -186,7 +194,7 @@ impl AppId {
 
     /// The name of Roster's own application; a registered one's is its row's
     /// (`names` maps registered ids to names; an unknown one is "a deleted application").
-    pub fn name(self, names: &std::collections::HashMap<i64, String>) -> String {
+    pub fn name(self, names: &std::collections::HashMap<ApplicationId, String>) -> String {
         match self {
             Self::Registered(id) => names.get(&id).cloned().unwrap_or_else(|| "a deleted application".into()),
             _ => self.builtin().map_or_else(String::new, |a| a.name.to_string()),
@@ -224,12 +232,12 @@ mod tests {
 
     #[test]
     fn registered_applications_have_their_own_keys() {
-        assert_eq!(AppId::Registered(42).key(), "app:42");
-        assert_eq!(AppId::from_key("app:42"), Some(AppId::Registered(42)));
+        assert_eq!(AppId::Registered(ApplicationId::new(42)).key(), "app:42");
+        assert_eq!(AppId::from_key("app:42"), Some(AppId::Registered(ApplicationId::new(42))));
         for bad in ["app:", "app:0", "app:-1", "app:042", "app:4x", "app: 4"] {
             assert_eq!(AppId::from_key(bad), None, "{bad}");
         }
-        assert!(AppId::Registered(1).declares(Permission::Delete));
+        assert!(AppId::Registered(ApplicationId::new(1)).declares(Permission::Delete));
         assert!(!AppId::AuditLog.declares(Permission::Delete));
     }
 

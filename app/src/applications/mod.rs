@@ -10,12 +10,15 @@
 
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;
 
 pub use pages::{AppMark, ApplicationDetailPage, ApplicationsPage, NewApplicationPage};
 pub use types::*;
 
+use crate::domain::ApplicationId;
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -25,7 +28,7 @@ pub async fn list_applications() -> Result<Vec<ApplicationSummary>, AppError> {
 }
 
 #[app_macros::endpoint(authorized(Applications, View))]
-pub async fn get_application(id: i64) -> Result<ApplicationDetail, AppError> {
+pub async fn get_application(id: ApplicationId) -> Result<ApplicationDetail, AppError> {
     service::detail(access, &state.db, id).await
 }
 
@@ -37,25 +40,25 @@ pub async fn create_application(input: ApplicationInput) -> Result<Credentials, 
 }
 
 #[app_macros::endpoint(authorized(Applications, Update), json)]
-pub async fn update_application(id: i64, input: ApplicationInput) -> Result<(), AppError> {
+pub async fn update_application(id: ApplicationId, input: ApplicationInput) -> Result<(), AppError> {
     let valid = input.validate().map_err(|e| AppError::Invalid(e.to_string()))?;
     service::update(access, &state.db, id, &valid).await
 }
 
 /// Disable (its tile disappears, sign-ins to it are refused at once) or enable again.
 #[app_macros::endpoint(authorized(Applications, Update))]
-pub async fn set_application_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
+pub async fn set_application_enabled(id: ApplicationId, enabled: bool) -> Result<(), AppError> {
     service::set_enabled(access, &state.db, id, enabled).await
 }
 
 /// A new client secret, shown once; the old one stops working at once.
 #[app_macros::endpoint(authorized(fresh Applications, Update))]
-pub async fn rotate_application_secret(id: i64) -> Result<Credentials, AppError> {
+pub async fn rotate_application_secret(id: ApplicationId) -> Result<Credentials, AppError> {
     service::rotate_secret(access, &state.db, id).await
 }
 
 #[app_macros::endpoint(authorized(Applications, Delete))]
-pub async fn delete_application(id: i64) -> Result<(), AppError> {
+pub async fn delete_application(id: ApplicationId) -> Result<(), AppError> {
     service::delete(access, &state.db, id).await
 }
 

@@ -273,7 +273,8 @@ pub fn NewApplicationPage() -> impl IntoView {
 pub fn ApplicationDetailPage() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let id =
+        move || params.read().get("id").and_then(|s| s.parse::<ApplicationId>().ok()).unwrap_or(ApplicationId::new(0));
     let save = call_action::<()>();
     let toggle = call_action::<()>();
     let rotate = call_action::<Credentials>();
@@ -354,7 +355,12 @@ pub fn ApplicationDetailPage() -> impl IntoView {
 
 /// Disable (no tile, no sign-in) or enable again.
 #[component]
-fn EnabledPanel(id: i64, name: String, enabled: bool, action: crate::components::CallAction<()>) -> impl IntoView {
+fn EnabledPanel(
+    id: ApplicationId,
+    name: String,
+    enabled: bool,
+    action: crate::components::CallAction<()>,
+) -> impl IntoView {
     let (label, text) = if enabled {
         ("Disable application", format!("Disabled, {name} has no tile on anyone's Dashboard and Roster refuses to sign anyone in to it, at once."))
     } else {
@@ -377,7 +383,7 @@ fn EnabledPanel(id: i64, name: String, enabled: bool, action: crate::components:
 
 /// Rotate secret, after a confirmation; the new one is shown once.
 #[component]
-fn RotatePanel(id: i64, action: crate::components::CallAction<Credentials>) -> impl IntoView {
+fn RotatePanel(id: ApplicationId, action: crate::components::CallAction<Credentials>) -> impl IntoView {
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     view! {
         <section class="card" aria-labelledby="secret-title">
@@ -394,7 +400,7 @@ fn RotatePanel(id: i64, action: crate::components::CallAction<Credentials>) -> i
 
 /// Delete, after a confirmation naming what stops working.
 #[component]
-fn DeletePanel(id: i64, name: String) -> impl IntoView {
+fn DeletePanel(id: ApplicationId, name: String) -> impl IntoView {
     let delete = call_action::<()>();
     let navigate = use_navigate();
     Effect::new(move |_| {

@@ -1,5 +1,6 @@
 //! The Applications data: client types, icons and colours (word columns), the input and its checks (redirect and launch URLs, names), summaries, details, credentials and tiles.
 
+use crate::domain::{ApplicationId, Timestamp};
 use crate::icons::Icon;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -175,7 +176,7 @@ pub struct ApplicationInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ApplicationSummary {
-    pub id: i64,
+    pub id: ApplicationId,
     pub name: String,
     pub description: String,
     pub mark: Mark,
@@ -188,7 +189,7 @@ pub struct ApplicationSummary {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApplicationDetail {
-    pub id: i64,
+    pub id: ApplicationId,
     pub name: String,
     pub description: String,
     pub mark: Mark,
@@ -199,8 +200,8 @@ pub struct ApplicationDetail {
     pub client_type: ClientType,
     pub client_id: String,
     pub enabled: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// The roles that grant View on it, by name (who sees its tile).
     pub roles: Vec<String>,
 }
@@ -209,7 +210,7 @@ pub struct ApplicationDetail {
 /// rotation, to the person who did it. Never stored in clear.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Credentials {
-    pub id: i64,
+    pub id: ApplicationId,
     pub client_id: String,
     /// `None` for a public client.
     pub client_secret: Option<String>,
@@ -220,7 +221,7 @@ pub struct Credentials {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct AppTile {
-    pub id: i64,
+    pub id: ApplicationId,
     pub name: String,
     pub description: String,
     pub mark: Mark,

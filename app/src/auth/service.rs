@@ -50,7 +50,7 @@ pub async fn create_admin(
     .bind(crate::server::name_sort(name.first(), name.last()))
     .fetch_one(&mut *tx)
     .await?;
-    crate::grants::give_admin_role(&mut tx, id).await?;
+    crate::roles::repo::give_administrator(&mut tx, id).await?;
     tx.commit().await?;
     Ok(id)
 }

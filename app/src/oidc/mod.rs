@@ -160,7 +160,7 @@ pub async fn authorize(
         Err(_) => return internal(&state),
     };
     let Some(redirect_uri) = q.redirect_uri.clone().filter(|u| client.allows_redirect(u)) else {
-        tracing::info!(application_id = client.id, "authorize with an unregistered redirect_uri");
+        tracing::info!(application_id = client.id.get(), "authorize with an unregistered redirect_uri");
         return page(
             &state,
             StatusCode::BAD_REQUEST,
@@ -174,7 +174,7 @@ pub async fn authorize(
         return no_store(Redirect::to(&format!("/signin?next={next}")).into_response());
     };
     if !service::may_sign_in(&principal, &client) {
-        tracing::info!(application_id = client.id, user_id = principal.user_id, "authorize refused: no access");
+        tracing::info!(application_id = client.id.get(), user_id = principal.user_id, "authorize refused: no access");
         return page(
             &state,
             StatusCode::FORBIDDEN,

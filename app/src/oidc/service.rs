@@ -5,13 +5,13 @@
 use super::keys;
 use crate::applications::types::ClientType;
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::ApplicationId;
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission};
 use crate::server::access::Principal;
 use crate::server::crypto::Token;
 use crate::server::db::Db;
 use crate::server::now_ms;
-use crate::server::sql::Flag;
 use crate::server::state::AppState;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -21,46 +21,11 @@ use sha2::{Digest, Sha256};
 /// How long an authorization code works.
 pub const CODE_TTL_MS: i64 = 60_000;
 
-/// A registered application as the provider reads it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Client {
-    pub id: i64,
-    pub name: String,
-    pub client_id: String,
-    pub client_type: ClientType,
-    secret_hash: Option<String>,
-    redirect_uris: String,
-    post_logout_redirect_uris: String,
-    #[sqlx(try_from = "Flag")]
-    pub enabled: bool,
-}
-
-impl Client {
-    /// Exact match, character for character: no prefix, no case folding, no normalising.
-    pub fn allows_redirect(&self, uri: &str) -> bool {
-        self.redirect_uris.lines().any(|u| u == uri)
-    }
-    pub fn allows_post_logout_redirect(&self, uri: &str) -> bool {
-        self.post_logout_redirect_uris.lines().any(|u| u == uri)
-    }
-    /// Does `secret` match? A public client has none, so nothing matches.
-    fn secret_matches(&self, secret: &str) -> bool {
-        let Some(stored) = &self.secret_hash else { return false };
-        // Both sides are SHA-256 of a high-entropy secret: comparing the
-        // hashes leaks nothing usable about the secret.
-        Token::parse(secret).is_some_and(|t| &t.hash() == stored)
-    }
-}
+pub use crate::applications::repo::Client;
 
 /// The application with this client id (OpenID Connect ones only).
 pub async fn client(db: &Db, client_id: &str) -> AppResult<Option<Client>> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, client_id, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, enabled \
-         FROM applications WHERE client_id = $1 AND protocol = 'oidc'",
-    )
-    .bind(client_id)
-    .fetch_optional(&db.pool)
-    .await?)
+    crate::applications::repo::client(&mut *db.pool.acquire().await?, client_id).await
 }
 
 /// What the authorization request asks, once its client and redirect URI are known good.
@@ -239,7 +204,7 @@ pub struct TokenResponse {
 
 #[derive(sqlx::FromRow)]
 struct CodeRow {
-    application_id: i64,
+    application_id: ApplicationId,
     user_id: i64,
     redirect_uri: String,
     code_challenge: Option<String>,
@@ -261,11 +226,11 @@ async fn authenticate_client(db: &Db, auth: &ClientAuth) -> Result<Client, Token
         _ => false,
     };
     if !ok {
-        tracing::info!(application_id = client.id, "token request with a wrong or missing client secret");
+        tracing::info!(application_id = client.id.get(), "token request with a wrong or missing client secret");
         return Err(TokenError::InvalidClient);
     }
     if !client.enabled {
-        tracing::info!(application_id = client.id, "token request for a disabled application");
+        tracing::info!(application_id = client.id.get(), "token request for a disabled application");
         return Err(TokenError::InvalidClient);
     }
     Ok(client)
@@ -306,7 +271,11 @@ pub async fn exchange(
             .rows_affected();
         tx.commit().await?;
         if revoked > 0 {
-            tracing::warn!(application_id = client.id, revoked, "authorization code used twice: its tokens revoked");
+            tracing::warn!(
+                application_id = client.id.get(),
+                revoked,
+                "authorization code used twice: its tokens revoked"
+            );
         }
         return Err(TokenError::InvalidGrant("The code is not valid, has expired, or was already used."));
     };
@@ -327,7 +296,7 @@ pub async fn exchange(
     };
     if let Some(why) = refusal {
         tx.commit().await?;
-        tracing::info!(application_id = client.id, why, "code exchange refused");
+        tracing::info!(application_id = client.id.get(), why, "code exchange refused");
         return Err(TokenError::InvalidGrant(why));
     }
     // The person may have been disabled or lost View since the code was issued.
@@ -357,12 +326,12 @@ pub async fn exchange(
     .await?;
     let actor = Actor { id: Some(row.user_id), email: person.email.clone(), ip: row.ip.clone() };
     let event = Event::new(AuditAction::ApplicationSignedIn)
-        .target("application", client.id, client.name.clone())
+        .target("application", client.id.get(), client.name.clone())
         .details(format!("signed in to {}", client.name));
     record(&mut tx, &actor, event).await?;
     tx.commit().await?;
 
-    let claims = claims(db, &person, &client, is_admin, &grants).await?;
+    let claims = claims(db, &person, client.id, is_admin, &grants).await?;
     let iat = now / 1000;
     let id_claims = IdToken {
         iss: state.settings.origin(),
@@ -380,7 +349,7 @@ pub async fn exchange(
     header.kid = Some(key.kid.clone());
     let id_token = jsonwebtoken::encode(&header, &id_claims, &key.key)
         .map_err(|e| TokenError::from(AppError::internal("signing an ID token", e)))?;
-    tracing::info!(application_id = client.id, user_id = person.id, "signed in to an application");
+    tracing::info!(application_id = client.id.get(), user_id = person.id, "signed in to an application");
     Ok(TokenResponse {
         access_token: access.expose().to_string(),
         token_type: "Bearer",
@@ -456,17 +425,12 @@ struct IdToken {
 async fn claims(
     db: &Db,
     person: &Person,
-    client: &Client,
+    application: ApplicationId,
     is_admin: bool,
     grants: &std::collections::BTreeSet<(AppId, Permission)>,
 ) -> AppResult<PersonClaims> {
-    let roles: Vec<String> = sqlx::query_scalar(
-        "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.name_norm",
-    )
-    .bind(person.id)
-    .fetch_all(&db.pool)
-    .await?;
-    let app = AppId::Registered(client.id);
+    let roles = crate::roles::repo::role_names_of(&mut *db.pool.acquire().await?, person.id).await?;
+    let app = AppId::Registered(application);
     let permissions = Permission::ALL
         .into_iter()
         .filter(|p| is_admin || grants.contains(&(app, *p)))
@@ -499,7 +463,7 @@ pub struct UserInfo {
 
 #[derive(sqlx::FromRow)]
 struct TokenRow {
-    application_id: i64,
+    application_id: ApplicationId,
     user_id: i64,
     expires_at: i64,
 }
@@ -515,13 +479,9 @@ pub async fn userinfo(db: &Db, bearer: &str) -> Result<UserInfo, TokenError> {
             .fetch_optional(&db.pool)
             .await?;
     let Some(row) = row.filter(|r| r.expires_at > now_ms()) else { return Err(TokenError::InvalidToken) };
-    let client_id: Option<(String,)> =
-        sqlx::query_as("SELECT client_id FROM applications WHERE id = $1 AND enabled = TRUE")
-            .bind(row.application_id)
-            .fetch_optional(&db.pool)
-            .await?;
-    let Some((client_id,)) = client_id else { return Err(TokenError::InvalidToken) };
     let mut conn = db.pool.acquire().await?;
+    let client_id = crate::applications::repo::enabled_client_id(&mut conn, row.application_id).await?;
+    let Some(client_id) = client_id else { return Err(TokenError::InvalidToken) };
     let Some(person) = person(&mut conn, row.user_id).await?.filter(|p| p.enabled) else {
         return Err(TokenError::InvalidToken);
     };
@@ -530,17 +490,7 @@ pub async fn userinfo(db: &Db, bearer: &str) -> Result<UserInfo, TokenError> {
     if !(is_admin || grants.contains(&(AppId::Registered(row.application_id), Permission::View))) {
         return Err(TokenError::InvalidToken);
     }
-    let client = Client {
-        id: row.application_id,
-        name: String::new(),
-        client_id: client_id.clone(),
-        client_type: ClientType::Confidential,
-        secret_hash: None,
-        redirect_uris: String::new(),
-        post_logout_redirect_uris: String::new(),
-        enabled: true,
-    };
-    let claims = claims(db, &person, &client, is_admin, &grants).await?;
+    let claims = claims(db, &person, row.application_id, is_admin, &grants).await?;
     Ok(UserInfo { sub: person.id.to_string(), aud: client_id, claims })
 }
 

@@ -9,6 +9,8 @@
 mod access_view;
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 /// Applications whose tiles a holder of `grants` sees, in registry order.
 pub mod types;
@@ -17,6 +19,7 @@ pub use access_view::UserAccess;
 pub use pages::{NewRolePage, RoleDetailPage, RolesPage};
 pub use types::*;
 
+use crate::domain::RoleId;
 use crate::error::AppError;
 use crate::registry::{AppId, Permission, APPLICATIONS};
 use leptos::prelude::*;
@@ -27,19 +30,19 @@ pub async fn list_roles() -> Result<Vec<RoleSummary>, AppError> {
 }
 
 #[app_macros::endpoint(authorized(Roles, View))]
-pub async fn get_role(id: i64) -> Result<RoleDetail, AppError> {
+pub async fn get_role(id: RoleId) -> Result<RoleDetail, AppError> {
     service::detail(access, &state, id).await
 }
 
 #[app_macros::endpoint(authorized(Roles, Create))]
-pub async fn create_role(name: String, description: String) -> Result<i64, AppError> {
+pub async fn create_role(name: String, description: String) -> Result<RoleId, AppError> {
     let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
     let description = parse_description(&description).map_err(AppError::Invalid)?;
     service::create(access, &state, &name, &description).await
 }
 
 #[app_macros::endpoint(authorized(Roles, Update))]
-pub async fn update_role(id: i64, name: String, description: String) -> Result<(), AppError> {
+pub async fn update_role(id: RoleId, name: String, description: String) -> Result<(), AppError> {
     let name = RoleName::parse(&name).map_err(AppError::Invalid)?;
     let description = parse_description(&description).map_err(AppError::Invalid)?;
     service::update(access, &state, id, &name, &description).await
@@ -47,7 +50,7 @@ pub async fn update_role(id: i64, name: String, description: String) -> Result<(
 
 /// Replace what a role grants. Returns the grants as saved (with implied View).
 #[app_macros::endpoint(authorized(Roles, Update), json)]
-pub async fn set_role_permissions(id: i64, grants: Vec<Grant>) -> Result<Vec<Grant>, AppError> {
+pub async fn set_role_permissions(id: RoleId, grants: Vec<Grant>) -> Result<Vec<Grant>, AppError> {
     let grants = normalize_grants(&grants).map_err(AppError::Invalid)?;
     service::set_permissions(access, &state, id, &grants).await?;
     Ok(grants)
@@ -55,23 +58,23 @@ pub async fn set_role_permissions(id: i64, grants: Vec<Grant>) -> Result<Vec<Gra
 
 /// Delete a role that is not built in. Returns how many users lost it.
 #[app_macros::endpoint(authorized(Roles, Delete))]
-pub async fn delete_role(id: i64) -> Result<i64, AppError> {
+pub async fn delete_role(id: RoleId) -> Result<i64, AppError> {
     service::delete(access, &state, id).await
 }
 
 /// Users who do not hold the role yet, matching `search`, for the Members tab.
 #[app_macros::endpoint(authorized(Roles, Update))]
-pub async fn role_member_candidates(role_id: i64, search: String) -> Result<Vec<Member>, AppError> {
+pub async fn role_member_candidates(role_id: RoleId, search: String) -> Result<Vec<Member>, AppError> {
     service::candidates(access, &state, role_id, &search).await
 }
 
 #[app_macros::endpoint(authorized(Roles, Update))]
-pub async fn add_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
+pub async fn add_role_member(role_id: RoleId, user_id: i64) -> Result<(), AppError> {
     service::set_member(access, &state, role_id, user_id, true).await
 }
 
 #[app_macros::endpoint(authorized(Roles, Update))]
-pub async fn remove_role_member(role_id: i64, user_id: i64) -> Result<(), AppError> {
+pub async fn remove_role_member(role_id: RoleId, user_id: i64) -> Result<(), AppError> {
     service::set_member(access, &state, role_id, user_id, false).await
 }
 

@@ -88,7 +88,7 @@ fn RoleFields(name: RwSignal<String>, description: RwSignal<String>) -> impl Int
 pub fn NewRolePage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
-    let action = call_action::<i64>();
+    let action = call_action::<RoleId>();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = action.value().get() {
@@ -150,7 +150,7 @@ pub fn RoleDetailPage() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let id = move || params.read().get("id").and_then(|s| s.parse::<RoleId>().ok()).unwrap_or(RoleId::new(0));
     let tab = Memo::new(move |_| Tab::parse(&query.read().get("tab").unwrap_or_default()));
     let save = call_action::<()>();
     let perms = call_action::<Vec<Grant>>();
@@ -315,7 +315,7 @@ fn GeneralPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
 
 /// Delete, after a confirmation that says how many users lose the role.
 #[component]
-fn DeletePanel(id: i64, name: String, losing: usize) -> impl IntoView {
+fn DeletePanel(id: RoleId, name: String, losing: usize) -> impl IntoView {
     let delete = call_action::<i64>();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -517,7 +517,7 @@ fn MembersPanel(role: RoleDetail, me: Option<SignedInUser>, actions: RoleActions
 
 /// Find users without the role and add them.
 #[component]
-fn AddMember(role_id: i64, actions: RoleActions) -> impl IntoView {
+fn AddMember(role_id: RoleId, actions: RoleActions) -> impl IntoView {
     let (add, search, found) = (actions.add, actions.search, actions.candidates);
     view! {
         <section class="card" aria-labelledby="add-member-title">

@@ -5,22 +5,19 @@
 //! only hand out what they hold themselves, whether by ticking a permission in
 //! a role or by giving someone a role (`crate::grants::check_can_hand_out`).
 
+use super::repo::{self, MemberRow, NamedGrant};
 use super::types::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
+use crate::applications::repo as applications;
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::{ApplicationId, RoleId, Timestamp};
 use crate::error::{AppError, AppResult};
-use crate::grants::{
-    check_can_hand_out, check_may_manage, every_grant_with_registered, give_roles, grant_of, is_last_admin, user_email,
-    Builtin, GrantRow,
-};
+use crate::grants::{check_can_hand_out, check_may_manage, every_grant_with_registered, is_last_admin, user_email};
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
-use crate::server::db::is_unique_violation;
 use crate::server::db::Db;
-use crate::server::now_ms;
-use crate::server::sql::{like_pattern, Args};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 const CANDIDATES_LIMIT: i64 = 20;
 
@@ -40,82 +37,50 @@ fn duplicate(name: &RoleName) -> AppError {
 }
 
 /// "Users: View, Email queue: View", for the audit log.
-fn describe(grants: &[Grant], names: &HashMap<i64, String>) -> String {
+fn describe(grants: &[Grant], names: &HashMap<ApplicationId, String>) -> String {
     if grants.is_empty() {
         return "nothing".into();
     }
     grants.iter().map(|(a, p)| format!("{}: {}", a.name(names), p.label())).collect::<Vec<_>>().join(", ")
 }
 
-/// The role's name and whether it is the built-in Administrator, or NotFound.
-async fn role_head(conn: &mut AnyConnection, id: i64) -> AppResult<(String, bool)> {
-    let (name, builtin): (String, Option<Builtin>) = sqlx::query_as("SELECT name, builtin FROM roles WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(role_gone)?;
-    Ok((name, builtin == Some(Builtin::Administrator)))
-}
-
-/// What a role grants as stored (keys the registry no longer knows are skipped).
-async fn stored_grants(conn: &mut AnyConnection, id: i64) -> AppResult<BTreeSet<Grant>> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT application, permission FROM role_permissions WHERE role_id = $1")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(rows.iter().filter_map(|(app, permission)| grant_of(app, permission)).collect())
-}
-
-async fn insert_grants(conn: &mut AnyConnection, id: i64, grants: &[Grant]) -> AppResult<()> {
-    for (app, permission) in grants {
-        sqlx::query("INSERT INTO role_permissions (role_id, application, permission) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(app.key().into_owned())
-            .bind(permission.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+/// Role `id`, or NotFound.
+async fn role(conn: &mut AnyConnection, id: RoleId) -> AppResult<repo::Role> {
+    repo::find(conn, id).await?.ok_or_else(role_gone)
 }
 
 pub async fn list(_access: Access<'_, apps::Roles, perms::View>, state: &AppState) -> AppResult<Vec<RoleSummary>> {
-    let roles: Vec<RoleSummary> = sqlx::query_as(
-        "SELECT r.id, r.name, r.description, r.builtin IS NOT NULL AS builtin, \
-         (SELECT COUNT(*) FROM user_roles ur WHERE ur.role_id = r.id) AS member_count \
-         FROM roles r ORDER BY CASE WHEN r.builtin IS NULL THEN 1 ELSE 0 END, r.name_norm",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(roles)
+    repo::summaries(&mut *state.db.pool.acquire().await?).await
 }
 
-pub async fn detail(access: Access<'_, apps::Roles, perms::View>, state: &AppState, id: i64) -> AppResult<RoleDetail> {
+pub async fn detail(
+    access: Access<'_, apps::Roles, perms::View>,
+    state: &AppState,
+    id: RoleId,
+) -> AppResult<RoleDetail> {
     let mut conn = state.db.pool.acquire().await?;
-    let (name, description, builtin): (String, String, Option<Builtin>) =
-        sqlx::query_as("SELECT name, description, builtin FROM roles WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(role_gone)?;
-    let builtin = builtin == Some(Builtin::Administrator);
+    let role = role(&mut conn, id).await?;
+    let builtin = role.is_administrator();
     let grants = if builtin {
         every_grant_with_registered(&mut conn).await?
     } else {
-        stored_grants(&mut conn, id).await?.into_iter().collect()
+        repo::grants_of(&mut conn, id).await?.into_iter().collect()
     };
-    let applications = crate::applications::service::all_tiles(&mut conn).await?;
-    let members: Vec<MemberRow> = sqlx::query_as(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled FROM user_roles ur \
-         JOIN users u ON u.id = ur.user_id WHERE ur.role_id = $1 ORDER BY u.email_norm",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let applications = applications::tiles(&mut conn).await?;
+    let members = repo::members(&mut conn, id).await?;
     let members = with_manageable(&mut conn, access.principal(), members).await?;
-    let require_two_factor = crate::two_factor::service::role_requires(&mut conn, id).await?;
     let may_hand_out = check_can_hand_out(&mut conn, access.principal(), &[id]).await.is_ok();
-    Ok(RoleDetail { id, name, description, builtin, grants, members, applications, require_two_factor, may_hand_out })
+    Ok(RoleDetail {
+        id,
+        name: role.name,
+        description: role.description,
+        builtin,
+        grants,
+        members,
+        applications,
+        require_two_factor: role.require_two_factor,
+        may_hand_out,
+    })
 }
 
 /// `rows` as members, each marked with whether `caller` may change their
@@ -132,9 +97,6 @@ async fn with_manageable(conn: &mut AnyConnection, caller: &Principal, rows: Vec
         .collect())
 }
 
-/// A user as the member lists read them.
-type MemberRow = crate::grants::PersonRow;
-
 impl From<MemberRow> for Member {
     fn from(r: MemberRow) -> Self {
         Member {
@@ -147,83 +109,61 @@ impl From<MemberRow> for Member {
     }
 }
 
-async fn name_taken(conn: &mut AnyConnection, name: &RoleName, except: i64) -> AppResult<bool> {
-    Ok(crate::server::sql::name_taken(conn, crate::server::sql::Named::Roles, &name.normalized(), except).await?)
-}
-
 /// A new role that grants nothing yet.
 pub async fn create(
     access: Access<'_, apps::Roles, perms::Create>,
     state: &AppState,
     name: &RoleName,
     description: &str,
-) -> AppResult<i64> {
+) -> AppResult<RoleId> {
     let mut tx = state.db.begin_write().await?;
-    if name_taken(&mut tx, name, 0).await? {
+    if repo::name_taken(&mut tx, name, None).await? {
         return Err(duplicate(name));
     }
     let id = insert_role(&mut tx, name, description).await?;
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new(AuditAction::RoleCreated).target("role", id, name.as_str()),
+        Event::new(AuditAction::RoleCreated).target("role", id.get(), name.as_str()),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, by = access.principal().user_id, "role created");
+    tracing::info!(role_id = id.get(), by = access.principal().user_id, "role created");
     Ok(id)
 }
 
 /// The role row; its name must be free (a clash found only here is still a clear error).
-async fn insert_role(conn: &mut AnyConnection, name: &RoleName, description: &str) -> AppResult<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO roles (name, name_norm, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(name.as_str())
-    .bind(name.normalized())
-    .bind(description)
-    .bind(now_ms())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })
+async fn insert_role(conn: &mut AnyConnection, name: &RoleName, description: &str) -> AppResult<RoleId> {
+    repo::insert(conn, name, description, Timestamp::now()).await?.ok_or_else(|| duplicate(name))
 }
 
 pub async fn update(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
-    id: i64,
+    id: RoleId,
     name: &RoleName,
     description: &str,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    if role_head(&mut tx, id).await?.1 {
+    let old = role(&mut tx, id).await?;
+    if old.is_administrator() {
         return Err(builtin_refused());
     }
-    if name_taken(&mut tx, name, id).await? {
+    if repo::name_taken(&mut tx, name, Some(id)).await? || !repo::rename(&mut tx, id, name, description).await? {
         return Err(duplicate(name));
     }
-    let (old_name, old_description): (String, String) =
-        sqlx::query_as("SELECT name, description FROM roles WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
-    sqlx::query("UPDATE roles SET name = $1, name_norm = $2, description = $3 WHERE id = $4")
-        .bind(name.as_str())
-        .bind(name.normalized())
-        .bind(description)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| if is_unique_violation(&e) { duplicate(name) } else { e.into() })?;
     let diff = crate::audit::service::diff(&[
-        ("name", &old_name, name.as_str()),
-        ("description", &old_description, description),
+        ("name", &old.name, name.as_str()),
+        ("description", &old.description, description),
     ]);
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new(AuditAction::RoleUpdated).target("role", id, name.as_str()).details(diff),
+        Event::new(AuditAction::RoleUpdated).target("role", id.get(), name.as_str()).details(diff),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, by = access.principal().user_id, "role renamed or described");
+    tracing::info!(role_id = id.get(), by = access.principal().user_id, "role renamed or described");
     Ok(())
 }
 
@@ -233,19 +173,18 @@ pub async fn update(
 pub async fn set_permissions(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
-    id: i64,
+    id: RoleId,
     grants: &[Grant],
 ) -> AppResult<()> {
     let principal = access.principal();
     let mut tx = state.db.begin_write().await?;
-    let (name, builtin) = role_head(&mut tx, id).await?;
-    if builtin {
+    let role = role(&mut tx, id).await?;
+    if role.is_administrator() {
         return Err(builtin_refused());
     }
-    let before = stored_grants(&mut tx, id).await?;
-    let registered: Vec<i64> =
-        grants.iter().filter_map(|(app, _)| if let AppId::Registered(a) = app { Some(*a) } else { None }).collect();
-    if !crate::applications::service::unknown(&mut tx, &registered).await?.is_empty() {
+    let before = repo::grants_of(&mut tx, id).await?;
+    let names = applications::names(&mut tx).await?;
+    if grants.iter().any(|(app, _)| matches!(app, AppId::Registered(a) if !names.contains_key(a))) {
         return Err(AppError::Invalid(
             "One of these applications does not exist any more. Reload the page and try again.".into(),
         ));
@@ -259,43 +198,41 @@ pub async fn set_permissions(
         );
         return Err(AppError::Forbidden);
     }
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
-    insert_grants(&mut tx, id, grants).await?;
+    repo::clear_grants(&mut tx, id).await?;
+    repo::insert_grants(&mut tx, id, grants).await?;
     let before: Vec<Grant> = before.into_iter().collect();
-    let names = crate::applications::service::names(&mut tx).await?;
     let details = format!("{} → {}", describe(&before, &names), describe(grants, &names));
     record(
         &mut tx,
         &Actor::of(principal),
-        Event::new(AuditAction::RolePermissionsChanged).target("role", id, name).details(details),
+        Event::new(AuditAction::RolePermissionsChanged).target("role", id.get(), role.name).details(details),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, by = principal.user_id, grants = grants.len(), "role permissions saved");
+    tracing::info!(role_id = id.get(), by = principal.user_id, grants = grants.len(), "role permissions saved");
     Ok(())
 }
 
 /// Delete a role that is not built in; returns how many users lost it.
-pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppState, id: i64) -> AppResult<i64> {
+pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppState, id: RoleId) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
-    let (name, builtin) = role_head(&mut tx, id).await?;
-    if builtin {
+    let role = role(&mut tx, id).await?;
+    if role.is_administrator() {
         return Err(builtin_refused());
     }
-    let members = crate::grants::member_count(&mut tx, id).await?;
+    let members = repo::member_count(&mut tx, id).await?;
     // Explicit rather than relying on ON DELETE CASCADE alone.
-    crate::grants::take_from_all(&mut tx, id).await?;
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    repo::take_from_everyone(&mut tx, id).await?;
+    repo::delete(&mut tx, id).await?;
     let details = format!("{members} members lost it");
     record(
         &mut tx,
         &Actor::of(access.principal()),
-        Event::new(AuditAction::RoleDeleted).target("role", id, name).details(details),
+        Event::new(AuditAction::RoleDeleted).target("role", id.get(), role.name).details(details),
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, members, by = access.principal().user_id, "role deleted");
+    tracing::info!(role_id = id.get(), members, by = access.principal().user_id, "role deleted");
     Ok(members)
 }
 
@@ -303,23 +240,12 @@ pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppS
 pub async fn candidates(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
-    role_id: i64,
+    role_id: RoleId,
     search: &str,
 ) -> AppResult<Vec<Member>> {
-    let mut args = Args::default();
-    let role = args.int(role_id);
-    let mut sql = format!(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.enabled FROM users u WHERE NOT EXISTS \
-         (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = {role})"
-    );
-    if !search.trim().is_empty() {
-        let p = args.text(like_pattern(search));
-        sql.push_str(&format!(" AND (u.email_norm LIKE {p} ESCAPE '\\' OR u.name_sort LIKE {p} ESCAPE '\\')"));
-    }
-    let limit = args.int(CANDIDATES_LIMIT);
-    sql.push_str(&format!(" ORDER BY u.email_norm LIMIT {limit}"));
-    let rows: Vec<MemberRow> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
-    with_manageable(&mut *state.db.pool.acquire().await?, access.principal(), rows).await
+    let mut conn = state.db.pool.acquire().await?;
+    let rows = repo::candidates(&mut conn, role_id, search, CANDIDATES_LIMIT).await?;
+    with_manageable(&mut conn, access.principal(), rows).await
 }
 
 /// Give a role to a user (`member`) or take it away. The caller must be
@@ -330,23 +256,23 @@ pub async fn candidates(
 pub async fn set_member(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
-    role_id: i64,
+    role_id: RoleId,
     user_id: i64,
     member: bool,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
-    let (name, builtin) = role_head(&mut tx, role_id).await?;
+    let role = role(&mut tx, role_id).await?;
     let email = user_email(&mut tx, user_id).await?;
     check_may_manage(&mut tx, access.principal(), user_id).await?;
     let changed = if member {
         check_can_hand_out(&mut tx, access.principal(), &[role_id]).await?;
-        let held = crate::grants::holds_role(&mut tx, user_id, role_id).await?;
+        let held = repo::holds(&mut tx, user_id, role_id).await?;
         if !held {
-            give_roles(&mut tx, user_id, &[role_id]).await?;
+            repo::give(&mut tx, user_id, &[role_id]).await?;
         }
         !held
     } else {
-        if builtin {
+        if role.is_administrator() {
             if !access.principal().is_admin {
                 return Err(AppError::Forbidden);
             }
@@ -356,26 +282,24 @@ pub async fn set_member(
                 ));
             }
         }
-        crate::grants::take_role(&mut tx, user_id, role_id).await?
+        repo::take(&mut tx, user_id, role_id).await?
     };
     if changed {
         let what = if member { "added" } else { "removed" };
         let event = Event::new(AuditAction::RoleMembersChanged)
-            .target("role", role_id, name)
+            .target("role", role_id.get(), role.name)
             .details(format!("{what} {email}"));
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     tx.commit().await?;
-    tracing::info!(role_id, user_id, member, by = access.principal().user_id, "role membership changed");
+    tracing::info!(
+        role_id = role_id.get(),
+        user_id,
+        member,
+        by = access.principal().user_id,
+        "role membership changed"
+    );
     Ok(())
-}
-
-/// A role's name beside one of its grants.
-#[derive(sqlx::FromRow)]
-struct NamedGrant {
-    name: String,
-    #[sqlx(flatten)]
-    grant: GrantRow,
 }
 
 /// Each permission a user holds, and which of their roles grant it.
@@ -386,20 +310,13 @@ pub async fn effective_access(
 ) -> AppResult<EffectiveAccess> {
     let mut conn = state.db.pool.acquire().await?;
     user_email(&mut conn, user_id).await?;
-    let rows: Vec<NamedGrant> = sqlx::query_as(
-        "SELECT r.name, r.builtin, rp.application, rp.permission FROM user_roles ur \
-         JOIN roles r ON r.id = ur.role_id LEFT JOIN role_permissions rp ON rp.role_id = r.id \
-         WHERE ur.user_id = $1 ORDER BY r.name_norm",
-    )
-    .bind(user_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = repo::named_grants_held_by(&mut conn, user_id).await?;
     let everything = every_grant_with_registered(&mut conn).await?;
-    let app_names = crate::applications::service::names(&mut conn).await?;
+    let app_names = applications::names(&mut conn).await?;
     let mut by: BTreeMap<Grant, Vec<String>> = BTreeMap::new();
     let mut is_admin = false;
     for NamedGrant { name, grant: r } in rows {
-        let grants = if r.builtin == Some(Builtin::Administrator) {
+        let grants = if r.is_administrator() {
             is_admin = true;
             everything.clone()
         } else {
@@ -446,15 +363,15 @@ pub async fn seed_demo(db: &Db) -> AppResult<Vec<(String, bool)>> {
         let name = RoleName::parse(name).map_err(AppError::Invalid)?;
         let grants = super::types::normalize_grants(grants).map_err(AppError::Invalid)?;
         let mut tx = db.begin_write().await?;
-        if name_taken(&mut tx, &name, 0).await? {
+        if repo::name_taken(&mut tx, &name, None).await? {
             out.push((name.to_string(), false));
             continue;
         }
         let id = insert_role(&mut tx, &name, description).await?;
-        insert_grants(&mut tx, id, &grants).await?;
+        repo::insert_grants(&mut tx, id, &grants).await?;
         let actor = Actor { email: "server seed-demo".into(), ..Actor::default() };
         let event = Event::new(AuditAction::RoleCreated)
-            .target("role", id, name.as_str())
+            .target("role", id.get(), name.as_str())
             .details(describe(&grants, &HashMap::new()));
         record(&mut tx, &actor, event).await?;
         tx.commit().await?;

@@ -1,5 +1,6 @@
 //! The Roles data: role names, descriptions, grants and their normalization, summaries, members, details and effective access.
 
+use crate::domain::RoleId;
 use crate::registry::{AppId, Permission};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -64,6 +65,33 @@ impl fmt::Display for RoleName {
 
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
 
+/// The `roles.builtin` value of the Administrator role.
+pub const ADMINISTRATOR: &str = "administrator";
+
+/// What `roles.builtin` holds for a role Roster defines itself (NULL for the
+/// organization's own roles). Bound in SQL, never written as a literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// The Global administrator: every permission of every application.
+    Administrator,
+}
+
+impl Builtin {
+    /// The value stored in `roles.builtin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Administrator => ADMINISTRATOR,
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        (word == ADMINISTRATOR).then_some(Self::Administrator)
+    }
+}
+
+#[cfg(feature = "ssr")]
+crate::words_column!(Builtin, "built-in role", Builtin::parse, Builtin::as_str);
+
 /// A role's description, trimmed, or the reason it cannot be accepted.
 pub fn parse_description(input: &str) -> Result<String, String> {
     let s = input.trim();
@@ -94,7 +122,7 @@ pub fn normalize_grants(grants: &[Grant]) -> Result<Vec<Grant>, String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct RoleSummary {
-    pub id: i64,
+    pub id: RoleId,
     pub name: String,
     pub description: String,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::server::sql::Flag"))]
@@ -115,7 +143,7 @@ pub struct Member {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleDetail {
-    pub id: i64,
+    pub id: RoleId,
     pub name: String,
     pub description: String,
     /// The built-in Administrator role: every permission, never editable.

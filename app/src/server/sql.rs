@@ -291,28 +291,6 @@ pub fn in_list(args: &mut Args, ids: &[i64]) -> String {
     format!("({})", parts.join(", "))
 }
 
-/// A table whose rows have a unique, case-insensitive name (`name_norm`).
-#[derive(Debug, Clone, Copy)]
-pub enum Named {
-    Roles,
-    Applications,
-}
-
-/// Does another row of `table` (not `except`) have this normalized name?
-pub async fn name_taken(
-    conn: &mut sqlx::AnyConnection,
-    table: Named,
-    name_norm: &str,
-    except: i64,
-) -> sqlx::Result<bool> {
-    let sql = match table {
-        Named::Roles => "SELECT id FROM roles WHERE name_norm = $1 AND id <> $2",
-        Named::Applications => "SELECT id FROM applications WHERE name_norm = $1 AND id <> $2",
-    };
-    let found: Option<i64> = sqlx::query_scalar(sql).bind(name_norm).bind(except).fetch_optional(&mut *conn).await?;
-    Ok(found.is_some())
-}
-
 /// `(a, b, c)` placeholders for an `IN` list of strings.
 pub fn in_list_text(args: &mut Args, values: &[String]) -> String {
     let parts: Vec<String> = values.iter().map(|v| args.text(v.clone())).collect();

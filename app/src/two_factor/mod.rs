@@ -177,6 +177,6 @@ pub async fn reset_two_factor(id: i64) -> Result<(), AppError> {
 /// Roles Update: whether a role's members must use a second factor. On the
 /// built-in Administrator role only an administrator may change it.
 #[app_macros::endpoint(authorized(Roles, Update))]
-pub async fn set_role_two_factor(id: i64, required: bool) -> Result<(), AppError> {
+pub async fn set_role_two_factor(id: crate::domain::RoleId, required: bool) -> Result<(), AppError> {
     service::set_role_requirement(access, &state, id, required).await
 }

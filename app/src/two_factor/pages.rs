@@ -432,7 +432,7 @@ pub fn UserTwoFactorPanel(
 /// A role's "Members must use a passkey or an authenticator app", on its
 /// page in Roles. `editable`: the caller may change it.
 #[component]
-pub fn RoleTwoFactorPanel(id: i64, required: bool, editable: bool) -> impl IntoView {
+pub fn RoleTwoFactorPanel(id: crate::domain::RoleId, required: bool, editable: bool) -> impl IntoView {
     let save = call_action::<()>();
     let saving = save.pending();
     let checked = RwSignal::new(required);

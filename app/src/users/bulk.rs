@@ -23,6 +23,7 @@
 use super::service::selection;
 use super::types::{thousands, BulkAction, BulkJob, BulkJobState, BulkOutcome, BulkSelection, Skipped, BULK_MAX_IDS};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::RoleId;
 use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::server::access::{apps, perms, Access, Principal};
@@ -119,20 +120,13 @@ struct Target {
 
 /// The role a role action is about.
 struct RoleTarget {
-    id: i64,
+    id: RoleId,
     name: String,
     administrator: bool,
 }
 
-async fn role_target(conn: &mut AnyConnection, caller: &Principal, id: i64, giving: bool) -> AppResult<RoleTarget> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        name: String,
-        builtin: Option<grants::Builtin>,
-    }
-    let row: Row = sqlx::query_as("SELECT name, builtin FROM roles WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
+async fn role_target(conn: &mut AnyConnection, caller: &Principal, id: RoleId, giving: bool) -> AppResult<RoleTarget> {
+    let row = crate::roles::repo::find(conn, id)
         .await?
         .ok_or_else(|| AppError::NotFound("This role does not exist. It may have been deleted.".into()))?;
     if giving {
@@ -140,7 +134,7 @@ async fn role_target(conn: &mut AnyConnection, caller: &Principal, id: i64, givi
             return Err(AppError::NotAllowed(format!("You cannot give the role {}: {why}", row.name)));
         }
     }
-    Ok(RoleTarget { id, name: row.name, administrator: row.builtin == Some(grants::Builtin::Administrator) })
+    Ok(RoleTarget { id, administrator: row.is_administrator(), name: row.name })
 }
 
 /// Tally of one run.
@@ -437,9 +431,9 @@ async fn run_batch(
     }
     let found: Vec<i64> = targets.iter().map(|t| t.id).collect();
     let refused = grants::unmanageable(conn, caller, &found).await?;
-    let admins = grants::admin_holders(conn, &found).await?;
+    let admins = crate::roles::repo::administrator_holders(conn, &found).await?;
     let with_role: HashSet<i64> = match role {
-        Some(r) => grants::holders(conn, r.id, &found).await?,
+        Some(r) => crate::roles::repo::holders(conn, r.id, &found).await?,
         None => HashSet::new(),
     };
     let sessions = match action {
@@ -541,9 +535,9 @@ async fn apply(
             let adding = matches!(action, BulkAction::AddRole(_));
             for t in targets {
                 if adding {
-                    grants::give_roles(conn, t.id, &[role.id]).await?;
+                    crate::roles::repo::give(conn, t.id, &[role.id]).await?;
                 } else {
-                    grants::take_role(conn, t.id, role.id).await?;
+                    crate::roles::repo::take(conn, t.id, role.id).await?;
                 }
                 let change = if adding { "added" } else { "removed" };
                 let e = Event::new(AuditAction::UserUpdated)

@@ -123,7 +123,7 @@ pub fn BulkBar(
         }
     };
     let chosen = move || -> Option<BulkAction> {
-        let role = role_choice.get().parse::<i64>().ok();
+        let role = role_choice.get().parse::<RoleId>().ok();
         Some(match choice.get().as_str() {
             "enable" => BulkAction::Enable,
             "disable" => BulkAction::Disable,
@@ -135,7 +135,7 @@ pub fn BulkBar(
             _ => return None,
         })
     };
-    let role_name = move |id: i64| {
+    let role_name = move |id: RoleId| {
         roles
             .get()
             .and_then(Result::ok)
@@ -407,7 +407,7 @@ mod tests {
     fn questions_name_the_count_and_the_action() {
         assert_eq!(BulkAction::Disable.question(1204, ""), "Disable 1,204 users?");
         assert_eq!(BulkAction::Enable.question(1, ""), "Enable 1 user?");
-        assert_eq!(BulkAction::AddRole(3).question(2, "Editors"), "Add the role Editors to 2 users?");
+        assert_eq!(BulkAction::AddRole(RoleId::new(3)).question(2, "Editors"), "Add the role Editors to 2 users?");
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(999), "999");
     }

@@ -12,7 +12,7 @@
 use super::csv::{parse_import, CsvOut, ImportLine, MAX_IMPORT_BYTES};
 use super::types::{ImportReview, ImportRow, ImportVerdict};
 use crate::audit::service::{record, record_many, Actor, AuditAction, Event};
-use crate::domain::{EmailAddress, PersonName};
+use crate::domain::{EmailAddress, PersonName, RoleId};
 use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::registry::{AppId, Permission};
@@ -71,7 +71,7 @@ pub async fn read_upload(data: server_fn::codec::MultipartData) -> AppResult<Upl
 
 /// A role as the review matches names to it.
 struct RoleInfo {
-    id: i64,
+    id: RoleId,
     name: String,
     refusal: Option<String>,
 }
@@ -80,7 +80,7 @@ struct RoleInfo {
 struct Reviewed {
     row: ImportRow,
     email: Option<EmailAddress>,
-    role_ids: Vec<i64>,
+    role_ids: Vec<RoleId>,
     /// The existing user's id (Existing, AddRoles).
     user_id: Option<i64>,
 }
@@ -93,8 +93,8 @@ async fn review_rows(
 ) -> AppResult<Vec<Reviewed>> {
     let mut conn = state.db.pool.acquire().await?;
     let mut refusals = grants::hand_out_refusals(&mut conn, caller).await?;
-    let roles: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM roles").fetch_all(&mut *conn).await?;
-    let roles: HashMap<String, RoleInfo> = roles
+    let roles: HashMap<String, RoleInfo> = crate::roles::repo::names(&mut conn)
+        .await?
         .into_iter()
         .map(|(id, name)| (name.to_lowercase(), RoleInfo { id, refusal: refusals.remove(&id), name }))
         .collect();
@@ -168,16 +168,16 @@ async fn review_rows(
         existing.extend(args.bind(sqlx::query_as::<_, (String, i64)>(&sql)).fetch_all(&mut *conn).await?);
     }
     let ids: Vec<i64> = existing.values().copied().collect();
-    let mut held: HashSet<(i64, i64)> = HashSet::new();
+    let mut held: HashSet<(i64, RoleId)> = HashSet::new();
     let mut refused: HashMap<i64, &'static str> = HashMap::new();
     if add_roles {
         for chunk in ids.chunks(BATCH) {
-            held.extend(grants::role_pairs_of(&mut conn, chunk).await?);
+            held.extend(crate::roles::repo::role_pairs_of(&mut conn, chunk).await?);
             refused.extend(grants::unmanageable(&mut conn, caller, chunk).await?);
         }
     }
     let may_update = caller.can(AppId::Users, Permission::Update);
-    let names: HashMap<i64, &str> = roles.values().map(|r| (r.id, r.name.as_str())).collect();
+    let names: HashMap<RoleId, &str> = roles.values().map(|r| (r.id, r.name.as_str())).collect();
     for r in &mut out {
         let Some(id) = r.email.as_ref().and_then(|e| existing.get(&e.normalized())).copied() else { continue };
         if r.row.verdict == ImportVerdict::Error {
@@ -241,11 +241,7 @@ pub async fn run(
     let actor = Actor::of(caller);
     let started = std::time::Instant::now();
     let mut reviewed = review_rows(caller, state, parse(upload)?, upload.add_roles).await?;
-    let names: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM roles")
-        .fetch_all(&state.db.pool)
-        .await?
-        .into_iter()
-        .collect();
+    let names = crate::roles::repo::names(&mut *state.db.pool.acquire().await?).await?;
     let mut todo: Vec<&mut Reviewed> = reviewed.iter_mut().filter(|r| r.changes()).collect();
     // PostgreSQL takes a few batches at once (each its own connection and
     // transaction: the work is mostly waiting for the database); SQLite has
@@ -289,7 +285,7 @@ pub async fn run(
 /// Batches imported at once on PostgreSQL.
 const PG_PARALLEL_BATCHES: usize = 4;
 
-fn role_names(names: &HashMap<i64, String>, ids: &[i64]) -> String {
+fn role_names(names: &HashMap<RoleId, String>, ids: &[RoleId]) -> String {
     ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", ")
 }
 
@@ -300,7 +296,7 @@ async fn import_batch(
     state: &AppState,
     actor: &Actor,
     batch: &mut [&mut Reviewed],
-    names: &HashMap<i64, String>,
+    names: &HashMap<RoleId, String>,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
     // Someone may have invited one of them since the review.
@@ -359,7 +355,7 @@ async fn import_batch(
         let details = format!("{what} (import, line {})", r.row.line);
         events.push(Event::new(event).user(id, email.as_str()).details(details));
     }
-    grants::give_roles_many(&mut tx, &pairs).await?;
+    crate::roles::repo::give_many(&mut tx, &pairs).await?;
     crate::invitations::service::mint_for_new(&mut tx, &state.settings, &invitees).await?;
     record_many(&mut tx, actor, &events).await?;
     tx.commit().await?;

@@ -20,6 +20,7 @@ pub use import_page::ImportUsersPage;
 pub use pages::{NewUserPage, UserDetailPage, UsersPage};
 pub use types::*;
 
+use crate::domain::RoleId;
 use crate::email_queue::EmailStatus;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -39,7 +40,7 @@ pub async fn invite_user(
     email: String,
     first_name: Option<String>,
     last_name: Option<String>,
-    role_ids: Vec<i64>,
+    role_ids: Vec<RoleId>,
 ) -> Result<i64, AppError> {
     use crate::domain::{EmailAddress, PersonName};
     let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
@@ -59,7 +60,7 @@ pub async fn update_user(
     first_name: String,
     last_name: String,
     email: String,
-    role_ids: Vec<i64>,
+    role_ids: Vec<RoleId>,
 ) -> Result<UpdateOutcome, AppError> {
     use crate::domain::{EmailAddress, PersonName};
     let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;

@@ -297,7 +297,7 @@ type RoleOptions = Resource<Result<Vec<RoleOption>, AppError>>;
 /// shown with the reason and cannot be ticked. The page creates `roles` (a
 /// resource created inside a Suspend would not hydrate).
 #[component]
-fn RolePicker(selected: RwSignal<Vec<i64>>, roles: RoleOptions) -> impl IntoView {
+fn RolePicker(selected: RwSignal<Vec<RoleId>>, roles: RoleOptions) -> impl IntoView {
     let find = RwSignal::new(String::new());
     view! {
         <fieldset class="role-picker">
@@ -307,7 +307,7 @@ fn RolePicker(selected: RwSignal<Vec<i64>>, roles: RoleOptions) -> impl IntoView
                     match roles.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(list) => {
-                            let names: Vec<(i64, String)> = list.iter().map(|r| (r.id, r.name.clone())).collect();
+                            let names: Vec<(RoleId, String)> = list.iter().map(|r| (r.id, r.name.clone())).collect();
                             let chips = move || {
                                 let chosen = selected.get();
                                 let items = names
@@ -395,7 +395,7 @@ pub fn NewUserPage() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let first = RwSignal::new(String::new());
     let last = RwSignal::new(String::new());
-    let roles = RwSignal::new(Vec::<i64>::new());
+    let roles = RwSignal::new(Vec::<RoleId>::new());
     let action = call_action::<i64>();
     let navigate = use_navigate();
     Effect::new(move |_| {

@@ -3,14 +3,15 @@
 
 use super::types::{Delivery, RoleOption, UpdateOutcome, UserDetail, UserPage, UserQuery, UserRow, UserStatus};
 use crate::audit::service::{record, Actor, AuditAction, Event};
-use crate::domain::{EmailAddress, PersonName};
+use crate::domain::{EmailAddress, PersonName, RoleId};
 use crate::error::{AppError, AppResult};
-use crate::grants::{check_may_manage, is_last_admin, role_ids_of, user_email, user_gone};
+use crate::grants::{check_may_manage, is_last_admin, user_email, user_gone};
+use crate::roles::repo::role_ids_of;
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::is_unique_violation;
 use crate::server::db::Backend;
 use crate::server::session;
-use crate::server::sql::{in_list, like_pattern, Args, Flag};
+use crate::server::sql::{like_pattern, Args, Flag};
 use crate::server::state::AppState;
 use crate::server::{name_sort, now_ms};
 use crate::settings::template::TemplateKind;
@@ -336,18 +337,7 @@ pub async fn list(
 }
 
 async fn roles_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {
-    let mut args = Args::default();
-    let list = in_list(&mut args, ids);
-    let sql = format!(
-        "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id IN {list} ORDER BY r.name"
-    );
-    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
-    let rows: Vec<(i64, String)> = args.bind(sqlx::query_as(&sql)).fetch_all(&state.db.pool).await?;
-    for (user_id, name) in rows {
-        map.entry(user_id).or_default().push(name);
-    }
-    Ok(map)
+    crate::roles::repo::role_names_by_user(&mut *state.db.pool.acquire().await?, ids).await
 }
 
 /// The delivery state of each user's latest invitation email.
@@ -365,28 +355,26 @@ async fn deliveries_of(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i64, 
 /// Every role, and for each one the caller may not hand out, why not.
 pub async fn roles(access: Access<'_, apps::Users, perms::View>, state: &AppState) -> AppResult<Vec<RoleOption>> {
     let mut conn = state.db.pool.acquire().await?;
-    let mut roles: Vec<RoleOption> =
-        sqlx::query_as("SELECT id, name, description, builtin IS NOT NULL AS builtin FROM roles ORDER BY name_norm")
-            .fetch_all(&mut *conn)
-            .await?;
+    let roles = crate::roles::repo::all_by_name(&mut conn).await?;
     let mut refusals = crate::grants::hand_out_refusals(&mut conn, access.principal()).await?;
-    for r in &mut roles {
-        r.refusal = refusals.remove(&r.id);
-    }
-    Ok(roles)
+    Ok(roles
+        .into_iter()
+        .map(|r| RoleOption {
+            refusal: refusals.remove(&r.id),
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            builtin: r.builtin.is_some(),
+        })
+        .collect())
 }
 
 /// Check the chosen roles exist, and that the caller may hand them out.
-async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[i64]) -> AppResult<()> {
+async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[RoleId]) -> AppResult<()> {
     if role_ids.is_empty() {
         return Ok(());
     }
-    let mut args = Args::default();
-    let list = in_list(&mut args, role_ids);
-    let found: Vec<i64> = args
-        .bind(sqlx::query_scalar(&format!("SELECT id FROM roles WHERE id IN {list}")))
-        .fetch_all(&mut *conn)
-        .await?;
+    let found = crate::roles::repo::existing(conn, role_ids).await?;
     if found.len() != role_ids.len() {
         return Err(AppError::Invalid(
             "One of the chosen roles no longer exists. Reload the page and try again.".into(),
@@ -396,9 +384,9 @@ async fn check_roles(conn: &mut AnyConnection, caller: &Principal, role_ids: &[i
     crate::grants::check_can_hand_out(conn, caller, role_ids).await
 }
 
-async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
-    crate::grants::take_all_roles(conn, user_id).await?;
-    crate::grants::give_roles(conn, user_id, role_ids).await
+async fn set_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[RoleId]) -> AppResult<()> {
+    crate::roles::repo::take_all(conn, user_id).await?;
+    crate::roles::repo::give(conn, user_id, role_ids).await
 }
 
 fn duplicate(email: &EmailAddress) -> AppError {
@@ -411,7 +399,7 @@ pub async fn invite(
     state: &AppState,
     email: &EmailAddress,
     name: &PersonName,
-    role_ids: &[i64],
+    role_ids: &[RoleId],
 ) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
     check_roles(&mut tx, access.principal(), role_ids).await?;
@@ -493,13 +481,6 @@ pub async fn detail(access: Access<'_, apps::Users, perms::View>, state: &AppSta
     })
 }
 
-async fn admin_role_id(conn: &mut AnyConnection) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("SELECT id FROM roles WHERE builtin = $1")
-        .bind(crate::grants::Builtin::Administrator)
-        .fetch_one(&mut *conn)
-        .await?)
-}
-
 pub struct GeneralInfo<'a> {
     pub name: &'a PersonName,
     pub email: &'a EmailAddress,
@@ -510,7 +491,7 @@ pub async fn update(
     state: &AppState,
     id: i64,
     info: &GeneralInfo<'_>,
-    role_ids: &[i64],
+    role_ids: &[RoleId],
 ) -> AppResult<UpdateOutcome> {
     let mut tx = state.db.begin_write().await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
@@ -537,8 +518,8 @@ pub async fn update(
         return Err(duplicate(info.email));
     }
     check_roles(&mut tx, access.principal(), role_ids).await?;
-    let admin_role = admin_role_id(&mut tx).await?;
-    let had_admin = crate::grants::holds_role(&mut tx, id, admin_role).await?;
+    let admin_role = crate::roles::repo::administrator_id(&mut tx).await?;
+    let had_admin = crate::roles::repo::holds(&mut tx, id, admin_role).await?;
     let keeps_admin = role_ids.contains(&admin_role);
     if had_admin && !keeps_admin {
         if !access.principal().is_admin {
@@ -642,17 +623,8 @@ pub async fn set_enabled(
 }
 
 /// "A, B" for the audit trail.
-async fn role_names(conn: &mut AnyConnection, role_ids: &[i64]) -> AppResult<String> {
-    if role_ids.is_empty() {
-        return Ok(String::new());
-    }
-    let mut args = Args::default();
-    let list = in_list(&mut args, role_ids);
-    let names: Vec<String> = args
-        .bind(sqlx::query_scalar(&format!("SELECT name FROM roles WHERE id IN {list} ORDER BY name")))
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(names.join(", "))
+async fn role_names(conn: &mut AnyConnection, role_ids: &[RoleId]) -> AppResult<String> {
+    Ok(crate::roles::repo::names_of(conn, role_ids).await?.join(", "))
 }
 
 /// End every session of another user (Users Update).

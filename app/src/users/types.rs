@@ -1,5 +1,6 @@
 //! The Users data: statuses (a word column), queries, rows, pages, details, bulk actions and jobs, and the import's review.
 
+use crate::domain::RoleId;
 use crate::email_queue::types::EmailStatus;
 use serde::{Deserialize, Serialize};
 
@@ -82,15 +83,12 @@ pub struct UserQuery {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct RoleOption {
-    pub id: i64,
+    pub id: RoleId,
     pub name: String,
     pub description: String,
-    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::server::sql::Flag"))]
     pub builtin: bool,
     /// Why the caller may not give this role to anyone (None: they may).
-    #[cfg_attr(feature = "ssr", sqlx(skip))]
     pub refusal: Option<String>,
 }
 
@@ -113,7 +111,7 @@ pub struct UserDetail {
     pub last_name: String,
     pub enabled: bool,
     pub status: UserStatus,
-    pub role_ids: Vec<i64>,
+    pub role_ids: Vec<RoleId>,
     pub last_sign_in_at: Option<i64>,
     pub created_at: i64,
     pub invitation_expires_at: Option<i64>,
@@ -148,9 +146,9 @@ pub enum BulkAction {
     Enable,
     Disable,
     /// Give this role (by id).
-    AddRole(i64),
+    AddRole(RoleId),
     /// Take this role away (by id).
-    RemoveRole(i64),
+    RemoveRole(RoleId),
     ResendInvitation,
     RevokeInvitation,
     EndSessions,

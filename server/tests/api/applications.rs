@@ -8,6 +8,7 @@ use app::applications::{
     ListApplications, Mark, MyApplications, RotateApplicationSecret, SetApplicationEnabled, UpdateApplication,
 };
 use app::auth::Me;
+use app::domain::ApplicationId;
 use app::registry::{AppId, Permission};
 use app::roles::{AddRoleMember, GetRole, Grant, UserAccess};
 use reqwest::StatusCode;
@@ -45,7 +46,7 @@ pub async fn register(admin: &mut Client, input: ApplicationInput) -> Credential
     admin.send(CreateApplication { input }).await.ok()
 }
 
-fn registered(id: i64) -> AppId {
+fn registered(id: ApplicationId) -> AppId {
     AppId::Registered(id)
 }
 
@@ -309,7 +310,7 @@ async fn roles_grant_only_applications_that_exist(backend: Backend) {
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     let role = create_role(&mut admin, "Future", &[]).await;
-    let r = set_grants(&mut admin, role, &[(registered(77), Permission::View)]).await;
+    let r = set_grants(&mut admin, role, &[(registered(ApplicationId::new(77)), Permission::View)]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     let id = register(&mut admin, crm("CRM")).await.id;
     admin.send(DeleteApplication { id }).await;

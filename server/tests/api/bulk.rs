@@ -104,7 +104,7 @@ async fn ids_matching(c: &mut Client, search: &str) -> Vec<i64> {
 }
 
 /// How many users `role` has (as the Users list filters them).
-async fn with_role(c: &mut Client, role: i64) -> usize {
+async fn with_role(c: &mut Client, role: RoleId) -> usize {
     let r = c.send(ListUsers { query: UserQuery { role: role.to_string(), ..Default::default() } }).await;
     r.ok().rows.len()
 }
@@ -206,7 +206,7 @@ async fn every_bulk_action_does_what_the_single_one_does(backend: Backend) {
     let r = admin.send(BulkUsers { selection: BulkSelection::Ids(many), action: BulkAction::Disable }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert!(r.body.to_string().contains("Select all matching"), "{:?}", r.body);
-    let r = admin.send(BulkUsers { selection: matching(""), action: BulkAction::AddRole(999_999) }).await;
+    let r = admin.send(BulkUsers { selection: matching(""), action: BulkAction::AddRole(RoleId::new(999_999)) }).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
 }
 

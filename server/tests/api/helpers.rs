@@ -4,6 +4,7 @@
 
 use app::audit::{AuditEntry, AuditQuery, ListAudit};
 use app::auth::{Me, Setup, SignIn};
+pub use app::domain::RoleId;
 use app::email_queue::{EmailRow, GetEmail, ListEmails};
 use app::error::AppError;
 use app::invitations::SignUp;
@@ -571,7 +572,7 @@ impl Client {
     }
 
     /// Invite a user with the given roles; returns the new user's id.
-    pub async fn invite(&mut self, email: &str, role_ids: &[i64]) -> Reply<i64> {
+    pub async fn invite(&mut self, email: &str, role_ids: &[RoleId]) -> Reply<i64> {
         self.send(InviteUser { email: email.into(), first_name: None, last_name: None, role_ids: role_ids.to_vec() })
             .await
     }
@@ -834,7 +835,7 @@ pub const PASSWORD: &str = "a long and lovely passphrase";
 
 /// Invite `email` with `role_ids` and sign them up from the link in the Email
 /// queue (no SMTP needed). Returns their signed-in client.
-pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> Client {
+pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids: &[RoleId]) -> Client {
     let r = admin.invite(email, role_ids).await;
     assert_eq!(r.status, StatusCode::OK, "invite {email}: {:?}", r.body);
     let row = admin.emails("").await.into_iter().find(|e| e.to == email).expect("the invitation email");
@@ -855,7 +856,7 @@ pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids
 }
 
 /// [`add_user`], and the new user's id.
-pub async fn add_user_and_id(admin: &mut Client, server: &Server, email: &str, role_ids: &[i64]) -> (Client, i64) {
+pub async fn add_user_and_id(admin: &mut Client, server: &Server, email: &str, role_ids: &[RoleId]) -> (Client, i64) {
     let mut c = add_user(admin, server, email, role_ids).await;
     let id = user_id(&mut c).await;
     (c, id)
@@ -866,7 +867,7 @@ pub async fn user_id(c: &mut Client) -> i64 {
 }
 
 /// A role granting `grants` (e.g. `&[(AppId::Users, Permission::View)]`); returns its id.
-pub async fn create_role(admin: &mut Client, name: &str, grants: &[Grant]) -> i64 {
+pub async fn create_role(admin: &mut Client, name: &str, grants: &[Grant]) -> RoleId {
     let r = admin.send(CreateRole { name: name.into(), description: String::new() }).await;
     assert_eq!(r.status, StatusCode::OK, "create_role {name}: {:?}", r.body);
     let id = r.ok();
@@ -876,7 +877,7 @@ pub async fn create_role(admin: &mut Client, name: &str, grants: &[Grant]) -> i6
 }
 
 /// Set role `id`'s grants (what the Permissions tab saves); the grants it holds now.
-pub async fn set_grants(c: &mut Client, id: i64, grants: &[Grant]) -> Reply<Vec<Grant>> {
+pub async fn set_grants(c: &mut Client, id: RoleId, grants: &[Grant]) -> Reply<Vec<Grant>> {
     c.send(SetRolePermissions { id, grants: grants.to_vec() }).await
 }
 
@@ -885,9 +886,9 @@ pub async fn set_grants(c: &mut Client, id: i64, grants: &[Grant]) -> Reply<Vec<
 /// second administrator, both signed in.
 pub struct Cast {
     pub admin: Client,
-    pub admin_role: i64,
+    pub admin_role: RoleId,
     pub manager: Client,
-    pub manager_role: i64,
+    pub manager_role: RoleId,
     pub grace: Client,
     pub grace_id: i64,
 }
@@ -904,7 +905,7 @@ impl Cast {
 }
 
 /// The built-in Administrator role's id.
-pub async fn administrator_role(admin: &mut Client) -> i64 {
+pub async fn administrator_role(admin: &mut Client) -> RoleId {
     admin.send(ListRoles {}).await.ok().into_iter().find(|r| r.builtin).unwrap().id
 }
 

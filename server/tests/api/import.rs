@@ -30,8 +30,8 @@ struct World {
     _db: TestDb,
     server: Server,
     admin: Client,
-    editors: i64,
-    mail_admins: i64,
+    editors: RoleId,
+    mail_admins: RoleId,
 }
 
 async fn world(backend: Backend) -> World {

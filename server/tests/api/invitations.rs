@@ -20,7 +20,7 @@ on_both_backends!(
     signing_up_from_the_invitation_confirms_the_address,
 );
 
-pub(crate) async fn admin_role(admin: &mut Client) -> i64 {
+pub(crate) async fn admin_role(admin: &mut Client) -> RoleId {
     let r = admin.send(RoleOptions {}).await;
     r.ok().into_iter().find(|r| r.builtin).unwrap().id
 }
@@ -143,7 +143,7 @@ async fn duplicate_email_queues_nothing(backend: Backend) {
     let r = admin.invite("not-an-email", &[]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.to_string().contains("@"), "{:?}", r.body);
-    let r = admin.invite("x@example.com", &[999_999]).await;
+    let r = admin.invite("x@example.com", &[RoleId::new(999_999)]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "unknown role: {:?}", r.body);
     assert_eq!(admin.emails("").await.len(), 1, "only the first invitation was queued");
     assert_eq!(scalar(&db, "SELECT COUNT(*) FROM users").await, 2);

@@ -9,6 +9,7 @@ use crate::on_both_backends;
 use app::account::UpdateMyName;
 use app::applications::{ClientType, Credentials, RotateApplicationSecret, SetApplicationEnabled};
 use app::auth::{Me, SignIn};
+use app::domain::ApplicationId;
 use app::email_confirmation::ConfirmEmail;
 use app::registry::{AppId, Permission};
 use app::roles::{ListRoles, SetRolePermissions};
@@ -154,7 +155,7 @@ struct World {
     admin: Client,
     laura: Client,
     creds: Credentials,
-    app_id: i64,
+    app_id: ApplicationId,
 }
 
 async fn world(backend: Backend) -> World {

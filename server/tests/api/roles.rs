@@ -254,7 +254,7 @@ async fn role_names_are_unique_regardless_of_case(backend: Backend) {
     assert_eq!(r.status, StatusCode::CONFLICT);
     let r = admin.send(UpdateRole { id, name: "content editor".into(), description: String::new() }).await;
     assert_eq!(r.status, StatusCode::OK, "a role may change the case of its own name: {:?}", r.body);
-    let r = admin.send(UpdateRole { id: 999_999, name: "Ghost".into(), description: String::new() }).await;
+    let r = admin.send(UpdateRole { id: RoleId::new(999_999), name: "Ghost".into(), description: String::new() }).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 

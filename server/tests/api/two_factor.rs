@@ -396,7 +396,7 @@ async fn disabling_ends_the_second_step(backend: Backend) {
     assert_eq!(audit_entries(&mut admin, "two_factor.totp_disabled").await.len(), 1);
 }
 
-async fn require(admin: &mut Client, role_id: i64, required: bool) {
+async fn require(admin: &mut Client, role_id: RoleId, required: bool) {
     let r = admin.send(SetRoleTwoFactor { id: role_id, required }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }

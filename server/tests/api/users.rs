@@ -38,7 +38,7 @@ on_both_backends!(
 const PROTECTED: &str = "Only a Global administrator";
 
 /// Every action on another person, taken in turn by `c`: (endpoint, its answer).
-async fn actions(c: &mut Client, id: i64, email: &str, role: i64) -> Vec<(&'static str, Reply)> {
+async fn actions(c: &mut Client, id: i64, email: &str, role: RoleId) -> Vec<(&'static str, Reply)> {
     let rename = UpdateUser {
         id,
         first_name: "Renamed".into(),
@@ -539,7 +539,7 @@ async fn the_role_picker_says_which_roles_the_caller_cannot_hand_out_and_why(bac
     let admin_role = administrator_role(&mut admin).await;
     let mut ivy = add_user(&mut admin, &server, "ivy@example.com", &[inviters]).await;
 
-    let options = |r: &Reply<Vec<app::users::RoleOption>>| -> Vec<(i64, String, Option<String>)> {
+    let options = |r: &Reply<Vec<app::users::RoleOption>>| -> Vec<(RoleId, String, Option<String>)> {
         r.ok().into_iter().map(|r| (r.id, r.description, r.refusal)).collect()
     };
     let r = admin.send(RoleOptions {}).await;
@@ -548,7 +548,7 @@ async fn the_role_picker_says_which_roles_the_caller_cannot_hand_out_and_why(bac
     let r = ivy.send(RoleOptions {}).await;
     let seen = options(&r);
     assert_eq!(seen.len(), 4, "every role is listed: {:?}", r.body);
-    let why = |id: i64| seen.iter().find(|(i, _, _)| *i == id).unwrap().2.clone();
+    let why = |id: RoleId| seen.iter().find(|(i, _, _)| *i == id).unwrap().2.clone();
     assert_eq!(why(inviters), None);
     assert_eq!(why(readers), None);
     assert!(why(admin_role).unwrap().contains("Only a Global administrator"), "{:?}", why(admin_role));

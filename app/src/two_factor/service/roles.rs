@@ -1,20 +1,11 @@
 //! The rule that a role may require a second factor.
 
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::RoleId;
 use crate::error::{AppError, AppResult};
+use crate::roles::repo;
 use crate::server::access::{apps, perms, Access};
 use crate::server::state::AppState;
-use sqlx::AnyConnection;
-
-/// Does role `id` require its members to use a second factor?
-pub async fn role_requires(conn: &mut AnyConnection, id: i64) -> AppResult<bool> {
-    let flag: Option<crate::server::sql::Flag> =
-        sqlx::query_scalar("SELECT require_two_factor FROM roles WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(flag.is_some_and(bool::from))
-}
 
 /// Require (or stop requiring) a second factor of role `id`'s members. The
 /// built-in Administrator role is an administrator's to change, and a role
@@ -22,21 +13,13 @@ pub async fn role_requires(conn: &mut AnyConnection, id: i64) -> AppResult<bool>
 pub async fn set_role_requirement(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
-    id: i64,
+    id: RoleId,
     required: bool,
 ) -> AppResult<()> {
     let caller = access.principal();
     let mut tx = state.db.begin_write().await?;
-    #[derive(sqlx::FromRow)]
-    struct Head {
-        name: String,
-        builtin: Option<crate::grants::Builtin>,
-    }
-    let head: Head = sqlx::query_as("SELECT name, builtin FROM roles WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| AppError::NotFound("This role no longer exists.".into()))?;
+    let head =
+        repo::find(&mut tx, id).await?.ok_or_else(|| AppError::NotFound("This role no longer exists.".into()))?;
     if head.builtin.is_some() && !caller.is_admin {
         return Err(AppError::NotAllowed(
             "Only an administrator may change what the Administrator role requires.".into(),
@@ -49,15 +32,11 @@ pub async fn set_role_requirement(
             "This role grants something you do not have, so only an administrator may change what it requires.".into(),
         ));
     }
-    sqlx::query("UPDATE roles SET require_two_factor = $1 WHERE id = $2")
-        .bind(required)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    repo::set_require_two_factor(&mut tx, id, required).await?;
     record(
         &mut tx,
         &Actor::of(caller),
-        Event::new(AuditAction::RoleTwoFactorRequired).target("role", id, head.name).details(if required {
+        Event::new(AuditAction::RoleTwoFactorRequired).target("role", id.get(), head.name).details(if required {
             "members must use a second factor"
         } else {
             "no longer required"

@@ -13,14 +13,7 @@ pub(in crate::two_factor) async fn totp_enabled(conn: &mut AnyConnection, user_i
 
 /// Does one of the user's roles require a second factor?
 pub(in crate::two_factor) async fn required(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) AS n FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 AND r.require_two_factor",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(n > 0)
+    crate::roles::repo::requires_two_factor(conn, user_id).await
 }
 
 pub async fn status(state: &AppState, user_id: i64) -> AppResult<SecurityStatus> {
