@@ -114,6 +114,7 @@ screenshots: tools build
 
 layers:
 	$(call step,layers: no import in app/src runs up a layer (scripts/layers.toml),scripts/check-layers.py)
+	$(call step,tables: each table's SQL only in its home (scripts/tables.toml),scripts/check-tables.py)
 
 # The lints alone: the layer check, then the two builds `make test` lints in
 # (the browser half for wasm32, the server half with every target). Each half
