@@ -9,6 +9,7 @@
 //!   someone who holds more than they do ([`check_may_manage`]);
 //! - the last enabled administrator stays ([`is_last_admin`]).
 
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Grant, Permission, APPLICATIONS};
 use crate::server::access::Principal;
@@ -94,14 +95,14 @@ pub struct Held {
 
 /// One indexed query: the user's roles, what they grant, and whether one
 /// requires two-factor sign-in.
-pub async fn load(db: &Db, user_id: i64) -> AppResult<Held> {
+pub async fn load(db: &Db, user_id: UserId) -> AppResult<Held> {
     let mut conn = db.pool.acquire().await?;
     load_on(&mut conn, user_id).await
 }
 
 /// [`load`] for the session middleware, and whether the user owes a second
 /// factor: one of their roles requires one and they have none set up.
-pub async fn load_for_session(db: &Db, user_id: i64) -> AppResult<(Held, bool)> {
+pub async fn load_for_session(db: &Db, user_id: UserId) -> AppResult<(Held, bool)> {
     let held = load(db, user_id).await?;
     // Only members of a role that requires a second factor pay for this query.
     let two_factor_setup_owed = held.two_factor_required
@@ -112,7 +113,7 @@ pub async fn load_for_session(db: &Db, user_id: i64) -> AppResult<(Held, bool)> 
 /// [`load`] on a connection the caller holds (inside its transaction: taking
 /// a second connection from the pool while holding SQLite's write lock let
 /// concurrent callers exhaust the pool, each waiting for the other).
-pub async fn load_on(conn: &mut AnyConnection, user_id: i64) -> AppResult<Held> {
+pub async fn load_on(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Held> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -164,7 +165,7 @@ pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal,
         if let Some((app, permission)) = r.grant() {
             if !principal.can(app, permission) {
                 tracing::info!(
-                    user_id = principal.user_id,
+                    user_id = principal.user_id.get(),
                     app = %app.key(),
                     "refused to hand out a role beyond the caller's own access"
                 );
@@ -224,7 +225,7 @@ pub async fn hand_out_refusals(
 /// role row first makes the second wait for the first; its count, a new
 /// statement with a new snapshot, then sees the first one's change. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
-pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+pub async fn is_last_admin(conn: &mut AnyConnection, user_id: UserId) -> AppResult<bool> {
     if Backend::of(conn).row_locks() {
         sqlx::query("SELECT id FROM roles WHERE builtin = $1 FOR UPDATE")
             .bind(Builtin::Administrator)
@@ -244,7 +245,7 @@ pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<
 }
 
 /// Does `user_id` hold the built-in Administrator role (enabled or not, signed up or not)?
-pub async fn holds_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+pub async fn holds_admin_role(conn: &mut AnyConnection, user_id: UserId) -> AppResult<bool> {
     Ok(sqlx::query(
         "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 AND r.builtin = $2",
@@ -269,16 +270,24 @@ pub const BEYOND_YOUR_ACCESS: &str = "You can only change people whose roles you
 /// someone whose roles grant more than the caller holds (the hand-out rule,
 /// [`check_can_hand_out`]), or changing that person's email and asking for a
 /// reset would hand the caller their access.
-pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<()> {
+pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user_id: UserId) -> AppResult<()> {
     if caller.is_admin {
         return Ok(());
     }
     if holds_admin_role(conn, user_id).await? {
-        tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
+        tracing::info!(
+            user_id = caller.user_id.get(),
+            target = user_id.get(),
+            "refused: the target is an administrator"
+        );
         return Err(AppError::NotAllowed(ADMIN_PROTECTED.into()));
     }
     if !could_have_given(conn, caller, user_id).await? {
-        tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target holds more than the caller");
+        tracing::info!(
+            user_id = caller.user_id.get(),
+            target = user_id.get(),
+            "refused: the target holds more than the caller"
+        );
         return Err(AppError::NotAllowed(BEYOND_YOUR_ACCESS.into()));
     }
     Ok(())
@@ -294,8 +303,8 @@ pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user
 pub async fn unmanageable(
     conn: &mut AnyConnection,
     caller: &Principal,
-    user_ids: &[i64],
-) -> AppResult<std::collections::HashMap<i64, &'static str>> {
+    user_ids: &[UserId],
+) -> AppResult<std::collections::HashMap<UserId, &'static str>> {
     let mut out = std::collections::HashMap::new();
     if caller.is_admin || user_ids.is_empty() {
         return Ok(out);
@@ -303,7 +312,7 @@ pub async fn unmanageable(
     let refused = hand_out_refusals(conn, caller).await?;
     #[derive(sqlx::FromRow)]
     struct Held {
-        user_id: i64,
+        user_id: UserId,
         role_id: i64,
         builtin: Option<Builtin>,
     }
@@ -326,7 +335,7 @@ pub async fn unmanageable(
 
 /// Could `caller` have given `user_id` every role they hold? (The hand-out
 /// rule, [`check_can_hand_out`], applied to that person's roles.)
-pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<bool> {
+pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user_id: UserId) -> AppResult<bool> {
     let roles = role_ids_of(conn, user_id).await?;
     Ok(check_can_hand_out(conn, caller, &roles).await.is_ok())
 }
@@ -336,7 +345,7 @@ pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user
 /// A person as the rules and lists read them: who, and whether they are enabled.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PersonRow {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
@@ -345,7 +354,7 @@ pub struct PersonRow {
 }
 
 /// The roles a user holds.
-pub async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<i64>> {
+pub async fn role_ids_of(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<i64>> {
     Ok(sqlx::query_scalar("SELECT role_id FROM user_roles WHERE user_id = $1")
         .bind(user_id)
         .fetch_all(&mut *conn)
@@ -357,16 +366,16 @@ pub fn user_gone() -> AppError {
 }
 
 /// Give `user_id` the roles `role_ids` (none of which they hold yet), in the caller's transaction.
-pub async fn give_roles(conn: &mut AnyConnection, user_id: i64, role_ids: &[i64]) -> AppResult<()> {
-    let pairs: Vec<(i64, i64)> = role_ids.iter().map(|&role| (user_id, role)).collect();
+pub async fn give_roles(conn: &mut AnyConnection, user_id: UserId, role_ids: &[i64]) -> AppResult<()> {
+    let pairs: Vec<(UserId, i64)> = role_ids.iter().map(|&role| (user_id, role)).collect();
     give_roles_many(conn, &pairs).await
 }
 
 /// [`give_roles`] for many (user, role) pairs in one statement.
-pub async fn give_roles_many(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> AppResult<()> {
+pub async fn give_roles_many(conn: &mut AnyConnection, pairs: &[(UserId, i64)]) -> AppResult<()> {
     for chunk in pairs.chunks(1000) {
         let mut args = crate::server::sql::Args::default();
-        let values = args.rows(chunk, |a, &(user, role)| vec![a.int(user), a.int(role)]);
+        let values = args.rows(chunk, |a, &(user, role)| vec![a.int(user.get()), a.int(role)]);
         let sql = format!("INSERT INTO user_roles (user_id, role_id) VALUES {values}");
         args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
     }
@@ -374,7 +383,7 @@ pub async fn give_roles_many(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> 
 }
 
 /// Give the first user the Administrator role (setup), in the caller's transaction.
-pub async fn give_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
+pub async fn give_admin_role(conn: &mut AnyConnection, user_id: UserId) -> AppResult<()> {
     sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
         .bind(user_id)
         .bind(Builtin::Administrator)
@@ -384,7 +393,7 @@ pub async fn give_admin_role(conn: &mut AnyConnection, user_id: i64) -> AppResul
 }
 
 /// Does `user_id` hold role `role_id`?
-pub async fn holds_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) -> AppResult<bool> {
+pub async fn holds_role(conn: &mut AnyConnection, user_id: UserId, role_id: i64) -> AppResult<bool> {
     let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
         .bind(role_id)
@@ -394,7 +403,7 @@ pub async fn holds_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) ->
 }
 
 /// Take role `role_id` from `user_id`; whether they held it.
-pub async fn take_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) -> AppResult<bool> {
+pub async fn take_role(conn: &mut AnyConnection, user_id: UserId, role_id: i64) -> AppResult<bool> {
     let r = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
         .bind(role_id)
@@ -404,7 +413,7 @@ pub async fn take_role(conn: &mut AnyConnection, user_id: i64, role_id: i64) -> 
 }
 
 /// Take every role of `user_id` (before giving the new set).
-pub async fn take_all_roles(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
+pub async fn take_all_roles(conn: &mut AnyConnection, user_id: UserId) -> AppResult<()> {
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     Ok(())
 }
@@ -424,7 +433,7 @@ pub async fn take_from_all(conn: &mut AnyConnection, role_id: i64) -> AppResult<
 }
 
 /// Which of `ids` hold role `role_id`.
-pub async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
+pub async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[UserId]) -> AppResult<HashSet<UserId>> {
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -436,7 +445,7 @@ pub async fn holders(conn: &mut AnyConnection, role_id: i64, ids: &[i64]) -> App
 }
 
 /// Which of `ids` hold the Administrator role.
-pub async fn admin_holders(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<HashSet<i64>> {
+pub async fn admin_holders(conn: &mut AnyConnection, ids: &[UserId]) -> AppResult<HashSet<UserId>> {
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -451,16 +460,13 @@ pub async fn admin_holders(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<H
 }
 
 /// Every (user, role) pair of `ids` (one statement: callers pass a bounded chunk).
-pub async fn role_pairs_of(conn: &mut AnyConnection, ids: &[i64]) -> AppResult<Vec<(i64, i64)>> {
+pub async fn role_pairs_of(conn: &mut AnyConnection, ids: &[UserId]) -> AppResult<Vec<(UserId, i64)>> {
     let mut args = Args::default();
     let sql = format!("SELECT user_id, role_id FROM user_roles WHERE user_id IN {}", in_list(&mut args, ids));
-    Ok(args.bind(sqlx::query_as::<_, (i64, i64)>(&sql)).fetch_all(&mut *conn).await?)
+    Ok(args.bind(sqlx::query_as::<_, (UserId, i64)>(&sql)).fetch_all(&mut *conn).await?)
 }
 
-pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(user_gone)
+/// User `id`'s address, or [`user_gone`].
+pub async fn user_email(conn: &mut AnyConnection, id: UserId) -> AppResult<String> {
+    crate::users::repo::email(conn, id).await?.ok_or_else(user_gone)
 }

@@ -191,7 +191,7 @@ async fn commit_with(
     let id = event.target_id;
     record(&mut tx, &Actor::of(by), event).await?;
     tx.commit().await?;
-    tracing::info!(application_id = id, by = by.user_id, "{what}");
+    tracing::info!(application_id = id, by = by.user_id.get(), "{what}");
     Ok(())
 }
 
@@ -259,7 +259,12 @@ pub async fn set_enabled(
     let action = if enabled { AuditAction::ApplicationEnabled } else { AuditAction::ApplicationDisabled };
     record(&mut tx, &Actor::of(access.principal()), Event::new(action).target("application", id, old.name)).await?;
     tx.commit().await?;
-    tracing::info!(application_id = id, enabled, by = access.principal().user_id, "application enabled or disabled");
+    tracing::info!(
+        application_id = id,
+        enabled,
+        by = access.principal().user_id.get(),
+        "application enabled or disabled"
+    );
     Ok(())
 }
 
@@ -290,7 +295,7 @@ pub async fn rotate_secret(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(application_id = id, by = access.principal().user_id, "client secret rotated");
+    tracing::info!(application_id = id, by = access.principal().user_id.get(), "client secret rotated");
     Ok(Credentials { id, client_id: old.client_id, client_secret: Some(secret.expose().to_string()) })
 }
 
@@ -313,7 +318,7 @@ pub async fn delete(access: Access<'_, apps::Applications, perms::Delete>, db: &
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(application_id = id, by = access.principal().user_id, "application deleted");
+    tracing::info!(application_id = id, by = access.principal().user_id.get(), "application deleted");
     Ok(())
 }
 

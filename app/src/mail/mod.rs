@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod smtp;
 pub mod templates;
 
+use crate::domain::UserId;
 use crate::email_queue::EmailStatus;
 use crate::error::AppResult;
 use crate::server::crypto::Token;
@@ -25,7 +26,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {
     pub kind: crate::settings::template::TemplateKind,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -46,7 +47,7 @@ pub async fn notify_owner(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: crate::settings::template::TemplateKind,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
     extra: &[(&'static str, String)],
 ) -> AppResult<()> {
@@ -67,7 +68,7 @@ pub async fn enqueue_many(
     conn: &mut AnyConnection,
     settings: &Settings,
     mails: &[OutgoingEmail],
-) -> AppResult<std::collections::HashMap<i64, i64>> {
+) -> AppResult<std::collections::HashMap<UserId, i64>> {
     let inserted = insert(conn, settings, mails).await?;
     Ok(inserted.into_iter().filter_map(|(user, id)| Some((user?, id))).collect())
 }
@@ -77,7 +78,7 @@ async fn insert(
     conn: &mut AnyConnection,
     settings: &Settings,
     mails: &[OutgoingEmail],
-) -> AppResult<Vec<(Option<i64>, i64)>> {
+) -> AppResult<Vec<(Option<UserId>, i64)>> {
     if mails.is_empty() {
         return Ok(Vec::new());
     }
@@ -85,7 +86,7 @@ async fn insert(
     let (now, max) = (args.int(now_ms()), args.int(settings.mail_max_attempts));
     let queued = args.text(EmailStatus::Queued.key());
     let values = args.rows(mails, |a, m| {
-        let (kind, user) = (a.text(m.kind.key()), a.opt_int(m.user_id));
+        let (kind, user) = (a.text(m.kind.key()), a.opt_int(m.user_id.map(UserId::get)));
         let (to, subject, text, html) = (a.text(&m.to), a.text(&m.subject), a.text(&m.text), a.text(&m.html));
         let id = a.text(message_id(settings));
         vec![kind, user, to, subject, text, html, id, queued.clone(), "0".into(), max.clone(), now.clone(), now.clone()]

@@ -2,6 +2,7 @@
 //! `email_attempts`). Queueing, claiming and recording delivery are in
 //! [`crate::mail`]; between them they hold every statement on these tables.
 
+use crate::domain::UserId;
 use crate::email_queue::EmailStatus;
 use crate::error::AppResult;
 use crate::server::db::Db;
@@ -23,7 +24,7 @@ pub struct Listed {
     pub last_error: Option<String>,
     /// Which links of the subject to hide depends on the kind and the person.
     pub kind: TemplateKind,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
 }
 
 const LIST_COLUMNS: &str =
@@ -135,7 +136,10 @@ pub async fn delete_unless_sending(db: &Db, id: i64) -> AppResult<u64> {
 /// The invitation email of each of `user_ids`' invitations, oldest
 /// invitation first: (user, email id, status, last error). `user_ids` must
 /// not be empty.
-pub async fn invitation_emails(db: &Db, user_ids: &[i64]) -> AppResult<Vec<(i64, i64, EmailStatus, Option<String>)>> {
+pub async fn invitation_emails(
+    db: &Db,
+    user_ids: &[UserId],
+) -> AppResult<Vec<(UserId, i64, EmailStatus, Option<String>)>> {
     let mut args = Args::default();
     let list = in_list(&mut args, user_ids);
     let sql = format!(

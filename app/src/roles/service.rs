@@ -7,6 +7,7 @@
 
 use super::types::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::grants::{
     check_can_hand_out, check_may_manage, every_grant_with_registered, give_roles, grant_of, is_last_admin, user_email,
@@ -121,7 +122,7 @@ pub async fn detail(access: Access<'_, apps::Roles, perms::View>, state: &AppSta
 /// `rows` as members, each marked with whether `caller` may change their
 /// roles (the rule of `check_may_manage`, for all of them in two queries).
 async fn with_manageable(conn: &mut AnyConnection, caller: &Principal, rows: Vec<MemberRow>) -> AppResult<Vec<Member>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<UserId> = rows.iter().map(|r| r.id).collect();
     let refused = crate::grants::unmanageable(conn, caller, &ids).await?;
     Ok(rows
         .into_iter()
@@ -170,7 +171,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, by = access.principal().user_id, "role created");
+    tracing::info!(role_id = id, by = access.principal().user_id.get(), "role created");
     Ok(id)
 }
 
@@ -223,7 +224,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, by = access.principal().user_id, "role renamed or described");
+    tracing::info!(role_id = id, by = access.principal().user_id.get(), "role renamed or described");
     Ok(())
 }
 
@@ -252,7 +253,7 @@ pub async fn set_permissions(
     }
     if let Some((app, permission)) = grants.iter().find(|g| !before.contains(g) && !principal.can(g.0, g.1)) {
         tracing::info!(
-            user_id = principal.user_id,
+            user_id = principal.user_id.get(),
             app = %app.key(),
             permission = permission.as_str(),
             "refused to grant a permission the caller does not hold"
@@ -271,7 +272,7 @@ pub async fn set_permissions(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, by = principal.user_id, grants = grants.len(), "role permissions saved");
+    tracing::info!(role_id = id, by = principal.user_id.get(), grants = grants.len(), "role permissions saved");
     Ok(())
 }
 
@@ -295,7 +296,7 @@ pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppS
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id, members, by = access.principal().user_id, "role deleted");
+    tracing::info!(role_id = id, members, by = access.principal().user_id.get(), "role deleted");
     Ok(members)
 }
 
@@ -331,7 +332,7 @@ pub async fn set_member(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
     role_id: i64,
-    user_id: i64,
+    user_id: UserId,
     member: bool,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
@@ -366,7 +367,13 @@ pub async fn set_member(
         record(&mut tx, &Actor::of(access.principal()), event).await?;
     }
     tx.commit().await?;
-    tracing::info!(role_id, user_id, member, by = access.principal().user_id, "role membership changed");
+    tracing::info!(
+        role_id,
+        user_id = user_id.get(),
+        member,
+        by = access.principal().user_id.get(),
+        "role membership changed"
+    );
     Ok(())
 }
 
@@ -382,7 +389,7 @@ struct NamedGrant {
 pub async fn effective_access(
     _access: Access<'_, apps::Users, perms::View>,
     state: &AppState,
-    user_id: i64,
+    user_id: UserId,
 ) -> AppResult<EffectiveAccess> {
     let mut conn = state.db.pool.acquire().await?;
     user_email(&mut conn, user_id).await?;

@@ -28,6 +28,7 @@
 use super::service::{self as two_factor, Pending};
 use super::types::{PasskeyCeremony, PasskeyInfo};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::crypto::Token;
@@ -92,7 +93,7 @@ pub fn relying_party(settings: &Settings) -> AppResult<Webauthn> {
 /// What a finished ceremony had stored.
 #[derive(sqlx::FromRow)]
 struct Ceremony {
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     pending_hash: Option<String>,
     name: Option<String>,
     state: String,
@@ -124,7 +125,7 @@ async fn store(
     conn: &mut AnyConnection,
     purpose: &str,
     owner: &str,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     pending_hash: Option<&str>,
     name: Option<&str>,
     state: &impl serde::Serialize,
@@ -197,7 +198,7 @@ fn ceremony(token: Token, options: String) -> PasskeyCeremony {
 #[derive(sqlx::FromRow)]
 struct Stored {
     id: i64,
-    user_id: i64,
+    user_id: UserId,
     user_handle: String,
     name: String,
     passkey: String,
@@ -226,7 +227,7 @@ async fn by_credential(conn: &mut AnyConnection, id: &[u8]) -> AppResult<Option<
 }
 
 /// How many passkeys the user has.
-pub async fn count(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
+pub async fn count(conn: &mut AnyConnection, user_id: UserId) -> AppResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM passkeys WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(&mut *conn)
@@ -234,7 +235,7 @@ pub async fn count(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
 }
 
 /// The user's passkeys as the Security tab lists them, oldest first.
-pub async fn list(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<PasskeyInfo>> {
+pub async fn list(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<PasskeyInfo>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         id: i64,
@@ -254,7 +255,7 @@ pub async fn list(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<Passk
 }
 
 /// The user's passkeys as webauthn-rs reads them, and their WebAuthn user id (if they have any).
-async fn passkeys_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<(Vec<Passkey>, Option<String>)> {
+async fn passkeys_of(conn: &mut AnyConnection, user_id: UserId) -> AppResult<(Vec<Passkey>, Option<String>)> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT passkey, user_handle FROM passkeys WHERE user_id = $1 ORDER BY id")
             .bind(user_id)
@@ -370,7 +371,7 @@ pub async fn finish_registration(
     let name = ceremony.name.clone().unwrap_or_default();
     let webauthn = relying_party(&state.settings)?;
     let passkey = webauthn.finish_passkey_registration(&credential, &registration).map_err(|e| {
-        tracing::info!(user_id = me.user_id, cause = %e, "passkey registration refused");
+        tracing::info!(user_id = me.user_id.get(), cause = %e, "passkey registration refused");
         AppError::Invalid(
             "The passkey was not accepted. Use an authenticator that verifies you (a PIN, fingerprint or face) and try again."
                 .into(),
@@ -537,7 +538,7 @@ pub async fn finish_sign_in(
         _ => None,
     };
     if let (Some(row), Some(result)) = (row.as_ref(), verified) {
-        use crate::server::session::{self, client};
+        use crate::server::session::client;
         let mut tx = state.db.begin_write().await?;
         if record_use(&mut tx, row, &result).await? {
             throttle::clear(&mut tx, &key).await?;
@@ -550,7 +551,7 @@ pub async fn finish_sign_in(
                     .details(format!("passkey {}: {}", row.id, row.name)),
             )
             .await?;
-            let cookie = session::create_in(&mut tx, &state.settings, row.user_id, &client()).await?;
+            let cookie = crate::credentials::open_session(&mut tx, &state.settings, row.user_id, &client()).await?;
             tx.commit().await?;
             return Ok(crate::credentials::SignedIn { user_id: row.user_id, cookie });
         }
@@ -645,7 +646,7 @@ pub async fn finish_second_step(
             return Ok(signed_in);
         }
     }
-    tracing::info!(user_id = pending.user_id, "second sign-in step with a passkey refused");
+    tracing::info!(user_id = pending.user_id.get(), "second sign-in step with a passkey refused");
     let account = crate::credentials::Account {
         id: pending.user_id,
         email: pending.email.clone(),

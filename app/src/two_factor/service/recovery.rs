@@ -1,6 +1,7 @@
 //! Recovery codes: 10 codes of 50 random bits, stored as SHA-256, each spent
 //! by a conditional `UPDATE` (single use even under a race).
 
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::server::now_ms;
 use sqlx::AnyConnection;
@@ -37,7 +38,7 @@ pub(super) fn recovery_hash(typed: &str) -> Option<String> {
 }
 
 /// Replace the user's recovery codes with 10 new ones; returns them (shown once).
-pub(in crate::two_factor) async fn replace_codes(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<String>> {
+pub(in crate::two_factor) async fn replace_codes(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<String>> {
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     let now = now_ms();
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();

@@ -6,6 +6,7 @@ use super::security::notify;
 use super::status::codes_left;
 use super::totp::{is_totp_code, spend_step, unspent_step};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::server::crypto::Token;
 use crate::server::now_ms;
@@ -27,7 +28,7 @@ pub(super) fn wrong_code() -> AppError {
 /// A pending sign-in still owed its second step.
 #[derive(sqlx::FromRow)]
 pub(in crate::two_factor) struct Pending {
-    pub(in crate::two_factor) user_id: i64,
+    pub(in crate::two_factor) user_id: UserId,
     pub(in crate::two_factor) email: String,
     pub(in crate::two_factor) email_norm: String,
 }
@@ -85,7 +86,7 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
             return Ok(signed_in);
         }
     }
-    tracing::info!(user_id = pending.user_id, "second sign-in step refused");
+    tracing::info!(user_id = pending.user_id.get(), "second sign-in step refused");
     let account = crate::credentials::Account {
         id: pending.user_id,
         email: pending.email.clone(),
@@ -128,7 +129,7 @@ pub(in crate::two_factor) async fn complete(
     actor: &Actor,
     proof: Proof,
 ) -> AppResult<Option<crate::credentials::SignedIn>> {
-    use crate::server::session::{self, client};
+    use crate::server::session::client;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (spent, how) = match &proof {
@@ -177,7 +178,7 @@ pub(in crate::two_factor) async fn complete(
             .details(format!("second step: {how}")),
     )
     .await?;
-    let cookie = session::create_in(&mut tx, &state.settings, pending.user_id, &client()).await?;
+    let cookie = crate::credentials::open_session(&mut tx, &state.settings, pending.user_id, &client()).await?;
     tx.commit().await?;
     Ok(Some(crate::credentials::SignedIn { user_id: pending.user_id, cookie }))
 }

@@ -6,6 +6,7 @@ use super::status::{required, totp_enabled};
 use super::totp::{matching_step, open, seal, spend_step, totp_of, totp_row, unspent_step};
 use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::credentials::has_second_factor;
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::now_ms;
@@ -204,7 +205,7 @@ pub(in crate::two_factor) async fn notify(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: TemplateKind,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
 ) -> AppResult<()> {
     crate::mail::notify_owner(conn, settings, kind, user_id, to, &[]).await

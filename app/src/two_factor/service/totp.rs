@@ -1,6 +1,7 @@
 //! The authenticator app (TOTP, RFC 6238): its secret at rest (sealed), the
 //! codes, and the step each may still spend.
 
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::server::db::Db;
 use crate::server::now_ms;
@@ -108,7 +109,7 @@ pub(super) struct TotpRow {
 }
 
 /// The user's authenticator (`enabled`: the one in use; else the one being set up).
-pub(super) async fn totp_row(conn: &mut AnyConnection, user_id: i64, enabled: bool) -> AppResult<Option<TotpRow>> {
+pub(super) async fn totp_row(conn: &mut AnyConnection, user_id: UserId, enabled: bool) -> AppResult<Option<TotpRow>> {
     let sql = if enabled {
         "SELECT secret, last_step FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL"
     } else {
@@ -122,7 +123,7 @@ pub(super) async fn totp_row(conn: &mut AnyConnection, user_id: i64, enabled: bo
 pub(super) async fn unspent_step(
     state: &AppState,
     conn: &mut AnyConnection,
-    user_id: i64,
+    user_id: UserId,
     email: &str,
     code: &str,
 ) -> AppResult<Option<i64>> {
@@ -134,7 +135,7 @@ pub(super) async fn unspent_step(
 
 /// Spend `step` of `user_id`'s authenticator app: false when another request
 /// spent it (or a later one) first, so no code works twice.
-pub(super) async fn spend_step(conn: &mut AnyConnection, user_id: i64, step: i64) -> AppResult<bool> {
+pub(super) async fn spend_step(conn: &mut AnyConnection, user_id: UserId, step: i64) -> AppResult<bool> {
     let r = sqlx::query(
         "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
     )
