@@ -182,6 +182,12 @@ macro_rules! row_id {
             }
         }
 
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = String;
 

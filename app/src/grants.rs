@@ -9,7 +9,7 @@
 //!   someone who holds more than they do ([`check_may_manage`]);
 //! - the last enabled administrator stays ([`is_last_admin`]).
 
-use crate::domain::RoleId;
+use crate::domain::{RoleId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Grant, Permission, APPLICATIONS};
 use crate::roles::repo;
@@ -49,14 +49,14 @@ pub struct Held {
 
 /// One indexed query: the user's roles, what they grant, and whether one
 /// requires two-factor sign-in.
-pub async fn load(db: &Db, user_id: i64) -> AppResult<Held> {
+pub async fn load(db: &Db, user_id: UserId) -> AppResult<Held> {
     let mut conn = db.pool.acquire().await?;
     load_on(&mut conn, user_id).await
 }
 
 /// [`load`] for the session middleware, and whether the user owes a second
 /// factor: one of their roles requires one and they have none set up.
-pub async fn load_for_session(db: &Db, user_id: i64) -> AppResult<(Held, bool)> {
+pub async fn load_for_session(db: &Db, user_id: UserId) -> AppResult<(Held, bool)> {
     let held = load(db, user_id).await?;
     // Only members of a role that requires a second factor pay for this query.
     let two_factor_setup_owed = held.two_factor_required
@@ -67,7 +67,7 @@ pub async fn load_for_session(db: &Db, user_id: i64) -> AppResult<(Held, bool)> 
 /// [`load`] on a connection the caller holds (inside its transaction: taking
 /// a second connection from the pool while holding SQLite's write lock let
 /// concurrent callers exhaust the pool, each waiting for the other).
-pub async fn load_on(conn: &mut AnyConnection, user_id: i64) -> AppResult<Held> {
+pub async fn load_on(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Held> {
     let mut held = Held { is_admin: false, grants: BTreeSet::new(), two_factor_required: false };
     for row in repo::grants_held_by(conn, user_id).await? {
         held.is_admin |= row.grant.is_administrator();
@@ -91,7 +91,7 @@ pub async fn check_can_hand_out(conn: &mut AnyConnection, principal: &Principal,
         if let Some((app, permission)) = r.grant() {
             if !principal.can(app, permission) {
                 tracing::info!(
-                    user_id = principal.user_id,
+                    user_id = principal.user_id.get(),
                     app = %app.key(),
                     "refused to hand out a role beyond the caller's own access"
                 );
@@ -137,7 +137,7 @@ pub async fn hand_out_refusals(conn: &mut AnyConnection, caller: &Principal) -> 
 /// role row first makes the second wait for the first; its count, a new
 /// statement with a new snapshot, then sees the first one's change. SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers.
-pub async fn is_last_admin(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+pub async fn is_last_admin(conn: &mut AnyConnection, user_id: UserId) -> AppResult<bool> {
     repo::lock_administrator(conn).await?;
     let others = repo::other_active_administrators(conn, user_id).await?;
     Ok(repo::holds_administrator(conn, user_id).await? && others == 0)
@@ -156,16 +156,24 @@ pub const BEYOND_YOUR_ACCESS: &str = "You can only change people whose roles you
 /// someone whose roles grant more than the caller holds (the hand-out rule,
 /// [`check_can_hand_out`]), or changing that person's email and asking for a
 /// reset would hand the caller their access.
-pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<()> {
+pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user_id: UserId) -> AppResult<()> {
     if caller.is_admin {
         return Ok(());
     }
     if repo::holds_administrator(conn, user_id).await? {
-        tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target is an administrator");
+        tracing::info!(
+            user_id = caller.user_id.get(),
+            target = user_id.get(),
+            "refused: the target is an administrator"
+        );
         return Err(AppError::NotAllowed(ADMIN_PROTECTED.into()));
     }
     if !could_have_given(conn, caller, user_id).await? {
-        tracing::info!(user_id = caller.user_id, target = user_id, "refused: the target holds more than the caller");
+        tracing::info!(
+            user_id = caller.user_id.get(),
+            target = user_id.get(),
+            "refused: the target holds more than the caller"
+        );
         return Err(AppError::NotAllowed(BEYOND_YOUR_ACCESS.into()));
     }
     Ok(())
@@ -181,8 +189,8 @@ pub async fn check_may_manage(conn: &mut AnyConnection, caller: &Principal, user
 pub async fn unmanageable(
     conn: &mut AnyConnection,
     caller: &Principal,
-    user_ids: &[i64],
-) -> AppResult<HashMap<i64, &'static str>> {
+    user_ids: &[UserId],
+) -> AppResult<HashMap<UserId, &'static str>> {
     let mut out = HashMap::new();
     if caller.is_admin || user_ids.is_empty() {
         return Ok(out);
@@ -200,7 +208,7 @@ pub async fn unmanageable(
 
 /// Could `caller` have given `user_id` every role they hold? (The hand-out
 /// rule, [`check_can_hand_out`], applied to that person's roles.)
-pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user_id: i64) -> AppResult<bool> {
+pub async fn could_have_given(conn: &mut AnyConnection, caller: &Principal, user_id: UserId) -> AppResult<bool> {
     let roles = repo::role_ids_of(conn, user_id).await?;
     Ok(check_can_hand_out(conn, caller, &roles).await.is_ok())
 }
@@ -211,10 +219,7 @@ pub fn user_gone() -> AppError {
     AppError::NotFound("This user does not exist. They may have been deleted.".into())
 }
 
-pub async fn user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(user_gone)
+/// User `id`'s address, or [`user_gone`].
+pub async fn user_email(conn: &mut AnyConnection, id: UserId) -> AppResult<String> {
+    crate::users::repo::email(conn, id).await?.ok_or_else(user_gone)
 }

@@ -2,6 +2,7 @@
 //! shell (`crate::shell::Shell`, from `crate::auth::me`) and shared with every
 //! page in it.
 
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::registry::{AppId, Permission};
 use leptos::prelude::*;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// What the shell needs to know about the signed-in user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignedInUser {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub display_name: String,
     pub email: String,
     pub is_admin: bool,

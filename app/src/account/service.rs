@@ -4,29 +4,22 @@ use super::types::{describe_browser, AccountDetails, SessionInfo};
 use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::domain::PersonName;
 use crate::error::{AppError, AppResult};
+use crate::grants::user_gone;
 use crate::server::access::Principal;
-use crate::server::name_sort;
 use crate::server::state::AppState;
 use crate::settings::template::TemplateKind;
+use crate::users::repo as users;
 
 pub async fn info(state: &AppState, me: &Principal) -> AppResult<AccountDetails> {
-    let (email, first_name, last_name) = sqlx::query_as("SELECT email, first_name, last_name FROM users WHERE id = $1")
-        .bind(me.user_id)
-        .fetch_one(&state.db.pool)
-        .await?;
+    let users::Named { email, first_name, last_name } =
+        users::named(&mut *state.db.pool.acquire().await?, me.user_id).await?.ok_or_else(user_gone)?;
     Ok(AccountDetails { email, first_name, last_name })
 }
 
 pub async fn update_name(state: &AppState, me: &Principal, name: &PersonName) -> AppResult<()> {
     let (first, last) = (name.first(), name.last());
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE users SET first_name = $1, last_name = $2, name_sort = $3 WHERE id = $4")
-        .bind(first)
-        .bind(last)
-        .bind(name_sort(first, last))
-        .bind(me.user_id)
-        .execute(&mut *tx)
-        .await?;
+    users::set_name(&mut tx, me.user_id, name).await?;
     let diff =
         crate::audit::service::diff(&[("first name", &me.first_name, first), ("last name", &me.last_name, last)]);
     record(&mut tx, &Actor::of(me), Event::new(AuditAction::UserUpdated).user(me.user_id, &me.email).details(diff))
@@ -55,11 +48,7 @@ pub async fn change_password(
     let new = crate::server::policy::parse(state, password, confirmation, &me.email, &me.first_name, &me.last_name)?;
     let hash = state.passwords.hash(new.expose()).await?;
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(&hash)
-        .bind(me.user_id)
-        .execute(&mut *tx)
-        .await?;
+    users::set_password(&mut tx, me.user_id, &hash).await?;
     let ended = end_others_recorded(&mut tx, me, AuditAction::PasswordChanged, "other sessions ended").await?;
     crate::mail::notify_owner(&mut tx, &state.settings, TemplateKind::PasswordChanged, me.user_id, &me.email, &[])
         .await?;
@@ -80,10 +69,7 @@ pub async fn verify_own_password(state: &AppState, me: &Principal, password: &st
         Verdict::Allow(r) => r,
         Verdict::Wait(secs) | Verdict::Locked(secs) => return Err(AppError::Throttled(secs)),
     };
-    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(me.user_id)
-        .fetch_one(&state.db.pool)
-        .await?;
+    let stored = users::password_hash(&mut *state.db.pool.acquire().await?, me.user_id).await?;
     if !crate::credentials::verify_counted(state, &reservation, password, stored.as_deref()).await? {
         let account =
             crate::credentials::Account { id: me.user_id, email: me.email.clone(), password_hash: None, enabled: true };

@@ -107,7 +107,7 @@ async fn commit_with(
     let id = event.target_id;
     record(&mut tx, &Actor::of(by), event).await?;
     tx.commit().await?;
-    tracing::info!(application_id = id, by = by.user_id, "{what}");
+    tracing::info!(application_id = id, by = by.user_id.get(), "{what}");
     Ok(())
 }
 
@@ -161,7 +161,7 @@ pub async fn set_enabled(
     tracing::info!(
         application_id = id.get(),
         enabled,
-        by = access.principal().user_id,
+        by = access.principal().user_id.get(),
         "application enabled or disabled"
     );
     Ok(())
@@ -189,7 +189,7 @@ pub async fn rotate_secret(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(application_id = id.get(), by = access.principal().user_id, "client secret rotated");
+    tracing::info!(application_id = id.get(), by = access.principal().user_id.get(), "client secret rotated");
     Ok(Credentials { id, client_id: old.client_id, client_secret: Some(secret.expose().to_string()) })
 }
 
@@ -212,7 +212,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(application_id = id.get(), by = access.principal().user_id, "application deleted");
+    tracing::info!(application_id = id.get(), by = access.principal().user_id.get(), "application deleted");
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub use super::types::AuditAction;
 use super::types::{AuditEntry, AuditPage, AuditQuery};
+use crate::domain::UserId;
 use crate::error::AppResult;
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::db::Db;
@@ -16,7 +17,7 @@ pub const PAGE_SIZE: i64 = 50;
 /// Who acted, and from where.
 #[derive(Debug, Clone, Default)]
 pub struct Actor {
-    pub id: Option<i64>,
+    pub id: Option<UserId>,
     pub email: String,
     pub ip: String,
 }
@@ -48,9 +49,9 @@ impl Event {
     pub fn new(action: AuditAction) -> Self {
         Self { action, target_type: "", target_id: None, target_label: String::new(), details: String::new() }
     }
-    pub fn user(mut self, id: i64, email: &str) -> Self {
+    pub fn user(mut self, id: UserId, email: &str) -> Self {
         self.target_type = "user";
-        self.target_id = Some(id);
+        self.target_id = Some(id.get());
         self.target_label = email.to_string();
         self
     }
@@ -79,7 +80,7 @@ pub async fn record_many(conn: &mut AnyConnection, actor: &Actor, events: &[Even
     }
     let mut args = Args::default();
     let (at, id, email, ip) =
-        (args.int(now_ms()), args.opt_int(actor.id), args.text(&actor.email), args.text(&actor.ip));
+        (args.int(now_ms()), args.opt_int(actor.id.map(UserId::get)), args.text(&actor.email), args.text(&actor.ip));
     let values = args.rows(events, |a, e| {
         let (action, target_type) = (a.text(e.action.as_str()), a.text(e.target_type));
         let (target_id, label, details) = (a.opt_int(e.target_id), a.text(&e.target_label), a.text(&e.details));

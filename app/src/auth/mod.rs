@@ -2,6 +2,8 @@
 
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 
 #[cfg(feature = "ssr")]
@@ -37,7 +39,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     match service::sign_in_checked(&state, &email, &password).await? {
         service::SignInOutcome::Session(crate::credentials::SignedIn { user_id, cookie }) => {
             replace_session(&state, &cookie).await?;
-            tracing::info!(user_id, "signed in");
+            tracing::info!(user_id = user_id.get(), "signed in");
             Ok(safe_next(next.as_deref()))
         }
         service::SignInOutcome::SecondStep(token) => {
@@ -58,7 +60,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     session::delete(&state.db, &me.session_hash).await?;
     set_cookie(&session::clear_cookie(&state.settings));
     record_now(&state.db, &Actor::of(&me), Event::new(AuditAction::SignOut).user(me.user_id, &me.email)).await?;
-    tracing::info!(user_id = me.user_id, "signed out");
+    tracing::info!(user_id = me.user_id.get(), "signed out");
     Ok(())
 }
 
@@ -83,8 +85,9 @@ pub async fn setup(
 ) -> Result<String, AppError> {
     let name = crate::domain::PersonName::parse(&first_name, &last_name).map_err(AppError::Invalid)?;
     let id = service::set_up_first_admin(&state, &token, &email, &name, &password, &password_confirmation).await?;
-    crate::server::session::start(&state, id).await?;
-    tracing::info!(user_id = id, "first administrator created");
+    let cookie = crate::credentials::new_session(&state, id).await?;
+    crate::server::session::replace_session(&state, &cookie).await?;
+    tracing::info!(user_id = id.get(), "first administrator created");
     Ok("/".to_string())
 }
 
@@ -102,7 +105,7 @@ pub async fn forgot_password(email: String) -> Result<String, AppError> {
 /// Public (with the reset token): the account's email, for the reset page.
 #[app_macros::endpoint(public)]
 pub async fn reset_info(token: String) -> Result<String, AppError> {
-    Ok(service::reset_account(&state, &token).await?.1)
+    Ok(service::reset_account(&state, &token).await?.email)
 }
 
 /// Public (with the reset token): set a new password; every session of the user ends.

@@ -1,16 +1,17 @@
 //! Sign-in and first-run setup, without any HTTP or HTML.
 
+use super::repo;
 use crate::credentials::{account_by_key, record_failed_check, typed_email, verify_counted, SignedIn};
-use crate::domain::{EmailAddress, PersonName};
+use crate::domain::{EmailAddress, PersonName, Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::mail::templates;
 use crate::server::db::Db;
-use crate::server::now_ms;
 use crate::server::state::AppState;
 use crate::settings::template::TemplateKind;
+use crate::users::repo as users;
 
 pub async fn user_count(db: &Db) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?)
+    users::count(&mut *db.pool.acquire().await?).await
 }
 
 /// Create a Global administrator. Used by first-run setup and `server create-admin`.
@@ -22,34 +23,15 @@ pub async fn create_admin(
     email: &EmailAddress,
     name: &PersonName,
     only_if_first: bool,
-) -> AppResult<i64> {
+) -> AppResult<UserId> {
     let mut tx = db.begin_write().await?;
-    if only_if_first {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM users").fetch_one(&mut *tx).await?;
-        if n > 0 {
-            return Err(AppError::Conflict("Roster is already set up. Sign in instead.".into()));
-        }
+    if only_if_first && users::count(&mut tx).await? > 0 {
+        return Err(AppError::Conflict("Roster is already set up. Sign in instead.".into()));
     }
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_norm = $1")
-        .bind(email.normalized())
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_some() {
+    if users::id_by_email(&mut tx, email).await?.is_some() {
         return Err(AppError::Conflict(format!("A user with the email {email} already exists.")));
     }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (email, email_norm, first_name, last_name, password_hash, enabled, created_at, name_sort) \
-         VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7) RETURNING id",
-    )
-    .bind(email.as_str())
-    .bind(email.normalized())
-    .bind(name.first())
-    .bind(name.last())
-    .bind(password_hash)
-    .bind(now_ms())
-    .bind(crate::server::name_sort(name.first(), name.last()))
-    .fetch_one(&mut *tx)
-    .await?;
+    let id = users::insert(&mut tx, email, name, Some(password_hash), Timestamp::now()).await?;
     crate::roles::repo::give_administrator(&mut tx, id).await?;
     tx.commit().await?;
     Ok(id)
@@ -63,7 +45,7 @@ pub async fn create_admin_with_password(
     password: &str,
     confirmation: &str,
     only_if_first: bool,
-) -> AppResult<i64> {
+) -> AppResult<UserId> {
     let email = EmailAddress::parse(email).map_err(AppError::Invalid)?;
     let password =
         crate::server::policy::parse(state, password, confirmation, email.as_str(), name.first(), name.last())?;
@@ -85,7 +67,7 @@ pub async fn set_up_first_admin(
     name: &PersonName,
     password: &str,
     confirmation: &str,
-) -> AppResult<i64> {
+) -> AppResult<UserId> {
     let invalid = || {
         AppError::NotFound("This setup link is no longer valid. Restart Roster to get a new one, or sign in.".into())
     };
@@ -135,7 +117,7 @@ pub async fn sign_in_checked(state: &AppState, email: &str, password: &str) -> A
 async fn check_password(state: &AppState, email: &str, password: &str, locked: &mut bool) -> AppResult<SignInOutcome> {
     use crate::audit::service::{record, record_now, Actor, AuditAction, Event};
     use crate::credentials::throttle::{self, Verdict};
-    use crate::server::session::{self, client};
+    use crate::server::session::client;
     let (key, actor) = typed_email(email);
     let s = &state.settings.throttle;
     // A full hasher queue refuses before anything is counted or written.
@@ -178,7 +160,7 @@ async fn check_password(state: &AppState, email: &str, password: &str, locked: &
                 Event::new(AuditAction::SignInSuccess).user(a.id, &key),
             )
             .await?;
-            let cookie = session::create_in(&mut tx, &state.settings, a.id, &client()).await?;
+            let cookie = crate::credentials::open_session(&mut tx, &state.settings, a.id, &client()).await?;
             tx.commit().await?;
             Ok(SignInOutcome::Session(SignedIn { user_id: a.id, cookie }))
         }
@@ -200,7 +182,10 @@ async fn check_password(state: &AppState, email: &str, password: &str, locked: &
 // ---- forgot / reset password -------------------------------------------------------
 
 /// Password reset emails per hour are limited per account and per client IP.
-const RESET_WINDOW_MS: i64 = 3_600_000;
+const RESET_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How long a reset link works.
+const RESET_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Lock spaces for the reset limits (see `throttle::serialize`).
 const LOCK_RESET_ACCOUNT: i32 = 3;
@@ -233,11 +218,7 @@ pub fn request_reset_in_background(state: AppState, email: EmailAddress, ip: Str
 pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -> AppResult<()> {
     use crate::audit::service::{record, Actor, AuditAction, Event};
     use crate::server::crypto::Token;
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, email FROM users WHERE email_norm = $1 AND enabled AND password_hash IS NOT NULL")
-            .bind(email.normalized())
-            .fetch_optional(&state.db.pool)
-            .await?;
+    let row = users::reset_recipient(&mut *state.db.pool.acquire().await?, email).await?;
     let Some((id, to)) = row else { return Ok(()) };
     let mut tx = state.db.begin_write().await?;
     let id_key = id.to_string();
@@ -246,40 +227,24 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress, ip: String) -
         keys.push((LOCK_RESET_IP, ip.as_str()));
     }
     crate::credentials::throttle::serialize(&mut tx, state.db.backend, &keys).await?;
-    let now = now_ms();
-    let (n, n_ip): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at > $2) AS n, \
-                (SELECT COUNT(*) FROM password_resets WHERE ip = $3 AND created_at > $2) AS n_ip",
-    )
-    .bind(id)
-    .bind(now - RESET_WINDOW_MS)
-    .bind(&ip)
-    .fetch_one(&mut *tx)
-    .await?;
+    let now = Timestamp::now();
+    let (n, n_ip) = repo::sent_since(&mut tx, id, &ip, now.minus(RESET_WINDOW)).await?;
     let settings = &state.settings;
     if n >= settings.reset_emails_per_address || (!ip.is_empty() && n_ip >= settings.reset_emails_per_ip) {
-        tracing::info!(user_id = id, "password reset email not sent: this hour's allowance is used");
+        tracing::info!(user_id = id.get(), "password reset email not sent: this hour's allowance is used");
         return Ok(());
     }
     // Only the newest link works.
-    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    repo::end_unused(&mut tx, id, now).await?;
     let token = Token::generate();
-    sqlx::query(
-        "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at, ip) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(id)
-    .bind(token.hash())
-    .bind(now)
-    .bind(now + 3_600_000)
-    .bind(&ip)
-    .execute(&mut *tx)
-    .await?;
+    let expires = now.plus(RESET_LINK_TTL);
+    repo::insert(&mut tx, id, &token.hash(), now, expires, &ip).await?;
     let url = settings.link(&format!("/reset/{}", token.expose()));
-    let link = templates::ExpiringLink { url: &url, expires_at: now + 3_600_000, valid_ms: 3_600_000 };
+    let link = templates::ExpiringLink {
+        url: &url,
+        expires_at: expires.millis(),
+        valid_ms: RESET_LINK_TTL.as_millis() as i64,
+    };
     let mail = templates::with_expiring_link(&mut tx, settings, TemplateKind::PasswordReset, id, &to, &link).await?;
     crate::mail::enqueue(&mut tx, settings, &mail).await?;
     let actor = Actor { id: None, email: to.clone(), ip };
@@ -292,18 +257,10 @@ fn reset_gone() -> AppError {
     AppError::NotFound("This password reset link is no longer valid. Ask for a new one from the Sign in page.".into())
 }
 
-/// The account a valid reset token belongs to: (id, email, first name, last name).
-pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, String, String, String)> {
+/// The account a valid reset token belongs to.
+pub async fn reset_account(state: &AppState, token: &str) -> AppResult<repo::ResetAccount> {
     let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
-    sqlx::query_as(
-        "SELECT u.id, u.email, u.first_name, u.last_name FROM password_resets p JOIN users u ON u.id = p.user_id \
-         WHERE p.token_hash = $1 AND p.used_at IS NULL AND p.expires_at > $2 AND u.enabled",
-    )
-    .bind(token.hash())
-    .bind(now_ms())
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or_else(reset_gone)
+    repo::account(&mut *state.db.pool.acquire().await?, &token.hash(), Timestamp::now()).await?.ok_or_else(reset_gone)
 }
 
 /// Set a new password with a reset token, once; ends every session of the user.
@@ -311,27 +268,15 @@ pub async fn reset_account(state: &AppState, token: &str) -> AppResult<(i64, Str
 /// using it proves the address: `email_verified`.
 pub async fn reset_password(state: &AppState, token: &str, password: &str, confirmation: &str) -> AppResult<()> {
     use crate::audit::service::{record, Actor, AuditAction, Event};
-    let (id, email, first, last) = reset_account(state, token).await?;
-    let password = crate::server::policy::parse(state, password, confirmation, &email, &first, &last)?;
+    let repo::ResetAccount { id, email, first_name, last_name } = reset_account(state, token).await?;
+    let password = crate::server::policy::parse(state, password, confirmation, &email, &first_name, &last_name)?;
     let hash = state.passwords.hash(password.expose()).await?;
     let token = crate::server::crypto::Token::parse(token).ok_or_else(reset_gone)?;
-    let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let used = sqlx::query(
-        "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
-    )
-    .bind(now)
-    .bind(token.hash())
-    .execute(&mut *tx)
-    .await?;
-    if used.rows_affected() != 1 {
+    if !repo::spend(&mut tx, &token.hash(), Timestamp::now()).await? {
         return Err(reset_gone());
     }
-    sqlx::query("UPDATE users SET password_hash = $1, email_verified = TRUE WHERE id = $2")
-        .bind(&hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    users::set_password_by_link(&mut tx, id, &hash).await?;
     let ended = crate::server::session::end_all_for_user(&mut tx, id).await?;
     record(
         &mut tx,

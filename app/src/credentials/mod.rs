@@ -6,38 +6,53 @@
 
 pub mod throttle;
 
-use crate::domain::{EmailAddress, Timestamp};
+use crate::domain::{EmailAddress, Timestamp, UserId};
 use crate::error::AppResult;
 use crate::mail::templates;
 use crate::server::crypto::Token;
 use crate::server::db::Db;
+use crate::server::session::{self, ClientInfo};
 use crate::server::state::{AppState, Settings};
 use crate::two_factor::repo;
 use sqlx::AnyConnection;
 use std::time::Duration;
 
+/// An account as sign-in sees it.
+pub use crate::users::repo::Account;
+
 /// A successful sign-in: who, and the new session's cookie.
 pub struct SignedIn {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub cookie: String,
-}
-
-/// An account as sign-in sees it.
-#[derive(sqlx::FromRow)]
-pub struct Account {
-    pub id: i64,
-    pub email: String,
-    pub password_hash: Option<String>,
-    #[sqlx(try_from = "crate::server::sql::Flag")]
-    pub enabled: bool,
 }
 
 /// The account whose normalized email is `key`, if any.
 pub async fn account_by_key(db: &Db, key: &str) -> AppResult<Option<Account>> {
-    Ok(sqlx::query_as("SELECT id, email, password_hash, enabled FROM users WHERE email_norm = $1")
-        .bind(key)
-        .fetch_optional(&db.pool)
-        .await?)
+    crate::users::repo::account_by_key(&mut *db.pool.acquire().await?, key).await
+}
+
+/// Sign `user_id` in, in the caller's write transaction: a new session, and
+/// the sign-in recorded on the user. Returns the session's cookie.
+pub async fn open_session(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    user_id: UserId,
+    client: &ClientInfo,
+) -> AppResult<String> {
+    let now = Timestamp::now();
+    let cookie = session::create_in(conn, settings, user_id, client, now).await?;
+    crate::users::repo::record_sign_in(conn, user_id, now).await?;
+    Ok(cookie)
+}
+
+/// [`open_session`] in a transaction of its own, for the request's client
+/// (setup and sign-up sign the new person in). Returns the session's cookie,
+/// for `session::replace_session`.
+pub async fn new_session(state: &AppState, user_id: UserId) -> AppResult<String> {
+    let mut tx = state.db.begin_write().await?;
+    let cookie = open_session(&mut tx, &state.settings, user_id, &session::client()).await?;
+    tx.commit().await?;
+    Ok(cookie)
 }
 
 /// The throttle key and the audit actor for what was typed in an email field:
@@ -150,7 +165,7 @@ pub const PENDING_MS: i64 = 5 * 60_000;
 
 /// Record the half-signed-in state for `user_id` (in the sign-in's
 /// transaction) and return the token for its cookie. Expired ones are purged.
-pub async fn start_pending(conn: &mut AnyConnection, user_id: i64) -> AppResult<Token> {
+pub async fn start_pending(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Token> {
     let now = Timestamp::now();
     repo::purge_expired_pending(conn, now).await?;
     let token = Token::generate();

@@ -33,6 +33,6 @@ pub async fn confirm_email(token: String) -> Result<String, AppError> {
 /// Users Update: send a new confirmation link to a user's unconfirmed
 /// address (the earlier links stop working). Returns the email's id.
 #[app_macros::endpoint(authorized(Users, Update))]
-pub async fn send_email_confirmation(id: i64) -> Result<i64, AppError> {
+pub async fn send_email_confirmation(id: crate::domain::UserId) -> Result<i64, AppError> {
     service::resend(access, &state, id).await
 }

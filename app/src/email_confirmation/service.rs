@@ -12,15 +12,16 @@
 
 use super::types::{PendingConfirmation, PATH};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, user_gone};
 use crate::mail::{self, templates};
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::crypto::Token;
 use crate::server::now_ms;
-use crate::server::sql::Flag;
 use crate::server::state::{AppState, Settings};
 use crate::settings::template::TemplateKind;
+use crate::users::repo as users;
 use sqlx::AnyConnection;
 
 /// How long a confirmation link works: 7 days, as the person may read the
@@ -36,15 +37,10 @@ pub(crate) async fn email_changed(
     conn: &mut AnyConnection,
     settings: &Settings,
     actor: &Actor,
-    user_id: i64,
+    user_id: UserId,
     email: &str,
 ) -> AppResult<bool> {
-    let signed_up: Option<Flag> =
-        sqlx::query_scalar("UPDATE users SET email_verified = FALSE WHERE id = $1 RETURNING password_hash IS NOT NULL")
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if signed_up.is_some_and(|Flag(s)| s) {
+    if users::mark_unverified(conn, user_id).await? == Some(true) {
         send(conn, settings, actor, user_id, email).await?;
         return Ok(true);
     }
@@ -58,7 +54,7 @@ async fn send(
     conn: &mut AnyConnection,
     settings: &Settings,
     actor: &Actor,
-    user_id: i64,
+    user_id: UserId,
     email: &str,
 ) -> AppResult<i64> {
     end_links(conn, user_id).await?;
@@ -84,7 +80,7 @@ async fn send(
 }
 
 /// Only the newest link works.
-async fn end_links(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
+async fn end_links(conn: &mut AnyConnection, user_id: UserId) -> AppResult<()> {
     sqlx::query("UPDATE email_confirmations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
         .bind(now_ms())
         .bind(user_id)
@@ -96,16 +92,12 @@ async fn end_links(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
 /// Send confirmation link (Users Update, on someone the caller may manage):
 /// a new link to the user's address, while it is unconfirmed and they have
 /// signed up.
-pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<i64> {
+pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: UserId) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
-    let (email, Flag(signed_up), Flag(verified)): (String, Flag, Flag) =
-        sqlx::query_as("SELECT email, password_hash IS NOT NULL AS signed_up, email_verified FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(user_gone)?;
-    if verified {
+    let users::AddressState { email, signed_up, email_verified } =
+        users::address_state(&mut tx, id).await?.ok_or_else(user_gone)?;
+    if email_verified {
         return Err(AppError::Conflict("This email address is already confirmed.".into()));
     }
     if !signed_up {
@@ -115,7 +107,7 @@ pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppS
     }
     let email_id = send(&mut tx, &state.settings, &Actor::of(access.principal()), id, &email).await?;
     tx.commit().await?;
-    tracing::info!(user_id = id, by = access.principal().user_id, "email confirmation link sent");
+    tracing::info!(user_id = id.get(), by = access.principal().user_id.get(), "email confirmation link sent");
     Ok(email_id)
 }
 
@@ -131,7 +123,7 @@ fn link_gone() -> AppError {
 /// address still the account's.
 #[derive(sqlx::FromRow)]
 struct Pending {
-    user_id: i64,
+    user_id: UserId,
     new_email: String,
     email_norm: String,
 }
@@ -162,7 +154,7 @@ pub async fn confirm(state: &AppState, me: &Principal, token: &str) -> AppResult
     let mut tx = state.db.begin_write().await?;
     let link = pending(&mut tx, &token).await?;
     if link.user_id != me.user_id {
-        tracing::info!(user_id = me.user_id, "email confirmation refused: the link is another account's");
+        tracing::info!(user_id = me.user_id.get(), "email confirmation refused: the link is another account's");
         return Err(AppError::NotAllowed(format!(
             "This link confirms the email address of another account. Sign out, then sign in as {} to confirm it.",
             link.new_email
@@ -178,17 +170,12 @@ pub async fn confirm(state: &AppState, me: &Principal, token: &str) -> AppResult
     .await?
     .rows_affected();
     // Only while the address is still the one the link was sent to.
-    let confirmed = sqlx::query("UPDATE users SET email_verified = TRUE WHERE id = $1 AND email_norm = $2")
-        .bind(me.user_id)
-        .bind(&link.email_norm)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if spent != 1 || confirmed != 1 {
+    let confirmed = users::mark_verified(&mut tx, me.user_id, &link.email_norm).await?;
+    if spent != 1 || !confirmed {
         return Err(link_gone());
     }
     record(&mut tx, &Actor::of(me), Event::new(AuditAction::EmailConfirmed).user(me.user_id, &link.new_email)).await?;
     tx.commit().await?;
-    tracing::info!(user_id = me.user_id, "email address confirmed");
+    tracing::info!(user_id = me.user_id.get(), "email address confirmed");
     Ok(link.new_email)
 }

@@ -2,7 +2,7 @@
 
 use super::types::{Attempt, EmailDetail, EmailPage, EmailRow, EmailStatus, NOT_CONFIGURED};
 use crate::audit::service::{record_now, Actor, AuditAction, Event};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::mail::outbox::{self, Listed};
 use crate::registry::{AppId, Permission};
@@ -120,7 +120,7 @@ async fn hidden_links(
     conn: &mut AnyConnection,
     caller: &Principal,
     kind: TemplateKind,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
 ) -> AppResult<HiddenLinks> {
     let mut hidden = HiddenLinks { paths: vec![RESET_PATH, CONFIRM_PATH], reason: None };
     if kind == TemplateKind::PasswordReset {
@@ -187,7 +187,7 @@ async fn protect_unsent_reset(conn: &mut AnyConnection, caller: &Principal, id: 
     if !reset_kept_for_admin(caller, kind, status) {
         return Ok(());
     }
-    tracing::info!(user_id = caller.user_id, email_id = id, "refused: an unsent password-reset email");
+    tracing::info!(user_id = caller.user_id.get(), email_id = id, "refused: an unsent password-reset email");
     Err(AppError::NotAllowed(
         "Only a Global administrator can delete or resend a password-reset email that has not been sent.".into(),
     ))
@@ -214,7 +214,7 @@ pub async fn resend(access: Access<'_, apps::EmailQueue, perms::Update>, state: 
     let to = recipient(state, id).await?;
     record_now(&state.db, &Actor::of(access.principal()), Event::new(AuditAction::EmailResent).target("email", id, to))
         .await?;
-    tracing::info!(email_id = id, by = access.principal().user_id, "email resend queued");
+    tracing::info!(email_id = id, by = access.principal().user_id.get(), "email resend queued");
     Ok(())
 }
 
@@ -230,7 +230,7 @@ pub async fn delete(access: Access<'_, apps::EmailQueue, perms::Delete>, state: 
         Event::new(AuditAction::EmailDeleted).target("email", id, to),
     )
     .await?;
-    tracing::info!(email_id = id, by = access.principal().user_id, "email deleted");
+    tracing::info!(email_id = id, by = access.principal().user_id.get(), "email deleted");
     Ok(())
 }
 

@@ -4,22 +4,25 @@
 
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;
 
 pub use pages::SignUpPage;
 pub use types::*;
 
+use crate::domain::UserId;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 #[app_macros::endpoint(authorized(Users, Update))]
-pub async fn resend_invitation(id: i64) -> Result<i64, AppError> {
+pub async fn resend_invitation(id: UserId) -> Result<i64, AppError> {
     service::resend(access, &state, id).await
 }
 
 #[app_macros::endpoint(authorized(Users, Update))]
-pub async fn revoke_invitation(id: i64) -> Result<(), AppError> {
+pub async fn revoke_invitation(id: UserId) -> Result<(), AppError> {
     service::revoke(access, &state, id).await
 }
 
@@ -41,6 +44,7 @@ pub async fn sign_up(
 ) -> Result<String, AppError> {
     let name = crate::domain::PersonName::parse_sent(first_name, last_name).map_err(AppError::Invalid)?;
     let user_id = service::accept(&state, &token, name.as_ref(), &password, &password_confirmation).await?;
-    crate::server::session::start(&state, user_id).await?;
+    let cookie = crate::credentials::new_session(&state, user_id).await?;
+    crate::server::session::replace_session(&state, &cookie).await?;
     Ok("/".to_string())
 }

@@ -1,39 +1,36 @@
 //! The invitation life cycle: mint (with its email), resend, revoke, end on an
 //! email change, and the public sign-up that uses the link. No HTTP, no HTML.
 
+use super::repo::{self, NewInvitation};
 use super::types::Invited;
 use crate::audit::service::{record, Actor, AuditAction, Event};
-use crate::domain::PersonName;
+use crate::domain::{PersonName, Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_may_manage, user_gone};
 use crate::mail::{self, templates};
 use crate::server::access::{apps, perms, Access};
 use crate::server::crypto::Token;
-use crate::server::sql::{in_list, Args};
 use crate::server::state::{AppState, Settings};
-use crate::server::{name_sort, now_ms};
 use crate::settings::template::TemplateKind;
+use crate::users::repo as users;
 use sqlx::AnyConnection;
 
 /// Revoke any pending invitation, mint a new one and queue its email, all in the caller's transaction.
-pub(crate) async fn mint(conn: &mut AnyConnection, settings: &Settings, user_id: i64, email: &str) -> AppResult<i64> {
-    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    let first_name: Option<String> = sqlx::query_scalar("SELECT first_name FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let first_name = first_name.unwrap_or_default();
+pub(crate) async fn mint(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    user_id: UserId,
+    email: &str,
+) -> AppResult<i64> {
+    repo::revoke_pending(conn, user_id, Timestamp::now()).await?;
+    let first_name = users::first_name(conn, user_id).await?.unwrap_or_default();
     let email_ids = mint_for_new(conn, settings, &[NewInvitee { user_id, email, first_name: &first_name }]).await?;
     email_ids.get(&user_id).copied().ok_or_else(|| AppError::internal("mint", "no invitation email queued"))
 }
 
 /// A person to invite who has no pending invitation.
 pub(crate) struct NewInvitee<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: &'a str,
     pub first_name: &'a str,
 }
@@ -46,106 +43,76 @@ pub(crate) async fn mint_for_new(
     conn: &mut AnyConnection,
     settings: &Settings,
     people: &[NewInvitee<'_>],
-) -> AppResult<std::collections::HashMap<i64, i64>> {
+) -> AppResult<std::collections::HashMap<UserId, i64>> {
     if people.is_empty() {
         return Ok(Default::default());
     }
-    let (now, ttl) = (now_ms(), settings.invitation_ttl.as_millis() as i64);
+    let now = Timestamp::now();
+    let expires = now.plus(settings.invitation_ttl);
+    let ttl = settings.invitation_ttl.as_millis() as i64;
     let template = templates::InForce::load(conn, TemplateKind::Invitation).await?;
     let mut hashes = Vec::with_capacity(people.len());
     let mut mails = Vec::with_capacity(people.len());
     for p in people {
         let token = Token::generate();
         let url = settings.link(&format!("/signup/{}", token.expose()));
-        let link = templates::ExpiringLink { url: &url, expires_at: now + ttl, valid_ms: ttl };
+        let link = templates::ExpiringLink { url: &url, expires_at: expires.millis(), valid_ms: ttl };
         mails.push(template.with_expiring_link(settings, p.user_id, p.email, p.first_name, &link)?);
         hashes.push((p.user_id, token.hash()));
     }
     let email_ids = mail::enqueue_many(conn, settings, &mails).await?;
-    let mut args = Args::default();
-    let (created, expires) = (args.int(now), args.int(now + ttl));
-    let values = args.rows(&hashes, |a, (user, hash)| {
-        let email = a.opt_int(email_ids.get(user).copied());
-        vec![a.int(*user), a.text(hash.as_str()), created.clone(), expires.clone(), email]
-    });
-    let sql =
-        format!("INSERT INTO invitations (user_id, token_hash, created_at, expires_at, email_id) VALUES {values}");
-    args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
-    let mut args = Args::default();
-    let expires = args.int(now + ttl);
-    let ids: Vec<i64> = people.iter().map(|p| p.user_id).collect();
-    let sql = format!("UPDATE users SET invite_expires_at = {expires} WHERE id IN {}", in_list(&mut args, &ids));
-    args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
+    let invitations: Vec<NewInvitation> = hashes
+        .into_iter()
+        .map(|(user_id, token_hash)| NewInvitation { user_id, token_hash, email_id: email_ids.get(&user_id).copied() })
+        .collect();
+    repo::insert_many(conn, &invitations, now, expires).await?;
+    let ids: Vec<UserId> = people.iter().map(|p| p.user_id).collect();
+    users::set_invitation_expiry(conn, &ids, expires).await?;
     Ok(email_ids)
 }
 
 /// End every pending invitation and password-reset link of a user. Returns
 /// whether a pending invitation was revoked.
-pub(crate) async fn end_pending_links(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
-    let now = now_ms();
-    let invitations = sqlx::query(
-        "UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL \
-         AND expires_at > $1",
-    )
-    .bind(now)
-    .bind(user_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    if invitations > 0 {
-        sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut *conn)
-            .await?;
+pub(crate) async fn end_pending_links(conn: &mut AnyConnection, user_id: UserId) -> AppResult<bool> {
+    let now = Timestamp::now();
+    let revoked = repo::revoke_working(conn, user_id, now).await?;
+    crate::auth::repo::end_unused(conn, user_id, now).await?;
+    if revoked {
+        users::clear_invitation_expiry(conn, &[user_id]).await?;
     }
-    Ok(invitations > 0)
+    Ok(revoked)
 }
 
-async fn pending_user_email(conn: &mut AnyConnection, id: i64) -> AppResult<String> {
-    let (email, password_hash): (String, Option<String>) =
-        sqlx::query_as("SELECT email, password_hash FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(user_gone)?;
-    if password_hash.is_some() {
+async fn pending_user_email(conn: &mut AnyConnection, id: UserId) -> AppResult<String> {
+    let users::SignUpState { email, signed_up } = users::sign_up_state(conn, id).await?.ok_or_else(user_gone)?;
+    if signed_up {
         return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
     }
     Ok(email)
 }
 
 /// A fresh link; the old one stops working.
-pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<i64> {
+pub async fn resend(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: UserId) -> AppResult<i64> {
     let mut tx = state.db.begin_write().await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
     let email = pending_user_email(&mut tx, id).await?;
     let email_id = mint(&mut tx, &state.settings, id, &email).await?;
     record(&mut tx, &Actor::of(access.principal()), Event::new(AuditAction::InvitationResent).user(id, &email)).await?;
     tx.commit().await?;
-    tracing::info!(user_id = id, by = access.principal().user_id, "invitation resent");
+    tracing::info!(user_id = id.get(), by = access.principal().user_id.get(), "invitation resent");
     Ok(email_id)
 }
 
-pub async fn revoke(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
+pub async fn revoke(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: UserId) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
     check_may_manage(&mut tx, access.principal(), id).await?;
     let email = pending_user_email(&mut tx, id).await?;
-    let now = now_ms();
-    sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE users SET invite_expires_at = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    repo::revoke_pending(&mut tx, id, Timestamp::now()).await?;
+    users::clear_invitation_expiry(&mut tx, &[id]).await?;
     record(&mut tx, &Actor::of(access.principal()), Event::new(AuditAction::InvitationRevoked).user(id, &email))
         .await?;
     tx.commit().await?;
-    tracing::info!(user_id = id, by = access.principal().user_id, "invitation revoked");
+    tracing::info!(user_id = id.get(), by = access.principal().user_id.get(), "invitation revoked");
     Ok(())
 }
 
@@ -158,16 +125,9 @@ fn invitation_gone() -> AppError {
 /// Who a valid token invites.
 pub async fn invited(state: &AppState, token: &str) -> AppResult<Invited> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
-    sqlx::query_as(
-        "SELECT u.email, u.first_name, u.last_name FROM invitations i JOIN users u ON u.id = i.user_id \
-         WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
-         AND u.enabled AND u.password_hash IS NULL",
-    )
-    .bind(token.hash())
-    .bind(now_ms())
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or_else(invitation_gone)
+    repo::invited(&mut *state.db.pool.acquire().await?, &token.hash(), Timestamp::now())
+        .await?
+        .ok_or_else(invitation_gone)
 }
 
 /// Use the invitation: set the password (and the name, when given) and mark
@@ -179,7 +139,7 @@ pub async fn accept(
     name: Option<&PersonName>,
     password: &str,
     confirmation: &str,
-) -> AppResult<i64> {
+) -> AppResult<UserId> {
     let token = Token::parse(token).ok_or_else(invitation_gone)?;
     let invited = invited(state, token.expose()).await?;
     let name = match name {
@@ -189,34 +149,14 @@ pub async fn accept(
     let email = invited.email;
     let password = crate::server::policy::parse(state, password, confirmation, &email, name.first(), name.last())?;
     let hash = state.passwords.hash(password.expose()).await?;
-    let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let user_id: i64 = sqlx::query_scalar(
-        "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
-         AND expires_at > $1 RETURNING user_id",
-    )
-    .bind(now)
-    .bind(token.hash())
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(invitation_gone)?;
-    let r = sqlx::query(
-        "UPDATE users SET password_hash = $1, invite_expires_at = NULL, first_name = $2, last_name = $3, name_sort = $4, \
-         email_verified = TRUE WHERE id = $5 AND password_hash IS NULL AND enabled",
-    )
-    .bind(&hash)
-    .bind(name.first())
-    .bind(name.last())
-    .bind(name_sort(name.first(), name.last()))
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
-    if r.rows_affected() != 1 {
+    let user_id = repo::spend(&mut tx, &token.hash(), Timestamp::now()).await?.ok_or_else(invitation_gone)?;
+    if !users::sign_up(&mut tx, user_id, &hash, &name).await? {
         return Err(invitation_gone());
     }
     record(&mut tx, &Actor::anonymous(&email), Event::new(AuditAction::InvitationAccepted).user(user_id, &email))
         .await?;
     tx.commit().await?;
-    tracing::info!(user_id, "invitation accepted");
+    tracing::info!(user_id = user_id.get(), "invitation accepted");
     Ok(user_id)
 }

@@ -12,7 +12,7 @@ pub mod outbox;
 pub mod smtp;
 pub mod templates;
 
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::email_queue::EmailStatus;
 use crate::error::AppResult;
 use crate::server::crypto::Token;
@@ -36,7 +36,7 @@ pub async fn notify_owner(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: crate::settings::template::TemplateKind,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
     extra: &[(&'static str, String)],
 ) -> AppResult<()> {
@@ -57,7 +57,7 @@ pub async fn enqueue_many(
     conn: &mut AnyConnection,
     settings: &Settings,
     mails: &[OutgoingEmail],
-) -> AppResult<std::collections::HashMap<i64, i64>> {
+) -> AppResult<std::collections::HashMap<UserId, i64>> {
     let inserted = insert(conn, settings, mails).await?;
     Ok(inserted.into_iter().filter_map(|(user, id)| Some((user?, id))).collect())
 }
@@ -68,7 +68,7 @@ async fn insert(
     conn: &mut AnyConnection,
     settings: &Settings,
     mails: &[OutgoingEmail],
-) -> AppResult<Vec<(Option<i64>, i64)>> {
+) -> AppResult<Vec<(Option<UserId>, i64)>> {
     let mails: Vec<(&OutgoingEmail, String)> = mails.iter().map(|m| (m, message_id(settings))).collect();
     outbox::insert_queued(conn, &mails, settings.mail_max_attempts, Timestamp::now()).await
 }

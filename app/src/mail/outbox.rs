@@ -4,7 +4,7 @@
 //! Email queue and Users read and change. Each function runs in the
 //! connection or transaction it is handed.
 
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::email_queue::EmailStatus;
 use crate::error::AppResult;
 use crate::server::db::Db;
@@ -18,7 +18,7 @@ use sqlx::AnyConnection;
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {
     pub kind: TemplateKind,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -32,7 +32,7 @@ pub async fn insert_queued(
     mails: &[(&OutgoingEmail, String)],
     max_attempts: i64,
     now: Timestamp,
-) -> AppResult<Vec<(Option<i64>, i64)>> {
+) -> AppResult<Vec<(Option<UserId>, i64)>> {
     if mails.is_empty() {
         return Ok(Vec::new());
     }
@@ -40,7 +40,7 @@ pub async fn insert_queued(
     let (now, max) = (args.int(now.millis()), args.int(max_attempts));
     let queued = args.text(EmailStatus::Queued.key());
     let values = args.rows(mails, |a, (m, message_id)| {
-        let (kind, user) = (a.text(m.kind.key()), a.opt_int(m.user_id));
+        let (kind, user) = (a.text(m.kind.key()), a.opt_int(m.user_id.map(UserId::get)));
         let (to, subject, text, html) = (a.text(&m.to), a.text(&m.subject), a.text(&m.text), a.text(&m.html));
         let id = a.text(message_id);
         vec![kind, user, to, subject, text, html, id, queued.clone(), "0".into(), max.clone(), now.clone(), now.clone()]
@@ -209,7 +209,7 @@ pub struct Listed {
     pub last_error: Option<String>,
     /// Which links of the subject to hide depends on the kind and the person.
     pub kind: TemplateKind,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
 }
 
 const LIST_COLUMNS: &str =
@@ -321,7 +321,10 @@ pub async fn delete_unless_sending(db: &Db, id: i64) -> AppResult<u64> {
 /// The invitation email of each of `user_ids`' invitations, oldest
 /// invitation first: (user, email id, status, last error). `user_ids` must
 /// not be empty.
-pub async fn invitation_emails(db: &Db, user_ids: &[i64]) -> AppResult<Vec<(i64, i64, EmailStatus, Option<String>)>> {
+pub async fn invitation_emails(
+    db: &Db,
+    user_ids: &[UserId],
+) -> AppResult<Vec<(UserId, i64, EmailStatus, Option<String>)>> {
     let mut args = Args::default();
     let list = in_list(&mut args, user_ids);
     let sql = format!(

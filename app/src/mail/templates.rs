@@ -4,6 +4,7 @@
 //! into HTML by `crate::settings::template::render`, the one place that does.
 
 use super::OutgoingEmail;
+use crate::domain::UserId;
 use crate::error::AppResult;
 use crate::server::state::Settings;
 use crate::settings::template::{self, Template, TemplateKind};
@@ -14,14 +15,11 @@ use sqlx::AnyConnection;
 async fn common(
     conn: &mut AnyConnection,
     settings: &Settings,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
     link: &str,
 ) -> AppResult<Vec<(&'static str, String)>> {
-    let first_name: Option<String> = sqlx::query_scalar("SELECT first_name FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let first_name = crate::users::repo::first_name(conn, user_id).await?;
     Ok(values(settings, &first_name.unwrap_or_default(), to, link))
 }
 
@@ -47,7 +45,7 @@ pub fn greeting(first_name: &str) -> String {
 async fn build(
     conn: &mut AnyConnection,
     kind: TemplateKind,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
     values: &[(&str, String)],
 ) -> AppResult<OutgoingEmail> {
@@ -68,7 +66,7 @@ impl InForce {
 
     /// A saved template that no longer renders (it can only have been valid
     /// when saved) falls back to the default.
-    fn render(&self, user_id: i64, to: &str, values: &[(&str, String)]) -> AppResult<OutgoingEmail> {
+    fn render(&self, user_id: UserId, to: &str, values: &[(&str, String)]) -> AppResult<OutgoingEmail> {
         let kind = self.kind;
         let rendered = match &self.saved {
             Some(t) => template::render(kind, t, values).or_else(|problem| {
@@ -92,7 +90,7 @@ impl InForce {
     pub fn with_expiring_link(
         &self,
         settings: &Settings,
-        user_id: i64,
+        user_id: UserId,
         to: &str,
         first_name: &str,
         link: &ExpiringLink<'_>,
@@ -134,7 +132,7 @@ pub async fn with_expiring_link(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: TemplateKind,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
     link: &ExpiringLink<'_>,
 ) -> AppResult<OutgoingEmail> {
@@ -148,7 +146,7 @@ pub async fn with_expiring_link(
 pub async fn account_locked(
     conn: &mut AnyConnection,
     settings: &Settings,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
     failures: i64,
     unlocks_at: i64,
@@ -168,7 +166,7 @@ pub async fn security_notice(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: TemplateKind,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
     extra: &[(&'static str, String)],
 ) -> AppResult<OutgoingEmail> {

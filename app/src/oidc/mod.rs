@@ -174,7 +174,11 @@ pub async fn authorize(
         return no_store(Redirect::to(&format!("/signin?next={next}")).into_response());
     };
     if !service::may_sign_in(&principal, &client) {
-        tracing::info!(application_id = client.id.get(), user_id = principal.user_id, "authorize refused: no access");
+        tracing::info!(
+            application_id = client.id.get(),
+            user_id = principal.user_id.get(),
+            "authorize refused: no access"
+        );
         return page(
             &state,
             StatusCode::FORBIDDEN,
@@ -318,7 +322,7 @@ pub async fn end_session(
                 return internal(&state);
             }
             signed_out = true;
-            tracing::info!(user_id = p.user_id, "signed out by an application");
+            tracing::info!(user_id = p.user_id.get(), "signed out by an application");
         }
     }
     let mut r = match &q.post_logout_redirect_uri {

@@ -5,7 +5,7 @@
 use super::keys;
 use crate::applications::types::ClientType;
 use crate::audit::service::{record, Actor, AuditAction, Event};
-use crate::domain::ApplicationId;
+use crate::domain::{ApplicationId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::registry::{AppId, Permission};
 use crate::server::access::Principal;
@@ -13,6 +13,7 @@ use crate::server::crypto::Token;
 use crate::server::db::Db;
 use crate::server::now_ms;
 use crate::server::state::AppState;
+use crate::users::repo::Profile as Person;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
@@ -205,7 +206,7 @@ pub struct TokenResponse {
 #[derive(sqlx::FromRow)]
 struct CodeRow {
     application_id: ApplicationId,
-    user_id: i64,
+    user_id: UserId,
     redirect_uri: String,
     code_challenge: Option<String>,
     nonce: Option<String>,
@@ -349,7 +350,7 @@ pub async fn exchange(
     header.kid = Some(key.kid.clone());
     let id_token = jsonwebtoken::encode(&header, &id_claims, &key.key)
         .map_err(|e| TokenError::from(AppError::internal("signing an ID token", e)))?;
-    tracing::info!(application_id = client.id.get(), user_id = person.id, "signed in to an application");
+    tracing::info!(application_id = client.id.get(), user_id = person.id.get(), "signed in to an application");
     Ok(TokenResponse {
         access_token: access.expose().to_string(),
         token_type: "Bearer",
@@ -372,25 +373,9 @@ fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// The person the claims are about.
-#[derive(sqlx::FromRow)]
-struct Person {
-    id: i64,
-    email: String,
-    first_name: String,
-    last_name: String,
-    #[sqlx(try_from = "crate::server::sql::Flag")]
-    enabled: bool,
-    /// Whether they proved control of `email` (see `email_confirmation::service`).
-    #[sqlx(try_from = "crate::server::sql::Flag")]
-    email_verified: bool,
-}
-
-async fn person(conn: &mut sqlx::AnyConnection, user_id: i64) -> AppResult<Option<Person>> {
-    Ok(sqlx::query_as("SELECT id, email, first_name, last_name, enabled, email_verified FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?)
+/// The person the claims are about, if they exist.
+async fn person(conn: &mut sqlx::AnyConnection, user_id: UserId) -> AppResult<Option<Person>> {
+    crate::users::repo::profile(conn, user_id).await
 }
 
 /// The claims about the person, in the ID token and at userinfo.
@@ -464,7 +449,7 @@ pub struct UserInfo {
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     application_id: ApplicationId,
-    user_id: i64,
+    user_id: UserId,
     expires_at: i64,
 }
 
@@ -495,7 +480,7 @@ pub async fn userinfo(db: &Db, bearer: &str) -> Result<UserInfo, TokenError> {
 }
 
 /// Who an `id_token_hint` names, if Roster signed it (expired or not): (user id, client id).
-pub async fn hint(state: &AppState, id_token: &str) -> Option<(i64, String)> {
+pub async fn hint(state: &AppState, id_token: &str) -> Option<(UserId, String)> {
     #[derive(serde::Deserialize)]
     struct Hint {
         sub: String,
@@ -509,7 +494,7 @@ pub async fn hint(state: &AppState, id_token: &str) -> Option<(i64, String)> {
     v.set_issuer(&[state.settings.origin()]);
     v.set_required_spec_claims(&["sub", "aud", "iss"]);
     let data = jsonwebtoken::decode::<Hint>(id_token, &key, &v).ok()?;
-    Some((data.claims.sub.parse().ok()?, data.claims.aud))
+    Some((UserId::new(data.claims.sub.parse().ok()?), data.claims.aud))
 }
 
 /// Delete codes and tokens that expired long ago (called now and then).

@@ -19,7 +19,7 @@ pub use access_view::UserAccess;
 pub use pages::{NewRolePage, RoleDetailPage, RolesPage};
 pub use types::*;
 
-use crate::domain::RoleId;
+use crate::domain::{RoleId, UserId};
 use crate::error::AppError;
 use crate::registry::{AppId, Permission, APPLICATIONS};
 use leptos::prelude::*;
@@ -69,17 +69,17 @@ pub async fn role_member_candidates(role_id: RoleId, search: String) -> Result<V
 }
 
 #[app_macros::endpoint(authorized(Roles, Update))]
-pub async fn add_role_member(role_id: RoleId, user_id: i64) -> Result<(), AppError> {
+pub async fn add_role_member(role_id: RoleId, user_id: UserId) -> Result<(), AppError> {
     service::set_member(access, &state, role_id, user_id, true).await
 }
 
 #[app_macros::endpoint(authorized(Roles, Update))]
-pub async fn remove_role_member(role_id: RoleId, user_id: i64) -> Result<(), AppError> {
+pub async fn remove_role_member(role_id: RoleId, user_id: UserId) -> Result<(), AppError> {
     service::set_member(access, &state, role_id, user_id, false).await
 }
 
 /// A user's effective access, for the Access section of their page in Users.
 #[app_macros::endpoint(authorized(Users, View))]
-pub async fn user_access(user_id: i64) -> Result<EffectiveAccess, AppError> {
+pub async fn user_access(user_id: UserId) -> Result<EffectiveAccess, AppError> {
     service::effective_access(access, &state, user_id).await
 }

@@ -6,7 +6,7 @@
 //! service.
 
 use super::types::{Builtin, RoleName, RoleSummary};
-use crate::domain::{RoleId, Timestamp};
+use crate::domain::{RoleId, Timestamp, UserId};
 use crate::error::AppResult;
 use crate::registry::{grant_of, AppId, Grant};
 use crate::server::db::is_unique_violation;
@@ -304,7 +304,7 @@ pub struct HeldGrant {
 
 /// What `user_id`'s roles grant (one indexed query: the session middleware
 /// asks it at every request).
-pub async fn grants_held_by(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<HeldGrant>> {
+pub async fn grants_held_by(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<HeldGrant>> {
     Ok(sqlx::query_as(
         "SELECT r.builtin, rp.application, rp.permission, r.require_two_factor FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id \
@@ -325,7 +325,7 @@ pub struct NamedGrant {
 }
 
 /// What `user_id`'s roles grant, each grant beside its role's name, by role name.
-pub async fn named_grants_held_by(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<NamedGrant>> {
+pub async fn named_grants_held_by(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<NamedGrant>> {
     Ok(sqlx::query_as(
         "SELECT r.name, r.builtin, rp.application, rp.permission FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id LEFT JOIN role_permissions rp ON rp.role_id = r.id \
@@ -339,7 +339,7 @@ pub async fn named_grants_held_by(conn: &mut AnyConnection, user_id: i64) -> App
 // ---- who holds which role (user_roles) --------------------------------------------
 
 /// The roles a user holds.
-pub async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<RoleId>> {
+pub async fn role_ids_of(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<RoleId>> {
     Ok(sqlx::query_scalar("SELECT role_id FROM user_roles WHERE user_id = $1")
         .bind(user_id)
         .fetch_all(&mut *conn)
@@ -347,7 +347,7 @@ pub async fn role_ids_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Ve
 }
 
 /// The names of the roles a user holds, by name.
-pub async fn role_names_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<String>> {
+pub async fn role_names_of(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.name_norm",
     )
@@ -357,8 +357,11 @@ pub async fn role_names_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<
 }
 
 /// The names of the roles each of `user_ids` holds, sorted (absent: none).
-pub async fn role_names_by_user(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<HashMap<i64, Vec<String>>> {
-    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+pub async fn role_names_by_user(
+    conn: &mut AnyConnection,
+    user_ids: &[UserId],
+) -> AppResult<HashMap<UserId, Vec<String>>> {
+    let mut map: HashMap<UserId, Vec<String>> = HashMap::new();
     if user_ids.is_empty() {
         return Ok(map);
     }
@@ -368,7 +371,7 @@ pub async fn role_names_by_user(conn: &mut AnyConnection, user_ids: &[i64]) -> A
         "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id IN {list} ORDER BY r.name"
     );
-    let rows: Vec<(i64, String)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    let rows: Vec<(UserId, String)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
     for (user_id, name) in rows {
         map.entry(user_id).or_default().push(name);
     }
@@ -378,13 +381,13 @@ pub async fn role_names_by_user(conn: &mut AnyConnection, user_ids: &[i64]) -> A
 /// A role a user holds, and whether it is built in.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Holding {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub role_id: RoleId,
     pub builtin: Option<Builtin>,
 }
 
 /// Every role each of `user_ids` holds.
-pub async fn holdings(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<Vec<Holding>> {
+pub async fn holdings(conn: &mut AnyConnection, user_ids: &[UserId]) -> AppResult<Vec<Holding>> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -398,7 +401,7 @@ pub async fn holdings(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<V
 }
 
 /// Every (user, role) pair of `user_ids` (one statement: callers pass a bounded chunk).
-pub async fn role_pairs_of(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<Vec<(i64, RoleId)>> {
+pub async fn role_pairs_of(conn: &mut AnyConnection, user_ids: &[UserId]) -> AppResult<Vec<(UserId, RoleId)>> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -408,7 +411,7 @@ pub async fn role_pairs_of(conn: &mut AnyConnection, user_ids: &[i64]) -> AppRes
 }
 
 /// Does `user_id` hold role `role_id`?
-pub async fn holds(conn: &mut AnyConnection, user_id: i64, role_id: RoleId) -> AppResult<bool> {
+pub async fn holds(conn: &mut AnyConnection, user_id: UserId, role_id: RoleId) -> AppResult<bool> {
     let held = sqlx::query_scalar::<_, i64>("SELECT 1 AS x FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
         .bind(role_id)
@@ -418,7 +421,7 @@ pub async fn holds(conn: &mut AnyConnection, user_id: i64, role_id: RoleId) -> A
 }
 
 /// Does `user_id` hold the built-in Administrator role (enabled or not, signed up or not)?
-pub async fn holds_administrator(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+pub async fn holds_administrator(conn: &mut AnyConnection, user_id: UserId) -> AppResult<bool> {
     Ok(sqlx::query(
         "SELECT 1 AS x FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 AND r.builtin = $2",
@@ -431,7 +434,7 @@ pub async fn holds_administrator(conn: &mut AnyConnection, user_id: i64) -> AppR
 }
 
 /// Does one of `user_id`'s roles require a second factor?
-pub async fn requires_two_factor(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+pub async fn requires_two_factor(conn: &mut AnyConnection, user_id: UserId) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 AND r.require_two_factor",
@@ -451,7 +454,7 @@ pub async fn member_count(conn: &mut AnyConnection, role_id: RoleId) -> AppResul
 }
 
 /// Which of `user_ids` hold role `role_id`.
-pub async fn holders(conn: &mut AnyConnection, role_id: RoleId, user_ids: &[i64]) -> AppResult<HashSet<i64>> {
+pub async fn holders(conn: &mut AnyConnection, role_id: RoleId, user_ids: &[UserId]) -> AppResult<HashSet<UserId>> {
     if user_ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -463,7 +466,7 @@ pub async fn holders(conn: &mut AnyConnection, role_id: RoleId, user_ids: &[i64]
 }
 
 /// Which of `user_ids` hold the Administrator role.
-pub async fn administrator_holders(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<HashSet<i64>> {
+pub async fn administrator_holders(conn: &mut AnyConnection, user_ids: &[UserId]) -> AppResult<HashSet<UserId>> {
     if user_ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -479,7 +482,7 @@ pub async fn administrator_holders(conn: &mut AnyConnection, user_ids: &[i64]) -
 
 /// How many enabled, signed-up people other than `user_id` hold the
 /// Administrator role (the last-administrator rule, `grants::is_last_admin`).
-pub async fn other_active_administrators(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
+pub async fn other_active_administrators(conn: &mut AnyConnection, user_id: UserId) -> AppResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
@@ -492,16 +495,16 @@ pub async fn other_active_administrators(conn: &mut AnyConnection, user_id: i64)
 }
 
 /// Give `user_id` the roles `role_ids` (none of which they hold yet).
-pub async fn give(conn: &mut AnyConnection, user_id: i64, role_ids: &[RoleId]) -> AppResult<()> {
-    let pairs: Vec<(i64, RoleId)> = role_ids.iter().map(|&role| (user_id, role)).collect();
+pub async fn give(conn: &mut AnyConnection, user_id: UserId, role_ids: &[RoleId]) -> AppResult<()> {
+    let pairs: Vec<(UserId, RoleId)> = role_ids.iter().map(|&role| (user_id, role)).collect();
     give_many(conn, &pairs).await
 }
 
 /// [`give`] for many (user, role) pairs, a thousand to a statement.
-pub async fn give_many(conn: &mut AnyConnection, pairs: &[(i64, RoleId)]) -> AppResult<()> {
+pub async fn give_many(conn: &mut AnyConnection, pairs: &[(UserId, RoleId)]) -> AppResult<()> {
     for chunk in pairs.chunks(1000) {
         let mut args = Args::default();
-        let values = args.rows(chunk, |a, &(user, role)| vec![a.int(user), a.int(role.get())]);
+        let values = args.rows(chunk, |a, &(user, role)| vec![a.int(user.get()), a.int(role.get())]);
         let sql = format!("INSERT INTO user_roles (user_id, role_id) VALUES {values}");
         args.bind(sqlx::query(&sql)).execute(&mut *conn).await?;
     }
@@ -509,7 +512,7 @@ pub async fn give_many(conn: &mut AnyConnection, pairs: &[(i64, RoleId)]) -> App
 }
 
 /// Give `user_id` the Administrator role (the first user, at setup).
-pub async fn give_administrator(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
+pub async fn give_administrator(conn: &mut AnyConnection, user_id: UserId) -> AppResult<()> {
     sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE builtin = $2")
         .bind(user_id)
         .bind(Builtin::Administrator)
@@ -519,7 +522,7 @@ pub async fn give_administrator(conn: &mut AnyConnection, user_id: i64) -> AppRe
 }
 
 /// Take role `role_id` from `user_id`; whether they held it.
-pub async fn take(conn: &mut AnyConnection, user_id: i64, role_id: RoleId) -> AppResult<bool> {
+pub async fn take(conn: &mut AnyConnection, user_id: UserId, role_id: RoleId) -> AppResult<bool> {
     let r = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
         .bind(role_id)
@@ -529,7 +532,7 @@ pub async fn take(conn: &mut AnyConnection, user_id: i64, role_id: RoleId) -> Ap
 }
 
 /// Take every role of `user_id` (before giving the new set).
-pub async fn take_all(conn: &mut AnyConnection, user_id: i64) -> AppResult<()> {
+pub async fn take_all(conn: &mut AnyConnection, user_id: UserId) -> AppResult<()> {
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     Ok(())
 }
@@ -545,7 +548,7 @@ pub async fn take_from_everyone(conn: &mut AnyConnection, role_id: RoleId) -> Ap
 /// A person as a role's member lists read them.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRow {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub first_name: String,
     pub last_name: String,

@@ -9,7 +9,7 @@ use super::repo::{self, MemberRow, NamedGrant};
 use super::types::{AccessLine, EffectiveAccess, Grant, Member, RoleDetail, RoleName, RoleSummary};
 use crate::applications::repo as applications;
 use crate::audit::service::{record, Actor, AuditAction, Event};
-use crate::domain::{ApplicationId, RoleId, Timestamp};
+use crate::domain::{ApplicationId, RoleId, Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::grants::{check_can_hand_out, check_may_manage, every_grant_with_registered, is_last_admin, user_email};
 use crate::registry::{AppId, Permission};
@@ -86,7 +86,7 @@ pub async fn detail(
 /// `rows` as members, each marked with whether `caller` may change their
 /// roles (the rule of `check_may_manage`, for all of them in two queries).
 async fn with_manageable(conn: &mut AnyConnection, caller: &Principal, rows: Vec<MemberRow>) -> AppResult<Vec<Member>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<UserId> = rows.iter().map(|r| r.id).collect();
     let refused = crate::grants::unmanageable(conn, caller, &ids).await?;
     Ok(rows
         .into_iter()
@@ -128,7 +128,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id.get(), by = access.principal().user_id, "role created");
+    tracing::info!(role_id = id.get(), by = access.principal().user_id.get(), "role created");
     Ok(id)
 }
 
@@ -163,7 +163,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id.get(), by = access.principal().user_id, "role renamed or described");
+    tracing::info!(role_id = id.get(), by = access.principal().user_id.get(), "role renamed or described");
     Ok(())
 }
 
@@ -191,7 +191,7 @@ pub async fn set_permissions(
     }
     if let Some((app, permission)) = grants.iter().find(|g| !before.contains(g) && !principal.can(g.0, g.1)) {
         tracing::info!(
-            user_id = principal.user_id,
+            user_id = principal.user_id.get(),
             app = %app.key(),
             permission = permission.as_str(),
             "refused to grant a permission the caller does not hold"
@@ -209,7 +209,7 @@ pub async fn set_permissions(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id.get(), by = principal.user_id, grants = grants.len(), "role permissions saved");
+    tracing::info!(role_id = id.get(), by = principal.user_id.get(), grants = grants.len(), "role permissions saved");
     Ok(())
 }
 
@@ -232,7 +232,7 @@ pub async fn delete(access: Access<'_, apps::Roles, perms::Delete>, state: &AppS
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(role_id = id.get(), members, by = access.principal().user_id, "role deleted");
+    tracing::info!(role_id = id.get(), members, by = access.principal().user_id.get(), "role deleted");
     Ok(members)
 }
 
@@ -257,7 +257,7 @@ pub async fn set_member(
     access: Access<'_, apps::Roles, perms::Update>,
     state: &AppState,
     role_id: RoleId,
-    user_id: i64,
+    user_id: UserId,
     member: bool,
 ) -> AppResult<()> {
     let mut tx = state.db.begin_write().await?;
@@ -294,9 +294,9 @@ pub async fn set_member(
     tx.commit().await?;
     tracing::info!(
         role_id = role_id.get(),
-        user_id,
+        user_id = user_id.get(),
         member,
-        by = access.principal().user_id,
+        by = access.principal().user_id.get(),
         "role membership changed"
     );
     Ok(())
@@ -306,7 +306,7 @@ pub async fn set_member(
 pub async fn effective_access(
     _access: Access<'_, apps::Users, perms::View>,
     state: &AppState,
-    user_id: i64,
+    user_id: UserId,
 ) -> AppResult<EffectiveAccess> {
     let mut conn = state.db.pool.acquire().await?;
     user_email(&mut conn, user_id).await?;

@@ -132,7 +132,7 @@ pub struct RoleSummary {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
-    pub user_id: i64,
+    pub user_id: crate::domain::UserId,
     pub email: String,
     pub full_name: String,
     pub enabled: bool,

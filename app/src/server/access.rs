@@ -29,6 +29,7 @@
 //! are changed only by administrators, roles are handed out only within the
 //! caller's own grants) are checked in `crate::grants`, at run time.
 
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::registry::{AppId, Permission};
 use std::collections::BTreeSet;
@@ -36,7 +37,7 @@ use std::marker::PhantomData;
 
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Hash of the session id this request came with (never the id itself).
     pub session_hash: String,
     pub email: String,
@@ -77,7 +78,7 @@ impl Principal {
         if age >= 0 && age <= window.as_millis() as i64 {
             Ok(())
         } else {
-            tracing::info!(user_id = self.user_id, age_ms = age, "a fresh sign-in is required");
+            tracing::info!(user_id = self.user_id.get(), age_ms = age, "a fresh sign-in is required");
             Err(AppError::ConfirmIdentity)
         }
     }
@@ -90,7 +91,7 @@ impl Principal {
         if self.can(A::ID, P::PERMISSION) {
             Ok(Access { principal: self, proof: PhantomData })
         } else {
-            tracing::info!(user_id = self.user_id, app = %A::ID.key(), permission = P::PERMISSION.as_str(), "forbidden");
+            tracing::info!(user_id = self.user_id.get(), app = %A::ID.key(), permission = P::PERMISSION.as_str(), "forbidden");
             Err(AppError::Forbidden)
         }
     }

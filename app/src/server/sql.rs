@@ -285,9 +285,9 @@ pub fn like_pattern(term: &str) -> String {
     out
 }
 
-/// `(a, b, c)` placeholders for an `IN` list of ids.
-pub fn in_list(args: &mut Args, ids: &[i64]) -> String {
-    let parts: Vec<String> = ids.iter().map(|id| args.int(*id)).collect();
+/// `(a, b, c)` placeholders for an `IN` list of ids (numbers, or row ids such as `UserId`).
+pub fn in_list<T: Copy + Into<i64>>(args: &mut Args, ids: &[T]) -> String {
+    let parts: Vec<String> = ids.iter().map(|id| args.int((*id).into())).collect();
     format!("({})", parts.join(", "))
 }
 

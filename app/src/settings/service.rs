@@ -255,7 +255,7 @@ pub async fn save_email_server(
     record(&mut tx, &Actor::of(principal), Event::new(AuditAction::SettingsEmailServerSaved).details(details)).await?;
     tx.commit().await?;
     tracing::info!(
-        by = principal.user_id,
+        by = principal.user_id.get(),
         host = %after.host,
         port = after.port,
         password_removed,

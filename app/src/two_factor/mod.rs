@@ -83,7 +83,7 @@ pub async fn sign_in_second_step(code: String, next: Option<String>) -> Result<S
     let signed_in = service::second_step(&state, &token, &code).await?;
     replace_session(&state, &signed_in.cookie).await?;
     set_cookie(&service::clear_pending_cookie(&state.settings));
-    tracing::info!(user_id = signed_in.user_id, "signed in with a second step");
+    tracing::info!(user_id = signed_in.user_id.get(), "signed in with a second step");
     Ok(safe_next(next.as_deref()))
 }
 
@@ -131,7 +131,7 @@ pub async fn finish_passkey_sign_in(
     use crate::server::session::{replace_session, safe_next};
     let signed_in = passkeys::finish_sign_in(&state, &ceremony, &credential).await?;
     replace_session(&state, &signed_in.cookie).await?;
-    tracing::info!(user_id = signed_in.user_id, "signed in with a passkey");
+    tracing::info!(user_id = signed_in.user_id.get(), "signed in with a passkey");
     Ok(safe_next(next.as_deref()))
 }
 
@@ -157,20 +157,20 @@ pub async fn finish_passkey_second_step(
     let signed_in = passkeys::finish_second_step(&state, &token, &ceremony, &credential).await?;
     replace_session(&state, &signed_in.cookie).await?;
     set_cookie(&service::clear_pending_cookie(&state.settings));
-    tracing::info!(user_id = signed_in.user_id, "signed in with a passkey as the second step");
+    tracing::info!(user_id = signed_in.user_id.get(), "signed in with a passkey as the second step");
     Ok(safe_next(next.as_deref()))
 }
 
 /// Users View: which second factors a user has.
 #[app_macros::endpoint(authorized(Users, View))]
-pub async fn user_two_factor(id: i64) -> Result<UserFactors, AppError> {
+pub async fn user_two_factor(id: crate::domain::UserId) -> Result<UserFactors, AppError> {
     service::factors_of(access, &state, id).await
 }
 
 /// Users Update: remove a user's second factors and recovery codes, end their
 /// sessions, and email them. Only an administrator resets an administrator.
 #[app_macros::endpoint(authorized(fresh Users, Update))]
-pub async fn reset_two_factor(id: i64) -> Result<(), AppError> {
+pub async fn reset_two_factor(id: crate::domain::UserId) -> Result<(), AppError> {
     service::reset(access, &state, id).await
 }
 

@@ -373,7 +373,7 @@ pub fn SecondStepPage() -> impl IntoView {
 /// `Suspend`, so that it hydrates.
 #[component]
 pub fn UserTwoFactorPanel(
-    id: i64,
+    id: crate::domain::UserId,
     factors: Resource<Result<UserFactors, AppError>>,
     reset: crate::components::CallAction<()>,
     /// The caller may change this person (Users Update, and the rule of

@@ -29,7 +29,7 @@ use super::repo::{self, Challenge, NewChallenge, NewPasskey, Pending, StoredPass
 use super::service as two_factor;
 use super::types::{PasskeyCeremony, PasskeyInfo};
 use crate::audit::service::{record, Actor, AuditAction, Event};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::crypto::Token;
@@ -114,7 +114,7 @@ async fn store(
     conn: &mut AnyConnection,
     purpose: &str,
     owner: &str,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     pending_hash: Option<&str>,
     name: Option<&str>,
     state: &impl serde::Serialize,
@@ -176,7 +176,7 @@ async fn by_credential(conn: &mut AnyConnection, id: &[u8]) -> AppResult<Option<
 }
 
 /// The user's passkeys as the Security tab lists them, oldest first.
-pub async fn list(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<PasskeyInfo>> {
+pub async fn list(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<PasskeyInfo>> {
     Ok(repo::passkeys_listed(conn, user_id)
         .await?
         .into_iter()
@@ -190,7 +190,7 @@ pub async fn list(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<Passk
 }
 
 /// The user's passkeys as webauthn-rs reads them, and their WebAuthn user id (if they have any).
-async fn passkeys_of(conn: &mut AnyConnection, user_id: i64) -> AppResult<(Vec<Passkey>, Option<String>)> {
+async fn passkeys_of(conn: &mut AnyConnection, user_id: UserId) -> AppResult<(Vec<Passkey>, Option<String>)> {
     let rows = repo::passkeys_stored(conn, user_id).await?;
     let handle = rows.first().map(|(_, h)| h.clone());
     let keys = rows
@@ -294,7 +294,7 @@ pub async fn finish_registration(
     let name = ceremony.name.clone().unwrap_or_default();
     let webauthn = relying_party(&state.settings)?;
     let passkey = webauthn.finish_passkey_registration(&credential, &registration).map_err(|e| {
-        tracing::info!(user_id = me.user_id, cause = %e, "passkey registration refused");
+        tracing::info!(user_id = me.user_id.get(), cause = %e, "passkey registration refused");
         AppError::Invalid(
             "The passkey was not accepted. Use an authenticator that verifies you (a PIN, fingerprint or face) and try again."
                 .into(),
@@ -443,7 +443,7 @@ pub async fn finish_sign_in(
         _ => None,
     };
     if let (Some(row), Some(result)) = (row.as_ref(), verified) {
-        use crate::server::session::{self, client};
+        use crate::server::session::client;
         let mut tx = state.db.begin_write().await?;
         if record_use(&mut tx, row, &result).await? {
             throttle::clear(&mut tx, &key).await?;
@@ -456,7 +456,7 @@ pub async fn finish_sign_in(
                     .details(format!("passkey {}: {}", row.id, row.name)),
             )
             .await?;
-            let cookie = session::create_in(&mut tx, &state.settings, row.user_id, &client()).await?;
+            let cookie = crate::credentials::open_session(&mut tx, &state.settings, row.user_id, &client()).await?;
             tx.commit().await?;
             return Ok(crate::credentials::SignedIn { user_id: row.user_id, cookie });
         }
@@ -551,7 +551,7 @@ pub async fn finish_second_step(
             return Ok(signed_in);
         }
     }
-    tracing::info!(user_id = pending.user_id, "second sign-in step with a passkey refused");
+    tracing::info!(user_id = pending.user_id.get(), "second sign-in step with a passkey refused");
     let account = crate::credentials::Account {
         id: pending.user_id,
         email: pending.email.clone(),

@@ -3,7 +3,7 @@
 //! `pending_sign_ins`. Each function runs in the connection or transaction
 //! it is handed; the services decide where a transaction begins and ends.
 
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::error::AppResult;
 use crate::server::db::Db;
 use sqlx::AnyConnection;
@@ -11,7 +11,7 @@ use sqlx::AnyConnection;
 // ---- any factor ------------------------------------------------------------------------
 
 /// Has the user a second factor in use (an authenticator app or a passkey)?
-pub async fn has_second_factor(conn: &mut AnyConnection, user_id: i64) -> AppResult<bool> {
+pub async fn has_second_factor(conn: &mut AnyConnection, user_id: UserId) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL) \
               + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS n",
@@ -32,7 +32,7 @@ pub struct Removed {
 
 /// Remove every second factor of the user, their recovery codes, their
 /// unfinished passkey ceremonies and their pending sign-ins.
-pub async fn remove_all(conn: &mut AnyConnection, user_id: i64) -> AppResult<Removed> {
+pub async fn remove_all(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Removed> {
     let totp = delete_totp(conn, user_id).await?;
     let recovery_codes = delete_recovery_codes(conn, user_id).await?;
     let passkeys =
@@ -52,7 +52,7 @@ pub struct TotpRow {
 }
 
 /// The user's authenticator (`enabled`: the one in use; else the one being set up).
-pub async fn totp(conn: &mut AnyConnection, user_id: i64, enabled: bool) -> AppResult<Option<TotpRow>> {
+pub async fn totp(conn: &mut AnyConnection, user_id: UserId, enabled: bool) -> AppResult<Option<TotpRow>> {
     let sql = if enabled {
         "SELECT secret, last_step FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NOT NULL"
     } else {
@@ -62,7 +62,7 @@ pub async fn totp(conn: &mut AnyConnection, user_id: i64, enabled: bool) -> AppR
 }
 
 /// Store an authenticator being set up (not yet enabled) with its sealed `secret`.
-pub async fn insert_totp(conn: &mut AnyConnection, user_id: i64, secret: &str, at: Timestamp) -> AppResult<()> {
+pub async fn insert_totp(conn: &mut AnyConnection, user_id: UserId, secret: &str, at: Timestamp) -> AppResult<()> {
     sqlx::query("INSERT INTO totp_credentials (user_id, secret, created_at) VALUES ($1, $2, $3)")
         .bind(user_id)
         .bind(secret)
@@ -76,7 +76,7 @@ pub async fn insert_totp(conn: &mut AnyConnection, user_id: i64, secret: &str, a
 /// spent: false when it was replaced or enabled meanwhile.
 pub async fn enable_totp(
     conn: &mut AnyConnection,
-    user_id: i64,
+    user_id: UserId,
     secret: &str,
     step: i64,
     at: Timestamp,
@@ -96,7 +96,7 @@ pub async fn enable_totp(
 
 /// Spend `step` of the user's authenticator in use: false when another
 /// request spent it (or a later one) first, so no code works twice.
-pub async fn spend_totp_step(conn: &mut AnyConnection, user_id: i64, step: i64) -> AppResult<bool> {
+pub async fn spend_totp_step(conn: &mut AnyConnection, user_id: UserId, step: i64) -> AppResult<bool> {
     let r = sqlx::query(
         "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND last_step < $1 AND enabled_at IS NOT NULL",
     )
@@ -108,7 +108,7 @@ pub async fn spend_totp_step(conn: &mut AnyConnection, user_id: i64, step: i64) 
 }
 
 /// Remove the user's authenticator, in use or being set up. Returns how many went (0 or 1).
-pub async fn delete_totp(conn: &mut AnyConnection, user_id: i64) -> AppResult<u64> {
+pub async fn delete_totp(conn: &mut AnyConnection, user_id: UserId) -> AppResult<u64> {
     let r = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     Ok(r.rows_affected())
 }
@@ -118,7 +118,7 @@ pub async fn delete_totp(conn: &mut AnyConnection, user_id: i64) -> AppResult<u6
 /// Store new recovery codes for the user, by their hashes.
 pub async fn insert_recovery_codes(
     conn: &mut AnyConnection,
-    user_id: i64,
+    user_id: UserId,
     hashes: &[String],
     at: Timestamp,
 ) -> AppResult<()> {
@@ -134,7 +134,7 @@ pub async fn insert_recovery_codes(
 }
 
 /// The id of the user's unused recovery code with this hash, if any.
-pub async fn unused_recovery_code(conn: &mut AnyConnection, user_id: i64, hash: &str) -> AppResult<Option<i64>> {
+pub async fn unused_recovery_code(conn: &mut AnyConnection, user_id: UserId, hash: &str) -> AppResult<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT id FROM recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
         .bind(user_id)
         .bind(hash)
@@ -153,7 +153,7 @@ pub async fn spend_recovery_code(conn: &mut AnyConnection, id: i64, at: Timestam
 }
 
 /// How many of the user's recovery codes are unused.
-pub async fn recovery_codes_left(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
+pub async fn recovery_codes_left(conn: &mut AnyConnection, user_id: UserId) -> AppResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
         .bind(user_id)
         .fetch_one(&mut *conn)
@@ -161,7 +161,7 @@ pub async fn recovery_codes_left(conn: &mut AnyConnection, user_id: i64) -> AppR
 }
 
 /// Remove the user's recovery codes, used or not. Returns how many went.
-pub async fn delete_recovery_codes(conn: &mut AnyConnection, user_id: i64) -> AppResult<u64> {
+pub async fn delete_recovery_codes(conn: &mut AnyConnection, user_id: UserId) -> AppResult<u64> {
     let r = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     Ok(r.rows_affected())
 }
@@ -172,7 +172,7 @@ pub async fn delete_recovery_codes(conn: &mut AnyConnection, user_id: i64) -> Ap
 #[derive(sqlx::FromRow)]
 pub struct StoredPasskey {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub user_handle: String,
     pub name: String,
     /// webauthn-rs's `Passkey`, as JSON.
@@ -205,7 +205,7 @@ pub async fn passkey_registered(conn: &mut AnyConnection, credential_id: &str) -
 }
 
 /// How many passkeys the user has.
-pub async fn passkey_count(conn: &mut AnyConnection, user_id: i64) -> AppResult<i64> {
+pub async fn passkey_count(conn: &mut AnyConnection, user_id: UserId) -> AppResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM passkeys WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(&mut *conn)
@@ -222,7 +222,7 @@ pub struct ListedPasskey {
 }
 
 /// The user's passkeys, oldest first.
-pub async fn passkeys_listed(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<ListedPasskey>> {
+pub async fn passkeys_listed(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<ListedPasskey>> {
     Ok(sqlx::query_as("SELECT id, name, created_at, last_used_at FROM passkeys WHERE user_id = $1 ORDER BY id")
         .bind(user_id)
         .fetch_all(&mut *conn)
@@ -230,7 +230,7 @@ pub async fn passkeys_listed(conn: &mut AnyConnection, user_id: i64) -> AppResul
 }
 
 /// The user's passkeys as stored (webauthn-rs's JSON) with their WebAuthn user id, oldest first.
-pub async fn passkeys_stored(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<(String, String)>> {
+pub async fn passkeys_stored(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<(String, String)>> {
     Ok(sqlx::query_as("SELECT passkey, user_handle FROM passkeys WHERE user_id = $1 ORDER BY id")
         .bind(user_id)
         .fetch_all(&mut *conn)
@@ -239,7 +239,7 @@ pub async fn passkeys_stored(conn: &mut AnyConnection, user_id: i64) -> AppResul
 
 /// A passkey to store.
 pub struct NewPasskey<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     /// base64url, unpadded.
     pub credential_id: &'a str,
     pub user_handle: &'a str,
@@ -291,7 +291,7 @@ pub async fn record_passkey_use(
 }
 
 /// The name of passkey `id`, if it is the user's.
-pub async fn passkey_name(conn: &mut AnyConnection, id: i64, user_id: i64) -> AppResult<Option<String>> {
+pub async fn passkey_name(conn: &mut AnyConnection, id: i64, user_id: UserId) -> AppResult<Option<String>> {
     Ok(sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -318,7 +318,7 @@ pub struct NewChallenge<'a> {
     pub purpose: &'a str,
     /// Whose ceremonies it counts among (see `passkeys::open_per_owner`).
     pub owner: &'a str,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// The pending sign-in a second step's ceremony belongs to.
     pub pending_hash: Option<&'a str>,
     /// The name a registration gives its passkey.
@@ -332,7 +332,7 @@ pub struct NewChallenge<'a> {
 /// What a finished ceremony had stored.
 #[derive(sqlx::FromRow)]
 pub struct Challenge {
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub pending_hash: Option<String>,
     pub name: Option<String>,
     pub state: String,
@@ -397,7 +397,7 @@ pub async fn take_challenge(conn: &mut AnyConnection, token_hash: &str, purpose:
 /// A pending sign-in still owed its second step, with its person.
 #[derive(sqlx::FromRow)]
 pub struct Pending {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: String,
     pub email_norm: String,
 }
@@ -411,7 +411,7 @@ pub async fn purge_expired_pending(conn: &mut AnyConnection, now: Timestamp) -> 
 pub async fn insert_pending(
     conn: &mut AnyConnection,
     token_hash: &str,
-    user_id: i64,
+    user_id: UserId,
     created_at: Timestamp,
     expires_at: Timestamp,
 ) -> AppResult<()> {

@@ -20,16 +20,15 @@
 //! a task works through the batches and records the progress in each batch's
 //! transaction, and [`job`] reads it back from any server process.
 
-use super::service::selection;
+use super::repo::{self, BulkTarget as Target};
 use super::types::{thousands, BulkAction, BulkJob, BulkJobState, BulkOutcome, BulkSelection, Skipped, BULK_MAX_IDS};
 use crate::audit::service::{record, Actor, AuditAction, Event};
-use crate::domain::RoleId;
+use crate::domain::{RoleId, Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::server::access::{apps, perms, Access, Principal};
 use crate::server::now_ms;
 use crate::server::session;
-use crate::server::sql::{in_list, Args, Flag};
 use crate::server::state::AppState;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -67,7 +66,7 @@ const LAST_ADMIN: &str = "the last enabled Global administrator";
 const GONE: &str = "no longer exists";
 
 /// The ids a selection holds now, in id order.
-async fn selected_ids(state: &AppState, sel: &BulkSelection) -> AppResult<Vec<i64>> {
+async fn selected_ids(state: &AppState, sel: &BulkSelection) -> AppResult<Vec<UserId>> {
     match sel {
         BulkSelection::Ids(ids) => {
             if ids.len() > BULK_MAX_IDS {
@@ -82,9 +81,7 @@ async fn selected_ids(state: &AppState, sel: &BulkSelection) -> AppResult<Vec<i6
             Ok(ids)
         }
         BulkSelection::Matching(q) => {
-            let s = selection(state.db.backend, q);
-            let sql = format!("SELECT u.id FROM users u WHERE 1 = 1{} ORDER BY u.id", s.conditions);
-            Ok(s.args.bind(sqlx::query_scalar(&sql)).fetch_all(&state.db.pool).await?)
+            repo::matching_ids(&mut *state.db.pool.acquire().await?, state.db.backend, q).await
         }
     }
 }
@@ -98,24 +95,9 @@ pub async fn count(
     match sel {
         BulkSelection::Ids(_) => Ok(selected_ids(state, sel).await?.len() as u64),
         BulkSelection::Matching(q) => {
-            let s = selection(state.db.backend, q);
-            let sql = format!("SELECT COUNT(*) AS n FROM users u WHERE 1 = 1{}", s.conditions);
-            let n: i64 = s.args.bind(sqlx::query_scalar(&sql)).fetch_one(&state.db.pool).await?;
-            Ok(n.max(0) as u64)
+            repo::count_matching(&mut *state.db.pool.acquire().await?, state.db.backend, q).await
         }
     }
-}
-
-/// One selected user as a batch reads them.
-#[derive(sqlx::FromRow)]
-struct Target {
-    id: i64,
-    email: String,
-    #[sqlx(try_from = "Flag")]
-    enabled: bool,
-    #[sqlx(try_from = "Flag")]
-    signed_up: bool,
-    invite_expires_at: Option<i64>,
 }
 
 /// The role a role action is about.
@@ -231,7 +213,7 @@ async fn work(
     actor: &Actor,
     state: &AppState,
     job: i64,
-    ids: &[i64],
+    ids: &[UserId],
     action: BulkAction,
     role: Option<&RoleTarget>,
     query: &str,
@@ -297,7 +279,7 @@ async fn work(
         .await?;
     tx.commit().await?;
     tracing::info!(
-        by = caller.user_id,
+        by = caller.user_id.get(),
         job,
         selected = outcome.selected,
         changed = outcome.changed,
@@ -316,11 +298,7 @@ async fn still_allowed(
     done: usize,
     total: usize,
 ) -> AppResult<Principal> {
-    let enabled: Option<Flag> = sqlx::query_scalar("SELECT enabled FROM users WHERE id = $1")
-        .bind(caller.user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if !enabled.is_some_and(bool::from) {
+    if repo::enabled(conn, caller.user_id).await? != Some(true) {
         return Err(lost_right(done, total));
     }
     let held = crate::grants::load_on(conn, caller.user_id).await?;
@@ -416,23 +394,17 @@ async fn run_batch(
     actor: &Actor,
     action: BulkAction,
     role: Option<&RoleTarget>,
-    batch: &[i64],
+    batch: &[UserId],
     tally: &mut Tally,
 ) -> AppResult<()> {
-    let mut args = Args::default();
-    let list = in_list(&mut args, batch);
-    let sql = format!(
-        "SELECT id, email, enabled, password_hash IS NOT NULL AS signed_up, invite_expires_at FROM users \
-         WHERE id IN {list} ORDER BY id"
-    );
-    let targets: Vec<Target> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    let targets = repo::bulk_targets(conn, batch).await?;
     for _ in targets.len()..batch.len() {
         tally.skip(GONE);
     }
-    let found: Vec<i64> = targets.iter().map(|t| t.id).collect();
+    let found: Vec<UserId> = targets.iter().map(|t| t.id).collect();
     let refused = grants::unmanageable(conn, caller, &found).await?;
     let admins = crate::roles::repo::administrator_holders(conn, &found).await?;
-    let with_role: HashSet<i64> = match role {
+    let with_role: HashSet<UserId> = match role {
         Some(r) => crate::roles::repo::holders(conn, r.id, &found).await?,
         None => HashSet::new(),
     };
@@ -499,22 +471,16 @@ async fn apply(
     action: BulkAction,
     role: Option<&RoleTarget>,
     targets: &[&Target],
-    sessions: &HashMap<i64, i64>,
+    sessions: &HashMap<UserId, i64>,
 ) -> AppResult<()> {
     if targets.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = targets.iter().map(|t| t.id).collect();
-    let mut args = Args::default();
-    let list = in_list(&mut args, &ids);
-    let now = now_ms();
+    let ids: Vec<UserId> = targets.iter().map(|t| t.id).collect();
     match action {
         BulkAction::Enable | BulkAction::Disable => {
             let enable = action == BulkAction::Enable;
-            let flag = if enable { "TRUE" } else { "FALSE" };
-            args.bind(sqlx::query(&format!("UPDATE users SET enabled = {flag} WHERE id IN {list}")))
-                .execute(&mut *conn)
-                .await?;
+            repo::set_enabled_many(conn, &ids, enable).await?;
             if !enable {
                 session::end_all_for_users(conn, &ids).await?;
             }
@@ -558,19 +524,8 @@ async fn apply(
             }
         }
         BulkAction::RevokeInvitation => {
-            let nowp = args.int(now);
-            args.bind(sqlx::query(&format!(
-                "UPDATE invitations SET revoked_at = {nowp} WHERE user_id IN {list} AND used_at IS NULL \
-                 AND revoked_at IS NULL"
-            )))
-            .execute(&mut *conn)
-            .await?;
-            let mut users = Args::default();
-            let list = in_list(&mut users, &ids);
-            users
-                .bind(sqlx::query(&format!("UPDATE users SET invite_expires_at = NULL WHERE id IN {list}")))
-                .execute(&mut *conn)
-                .await?;
+            crate::invitations::repo::revoke_pending_many(conn, &ids, Timestamp::now()).await?;
+            repo::clear_invitation_expiry(conn, &ids).await?;
             for t in targets {
                 record(
                     conn,

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 #[derive(Clone, Copy)]
 pub struct BulkState {
     /// Ticked rows (on any page).
-    pub selected: RwSignal<BTreeSet<i64>>,
+    pub selected: RwSignal<BTreeSet<UserId>>,
     /// Every user matching the search and filters instead of the ticked rows.
     pub all_matching: RwSignal<bool>,
 }
@@ -32,7 +32,7 @@ impl BulkState {
 
 /// The checkbox of one row.
 #[component]
-pub fn RowCheckbox(state: BulkState, id: i64, email: String) -> impl IntoView {
+pub fn RowCheckbox(state: BulkState, id: UserId, email: String) -> impl IntoView {
     let label = format!("Select {email}");
     view! {
         <input
@@ -55,7 +55,7 @@ pub fn RowCheckbox(state: BulkState, id: i64, email: String) -> impl IntoView {
 }
 
 /// The heading's checkbox: every row on this page.
-pub fn page_checkbox(state: BulkState, page_ids: Vec<i64>) -> ViewFn {
+pub fn page_checkbox(state: BulkState, page_ids: Vec<UserId>) -> ViewFn {
     ViewFn::from(move || {
         let ids = page_ids.clone();
         let all = {
@@ -351,8 +351,8 @@ pub fn export_href(q: &UserQuery) -> String {
 }
 
 /// `/users/export.csv?ids=…` for the ticked users, in the list's sort.
-pub fn ticked_export_href(q: &UserQuery, ids: &BTreeSet<i64>) -> String {
-    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+pub fn ticked_export_href(q: &UserQuery, ids: &BTreeSet<UserId>) -> String {
+    let ids: Vec<String> = ids.iter().map(UserId::to_string).collect();
     let sort = UserQuery { sort: q.sort.clone(), ..UserQuery::default() };
     let base = export_href(&sort);
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -398,7 +398,7 @@ mod tests {
         assert_eq!(export_href(&UserQuery::default()), "/users/export.csv");
         let q = UserQuery { search: "zoë & co".into(), sort: "-email".into(), ..Default::default() };
         assert_eq!(export_href(&q), "/users/export.csv?search=zo%C3%AB%20%26%20co&sort=-email");
-        let ticked = BTreeSet::from([8, 3]);
+        let ticked = BTreeSet::from([UserId::new(8), UserId::new(3)]);
         assert_eq!(ticked_export_href(&q, &ticked), "/users/export.csv?sort=-email&ids=3%2C8");
         assert_eq!(ticked_export_href(&UserQuery::default(), &ticked), "/users/export.csv?ids=3%2C8");
     }

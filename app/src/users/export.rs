@@ -1,14 +1,15 @@
 //! Users → Export to CSV: every user the Users list matches (its search,
-//! filters and sort, `service::selection`), or only the ticked ones
+//! filters and sort, `repo::export_query`), or only the ticked ones
 //! (`ids=3,5,8`, in the list's sort), streamed as it is read, so a million
 //! users never sit in memory. `GET /users/export.csv?search=…&status=…&role=…&sort=…`
 //! (a download, so an axum route beside the pages rather than a server
 //! function), behind the same session and Users View as the list.
 
 use super::csv::CsvOut;
-use super::service::selection;
-use super::types::{thousands, UserQuery, UserStatus, BULK_MAX_IDS};
+use super::repo::{self, Exported};
+use super::types::{thousands, UserQuery, BULK_MAX_IDS};
 use crate::audit::service::{record_now, Actor, AuditAction, Event};
+use crate::domain::{Timestamp, UserId};
 use crate::error::AppError;
 use crate::server::access::{apps, perms, Access, Authorized};
 use crate::server::session::{ClientInfo, Refused};
@@ -24,9 +25,6 @@ pub const HEADINGS: [&str; 7] = ["Email", "First name", "Last name", "Status", "
 
 /// Rows per piece sent to the browser (about 50 KiB).
 const ROWS_PER_PIECE: usize = 500;
-
-/// Separates role names inside the query (the ASCII unit separator: no role name holds it).
-const ROLE_SEPARATOR: &str = "\u{1f}";
 
 /// What to export: the list's query, or, with `ids`, only those users.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -44,7 +42,7 @@ pub enum ExportSet {
     Matching(UserQuery),
     /// These users (at most [`BULK_MAX_IDS`]), in the order `sort` names.
     Ticked {
-        ids: Vec<i64>,
+        ids: Vec<UserId>,
         sort: String,
     },
 }
@@ -79,7 +77,7 @@ impl ExportQuery {
         let ids = self
             .ids
             .split(',')
-            .map(|id| id.trim().parse::<i64>().map_err(|_| format!("\"{id}\" is not a user id.")))
+            .map(|id| id.trim().parse::<i64>().map(UserId::new).map_err(|_| format!("\"{id}\" is not a user id.")))
             .collect::<Result<Vec<_>, _>>()?;
         if ids.len() > BULK_MAX_IDS {
             return Err(format!(
@@ -91,33 +89,19 @@ impl ExportQuery {
     }
 }
 
-/// One user as the export reads them.
-#[derive(sqlx::FromRow)]
-struct Exported {
-    email: String,
-    first_name: String,
-    last_name: String,
-    status: UserStatus,
-    roles: Option<String>,
-    created_at: i64,
-    last_sign_in_at: Option<i64>,
-}
-
-impl Exported {
-    fn cells(&self) -> [String; 7] {
-        let mut roles: Vec<&str> = self.roles.as_deref().unwrap_or("").split(ROLE_SEPARATOR).collect();
-        roles.retain(|r| !r.is_empty());
-        roles.sort_by_key(|r| r.to_lowercase());
-        [
-            self.email.clone(),
-            self.first_name.clone(),
-            self.last_name.clone(),
-            self.status.label().to_string(),
-            roles.join("; "),
-            crate::time::iso_time(self.created_at),
-            self.last_sign_in_at.map(crate::time::iso_time).unwrap_or_default(),
-        ]
-    }
+/// One user's cells, in the order of [`HEADINGS`].
+fn cells(user: &Exported) -> [String; 7] {
+    let mut roles = user.role_names();
+    roles.sort_by_key(|r| r.to_lowercase());
+    [
+        user.email.clone(),
+        user.first_name.clone(),
+        user.last_name.clone(),
+        user.status.label().to_string(),
+        roles.join("; "),
+        crate::time::iso_time(user.created_at.millis()),
+        user.last_sign_in_at.map(|t| crate::time::iso_time(t.millis())).unwrap_or_default(),
+    ]
 }
 
 /// The CSV of every user `q` matches, in pieces: a byte order mark (so that
@@ -134,24 +118,12 @@ pub fn stream(
     let actor = Actor { id: Some(me.user_id), email: me.email.clone(), ip };
     let described = what.describe();
     let db = state.db.clone();
-    let mut sel = match what {
-        ExportSet::Matching(q) => selection(state.db.backend, q),
+    let query = match what {
+        ExportSet::Matching(q) => repo::export_query(state.db.backend, q, None),
         ExportSet::Ticked { ids, sort } => {
-            let mut sel = selection(state.db.backend, &UserQuery { sort: sort.clone(), ..UserQuery::default() });
-            let list: Vec<String> = ids.iter().map(|&id| sel.args.int(id)).collect();
-            sel.conditions.push_str(&format!(" AND u.id IN ({})", list.join(", ")));
-            sel
+            repo::export_query(state.db.backend, &UserQuery { sort: sort.clone(), ..UserQuery::default() }, Some(ids))
         }
     };
-    let sep = sel.args.text(ROLE_SEPARATOR);
-    let names = state.db.backend.string_agg("r.name", &sep);
-    let roles =
-        format!("(SELECT {names} FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id)");
-    let sql = format!(
-        "SELECT u.email, u.first_name, u.last_name, {} AS status, {roles} AS roles, u.created_at, u.last_sign_in_at \
-         FROM users u WHERE 1 = 1{}{}",
-        sel.status, sel.conditions, sel.order
-    );
     let pool = state.db.pool.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     tokio::spawn(async move {
@@ -159,7 +131,7 @@ pub fn stream(
         let mut piece = b"\xEF\xBB\xBF".to_vec();
         let mut rows = 0usize;
         let mut written = out.record(HEADINGS);
-        let mut read = sel.args.bind(sqlx::query_as::<_, Exported>(&sql)).fetch(&pool);
+        let mut read = query.rows(&pool);
         while written.is_ok() {
             match read.next().await {
                 None => break,
@@ -168,7 +140,7 @@ pub fn stream(
                     written = Err(std::io::Error::other("reading the users failed"));
                 }
                 Some(Ok(user)) => {
-                    let cells = user.cells();
+                    let cells = cells(&user);
                     written = out.record(cells.iter().map(String::as_str));
                     rows += 1;
                     if rows.is_multiple_of(ROWS_PER_PIECE) {
@@ -224,7 +196,7 @@ pub async fn download(
     let ip = client.map(|Extension(c)| c.ip).unwrap_or_default();
     let access = viewer.access();
     let body = axum::body::Body::from_stream(stream(access, &state, &what, ip));
-    let day: String = crate::time::iso_time(crate::server::now_ms()).chars().take(10).collect();
+    let day: String = crate::time::iso_time(Timestamp::now().millis()).chars().take(10).collect();
     let disposition = format!("attachment; filename=\"users-{day}.csv\"");
     let mut res = body.into_response();
     let h = res.headers_mut();
@@ -233,6 +205,6 @@ pub async fn download(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    tracing::info!(user_id = access.principal().user_id, "users export started");
+    tracing::info!(user_id = access.principal().user_id.get(), "users export started");
     res
 }

@@ -10,16 +10,15 @@
 //! `check_may_manage` rule on that person, `grants::unmanageable`).
 
 use super::csv::{parse_import, CsvOut, ImportLine, MAX_IMPORT_BYTES};
+use super::repo::{self, NewUser};
 use super::types::{ImportReview, ImportRow, ImportVerdict};
 use crate::audit::service::{record, record_many, Actor, AuditAction, Event};
-use crate::domain::{EmailAddress, PersonName, RoleId};
+use crate::domain::{EmailAddress, PersonName, RoleId, Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::grants;
 use crate::registry::{AppId, Permission};
 use crate::server::access::{apps, perms, Access, Principal};
-use crate::server::sql::{in_list_text, Args};
 use crate::server::state::AppState;
-use crate::server::{name_sort, now_ms};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 
@@ -82,7 +81,7 @@ struct Reviewed {
     email: Option<EmailAddress>,
     role_ids: Vec<RoleId>,
     /// The existing user's id (Existing, AddRoles).
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
 }
 
 async fn review_rows(
@@ -161,15 +160,13 @@ async fn review_rows(
         .filter(|r| r.row.verdict != ImportVerdict::Error)
         .filter_map(|r| r.email.as_ref().map(EmailAddress::normalized))
         .collect();
-    let mut existing: HashMap<String, i64> = HashMap::new();
+    let mut existing: HashMap<String, UserId> = HashMap::new();
     for chunk in keys.chunks(BATCH) {
-        let mut args = Args::default();
-        let sql = format!("SELECT email_norm, id FROM users WHERE email_norm IN {}", in_list_text(&mut args, chunk));
-        existing.extend(args.bind(sqlx::query_as::<_, (String, i64)>(&sql)).fetch_all(&mut *conn).await?);
+        existing.extend(repo::ids_by_emails(&mut conn, chunk).await?);
     }
-    let ids: Vec<i64> = existing.values().copied().collect();
-    let mut held: HashSet<(i64, RoleId)> = HashSet::new();
-    let mut refused: HashMap<i64, &'static str> = HashMap::new();
+    let ids: Vec<UserId> = existing.values().copied().collect();
+    let mut held: HashSet<(UserId, RoleId)> = HashSet::new();
+    let mut refused: HashMap<UserId, &'static str> = HashMap::new();
     if add_roles {
         for chunk in ids.chunks(BATCH) {
             held.extend(crate::roles::repo::role_pairs_of(&mut conn, chunk).await?);
@@ -274,7 +271,7 @@ pub async fn run(
     let mut conn = state.db.pool.acquire().await?;
     record(&mut conn, &actor, Event::new(AuditAction::UsersImported).details(details)).await?;
     tracing::info!(
-        by = caller.user_id,
+        by = caller.user_id.get(),
         rows = report.rows.len(),
         ms = started.elapsed().as_millis() as u64,
         "users imported"
@@ -301,10 +298,7 @@ async fn import_batch(
     let mut tx = state.db.begin_write().await?;
     // Someone may have invited one of them since the review.
     let keys: Vec<String> = batch.iter().filter_map(|r| r.email.as_ref().map(EmailAddress::normalized)).collect();
-    let mut args = Args::default();
-    let list = in_list_text(&mut args, &keys);
-    let sql = format!("SELECT email_norm FROM users WHERE email_norm IN {list}");
-    let taken: HashSet<String> = args.bind(sqlx::query_scalar(&sql)).fetch_all(&mut *tx).await?.into_iter().collect();
+    let taken: HashSet<String> = repo::ids_by_emails(&mut tx, &keys).await?.into_iter().map(|(key, _)| key).collect();
     for r in batch.iter_mut() {
         if r.row.verdict == ImportVerdict::New && r.email.as_ref().is_some_and(|e| taken.contains(&e.normalized())) {
             r.row.verdict = ImportVerdict::Existing;
@@ -313,24 +307,15 @@ async fn import_batch(
     }
 
     // The new people, in one INSERT; their ids come back by address.
-    let new: Vec<&Reviewed> =
-        batch.iter().map(|r| &**r).filter(|r| r.row.verdict == ImportVerdict::New && r.email.is_some()).collect();
-    let mut ids: HashMap<String, i64> = HashMap::new();
-    if !new.is_empty() {
-        let mut args = Args::default();
-        let now = args.int(now_ms());
-        let values = args.rows(&new, |a, r| {
-            let (email, (first, last)) = (r.email.as_ref().map(EmailAddress::as_str).unwrap_or(""), r.name());
-            let key = r.email.as_ref().map(EmailAddress::normalized).unwrap_or_default();
-            let sort = name_sort(first, last);
-            vec![a.text(email), a.text(key), a.text(first), a.text(last), "TRUE".into(), now.clone(), a.text(sort)]
-        });
-        let sql = format!(
-            "INSERT INTO users (email, email_norm, first_name, last_name, enabled, created_at, name_sort) \
-             VALUES {values} RETURNING email_norm, id"
-        );
-        ids = args.bind(sqlx::query_as::<_, (String, i64)>(&sql)).fetch_all(&mut *tx).await?.into_iter().collect();
-    }
+    let new: Vec<NewUser> = batch
+        .iter()
+        .filter(|r| r.row.verdict == ImportVerdict::New)
+        .filter_map(|r| {
+            let (first_name, last_name) = r.name();
+            Some(NewUser { email: r.email.as_ref()?, first_name, last_name })
+        })
+        .collect();
+    let ids = repo::insert_many(&mut tx, &new, Timestamp::now()).await?;
     for r in batch.iter_mut().filter(|r| r.row.verdict == ImportVerdict::New) {
         r.user_id = r.email.as_ref().and_then(|e| ids.get(&e.normalized()).copied());
     }

@@ -13,6 +13,8 @@ pub mod import;
 mod import_page;
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod repo;
+#[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;
 
@@ -20,7 +22,7 @@ pub use import_page::ImportUsersPage;
 pub use pages::{NewUserPage, UserDetailPage, UsersPage};
 pub use types::*;
 
-use crate::domain::RoleId;
+use crate::domain::{RoleId, UserId};
 use crate::email_queue::EmailStatus;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -41,7 +43,7 @@ pub async fn invite_user(
     first_name: Option<String>,
     last_name: Option<String>,
     role_ids: Vec<RoleId>,
-) -> Result<i64, AppError> {
+) -> Result<UserId, AppError> {
     use crate::domain::{EmailAddress, PersonName};
     let email = EmailAddress::parse(&email).map_err(AppError::Invalid)?;
     let name = PersonName::parse(first_name.as_deref().unwrap_or(""), last_name.as_deref().unwrap_or(""))
@@ -50,13 +52,13 @@ pub async fn invite_user(
 }
 
 #[app_macros::endpoint(authorized(Users, View))]
-pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
+pub async fn get_user(id: UserId) -> Result<UserDetail, AppError> {
     service::detail(access, &state, id).await
 }
 
 #[app_macros::endpoint(authorized(Users, Update), json)]
 pub async fn update_user(
-    id: i64,
+    id: UserId,
     first_name: String,
     last_name: String,
     email: String,
@@ -70,17 +72,17 @@ pub async fn update_user(
 }
 
 #[app_macros::endpoint(authorized(Users, Update))]
-pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
+pub async fn set_user_enabled(id: UserId, enabled: bool) -> Result<(), AppError> {
     service::set_enabled(access, &state, id, enabled).await
 }
 
 #[app_macros::endpoint(authorized(Users, Update))]
-pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
+pub async fn end_user_sessions(id: UserId) -> Result<u64, AppError> {
     service::end_sessions_of(access, &state, id).await
 }
 
 #[app_macros::endpoint(authorized(Users, Update))]
-pub async fn unlock_user(id: i64) -> Result<(), AppError> {
+pub async fn unlock_user(id: UserId) -> Result<(), AppError> {
     service::unlock(access, &state, id).await
 }
 

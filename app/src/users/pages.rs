@@ -4,6 +4,7 @@ use crate::components::{
     call, call_action, word_options, ActionResult, CardForm, Chip, DataTable, ErrorView, FieldError, FilterBar,
     FormFooter, KeysetPager, LabelledSelect, PersonNameFields, Spinner,
 };
+use crate::domain::{Timestamp, UserId};
 use crate::email_confirmation::SendEmailConfirmation;
 use crate::icons::{Icon, Svg};
 use crate::invitations::{ResendInvitation, RevokeInvitation};
@@ -243,7 +244,7 @@ pub fn UsersPage() -> impl IntoView {
                             .into_any();
                         }
                         let next = p.next.clone();
-                        let page_ids: Vec<i64> = p.rows.iter().map(|u| u.id).collect();
+                        let page_ids: Vec<UserId> = p.rows.iter().map(|u| u.id).collect();
                         let rows = p
                             .rows
                             .into_iter()
@@ -266,7 +267,7 @@ pub fn UsersPage() -> impl IntoView {
                                             {u.locked.then(|| view! { " " <span class="badge badge-failed">"Locked"</span> })}
                                         </td>
                                         <td>{u.roles.join(", ")}</td>
-                                        <td><OptionalTime ms=u.last_sign_in_at none="Never" /></td>
+                                        <td><OptionalTime ms=u.last_sign_in_at.map(Timestamp::millis) none="Never" /></td>
                                         <td>{delivery_view(u.delivery)}</td>
                                     </tr>
                                 }
@@ -396,7 +397,7 @@ pub fn NewUserPage() -> impl IntoView {
     let first = RwSignal::new(String::new());
     let last = RwSignal::new(String::new());
     let roles = RwSignal::new(Vec::<RoleId>::new());
-    let action = call_action::<i64>();
+    let action = call_action::<UserId>();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = action.value().get() {
@@ -440,7 +441,7 @@ pub fn NewUserPage() -> impl IntoView {
 pub fn UserDetailPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let id = move || UserId::new(params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0));
     let save = call_action::<UpdateOutcome>();
     let enable = call_action::<()>();
     let resend = call_action::<i64>();
@@ -513,7 +514,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                     </p>
                                     <p>
                                         {match u.invitation_expires_at {
-                                            Some(t) => view! { "The link works until " <LocalTime ms=t /> "." }.into_any(),
+                                            Some(t) => view! { "The link works until " <LocalTime ms=t.millis() /> "." }.into_any(),
                                             None => "There is no valid invitation link.".into_any(),
                                         }}
                                     </p>
@@ -656,8 +657,8 @@ pub fn UserDetailPage() -> impl IntoView {
                             })}
                             <crate::two_factor::UserTwoFactorPanel id=uid factors=two_factor reset=reset_two_factor may_change=may_change />
                             <p class="meta">
-                                "Created " <LocalTime ms=u.created_at /> " · Last sign-in "
-                                <OptionalTime ms=u.last_sign_in_at none="never" />
+                                "Created " <LocalTime ms=u.created_at.millis() /> " · Last sign-in "
+                                <OptionalTime ms=u.last_sign_in_at.map(Timestamp::millis) none="never" />
                             </p>
                         }
                         .into_any()

@@ -1,6 +1,6 @@
 //! The Users data: statuses (a word column), queries, rows, pages, details, bulk actions and jobs, and the import's review.
 
-use crate::domain::RoleId;
+use crate::domain::{RoleId, Timestamp, UserId};
 use crate::email_queue::types::EmailStatus;
 use serde::{Deserialize, Serialize};
 
@@ -49,12 +49,12 @@ pub struct Delivery {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub full_name: String,
     pub status: UserStatus,
     pub roles: Vec<String>,
-    pub last_sign_in_at: Option<i64>,
+    pub last_sign_in_at: Option<Timestamp>,
     pub delivery: Option<Delivery>,
     /// Locked after too many failed sign-ins.
     pub locked: bool,
@@ -105,16 +105,16 @@ pub struct UpdateOutcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDetail {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
     pub enabled: bool,
     pub status: UserStatus,
     pub role_ids: Vec<RoleId>,
-    pub last_sign_in_at: Option<i64>,
-    pub created_at: i64,
-    pub invitation_expires_at: Option<i64>,
+    pub last_sign_in_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub invitation_expires_at: Option<Timestamp>,
     pub delivery: Option<Delivery>,
     pub locked: bool,
     /// The person proved control of the address (ID tokens say `email_verified`).
@@ -131,7 +131,7 @@ pub struct UserDetail {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum BulkSelection {
     /// The rows ticked on the page (at most [`BULK_MAX_IDS`]).
-    Ids(Vec<i64>),
+    Ids(Vec<UserId>),
     /// Every user the list's search and filters match, however many: the
     /// server reads them (`after` and `sort` are ignored).
     Matching(UserQuery),

@@ -83,7 +83,7 @@ async fn all_recipients(admin: &mut Client) -> HashSet<String> {
 #[derive(Debug, Clone)]
 enum Acked {
     /// An invited user (their id and email): a user row and a queued invitation email.
-    User(i64, String),
+    User(UserId, String),
     Role(String),
 }
 
@@ -384,7 +384,7 @@ async fn a_backup_of_an_older_schema_is_migrated_when_the_server_starts() {
     assert_eq!(c.sign_in("ops@example.com", "a long enough passphrase").await.status, StatusCode::OK);
     assert!(c.send(ListRoles {}).await.ok().iter().any(|r| r.name == "Kept from before"));
     let old_id = scalar(&db, "SELECT id FROM users WHERE email = 'old@example.com'").await;
-    let olga = c.send(GetUser { id: old_id }).await.ok();
+    let olga = c.send(GetUser { id: UserId::new(old_id) }).await.ok();
     assert_eq!((olga.first_name.as_str(), olga.email_verified), ("Olga", false));
 }
 

@@ -98,7 +98,7 @@ fn reasons(list: &[(&str, u64)]) -> Vec<(String, u64)> {
     list.iter().map(|(r, n)| (r.to_string(), *n)).collect()
 }
 
-async fn ids_matching(c: &mut Client, search: &str) -> Vec<i64> {
+async fn ids_matching(c: &mut Client, search: &str) -> Vec<UserId> {
     let r = c.send(ListUsers { query: UserQuery { search: search.into(), ..Default::default() } }).await;
     r.ok().rows.iter().map(|u| u.id).collect()
 }
@@ -145,7 +145,7 @@ async fn select_all_matching_a_search_and_disable_them(backend: Backend) {
     let outcome = bulk(&mut admin, matching("zoe"), BulkAction::Disable).await;
     assert_eq!(summary(&outcome), (0, reasons(&[("already disabled", 41)])));
     // Ticked rows: two of them back.
-    let two: Vec<i64> = ids_matching(&mut admin, "zoe1").await.into_iter().take(2).collect();
+    let two: Vec<UserId> = ids_matching(&mut admin, "zoe1").await.into_iter().take(2).collect();
     let outcome = bulk(&mut admin, BulkSelection::Ids(two), BulkAction::Enable).await;
     assert_eq!(summary(&outcome), (2, vec![]));
     assert_eq!(audit_entries(&mut admin, "user.enabled").await.len(), 2);
@@ -200,9 +200,11 @@ async fn every_bulk_action_does_what_the_single_one_does(backend: Backend) {
     // Enable what is enabled; ids that do not exist; too many ids; a role that does not exist.
     let outcome = bulk(&mut admin, matching("zoe"), BulkAction::Enable).await;
     assert_eq!(summary(&outcome), (0, reasons(&[("already enabled", 3)])));
-    let outcome = bulk(&mut admin, BulkSelection::Ids(vec![999_998, 999_999]), BulkAction::Disable).await;
+    let outcome =
+        bulk(&mut admin, BulkSelection::Ids(vec![UserId::new(999_998), UserId::new(999_999)]), BulkAction::Disable)
+            .await;
     assert_eq!(summary(&outcome), (0, reasons(&[("no longer exists", 2)])));
-    let many: Vec<i64> = (1..=1001).collect();
+    let many: Vec<UserId> = (1..=1001).map(UserId::new).collect();
     let r = admin.send(BulkUsers { selection: BulkSelection::Ids(many), action: BulkAction::Disable }).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     assert!(r.body.to_string().contains("Select all matching"), "{:?}", r.body);
@@ -228,7 +230,7 @@ async fn bulk_actions_protect_administrators_and_people_with_more_access(backend
     add_user(&mut admin, &server, "plain@example.com", &[]).await;
 
     // The single actions' words, for the same people.
-    let single = |id: i64| {
+    let single = |id: UserId| {
         let mut m = manager.clone();
         async move {
             let r = m.send(SetUserEnabled { id, enabled: false }).await;

@@ -205,7 +205,7 @@ async fn the_ticked_users_export_alone_in_the_lists_order(backend: Backend) {
     let server = Server::start(&db).await;
     let mut admin = set_up_admin(&server).await;
     invite_many(&admin, "zoe", 12).await;
-    let ids: std::collections::HashMap<String, i64> = {
+    let ids: std::collections::HashMap<String, UserId> = {
         let query = UserQuery { search: "zoe".into(), sort: "email".into(), ..Default::default() };
         let r = admin.send(ListUsers { query }).await;
         r.ok().rows.into_iter().map(|u| (u.email, u.id)).collect()

@@ -160,7 +160,7 @@ async fn changing_ones_own_email_needs_a_fresh_sign_in(backend: Backend) {
     let (_other, other_id) = add_user_and_id(&mut admin, &server, "other@example.com", &[]).await;
     let admin_role = administrator_role(&mut admin).await;
     age_sign_ins(&db, 11).await;
-    let update = |id: i64, email: &str, role_ids: Vec<RoleId>| UpdateUser {
+    let update = |id: UserId, email: &str, role_ids: Vec<RoleId>| UpdateUser {
         id,
         first_name: "Ada".into(),
         last_name: "Admin".into(),

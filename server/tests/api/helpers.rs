@@ -4,7 +4,7 @@
 
 use app::audit::{AuditEntry, AuditQuery, ListAudit};
 use app::auth::{Me, Setup, SignIn};
-pub use app::domain::RoleId;
+pub use app::domain::{RoleId, UserId};
 use app::email_queue::{EmailRow, GetEmail, ListEmails};
 use app::error::AppError;
 use app::invitations::SignUp;
@@ -572,7 +572,7 @@ impl Client {
     }
 
     /// Invite a user with the given roles; returns the new user's id.
-    pub async fn invite(&mut self, email: &str, role_ids: &[RoleId]) -> Reply<i64> {
+    pub async fn invite(&mut self, email: &str, role_ids: &[RoleId]) -> Reply<UserId> {
         self.send(InviteUser { email: email.into(), first_name: None, last_name: None, role_ids: role_ids.to_vec() })
             .await
     }
@@ -856,13 +856,18 @@ pub async fn add_user(admin: &mut Client, server: &Server, email: &str, role_ids
 }
 
 /// [`add_user`], and the new user's id.
-pub async fn add_user_and_id(admin: &mut Client, server: &Server, email: &str, role_ids: &[RoleId]) -> (Client, i64) {
+pub async fn add_user_and_id(
+    admin: &mut Client,
+    server: &Server,
+    email: &str,
+    role_ids: &[RoleId],
+) -> (Client, UserId) {
     let mut c = add_user(admin, server, email, role_ids).await;
     let id = user_id(&mut c).await;
     (c, id)
 }
 
-pub async fn user_id(c: &mut Client) -> i64 {
+pub async fn user_id(c: &mut Client) -> UserId {
     c.send(Me {}).await.ok().expect("signed in").user_id
 }
 
@@ -890,7 +895,7 @@ pub struct Cast {
     pub manager: Client,
     pub manager_role: RoleId,
     pub grace: Client,
-    pub grace_id: i64,
+    pub grace_id: UserId,
 }
 
 impl Cast {
@@ -1021,7 +1026,7 @@ pub async fn count_emails(admin: &mut Client, to: &str, subject: &str) -> usize 
 pub const CONFIRM_SUBJECT: &str = "Confirm your email address for Roster";
 
 /// Change user `id`'s email as `admin` (their name and roles as they are).
-pub async fn change_email(admin: &mut Client, id: i64, email: &str) -> Reply<UpdateOutcome> {
+pub async fn change_email(admin: &mut Client, id: UserId, email: &str) -> Reply<UpdateOutcome> {
     let d = admin.send(GetUser { id }).await.ok();
     let args =
         UpdateUser { id, first_name: d.first_name, last_name: d.last_name, email: email.into(), role_ids: d.role_ids };
@@ -1056,7 +1061,7 @@ pub async fn confirmation_token(sink: &SmtpSink, to: &str, n: usize) -> String {
 }
 
 /// Whether Users says user `id` proved control of their address.
-pub async fn email_verified(admin: &mut Client, id: i64) -> bool {
+pub async fn email_verified(admin: &mut Client, id: UserId) -> bool {
     admin.send(GetUser { id }).await.ok().email_verified
 }
 

@@ -30,7 +30,7 @@ pub(crate) async fn invite_and_get_token(
     sink: &SmtpSink,
     email: &str,
     nth: usize,
-) -> (i64, String) {
+) -> (UserId, String) {
     let r = admin.invite(email, &[]).await;
     let id = r.ok();
     let mail = sink.wait_for(nth, 20).await;

@@ -338,7 +338,7 @@ async fn effective_access_names_the_granting_roles(backend: Backend) {
     assert!(access.is_admin);
     assert!(access.lines.iter().all(|l| l.granted_by == ["Administrator"]));
     assert_eq!(u.send(UserAccess { user_id: ada }).await.status, StatusCode::OK, "Users View suffices");
-    assert_eq!(admin.send(UserAccess { user_id: 999999 }).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(admin.send(UserAccess { user_id: UserId::new(999999) }).await.status, StatusCode::NOT_FOUND);
 }
 
 async fn seed_demo_creates_the_demo_roles_once(backend: Backend) {

@@ -262,7 +262,7 @@ async fn failed_second_steps_lock_for_longer_each_time(backend: Backend) {
     // The flat lockout is long over; the longer one holds.
     assert!(locked_for(&second(&mut c, &code(&secret, 0)).await) > 60);
     // An administrator's unlock lifts it; a completed sign-in starts the ladder again.
-    let id = scalar(&db, &format!("SELECT id FROM users WHERE email = '{USER}'")).await;
+    let id = UserId::new(scalar(&db, &format!("SELECT id FROM users WHERE email = '{USER}'")).await);
     let r = admin.send(UnlockUser { id }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = second(&mut c, &code(&secret, 1)).await;

@@ -38,7 +38,7 @@ on_both_backends!(
 const PROTECTED: &str = "Only a Global administrator";
 
 /// Every action on another person, taken in turn by `c`: (endpoint, its answer).
-async fn actions(c: &mut Client, id: i64, email: &str, role: RoleId) -> Vec<(&'static str, Reply)> {
+async fn actions(c: &mut Client, id: UserId, email: &str, role: RoleId) -> Vec<(&'static str, Reply)> {
     let rename = UpdateUser {
         id,
         first_name: "Renamed".into(),
@@ -57,7 +57,7 @@ async fn actions(c: &mut Client, id: i64, email: &str, role: RoleId) -> Vec<(&'s
 }
 
 /// Resend and revoke the invitation of user `id`, in turn: (endpoint, its answer).
-async fn invitation_actions(c: &mut Client, id: i64) -> Vec<(&'static str, Reply)> {
+async fn invitation_actions(c: &mut Client, id: UserId) -> Vec<(&'static str, Reply)> {
     vec![
         ("resend_invitation", c.send(ResendInvitation { id }).await.untyped()),
         ("revoke_invitation", c.send(RevokeInvitation { id }).await.untyped()),
@@ -632,7 +632,7 @@ async fn short_searches_match_the_beginning_of_an_email_or_a_name(backend: Backe
     assert_eq!(all_pages(&mut admin, "zoë", "email").await, vec!["a.person@example.com".to_string()]);
 }
 
-async fn all_user_ids(admin: &mut Client, email: &str) -> i64 {
+async fn all_user_ids(admin: &mut Client, email: &str) -> UserId {
     let page = list(admin, query(email, "", "email", "")).await;
     page.rows.into_iter().find(|u| u.email == email).unwrap().id
 }

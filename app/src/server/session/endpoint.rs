@@ -5,7 +5,7 @@
 //! that attribute, not by hand).
 
 use super::client::{client_info, ClientInfo};
-use super::store::{cookie_token, create, delete};
+use super::store::{cookie_token, delete};
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::crypto::Token;
@@ -117,12 +117,6 @@ pub async fn replace_session(state: &AppState, cookie: &str) -> AppResult<()> {
     }
     set_cookie(cookie);
     Ok(())
-}
-
-/// Sign the browser in as `user_id` with a new session (see [`replace_session`]).
-pub async fn start(state: &AppState, user_id: i64) -> AppResult<()> {
-    let cookie = create(&state.db, &state.settings, user_id, &client()).await?;
-    replace_session(state, &cookie).await
 }
 
 /// Give a server function's error its HTTP status (401, 403, 422, ...).

@@ -70,7 +70,7 @@ mod tests {
 
     fn principal(grants: &[(AppId, Permission)], owed: bool) -> Principal {
         Principal {
-            user_id: 7,
+            user_id: crate::domain::UserId::new(7),
             session_hash: "hash".into(),
             email: "viewer@example.com".into(),
             first_name: "Vera".into(),

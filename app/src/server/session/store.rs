@@ -4,6 +4,7 @@
 //! user's sessions is one `DELETE`. Every statement on `sessions` is here.
 
 use super::client::ClientInfo;
+use crate::domain::{Timestamp, UserId};
 use crate::error::AppResult;
 use crate::server::crypto::Token;
 use crate::server::db::Db;
@@ -19,23 +20,18 @@ use std::collections::HashMap;
 /// `__Host-roster_session` ([`Settings::cookie_name`]).
 pub const COOKIE_NAME: &str = "roster_session";
 
-/// Start a new session for `user_id` with a fresh id, and return the cookie to set.
-pub async fn create(db: &Db, settings: &Settings, user_id: i64, client: &ClientInfo) -> AppResult<String> {
-    let mut tx = db.begin_write().await?;
-    let cookie = create_in(&mut tx, settings, user_id, client).await?;
-    tx.commit().await?;
-    Ok(cookie)
-}
-
-/// [`create`] inside the caller's write transaction.
+/// Start a new session for `user_id` with a fresh id, in the caller's write
+/// transaction, and return the cookie to set. (A sign-in also records itself
+/// on the user: `credentials::open_session` does both.)
 pub async fn create_in(
     conn: &mut AnyConnection,
     settings: &Settings,
-    user_id: i64,
+    user_id: UserId,
     client: &ClientInfo,
+    now: Timestamp,
 ) -> AppResult<String> {
     let token = Token::generate();
-    let now = now_ms();
+    let now = now.millis();
     let absolute = now + settings.session_absolute_timeout.as_millis() as i64;
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, absolute_expires_at, user_agent, ip, \
@@ -51,11 +47,6 @@ pub async fn create_in(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
     Ok(session_cookie(settings, token.expose()))
 }
 
@@ -78,13 +69,13 @@ pub async fn delete(db: &Db, session_hash: &str) -> AppResult<()> {
 /// End every session of a user (disable, password change, reset, second
 /// factor reset, an administrator's "end sessions"), in the caller's
 /// transaction. Returns how many ended.
-pub async fn end_all_for_user(conn: &mut AnyConnection, user_id: i64) -> AppResult<u64> {
+pub async fn end_all_for_user(conn: &mut AnyConnection, user_id: UserId) -> AppResult<u64> {
     let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
     Ok(r.rows_affected())
 }
 
 /// End every session of each of `user_ids` (bulk actions), in the caller's transaction.
-pub async fn end_all_for_users(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<u64> {
+pub async fn end_all_for_users(conn: &mut AnyConnection, user_ids: &[UserId]) -> AppResult<u64> {
     if user_ids.is_empty() {
         return Ok(0);
     }
@@ -97,7 +88,7 @@ pub async fn end_all_for_users(conn: &mut AnyConnection, user_ids: &[i64]) -> Ap
 
 /// End every session of a user but the one whose hash is `keep` (password
 /// change, "sign out other sessions"), in the caller's transaction.
-pub async fn end_others(conn: &mut AnyConnection, user_id: i64, keep: &str) -> AppResult<u64> {
+pub async fn end_others(conn: &mut AnyConnection, user_id: UserId, keep: &str) -> AppResult<u64> {
     let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(user_id)
         .bind(keep)
@@ -107,14 +98,14 @@ pub async fn end_others(conn: &mut AnyConnection, user_id: i64, keep: &str) -> A
 }
 
 /// How many sessions each of `user_ids` has (absent: none).
-pub async fn count_for_users(conn: &mut AnyConnection, user_ids: &[i64]) -> AppResult<HashMap<i64, i64>> {
+pub async fn count_for_users(conn: &mut AnyConnection, user_ids: &[UserId]) -> AppResult<HashMap<UserId, i64>> {
     if user_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let mut args = Args::default();
     let list = in_list(&mut args, user_ids);
     let sql = format!("SELECT user_id, COUNT(*) AS n FROM sessions WHERE user_id IN {list} GROUP BY user_id");
-    let rows: Vec<(i64, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
+    let rows: Vec<(UserId, i64)> = args.bind(sqlx::query_as(&sql)).fetch_all(&mut *conn).await?;
     Ok(rows.into_iter().collect())
 }
 
@@ -129,7 +120,7 @@ pub struct Listed {
 }
 
 /// A user's sessions, the most recently seen first.
-pub async fn list_for_user(db: &Db, user_id: i64) -> AppResult<Vec<Listed>> {
+pub async fn list_for_user(db: &Db, user_id: UserId) -> AppResult<Vec<Listed>> {
     Ok(sqlx::query_as(
         "SELECT id_hash, user_agent, ip, created_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC",
     )
@@ -221,7 +212,7 @@ pub async fn find(db: &Db, settings: &Settings, token: &Token) -> AppResult<Opti
 /// A session and its user, as [`find`] reads them.
 #[derive(sqlx::FromRow)]
 pub struct Live {
-    pub user_id: i64,
+    pub user_id: UserId,
     last_seen_at: i64,
     absolute_expires_at: i64,
     pub authenticated_at: i64,

@@ -1,7 +1,7 @@
 //! Recovery codes: 10 codes of 50 random bits, stored as SHA-256, each spent
 //! by a conditional `UPDATE` (single use even under a race).
 
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::two_factor::repo;
 use sqlx::AnyConnection;
@@ -38,7 +38,7 @@ pub(super) fn recovery_hash(typed: &str) -> Option<String> {
 }
 
 /// Replace the user's recovery codes with 10 new ones; returns them (shown once).
-pub(in crate::two_factor) async fn replace_codes(conn: &mut AnyConnection, user_id: i64) -> AppResult<Vec<String>> {
+pub(in crate::two_factor) async fn replace_codes(conn: &mut AnyConnection, user_id: UserId) -> AppResult<Vec<String>> {
     repo::delete_recovery_codes(conn, user_id).await?;
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
     let hashes = codes

@@ -3,6 +3,7 @@
 use super::security::notify;
 use super::status::{required, totp_enabled};
 use crate::audit::service::{record, Actor, AuditAction, Event};
+use crate::domain::UserId;
 use crate::error::AppResult;
 use crate::server::access::{apps, perms, Access};
 use crate::server::state::AppState;
@@ -14,7 +15,7 @@ use crate::two_factor::types::UserFactors;
 pub async fn factors_of(
     _access: Access<'_, apps::Users, perms::View>,
     state: &AppState,
-    id: i64,
+    id: UserId,
 ) -> AppResult<UserFactors> {
     let mut conn = state.db.pool.acquire().await?;
     crate::grants::user_email(&mut conn, id).await?;
@@ -29,7 +30,7 @@ pub async fn factors_of(
 /// Remove user `id`'s second factors and recovery codes, end their sessions
 /// and pending sign-ins, and email them. The rule of `grants::check_may_manage`
 /// applies: only an administrator resets an administrator.
-pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: i64) -> AppResult<()> {
+pub async fn reset(access: Access<'_, apps::Users, perms::Update>, state: &AppState, id: UserId) -> AppResult<()> {
     let caller = access.principal();
     let mut tx = state.db.begin_write().await?;
     let email = crate::grants::user_email(&mut tx, id).await?;

@@ -60,7 +60,7 @@ pub async fn second_step(state: &AppState, token: &Token, code: &str) -> AppResu
             return Ok(signed_in);
         }
     }
-    tracing::info!(user_id = pending.user_id, "second sign-in step refused");
+    tracing::info!(user_id = pending.user_id.get(), "second sign-in step refused");
     let account = crate::credentials::Account {
         id: pending.user_id,
         email: pending.email.clone(),
@@ -103,7 +103,7 @@ pub(in crate::two_factor) async fn complete(
     actor: &Actor,
     proof: Proof,
 ) -> AppResult<Option<crate::credentials::SignedIn>> {
-    use crate::server::session::{self, client};
+    use crate::server::session::client;
     let now = Timestamp::now();
     let mut tx = state.db.begin_write().await?;
     let (spent, how) = match &proof {
@@ -142,7 +142,7 @@ pub(in crate::two_factor) async fn complete(
             .details(format!("second step: {how}")),
     )
     .await?;
-    let cookie = session::create_in(&mut tx, &state.settings, pending.user_id, &client()).await?;
+    let cookie = crate::credentials::open_session(&mut tx, &state.settings, pending.user_id, &client()).await?;
     tx.commit().await?;
     Ok(Some(crate::credentials::SignedIn { user_id: pending.user_id, cookie }))
 }

@@ -6,7 +6,7 @@ use super::status::{required, totp_enabled};
 use super::totp::{matching_step, open, seal, totp_of, unspent_step};
 use crate::audit::service::{record, Actor, AuditAction, Event};
 use crate::credentials::has_second_factor;
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::server::access::Principal;
 use crate::server::secret::SecretString;
@@ -190,7 +190,7 @@ pub(in crate::two_factor) async fn notify(
     conn: &mut AnyConnection,
     settings: &Settings,
     kind: TemplateKind,
-    user_id: i64,
+    user_id: UserId,
     to: &str,
 ) -> AppResult<()> {
     crate::mail::notify_owner(conn, settings, kind, user_id, to, &[]).await

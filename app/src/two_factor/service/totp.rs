@@ -1,7 +1,7 @@
 //! The authenticator app (TOTP, RFC 6238): its secret at rest (sealed), the
 //! codes, and the step each may still spend.
 
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::error::{AppError, AppResult};
 use crate::server::db::Db;
 use crate::server::now_ms;
@@ -108,7 +108,7 @@ pub(super) fn is_totp_code(code: &str) -> bool {
 pub(super) async fn unspent_step(
     state: &AppState,
     conn: &mut AnyConnection,
-    user_id: i64,
+    user_id: UserId,
     email: &str,
     code: &str,
 ) -> AppResult<Option<i64>> {
