@@ -185,6 +185,8 @@ pub enum Answer {
     SignIn,
     /// Roster's own "No access" page.
     NoAccess,
+    /// Set up the second factor a role requires first (Account, Security).
+    SetUpSecondFactor,
     /// This error at the redirect URI.
     Refuse(AuthorizeRefusal),
 }
@@ -225,12 +227,11 @@ pub fn decide(
     if !may_sign_in(p, client) {
         // Setting up a second factor would help only someone who may open it.
         let may_open = client.enabled && p.can(AppId::Registered(client.id), Permission::View);
-        let refusal = if p.two_factor_setup_owed && may_open {
-            AuthorizeRefusal::InteractionRequired
+        return if p.two_factor_setup_owed && may_open {
+            refuse_or(AuthorizeRefusal::InteractionRequired, Answer::SetUpSecondFactor)
         } else {
-            AuthorizeRefusal::AccessDenied
+            refuse_or(AuthorizeRefusal::AccessDenied, Answer::NoAccess)
         };
-        return refuse_or(refusal, Answer::NoAccess);
     }
     Answer::Issue
 }

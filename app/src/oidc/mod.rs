@@ -202,6 +202,7 @@ pub async fn authorize(
             let next = authorize::after_sign_in(uri.path(), uri.query(), now);
             no_store(Redirect::to(&authorize::sign_in_url(&next, q.login_hint.as_deref())).into_response())
         }
+        Answer::SetUpSecondFactor => no_store(Redirect::to("/account?tab=security").into_response()),
         Answer::NoAccess => {
             let user_id = principal.as_ref().map(|p| p.user_id);
             tracing::info!(application_id = client.id, user_id, "authorize refused: no access");

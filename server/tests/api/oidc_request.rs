@@ -229,7 +229,8 @@ async fn oidcc_prompt_none_logged_in(backend: Backend) {
 
 /// `prompt=none` shows no page whatever stops the code: someone without
 /// View gets `access_denied`, someone who owes a second factor
-/// `interaction_required` (without `prompt=none` both get Roster's page).
+/// `interaction_required` (without `prompt=none`: the No access page, and
+/// the page that sets up a second factor).
 async fn prompt_none_never_shows_a_page(backend: Backend) {
     let mut w = world(backend).await;
     let rp = relying_party(&w.server.base, &w.creds).await;
@@ -246,7 +247,7 @@ async fn prompt_none_never_shows_a_page(backend: Backend) {
     let flow = request(&rp, &[], |r| r.add_prompt(CoreAuthPrompt::None));
     assert_eq!(open(&w.laura, &flow).await.error(&flow), "interaction_required");
     let flow = request(&rp, &[], |r| r);
-    assert_eq!(open(&w.laura, &flow).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(open(&w.laura, &flow).await.location.as_deref(), Some("/account?tab=security"));
     assert_eq!(scalar(&w.db, "SELECT COUNT(*) FROM oidc_codes").await, 0);
 }
 
