@@ -9,8 +9,9 @@
 //!   older than `max_age` → Sign in, then back here (with `prompt=none`:
 //!   `login_required` at the redirect URI instead); signed in without View on
 //!   the application, or the application disabled → Roster's "no access"
-//!   page, no code. A client or redirect URI Roster does not know gets an
-//!   error page, never a redirect.
+//!   page, no code (`access_denied`); owing a second factor → Account,
+//!   Security, to set it up (`interaction_required`). A client or redirect
+//!   URI Roster does not know gets an error page, never a redirect.
 //! - `POST /oidc/token`: called server to server (no Origin, form-encoded):
 //!   the session middleware lets this one path through its cross-site rule,
 //!   as it never reads a cookie.
