@@ -70,7 +70,8 @@ export async function startRelyingParty(): Promise<RelyingParty> {
           pending.set(id, p);
           const target = client.buildAuthorizationUrl(config, {
             redirect_uri: `${base}/callback`,
-            scope: "openid email profile",
+            // roster: the roles and this application's permissions.
+            scope: "openid email profile roster",
             code_challenge: await client.calculatePKCECodeChallenge(p.verifier),
             code_challenge_method: "S256",
             state: p.state,

@@ -224,9 +224,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return resp;
     }
     // A member of a role that requires a second factor, without one, is
-    // taken to set one up, whatever page they asked for.
-    let setup_page_or_asset =
-        path.starts_with("/api/") || path.starts_with("/pkg/") || path == "/account" || path == "/favicon.ico";
+    // taken to set one up, whatever page they asked for. The OpenID Connect
+    // endpoints answer for themselves: authorize sends them there too, but
+    // with `prompt=none` it must answer the application instead.
+    let setup_page_or_asset = path.starts_with("/api/")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/oidc/")
+        || path == "/account"
+        || path == "/favicon.ico";
     if safe && !setup_page_or_asset && principal.as_ref().is_some_and(|p| p.two_factor_setup_owed) {
         return Redirect::to("/account?tab=security").into_response();
     }

@@ -57,6 +57,25 @@ pub async fn rotate_application_secret(id: ApplicationId) -> Result<Credentials,
     service::rotate_secret(access, &state.db, id).await
 }
 
+/// Does the application receive every claim whatever scopes it asks for?
+/// True for one registered before scopes decided the claims (OpenID
+/// Connect), until it is switched to claims by scope.
+#[app_macros::endpoint(authorized(Applications, View))]
+pub async fn application_every_claim(id: ApplicationId) -> Result<bool, AppError> {
+    crate::oidc::claims::every_claim(&state.db, id).await
+}
+
+/// From now on the application receives the claims of the scopes it asks
+/// for (`profile`, `email`, `roster`), not every claim. There is no way back:
+/// an application registered today never had every claim.
+#[app_macros::endpoint(authorized(Applications, Update))]
+pub async fn set_application_claims_by_scope(id: ApplicationId) -> Result<(), AppError> {
+    use crate::server::access::{apps, perms};
+    let view = access.principal().authorize::<apps::Applications, perms::View>()?;
+    let name = service::detail(view, &state.db, id).await?.name;
+    crate::oidc::claims::claims_by_scope(access, &state.db, id, &name).await
+}
+
 #[app_macros::endpoint(authorized(Applications, Delete))]
 pub async fn delete_application(id: ApplicationId) -> Result<(), AppError> {
     service::delete(access, &state.db, id).await

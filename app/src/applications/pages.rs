@@ -3,6 +3,7 @@ use crate::components::{
     call, call_action, ActionResult, CardForm, Confirm, DataTable, ErrorView, FieldError, FormFooter, ListHeader,
     Spinner,
 };
+use crate::domain::ApplicationId;
 use crate::icons::Svg;
 use crate::me::MeResource;
 use crate::registry::{AppId, Permission};
@@ -327,6 +328,7 @@ pub fn ApplicationDetailPage() -> impl IntoView {
                                         <FormFooter pending=save.pending() label="Save" />
                                     </CardForm>
                                     <EnabledPanel id=aid name=d.name.clone() enabled=d.enabled action=toggle />
+                                    <ClaimsPanel id=aid name=d.name.clone() />
                                     {(client_type == ClientType::Confidential)
                                         .then(|| view! { <RotatePanel id=aid action=rotate /> })}
                                 }
@@ -378,6 +380,42 @@ fn EnabledPanel(
                 {label}
             </button>
         </section>
+    }
+}
+
+/// For an application registered before scopes decided the claims: it gets
+/// every claim whatever it asks, until switched to claims by scope (after a
+/// confirmation: there is no way back). Nothing for any other application.
+#[component]
+fn ClaimsPanel(id: ApplicationId, name: String) -> impl IntoView {
+    let switch = call_action::<()>();
+    let every = Resource::new(move || (id, switch.version().get()), |(id, _)| application_every_claim(id));
+    let error = Signal::derive(move || switch.value().get().and_then(|r| r.err()));
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let name = name.clone();
+                Suspend::new(async move {
+                    let done = view! { <ActionResult value=switch.value() success="Claims by scope from now on." /> };
+                    if every.await != Ok(true) {
+                        return done.into_any();
+                    }
+                    view! {
+                        <section class="card" aria-labelledby="claims-title">
+                            <h2 id="claims-title">"Claims"</h2>
+                            <p>{format!("{name} was registered before scopes decided the claims: it receives every claim (names, email, roles and permissions) whatever scopes it asks for.")}</p>
+                            <p>"Once it asks for the scopes it needs (profile, email, and roster for roles and permissions), switch it to claims by scope."</p>
+                            <Confirm id="claims-question" ask="Claims by scope…"
+                                question=format!("Switch {name} to claims by scope?")
+                                detail="From its next sign-in on, it receives only the claims of the scopes it asks for. There is no way back.".to_string()
+                                act="Claims by scope" pending=switch.pending() error=error close=true
+                                confirm=move || { switch.dispatch(call(SetApplicationClaimsByScope { id })); } />
+                        </section>
+                    }
+                    .into_any()
+                })
+            }}
+        </Transition>
     }
 }
 

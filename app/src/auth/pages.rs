@@ -15,6 +15,8 @@ pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
+    // An application's `login_hint` (OpenID Connect): the email to start with.
+    let login_hint = move || query.read().get("login_hint").unwrap_or_default();
     Effect::new(move |_| {
         if let Some(Ok(target)) = action.value().get() {
             go_to(&target);
@@ -44,7 +46,14 @@ pub fn SignInPage() -> impl IntoView {
             <ActionForm action=action>
                 <input type="hidden" name="next" prop:value=next />
                 <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="username webauthn" required />
+                <input
+                    id="email"
+                    name="email"
+                    type="email"
+                    autocomplete="username webauthn"
+                    required
+                    value=login_hint
+                />
                 <label for="password">"Password"</label>
                 <input
                     id="password"

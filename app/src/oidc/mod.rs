@@ -1,23 +1,30 @@
 //! Roster as an OpenID Connect provider for the registered applications
 //! (OpenID Connect Core 1.0, authorization code flow; PKCE S256 per RFC 7636,
-//! required for public clients). The axum routes are in `server/src/main.rs`;
-//! these handlers only read the request and answer, `service` decides.
+//! required of every client). The axum routes are in `server/src/main.rs`;
+//! these handlers only read the request and answer: `authorize` decides the
+//! authorization request, `claims` what the scopes give, `service` the rest.
 //!
 //! - `GET /.well-known/openid-configuration`, `GET /oidc/jwks`
-//! - `GET /oidc/authorize`: not signed in → Sign in, then back here; signed
-//!   in without View on the application, or the application disabled →
-//!   Roster's "no access" page, no code. A client or redirect URI Roster does
-//!   not know gets an error page, never a redirect.
+//! - `GET /oidc/authorize`: not signed in, or `prompt=login`, or a sign-in
+//!   older than `max_age` → Sign in, then back here (with `prompt=none`:
+//!   `login_required` at the redirect URI instead); signed in without View on
+//!   the application, or the application disabled → Roster's "no access"
+//!   page, no code (`access_denied`); owing a second factor → Account,
+//!   Security, to set it up (`interaction_required`). A client or redirect
+//!   URI Roster does not know gets an error page, never a redirect.
 //! - `POST /oidc/token`: called server to server (no Origin, form-encoded):
 //!   the session middleware lets this one path through its cross-site rule,
 //!   as it never reads a cookie.
 //! - `GET|POST /oidc/userinfo` (bearer token), `GET /oidc/end_session`.
 
+pub mod authorize;
+pub mod claims;
 pub mod keys;
 pub mod service;
 
 use crate::server::session::{clear_cookie, Caller, ClientInfo};
 use crate::server::state::AppState;
+use authorize::{Answer, AuthorizeRefusal};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,6 +33,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 use service::TokenError;
+
+pub use authorize::AuthorizeParams;
 
 /// The paths, under the public URL.
 pub use crate::paths::oidc::{AUTHORIZE, DISCOVERY, END_SESSION, JWKS, TOKEN, USERINFO};
@@ -83,11 +92,14 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "scopes_supported": ["openid", "email", "profile"],
+        "scopes_supported": claims::SCOPES_SUPPORTED,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
-            "name", "given_name", "family_name", "roles", "permissions"],
+        "claims_supported": claims::CLAIMS_SUPPORTED,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
     }))
     .into_response()
 }
@@ -102,18 +114,6 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
         Ok(set) => Json(set).into_response(),
         Err(_) => internal(&state),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AuthorizeParams {
-    response_type: Option<String>,
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    scope: Option<String>,
-    state: Option<String>,
-    nonce: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
 }
 
 /// `redirect_uri` with these query parameters added (after any it has).
@@ -168,46 +168,76 @@ pub async fn authorize(
             &format!("The address {} asked to return to is not one registered for it.", client.name),
         );
     };
-    let Some(principal) = principal else {
-        let wanted = uri.path_and_query().map(|p| p.as_str()).unwrap_or(AUTHORIZE);
-        let next = url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>();
-        return no_store(Redirect::to(&format!("/signin?next={next}")).into_response());
-    };
-    if !service::may_sign_in(&principal, &client) {
-        tracing::info!(
-            application_id = client.id.get(),
-            user_id = principal.user_id.get(),
-            "authorize refused: no access"
-        );
-        return page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "No access",
-            &format!("You don't have access to {}. Ask an administrator.", client.name),
-        );
-    }
     let st = q.state.as_deref();
-    if let Err(refusal) = service::check_request(
-        &client,
-        q.response_type.as_deref().unwrap_or(""),
-        q.scope.as_deref().unwrap_or(""),
-        q.code_challenge.as_deref(),
-        q.code_challenge_method.as_deref(),
-    ) {
-        return redirect_with(
+    let refuse = |refusal: AuthorizeRefusal| {
+        redirect_with(
             &redirect_uri,
             &[("error", Some(refusal.code())), ("error_description", Some(refusal.description())), ("state", st)],
-        );
-    }
-    let req = service::AuthorizeRequest {
-        redirect_uri: redirect_uri.clone(),
-        code_challenge: q.code_challenge.clone(),
-        nonce: q.nonce.clone(),
+        )
     };
-    let ip = client_info.map(|Extension(c)| c.ip).unwrap_or_default();
-    match service::issue_code(&state.db, &principal, &client, &req, &ip).await {
-        Ok(code) => redirect_with(&redirect_uri, &[("code", Some(&code)), ("state", st)]),
-        Err(_) => internal(&state),
+    // The request itself, before anyone is asked to sign in for it.
+    let checked = match authorize::check(&q) {
+        Ok(c) => c,
+        Err(refusal) => return refuse(refusal),
+    };
+    let hinted = match &q.id_token_hint {
+        None => None,
+        Some(t) => match service::hint(&state, t).await {
+            Some((sub, aud)) if aud == client.client_id => Some(sub),
+            Some(_) => {
+                return refuse(AuthorizeRefusal::InvalidRequest("The id_token_hint was issued to another application."))
+            }
+            None => {
+                return refuse(AuthorizeRefusal::InvalidRequest("The id_token_hint is not an ID token Roster issued."))
+            }
+        },
+    };
+    let login_after = q.roster_login_after.as_deref().and_then(|t| t.parse().ok());
+    let now = crate::server::now_ms();
+    match authorize::decide(principal.as_ref(), &client, &checked, hinted, login_after, now) {
+        Answer::Refuse(refusal) => {
+            tracing::info!(
+                application_id = client.id.get(),
+                error = refusal.code(),
+                "authorize answered with an error"
+            );
+            refuse(refusal)
+        }
+        Answer::SignIn => {
+            let next = authorize::after_sign_in(uri.path(), uri.query(), now);
+            no_store(Redirect::to(&authorize::sign_in_url(&next, q.login_hint.as_deref())).into_response())
+        }
+        Answer::SetUpSecondFactor => no_store(Redirect::to("/account?tab=security").into_response()),
+        Answer::NoAccess => {
+            let user_id = principal.as_ref().map(|p| p.user_id.get());
+            tracing::info!(application_id = client.id.get(), user_id, "authorize refused: no access");
+            page(
+                &state,
+                StatusCode::FORBIDDEN,
+                "No access",
+                &format!("You don't have access to {}. Ask an administrator.", client.name),
+            )
+        }
+        Answer::Issue => {
+            let Some(principal) = principal else { return internal(&state) };
+            let mut scopes = checked.scopes;
+            match claims::every_claim(&state.db, client.id).await {
+                Ok(true) => scopes = scopes.union(claims::Scopes::EVERY),
+                Ok(false) => {}
+                Err(_) => return internal(&state),
+            }
+            let req = service::AuthorizeRequest {
+                redirect_uri: redirect_uri.clone(),
+                code_challenge: checked.code_challenge,
+                nonce: q.nonce.clone(),
+                scope: scopes.to_scope(),
+            };
+            let ip = client_info.map(|Extension(c)| c.ip).unwrap_or_default();
+            match service::issue_code(&state.db, &principal, &client, &req, &ip).await {
+                Ok(code) => redirect_with(&redirect_uri, &[("code", Some(&code)), ("state", st)]),
+                Err(_) => internal(&state),
+            }
+        }
     }
 }
 

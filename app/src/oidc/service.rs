@@ -2,6 +2,7 @@
 //! may sign in to it, codes, tokens and claims. Everything is read from and
 //! written to the database, so each step can run on any node.
 
+use super::claims::{ScopedClaims, Scopes};
 use super::keys;
 use crate::applications::types::ClientType;
 use crate::audit::service::{record, Actor, AuditAction, Event};
@@ -33,65 +34,10 @@ pub async fn client(db: &Db, client_id: &str) -> AppResult<Option<Client>> {
 #[derive(Debug, Clone)]
 pub struct AuthorizeRequest {
     pub redirect_uri: String,
-    pub code_challenge: Option<String>,
+    pub code_challenge: String,
     pub nonce: Option<String>,
-}
-
-/// Why an authorization request gets no code (sent back to the redirect URI as `error`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthorizeRefusal {
-    UnsupportedResponseType,
-    InvalidScope,
-    /// PKCE missing where required, or a method other than S256.
-    InvalidRequest(&'static str),
-}
-
-impl AuthorizeRefusal {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::UnsupportedResponseType => "unsupported_response_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::InvalidRequest(_) => "invalid_request",
-        }
-    }
-    pub fn description(&self) -> &'static str {
-        match self {
-            Self::UnsupportedResponseType => "Only the authorization code flow (response_type=code) is supported.",
-            Self::InvalidScope => "The scope must include openid.",
-            Self::InvalidRequest(why) => why,
-        }
-    }
-}
-
-/// Check the parts of an authorization request that are answered at the
-/// redirect URI (the client and the URI itself are checked before).
-pub fn check_request(
-    client: &Client,
-    response_type: &str,
-    scope: &str,
-    code_challenge: Option<&str>,
-    code_challenge_method: Option<&str>,
-) -> Result<(), AuthorizeRefusal> {
-    if response_type != "code" {
-        return Err(AuthorizeRefusal::UnsupportedResponseType);
-    }
-    if !scope.split(' ').any(|s| s == "openid") {
-        return Err(AuthorizeRefusal::InvalidScope);
-    }
-    match (code_challenge, code_challenge_method) {
-        (None, _) if client.client_type == ClientType::Public => {
-            Err(AuthorizeRefusal::InvalidRequest("A public client must use PKCE (code_challenge, method S256)."))
-        }
-        (None, _) => Ok(()),
-        (Some(c), Some("S256")) if is_challenge(c) => Ok(()),
-        (Some(_), Some("S256")) => Err(AuthorizeRefusal::InvalidRequest("The code_challenge is not a S256 challenge.")),
-        (Some(_), _) => Err(AuthorizeRefusal::InvalidRequest("Only the S256 code_challenge_method is supported.")),
-    }
-}
-
-/// base64url of a SHA-256: 43 characters.
-fn is_challenge(c: &str) -> bool {
-    c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    /// What is granted (`claims::Scopes::to_scope`).
+    pub scope: String,
 }
 
 /// May `p` sign in to `client` now? (Enabled application, View on it.)
@@ -101,7 +47,8 @@ pub fn may_sign_in(p: &Principal, client: &Client) -> bool {
     client.enabled && !p.two_factor_setup_owed && p.can(AppId::Registered(client.id), Permission::View)
 }
 
-/// Issue a code for `p` (already allowed): returns the code, shown once in the redirect.
+/// Issue a code for `p` (already allowed): returns the code, shown once in
+/// the redirect. Its `auth_time` is when `p` last authenticated.
 pub async fn issue_code(
     db: &Db,
     p: &Principal,
@@ -113,17 +60,18 @@ pub async fn issue_code(
     let now = now_ms();
     sqlx::query(
         "INSERT INTO oidc_codes (code_hash, application_id, user_id, redirect_uri, code_challenge, nonce, ip, \
-         auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         auth_time, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(code.hash())
     .bind(client.id)
     .bind(p.user_id)
     .bind(&req.redirect_uri)
-    .bind(req.code_challenge.as_deref())
+    .bind(&req.code_challenge)
     .bind(req.nonce.as_deref())
     .bind(ip)
-    .bind(now)
+    .bind(p.authenticated_at)
     .bind(now + CODE_TTL_MS)
+    .bind(&req.scope)
     .execute(&db.pool)
     .await?;
     Ok(code.expose().to_string())
@@ -200,7 +148,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: i64,
     pub id_token: String,
-    pub scope: &'static str,
+    /// What was granted.
+    pub scope: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -213,6 +162,7 @@ struct CodeRow {
     ip: String,
     auth_time: i64,
     expires_at: i64,
+    scope: String,
 }
 
 /// Check the client: its secret (confidential), or that it sent none and is public.
@@ -257,7 +207,7 @@ pub async fn exchange(
     // Claim the code: only one exchange can set used_at.
     let claimed: Option<CodeRow> = sqlx::query_as(
         "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
-         RETURNING application_id, user_id, redirect_uri, code_challenge, nonce, ip, auth_time, expires_at",
+         RETURNING application_id, user_id, redirect_uri, code_challenge, nonce, ip, auth_time, expires_at, scope",
     )
     .bind(now)
     .bind(&code_hash)
@@ -291,8 +241,7 @@ pub async fn exchange(
         match (&row.code_challenge, code_verifier) {
             (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier) => None,
             (Some(_), _) => Some("The code_verifier does not match the code_challenge."),
-            (None, Some(_)) => Some("No code_challenge was sent with the authorization request."),
-            (None, None) => None,
+            (None, _) => Some("No code_challenge was sent with the authorization request."),
         }
     };
     if let Some(why) = refusal {
@@ -315,14 +264,15 @@ pub async fn exchange(
     let ttl = state.settings.oidc_access_token_ttl.as_secs() as i64;
     let access = Token::generate();
     sqlx::query(
-        "INSERT INTO oidc_access_tokens (token_hash, code_hash, application_id, user_id, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO oidc_access_tokens (token_hash, code_hash, application_id, user_id, expires_at, scope) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(access.hash())
     .bind(&code_hash)
     .bind(client.id)
     .bind(row.user_id)
     .bind(now + ttl * 1000)
+    .bind(&row.scope)
     .execute(&mut *tx)
     .await?;
     let actor = Actor { id: Some(row.user_id), email: person.email.clone(), ip: row.ip.clone() };
@@ -332,7 +282,7 @@ pub async fn exchange(
     record(&mut tx, &actor, event).await?;
     tx.commit().await?;
 
-    let claims = claims(db, &person, client.id, is_admin, &grants).await?;
+    let claims = ScopedClaims::of(claims(db, &person, client.id, is_admin, &grants).await?, Scopes::parse(&row.scope));
     let iat = now / 1000;
     let id_claims = IdToken {
         iss: state.settings.origin(),
@@ -356,7 +306,7 @@ pub async fn exchange(
         token_type: "Bearer",
         expires_in: ttl,
         id_token,
-        scope: "openid email profile",
+        scope: Scopes::parse(&row.scope).to_scope(),
     })
 }
 
@@ -404,7 +354,7 @@ struct IdToken {
     nonce: Option<String>,
     at_hash: String,
     #[serde(flatten)]
-    claims: PersonClaims,
+    claims: ScopedClaims,
 }
 
 async fn claims(
@@ -443,7 +393,7 @@ pub struct UserInfo {
     /// The application the token was issued to (its client id).
     pub aud: String,
     #[serde(flatten)]
-    pub claims: PersonClaims,
+    pub claims: ScopedClaims,
 }
 
 #[derive(sqlx::FromRow)]
@@ -451,6 +401,7 @@ struct TokenRow {
     application_id: ApplicationId,
     user_id: UserId,
     expires_at: i64,
+    scope: String,
 }
 
 /// The person behind a bearer token, for the application it was issued to,
@@ -458,11 +409,12 @@ struct TokenRow {
 /// application is disabled, or the person is disabled or lost View.
 pub async fn userinfo(db: &Db, bearer: &str) -> Result<UserInfo, TokenError> {
     let Some(token) = Token::parse(bearer) else { return Err(TokenError::InvalidToken) };
-    let row: Option<TokenRow> =
-        sqlx::query_as("SELECT application_id, user_id, expires_at FROM oidc_access_tokens WHERE token_hash = $1")
-            .bind(token.hash())
-            .fetch_optional(&db.pool)
-            .await?;
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT application_id, user_id, expires_at, scope FROM oidc_access_tokens WHERE token_hash = $1",
+    )
+    .bind(token.hash())
+    .fetch_optional(&db.pool)
+    .await?;
     let Some(row) = row.filter(|r| r.expires_at > now_ms()) else { return Err(TokenError::InvalidToken) };
     let mut conn = db.pool.acquire().await?;
     let client_id = crate::applications::repo::enabled_client_id(&mut conn, row.application_id).await?;
@@ -475,7 +427,8 @@ pub async fn userinfo(db: &Db, bearer: &str) -> Result<UserInfo, TokenError> {
     if !(is_admin || grants.contains(&(AppId::Registered(row.application_id), Permission::View))) {
         return Err(TokenError::InvalidToken);
     }
-    let claims = claims(db, &person, row.application_id, is_admin, &grants).await?;
+    let claims =
+        ScopedClaims::of(claims(db, &person, row.application_id, is_admin, &grants).await?, Scopes::parse(&row.scope));
     Ok(UserInfo { sub: person.id.to_string(), aud: client_id, claims })
 }
 

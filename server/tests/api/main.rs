@@ -20,6 +20,7 @@ mod import;
 mod invitations;
 mod monitoring;
 mod oidc;
+mod oidc_request;
 mod operations;
 mod outages;
 mod passkeys;

@@ -111,7 +111,11 @@ fn well_formed_args(endpoint: &str) -> Option<Body> {
         }
         "rename_passkey" => Form(&[("id", "1"), ("name", "Sneaky")]),
         "remove_passkey" => Form(&[("id", "1"), ("password", "not the password")]),
-        "get_application" | "rotate_application_secret" | "delete_application" => Form(&[("id", "1")]),
+        "get_application"
+        | "rotate_application_secret"
+        | "delete_application"
+        | "application_every_claim"
+        | "set_application_claims_by_scope" => Form(&[("id", "1")]),
         "set_application_enabled" => Form(&[("id", "1"), ("enabled", "false")]),
         "create_application" => Json(json!({"input": crate::applications::crm("Sneaky")})),
         "update_application" => Json(json!({"id": 1, "input": crate::applications::crm("Sneaky")})),
