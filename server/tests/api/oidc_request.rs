@@ -13,6 +13,7 @@ use crate::passkeys::{add_passkey, Device};
 use crate::two_factor::enable;
 use app::applications::{ApplicationEveryClaim, SetApplicationClaimsByScope};
 use app::auth::SignIn;
+use app::domain::{ApplicationId, RoleId};
 use app::registry::{AppId, Permission};
 use app::two_factor::{BeginPasskeySignIn, FinishPasskeySignIn, SetRoleTwoFactor};
 use openidconnect::core::{
@@ -242,7 +243,7 @@ async fn prompt_none_never_shows_a_page(backend: Backend) {
 
     // Sales now requires a second factor, which Laura has not set up.
     let sales = scalar(&w.db, "SELECT id FROM roles WHERE name = 'Sales'").await;
-    let r = w.admin.send(SetRoleTwoFactor { id: sales, required: true }).await;
+    let r = w.admin.send(SetRoleTwoFactor { id: RoleId::new(sales), required: true }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let flow = request(&rp, &[], |r| r.add_prompt(CoreAuthPrompt::None));
     assert_eq!(open(&w.laura, &flow).await.error(&flow), "interaction_required");
@@ -598,7 +599,10 @@ async fn applications_registered_before_scopes_keep_every_claim_until_switched(b
     let (_, claims) = finish(&rp, &seen, flow).await;
     assert!(claims.get("permissions").is_none(), "{claims}");
     // Unknown application: 404.
-    assert_eq!(w.admin.send(SetApplicationClaimsByScope { id: 9999 }).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        w.admin.send(SetApplicationClaimsByScope { id: ApplicationId::new(9999) }).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// Discovery says what Roster does: its scopes, every claim it can send, the
