@@ -507,10 +507,10 @@ async fn signing_keys_are_sealed_at_rest(backend: Backend) {
 
 /// After `server rotate-signing-key`, the old key stays published while the
 /// tokens it signed can be valid (ID token lifetime plus the margin, here
-/// 1 s and 5 s: room for a loaded machine), then leaves the JWKS: a token it signed no longer verifies, even at
+/// 3 s and 5 s: room for a loaded machine), then leaves the JWKS: a token it signed no longer verifies, even at
 /// a time when it had not expired.
 async fn a_rotated_key_leaves_the_jwks_once_its_tokens_have_expired(backend: Backend) {
-    let env = [("ROSTER_ID_TOKEN_TTL", "1s"), ("ROSTER_SIGNING_KEY_RETIRE_MARGIN", "5s")];
+    let env = [("ROSTER_ID_TOKEN_TTL", "3s"), ("ROSTER_SIGNING_KEY_RETIRE_MARGIN", "5s")];
     let mut w = world_with(backend, &env).await;
     let (old_token, nonce) = id_token(&w).await;
     let old_kid = kid(&old_token);
@@ -527,7 +527,7 @@ async fn a_rotated_key_leaves_the_jwks_once_its_tokens_have_expired(backend: Bac
         .claims(&rp.id_token_verifier().set_time_fn(move || issued), &nonce)
         .expect("still verifies right after the rotation");
 
-    tokio::time::sleep(Duration::from_millis(6500).saturating_sub(rotated.elapsed())).await;
+    tokio::time::sleep(Duration::from_millis(8500).saturating_sub(rotated.elapsed())).await;
     let kids = jwks_kids(&w.server).await;
     assert_eq!(kids.len(), 2, "{kids:?}");
     assert!(!kids.contains(&old_kid), "the retired key left the JWKS: {kids:?}");
@@ -537,7 +537,7 @@ async fn a_rotated_key_leaves_the_jwks_once_its_tokens_have_expired(backend: Bac
         matches!(refused, ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)),
         "{refused:?}"
     );
-    // New tokens verify (checked at a moment before they expire: with a 1 s
+    // New tokens verify (checked at a moment before they expire: with a 3 s
     // lifetime, a loaded machine can take longer than that to get here).
     let (token, nonce) = id_token(&w).await;
     token.claims(&rp.id_token_verifier().set_time_fn(move || issued), &nonce).unwrap();
