@@ -84,7 +84,7 @@ pub(crate) async fn end_pending_links(conn: &mut AnyConnection, user_id: UserId)
 }
 
 async fn pending_user_email(conn: &mut AnyConnection, id: UserId) -> AppResult<String> {
-    let users::SignUpState { email, signed_up } = users::sign_up_state(conn, id).await?.ok_or_else(user_gone)?;
+    let users::AddressState { email, signed_up, .. } = users::address_state(conn, id).await?.ok_or_else(user_gone)?;
     if signed_up {
         return Err(AppError::Conflict("This user has already signed up; there is no invitation to change.".into()));
     }

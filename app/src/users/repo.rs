@@ -534,22 +534,6 @@ pub async fn signed_up(conn: &mut AnyConnection, id: UserId) -> AppResult<bool> 
     Ok(found.is_some())
 }
 
-/// A user's address and whether they have signed up.
-#[derive(sqlx::FromRow)]
-pub struct SignUpState {
-    pub email: String,
-    #[sqlx(try_from = "Flag")]
-    pub signed_up: bool,
-}
-
-/// User `id`'s address and whether they have signed up, if they exist.
-pub async fn sign_up_state(conn: &mut AnyConnection, id: UserId) -> AppResult<Option<SignUpState>> {
-    Ok(sqlx::query_as("SELECT email, password_hash IS NOT NULL AS signed_up FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?)
-}
-
 /// Change user `id`'s name and address. The error is the database's, so that
 /// the caller can tell a taken address (`is_unique_violation`) from the rest.
 pub async fn set_name_and_email(
